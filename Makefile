@@ -1,0 +1,36 @@
+# Fabula: two commands on a fresh machine.
+#   make run   install, then run everything on embedded defaults
+#   make test  install, then the whole suite
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8000
+DATA   ?= var
+# On a CPU-only machine install the CPU build of torch first (no multi-GB CUDA
+# download); a GPU host sets TORCH_SPEC to its own build, or to nothing.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: install run test bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(PY) pyproject.toml
+	@if [ -n "$(TORCH_SPEC)" ] && ! $(PY) -c 'import torch' 2>/dev/null; then \
+		$(PY) -m pip install --quiet "$(TORCH_SPEC)"; \
+	fi
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/fabula dev --port $(PORT) --data $(DATA)
+
+test: install
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,74 @@
+"""Typed settings read from ``FABULA_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+PREFIX = "FABULA_"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    mongo_url: str = "mongodb://127.0.0.1:27017"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Mongo database name and Redis key prefix: lets one pair of servers
+    # hold several isolated installations (tests use one per session).
+    namespace: str = "fabula"
+    data_dir: Path = Path("var")
+    media_dir: Path | None = None
+    model: str = "tiny"
+    model_dir: Path | None = None
+    # what a request may ask of the served model (the tiny CPU preset by default)
+    default_size: str = "64x64"
+    max_video_side: int = 256
+    max_video_seconds: int = 12
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_upload_bytes: int = 25 * 1024 * 1024
+    token_ttl_s: int = 30 * 24 * 3600
+    job_max_attempts: int = 3
+    public_url: str = ""
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def media_root(self) -> Path:
+        return self.media_dir or self.data_dir / "media"
+
+    @property
+    def models_root(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
+
+
+def _decode_custom(kind: type, value: object) -> object:
+    if kind is Path and isinstance(value, str):
+        return Path(value)
+    raise NotImplementedError(f"cannot read {kind!r} from the environment")
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Build Settings from the environment; a bad value raises ValueError naming the variable."""
+    env = os.environ if env is None else env
+    raw = {
+        name: env[PREFIX + name.upper()]
+        for name in Settings.__struct_fields__
+        if PREFIX + name.upper() in env
+    }
+    try:
+        return msgspec.convert(raw, Settings, strict=False, dec_hook=_decode_custom)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"bad FABULA_* setting: {exc}") from exc
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The FABULA_* variables that reproduce ``settings`` in a child process."""
+    out: dict[str, str] = {}
+    for name in Settings.__struct_fields__:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        out[PREFIX + name.upper()] = str(value)
+    return out

@@ -1,0 +1,50 @@
+"""Connections to MongoDB (PyMongo's async API) and Redis/Valkey, opened once
+per process and shared. Every package reaches its collections and keys
+through a ``Stores``; the namespace keeps installations apart on shared servers."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from core.settings import Settings
+
+
+@dataclass
+class Stores:
+    settings: Settings
+    mongo: AsyncMongoClient
+    db: AsyncDatabase
+    redis: aioredis.Redis
+    flavour: str | None = None  # "mongodb" or "nx-27017", learnt on first use (core.mongo_compat)
+
+    def key(self, *parts: str) -> str:
+        """A Redis key inside this installation's namespace."""
+        return ":".join((self.settings.namespace, *parts))
+
+    async def ping(self, timeout: float = 2.0) -> dict[str, bool]:
+        async def one(coro) -> bool:
+            try:
+                await asyncio.wait_for(coro, timeout)
+                return True
+            except Exception:
+                return False
+
+        mongo_ok, redis_ok = await asyncio.gather(
+            one(self.db.command("ping")), one(self.redis.ping())
+        )
+        return {"mongo": mongo_ok, "redis": redis_ok}
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.mongo.close()
+
+
+def open_stores(settings: Settings) -> Stores:
+    mongo = AsyncMongoClient(settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000)
+    redis = aioredis.from_url(settings.redis_url, decode_responses=False, health_check_interval=30)
+    return Stores(settings=settings, mongo=mongo, db=mongo[settings.namespace], redis=redis)
