@@ -1,0 +1,208 @@
+"""The follow/block graph.
+
+A follow is a document ``{_id: "<follower>:<followee>", follower, followee,
+k, created_at}``; ``k`` is a fresh ULID, unique and ordered by time, that the
+followers/following lists sort and page on (newest first, cursor = the last
+``k`` seen, so pages never repeat or skip an edge). Following twice keeps
+the first edge; unfollowing a non-follow does nothing; the users' counters
+move only when an edge is really inserted or deleted.
+
+A block is ``{_id: "<blocker>:<blocked>", blocker, blocked, created_at}``.
+Blocking removes the follows both ways; a blocked pair cannot follow each
+other (the blocker is told to unblock first, the blocked one sees the same
+404 as for an unknown user) and cannot see each other's profile or lists."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+from pymongo import DESCENDING, UpdateOne
+from pymongo.errors import DuplicateKeyError
+from ulid import ULID
+
+from accounts import users
+from accounts.users import User
+from core.clock import utcnow
+from core.errors import BadRequest, Forbidden
+from core.stores import Stores
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+_CURSOR_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # an upper-case ULID
+
+
+class UserPage(msgspec.Struct, kw_only=True):
+    data: list[User]
+    next_cursor: str | None = None
+
+
+class Relationship(msgspec.Struct, kw_only=True):
+    """How the viewer stands towards another user."""
+
+    following: bool = False
+    followed_by: bool = False
+    blocking: bool = False
+
+
+def _edge(a: str, b: str) -> str:
+    return f"{a}:{b}"
+
+
+# --- blocks -----------------------------------------------------------------
+
+
+async def _blocks(stores: Stores, a: str, b: str) -> tuple[bool, bool]:
+    """(a blocks b, b blocks a)."""
+    ab, ba = _edge(a, b), _edge(b, a)
+    found = {doc["_id"] async for doc in stores.db.blocks.find({"_id": {"$in": [ab, ba]}}, {"_id": 1})}
+    return ab in found, ba in found
+
+
+async def is_blocked_between(stores: Stores, a: str, b: str) -> bool:
+    """True when either user blocks the other."""
+    ab, ba = await _blocks(stores, a, b)
+    return ab or ba
+
+
+async def ensure_not_blocked(stores: Stores, actor: str, target: str) -> None:
+    """Raise unless ``actor`` and ``target`` may interact: 404 when the target
+    blocks the actor (as if it did not exist), 403 when the actor blocks the target."""
+    actor_blocks, target_blocks = await _blocks(stores, actor, target)
+    if target_blocks:
+        raise users.no_such_user()
+    if actor_blocks:
+        raise Forbidden("you block this user; unblock them first", code="blocked")
+
+
+async def blocked_among(stores: Stores, viewer: str, user_ids: list[str]) -> set[str]:
+    """The ids in ``user_ids`` that ``viewer`` blocks or is blocked by."""
+    if not user_ids:
+        return set()
+    edges = [e for uid in set(user_ids) for e in (_edge(viewer, uid), _edge(uid, viewer))]
+    out: set[str] = set()
+    async for doc in stores.db.blocks.find({"_id": {"$in": edges}}, {"blocker": 1, "blocked": 1}):
+        out.add(doc["blocked"] if doc["blocker"] == viewer else doc["blocker"])
+    return out
+
+
+async def block(stores: Stores, blocker: str, blocked: str) -> bool:
+    """Block a user and drop the follows both ways; False when already blocked."""
+    if blocker == blocked:
+        raise BadRequest("you cannot block yourself", code="self_block")
+    try:
+        await stores.db.blocks.insert_one(
+            {"_id": _edge(blocker, blocked), "blocker": blocker, "blocked": blocked, "created_at": utcnow()}
+        )
+        created = True
+    except DuplicateKeyError:
+        created = False
+    # Also on a repeated block: a follow that raced the first one is dropped here.
+    await unfollow(stores, blocker, blocked)
+    await unfollow(stores, blocked, blocker)
+    return created
+
+
+async def unblock(stores: Stores, blocker: str, blocked: str) -> bool:
+    """Lift a block (follows are not restored); False when there was none."""
+    result = await stores.db.blocks.delete_one({"_id": _edge(blocker, blocked)})
+    return result.deleted_count == 1
+
+
+# --- follows ----------------------------------------------------------------
+
+
+async def _count(stores: Stores, follower: str, followee: str, delta: int) -> None:
+    await stores.db.users.bulk_write(
+        [
+            UpdateOne({"_id": followee}, {"$inc": {"followers": delta}}),
+            UpdateOne({"_id": follower}, {"$inc": {"following": delta}}),
+        ],
+        ordered=False,
+    )
+
+
+async def follow(stores: Stores, follower: str, followee: str) -> bool:
+    """Follow a user; False when already following. Raises on self-follows and blocks."""
+    if follower == followee:
+        raise BadRequest("you cannot follow yourself", code="self_follow")
+    await ensure_not_blocked(stores, follower, followee)
+    try:
+        await stores.db.follows.insert_one(
+            {
+                "_id": _edge(follower, followee),
+                "follower": follower,
+                "followee": followee,
+                "k": str(ULID()),
+                "created_at": utcnow(),
+            }
+        )
+    except DuplicateKeyError:
+        return False
+    await _count(stores, follower, followee, +1)
+    # A block that landed between the check and the insert may have missed
+    # this edge; undo it so the block wins.
+    if await is_blocked_between(stores, follower, followee):
+        await unfollow(stores, follower, followee)
+        await ensure_not_blocked(stores, follower, followee)
+    return True
+
+
+async def unfollow(stores: Stores, follower: str, followee: str) -> bool:
+    """Stop following; False when there was no follow."""
+    result = await stores.db.follows.delete_one({"_id": _edge(follower, followee)})
+    if result.deleted_count != 1:
+        return False
+    await _count(stores, follower, followee, -1)
+    return True
+
+
+async def is_following(stores: Stores, follower: str, followee: str) -> bool:
+    return await stores.db.follows.find_one({"_id": _edge(follower, followee)}, {"_id": 1}) is not None
+
+
+async def relationship(stores: Stores, viewer: str, other: str) -> Relationship:
+    out, back = _edge(viewer, other), _edge(other, viewer)
+    follows = {doc["_id"] async for doc in stores.db.follows.find({"_id": {"$in": [out, back]}}, {"_id": 1})}
+    blocking, _ = await _blocks(stores, viewer, other)
+    return Relationship(following=out in follows, followed_by=back in follows, blocking=blocking)
+
+
+async def following_ids(stores: Stores, user_id: str) -> list[str]:
+    """The ids of the users ``user_id`` follows, most recent first."""
+    cursor = stores.db.follows.find({"follower": user_id}, {"followee": 1}).sort("k", DESCENDING)
+    return [doc["followee"] async for doc in cursor]
+
+
+async def _page(
+    stores: Stores, field: str, other: str, user_id: str, cursor: str | None, limit: int, viewer: str | None
+) -> UserPage:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", code="invalid_limit")
+    query: dict = {field: user_id}
+    if cursor is not None:
+        if not _CURSOR_RE.fullmatch(cursor):
+            raise BadRequest("invalid cursor", code="invalid_cursor")
+        query["k"] = {"$lt": cursor}
+    docs = await stores.db.follows.find(query, {other: 1, "k": 1}).sort("k", DESCENDING).limit(limit + 1).to_list()
+    next_cursor = docs[limit - 1]["k"] if len(docs) > limit else None
+    ids = [doc[other] for doc in docs[:limit]]
+    # Users the viewer blocks or is blocked by are left out of any list it
+    # sees; the page can then be shorter than `limit`, the cursor still moves on.
+    hidden = await blocked_among(stores, viewer, ids) if viewer else set()
+    found = await users.get_users(stores, [uid for uid in ids if uid not in hidden])
+    return UserPage(data=[found[uid] for uid in ids if uid in found], next_cursor=next_cursor)
+
+
+async def followers_page(
+    stores: Stores, user_id: str, *, cursor: str | None = None, limit: int = DEFAULT_LIMIT, viewer: str | None = None
+) -> UserPage:
+    """Who follows ``user_id``, newest follow first."""
+    return await _page(stores, "followee", "follower", user_id, cursor, limit, viewer)
+
+
+async def following_page(
+    stores: Stores, user_id: str, *, cursor: str | None = None, limit: int = DEFAULT_LIMIT, viewer: str | None = None
+) -> UserPage:
+    """Whom ``user_id`` follows, newest follow first."""
+    return await _page(stores, "follower", "followee", user_id, cursor, limit, viewer)

@@ -1,0 +1,22 @@
+"""The indexes of the accounts collections; ``ensure`` runs at every api start."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING, DESCENDING
+
+from core.stores import Stores
+
+
+async def ensure(stores: Stores) -> None:
+    """Create the indexes every accounts query relies on (idempotent)."""
+    db = stores.db
+    # Handles are unique case-insensitively: the lower-cased copy carries the constraint.
+    await db.users.create_index([("handle_lc", ASCENDING)], name="handle_lc_unique", unique=True)
+    # Revoke-all by user; expired tokens are purged by servers that honour TTL
+    # indexes and are refused by the lookup itself everywhere else.
+    await db.tokens.create_index([("user_id", ASCENDING)], name="user_id")
+    await db.tokens.create_index([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0)
+    # Followers / following lists, newest first, paged on the sortable key `k`.
+    await db.follows.create_index([("followee", ASCENDING), ("k", DESCENDING)], name="followee_k")
+    await db.follows.create_index([("follower", ASCENDING), ("k", DESCENDING)], name="follower_k")
+    # Blocks are looked up by their compound _id ("blocker:blocked") only.

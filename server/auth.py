@@ -1,0 +1,57 @@
+"""Bearer-token authentication.
+
+HTTP requests carry ``Authorization: Bearer <token>``. WebSocket clients may
+pass ``?token=<token>`` instead, since browsers cannot set headers on a
+WebSocket handshake; plain HTTP requests never read the query string, so
+tokens stay out of URLs (and access logs) there.
+
+Routes take the signed-in user as a dependency::
+
+    @get("/v1/me", dependencies=AUTH, responses=errors(401))
+    async def me(user: User) -> User: ...
+"""
+
+from __future__ import annotations
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.di import Provide
+
+from accounts import tokens, users
+from accounts.users import User
+from core.errors import Unauthorized
+from core.stores import Stores
+
+
+def bearer_token(connection: ASGIConnection) -> str | None:
+    """The token a request or WebSocket handshake presents, or None."""
+    header = connection.headers.get("authorization")
+    if header is not None:
+        scheme, _, value = header.strip().partition(" ")
+        value = value.strip()
+        return value if scheme.lower() == "bearer" and value else None
+    if connection.scope["type"] == "websocket":
+        return connection.query_params.get("token") or None
+    return None
+
+
+async def token_from_scope(connection: ASGIConnection, stores: Stores | None = None) -> User:
+    """The user behind the connection's token; raises Unauthorized when it is
+    missing, unknown, revoked or expired. For HTTP routes and WebSocket handshakes alike."""
+    stores = stores if stores is not None else connection.app.state.stores
+    token = bearer_token(connection)
+    if token is None:
+        raise Unauthorized("a bearer token is required", code="missing_token")
+    user_id = await tokens.resolve(stores, token)
+    user = await users.get_user(stores, user_id) if user_id else None
+    if user is None:
+        raise Unauthorized("invalid, expired or revoked token", code="invalid_token")
+    return user
+
+
+async def current_user(request: Request, stores: Stores) -> User:
+    """The signed-in user (the ``user`` dependency)."""
+    return await token_from_scope(request, stores)
+
+
+AUTH = {"user": Provide(current_user)}
