@@ -1,0 +1,161 @@
+"""Video jobs: the ``videos`` collection. One document per requested video,
+from ``queued`` through ``in_progress`` to ``completed`` or ``failed``. Other
+packages see ``Job`` Structs, never the documents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+
+from core.clock import utcnow
+from core.ids import new_id
+from core.mongo_compat import ensure_newest_by_index
+from core.stores import Stores
+
+Status = Literal["queued", "in_progress", "completed", "failed"]
+TERMINAL: frozenset[str] = frozenset({"completed", "failed"})
+
+
+class JobError(msgspec.Struct):
+    code: str
+    message: str
+
+
+class Media(msgspec.Struct, kw_only=True):
+    bytes: int
+    frames: int
+    fps: int
+    width: int
+    height: int
+
+
+class Job(msgspec.Struct, kw_only=True):
+    id: str
+    owner_id: str
+    prompt: str
+    model: str
+    width: int
+    height: int
+    seconds: int
+    steps: int | None = None  # None: the preset's default
+    seed: int | None = None
+    status: Status = "queued"
+    progress: int = 0
+    attempts: int = 0
+    worker: str | None = None
+    error: JobError | None = None
+    media: Media | None = None
+    remixed_from_video_id: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+
+def _collection(stores: Stores):
+    return stores.db["videos"]
+
+
+def _job(doc: dict | None) -> Job | None:
+    if doc is None:
+        return None
+    doc = dict(doc)
+    doc["id"] = doc.pop("_id")
+    return msgspec.convert(doc, Job, from_attributes=False, strict=False)
+
+
+async def ensure_indexes(stores: Stores) -> None:
+    await ensure_newest_by_index(stores, "videos", "owner_id", "owner_newest")
+
+
+async def create_job(
+    stores: Stores,
+    *,
+    owner_id: str,
+    prompt: str,
+    model: str,
+    width: int,
+    height: int,
+    seconds: int,
+    steps: int | None,
+    seed: int | None = None,
+    remixed_from_video_id: str | None = None,
+) -> Job:
+    job = Job(
+        id=new_id("video"),
+        owner_id=owner_id,
+        prompt=prompt,
+        model=model,
+        width=width,
+        height=height,
+        seconds=seconds,
+        steps=steps,
+        seed=seed,
+        remixed_from_video_id=remixed_from_video_id,
+        created_at=utcnow(),
+    )
+    doc = msgspec.to_builtins(job, builtin_types=(datetime,))
+    doc["_id"] = doc.pop("id")
+    await _collection(stores).insert_one(doc)
+    return job
+
+
+async def get_job(stores: Stores, video_id: str) -> Job | None:
+    return _job(await _collection(stores).find_one({"_id": video_id}))
+
+
+async def delete_job(stores: Stores, video_id: str) -> bool:
+    result = await _collection(stores).delete_one({"_id": video_id})
+    return result.deleted_count == 1
+
+
+async def start_attempt(stores: Stores, video_id: str, worker: str) -> Job | None:
+    """Claim a job for a worker: counts the attempt; None when the job is gone or already finished."""
+    doc = await _collection(stores).find_one_and_update(
+        {"_id": video_id, "status": {"$in": ["queued", "in_progress"]}},
+        {"$set": {"status": "in_progress", "worker": worker, "started_at": utcnow()}, "$inc": {"attempts": 1}},
+        return_document=ReturnDocument.AFTER,
+    )
+    return _job(doc)
+
+
+async def set_progress(stores: Stores, video_id: str, progress: int) -> None:
+    await _collection(stores).update_one(
+        {"_id": video_id, "status": "in_progress"}, {"$set": {"progress": int(progress)}}
+    )
+
+
+async def complete(stores: Stores, video_id: str, media: Media) -> Job | None:
+    doc = await _collection(stores).find_one_and_update(
+        {"_id": video_id, "status": "in_progress"},
+        {"$set": {"status": "completed", "progress": 100, "completed_at": utcnow(), "media": msgspec.to_builtins(media), "error": None}},
+        return_document=ReturnDocument.AFTER,
+    )
+    return _job(doc)
+
+
+async def fail(stores: Stores, video_id: str, code: str, message: str) -> Job | None:
+    doc = await _collection(stores).find_one_and_update(
+        {"_id": video_id, "status": {"$in": ["queued", "in_progress"]}},
+        {"$set": {"status": "failed", "completed_at": utcnow(), "error": {"code": code, "message": message[:500]}}},
+        return_document=ReturnDocument.AFTER,
+    )
+    return _job(doc)
+
+
+async def list_jobs(stores: Stores, owner_id: str, *, after: str | None, limit: int, newest_first: bool = True) -> list[Job]:
+    query: dict = {"owner_id": owner_id}
+    if after:
+        query["_id"] = {"$lt": after} if newest_first else {"$gt": after}
+    cursor = _collection(stores).find(query).sort("_id", DESCENDING if newest_first else ASCENDING).limit(limit)
+    return [_job(doc) async for doc in cursor]
