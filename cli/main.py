@@ -1,0 +1,58 @@
+"""Entry point of the ``fabula`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _api(args: argparse.Namespace) -> int:
+    from cli.api import run_api
+
+    return run_api(host=args.host, port=args.port, workers=args.workers)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from cli.worker import run_worker
+
+    return run_worker(name=args.name)
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from cli.dev import run_dev
+
+    return run_dev(port=args.port, data=args.data, host=args.host)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fabula",
+        description="Fabula: a self-hostable AI video social network. Settings come from FABULA_* variables.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="run embedded Valkey + nx-27017 + api + one worker as one process tree")
+    dev.add_argument("--port", type=int, default=8000, help="HTTP port of the api (default 8000)")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--data", default="var", help="data directory (default ./var)")
+    dev.set_defaults(func=_dev)
+
+    api = sub.add_parser("api", help="run the HTTP/WebSocket api against FABULA_MONGO_URL and FABULA_REDIS_URL")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1, help="server processes")
+    api.set_defaults(func=_api)
+
+    worker = sub.add_parser("worker", help="run one generation worker")
+    worker.add_argument("--name", default=None, help="consumer name (default host-pid)")
+    worker.set_defaults(func=_worker)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""``fabula worker``: one generation worker; stops cleanly on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from core.logs import setup_logging
+from core.settings import load_settings
+
+
+def run_worker(name: str | None = None) -> int:
+    from gen.worker import Worker
+
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_json, process="worker")
+    worker = Worker(settings, name=name)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, worker.stop)
+        await worker.run()
+
+    asyncio.run(main())
+    return 0

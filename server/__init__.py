@@ -1,0 +1,3 @@
+"""The HTTP, WebSocket and WebRTC surface: the Litestar app factory, auth,
+error rendering, request logging and the routes of every domain. It wires the
+other packages together and is imported by none of them."""

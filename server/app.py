@@ -1,0 +1,57 @@
+"""The Litestar app factory: settings, stores, indexes, routes, errors, metrics."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from core.settings import Settings, load_settings
+from core.stores import open_stores
+from server.errors import EXCEPTION_HANDLERS
+from server.indexes import ensure_all
+from server.request_log import RequestLogMiddleware
+from server.routes import ROUTE_MODULES
+from server.state import get_settings, get_stores
+
+
+class Metrics(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+
+    async def open_connections(app: Litestar) -> None:
+        app.state.stores = open_stores(settings)
+        await ensure_all(app.state.stores)
+
+    async def close_connections(app: Litestar) -> None:
+        stores = getattr(app.state, "stores", None)
+        if stores is not None:
+            await stores.close()
+
+    prometheus = PrometheusConfig(app_name="fabula", prefix="fabula", group_path=True, exclude=["/metrics"])
+    handlers: list = [Metrics]
+    for module in ROUTE_MODULES:
+        handlers.extend(module.ROUTES)
+
+    return Litestar(
+        route_handlers=handlers,
+        on_startup=[open_connections],
+        on_shutdown=[close_connections],
+        dependencies={
+            "stores": Provide(get_stores, sync_to_thread=False),
+            "settings": Provide(get_settings, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[RequestLogMiddleware, prometheus.middleware],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="Fabula", version="0.1.0", path="/schema"),
+        state=State({"settings": settings}),
+        logging_config=None,
+        debug=False,
+    )

@@ -1,0 +1,15 @@
+"""Creates every package's indexes at start-up (idempotent)."""
+
+from __future__ import annotations
+
+from core.stores import Stores
+
+
+async def ensure_all(stores: Stores) -> None:
+    import accounts.indexes
+    import feed.posts
+    import gen.jobs
+
+    await accounts.indexes.ensure(stores)
+    await gen.jobs.ensure_indexes(stores)
+    await feed.posts.ensure_indexes(stores)
