@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 
 import msgspec
@@ -14,13 +15,21 @@ _encoder = msgspec.json.Encoder(enc_hook=repr)  # anything unusual in a record i
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
+# bearer tokens may ride in a WebSocket URL (?token=…); they never reach a log line
+_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"']+")
+
+
+def redact(text: str) -> str:
+    return _TOKEN_IN_URL.sub(r"\1[redacted]", text)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out = {
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         rid = request_id.get()
         if rid:
@@ -30,7 +39,7 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return _encoder.encode(out).decode()
+        return redact(_encoder.encode(out).decode())
 
 
 def setup_logging(level: str = "INFO", json: bool = True, process: str = "fabula") -> None:

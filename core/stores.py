@@ -14,6 +14,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from core.settings import Settings
 
 
+REDIS_SOCKET_TIMEOUT_S = 30.0
+
+
 @dataclass
 class Stores:
     settings: Settings
@@ -46,5 +49,14 @@ class Stores:
 
 def open_stores(settings: Settings) -> Stores:
     mongo = AsyncMongoClient(settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000)
-    redis = aioredis.from_url(settings.redis_url, decode_responses=False, health_check_interval=30)
+    # Blocking stream reads (XREAD/XREADGROUP BLOCK) wait up to a few seconds;
+    # the socket timeout must stay well above the longest block (redis-py's
+    # default of 5 s would cut a 5 s block off as a timeout error).
+    redis = aioredis.from_url(
+        settings.redis_url,
+        decode_responses=False,
+        health_check_interval=30,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+        socket_connect_timeout=5,
+    )
     return Stores(settings=settings, mongo=mongo, db=mongo[settings.namespace], redis=redis)

@@ -34,7 +34,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "sexual",
         "Sexual or explicit content is not allowed.",
-        _words(r"porn\w*", "nude", "nudes", "naked", "nsfw", "sex", "sexual", "erotic", "hentai", "topless", "genitals?", "orgasm\w*", "striptease"),
+        _words(r"porn\w*", "nude", "nudes", "naked", "nsfw", "sex", "sexual", "erotic", "hentai", "topless", "genitals?", r"orgasm\w*", "striptease"),
     ),
     Rule(
         "self_harm",
@@ -44,11 +44,11 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "violence",
         "Graphic violence and gore are not allowed.",
-        _words("gore", "gory", "behead\w*", "decapitat\w*", "dismember\w*", "disembowel\w*", "mutilat\w*", "massacre", "mass shooting", "torture\w*"),
+        _words("gore", "gory", r"behead\w*", r"decapitat\w*", r"dismember\w*", r"disembowel\w*", r"mutilat\w*", "massacre", "mass shooting", r"torture\w*"),
     ),
     Rule(
         "hate",
         "Hateful content targeting people for who they are is not allowed.",
-        _words("nazi propaganda", "ethnic cleansing", "genocide of", "white power", "racial slur\w*", "heil hitler"),
+        _words("nazi propaganda", "ethnic cleansing", "genocide of", "white power", r"racial slur\w*", "heil hitler"),
     ),
 )

@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     for module in ROUTE_MODULES:
         handlers.extend(module.ROUTES)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         on_startup=[open_connections],
         on_shutdown=[close_connections],
@@ -48,10 +48,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "settings": Provide(get_settings, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[RequestLogMiddleware, prometheus.middleware],
+        middleware=[prometheus.middleware],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Fabula", version="0.1.0", path="/schema"),
         state=State({"settings": settings}),
         logging_config=None,
         debug=False,
     )
+    # outermost, so the router's own 404/405 answers get a request id and a log line too
+    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
+    return app

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import msgspec
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
 from core.errors import ErrorBody, ErrorInfo, FabulaError
 
@@ -47,16 +48,25 @@ def _fabula_error(_: Request, exc: FabulaError) -> Response:
 def _http_exception(_: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     if isinstance(exc, ValidationException):
-        # Litestar reports validation problems as 400 with a list in `extra`.
-        return error_response(400, "invalid_request", _first_line(exc.detail) or "invalid request", exc.extra or None)
+        return _validation_error(exc)
     headers = dict(exc.headers or {})
     details = exc.extra if exc.extra else None
-    message = exc.detail or _CODES.get(status, "error").replace("_", " ")
+    message = _without_query(exc.detail) or _CODES.get(status, "error").replace("_", " ")
+    if isinstance(exc.__cause__, SerializationException):  # a body that does not decode
+        return error_response(400, "malformed_json", f"malformed JSON: {message.removeprefix('JSON is malformed: ')}")
     if status >= 500:
-        log.error("http error", extra={"status": status, "detail": exc.detail})
+        log.error("http error", extra={"status": status, "detail": _without_query(exc.detail)})
         message = "internal error"
         details = None
     return error_response(status, _CODES.get(status, "error"), message, details, headers or None)
+
+
+def _recursion(request: Request, exc: RecursionError) -> Response:
+    # Litestar decodes JSON bodies with msgspec, which gives up on very deep
+    # nesting with a RecursionError rather than a DecodeError: that is bad input.
+    if "deserializing" in str(exc):
+        return error_response(400, "malformed_json", "malformed JSON: nested too deeply")
+    return _unhandled(request, exc)
 
 
 def _unhandled(request: Request, exc: Exception) -> Response:
@@ -68,8 +78,34 @@ def _first_line(text: str | None) -> str:
     return (text or "").splitlines()[0] if text else ""
 
 
+# Litestar names the URL in its messages ("Validation failed for GET /x?a=b");
+# a query string can carry a secret (a WebSocket ``?token=``), so it never
+# reaches an error body or a log line.
+_QUERY = re.compile(r"\?[^\s]*")
+EMPTY_BODY = "the request body is empty; send a JSON object"
+
+
+def _without_query(text: str | None) -> str:
+    return _QUERY.sub("", _first_line(text))
+
+
+def _is_empty_body(problem: Any) -> bool:
+    # With no body at all Litestar cannot even look up ``data`` and reports
+    # the bare KeyError text "'data'".
+    return isinstance(problem, dict) and problem.get("key") == "data" and problem.get("message") == "'data'"
+
+
+def _validation_error(exc: ValidationException) -> Response:
+    """Litestar's validation problems: 400 with the list of problems as details."""
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    if any(_is_empty_body(p) for p in problems):
+        return error_response(400, "invalid_request", EMPTY_BODY, [{"message": EMPTY_BODY, "source": "body"}])
+    return error_response(400, "invalid_request", _without_query(exc.detail) or "invalid request", problems or exc.extra or None)
+
+
 EXCEPTION_HANDLERS = {
     FabulaError: _fabula_error,
     HTTPException: _http_exception,
+    RecursionError: _recursion,
     Exception: _unhandled,
 }

@@ -14,7 +14,7 @@ class Health(msgspec.Struct):
     checks: dict[str, bool] = {}
 
 
-@get("/healthz", sync_to_thread=False, tags=["health"])
+@get("/healthz", sync_to_thread=False, tags=["health"], responses=errors())
 def healthz() -> Health:
     """The process is alive."""
     return Health(status="ok")

@@ -52,8 +52,11 @@ class Connection:
         if self.too_slow:
             await self.socket.close(code=proto.CLOSE_TOO_SLOW, reason="client too slow")
 
-    async def handle(self, raw: str) -> None:
-        if len(raw) > proto.MAX_MESSAGE_BYTES:
+    async def handle(self, raw: str | bytes) -> None:
+        if isinstance(raw, bytes):
+            self.send(proto.error("invalid_message", "binary frames are not accepted; send JSON messages as text frames"))
+            return
+        if len(raw) > proto.MAX_MESSAGE_BYTES or len(raw.encode()) > proto.MAX_MESSAGE_BYTES:  # the limit is in bytes
             self.send(proto.error("message_too_large", f"messages are limited to {proto.MAX_MESSAGE_BYTES} bytes"))
             return
         try:
@@ -63,6 +66,9 @@ class Connection:
             return
         except msgspec.DecodeError as exc:
             self.send(proto.error("malformed_json", str(exc)))
+            return
+        except RecursionError:  # msgspec's answer to JSON nested deeper than the interpreter's stack
+            self.send(proto.error("malformed_json", "JSON is nested too deeply"))
             return
         handler = getattr(self, "on_" + msg.type, None) if msg.type.isidentifier() else None
         if handler is None:
@@ -135,6 +141,16 @@ class Connection:
         self.subscriptions.clear()
 
 
+async def receive_frame(socket: WebSocket) -> str | bytes:
+    """The next frame as sent: text as str, binary as bytes (``receive_text``
+    would turn a binary frame into an empty string)."""
+    event = await socket.receive()
+    if event["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(detail="disconnect event", code=event.get("code", 1000))
+    text = event.get("text")
+    return text if text is not None else event.get("bytes") or b""
+
+
 @websocket("/v1/ws")
 async def ws_endpoint(socket: WebSocket, stores: Stores) -> None:
     await socket.accept()
@@ -149,7 +165,7 @@ async def ws_endpoint(socket: WebSocket, stores: Stores) -> None:
     conn.send(proto.out("hello", {"user_id": user.id, "handle": user.handle}))
     try:
         while not sender.done():
-            receive = asyncio.create_task(socket.receive_text())
+            receive = asyncio.create_task(receive_frame(socket))
             done, _ = await asyncio.wait({receive, sender}, return_when=asyncio.FIRST_COMPLETED)
             if receive not in done:
                 receive.cancel()
