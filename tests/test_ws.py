@@ -12,7 +12,7 @@ import websockets
 
 from core.messages import JobEvent
 from gen import events, jobs, queue
-from server import ws_protocol as proto
+from server.ws import protocol as proto
 from tests.conftest import signup
 from tests.test_posts_feed import FAST, completed_videos, poll
 

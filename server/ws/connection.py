@@ -1,0 +1,166 @@
+"""One WebSocket connection: a bounded outbox drained by a single sender task
+(so a slow reader cannot grow server memory without bound), named background
+tasks (subscriptions, feed sessions) and dispatch of incoming messages to the
+handler table."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import msgspec
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+
+from accounts.users import User
+from core.errors import FabulaError
+from core.stores import Stores
+from server.ws import protocol as proto
+
+log = logging.getLogger("fabula.ws")
+
+Handler = Callable[["Connection", proto.Message], Awaitable[None]]
+
+
+class Connection:
+    def __init__(self, socket: WebSocket, stores: Stores, user: User, handlers: dict[str, Handler]):
+        self.socket = socket
+        self.stores = stores
+        self.user = user
+        self.handlers = handlers
+        self.outbox: asyncio.Queue[tuple[str, str | bytes] | None] = asyncio.Queue(proto.OUTBOX_LIMIT)
+        self.tasks: dict[str, asyncio.Task] = {}
+        self.too_slow = False
+
+    # -- outgoing -------------------------------------------------------
+
+    def _put(self, item: tuple[str, str | bytes]) -> None:
+        try:
+            self.outbox.put_nowait(item)
+        except asyncio.QueueFull:
+            self.too_slow = True  # the sender closes the connection once it reaches the marker
+            with contextlib.suppress(asyncio.QueueFull, asyncio.QueueEmpty):
+                self.outbox.get_nowait()
+                self.outbox.put_nowait(None)
+
+    def send(self, message: bytes) -> None:
+        """Queue an encoded JSON message (sent as a text frame)."""
+        self._put(("text", message.decode()))
+
+    def send_binary(self, payload: bytes, *, droppable: bool = False) -> bool:
+        """Queue a binary frame. A droppable one (a preview superseded by the
+        next) is skipped instead of queued when the outbox is half full."""
+        if droppable and self.outbox.qsize() >= proto.OUTBOX_LIMIT // 2:
+            return False
+        self._put(("binary", payload))
+        return True
+
+    async def sender(self) -> None:
+        while True:
+            item = await self.outbox.get()
+            if item is None:
+                break
+            mode, payload = item
+            await self.socket.send_data(payload, mode=mode)  # type: ignore[arg-type]
+        if self.too_slow:
+            await self.socket.close(code=proto.CLOSE_TOO_SLOW, reason="client too slow")
+
+    # -- background tasks ----------------------------------------------
+
+    def start_task(self, key: str, coro: Coroutine[Any, Any, None]) -> bool:
+        """Run ``coro`` under ``key`` unless a task of that key runs already."""
+        if key in self.tasks:
+            coro.close()
+            return False
+        task = asyncio.create_task(coro)
+        self.tasks[key] = task
+        task.add_done_callback(lambda t, key=key: self._task_ended(key, t))
+        return True
+
+    def cancel_task(self, key: str) -> bool:
+        task = self.tasks.pop(key, None)
+        if task is None:
+            return False
+        task.cancel()
+        return True
+
+    def _task_ended(self, key: str, task: asyncio.Task) -> None:
+        if self.tasks.get(key) is task:
+            del self.tasks[key]
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("connection task failed", extra={"task": key}, exc_info=task.exception())
+        self.send(proto.error("internal_error", f"{key} stopped; ask again"))
+
+    def close(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        self.tasks.clear()
+
+    # -- incoming -------------------------------------------------------
+
+    async def handle(self, raw: str | bytes) -> None:
+        if isinstance(raw, bytes):
+            self.send(proto.error("invalid_message", "binary frames are not accepted; send JSON messages as text frames"))
+            return
+        if len(raw) > proto.MAX_MESSAGE_BYTES or len(raw.encode()) > proto.MAX_MESSAGE_BYTES:  # the limit is in bytes
+            self.send(proto.error("message_too_large", f"messages are limited to {proto.MAX_MESSAGE_BYTES} bytes"))
+            return
+        try:
+            msg = proto.decode(raw)
+        except msgspec.ValidationError as exc:
+            self.send(proto.error("invalid_message", str(exc)))
+            return
+        except msgspec.DecodeError as exc:
+            self.send(proto.error("malformed_json", str(exc)))
+            return
+        except RecursionError:  # msgspec's answer to JSON nested deeper than the interpreter's stack
+            self.send(proto.error("malformed_json", "JSON is nested too deeply"))
+            return
+        handler = self.handlers.get(msg.type)
+        if handler is None:
+            self.send(proto.error("unknown_type", f"unknown message type {msg.type!r}", msg.id))
+            return
+        try:
+            await handler(self, msg)
+        except msgspec.ValidationError as exc:
+            self.send(proto.error("invalid_message", str(exc), msg.id))
+        except FabulaError as exc:
+            self.send(proto.error(exc.code, exc.message, msg.id))
+
+
+async def receive_frame(socket: WebSocket) -> str | bytes:
+    """The next frame as sent: text as str, binary as bytes (``receive_text``
+    would turn a binary frame into an empty string)."""
+    event = await socket.receive()
+    if event["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(detail="disconnect event", code=event.get("code", 1000))
+    text = event.get("text")
+    return text if text is not None else event.get("bytes") or b""
+
+
+async def serve(conn: Connection) -> None:
+    """Read and dispatch messages until the client leaves or is cut off."""
+    sender = asyncio.create_task(conn.sender())
+    try:
+        while not sender.done():
+            receive = asyncio.create_task(receive_frame(conn.socket))
+            done, _ = await asyncio.wait({receive, sender}, return_when=asyncio.FIRST_COMPLETED)
+            if receive not in done:
+                receive.cancel()
+                break
+            await conn.handle(receive.result())
+    except WebSocketDisconnect:
+        pass
+    finally:
+        conn.close()
+        if not sender.done():
+            if conn.outbox.full():
+                sender.cancel()
+            else:
+                conn.outbox.put_nowait(None)
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(sender, 1)
