@@ -1,8 +1,9 @@
 """Turning generated frames into files people can play.
 
-Owns H.264/MP4 encoding of a clip and JPEG thumbnails, both written
-atomically (a temp file in the destination folder, then ``os.replace``), so a
-retried job simply overwrites and a reader never sees half a file.
+Owns H.264/MP4 encoding of a clip (with its AAC sound track when there is
+one) and JPEG thumbnails, both written atomically (a temp file in the
+destination folder, then ``os.replace``), so a retried job simply overwrites
+and a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ PIXEL_FORMAT = "yuv420p"
 # Constant quality; "medium" costs little next to generation and keeps files small.
 X264_OPTIONS = {"crf": "20", "preset": "medium"}
 JPEG_QUALITY = 85
+AUDIO_CODEC = "aac"
+AUDIO_BITRATE = 128_000
+# Rates the AAC encoder takes (MPEG-4 sampling frequency table).
+AAC_SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 
 
 class EncodedVideo(msgspec.Struct):
@@ -31,6 +36,9 @@ class EncodedVideo(msgspec.Struct):
     fps: int
     bytes: int
     content_type: str = "video/mp4"
+    # The sound track, when there is one: AAC at this rate with this many channels.
+    audio_channels: int = 0
+    sample_rate: int | None = None
 
 
 @contextmanager
@@ -65,19 +73,52 @@ def _even(frames: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frames)
 
 
-def encode_mp4(frames: np.ndarray, fps: int, out_path: Path) -> EncodedVideo:
+def _check_audio(audio, sample_rate, n_frames: int, fps: int) -> np.ndarray | None:
+    if audio is None:
+        if sample_rate is not None:
+            raise ValueError("sample_rate given without audio")
+        return None
+    audio = np.asarray(audio)
+    if audio.ndim == 1:
+        audio = audio[None, :]
+    if audio.ndim != 2 or audio.shape[0] not in (1, 2) or audio.shape[1] < 1:
+        raise ValueError(f"audio must be shaped (1 or 2 channels, samples >= 1), got {audio.shape}")
+    if not np.issubdtype(audio.dtype, np.floating):
+        raise ValueError(f"audio must be float samples in [-1, 1], got {audio.dtype}")
+    if not isinstance(sample_rate, int) or isinstance(sample_rate, bool) or sample_rate not in AAC_SAMPLE_RATES:
+        raise ValueError(f"sample_rate must be one of {AAC_SAMPLE_RATES}, got {sample_rate!r}")
+    video_s = n_frames / fps
+    audio_s = audio.shape[1] / sample_rate
+    if abs(audio_s - video_s) > max(1.0 / fps, 0.05):
+        raise ValueError(f"audio lasts {audio_s:.3f} s but the video {video_s:.3f} s")
+    clean = np.nan_to_num(audio.astype(np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+    return np.ascontiguousarray(np.clip(clean, -1.0, 1.0))
+
+
+def encode_mp4(
+    frames: np.ndarray,
+    fps: int,
+    out_path: Path,
+    audio: np.ndarray | None = None,
+    sample_rate: int | None = None,
+) -> EncodedVideo:
     """Encode uint8 RGB ``frames`` (n, h, w, 3) as H.264 in a fast-start MP4 at ``out_path``.
 
-    Odd sides are padded by one pixel (the reported size is the encoded one).
-    Raises RuntimeError if the written file does not hold every frame.
+    With ``audio`` (float32 in [-1, 1], shaped (channels, samples), one or two
+    channels, as long as the video to within a frame) and its ``sample_rate``,
+    the file also holds an AAC track; video and sound packets are interleaved
+    by time. Odd sides are padded by one pixel (the reported size is the
+    encoded one). Raises RuntimeError if the written file does not hold every
+    frame.
     """
     import av
 
     frames = _even(_check_frames(frames))
     if not isinstance(fps, int) or fps < 1:
         raise ValueError(f"fps must be a positive integer, got {fps!r}")
-    out_path = Path(out_path)
     n, height, width, _ = frames.shape
+    sound = _check_audio(audio, sample_rate, n, fps)
+    out_path = Path(out_path)
 
     with _atomic_target(out_path) as tmp:
         with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
@@ -85,11 +126,23 @@ def encode_mp4(frames: np.ndarray, fps: int, out_path: Path) -> EncodedVideo:
             stream.width, stream.height = width, height
             stream.pix_fmt = PIXEL_FORMAT
             stream.time_base = Fraction(1, fps)
+            audio_stream = None
+            if sound is not None:
+                layout = "stereo" if sound.shape[0] == 2 else "mono"
+                audio_stream = container.add_stream(AUDIO_CODEC, rate=sample_rate, layout=layout)
+                audio_stream.bit_rate = AUDIO_BITRATE
+                audio_stream.time_base = Fraction(1, sample_rate)
+            packets = []
             for i, rgb in enumerate(frames):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 frame.pts = i
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode(None))  # flush delayed frames
+                packets += stream.encode(frame)
+            packets += stream.encode(None)  # flush delayed frames
+            if audio_stream is not None:
+                packets += _encode_audio(audio_stream, sound, sample_rate)
+            packets.sort(key=lambda p: (float((p.dts if p.dts is not None else 0) * p.time_base), p.stream.index))
+            for packet in packets:
+                container.mux(packet)
         written = _frame_count(tmp)
         if written != n:
             raise RuntimeError(f"encoded {n} frames but the MP4 holds {written}")
@@ -101,7 +154,27 @@ def encode_mp4(frames: np.ndarray, fps: int, out_path: Path) -> EncodedVideo:
         frames=n,
         fps=fps,
         bytes=out_path.stat().st_size,
+        audio_channels=0 if sound is None else int(sound.shape[0]),
+        sample_rate=None if sound is None else sample_rate,
     )
+
+
+def _encode_audio(stream, sound: np.ndarray, sample_rate: int) -> list:
+    """AAC packets for planar float samples, fed in the encoder's frame size."""
+    import av
+
+    layout = "stereo" if sound.shape[0] == 2 else "mono"
+    size = stream.codec_context.frame_size or 1024
+    packets = []
+    for start in range(0, sound.shape[1], size):
+        chunk = np.ascontiguousarray(sound[:, start : start + size])
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+        frame.sample_rate = sample_rate
+        frame.pts = start
+        frame.time_base = Fraction(1, sample_rate)
+        packets += stream.encode(frame)
+    packets += stream.encode(None)
+    return packets
 
 
 def _frame_count(path: Path) -> int:

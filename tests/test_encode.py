@@ -145,3 +145,94 @@ def test_thumbnail_rejects_non_rgb_frames(tmp_path):
     with pytest.raises(ValueError):
         write_thumbnail(np.zeros((64, 64), np.uint8), tmp_path / "t.jpg")
     assert only_file(tmp_path) == []
+
+
+# --- sound ---------------------------------------------------------------------
+
+
+def tone(seconds: float, rate: int, freqs=(440.0, 660.0)) -> np.ndarray:
+    t = np.arange(int(round(seconds * rate))) / rate
+    return (0.4 * np.stack([np.sin(2 * np.pi * f * t) for f in freqs])).astype(np.float32)
+
+
+def probe_audio(path: str) -> dict:
+    with av.open(path) as container:
+        video, audio = container.streams.video, container.streams.audio
+        a = audio[0]
+        samples = np.concatenate([f.to_ndarray() for f in container.decode(a)], axis=1)
+        return {
+            "video_streams": len(video),
+            "audio_streams": len(audio),
+            "codec": a.codec_context.name,
+            "rate": a.sample_rate,
+            "channels": a.channels,
+            "seconds": float(a.duration * a.time_base),
+            "video_seconds": float(video[0].duration * video[0].time_base),
+            "samples": samples,
+        }
+
+
+@pytest.mark.parametrize("rate,freqs", [(16000, (440.0, 660.0)), (44100, (440.0, 660.0)), (24000, (300.0,))])
+def test_mp4_with_sound_has_one_video_and_one_aac_stream_of_the_right_length(tmp_path, rate, freqs):
+    frames = clip(9)
+    sound = tone(9 / 8, rate, freqs)
+    out = encode_mp4(frames, 8, tmp_path / "v.mp4", audio=sound, sample_rate=rate)
+    assert out.audio_channels == len(freqs) and out.sample_rate == rate
+    info = probe_audio(out.path)
+    assert (info["video_streams"], info["audio_streams"]) == (1, 1)
+    assert (info["codec"], info["rate"], info["channels"]) == ("aac", rate, len(freqs))
+    assert info["video_seconds"] == pytest.approx(1.125)
+    assert info["seconds"] == pytest.approx(1.125, abs=0.01)
+    # The tone survives the codec: its frequency is the spectrum's peak on every channel.
+    samples = info["samples"]
+    for channel, freq in enumerate(freqs):
+        spectrum = np.abs(np.fft.rfft(samples[channel]))
+        peak = np.argmax(spectrum) * rate / len(samples[channel])
+        assert abs(peak - freq) < 5
+    # Every frame is still there, and the file still starts fast.
+    assert len(decode(out.path)[0]) == 9
+    data = Path(out.path).read_bytes()
+    assert 0 < data.find(b"moov") < data.find(b"mdat")
+
+
+def test_sound_and_video_packets_are_interleaved(tmp_path):
+    out = encode_mp4(clip(33), 8, tmp_path / "v.mp4", audio=tone(33 / 8, 16000), sample_rate=16000)
+    with av.open(out.path) as container:
+        order = [p.stream.type for p in container.demux() if p.size]
+    first_audio = order.index("audio")
+    last_video = len(order) - 1 - order[::-1].index("video")
+    assert first_audio < last_video  # not all video then all sound
+
+
+def test_mp4_without_sound_has_no_audio_stream(tmp_path):
+    out = encode_mp4(clip(), 8, tmp_path / "v.mp4")
+    assert out.audio_channels == 0 and out.sample_rate is None
+    with av.open(out.path) as container:
+        assert len(container.streams.audio) == 0
+
+
+@pytest.mark.parametrize(
+    "audio,rate,needle",
+    [
+        (tone(1.125, 16000), None, "sample_rate"),
+        (tone(1.125, 16000), 12345, "sample_rate"),
+        (tone(3.0, 16000), 16000, "lasts"),
+        (np.zeros((3, 18000), np.float32), 16000, "channels"),
+        ((tone(1.125, 16000) * 1000).astype(np.int16), 16000, "float"),
+        (None, 16000, "without audio"),
+    ],
+)
+def test_bad_sound_is_rejected_and_an_existing_file_survives(tmp_path, audio, rate, needle):
+    target = tmp_path / "v.mp4"
+    good = encode_mp4(clip(), 8, target)
+    with pytest.raises(ValueError, match=needle):
+        encode_mp4(clip(), 8, target, audio=audio, sample_rate=rate)
+    assert only_file(tmp_path) == ["v.mp4"]
+    assert target.stat().st_size == good.bytes
+
+
+def test_mono_sound_and_out_of_range_samples(tmp_path):
+    loud = tone(1.125, 16000, (440.0,)) * 10  # clipped to [-1, 1], not wrapped
+    out = encode_mp4(clip(), 8, tmp_path / "v.mp4", audio=loud[0], sample_rate=16000)
+    info = probe_audio(out.path)
+    assert info["channels"] == 1 and np.abs(info["samples"]).max() < 1.3

@@ -1,8 +1,11 @@
 """Model presets and the one way they are loaded.
 
-Owns the table of presets (:data:`PRESETS`), finding each preset's weights on
-local disk, building the tiny preset when it is absent, and loading any of
-them through ``LTXPipeline.from_pretrained`` onto a device. Nothing here ever
+Owns the table of presets (:data:`PRESETS`, chosen by ``FABULA_MODEL`` or a
+request's ``model``) and of the sound models some of them use
+(:data:`SOUND_PRESETS`), finding each one's weights on local disk, building
+the tiny ones when they are absent, and loading any of them through
+``<PipelineClass>.from_pretrained`` onto a device with the
+:class:`~gen.pipelines.options.GenOptions` applied. Nothing here ever
 downloads: a real model that is not on disk raises :class:`ModelMissing`
 saying what to fetch and where to put it.
 """
@@ -16,40 +19,200 @@ import time
 import uuid
 import warnings
 from pathlib import Path
+from typing import Any
 
-from gen.pipelines.base import Preset, VideoGenerator
-from gen.pipelines.tiny import TINY_BUILD_VERSION, build_tiny_ltx
+from gen.pipelines.base import Preset, SoundPreset, VideoGenerator
+from gen.pipelines.families import get_family
+from gen.pipelines.options import GenOptions, apply_options
+from gen.pipelines.tiny import (
+    TINY_AUDIO_BUILD_VERSION,
+    TINY_BUILD_VERSION,
+    TINY_LTX2_BUILD_VERSION,
+    TINY_WAN_BUILD_VERSION,
+    build_tiny_ltx,
+    build_tiny_ltx2,
+    build_tiny_stable_audio,
+    build_tiny_wan,
+)
+
+__all__ = ["PRESETS", "SOUND_PRESETS", "GenOptions", "ModelMissing", "get_preset", "load_generator", "load_sound"]
 
 BUILD_MARKER = "fabula-build.json"
 # Temp folders older than this were left by a builder that died mid-build.
 ABANDONED_AFTER_S = 3600
+# Fitted preview projections of real models, under the models root.
+PREVIEW_CACHE = ".preview"
 
 LTX_NEGATIVE_PROMPT = "worst quality, inconsistent motion, blurry, jittery, distorted"
+WAN_NEGATIVE_PROMPT = (
+    "bright tones, overexposed, static, blurred details, subtitles, worst quality, low quality, JPEG artifacts, "
+    "ugly, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, fused fingers, "
+    "still picture, messy background, many people in the background, walking backwards"
+)
 LTX_HUB_ID = "Lightricks/LTX-Video"
 LTX_COMPONENTS = ("model_index.json", "scheduler/*", "text_encoder/*", "tokenizer/*", "transformer/*", "vae/*")
+LTX2_COMPONENTS = LTX_COMPONENTS + ("connectors/*", "audio_vae/*", "vocoder/*")
+WAN_COMPONENTS = LTX_COMPONENTS
+STABLE_AUDIO_COMPONENTS = (
+    "model_index.json", "scheduler/*", "text_encoder/*", "tokenizer/*", "transformer/*", "vae/*", "projection_model/*",
+)
+
+# Tiny LTX-2's guidance: plain classifier-free guidance (its two blocks have
+# no spatio-temporal guidance layer 28, and modality isolation would only add passes).
+_TINY_LTX2_CALL = dict(
+    stg_scale=0.0,
+    audio_stg_scale=0.0,
+    spatio_temporal_guidance_blocks=None,
+    modality_scale=1.0,
+    audio_modality_scale=1.0,
+    guidance_rescale=0.0,
+    audio_guidance_rescale=0.0,
+    audio_guidance_scale=3.0,
+    use_cross_timestep=False,
+)
+
+_TINY_LTX2 = dict(
+    family="ltx2",
+    pipeline_class="LTX2Pipeline",
+    folder="tiny-ltx2",
+    build=build_tiny_ltx2,
+    build_version=TINY_LTX2_BUILD_VERSION,
+    fps=8,
+    default_steps=4,
+    max_side=1024,
+    max_sequence_length=64,
+    call_kwargs=_TINY_LTX2_CALL,
+)
 
 PRESETS: dict[str, Preset] = {
     "tiny": Preset(
         name="tiny",
-        description="LTX-Video architecture at toy size with random weights (tests, CPU dev)",
+        description="LTX-2 architecture (joint video + sound) at toy size with random weights (tests, CPU dev)",
+        **_TINY_LTX2,
+    ),
+    "tiny-ltx2": Preset(
+        name="tiny-ltx2",
+        description="Same model as 'tiny': LTX-2 at toy size with random weights",
+        **_TINY_LTX2,
+    ),
+    "tiny-ltx": Preset(
+        name="tiny-ltx",
+        description="LTX-Video architecture at toy size with random weights; sound from tiny Stable Audio",
+        family="ltx",
+        pipeline_class="LTXPipeline",
         folder="tiny-ltx",
         build=build_tiny_ltx,
         build_version=TINY_BUILD_VERSION,
         fps=8,
         default_steps=4,
         max_side=1024,
+        sound="tiny-audio",
+    ),
+    "tiny-wan": Preset(
+        name="tiny-wan",
+        description="Wan 2.1/2.2 classes (TI2V-5B layout) at toy size with random weights; sound from tiny Stable Audio",
+        family="wan",
+        pipeline_class="WanPipeline",
+        folder="tiny-wan",
+        build=build_tiny_wan,
+        build_version=TINY_WAN_BUILD_VERSION,
+        fps=8,
+        default_steps=4,
+        size_multiple=32,
+        frame_multiple=4,
+        max_side=1024,
+        guidance_scale=5.0,
+        max_sequence_length=64,
+        sound="tiny-audio",
+    ),
+    "ltx-2": Preset(
+        name="ltx-2",
+        description="Lightricks LTX-2: video and sound from one model (diffusers format)",
+        family="ltx2",
+        pipeline_class="LTX2Pipeline",
+        folder="ltx-2",
+        hub_id="Lightricks/LTX-2",
+        hub_include=LTX2_COMPONENTS,
+        fps=24,
+        default_steps=40,
+        max_side=1920,
+        guidance_scale=4.0,
+        negative_prompt=LTX_NEGATIVE_PROMPT,
+        max_sequence_length=1024,
     ),
     "ltx-video": Preset(
         name="ltx-video",
-        description="Lightricks LTX-Video (diffusers format)",
+        description="Lightricks LTX-Video (diffusers format); sound from Stable Audio Open",
+        family="ltx",
+        pipeline_class="LTXPipeline",
         folder="ltx-video",
         hub_id=LTX_HUB_ID,
+        hub_include=LTX_COMPONENTS,
         fps=24,
         default_steps=50,
         max_side=1280,
         negative_prompt=LTX_NEGATIVE_PROMPT,
         decode_timestep=0.03,
         decode_noise_scale=0.025,
+        sound="stable-audio-open",
+    ),
+    "wan2.1-t2v-1.3b": Preset(
+        name="wan2.1-t2v-1.3b",
+        description="Wan 2.1 text-to-video 1.3B, 480p (diffusers format); sound from Stable Audio Open",
+        family="wan",
+        pipeline_class="WanPipeline",
+        folder="wan2.1-t2v-1.3b",
+        hub_id="Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+        hub_include=WAN_COMPONENTS,
+        fps=16,
+        default_steps=50,
+        size_multiple=16,
+        frame_multiple=4,
+        max_side=832,
+        guidance_scale=5.0,
+        negative_prompt=WAN_NEGATIVE_PROMPT,
+        max_sequence_length=512,
+        image_to_video=False,
+        vae_fp32=True,
+        sound="stable-audio-open",
+    ),
+    "wan2.2-ti2v-5b": Preset(
+        name="wan2.2-ti2v-5b",
+        description="Wan 2.2 TI2V 5B, text- and image-to-video at 720p (diffusers format); sound from Stable Audio Open",
+        family="wan",
+        pipeline_class="WanPipeline",
+        folder="wan2.2-ti2v-5b",
+        hub_id="Wan-AI/Wan2.2-TI2V-5B-Diffusers",
+        hub_include=WAN_COMPONENTS,
+        fps=24,
+        default_steps=50,
+        size_multiple=32,
+        frame_multiple=4,
+        max_side=1280,
+        guidance_scale=5.0,
+        negative_prompt=WAN_NEGATIVE_PROMPT,
+        max_sequence_length=512,
+        vae_fp32=True,
+        sound="stable-audio-open",
+    ),
+}
+
+SOUND_PRESETS: dict[str, SoundPreset] = {
+    "tiny-audio": SoundPreset(
+        name="tiny-audio",
+        description="Stable Audio classes at toy size with random weights (16 kHz stereo)",
+        folder="tiny-stable-audio",
+        build=build_tiny_stable_audio,
+        build_version=TINY_AUDIO_BUILD_VERSION,
+        default_steps=4,
+    ),
+    "stable-audio-open": SoundPreset(
+        name="stable-audio-open",
+        description="Stability AI Stable Audio Open 1.0 (44.1 kHz stereo, up to 47 s)",
+        folder="stable-audio-open-1.0",
+        hub_id="stabilityai/stable-audio-open-1.0",
+        hub_include=STABLE_AUDIO_COMPONENTS,
+        default_steps=100,
     ),
 }
 
@@ -78,35 +241,145 @@ def get_preset(preset: str) -> Preset:
         raise ValueError(f"unknown model preset {preset!r}; known presets: {', '.join(sorted(PRESETS))}") from None
 
 
-def load_generator(preset: str, models_root: Path, device: str | None = None) -> VideoGenerator:
+def load_generator(
+    preset: str,
+    models_root: Path,
+    device: str | None = None,
+    *,
+    options: GenOptions | None = None,
+) -> VideoGenerator:
     """Load ``preset`` from ``models_root`` onto ``device`` (cuda if available, else cpu).
 
-    bf16 on CUDA, float32 elsewhere. The tiny preset is built first if its
-    folder is absent or was built by another version.
+    ``options`` (default ``GenOptions()``: bf16 on CUDA, float32 elsewhere,
+    SDPA, no cache hook, no compile, no offload) are applied once here; what
+    happened to each is in ``generator.applied``. Tiny presets are built first
+    if their folder is absent or was built by another version. A preset whose
+    model makes no sound also loads its sound model (unless ``options.sound``
+    is "silent"); a missing one raises ModelMissing like a missing video model.
     """
+    options = options or GenOptions()
     spec = get_preset(preset)
-    source = locate(spec, Path(models_root))
+    root = Path(models_root)
+    source = locate(spec, root)
     device = device or default_device()
 
+    import diffusers
     import torch
-    from diffusers import LTXPipeline
 
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    dtype = options.torch_dtype(device)
+    pipe = _from_pretrained(getattr(diffusers, spec.pipeline_class), source, dtype, spec, root)
+    if spec.vae_fp32 and dtype != torch.float32 and getattr(pipe, "vae", None) is not None:
+        pipe.vae.to(torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    applied = apply_options(pipe, options, device)
+
+    family = get_family(spec.family)
+    sound = None
+    if family.joint_audio:
+        applied["sound"] = "joint (the video model makes it)"
+    elif options.sound == "silent" or spec.sound is None:
+        applied["sound"] = "silent track"
+    else:
+        sound = load_sound(spec.sound, root, device, options=options)
+        applied["sound"] = f"{sound.name} ({sound.sample_rate} Hz)"
+
+    generator = VideoGenerator(pipe, spec, device, options=options, sound=sound, applied=applied)
+    projection = _preview_projection(generator, root, source, options)
+    generator.projection = projection
+    generator.applied["preview"] = f"{projection.source} projection" + (f" (r2 {projection.r2})" if projection.r2 is not None else "")
+    return generator
+
+
+def load_sound(name: str, models_root: Path, device: str | None = None, *, options: GenOptions | None = None):
+    """Load the sound preset ``name`` (a StableAudioPipeline) as a SoundGenerator."""
+    from gen.pipelines.sound import SoundGenerator
+
+    options = options or GenOptions()
+    try:
+        spec = SOUND_PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown sound preset {name!r}; known: {', '.join(sorted(SOUND_PRESETS))}") from None
+    root = Path(models_root)
+    silent_hint = " Or set FABULA_GEN_SOUND=silent to write silent sound tracks."
+    try:
+        source = locate(spec, root)
+    except ModelMissing as exc:
+        raise ModelMissing(exc.preset, exc.path, exc.hint + silent_hint) from None
+    device = device or default_device()
+
+    import diffusers
+
+    dtype = options.torch_dtype(device)
+    pipe = _from_pretrained(diffusers.StableAudioPipeline, source, dtype, spec, root, extra_hint=silent_hint)
+    pipe.set_progress_bar_config(disable=True)
+    if options.offload == "model" and str(device).startswith("cuda"):
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    return SoundGenerator(pipe, spec.name, device, default_steps=spec.default_steps, guidance_scale=spec.guidance_scale)
+
+
+def _from_pretrained(cls: Any, source: str, dtype: Any, spec: Any, root: Path, extra_hint: str = "") -> Any:
     with warnings.catch_warnings():
         # diffusers renamed torch_dtype to dtype; the old name works across the supported range.
         warnings.simplefilter("ignore", FutureWarning)
         try:
-            pipe = LTXPipeline.from_pretrained(source, torch_dtype=dtype, local_files_only=True)
-        except (OSError, ValueError) as exc:
+            return cls.from_pretrained(source, torch_dtype=dtype, local_files_only=True)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
             if spec.build is not None:
                 raise
-            raise ModelMissing(spec.name, Path(models_root) / spec.folder, f"{_fetch_hint(spec, Path(models_root))} (load failed: {exc})") from exc
-    pipe.to(device)
-    pipe.set_progress_bar_config(disable=True)
-    return VideoGenerator(pipe, spec, device)
+            hint = f"{_fetch_hint(spec, root)}{extra_hint} (load failed: {exc})"
+            raise ModelMissing(spec.name, root / spec.folder, hint) from exc
 
 
-def locate(spec: Preset, models_root: Path) -> str:
+def _preview_projection(generator: VideoGenerator, root: Path, source: str, options: GenOptions):
+    """The latent -> RGB projection for previews: stored with a built model, cached, fitted, or the fixed one."""
+    from gen.preview_render import PREVIEW_FILE, fit_projection, fixed_projection, read_projection, register_projection
+
+    spec, pipe, family = generator.spec, generator.pipe, generator.family
+    channels = _latent_channels(pipe)
+    candidates = [Path(source) / PREVIEW_FILE, root / PREVIEW_CACHE / f"{spec.name}.json"]
+    projection = None
+    for path in candidates:
+        found = read_projection(path) if path.is_file() else None
+        if found is not None and found.channels == channels:
+            projection = found
+            break
+    if projection is None and options.preview_fit and spec.build is None:
+        try:
+            import torch
+
+            vae = pipe.vae
+            device = next(vae.parameters()).device
+            projection = fit_projection(
+                lambda z: family.decode(pipe, z, spec.decode_timestep),
+                (channels, 2, 16, 16),
+                samples=4,
+                device=str(device),
+                dtype=vae.dtype if vae.dtype != torch.float32 else None,
+            )
+            try:
+                projection.save(candidates[1])
+            except OSError:
+                pass  # read-only models root: fit again next load
+        except Exception:  # a preview is never worth failing a load over
+            projection = None
+    if projection is None:
+        projection = fixed_projection(channels)
+    register_projection(spec.family, projection)
+    return projection
+
+
+def _latent_channels(pipe: Any) -> int:
+    config = pipe.vae.config
+    for name in ("latent_channels", "z_dim"):
+        value = getattr(config, name, None)
+        if value:
+            return int(value)
+    return int(pipe.transformer.config.out_channels)
+
+
+def locate(spec: Any, models_root: Path) -> str:
     """Where ``spec``'s pipeline is: a local folder, or a hub id already in the local cache."""
     folder = models_root / spec.folder
     if spec.build is not None:
@@ -119,11 +392,11 @@ def locate(spec: Preset, models_root: Path) -> str:
     raise ModelMissing(spec.name, folder, _fetch_hint(spec, models_root))
 
 
-def _fetch_hint(spec: Preset, models_root: Path) -> str:
+def _fetch_hint(spec: Any, models_root: Path) -> str:
     folder = models_root / spec.folder
     if spec.hub_id is None:
         return f"Put a diffusers save_pretrained folder at {folder}."
-    include = " ".join(f'"{pattern}"' for pattern in LTX_COMPONENTS)
+    include = " ".join(f'"{pattern}"' for pattern in (spec.hub_include or LTX_COMPONENTS))
     return (
         f"Fetch {spec.hub_id} (diffusers format) on a machine with network access and put it at {folder}, e.g. "
         f"`hf download {spec.hub_id} --local-dir {folder} --include {include}`; "
