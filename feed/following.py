@@ -16,6 +16,6 @@ class Page(msgspec.Struct):
 async def following_feed(stores: Stores, viewer_id: str, followed_ids: list[str], *, cursor: str | None, limit: int) -> Page:
     authors = list(dict.fromkeys([viewer_id, *followed_ids]))
     # one extra row tells whether another page exists
-    rows = await posts_by_authors(stores, authors, before=cursor, limit=limit + 1)
+    rows = await posts_by_authors(stores, authors, before=cursor, limit=limit + 1, viewer_id=viewer_id)
     items = rows[:limit]
     return Page(items=items, next_cursor=items[-1].id if len(rows) > limit else None)

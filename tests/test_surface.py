@@ -158,7 +158,7 @@ async def test_unknown_routes_get_the_error_body(http, path):
 
 @pytest.mark.parametrize(
     "method,path",
-    [("PUT", "/v1/posts"), ("DELETE", "/v1/feed"), ("POST", "/healthz"), ("PATCH", "/v1/posts/post_x"), ("GET", "/v1/auth/login")],
+    [("PUT", "/v1/posts"), ("DELETE", "/v1/feed"), ("POST", "/healthz"), ("PUT", "/v1/posts/post_x"), ("GET", "/v1/auth/login")],
 )
 async def test_wrong_method_gets_405_and_the_error_body(http, method, path):
     r = await http.request(method, path)

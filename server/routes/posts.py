@@ -1,55 +1,155 @@
-"""Publishing videos as posts, reading a post and streaming its media."""
+"""Posts: publish one of my completed videos, read, edit, delete, stream its
+media; profile grids and my drafts (completed videos not yet published)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 from msgspec import Meta
 
-from accounts.graph import is_blocked_between
+from accounts import users
+from accounts.graph import is_blocked_between, is_following
 from accounts.users import User
-from core.errors import Conflict, NotFound
+from core.errors import BadRequest, Conflict, Forbidden, NotFound
+from core.ids import has_kind
 from core.settings import Settings
 from core.stores import Stores
 from feed import posts as feed_posts
+from feed import remixes
 from gen import jobs
-from gen.media import LocalMediaStore
+from policy.visibility import visible_kinds
 from server.auth import AUTH
 from server.openapi import errors
-from server.post_views import PostView, post_views
-from server.ranges import file_response
+from server.post_views import PostView, post_not_found, post_views, view_decision
+from server.post_views import visible_post as _visible_post
+from server.media import media_store
+from server.ranges import media_response
+from server.videos_schema import VideoObject, video_object
+
+Caption = Annotated[str, Meta(max_length=2200, description="at most 2200 characters")]
+VisibilityField = Annotated[
+    Literal["public", "followers", "private"],
+    Meta(description="public: everyone; followers: my followers; private: only me"),
+]
+Limit = Annotated[int, Parameter(ge=1, le=50, description="page size, 1 to 50")]
+Cursor = Annotated[str | None, Parameter(max_length=64, description="next_cursor of the previous page")]
 
 
 class PublishPost(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     video_id: Annotated[str, Meta(min_length=1, max_length=64)]
-    caption: Annotated[str, Meta(max_length=2200)] = ""
+    caption: Caption = ""
+    visibility: VisibilityField = "public"
+    # the post this video remixes; only for videos made as remixes. Without it
+    # the post of the video's remixed_from_video_id (when published) is used.
+    remix_of: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+
+
+class PostPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The fields to change; absent fields stay as they are."""
+
+    caption: Caption | msgspec.UnsetType = msgspec.UNSET
+    visibility: VisibilityField | msgspec.UnsetType = msgspec.UNSET
+
+
+class PostDeleted(msgspec.Struct, kw_only=True):
+    id: str
+    object: str = "post.deleted"
+    deleted: bool = True
+
+
+class PostPage(msgspec.Struct, kw_only=True):
+    data: list[PostView]
+    next_cursor: str | None
+    object: str = "list"
+
+
+class DraftPage(msgspec.Struct, kw_only=True):
+    data: list[VideoObject]
+    next_cursor: str | None
+    object: str = "list"
+
+
+def check_cursor(value: str | None, kind: str) -> str | None:
+    """A page cursor must be an id of the listed kind (anything else would page
+    from an arbitrary point)."""
+    if value is None:
+        return None
+    rest = value[len(kind) + 1 :]
+    if not (has_kind(value, kind) and rest.isascii() and rest.isalnum()):
+        raise BadRequest("invalid cursor: pass the next_cursor of the previous page", code="invalid_cursor")
+    return value
 
 
 async def visible_post(stores: Stores, post_id: str, viewer: User) -> feed_posts.Post:
-    found = await feed_posts.get_post(stores, post_id)
-    if found is None or (found.author_id != viewer.id and await is_blocked_between(stores, found.author_id, viewer.id)):
-        raise NotFound(f"no post {post_id!r}", code="post_not_found")
+    return await _visible_post(stores, post_id, viewer.id)
+
+
+async def own_post(stores: Stores, post_id: str, user: User) -> feed_posts.Post:
+    """A post of mine: 404 when I cannot see it, 403 when I can but it is not mine."""
+    found = await _visible_post(stores, post_id, user.id)
+    if found.author_id != user.id:
+        raise Forbidden("only the post's author can change it", code="not_post_owner")
     return found
+
+
+async def _remix_source(stores: Stores, job: jobs.Job, remix_of: str | None, user: User) -> feed_posts.Post | None:
+    if remix_of is not None:
+        if job.remixed_from_video_id is None:
+            raise BadRequest("remix_of is only for videos made as remixes", code="not_a_remix")
+        return await _visible_post(stores, remix_of, user.id)
+    source = await remixes.source_post(stores, job.remixed_from_video_id)
+    if source is None or not (await view_decision(stores, source, user.id)).allowed:
+        return None  # an unpublished or hidden source: the remix stands alone
+    return source
 
 
 @post("/v1/posts", dependencies=AUTH, responses=errors(401, 404, 409), tags=["posts"])
 async def publish_post(data: PublishPost, stores: Stores, user: User) -> PostView:
-    """Publish one of my completed videos."""
+    """Publish one of my completed videos (once per video)."""
     job = await jobs.get_job(stores, data.video_id)
     if job is None or job.owner_id != user.id:
         raise NotFound(f"no video {data.video_id!r}", code="video_not_found")
     if job.status != "completed":
         raise Conflict(f"video {data.video_id!r} is {job.status}; only completed videos can be published", code="video_not_ready")
-    created = await feed_posts.publish(stores, author_id=user.id, video_id=job.id, caption=data.caption)
-    return (await post_views(stores, [created]))[0]
+    source = await _remix_source(stores, job, data.remix_of, user)
+    created = await feed_posts.publish(
+        stores,
+        author_id=user.id,
+        video_id=job.id,
+        caption=data.caption,
+        visibility=data.visibility,
+        prompt=job.prompt,
+        remix_of=source,
+    )
+    return (await post_views(stores, [created], user.id))[0]
 
 
 @get("/v1/posts/{post_id:str}", dependencies=AUTH, responses=errors(401, 404), tags=["posts"])
 async def get_post(post_id: str, stores: Stores, user: User) -> PostView:
-    return (await post_views(stores, [await visible_post(stores, post_id, user)]))[0]
+    """A post I may see (404 otherwise: unknown, hidden by its visibility, or across a block)."""
+    return (await post_views(stores, [await _visible_post(stores, post_id, user.id)], user.id))[0]
+
+
+@patch("/v1/posts/{post_id:str}", dependencies=AUTH, responses=errors(401, 403, 404), tags=["posts"])
+async def edit_post(post_id: str, data: PostPatch, stores: Stores, user: User) -> PostView:
+    """Edit my post's caption or visibility."""
+    await own_post(stores, post_id, user)
+    updated = await feed_posts.update_post(stores, post_id, author_id=user.id, caption=data.caption, visibility=data.visibility)
+    if updated is None:  # deleted meanwhile
+        raise post_not_found(post_id)
+    return (await post_views(stores, [updated], user.id))[0]
+
+
+@delete("/v1/posts/{post_id:str}", status_code=200, dependencies=AUTH, responses=errors(401, 403, 404), tags=["posts"])
+async def delete_post(post_id: str, stores: Stores, user: User) -> PostDeleted:
+    """Delete my post with its likes, comments and shares; the video becomes a draft again."""
+    await own_post(stores, post_id, user)
+    if await feed_posts.delete_post(stores, post_id, author_id=user.id) is None:
+        raise post_not_found(post_id)
+    return PostDeleted(id=post_id)
 
 
 @get(
@@ -67,11 +167,53 @@ async def post_content(
     variant: Annotated[str, Parameter(pattern="^(video|thumbnail)$")] = "video",
 ) -> Response:
     """A post's MP4 or thumbnail; honours ``Range`` with 206."""
-    found = await visible_post(stores, post_id, user)
-    media = LocalMediaStore(settings.media_root)
-    if not media.exists(found.video_id, variant):
-        raise NotFound(f"post {post_id!r} has no {variant}", code="media_not_found")
-    return file_response(media.path(found.video_id, variant), media.content_type(variant), request.headers.get("range"))
+    found = await _visible_post(stores, post_id, user.id)
+    return await media_response(
+        media_store(settings),
+        found.video_id,
+        variant,
+        request.headers.get("range"),
+        missing=NotFound(f"post {post_id!r} has no {variant}", code="media_not_found"),
+    )
 
 
-ROUTES = [publish_post, get_post, post_content]
+@get("/v1/users/{handle:str}/posts", dependencies=AUTH, responses=errors(401, 404), tags=["posts"])
+async def user_posts(handle: str, stores: Stores, user: User, cursor: Cursor = None, limit: Limit = 20) -> PostPage:
+    """A profile grid: the user's posts I may see, newest first."""
+    check_cursor(cursor, "post")
+    target = await users.get_by_handle(stores, handle)
+    if target is None:
+        raise users.no_such_user()
+    is_author = target.id == user.id
+    blocked = not is_author and await is_blocked_between(stores, user.id, target.id)
+    if blocked:
+        raise users.no_such_user()
+    follows = not is_author and await is_following(stores, user.id, target.id)
+    kinds = visible_kinds(is_author=is_author, viewer_follows_author=follows, blocked=blocked)
+    rows = await feed_posts.posts_of_author(stores, target.id, visibilities=kinds, before=cursor, limit=limit + 1)
+    page = rows[:limit]
+    return PostPage(data=await post_views(stores, page, user.id), next_cursor=page[-1].id if len(rows) > limit else None)
+
+
+@get("/v1/me/drafts", dependencies=AUTH, responses=errors(401), tags=["posts"])
+async def my_drafts(stores: Stores, user: User, cursor: Cursor = None, limit: Limit = 20) -> DraftPage:
+    """My completed videos that are not published, newest first."""
+    check_cursor(cursor, "video")
+    drafts: list[jobs.Job] = []
+    after = cursor
+    batch_size = max(limit + 1, 50)
+    while len(drafts) <= limit:
+        batch = await jobs.list_jobs(stores, user.id, after=after, limit=batch_size)
+        if not batch:
+            break
+        done = [job for job in batch if job.status == "completed"]
+        published = await feed_posts.published_video_ids(stores, [job.id for job in done])
+        drafts.extend(job for job in done if job.id not in published)
+        if len(batch) < batch_size:
+            break
+        after = batch[-1].id
+    page = drafts[:limit]
+    return DraftPage(data=[video_object(job) for job in page], next_cursor=page[-1].id if len(drafts) > limit else None)
+
+
+ROUTES = [publish_post, get_post, edit_post, delete_post, post_content, user_posts, my_drafts]

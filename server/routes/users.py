@@ -12,6 +12,7 @@ from accounts import graph, users
 from accounts.graph import Relationship, UserPage
 from accounts.users import AvatarUrl, Bio, DisplayName, User, check_profile_text
 from core.stores import Stores
+from feed import notifications
 from server.auth import AUTH
 from server.openapi import errors
 
@@ -108,7 +109,8 @@ async def following(handle: str, stores: Stores, user: User, cursor: Cursor = No
 async def follow(handle: str, stores: Stores, user: User) -> RelationshipOut:
     """Follow a user (idempotent). 403 when you block them, 404 when they block you."""
     target = await _target(stores, handle)
-    await graph.follow(stores, user.id, target.id)
+    if await graph.follow(stores, user.id, target.id):
+        await notifications.notify(stores, recipient_id=target.id, actor_id=user.id, kind="follow")
     return await _relationship(stores, user, target)
 
 
@@ -128,6 +130,7 @@ async def block(handle: str, stores: Stores, user: User) -> Relationship:
     see or follow the other. Returns the relationship only: a blocked profile stays hidden."""
     target = await _target(stores, handle)
     await graph.block(stores, user.id, target.id)
+    await notifications.delete_between(stores, user.id, target.id)
     return await graph.relationship(stores, user.id, target.id)
 
 

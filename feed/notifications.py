@@ -1,0 +1,164 @@
+"""Notifications: what others did to me or my posts. The ``notifications`` collection.
+
+One document per event and recipient: ``{_id: notif_…, recipient_id, kind,
+actor_id, post_id, comment_id, created_at, unread: 1|0}`` (``unread`` is an
+integer: nx-27017 stores booleans set by an update as 1, which a query for
+``true`` then misses). Kinds: ``like``, ``comment``, ``reply``, ``follow``,
+``remix``. Nobody is notified of their own actions; a repeated like (like,
+unlike, like) leaves one notification, the latest, and an unlike takes its
+notification back.
+
+Each new notification is PUBLISHed on ``{ns}:notifications`` as
+``{recipient_id, notification}``; every api process subscribes once and
+pushes it to the recipient's WebSocket connections (server.ws.notifications)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+from pymongo import ASCENDING, DESCENDING
+
+from core.clock import utcnow
+from core.ids import new_id
+from core.mongo_compat import ensure_newest_by_index
+from core.stores import Stores
+
+Kind = Literal["like", "comment", "reply", "follow", "remix"]
+KINDS: tuple[str, ...] = ("like", "comment", "reply", "follow", "remix")
+NOTIFY_CHANNEL = "notifications"  # published on stores.key(NOTIFY_CHANNEL)
+
+
+class Notification(msgspec.Struct, kw_only=True):
+    id: str
+    recipient_id: str
+    kind: Kind
+    actor_id: str
+    post_id: str | None = None
+    comment_id: str | None = None
+    created_at: datetime
+    read: bool = False
+
+
+class Published(msgspec.Struct):
+    """What goes over the notifications channel."""
+
+    recipient_id: str
+    notification: Notification
+
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(Published).decode
+
+
+def decode_published(raw: bytes | str) -> Published:
+    return _decode(raw)
+
+
+
+def _collection(stores: Stores):
+    return stores.db["notifications"]
+
+
+def _from_doc(doc: dict) -> Notification:
+    return Notification(
+        id=doc["_id"],
+        recipient_id=doc["recipient_id"],
+        kind=doc["kind"],
+        actor_id=doc["actor_id"],
+        post_id=doc.get("post_id"),
+        comment_id=doc.get("comment_id"),
+        created_at=doc["created_at"],
+        read=not doc.get("unread"),
+    )
+
+
+async def ensure_indexes(stores: Stores) -> None:
+    await ensure_newest_by_index(stores, "notifications", "recipient_id", "recipient_newest")
+    await _collection(stores).create_index([("recipient_id", ASCENDING), ("unread", ASCENDING)], name="recipient_unread")
+    await _collection(stores).create_index([("post_id", ASCENDING)], name="post")
+
+
+async def notify(
+    stores: Stores,
+    *,
+    recipient_id: str,
+    actor_id: str,
+    kind: Kind,
+    post_id: str | None = None,
+    comment_id: str | None = None,
+) -> Notification | None:
+    """Store a notification and push it live; None when the actor is the recipient."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    if recipient_id == actor_id:
+        return None
+    if kind == "like":
+        await _collection(stores).delete_many({"recipient_id": recipient_id, "kind": "like", "actor_id": actor_id, "post_id": post_id})
+    note = Notification(
+        id=new_id("notif"),
+        recipient_id=recipient_id,
+        kind=kind,
+        actor_id=actor_id,
+        post_id=post_id,
+        comment_id=comment_id,
+        created_at=utcnow(),
+    )
+    doc = {
+        "_id": note.id,
+        "recipient_id": recipient_id,
+        "kind": kind,
+        "actor_id": actor_id,
+        "post_id": post_id,
+        "comment_id": comment_id,
+        "created_at": note.created_at,
+        "unread": 1,
+    }
+    await _collection(stores).insert_one(doc)
+    await stores.redis.publish(stores.key(NOTIFY_CHANNEL), _encode(Published(recipient_id, note)))
+    return note
+
+
+async def retract_like(stores: Stores, *, actor_id: str, post_id: str) -> None:
+    """An unlike takes back the like's notification."""
+    await _collection(stores).delete_many({"kind": "like", "actor_id": actor_id, "post_id": post_id})
+
+
+async def list_notifications(stores: Stores, recipient_id: str, *, before: str | None, limit: int) -> list[Notification]:
+    """Newest first; ``before`` is the id of the last one of the previous page."""
+    query: dict = {"recipient_id": recipient_id}
+    if before:
+        query["_id"] = {"$lt": before}
+    cursor = _collection(stores).find(query).sort("_id", DESCENDING).limit(limit)
+    return [_from_doc(doc) async for doc in cursor]
+
+
+async def unread_count(stores: Stores, recipient_id: str) -> int:
+    return await _collection(stores).count_documents({"recipient_id": recipient_id, "unread": 1})
+
+
+async def mark_read(stores: Stores, recipient_id: str, ids: list[str] | None) -> int:
+    """Mark the given notifications (all when ``ids`` is None) of ``recipient_id`` read;
+    ids of other recipients or unknown ones are ignored. Returns how many changed."""
+    query: dict = {"recipient_id": recipient_id, "unread": 1}
+    if ids is not None:
+        if not ids:
+            return 0
+        query["_id"] = {"$in": list(dict.fromkeys(ids))}
+    result = await _collection(stores).update_many(query, {"$set": {"unread": 0}})
+    return result.modified_count
+
+
+async def delete_for_post(stores: Stores, post_id: str) -> None:
+    await _collection(stores).delete_many({"post_id": post_id})
+
+
+async def delete_for_comment(stores: Stores, comment_id: str) -> None:
+    await _collection(stores).delete_many({"comment_id": comment_id})
+
+
+async def delete_between(stores: Stores, a: str, b: str) -> None:
+    """Forget what two users notified each other of (they blocked one another)."""
+    await _collection(stores).delete_many({"recipient_id": a, "actor_id": b})
+    await _collection(stores).delete_many({"recipient_id": b, "actor_id": a})
