@@ -64,3 +64,8 @@ async def read(stores: Stores, video_id: str, last_id: str, block_ms: int = 5000
     if not reply:
         return []
     return [(entry_id.decode(), _preview(video_id, fields)) for entry_id, fields in reply[0][1]]
+
+
+async def clear(stores: Stores, video_id: str) -> None:
+    """Forget a job's previews (its video was deleted)."""
+    await stores.redis.delete(preview_key(stores, video_id))

@@ -1,14 +1,22 @@
 """Request bodies that arrive as JSON or as forms (the OpenAI SDK sends
-multipart/form-data), decoded into one msgspec Struct either way."""
+multipart/form-data), decoded into one msgspec Struct either way.
+
+Form fields named like ``video[id]`` (how the OpenAI SDK flattens nested
+objects into a form) become nested objects, ``{"video": {"id": …}}``.
+A route that takes file uploads opts out of the app-wide body limit
+(``request_max_body_size=None``) and passes its own ``max_bytes`` here:
+JSON stays within ``max_body_bytes``, forms may also carry the upload."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
+import re
+
 import msgspec
 from litestar import Request
 
-from core.errors import BadRequest, FabulaError
+from core.errors import BadRequest, FabulaError, PayloadTooLarge
 
 T = TypeVar("T")
 
@@ -19,10 +27,67 @@ def validation_error(exc: msgspec.ValidationError) -> BadRequest:
     return BadRequest(str(exc), code="invalid_request")
 
 
-async def decode_json_or_form(request: Request, kind: type[T], *, files: tuple[str, ...] = ()) -> tuple[T, dict[str, Any]]:
-    """The body as ``kind``; also returns uploaded files (only the field names in ``files``)."""
+_NESTED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[([A-Za-z_][A-Za-z0-9_]*)\]$")
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the request body is larger than {limit} bytes", code="payload_too_large", details={"limit": limit})
+
+
+def limit_body(request: Request, limit: int) -> None:
+    """Refuse (413) a body longer than ``limit`` bytes, by its Content-Length
+    or, failing that, while it is read."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    receive, seen = request.receive, 0
+
+    async def limited() -> Any:
+        nonlocal seen
+        message = await receive()
+        if message.get("type") == "http.request":
+            seen += len(message.get("body") or b"")
+            if seen > limit:
+                raise _too_large(limit)
+        return message
+
+    request.receive = limited
+
+
+def _nest(fields: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        match = _NESTED.match(key)
+        if match is None:
+            if isinstance(out.get(key), dict):
+                raise BadRequest(f"field {key!r} given both as a value and as an object", code="invalid_request")
+            out[key] = value
+            continue
+        outer, inner = match.groups()
+        holder = out.setdefault(outer, {})
+        if not isinstance(holder, dict):
+            raise BadRequest(f"field {outer!r} given both as a value and as an object", code="invalid_request")
+        holder[inner] = value
+    return out
+
+
+async def decode_json_or_form(
+    request: Request,
+    kind: type[T],
+    *,
+    files: tuple[str, ...] = (),
+    max_bytes: int | None = None,
+    max_form_bytes: int | None = None,
+) -> tuple[T, dict[str, Any]]:
+    """The body as ``kind``; also returns uploaded files (only the field names in ``files``).
+
+    ``max_bytes`` / ``max_form_bytes``: limits for JSON and form bodies where
+    the route has no limit of its own."""
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     uploads: dict[str, Any] = {}
+    limit = max_form_bytes if content_type in FORM_TYPES else max_bytes
+    if limit is not None:
+        limit_body(request, limit)
     if content_type in ("application/json", ""):
         raw = await request.body()
         if not raw:
@@ -45,13 +110,15 @@ async def decode_json_or_form(request: Request, kind: type[T], *, files: tuple[s
             if hasattr(value, "read"):
                 if key not in files:
                     raise BadRequest(f"unexpected file field {key!r}", code="invalid_request")
+                if key in uploads:
+                    raise BadRequest(f"file field {key!r} given more than once", code="invalid_request")
                 uploads[key] = value
             elif key in fields:
                 raise BadRequest(f"field {key!r} given more than once", code="invalid_request")
             else:
                 fields[key] = value
         try:
-            return msgspec.convert(fields, kind, strict=False), uploads
+            return msgspec.convert(_nest(fields), kind, strict=False), uploads
         except msgspec.ValidationError as exc:
             raise validation_error(exc) from None
     raise FabulaError(

@@ -1,16 +1,16 @@
-"""HTTP range requests for media: ``Range: bytes=a-b`` answered with 206."""
+"""HTTP range requests for media: ``Range: bytes=a-b`` answered with 206,
+streamed from the media store (``media_response``) or a local file."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
-import anyio
 from litestar import Response
 from litestar.response import Stream
 
-from core.errors import RangeNotSatisfiable
+from core.errors import NotFound, RangeNotSatisfiable
+from gen.media import MediaStore
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
@@ -42,21 +42,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-async def _chunks(path: Path, start: int, end: int) -> AsyncIterator[bytes]:
-    remaining = end - start + 1
-    async with await anyio.open_file(path, "rb") as handle:
-        await handle.seek(start)
-        while remaining > 0:
-            chunk = await handle.read(min(CHUNK, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            yield chunk
-
-
-def file_response(path: Path, content_type: str, range_header: str | None, *, filename: str | None = None) -> Response:
-    size = path.stat().st_size
-    span = parse_range(range_header, size)
+def _headers(size: int, span: tuple[int, int] | None, filename: str | None) -> tuple[int, int, int, dict[str, str]]:
     headers = {"Accept-Ranges": "bytes"}
     if filename:
         headers["Content-Disposition"] = f'inline; filename="{filename}"'
@@ -66,4 +52,31 @@ def file_response(path: Path, content_type: str, range_header: str | None, *, fi
         (start, end), status = span, 206
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     headers["Content-Length"] = str(end - start + 1)
-    return Stream(_chunks(path, start, end), status_code=status, media_type=content_type, headers=headers)
+    return start, end, status, headers
+
+
+async def media_response(
+    store: MediaStore,
+    video_id: str,
+    variant: str,
+    range_header: str | None,
+    *,
+    filename: str | None = None,
+    missing: NotFound | None = None,
+) -> Response:
+    """Stream ``variant`` of ``video_id`` from ``store``, honouring a single ``Range``.
+
+    Raises ``missing`` (default: a 404 ``media_not_found``) when the store has no such variant."""
+    size = await store.size(video_id, variant)
+    if size is None:
+        raise missing or NotFound(f"no {variant} stored for {video_id!r}", code="media_not_found")
+    span = parse_range(range_header, size)
+    start, end, status, headers = _headers(size, span, filename)
+
+    async def body() -> AsyncIterator[bytes]:
+        if end < start:  # an empty object
+            return
+        async for chunk in store.read(video_id, variant, start, end):
+            yield chunk
+
+    return Stream(body(), status_code=status, media_type=store.content_type(variant), headers=headers)

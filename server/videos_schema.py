@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
 from typing import Annotated, Literal
 
@@ -16,14 +18,54 @@ from gen.jobs import Job
 _SIZE = re.compile(r"^(\d{1,4})x(\d{1,4})$")
 
 
+Prompt = Annotated[str, Meta(min_length=1, max_length=4000)]
+Seconds = Annotated[str, Meta(max_length=4)] | int
+
+
+class InputReference(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``input_reference`` as a JSON object (OpenAI's ImageInputReferenceParam).
+    Only ``data:`` URLs are taken: the server fetches nothing from outside."""
+
+    image_url: Annotated[str, Meta(max_length=16 * 1024 * 1024)] | None = None
+    file_id: Annotated[str, Meta(max_length=128)] | None = None
+
+
 class CreateVideo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    prompt: Annotated[str, Meta(min_length=1, max_length=4000)]
+    prompt: Prompt
     model: Annotated[str, Meta(max_length=64)] | None = None
-    seconds: Annotated[str, Meta(max_length=4)] | int | None = None
+    seconds: Seconds | None = None
     size: Annotated[str, Meta(max_length=16)] | None = None
+    # a JSON body's reference; a multipart body uploads the file instead
+    input_reference: InputReference | None = None
     # Fabula extras
     seed: Annotated[int, Meta(ge=0, lt=2**32)] | None = None
     steps: Annotated[int, Meta(ge=1, le=100)] | None = None
+
+
+class RemixVideo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    prompt: Prompt
+
+
+class VideoRef(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    id: Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+class ExtendVideo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """POST /v1/videos/extensions: JSON ``{"prompt", "seconds", "video": {"id"}}``,
+    or multipart with ``video[id]`` (or the video file itself, as the SDK sends it)."""
+
+    prompt: Prompt
+    seconds: Seconds | None = None
+    video: VideoRef | None = None
+    # Fabula extras
+    seed: Annotated[int, Meta(ge=0, lt=2**32)] | None = None
+    steps: Annotated[int, Meta(ge=1, le=100)] | None = None
+
+
+class DeletedVideo(msgspec.Struct, kw_only=True):
+    id: str
+    deleted: bool = True
+    object: Literal["video.deleted"] = "video.deleted"
 
 
 class VideoError(msgspec.Struct):
@@ -50,6 +92,8 @@ class VideoObject(msgspec.Struct, kw_only=True):
     seed: int | None = None
     frames: int | None = None
     fps: int | None = None
+    reference: bool = False  # the first frame was conditioned on a reference image
+    extend_of: str | None = None  # the video this one continues
 
 
 def video_object(job: Job) -> VideoObject:
@@ -70,6 +114,8 @@ def video_object(job: Job) -> VideoObject:
         seed=job.seed,
         frames=job.media.frames if job.media else None,
         fps=job.media.fps if job.media else None,
+        reference=job.reference,
+        extend_of=job.extend_of,
     )
 
 
@@ -80,26 +126,88 @@ class VideoSpec(msgspec.Struct, frozen=True):
     seconds: int
 
 
+# OpenAI's sizes, and smaller ones of the same shapes for CPU presets: what
+# an invalid_size error lists (those this server can make).
+OPENAI_SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
+SMALL_SIZES = (
+    "64x64", "96x64", "64x96", "128x128", "224x128", "128x224", "256x256",
+    "448x256", "256x448", "512x512", "832x480", "480x832", "1280x704", "704x1280",
+)
+SIZE_MULTIPLE = 32
+MIN_SIDE = 32
+
+
+def size_allowed(width: int, height: int, settings: Settings) -> bool:
+    limit = settings.max_video_side
+    return all(MIN_SIDE <= side <= limit and side % SIZE_MULTIPLE == 0 for side in (width, height))
+
+
+def allowed_sizes(settings: Settings) -> list[str]:
+    """The named sizes this installation makes (any WxH obeying the same rule works too)."""
+    out = []
+    for name in (*OPENAI_SIZES, *SMALL_SIZES):
+        w, h = (int(v) for v in name.split("x"))
+        if size_allowed(w, h, settings):
+            out.append(name)
+    return out
+
+
+def parse_size(size: str, settings: Settings) -> tuple[int, int]:
+    match = _SIZE.match(size)
+    if not match:
+        raise BadRequest(
+            "size must look like WIDTHxHEIGHT, e.g. 64x64",
+            code="invalid_size",
+            details={"sizes": allowed_sizes(settings)},
+        )
+    width, height = int(match[1]), int(match[2])
+    if not size_allowed(width, height, settings):
+        limit = settings.max_video_side
+        why = f"width and height must be multiples of {SIZE_MULTIPLE} between {MIN_SIDE} and {limit}"
+        if size in OPENAI_SIZES:
+            why = f"model {settings.model!r} is served here with sides up to {limit} pixels in multiples of {SIZE_MULTIPLE}"
+        sizes = allowed_sizes(settings)
+        raise BadRequest(
+            f"size {width}x{height} is not available: {why}; sizes available: {', '.join(sizes)}",
+            code="invalid_size",
+            details={"sizes": sizes, "multiple": SIZE_MULTIPLE, "min_side": MIN_SIDE, "max_side": limit},
+        )
+    return width, height
+
+
+def parse_seconds(raw: str | int | None, settings: Settings) -> int:
+    raw = raw if raw is not None else 1
+    try:
+        seconds = int(raw)
+    except ValueError:
+        raise BadRequest("seconds must be a whole number", code="invalid_seconds") from None
+    if not 1 <= seconds <= settings.max_video_seconds:
+        raise BadRequest(f"seconds must be between 1 and {settings.max_video_seconds}", code="invalid_seconds")
+    return seconds
+
+
 def resolve_spec(body: CreateVideo, settings: Settings) -> VideoSpec:
     """Checks model, size and length against what this installation serves."""
     model = body.model or settings.model
     if model != settings.model:
         raise BadRequest(f"model {model!r} is not served here; served: {settings.model!r}", code="invalid_model", details={"served": [settings.model]})
-    match = _SIZE.match(body.size or settings.default_size)
-    if not match:
-        raise BadRequest("size must look like WIDTHxHEIGHT, e.g. 64x64", code="invalid_size")
-    width, height = int(match[1]), int(match[2])
-    limit = settings.max_video_side
-    if not (32 <= width <= limit and 32 <= height <= limit) or width % 32 or height % 32:
-        raise BadRequest(
-            f"size {width}x{height} is not available: width and height must be multiples of 32 between 32 and {limit}",
-            code="invalid_size",
-        )
-    raw_seconds = body.seconds if body.seconds is not None else 1
-    try:
-        seconds = int(raw_seconds)
-    except ValueError:
-        raise BadRequest("seconds must be a whole number", code="invalid_seconds") from None
-    if not 1 <= seconds <= settings.max_video_seconds:
-        raise BadRequest(f"seconds must be between 1 and {settings.max_video_seconds}", code="invalid_seconds")
+    width, height = parse_size(body.size or settings.default_size, settings)
+    seconds = parse_seconds(body.seconds, settings)
     return VideoSpec(model=model, width=width, height=height, seconds=seconds)
+
+
+@functools.cache
+def _takes_images(model: str) -> bool:
+    try:
+        from gen.pipelines.registry import get_preset  # imports torch: done once, in a thread
+    except Exception:  # pragma: no cover - a broken install: let the worker decide
+        return True
+    try:
+        return bool(get_preset(model).image_to_video)
+    except ValueError:
+        return False
+
+
+async def model_takes_images(model: str) -> bool:
+    """Whether the served preset can condition on a reference image (image-to-video)."""
+    return await asyncio.to_thread(_takes_images, model)

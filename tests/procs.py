@@ -85,5 +85,7 @@ def start_api(settings: Settings, log_dir: Path, port: int | None = None, timeou
     raise TimeoutError(f"api not ready after {timeout}s:\n{api.log()}")
 
 
-def start_worker(settings: Settings, log_dir: Path, name: str = "w1") -> Proc:
-    return spawn(["worker", "--name", name], settings, log_dir / f"worker-{name}.log")
+def start_worker(settings: Settings, log_dir: Path, name: str = "w1", **extra: str) -> Proc:
+    # one torch thread: the test machine's cores are shared with the api and the databases
+    extra = {"FABULA_GEN_THREADS": "1", **extra}
+    return spawn(["worker", "--name", name], settings, log_dir / f"worker-{name}.log", **extra)

@@ -1,12 +1,19 @@
-"""The Videos API over HTTP: create (JSON and multipart), policy refusals,
-bad input, ownership, listing, and range requests on the content."""
+"""The Videos API over HTTP: create (JSON and multipart, with a reference
+image), policy refusals, bad input, sizes, ownership, listing, range
+requests on the content and its spritesheet, the latest preview, delete,
+remix, extensions, and edits (unsupported)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 
 import pytest
+from PIL import Image
 
+from gen import jobs, previews
+from gen.media import LocalMediaStore
 from tests.conftest import signup
 
 OVERSIZED = "x" * (300 * 1024)  # the test server's body limit is 256 KiB
@@ -161,3 +168,253 @@ async def test_content_answers_ranges(http, worker):
 
     thumb = await http.get(f"/v1/videos/{vid}/content", params={"variant": "thumbnail"}, headers=me["headers"])
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+
+
+# --- sizes ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", ["720x1280", "1280x720", "1024x1792", "1792x1024"])
+async def test_openai_sizes_beyond_the_served_model_list_the_sizes_it_makes(http, size):
+    me = await signup(http)
+    r = await http.post("/v1/videos", data={"prompt": "a tall ship", "size": size}, files={}, headers=me["headers"])
+    err = assert_error(r, 400, "invalid_size")
+    sizes = err["details"]["sizes"]
+    assert "64x64" in sizes and "256x256" in sizes and size not in sizes
+    assert err["details"]["max_side"] == 256 and err["details"]["multiple"] == 32
+    assert "64x64" in err["message"]
+    assert await video_count(http, me["headers"]) == 0
+
+
+# --- reference images ---------------------------------------------------------------
+
+
+def image_bytes(fmt: str, size=(48, 40), color=(200, 30, 60)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format=fmt)
+    return out.getvalue()
+
+
+async def test_input_reference_upload_is_checked_normalised_and_stored(http, settings):
+    me = await signup(http)
+    media = LocalMediaStore(settings.media_root)
+    for fmt, ctype in (("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp")):
+        r = await http.post(
+            "/v1/videos",
+            data={"prompt": "a red door", "seconds": "1", "size": "64x64"},
+            files={"input_reference": (f"ref.{fmt.lower()}", image_bytes(fmt), ctype)},
+            headers=me["headers"],
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["reference"] is True and body["status"] == "queued"
+        stored = media.path(body["id"], "reference").read_bytes()
+        with Image.open(io.BytesIO(stored)) as img:
+            assert img.format == "PNG" and img.size == (48, 40) and img.mode == "RGB"
+            assert img.getpixel((5, 5))[0] > 150
+        r = await http.delete(f"/v1/videos/{body['id']}", headers=me["headers"])  # keep the worker free
+        assert r.status_code == 200 and not media.path(body["id"], "reference").exists()
+
+    # JSON with a data: URL does the same
+    url = "data:image/png;base64," + base64.b64encode(image_bytes("PNG")).decode()
+    r = await http.post("/v1/videos", json={"prompt": "a blue door", "input_reference": {"image_url": url}}, headers=me["headers"])
+    assert r.status_code == 200 and r.json()["reference"] is True, r.text
+    assert media.path(r.json()["id"], "reference").is_file()
+    await http.delete(f"/v1/videos/{r.json()['id']}", headers=me["headers"])
+
+
+GIF = image_bytes("GIF")
+BAD_REFERENCES = [
+    ("text file", {"files": {"input_reference": ("a.txt", b"hello there", "text/plain")}}, 400, "invalid_reference"),
+    ("png name, not a png", {"files": {"input_reference": ("a.png", b"\x89PNG\r\n\x1a\nnot really", "image/png")}}, 400, "invalid_reference"),
+    ("truncated jpeg", {"files": {"input_reference": ("a.jpg", image_bytes("JPEG", (200, 200))[:300], "image/jpeg")}}, 400, "invalid_reference"),
+    ("gif", {"files": {"input_reference": ("a.gif", GIF, "image/gif")}}, 400, "invalid_reference"),
+    ("empty file", {"files": {"input_reference": ("a.png", b"", "image/png")}}, 400, "invalid_reference"),
+    ("tiny image", {"files": {"input_reference": ("a.png", image_bytes("PNG", (4, 4)), "image/png")}}, 400, "invalid_reference"),
+    ("two files", {"files": [("input_reference", ("a.png", image_bytes("PNG"), "image/png")), ("input_reference", ("b.png", image_bytes("PNG"), "image/png"))]}, 400, "invalid_request"),
+    ("reference as text field", {"data": {"input_reference": "abc"}, "files": {"x": ("x", b"", "text/plain")}}, 400, "invalid_request"),
+    ("json url", {"json": {"input_reference": {"image_url": "https://example.com/a.png"}}}, 400, "unsupported"),
+    ("json file id", {"json": {"input_reference": {"file_id": "file_123"}}}, 400, "unsupported"),
+    ("json bad base64", {"json": {"input_reference": {"image_url": "data:image/png;base64,@@@"}}}, 400, "invalid_reference"),
+    ("json not an image", {"json": {"input_reference": {"image_url": "data:text/plain;base64," + base64.b64encode(b"hi").decode()}}}, 400, "invalid_reference"),
+    ("json unknown key", {"json": {"input_reference": {"url": "x"}}}, 400, "invalid_request"),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,status,code", BAD_REFERENCES, ids=[c[0] for c in BAD_REFERENCES])
+async def test_bad_references_get_4xx_and_write_nothing(http, settings, name, kwargs, status, code):
+    me = await signup(http)
+    kwargs = dict(kwargs)
+    if "json" in kwargs:
+        kwargs["json"] = {"prompt": "a door", **kwargs["json"]}
+    else:
+        kwargs["data"] = {"prompt": "a door", **kwargs.get("data", {})}
+    r = await http.post("/v1/videos", headers=me["headers"], **kwargs)
+    assert_error(r, status, code)
+    assert await video_count(http, me["headers"]) == 0
+
+
+async def test_reference_over_the_upload_limit_is_413(http, settings):
+    me = await signup(http)
+    big = b"\x89PNG\r\n\x1a\n" + bytes(settings.max_upload_bytes)
+    r = await http.post("/v1/videos", data={"prompt": "a door"}, files={"input_reference": ("a.png", big, "image/png")}, headers=me["headers"])
+    assert_error(r, 413, "upload_too_large")
+    assert await video_count(http, me["headers"]) == 0
+
+
+# --- previews over HTTP -------------------------------------------------------------
+
+
+async def test_latest_preview_over_http(http, stores):
+    me, other = await signup(http), await signup(http)
+    job = await jobs.create_job(stores, owner_id=me["user"]["id"], prompt="a comet", model="tiny", width=64, height=64, seconds=1, steps=4)
+    assert_error(await http.get(f"/v1/videos/{job.id}/preview", headers=me["headers"]), 404, "preview_not_found")
+    for step in (1, 2, 3):
+        await previews.publish(stores, previews.Preview(video_id=job.id, step=step, steps=4, progress=step * 25, image=image_bytes("JPEG", color=(step * 60, 0, 0))))
+    r = await http.get(f"/v1/videos/{job.id}/preview", headers=me["headers"])
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    assert r.headers["x-preview-step"] == "3" and r.headers["x-preview-steps"] == "4"
+    assert r.headers["openai-poll-after-ms"].isdigit() and r.headers["cache-control"] == "no-store"
+    assert Image.open(io.BytesIO(r.content)).getpixel((1, 1))[0] > 150
+    assert_error(await http.get(f"/v1/videos/{job.id}/preview", headers=other["headers"]), 404, "video_not_found")
+    assert_error(await http.get(f"/v1/videos/{job.id}/preview"), 401)
+
+
+# --- edits ----------------------------------------------------------------------------
+
+
+async def test_edits_are_unsupported(http):
+    me = await signup(http)
+    r = await http.post("/v1/videos/edits", data={"prompt": "make it blue"}, files={"video": ("v.mp4", b"xx", "video/mp4")}, headers=me["headers"])
+    err = assert_error(r, 400, "unsupported")
+    assert "remix" in err["message"] and "extensions" in err["message"]
+    assert_error(await http.post("/v1/videos/edits", json={"prompt": "x"}), 401)
+    assert await video_count(http, me["headers"]) == 0
+
+
+# --- delete, remix, extend, spritesheet (one finished video) --------------------------
+
+
+async def test_delete_a_queued_video_cancels_it(http, stores, settings):
+    me, other = await signup(http), await signup(http)
+    job = await jobs.create_job(stores, owner_id=me["user"]["id"], prompt="a kite", model="tiny", width=64, height=64, seconds=1, steps=4)
+    await previews.publish(stores, previews.Preview(video_id=job.id, step=1, steps=4, progress=25, image=b"jpeg"))
+    assert_error(await http.delete(f"/v1/videos/{job.id}", headers=other["headers"]), 404, "video_not_found")
+    assert_error(await http.delete(f"/v1/videos/{job.id}"), 401)
+    r = await http.delete(f"/v1/videos/{job.id}", headers=me["headers"])
+    assert r.status_code == 200 and r.json() == {"id": job.id, "deleted": True, "object": "video.deleted"}
+    assert await jobs.get_job(stores, job.id) is None
+    assert await previews.latest(stores, job.id) is None
+    assert_error(await http.get(f"/v1/videos/{job.id}", headers=me["headers"]), 404)
+    assert_error(await http.delete(f"/v1/videos/{job.id}", headers=me["headers"]), 404)
+
+
+@pytest.fixture(scope="module")
+async def finished(api, worker):
+    """One user's completed video, published as a post."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=api.url, timeout=30) as http:
+        me = await signup(http)
+        r = await http.post("/v1/videos", json={"prompt": "a spinning top on a table", "seconds": "1", "size": "64x64", "steps": 2, "seed": 11}, headers=me["headers"])
+        assert r.status_code == 200, r.text
+        video = await wait_completed(http, me["headers"], r.json()["id"])
+        assert video["status"] == "completed", video
+        post = await http.post("/v1/posts", json={"video_id": video["id"]}, headers=me["headers"])
+        assert post.status_code == 201, post.text
+        return {"user": me, "video": video, "post": post.json()}
+
+
+async def test_spritesheet_is_made_on_first_request(http, finished, settings):
+    me, vid = finished["user"], finished["video"]["id"]
+    media = LocalMediaStore(settings.media_root)
+    r = await http.get(f"/v1/videos/{vid}/content", params={"variant": "spritesheet"}, headers=me["headers"])
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
+    with Image.open(io.BytesIO(r.content)) as sheet:
+        assert sheet.format == "JPEG" and sheet.size == (192, 192)  # 9 frames of 64x64: a 3x3 grid
+    assert media.path(vid, "spritesheet").read_bytes() == r.content  # cached in the media store
+    again = await http.get(f"/v1/videos/{vid}/content", params={"variant": "spritesheet"}, headers={**me["headers"], "Range": "bytes=0-9"})
+    assert again.status_code == 206 and again.content == r.content[:10]
+
+
+async def test_remix_makes_a_new_video_from_a_completed_one(http, stores, finished):
+    me, src = finished["user"], finished["video"]
+    other = await signup(http)
+    r = await http.post(f"/v1/videos/{src['id']}/remix", json={"prompt": "the same top, but red"}, headers=me["headers"])
+    assert r.status_code == 200, r.text
+    remix = r.json()
+    assert remix["id"] != src["id"] and remix["status"] == "queued" and remix["remixed_from_video_id"] == src["id"]
+    assert (remix["size"], remix["seconds"], remix["model"], remix["seed"], remix["steps"]) == (src["size"], src["seconds"], src["model"], 11, 2)
+    assert remix["prompt"] == "the same top, but red" and r.headers["openai-poll-after-ms"].isdigit()
+    await http.delete(f"/v1/videos/{remix['id']}", headers=me["headers"])
+
+    before = await video_count(http, me["headers"])
+    assert_error(await http.post(f"/v1/videos/{src['id']}/remix", json={"prompt": "a naked dancer"}, headers=me["headers"]), 422, "prompt_refused")
+    assert_error(await http.post(f"/v1/videos/{src['id']}/remix", json={"prompt": ""}, headers=me["headers"]), 400)
+    assert_error(await http.post(f"/v1/videos/{src['id']}/remix", json={"prompt": "x", "size": "64x64"}, headers=me["headers"]), 400)
+    assert_error(await http.post(f"/v1/videos/{src['id']}/remix", content=b"{oops", headers={**me["headers"], "content-type": "application/json"}), 400)
+    assert_error(await http.post(f"/v1/videos/{src['id']}/remix", json={"prompt": "mine now"}, headers=other["headers"]), 404, "video_not_found")
+    assert_error(await http.post("/v1/videos/video_nope/remix", json={"prompt": "x"}, headers=me["headers"]), 404)
+    queued = await jobs.create_job(stores, owner_id=me["user"]["id"], prompt="not yet", model="tiny", width=64, height=64, seconds=1, steps=2)
+    assert_error(await http.post(f"/v1/videos/{queued.id}/remix", json={"prompt": "x"}, headers=me["headers"]), 409, "video_not_ready")
+    await jobs.delete_job(stores, queued.id)
+    assert await video_count(http, me["headers"]) == before
+
+
+async def test_extend_a_completed_video_by_id_or_by_upload(http, settings, finished):
+    me, src = finished["user"], finished["video"]
+    media = LocalMediaStore(settings.media_root)
+    made = []
+    # JSON, as the REST API documents it
+    r = await http.post("/v1/videos/extensions", json={"prompt": "the top falls over", "seconds": "2", "video": {"id": src["id"]}}, headers=me["headers"])
+    assert r.status_code == 200, r.text
+    ext = r.json()
+    made.append(ext["id"])
+    assert ext["extend_of"] == src["id"] and ext["reference"] is True and ext["seconds"] == "2" and ext["size"] == src["size"]
+    assert r.headers["openai-poll-after-ms"].isdigit()
+    with Image.open(media.path(ext["id"], "reference")) as ref:  # the source's last frame
+        assert ref.format == "PNG" and ref.size == (64, 64)
+    # a form with video[id] (how the SDK flattens objects into forms)
+    r = await http.post("/v1/videos/extensions", data={"prompt": "and rolls away", "seconds": "1", "video[id]": src["id"]}, files={}, headers=me["headers"])
+    assert r.status_code == 200 and r.json()["extend_of"] == src["id"], r.text
+    made.append(r.json()["id"])
+    # a video file, as the OpenAI SDK sends it
+    mp4 = (await http.get(f"/v1/videos/{src['id']}/content", headers=me["headers"])).content
+    r = await http.post("/v1/videos/extensions", data={"prompt": "then stops", "seconds": "1"}, files={"video": ("clip.mp4", mp4, "video/mp4")}, headers=me["headers"])
+    assert r.status_code == 200, r.text
+    up = r.json()
+    made.append(up["id"])
+    assert up["extend_of"] is None and up["reference"] is True and up["size"] == "64x64"
+    assert media.path(up["id"], "reference").is_file()
+    for vid in made:
+        assert (await http.delete(f"/v1/videos/{vid}", headers=me["headers"])).status_code == 200
+
+    other = await signup(http)
+    before = await video_count(http, me["headers"])
+    bad = [
+        ({"json": {"prompt": "x", "seconds": "1"}}, 400, "invalid_request"),  # no video
+        ({"data": {"prompt": "x", "video[id]": src["id"]}, "files": {"video": ("v.mp4", mp4, "video/mp4")}}, 400, "invalid_request"),  # both
+        ({"json": {"prompt": "x", "video": {"id": src["id"]}, "seconds": "99"}}, 400, "invalid_seconds"),
+        ({"json": {"prompt": "x", "video": {"id": src["id"]}, "colour": 1}}, 400, "invalid_request"),
+        ({"json": {"prompt": "a naked dancer", "video": {"id": src["id"]}}}, 422, "prompt_refused"),
+        ({"json": {"prompt": "x", "video": {"id": "video_nope"}}}, 404, "video_not_found"),
+        ({"data": {"prompt": "x"}, "files": {"video": ("v.mp4", b"not a video at all", "video/mp4")}}, 400, "invalid_video"),
+        ({"data": {"prompt": "x"}, "files": {"video": ("v.png", image_bytes("PNG"), "image/png")}}, 400, "invalid_video"),
+    ]
+    for kwargs, status, code in bad:
+        assert_error(await http.post("/v1/videos/extensions", headers=me["headers"], **kwargs), status, code)
+    r = await http.post("/v1/videos/extensions", json={"prompt": "x", "video": {"id": src["id"]}}, headers=other["headers"])
+    assert_error(r, 404, "video_not_found")
+    assert await video_count(http, me["headers"]) == before
+
+
+async def test_delete_a_completed_video_takes_its_post_and_media(http, stores, settings, finished):
+    me, vid, post = finished["user"], finished["video"]["id"], finished["post"]
+    media = LocalMediaStore(settings.media_root)
+    assert media.exists(vid, "video") and media.exists(vid, "thumbnail")
+    assert (await http.get(f"/v1/posts/{post['id']}", headers=me["headers"])).status_code == 200
+    r = await http.delete(f"/v1/videos/{vid}", headers=me["headers"])
+    assert r.status_code == 200 and r.json() == {"id": vid, "deleted": True, "object": "video.deleted"}
+    assert not media.path(vid, "video").parent.exists()
+    assert_error(await http.get(f"/v1/posts/{post['id']}", headers=me["headers"]), 404)
+    assert_error(await http.get(f"/v1/videos/{vid}/content", headers=me["headers"]), 404)
+    assert await stores.db["posts"].count_documents({"video_id": vid}) == 0

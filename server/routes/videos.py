@@ -1,26 +1,53 @@
-"""The Videos API: create, retrieve, list and download generated videos."""
+"""The Videos API (OpenAI-compatible): create, retrieve, list, delete,
+remix, extend and download generated videos, and the latest live preview.
+
+Edits (``POST /v1/videos/edits``) answer 400 ``unsupported``: the served
+pipelines make video from text and from an image, not from a video."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, Response, delete, get, post
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.params import Parameter
 
 from accounts.users import User
-from core.errors import Conflict, NotFound, PolicyViolation
+from core.errors import BadRequest, Conflict, NotFound, PolicyViolation, RateLimited
 from core.settings import Settings
 from core.stores import Stores
-from gen import jobs, queue
-from gen.media import LocalMediaStore
+from feed import posts as feed_posts
+from gen import jobs, previews, queue
+from gen.cancel import cancel_job
+from gen.worker import job_seed
 from policy.prompt import moderate_prompt
+from policy.quota import QuotaLimits, decide_enqueue
 from server.auth import AUTH
 from server.body import decode_json_or_form
 from server.openapi import errors
-from server.ranges import file_response
-from server.videos_schema import CreateVideo, VideoObject, resolve_spec, video_object
+from server.media import (
+    ensure_spritesheet,
+    guarded,
+    last_frame_of_stored,
+    last_frame_of_upload,
+    media_store,
+    reference_png,
+)
+from server.ranges import media_response
+from server.videos_schema import (
+    CreateVideo,
+    DeletedVideo,
+    ExtendVideo,
+    RemixVideo,
+    VideoObject,
+    VideoSpec,
+    model_takes_images,
+    parse_seconds,
+    parse_size,
+    resolve_spec,
+    video_object,
+)
 
 POLL_AFTER_MS = "1000"
 
@@ -33,29 +60,123 @@ class VideoList(msgspec.Struct):
     object: str = "list"
 
 
+_CREATE_FIELDS = {
+    "prompt": Schema(type="string"),
+    "model": Schema(type="string"),
+    "seconds": Schema(type="string", description="clip length in seconds, e.g. \"4\""),
+    "size": Schema(type="string", description="WIDTHxHEIGHT, e.g. 64x64; OpenAI's 720x1280 etc. where the served model makes them"),
+    "seed": Schema(type="integer"),
+    "steps": Schema(type="integer"),
+}
 _CREATE_SCHEMA = Schema(
     type="object",
     required=["prompt"],
     properties={
-        "prompt": Schema(type="string"),
-        "model": Schema(type="string"),
-        "seconds": Schema(type="string", description="clip length in seconds, e.g. \"4\""),
-        "size": Schema(type="string", description="WIDTHxHEIGHT, e.g. 64x64"),
-        "seed": Schema(type="integer"),
-        "steps": Schema(type="integer"),
+        **_CREATE_FIELDS,
+        "input_reference": Schema(
+            type="object",
+            properties={"image_url": Schema(type="string", description="a data: URL (base64) of a PNG, JPEG or WebP image")},
+        ),
+    },
+)
+_CREATE_FORM_SCHEMA = Schema(
+    type="object",
+    required=["prompt"],
+    properties={
+        **_CREATE_FIELDS,
+        "input_reference": Schema(type="string", format="binary", description="PNG, JPEG or WebP image conditioning the first frame"),
+    },
+)
+_EXTEND_FIELDS = {
+    "prompt": Schema(type="string"),
+    "seconds": Schema(type="string", description="length of the new segment in seconds"),
+    "seed": Schema(type="integer"),
+    "steps": Schema(type="integer"),
+}
+_EXTEND_SCHEMA = Schema(
+    type="object",
+    required=["prompt", "video"],
+    properties={**_EXTEND_FIELDS, "video": Schema(type="object", required=["id"], properties={"id": Schema(type="string")})},
+)
+_EXTEND_FORM_SCHEMA = Schema(
+    type="object",
+    required=["prompt"],
+    properties={
+        **_EXTEND_FIELDS,
+        "video[id]": Schema(type="string", description="a completed video of mine"),
+        "video": Schema(type="string", format="binary", description="or a video file (its last frame is continued)"),
     },
 )
 
 
-class CreateVideoOperation(Operation):
-    def __post_init__(self) -> None:
-        self.request_body = RequestBody(
-            required=True,
-            content={
-                "application/json": OpenAPIMediaType(schema=_CREATE_SCHEMA),
-                "multipart/form-data": OpenAPIMediaType(schema=_CREATE_SCHEMA),
-            },
+def _body_operation(json_schema: Schema, form_schema: Schema) -> type[Operation]:
+    class BodyOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                required=True,
+                content={
+                    "application/json": OpenAPIMediaType(schema=json_schema),
+                    "multipart/form-data": OpenAPIMediaType(schema=form_schema),
+                },
+            )
+
+    return BodyOperation
+
+
+CreateVideoOperation = _body_operation(_CREATE_SCHEMA, _CREATE_FORM_SCHEMA)
+ExtendVideoOperation = _body_operation(_EXTEND_SCHEMA, _EXTEND_FORM_SCHEMA)
+
+
+def form_limit(settings: Settings) -> int:
+    """A multipart body may carry an upload on top of the ordinary fields."""
+    return settings.max_body_bytes + settings.max_upload_bytes
+
+
+def poll_headers(job: jobs.Job) -> dict[str, str]:
+    return {} if job.done else {"openai-poll-after-ms": POLL_AFTER_MS}
+
+
+async def completed_source(stores: Stores, video_id: str, user: User) -> jobs.Job:
+    job = await owned_job(stores, video_id, user)
+    if job.status != "completed":
+        raise Conflict(f"video {video_id!r} is {job.status}; only a completed video can be used", code="video_not_ready")
+    return job
+
+
+def moderate(prompt: str) -> None:
+    decision = moderate_prompt(prompt)
+    if not decision.allowed:
+        raise PolicyViolation(decision.reason or "refused", code="prompt_refused", details={"category": decision.category})
+
+
+async def check_quota(stores: Stores, settings: Settings, user: User) -> None:
+    active, queued = await jobs.count_unfinished(stores, user.id)
+    quota = decide_enqueue(active, queued, QuotaLimits.from_settings(settings))
+    if not quota.allowed:
+        raise RateLimited(quota.reason or "too many videos in the queue", code="quota_exceeded", details={"in_progress": active, "queued": queued})
+
+
+async def require_image_model(settings: Settings, what: str) -> None:
+    if not await model_takes_images(settings.model):
+        raise BadRequest(
+            f"{what} is not supported: model {settings.model!r} makes video from text only", code="unsupported"
         )
+
+
+async def store_reference(stores: Stores, settings: Settings, job: jobs.Job, png: bytes) -> None:
+    """Store a new job's reference image; on failure the job is removed again (nothing half-written)."""
+    try:
+        await media_store(settings).put_bytes(job.id, "reference", png)
+    except Exception:
+        await jobs.delete_job(stores, job.id)
+        await guarded("write", media_store(settings).delete(job.id))
+        raise
+
+
+async def queue_with_reference(stores: Stores, settings: Settings, job: jobs.Job, png: bytes | None) -> None:
+    if png is not None:
+        await guarded("write", store_reference(stores, settings, job, png))
+    await queue.enqueue(stores, job)
 
 
 async def owned_job(stores: Stores, video_id: str, user: User) -> jobs.Job:
@@ -69,17 +190,37 @@ async def owned_job(stores: Stores, video_id: str, user: User) -> jobs.Job:
     "/v1/videos",
     dependencies=AUTH,
     operation_class=CreateVideoOperation,
-    responses=errors(401, 415, 422),
+    responses=errors(401, 415, 422, 429, 503),
     status_code=200,
     tags=["videos"],
+    request_max_body_size=None,  # decode_json_or_form applies max_body_bytes, or that plus max_upload_bytes for forms
 )
 async def create_video(request: Request, stores: Stores, settings: Settings, user: User) -> Response[VideoObject]:
-    """Queue a video. JSON or multipart/form-data (as the OpenAI SDK sends it)."""
-    body, _ = await decode_json_or_form(request, CreateVideo)
+    """Queue a video. JSON or multipart/form-data (as the OpenAI SDK sends it).
+
+    ``input_reference`` (a PNG, JPEG or WebP upload, or a JSON
+    ``{"image_url": "data:..."}``) conditions the first frame (image-to-video)."""
+    body, uploads = await decode_json_or_form(
+        request, CreateVideo, files=("input_reference",), max_bytes=settings.max_body_bytes, max_form_bytes=form_limit(settings)
+    )
     spec = resolve_spec(body, settings)
     decision = moderate_prompt(body.prompt)
     if not decision.allowed:
         raise PolicyViolation(decision.reason or "refused", code="prompt_refused", details={"category": decision.category})
+    reference: bytes | None = None
+    if "input_reference" in uploads or body.input_reference is not None:
+        await require_image_model(settings, "input_reference")
+        given = body.input_reference
+        reference = await reference_png(
+            upload=uploads.get("input_reference"),
+            image_url=given.image_url if given else None,
+            file_id=given.file_id if given else None,
+            limit=settings.max_upload_bytes,
+        )
+    active, queued = await jobs.count_unfinished(stores, user.id)
+    quota = decide_enqueue(active, queued, QuotaLimits.from_settings(settings))
+    if not quota.allowed:
+        raise RateLimited(quota.reason or "too many videos in the queue", code="quota_exceeded", details={"in_progress": active, "queued": queued})
     job = await jobs.create_job(
         stores,
         owner_id=user.id,
@@ -90,16 +231,18 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
         seconds=spec.seconds,
         steps=body.steps,
         seed=body.seed,
+        reference=reference is not None,
     )
-    await queue.enqueue(stores, job.id)
+    if reference is not None:
+        await guarded("write", store_reference(stores, settings, job, reference))
+    await queue.enqueue(stores, job)
     return Response(video_object(job), headers={"openai-poll-after-ms": POLL_AFTER_MS})
 
 
 @get("/v1/videos/{video_id:str}", dependencies=AUTH, responses=errors(401, 404), tags=["videos"])
 async def retrieve_video(video_id: str, stores: Stores, user: User) -> Response[VideoObject]:
     job = await owned_job(stores, video_id, user)
-    headers = {} if job.done else {"openai-poll-after-ms": POLL_AFTER_MS}
-    return Response(video_object(job), headers=headers)
+    return Response(video_object(job), headers=poll_headers(job))
 
 
 @get("/v1/videos", dependencies=AUTH, responses=errors(401), tags=["videos"])
@@ -123,7 +266,7 @@ async def list_videos(
 @get(
     "/v1/videos/{video_id:str}/content",
     dependencies=AUTH,
-    responses=errors(401, 404, 409, 416),
+    responses=errors(401, 404, 409, 416, 503),
     tags=["videos"],
 )
 async def video_content(
@@ -132,19 +275,212 @@ async def video_content(
     stores: Stores,
     settings: Settings,
     user: User,
-    variant: Annotated[str, Parameter(pattern="^(video|thumbnail)$")] = "video",
+    variant: Annotated[str, Parameter(pattern="^(video|thumbnail|spritesheet)$")] = "video",
 ) -> Response:
-    """The finished MP4 (or its thumbnail); honours ``Range`` with 206."""
+    """The finished MP4 (H.264 + AAC), its JPEG thumbnail, or its JPEG
+    spritesheet (up to 16 frames in a grid, made on first request); honours
+    ``Range`` with 206."""
     job = await owned_job(stores, video_id, user)
-    media = LocalMediaStore(settings.media_root)
-    if job.status != "completed" or not media.exists(job.id, variant):
+    if job.status != "completed":
         raise Conflict(f"video {video_id!r} is {job.status}; content is ready once it is completed", code="video_not_ready")
-    return file_response(
-        media.path(job.id, variant),
-        media.content_type(variant),
-        request.headers.get("range"),
-        filename=f"{job.id}.{'mp4' if variant == 'video' else 'jpg'}",
+    store = media_store(settings)
+    if variant == "spritesheet":
+        await guarded("spritesheet", ensure_spritesheet(store, job.id))
+    missing = NotFound(f"video {video_id!r} has no {variant} stored", code="media_not_found")
+    return await guarded(
+        "read",
+        media_response(store, job.id, variant, request.headers.get("range"), filename=f"{job.id}{store.suffix(variant)}", missing=missing),
     )
 
 
-ROUTES = [create_video, retrieve_video, list_videos, video_content]
+@get(
+    "/v1/videos/{video_id:str}/preview",
+    dependencies=AUTH,
+    responses=errors(401, 404),
+    tags=["videos"],
+)
+async def video_preview(video_id: str, stores: Stores, user: User) -> Response:
+    """The latest live preview of a running video (JPEG), with its denoising
+    step in ``X-Preview-Step`` / ``X-Preview-Steps``; 404 ``preview_not_found``
+    until the first step is done. Previews are kept for an hour."""
+    job = await owned_job(stores, video_id, user)
+    newest = await previews.latest(stores, job.id)
+    if newest is None:
+        raise NotFound(f"video {video_id!r} has no preview yet", code="preview_not_found")
+    _, preview = newest
+    return Response(
+        preview.image,
+        media_type=preview.content_type,
+        headers={
+            "X-Preview-Step": str(preview.step),
+            "X-Preview-Steps": str(preview.steps),
+            "Cache-Control": "no-store",
+            **poll_headers(job),
+        },
+    )
+
+
+@delete(
+    "/v1/videos/{video_id:str}",
+    dependencies=AUTH,
+    responses=errors(401, 404, 503),
+    status_code=200,
+    tags=["videos"],
+)
+async def delete_video(video_id: str, stores: Stores, settings: Settings, user: User) -> DeletedVideo:
+    """Delete a video: a queued or running one is cancelled first; its post,
+    media (video, thumbnail, spritesheet, reference) and previews go with it."""
+    job = await owned_job(stores, video_id, user)
+    if not job.done:
+        await cancel_job(stores, job.id, reason="deleted")
+    await feed_posts.delete_for_video(stores, job.id)
+    await guarded("delete", media_store(settings).delete(job.id))
+    await previews.clear(stores, job.id)
+    await jobs.delete_job(stores, job.id)
+    return DeletedVideo(id=job.id)
+
+
+@post(
+    "/v1/videos/{video_id:str}/remix",
+    dependencies=AUTH,
+    responses=errors(401, 404, 409, 415, 422, 429, 503),
+    status_code=200,
+    tags=["videos"],
+)
+async def remix_video(request: Request, video_id: str, stores: Stores, settings: Settings, user: User) -> Response[VideoObject]:
+    """A new video from one of my completed ones with a new prompt: same model,
+    size, length, steps and seed (so the composition carries over), and its
+    reference image if it had one."""
+    body, _ = await decode_json_or_form(request, RemixVideo)
+    source = await completed_source(stores, video_id, user)
+    moderate(body.prompt)
+    reference = await guarded("read", media_store(settings).get_bytes(source.id, "reference")) if source.reference else None
+    await check_quota(stores, settings, user)
+    job = await jobs.create_job(
+        stores,
+        owner_id=user.id,
+        prompt=body.prompt,
+        model=source.model,
+        width=source.width,
+        height=source.height,
+        seconds=source.seconds,
+        steps=source.steps,
+        seed=job_seed(source),
+        remixed_from_video_id=source.id,
+        reference=reference is not None,
+        extend_of=source.extend_of,
+    )
+    await queue_with_reference(stores, settings, job, reference)
+    return Response(video_object(job), headers=poll_headers(job))
+
+
+@post(
+    "/v1/videos/extensions",
+    dependencies=AUTH,
+    operation_class=ExtendVideoOperation,
+    responses=errors(401, 404, 409, 415, 422, 429, 503),
+    status_code=200,
+    tags=["videos"],
+    request_max_body_size=None,  # decode_json_or_form applies max_body_bytes, or that plus max_upload_bytes for forms
+)
+async def extend_video(request: Request, stores: Stores, settings: Settings, user: User) -> Response[VideoObject]:
+    """Continue a video: a new clip of ``seconds`` whose first frame is
+    conditioned on the source's last frame (image-to-video). The source is
+    ``video: {"id"}`` (one of my completed videos; JSON, or ``video[id]`` in
+    a form) or an uploaded video file (what the OpenAI SDK sends). The new
+    video holds the continuation only (``seconds`` is its own length) and
+    names its source in ``extend_of``."""
+    body, uploads = await decode_json_or_form(
+        request, ExtendVideo, files=("video",), max_bytes=settings.max_body_bytes, max_form_bytes=form_limit(settings)
+    )
+    upload = uploads.get("video")
+    if (upload is None) == (body.video is None):
+        raise BadRequest("give the video to extend: either video {\"id\"} or a video file", code="invalid_request")
+    seconds = parse_seconds(body.seconds, settings)
+    moderate(body.prompt)
+    await require_image_model(settings, "extending a video")
+    if body.video is not None:
+        source = await completed_source(stores, body.video.id, user)
+        spec = VideoSpec(model=source.model, width=source.width, height=source.height, seconds=seconds)
+        reference = await last_frame_of_stored(media_store(settings), source.id)
+        extend_of: str | None = source.id
+    else:
+        reference = await last_frame_of_upload(upload, settings.max_upload_bytes)
+        width, height = _png_size(reference)
+        try:
+            width, height = parse_size(f"{width}x{height}", settings)
+        except BadRequest:  # the worker fits the frame to the size asked for
+            width, height = parse_size(settings.default_size, settings)
+        spec = VideoSpec(model=settings.model, width=width, height=height, seconds=seconds)
+        extend_of = None
+    await check_quota(stores, settings, user)
+    job = await jobs.create_job(
+        stores,
+        owner_id=user.id,
+        prompt=body.prompt,
+        model=spec.model,
+        width=spec.width,
+        height=spec.height,
+        seconds=spec.seconds,
+        steps=body.steps,
+        seed=body.seed,
+        reference=True,
+        extend_of=extend_of,
+    )
+    await queue_with_reference(stores, settings, job, reference)
+    return Response(video_object(job), headers=poll_headers(job))
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    # PNG: 8-byte signature, then the IHDR chunk (length, type, width, height)
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+@post(
+    "/v1/videos/edits",
+    dependencies=AUTH,
+    responses=errors(401),
+    status_code=200,
+    tags=["videos"],
+)
+async def edit_video(user: User) -> VideoObject:
+    """Not supported here: always 400 ``unsupported``. The served pipelines
+    make video from text or from an image, not from a video; use
+    ``/v1/videos/{id}/remix`` (same seed, new prompt) or
+    ``/v1/videos/extensions`` instead."""
+    raise BadRequest(
+        "editing a video is not supported: the models served here make video from text or an image, not from a video; "
+        "use POST /v1/videos/{id}/remix (a new prompt on the same seed) or POST /v1/videos/extensions",
+        code="unsupported",
+    )
+
+
+@post(
+    "/v1/videos/{video_id:str}/cancel",
+    dependencies=AUTH,
+    responses=errors(401, 404, 409),
+    status_code=200,
+    tags=["videos"],
+)
+async def cancel_video(video_id: str, stores: Stores, user: User) -> VideoObject:
+    """Stop a queued or running video: it fails with error code ``cancelled``;
+    a running one stops within one denoising step and writes nothing."""
+    job = await owned_job(stores, video_id, user)
+    if not await cancel_job(stores, job.id):
+        job = await owned_job(stores, video_id, user)
+        raise Conflict(f"video {video_id!r} is already {job.status}", code="video_finished")
+    return video_object(await owned_job(stores, video_id, user))
+
+
+ROUTES = [
+    create_video,
+    retrieve_video,
+    list_videos,
+    video_content,
+    cancel_video,
+    video_preview,
+    delete_video,
+    remix_video,
+    extend_video,
+    edit_video,
+]

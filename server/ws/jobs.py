@@ -1,5 +1,10 @@
 """WebSocket handlers for video jobs: subscribe to one of my videos and get
-its state, then its progress and status events until it ends."""
+its state, then its progress and status events until it ends; with
+``previews: true`` also its live preview frames (``server.ws.previews``).
+
+Progress events carry ComfyUI's ``value``/``max``/``prompt_id`` names beside
+Fabula's own (``step``/``steps``/``video_id``), so clients written for
+ComfyUI's ``progress`` messages read them as they are."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import msgspec
 
 from gen import events, jobs
 from server.videos_schema import video_object
+from server.ws import previews as ws_previews
 from server.ws import protocol as proto
 from server.ws.connection import Connection
 
@@ -21,14 +27,28 @@ async def on_subscribe(conn: Connection, msg: proto.Message) -> None:
     if job is None or job.owner_id != conn.user.id:
         conn.send(proto.error("video_not_found", f"no video {sub.video_id!r}", msg.id))
         return
-    conn.send(proto.out("subscribed", {"video_id": job.id}, msg.id))
+    conn.send(proto.out("subscribed", {"video_id": job.id, **({"previews": True} if sub.previews else {})}, msg.id))
     conn.start_task(_job_key(job.id), follow_job(conn, job))
+    if sub.previews and not job.done:
+        conn.start_task(ws_previews.task_key(job.id), ws_previews.follow_previews(conn, job.id))
 
 
 async def on_unsubscribe(conn: Connection, msg: proto.Message) -> None:
     sub = msgspec.convert(msg.data, proto.Subscribe)
     conn.cancel_task(_job_key(sub.video_id))
-    conn.send(proto.out("unsubscribed", {"video_id": sub.video_id}, msg.id))
+    conn.cancel_task(ws_previews.task_key(sub.video_id))
+    data: dict = {"video_id": sub.video_id}
+    counted = ws_previews.stats(conn, sub.video_id)
+    if counted is not None:
+        data["previews"] = msgspec.to_builtins(counted)
+    conn.send(proto.out("unsubscribed", data, msg.id))
+
+
+def _event_data(event) -> dict:
+    data = msgspec.to_builtins(event)
+    if event.type == "progress":  # ComfyUI's names for the same numbers
+        data.update(value=event.step, max=event.steps, prompt_id=event.video_id)
+    return data
 
 
 def _send_video(conn: Connection, job: jobs.Job) -> None:
@@ -51,7 +71,7 @@ async def follow_job(conn: Connection, job: jobs.Job) -> None:
                 return
             continue
         for last_id, event in batch:
-            conn.send(proto.out(event.type, msgspec.to_builtins(event)))
+            conn.send(proto.out(event.type, _event_data(event)))
             if event.type == "status" and event.status in jobs.TERMINAL:
                 final = await jobs.get_job(conn.stores, job.id)
                 if final is not None:

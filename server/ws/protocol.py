@@ -22,6 +22,7 @@ class Message(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Subscribe(msgspec.Struct, forbid_unknown_fields=True):
     video_id: str
+    previews: bool = False  # also relay live preview frames (binary; server.ws.previews)
 
 
 _decode = msgspec.json.Decoder(Message).decode
