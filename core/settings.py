@@ -32,6 +32,37 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # --- job queue, workers, quotas and the admin view (gen.queue, gen.worker,
+    # gen.heartbeat, policy.quota, server.routes.admin) ---
+    # A delivered job whose worker has not extended its claim for this long is
+    # taken over by another worker (XAUTOCLAIM). Healthy workers extend their
+    # claim every third of it, so a long job is never stolen.
+    job_visibility_ms: int = 60_000
+    # Jobs whose seconds x width x height is at most this go to the priority
+    # lane (default: 4 s of 512x512); 0 turns the priority lane off.
+    job_priority_max_cost: int = 4 * 512 * 512
+    # Priority jobs a worker may take in a row while standard jobs wait.
+    job_priority_burst: int = 3
+    # How often a worker writes its heartbeat; it expires after three of these.
+    worker_heartbeat_s: float = 5.0
+    # FAULT INJECTION, for tests only: a worker raises on every attempt at a
+    # job whose prompt contains this text (empty: off).
+    worker_fail_prompt: str = ""
+    # Handles (comma-separated) allowed to read /v1/admin/*.
+    admin_handles: str = ""
+    # Per user: queued + in-progress videos allowed at once, and queued alone
+    # (0: no limit).
+    quota_max_pending: int = 100
+    quota_max_queued: int = 0
+
+    # --- media store (gen.media.open_media_store) ---
+    # Empty: the local folder ``media_dir`` (default <data_dir>/media).
+    # ``s3://bucket/prefix``: an S3-compatible bucket; credentials from the
+    # usual AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...).
+    media_url: str = ""
+    s3_endpoint_url: str = ""  # MinIO, Ceph, R2 ...; empty: AWS
+    s3_region: str = ""
+
     @property
     def media_root(self) -> Path:
         return self.media_dir or self.data_dir / "media"

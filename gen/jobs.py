@@ -4,6 +4,8 @@ packages see ``Job`` Structs, never the documents."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from datetime import datetime
 from typing import Literal
 
@@ -49,9 +51,15 @@ class Job(msgspec.Struct, kw_only=True):
     error: JobError | None = None
     media: Media | None = None
     remixed_from_video_id: str | None = None
+    # why the last attempt did not finish (kept while the job is retried)
+    last_error: str | None = None
     created_at: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    # image-to-video: the first frame is conditioned on the job's ``reference``
+    # media variant (gen.reference), an upload or the last frame of ``extend_of``
+    reference: bool = False
+    extend_of: str | None = None
 
     @property
     def size(self) -> str:
@@ -90,6 +98,8 @@ async def create_job(
     steps: int | None,
     seed: int | None = None,
     remixed_from_video_id: str | None = None,
+    reference: bool = False,
+    extend_of: str | None = None,
 ) -> Job:
     job = Job(
         id=new_id("video"),
@@ -103,6 +113,8 @@ async def create_job(
         seed=seed,
         remixed_from_video_id=remixed_from_video_id,
         created_at=utcnow(),
+        reference=reference,
+        extend_of=extend_of,
     )
     doc = msgspec.to_builtins(job, builtin_types=(datetime,))
     doc["_id"] = doc.pop("id")
@@ -159,3 +171,85 @@ async def list_jobs(stores: Stores, owner_id: str, *, after: str | None, limit: 
         query["_id"] = {"$lt": after} if newest_first else {"$gt": after}
     cursor = _collection(stores).find(query).sort("_id", DESCENDING if newest_first else ASCENDING).limit(limit)
     return [_job(doc) async for doc in cursor]
+
+
+def job_seed(job: Job) -> int:
+    """The job's seed, or one derived from its id: every attempt of a job renders
+    the same video (what makes a retry's outputs identical), and a remix can
+    reuse the seed of a job that had none."""
+    if job.seed is not None:
+        return job.seed
+    return int.from_bytes(hashlib.blake2b(job.id.encode(), digest_size=4).digest(), "big")
+
+
+# --- attempts, fenced -----------------------------------------------------
+#
+# A worker's attempt is identified by (worker, attempts): every write it makes
+# is conditional on the document still being in progress under that pair, so
+# a worker that lost its job (taken over after a visibility timeout,
+# cancelled, deleted) can no longer change it. That fence is what turns the
+# queue's at-least-once delivery into exactly-once effects.
+
+
+def _fence(video_id: str, worker: str, attempt: int) -> dict:
+    return {"_id": video_id, "status": "in_progress", "worker": worker, "attempts": attempt}
+
+
+async def begin_attempt(stores: Stores, video_id: str, worker: str, max_attempts: int) -> Job | None:
+    """Start attempt ``attempts + 1`` for ``worker``, unless the job is gone,
+    finished, or has used up its ``max_attempts`` (then None: see ``get_job``)."""
+    doc = await _collection(stores).find_one_and_update(
+        {"_id": video_id, "status": {"$in": ["queued", "in_progress"]}, "attempts": {"$lt": max_attempts}},
+        {"$set": {"status": "in_progress", "worker": worker, "started_at": utcnow(), "progress": 0}, "$inc": {"attempts": 1}},
+        return_document=ReturnDocument.AFTER,
+    )
+    return _job(doc)
+
+
+async def report_progress(stores: Stores, video_id: str, worker: str, attempt: int, progress: int) -> bool:
+    """Record progress; False when the attempt is no longer this worker's."""
+    result = await _collection(stores).update_one(_fence(video_id, worker, attempt), {"$set": {"progress": int(progress)}})
+    return result.matched_count == 1
+
+
+async def owns_attempt(stores: Stores, video_id: str, worker: str, attempt: int) -> bool:
+    return await _collection(stores).count_documents(_fence(video_id, worker, attempt), limit=1) == 1
+
+
+async def complete_attempt(stores: Stores, video_id: str, worker: str, attempt: int, media: Media) -> Job | None:
+    """Mark the job completed, only from the attempt that owns it (None otherwise)."""
+    doc = await _collection(stores).find_one_and_update(
+        _fence(video_id, worker, attempt),
+        {"$set": {"status": "completed", "progress": 100, "completed_at": utcnow(), "media": msgspec.to_builtins(media), "error": None}},
+        return_document=ReturnDocument.AFTER,
+    )
+    return _job(doc)
+
+
+async def requeue_attempt(stores: Stores, video_id: str, worker: str, attempt: int, reason: str) -> Job | None:
+    """A failed attempt that will be retried: back to ``queued`` with its reason."""
+    doc = await _collection(stores).find_one_and_update(
+        _fence(video_id, worker, attempt),
+        {"$set": {"status": "queued", "progress": 0, "last_error": reason[:500]}},
+        return_document=ReturnDocument.AFTER,
+    )
+    return _job(doc)
+
+
+async def fail_attempt(stores: Stores, video_id: str, worker: str, attempt: int, code: str, message: str) -> Job | None:
+    doc = await _collection(stores).find_one_and_update(
+        _fence(video_id, worker, attempt),
+        {"$set": {"status": "failed", "completed_at": utcnow(), "error": {"code": code, "message": message[:500]}}},
+        return_document=ReturnDocument.AFTER,
+    )
+    return _job(doc)
+
+
+async def count_unfinished(stores: Stores, owner_id: str) -> tuple[int, int]:
+    """(in progress, queued) jobs of ``owner_id``: what the quota decides on."""
+    coll = _collection(stores)
+    active, queued = await asyncio.gather(
+        coll.count_documents({"owner_id": owner_id, "status": "in_progress"}),
+        coll.count_documents({"owner_id": owner_id, "status": "queued"}),
+    )
+    return active, queued

@@ -1,125 +1,395 @@
 """The generation worker: takes jobs from the queue, runs the pipeline,
-publishes progress, writes media and records the outcome.
+publishes progress and live previews, writes media and records the outcome.
 
-The pipeline is loaded once and runs in a thread so the event loop stays free
-to publish progress while the denoiser works."""
+The pipeline (``FABULA_GEN_*`` options) is loaded once and runs in a thread
+so the event loop stays free to publish progress, beat and keep its claim on
+the running job. A job makes a clip with its sound track
+(``VideoGenerator.generate_clip``), conditioned on the job's reference image
+when it has one (image-to-video: uploads, extensions); every step's latents
+become a JPEG preview (``gen.previews``); the MP4 and thumbnail go to the
+media store (``gen.media``) under the job id.
+
+One job at a time, in an attempt fenced on the job document (see
+``gen.jobs``). After every denoising step the worker records progress — a
+write that only succeeds while the attempt is still its own — and looks at
+the job's cancel flag; if either says stop, the step callback raises, the
+pipeline stops there, nothing is written and the worker moves on. A beat task
+writes the heartbeat (``gen.heartbeat``) and extends the claim on the running
+entry every third of the visibility timeout; if the entry was taken over by
+another worker the job is abandoned the same way.
+
+An attempt that raises is retried (back to the end of its owner's lane) until
+``job_max_attempts``; then the job fails as ``too_many_attempts`` with the last
+reason and its entry goes to the dead-letter stream. A job whose worker was
+killed is taken over by another worker after the visibility timeout and
+counts that lost attempt the same way.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import socket
+import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.messages import JobEvent
 from core.settings import Settings
 from core.stores import Stores, open_stores
-from gen import events, jobs, queue
+from gen import events, heartbeat, jobs, previews, queue
 from gen.encode import encode_mp4, write_thumbnail
-from gen.media import LocalMediaStore
+from gen.media import LocalMediaStore, open_media_store
+from gen.reference import open_reference
 
 log = logging.getLogger("fabula.worker")
+
+PRUNE_CONSUMERS_EVERY_S = 300.0
+CONSUMER_IDLE_MS = 3_600_000
 
 
 def default_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+
+
+class JobAbandoned(Exception):
+    """Raised from the step callback to stop the pipeline (``reason``: cancelled | lost)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InjectedFault(RuntimeError):
+    """The failure FABULA_WORKER_FAIL_PROMPT asks for (tests only)."""
+
+
+@dataclass
+class Running:
+    """The job a worker is running now: what cancel and the beat task reach."""
+
+    entry: queue.Entry
+    job: jobs.Job
+    stop: str | None = None  # set to "cancelled" or "lost" to abandon it at the next step
+
+    @property
+    def attempt(self) -> int:
+        return self.job.attempts
+
+
 class Worker:
-    def __init__(self, settings: Settings, name: str | None = None, visibility_ms: int = 60_000):
+    def __init__(self, settings: Settings, name: str | None = None, visibility_ms: int | None = None):
         self.settings = settings
         self.name = name or default_name()
-        self.visibility_ms = visibility_ms
-        self.media = LocalMediaStore(settings.media_root)
+        self.visibility_ms = visibility_ms or settings.job_visibility_ms
+        self.media = open_media_store(settings)
         self.stores: Stores | None = None
         self.generator = None
+        self.current: Running | None = None
+        self.status = heartbeat.WorkerStatus(
+            name=self.name,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            model=settings.model,
+            started_at=time.time(),
+            interval_s=self.beat_interval_s,
+        )
+        self._completions: collections.deque[float] = collections.deque()
+        self._beats: asyncio.Task | None = None
         self._stop = asyncio.Event()
+
+    @property
+    def beat_interval_s(self) -> float:
+        """Heartbeat period: the configured one, or a third of the visibility timeout if shorter."""
+        return max(0.05, min(self.settings.worker_heartbeat_s, self.visibility_ms / 3000))
 
     def stop(self) -> None:
         self._stop.set()
 
     async def start(self) -> None:
+        """Connect, start beating (state ``starting``), load the pipeline, become ``idle``."""
+        from gen.pipelines.options import GenOptions
         from gen.pipelines.registry import load_generator
 
         self.stores = open_stores(self.settings)
         await queue.ensure_group(self.stores)
-        self.generator = await asyncio.to_thread(load_generator, self.settings.model, self.settings.models_root)
-        log.info("worker ready", extra={"worker": self.name, "model": self.settings.model})
+        self._beats = asyncio.create_task(self._beat_loop())
+        self.generator = await asyncio.to_thread(
+            load_generator, self.settings.model, self.settings.models_root, options=GenOptions.from_env()
+        )
+        self.status.state = "idle"
+        await self._beat()
+        log.info("worker ready", extra={"worker": self.name, "model": self.settings.model, "visibility_ms": self.visibility_ms})
 
     async def run(self) -> None:
-        await self.start()
-        assert self.stores is not None
+        to_ack: str | None = None
         try:
+            await self.start()
+            assert self.stores is not None
             while not self._stop.is_set():
-                entries = await queue.claim_stale(self.stores, self.name, self.visibility_ms)
-                if not entries:
-                    entries = await queue.read_new(self.stores, self.name, block_ms=1000)
-                for entry in entries:
-                    await self.handle(entry)
+                try:
+                    entry = await queue.next_entry(self.stores, self.name, visibility_ms=self.visibility_ms, ack=to_ack)
+                except (RedisConnectionError, RedisTimeoutError):
+                    log.warning("queue unreachable; retrying", extra={"worker": self.name}, exc_info=True)
+                    await asyncio.sleep(1.0)
+                    continue
+                to_ack = None
+                if entry is not None:
+                    try:
+                        to_ack = await self.handle(entry)
+                    except Exception:
+                        # Mongo or Redis failed under us: the entry stays pending
+                        # and is taken over (by any worker) after the visibility timeout
+                        log.exception("job handling failed; leaving its entry pending", extra={"video_id": entry.video_id})
+                        await asyncio.sleep(1.0)
         finally:
-            await self.stores.close()
+            if self._beats is not None:
+                self._beats.cancel()
+            if self.stores is not None:
+                try:
+                    if to_ack is not None:
+                        await queue.ack(self.stores, to_ack)
+                    await heartbeat.remove(self.stores, self.name)
+                finally:
+                    await self.stores.close()
 
-    async def handle(self, entry: queue.Entry) -> None:
+    # --- one job -------------------------------------------------------------
+
+    async def handle(self, entry: queue.Entry) -> str | None:
+        """Run one entry's job; returns the entry id to acknowledge (None: already dealt with)."""
         stores = self.stores
         assert stores is not None
-        job = await jobs.start_attempt(stores, entry.video_id, self.name)
-        if job is None:  # deleted, or already finished by another worker
-            await queue.ack(stores, entry.entry_id)
-            return
-        if job.attempts > self.settings.job_max_attempts:
-            await self._finish_failed(job.id, "too_many_attempts", f"gave up after {job.attempts - 1} attempts")
-            await queue.ack(stores, entry.entry_id)
-            return
-        log.info("job started", extra={"video_id": job.id, "attempt": job.attempts})
+        max_attempts = self.settings.job_max_attempts
+        job = await jobs.begin_attempt(stores, entry.video_id, self.name, max_attempts)
+        if job is None:
+            current = await jobs.get_job(stores, entry.video_id)
+            if current is None or current.done:  # deleted, cancelled, or finished by another worker
+                return entry.entry_id
+            if current.status == "in_progress" and current.worker:
+                reason = f"worker {current.worker} stopped answering during attempt {current.attempts}"
+            else:
+                reason = current.last_error or "no reason recorded"
+            await self._give_up(entry, current, reason, fenced=False)
+            return None
+
+        run = Running(entry=entry, job=job)
+        self.current = run
+        self.status.state, self.status.video_id = "busy", job.id
+        self.status.last_wait_ms = entry.waited_ms if entry.waited_ms is not None else -1
+        log.info(
+            "job started",
+            extra={"video_id": job.id, "attempt": job.attempts, "lane": entry.lane, "waited_ms": entry.waited_ms, "reclaimed": entry.reclaimed},
+        )
         await events.publish(stores, JobEvent(type="status", video_id=job.id, status="in_progress", progress=0))
         try:
-            media = await self._generate(job)
-        except Exception as exc:  # recorded with its reason, never retried in a loop
-            log.exception("job failed", extra={"video_id": job.id})
-            await self._finish_failed(job.id, "generation_failed", f"{type(exc).__name__}: {exc}")
-        else:
-            done = await jobs.complete(stores, job.id, media)
-            log.info("job completed", extra={"video_id": job.id, "recorded": done is not None})
-            if done is not None:
-                await events.publish(stores, JobEvent(type="status", video_id=job.id, status="completed", progress=100))
-        await queue.ack(stores, entry.entry_id)
-
-    async def _finish_failed(self, video_id: str, code: str, message: str) -> None:
-        assert self.stores is not None
-        failed = await jobs.fail(self.stores, video_id, code, message)
-        if failed is not None:
+            media = await self._generate(run)
+        except JobAbandoned as stop:
+            return await self._abandoned(run, stop.reason)
+        except Exception as exc:
+            self.status.jobs_failed += 1
+            reason = f"{type(exc).__name__}: {exc}"
+            log.warning("attempt failed", extra={"video_id": job.id, "attempt": job.attempts, "reason": reason}, exc_info=not isinstance(exc, InjectedFault))
+            if job.attempts >= max_attempts:
+                await self._give_up(entry, job, reason, fenced=True)
+                return None
+            requeued = await jobs.requeue_attempt(stores, job.id, self.name, job.attempts, reason)
+            if requeued is None:  # cancelled or taken over meanwhile
+                return entry.entry_id if await queue.touch(stores, self.name, entry.entry_id) else None
             await events.publish(
-                self.stores,
-                JobEvent(type="status", video_id=video_id, status="failed", progress=failed.progress, error={"code": code, "message": message}),
+                stores,
+                JobEvent(type="status", video_id=job.id, status="queued", progress=0, error={"code": "retrying", "message": reason[:500]}),
             )
+            await queue.retry(stores, entry)
+            return None
+        else:
+            done = await jobs.complete_attempt(stores, job.id, self.name, job.attempts, media)
+            if done is None:
+                log.info("job finished elsewhere", extra={"video_id": job.id, "attempt": job.attempts})
+                return entry.entry_id if await queue.touch(stores, self.name, entry.entry_id) else None
+            self.status.jobs_done += 1
+            self._completions.append(time.monotonic())
+            log.info("job completed", extra={"video_id": job.id, "attempt": job.attempts, "frames": media.frames})
+            await events.publish(stores, JobEvent(type="status", video_id=job.id, status="completed", progress=100))
+            return entry.entry_id
+        finally:
+            self.current = None
+            self.status.state, self.status.video_id = "idle", ""
 
-    async def _generate(self, job: jobs.Job) -> jobs.Media:
+    async def _abandoned(self, run: Running, reason: str) -> str | None:
+        stores = self.stores
+        assert stores is not None
+        still_mine = await queue.touch(stores, self.name, run.entry.entry_id)
+        if reason == "cancelled" or (still_mine and not await jobs.owns_attempt(stores, run.job.id, self.name, run.attempt)):
+            # cancelled or deleted by the api: it already recorded the outcome
+            self.status.jobs_cancelled += 1
+            log.info("job cancelled", extra={"video_id": run.job.id, "attempt": run.attempt})
+            return run.entry.entry_id if still_mine else None
+        self.status.jobs_lost += 1
+        log.warning("job taken over by another worker; abandoned", extra={"video_id": run.job.id, "attempt": run.attempt})
+        return None
+
+    async def _give_up(self, entry: queue.Entry, job: jobs.Job, reason: str, *, fenced: bool) -> None:
+        """Too many attempts: fail the job with its last reason and dead-letter the entry."""
+        stores = self.stores
+        assert stores is not None
+        message = f"gave up after {job.attempts} attempts; last: {reason}"
+        if fenced:
+            failed = await jobs.fail_attempt(stores, job.id, self.name, job.attempts, "too_many_attempts", message)
+        else:
+            failed = await jobs.fail(stores, job.id, "too_many_attempts", message)
+        if failed is None:  # cancelled or finished meanwhile
+            if await queue.touch(stores, self.name, entry.entry_id):
+                await queue.ack(stores, entry.entry_id)
+            return
+        log.warning("job dead-lettered", extra={"video_id": job.id, "attempts": job.attempts, "reason": reason})
+        await queue.dead_letter(stores, entry, reason, job.attempts, self.name)
+        await events.publish(
+            stores,
+            JobEvent(type="status", video_id=job.id, status="failed", progress=failed.progress, error={"code": "too_many_attempts", "message": message[:500]}),
+        )
+
+    async def _report(self, run: Running, step: int, total: int, preview: bytes | None) -> None:
+        """After a denoising step: record progress and publish it (and the step's
+        preview), unless the job is no longer ours to run."""
+        stores = self.stores
+        assert stores is not None
+        job = run.job
+        progress = min(99, int(step * 100 / total))
+        owned, cancelled = await asyncio.gather(
+            jobs.report_progress(stores, job.id, self.name, run.attempt, progress),
+            queue.is_cancelled(stores, job.id),
+        )
+        if cancelled:
+            run.stop = "cancelled"
+        elif not owned:
+            run.stop = run.stop or "lost"
+        if run.stop:
+            return
+        sends = [events.publish(stores, JobEvent(type="progress", video_id=job.id, status="in_progress", progress=progress, step=step, steps=total))]
+        if preview is not None:
+            sends.append(previews.publish(stores, previews.Preview(video_id=job.id, step=step, steps=total, progress=progress, image=preview)))
+        await asyncio.gather(*sends)
+
+    async def _reference(self, job: jobs.Job):
+        """The picture an image-to-video job's first frame is conditioned on (None for text-to-video)."""
+        if not job.reference:
+            return None
+        data = await self.media.get_bytes(job.id, "reference")
+        if data is None:
+            raise RuntimeError(f"the reference image of {job.id} is missing from the media store")
+        return await asyncio.to_thread(open_reference, data)
+
+    async def _generate(self, run: Running) -> jobs.Media:
+        """Run the pipeline (with the step hooks that report, preview and stop it), then encode and store."""
         stores, generator = self.stores, self.generator
         assert stores is not None and generator is not None
+        job = run.job
         loop = asyncio.get_running_loop()
         num_frames = generator.frame_count(job.seconds)
+        image = await self._reference(job)
+        fault = self.settings.worker_fail_prompt
+        last = [time.monotonic()]
+        preview: list[bytes | None] = [None]
+        previewing = [True]
 
-        async def report(step: int, total: int) -> None:
-            progress = min(99, int(step * 100 / total))
-            await jobs.set_progress(stores, job.id, progress)
-            await events.publish(stores, JobEvent(type="progress", video_id=job.id, status="in_progress", progress=progress, step=step, steps=total))
+        def on_latents(step: int, total: int, latents) -> None:
+            if not previewing[0] or run.stop is not None:
+                return
+            try:
+                preview[0] = generator.render_preview(latents)
+            except Exception:  # a preview is a nicety: never fail the job for it
+                previewing[0] = False
+                log.warning("preview rendering failed; no more previews for this job", extra={"video_id": job.id}, exc_info=True)
 
         def on_step(step: int, total: int) -> None:
-            asyncio.run_coroutine_threadsafe(report(step, total), loop).result(timeout=30)
+            now = time.monotonic()
+            if step > 1:  # the first interval includes prompt encoding
+                self.status.last_step_s = now - last[0]
+                self.status.steps_done += 1
+                self.status.step_seconds_total += now - last[0]
+            last[0] = now
+            if fault and fault in job.prompt:
+                raise InjectedFault(f"fault injected by FABULA_WORKER_FAIL_PROMPT at step {step}")
+            if run.stop is None:
+                shot, preview[0] = preview[0], None
+                asyncio.run_coroutine_threadsafe(self._report(run, step, total, shot), loop).result(timeout=30)
+            if run.stop is not None:
+                raise JobAbandoned(run.stop)
 
-        frames = await asyncio.to_thread(
-            generator.generate,
+        clip = await asyncio.to_thread(
+            generator.generate_clip,
             job.prompt,
             width=job.width,
             height=job.height,
             num_frames=num_frames,
             steps=job.steps or generator.default_steps,
-            seed=job.seed,
+            seed=jobs.job_seed(job),
             on_step=on_step,
+            on_latents=on_latents,
+            image=image,
         )
-        video_path = self.media.path(job.id, "video")
-        thumb_path = self.media.path(job.id, "thumbnail")
-        encoded = await asyncio.to_thread(encode_mp4, frames, generator.fps, video_path)
-        await asyncio.to_thread(write_thumbnail, frames[len(frames) // 2], thumb_path)
+        # the last chance to stop before anything is written
+        if run.stop is None:
+            if await queue.is_cancelled(stores, job.id):
+                run.stop = "cancelled"
+            elif not await jobs.owns_attempt(stores, job.id, self.name, run.attempt):
+                run.stop = "lost"
+        if run.stop is not None:
+            raise JobAbandoned(run.stop)
+        return await self._store(job, clip)
+
+    async def _store(self, job: jobs.Job, clip) -> jobs.Media:
+        """Encode the MP4 (with its sound) and the thumbnail and put them in the media
+        store under the job id (a retry overwrites the same keys). A local store is
+        written in place; any other gets files encoded in a temporary folder."""
+        store = self.media
+        frames = clip.frames
+        with tempfile.TemporaryDirectory(prefix="fabula-worker-") as tmp:
+            local = isinstance(store, LocalMediaStore)
+            video_path = store.path(job.id, "video") if local else Path(tmp) / "video.mp4"
+            thumb_path = store.path(job.id, "thumbnail") if local else Path(tmp) / "thumbnail.jpg"
+            encoded = await asyncio.to_thread(encode_mp4, frames, clip.fps, video_path, audio=clip.audio, sample_rate=clip.sample_rate)
+            await asyncio.to_thread(write_thumbnail, frames[len(frames) // 2], thumb_path)
+            await store.put_file(job.id, "video", video_path)
+            await store.put_file(job.id, "thumbnail", thumb_path)
         return jobs.Media(bytes=encoded.bytes, frames=encoded.frames, fps=encoded.fps, width=encoded.width, height=encoded.height)
+
+    # --- liveness ----------------------------------------------------------
+
+    async def _beat(self) -> None:
+        assert self.stores is not None
+        now = time.monotonic()
+        while self._completions and self._completions[0] < now - 60:
+            self._completions.popleft()
+        self.status.jobs_last_min = len(self._completions)
+        self.status.gpu_mem_bytes, self.status.gpu_mem_peak_bytes, self.status.gpu_mem_total_bytes = heartbeat.gpu_memory()
+        await heartbeat.beat(self.stores, self.status)
+
+    async def _beat_loop(self) -> None:
+        """Heartbeat, and keep the claim on the running entry (or learn that it was lost)."""
+        stores = self.stores
+        assert stores is not None
+        next_prune = time.monotonic() + PRUNE_CONSUMERS_EVERY_S
+        while True:
+            try:
+                run = self.current
+                kept = run is None or run.stop is not None or await queue.touch(stores, self.name, run.entry.entry_id)
+                if not kept and self.current is run:
+                    run.stop = "lost"
+                await self._beat()
+                if time.monotonic() > next_prune:
+                    next_prune = time.monotonic() + PRUNE_CONSUMERS_EVERY_S
+                    await queue.prune_consumers(stores, CONSUMER_IDLE_MS)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a blip in Redis must not stop the beat
+                log.exception("heartbeat failed", extra={"worker": self.name})
+            await asyncio.sleep(self.beat_interval_s)

@@ -20,7 +20,7 @@ from core.stores import Stores
 from feed import posts as feed_posts
 from gen import jobs, previews, queue
 from gen.cancel import cancel_job
-from gen.worker import job_seed
+from gen.jobs import job_seed
 from policy.prompt import moderate_prompt
 from policy.quota import QuotaLimits, decide_enqueue
 from server.auth import AUTH
@@ -217,10 +217,7 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
             file_id=given.file_id if given else None,
             limit=settings.max_upload_bytes,
         )
-    active, queued = await jobs.count_unfinished(stores, user.id)
-    quota = decide_enqueue(active, queued, QuotaLimits.from_settings(settings))
-    if not quota.allowed:
-        raise RateLimited(quota.reason or "too many videos in the queue", code="quota_exceeded", details={"in_progress": active, "queued": queued})
+    await check_quota(stores, settings, user)
     job = await jobs.create_job(
         stores,
         owner_id=user.id,
