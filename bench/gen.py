@@ -50,7 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
 # Run as a script, this folder is first on sys.path, and a bench module named
-# like a standard one (bench/queue.py) would shadow it for torch: drop it.
+# like a standard library one would shadow it for torch: drop it.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

@@ -10,6 +10,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from core.settings import Settings, load_settings
 from core.stores import open_stores
+from server import feed_runtime
 from server.errors import EXCEPTION_HANDLERS
 from server.indexes import ensure_all
 from server.request_log import RequestLogMiddleware
@@ -28,8 +29,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def open_connections(app: Litestar) -> None:
         app.state.stores = open_stores(settings)
         await ensure_all(app.state.stores)
+        await feed_runtime.start(app)  # candidate pool loaded, live counts subscribed
 
     async def close_connections(app: Litestar) -> None:
+        await feed_runtime.stop(app)
         stores = getattr(app.state, "stores", None)
         if stores is not None:
             await stores.close()

@@ -1,7 +1,17 @@
-"""The HTTP feed: ``GET /v1/feed?kind=following`` with cursor pagination."""
+"""The HTTP feed: ``GET /v1/feed?kind=following|for_you`` with cursor pagination.
+
+* ``following``: posts of the people I follow, and mine, newest first; the
+  cursor is the id of the previous page's last post.
+* ``for_you``: the ranked feed (``feed.for_you``). The first page opens a feed
+  session, as the WebSocket stream does; the cursor is ``<session id>.<n>``,
+  the place in that session's served list. A page is always the session's
+  ``served[n:n + limit]``, made on demand, so the pages never repeat or skip
+  an item, and asking for the same cursor again returns the same page.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import msgspec
@@ -10,13 +20,21 @@ from litestar.params import Parameter
 
 from accounts.graph import following_ids
 from accounts.users import User
-from core.errors import BadRequest
+from core.errors import BadRequest, Conflict
 from core.ids import has_kind
 from core.stores import Stores
+from feed import sessions
 from feed.following import following_feed
+from feed.for_you import ForYou
+from feed.posts import get_posts
+from feed.stream import FeedStream
+from server import feed_items
 from server.auth import AUTH
+from server.feed_runtime import POOL_REFRESH_S, ready
 from server.openapi import errors
 from server.post_views import PostView, post_views
+
+_FOR_YOU_CURSOR = re.compile(r"(fs_[0-9a-hjkmnp-tv-z]{26})\.(\d{1,5})")
 
 
 class FeedPage(msgspec.Struct):
@@ -26,25 +44,77 @@ class FeedPage(msgspec.Struct):
     object: str = "list"
 
 
-@get("/v1/feed", dependencies=AUTH, responses=errors(401), tags=["feed"])
+@get("/v1/feed", dependencies=AUTH, responses=errors(401, 409), tags=["feed"])
 async def get_feed(
     stores: Stores,
     user: User,
-    kind: Literal["following"] = "following",
+    kind: Literal["following", "for_you"] = "following",
     cursor: Annotated[str | None, Parameter(max_length=64)] = None,
     limit: Annotated[int, Parameter(ge=1, le=50)] = 20,
 ) -> FeedPage:
-    """Posts of the people I follow, and mine, newest first. ``next_cursor`` fetches the next page."""
+    """``following``: posts of the people I follow, and mine, newest first.
+    ``for_you``: the ranked feed, each post once. ``next_cursor`` fetches the next page."""
+    if kind == "for_you":
+        return await for_you_page(stores, user, cursor, limit)
     if cursor is not None and not _is_post_id(cursor):
         raise BadRequest("invalid cursor: pass the next_cursor of the previous page", code="invalid_cursor")
     page = await following_feed(stores, user.id, await following_ids(stores, user.id), cursor=cursor, limit=limit)
-    return FeedPage(kind=kind, data=await post_views(stores, page.items), next_cursor=page.next_cursor)
+    return FeedPage(kind=kind, data=await post_views(stores, page.items, user.id), next_cursor=page.next_cursor)
 
 
 def _is_post_id(value: str) -> bool:
     # the cursor is the id of the previous page's last post; anything else would
     # silently page from an arbitrary point
     return has_kind(value, "post") and value[5:].isascii() and value[5:].isalnum()
+
+
+def _bad_cursor(why: str = "pass the next_cursor of the previous page") -> BadRequest:
+    return BadRequest(f"invalid cursor: {why}", code="invalid_cursor")
+
+
+async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: int) -> FeedPage:
+    rt = await ready(stores)
+    if cursor is not None:
+        match = _FOR_YOU_CURSOR.fullmatch(cursor)
+        if match is None:
+            raise _bad_cursor()
+        state = await sessions.load(stores, match.group(1))
+        at = int(match.group(2))
+        if state is None or state.user_id != user.id or state.kind != "for_you":
+            raise _bad_cursor("the feed session expired (after an hour idle); start again without a cursor")
+        if at > len(state.served):
+            raise _bad_cursor()
+    else:
+        state = await sessions.create(stores, user_id=user.id, kind="for_you", window=limit)
+        at = 0
+    state.pos = max(state.pos, at)
+    state.window = limit
+
+    await rt.pool.refresh(max_age=POOL_REFRESH_S)
+    source = ForYou(stores, rt.pool, state, await rt.viewer(user.id), rt.blocked(user.id))
+    await source.prepare()
+    stream = FeedStream(stores, state, source)
+    stream.dirty.update(("pos", "window", "interest"))
+    try:
+        fresh = await stream.top_up()
+    except sessions.SessionMoved:
+        raise Conflict("this feed session is being read elsewhere; start again without a cursor", code="session_busy") from None
+    except sessions.SessionFull:
+        fresh = []
+
+    wanted = state.served[at : at + limit]
+    made = {s.post.id: s.post for s in fresh}
+    older = [pid for pid in wanted if pid not in made]
+    if older:
+        found = await get_posts(stores, older)
+        for post in await rt.visible(user.id)([found[pid] for pid in older if pid in found]):
+            made[post.id] = post
+    posts = [made[pid] for pid in wanted if pid in made]
+    known = {s.post.id: s.liked for s in fresh}
+    liked = {pid for pid, v in known.items() if v} if all(known.get(p.id) is not None for p in posts) else None
+    data = await feed_items.views(stores, rt, user.id, posts, liked=liked)
+    end = at + len(wanted)
+    return FeedPage(kind="for_you", data=data, next_cursor=f"{state.id}.{end}" if wanted else None)
 
 
 ROUTES = [get_feed]

@@ -8,7 +8,7 @@ from litestar import WebSocket, websocket
 from core.errors import FabulaError
 from core.stores import Stores
 from server.auth import current_user
-from server.ws import jobs
+from server.ws import feed_session, jobs, notifications
 from server.ws import protocol as proto
 from server.ws.connection import Connection, Handler, serve
 
@@ -17,7 +17,7 @@ async def on_ping(conn: Connection, msg: proto.Message) -> None:
     conn.send(proto.out("pong", msg.data, msg.id))
 
 
-HANDLERS: dict[str, Handler] = {"ping": on_ping, **jobs.HANDLERS}
+HANDLERS: dict[str, Handler] = {"ping": on_ping, **jobs.HANDLERS, **notifications.HANDLERS, **feed_session.HANDLERS}
 
 
 @websocket("/v1/ws")
@@ -31,6 +31,7 @@ async def ws_endpoint(socket: WebSocket, stores: Stores) -> None:
         return
     conn = Connection(socket, stores, user, HANDLERS)
     conn.send(proto.out("hello", {"user_id": user.id, "handle": user.handle}))
+    await notifications.attach(conn)  # live before hello leaves (serve starts the sender): none is missed after it
     await serve(conn)
 
 

@@ -1,0 +1,532 @@
+"""The ranked feed under load: N simulated swipers on the WebSocket stream,
+and GET /v1/feed?kind=for_you against a hello route, in one run.
+
+What it does:
+  1. Starts embedded Valkey + nx-27017 in a temporary directory and seeds them
+     directly (insert_many into the same collections, with the same document
+     shapes the code writes): ``--users`` users (accounts.users.create_user's
+     shape) each following ``--follows`` others (accounts.graph.follow's shape,
+     counters included), a bearer token per user (accounts.tokens.issue's
+     shape), and ``--posts`` public posts (feed.posts.publish's shape plus
+     feed.counters.initial_fields(), with random engagement and ages up to a
+     week). Captions come from a few hundred distinct texts on ~20 topics;
+     each post's embedding is feed.embeddings.embed_texts of its
+     post_text(prompt, caption), as at publish.
+  2. Serves the real app (server.app.create_app, JSON request logging as
+     ``fabula api`` has it) under uvicorn (uvloop + httptools), one worker,
+     plus a bench-only authenticated hello route (/bench/hello).
+  3. For each N in ``--swipers``: N asyncio WebSocket clients in this process
+     open a for_you session (window ``--window``) and swipe as the protocol
+     says a client does: when an item comes on screen, an ``impression`` (the
+     client moved one on, so the server serves one more item at the end of
+     the window); ``--dwell-ms`` later (+-50%, random) the event that says
+     how it was watched (view 60%, skip 25%, complete 15%, with watch_ms);
+     a ``like`` halfway through on 10% of items. Measured over ``--duration``
+     seconds after all sessions are open: next-item latency (impression sent
+     -> the feed.items with the item it called for received), p50/p99;
+     events/s (all three kinds); CPU of the api process, of the database
+     processes and of this load generator (% of one core).
+  4. wrk on GET /healthz (no auth), GET /bench/hello (auth: token lookup and
+     user read, nothing else) and GET /v1/feed?kind=for_you&limit=10 (a Lua
+     script rotates the users' tokens; every request is a first page, i.e. a
+     new feed session), interleaved for ``--rounds`` rounds, and prints the
+     feed's throughput as a ratio of each hello.
+
+Everything shares this machine's cores: the api, the database servers, the
+swipers and wrk. Usage (from the repository root):
+
+    .venv/bin/python bench/feed.py [--swipers 50,200,500] [--duration 20]
+        [--dwell-ms 3000] [--posts 10000] [--users 1000] [--wrk-duration 10]
+        [--rounds 2]
+
+Needs wrk (Debian: apt-get install -y wrk) for the HTTP part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this folder comes first on sys.path, where this file would
+# stand in for the ``feed`` package (and bench/job_queue.py for the stdlib's queue).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+HELLO_PATH = "/bench/hello"
+
+SUBJECTS = [
+    "a cat", "a golden retriever", "a robot", "an astronaut", "a dragon", "a street dancer", "a chef", "a surfer",
+    "a skier", "a jazz pianist", "a paper airplane", "a tiny dinosaur", "a knight", "a ballerina", "a racing car",
+    "a hot air balloon", "an octopus", "a skateboarder", "a wizard", "a lighthouse keeper",
+]
+ACTIONS = ["dancing", "exploring", "cooking dinner", "racing", "sleeping", "playing music", "flying", "painting"]
+PLACES = ["in a neon city at night", "on a snowy mountain", "under the sea", "on the moon"]
+
+
+# --- the app as served -------------------------------------------------------
+
+
+def make_app():
+    """``fabula api``'s app with its logging, plus an authenticated hello."""
+    import msgspec
+    from litestar import get
+
+    from accounts.users import User
+    from core.logs import setup_logging
+    from core.settings import load_settings
+    from server.app import create_app
+    from server.auth import AUTH
+
+    class Hello(msgspec.Struct):
+        hello: str
+
+    @get(HELLO_PATH, dependencies=AUTH, signature_namespace={"User": User, "Hello": Hello})
+    async def hello(user: User) -> Hello:
+        return Hello(hello=user.handle)
+
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_json, process="api")
+    app = create_app(settings)
+    app.register(hello)
+    return app
+
+
+def api_command(port: int) -> list[str]:
+    # the options cli/api.py passes to uvicorn.run
+    return [
+        sys.executable, "-m", "uvicorn", "bench.feed:make_app", "--factory", "--app-dir", str(ROOT),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--loop", "uvloop", "--http", "httptools", "--ws", "websockets",
+        "--lifespan", "on", "--no-access-log", "--timeout-graceful-shutdown", "5",
+    ]
+
+
+# --- seeding -------------------------------------------------------------------
+
+
+async def seed(stores, *, users: int, follows: int, posts: int, rng: random.Random) -> list[str]:
+    """Users, follows, tokens and posts; returns one bearer token per user."""
+    import msgspec
+    from ulid import ULID
+
+    from accounts.tokens import digest
+    from core.ids import new_id
+    from feed import counters
+    from feed.embeddings import embed_async, post_text
+    from feed.posts import Post
+
+    now = datetime.now(UTC)
+    ids = [new_id("user") for _ in range(users)]
+    following = {uid: rng.sample([u for u in ids if u != uid], follows) for uid in ids}
+    followers: dict[str, int] = {uid: 0 for uid in ids}
+    for targets in following.values():
+        for t in targets:
+            followers[t] += 1
+    await stores.db.users.insert_many([
+        {"_id": uid, "handle": f"bench{i}", "handle_lc": f"bench{i}", "password_hash": "-", "display_name": f"Bench {i}",
+         "bio": "", "avatar_url": "", "followers": followers[uid], "following": follows, "created_at": now, "updated_at": now}
+        for i, uid in enumerate(ids)
+    ])
+    await stores.db.follows.insert_many([
+        {"_id": f"{a}:{b}", "follower": a, "followee": b, "k": str(ULID()), "created_at": now}
+        for a, targets in following.items() for b in targets
+    ])
+    tokens = [f"fab_bench{uuid.uuid4().hex}" for _ in ids]
+    await stores.db.tokens.insert_many([
+        {"_id": digest(tok), "id": new_id("tok"), "user_id": uid, "created_at": now, "expires_at": now + timedelta(days=1)}
+        for tok, uid in zip(tokens, ids)
+    ])
+
+    texts = [f"{s} {a} {p}" for s in SUBJECTS for a in ACTIONS for p in PLACES]
+    rng.shuffle(texts)
+    texts = texts[:360]
+    started = time.perf_counter()
+    vectors = dict(zip(texts, await embed_async([post_text(t, t) for t in texts])))
+    print(f"seed: embedded {len(texts)} distinct captions in {time.perf_counter() - started:.1f}s", flush=True)
+    docs = []
+    for n in range(posts):
+        created = now - timedelta(seconds=rng.uniform(0, 7 * 24 * 3600))
+        text = rng.choice(texts)
+        post = Post(
+            id="post_" + str(ULID.from_timestamp(created.timestamp())).lower(),
+            author_id=rng.choice(ids), video_id=f"video_{str(ULID()).lower()}", caption=text, created_at=created,
+            prompt=text, embedding=vectors[text],
+        )
+        doc = msgspec.to_builtins(post, builtin_types=(datetime,))
+        doc["_id"] = doc.pop("id")
+        doc.update(counters.initial_fields())
+        views = int(rng.paretovariate(1.2) * 5) if rng.random() < 0.8 else 0
+        doc.update(views=views, likes=int(views * rng.uniform(0, 0.2)), completes=int(views * rng.uniform(0, 0.6)),
+                   watch_ms=views * rng.randint(1000, 9000), shares=int(views * rng.uniform(0, 0.02)))
+        docs.append(doc)
+    for start in range(0, len(docs), 1000):
+        await stores.db["posts"].insert_many(docs[start : start + 1000])
+    return tokens
+
+
+# --- swipers -------------------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    events: int = 0
+    counts: int = 0
+    errors: int = 0
+    exhausted: int = 0
+    measuring: bool = False
+
+
+async def swiper(url: str, token: str, stats: Stats, stop: asyncio.Event, opened: asyncio.Semaphore, ready: list, *, window: int, dwell_s: float, rng: random.Random) -> None:
+    import websockets
+
+    async with opened:  # open sessions a few at a time
+        ws = await websockets.connect(url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=120, max_size=2**22)
+        await ws.recv()  # hello
+        await ws.send(json.dumps({"type": "feed.open", "data": {"kind": "for_you", "window": window}}))
+        items: dict[int, str] = {}
+        sid = None
+        while True:
+            msg = json.loads(await ws.recv())
+            if msg["type"] == "feed.session":
+                sid = msg["data"]["session_id"]
+            elif msg["type"] == "feed.items":
+                items.update({i["index"]: i["id"] for i in msg["data"]["items"]})
+                if msg["data"]["cursor"] >= window or msg["data"]["exhausted"]:
+                    break
+    ready.append(1)
+    waiting: dict[int, tuple[float, asyncio.Future]] = {}
+
+    async def reader() -> None:
+        async for raw in ws:
+            msg = json.loads(raw)
+            kind = msg["type"]
+            if kind == "feed.items":
+                got = time.perf_counter()
+                for item in msg["data"]["items"]:
+                    items[item["index"]] = item["id"]
+                    pending = waiting.pop(item["index"], None)
+                    if pending is not None:
+                        if stats.measuring:
+                            stats.latencies.append(got - pending[0])
+                        pending[1].set_result(None)
+                if msg["data"]["exhausted"]:
+                    stats.exhausted += 1
+            elif kind == "feed.counts":
+                stats.counts += 1
+            elif kind == "error":
+                stats.errors += 1
+
+    task = asyncio.create_task(reader())
+    pos = 0
+    loop = asyncio.get_running_loop()
+
+    async def send_event(post_id: str, event: str, **extra) -> None:
+        await ws.send(json.dumps({"type": "feed.event", "data": {"session_id": sid, "post_id": post_id, "event": event, **extra}}))
+        stats.events += stats.measuring
+
+    try:
+        while not stop.is_set():
+            if pos not in items:
+                break  # the feed ran dry
+            post_id = items[pos]
+            # the item comes on screen: its impression asks for one more item at the end of the window
+            fut = loop.create_future()
+            waiting[pos + window] = (time.perf_counter(), fut)
+            await send_event(post_id, "impression")
+            try:
+                await asyncio.wait_for(fut, 30)
+            except TimeoutError:
+                stats.errors += 1
+                break
+            dwell = dwell_s * rng.uniform(0.5, 1.5)
+            if rng.random() < 0.1:
+                await asyncio.sleep(dwell / 2)
+                await send_event(post_id, "like")
+                dwell /= 2
+            await asyncio.sleep(dwell)
+            r = rng.random()  # leaving it: how it was watched
+            event = "view" if r < 0.6 else "skip" if r < 0.85 else "complete"
+            await send_event(post_id, event, watch_ms=rng.randint(300, 1500) if event == "skip" else rng.randint(1500, 9000))
+            pos += 1
+    finally:
+        task.cancel()
+        await ws.close()
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    import psutil
+
+    out = {}
+    for name, pid in pids.items():
+        try:
+            t = psutil.Process(pid).cpu_times()
+            out[name] = t.user + t.system
+        except psutil.Error:
+            out[name] = 0.0
+    return out
+
+
+async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int], *, window: int, dwell_s: float, duration: float, seed_: int) -> dict:
+    stats = Stats()
+    stop = asyncio.Event()
+    opened = asyncio.Semaphore(16)
+    ready: list = []
+    rng = random.Random(seed_)
+    started = time.perf_counter()
+    tasks = [
+        asyncio.create_task(swiper(url, tokens[i % len(tokens)], stats, stop, opened, ready, window=window, dwell_s=dwell_s, rng=random.Random(rng.random())))
+        for i in range(n)
+    ]
+    while len(ready) < n:
+        if any(t.done() and t.exception() for t in tasks):
+            raise next(t.exception() for t in tasks if t.done() and t.exception())
+        await asyncio.sleep(0.1)
+    open_s = time.perf_counter() - started
+    await asyncio.sleep(min(3.0, dwell_s * 2))  # settle into the rhythm
+    before, t0 = cpu_seconds(pids), time.perf_counter()
+    stats.measuring = True
+    await asyncio.sleep(duration)
+    stats.measuring = False
+    wall = time.perf_counter() - t0
+    after = cpu_seconds(pids)
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    lat = sorted(stats.latencies)
+
+    def pct(p: float) -> float:
+        return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
+
+    return {
+        "swipers": n, "open_s": open_s, "wall_s": wall, "moves": len(lat), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
+        "max_ms": lat[-1] * 1000 if lat else float("nan"), "events_per_s": stats.events / wall,
+        "counts_msgs": stats.counts, "errors": stats.errors, "exhausted": stats.exhausted,
+        "cpu": {k: 100 * (after[k] - before[k]) / wall for k in pids},
+    }
+
+
+# --- wrk -------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    bad: int
+    socket_errors: str
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def write_lua(path: Path, tokens: list[str]) -> None:
+    listed = ",\n".join(f'"{t}"' for t in tokens)
+    path.write_text(
+        "tokens = {\n" + listed + "\n}\n"
+        "counter = 0\n"
+        "function setup(thread) thread:set(\"start\", math.random(1, #tokens)) end\n"
+        "function init(args) counter = start or 0 end\n"
+        "request = function()\n"
+        "  counter = counter + 1\n"
+        "  return wrk.format(\"GET\", nil, {[\"Authorization\"] = \"Bearer \" .. tokens[(counter % #tokens) + 1]})\n"
+        "end\n"
+    )
+
+
+def run_wrk(url: str, duration: int, connections: int, threads: int, script: Path | None = None) -> WrkResult:
+    cmd = ["wrk", "--latency", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    proc = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=duration + 60)
+    text = proc.stdout
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr or text}")
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    errors = re.search(r"Socket errors:(.*)", text)
+    return WrkResult(
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
+        p50_ms=_ms(re.search(r"^\s+50%\s+(\S+)", text, re.MULTILINE).group(1)),
+        p99_ms=_ms(re.search(r"^\s+99%\s+(\S+)", text, re.MULTILINE).group(1)),
+        requests=int(re.search(r"(\d+) requests in", text).group(1)),
+        bad=int(bad.group(1)) if bad else 0,
+        socket_errors=errors.group(1).strip() if errors else "",
+    )
+
+
+# --- the run -------------------------------------------------------------------------
+
+
+def start_api(env: dict[str, str], log_path: Path, timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
+    import httpx
+
+    from core.embedded import free_port
+
+    port = free_port()
+    with open(log_path, "wb") as handle:
+        proc = subprocess.Popen(api_command(port), env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=handle,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"api exited early:\n{log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(url + "/readyz", timeout=1.0).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise TimeoutError("api not ready")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--swipers", default="50,200,500", help="comma-separated swiper counts (default 50,200,500)")
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per swiper count")
+    parser.add_argument("--dwell-ms", type=float, default=3000.0, help="mean time on an item (default 3000)")
+    parser.add_argument("--window", type=int, default=5)
+    parser.add_argument("--posts", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=1_000)
+    parser.add_argument("--follows", type=int, default=10, help="people each user follows")
+    parser.add_argument("--wrk-duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=10, help="page size of GET /v1/feed")
+    parser.add_argument("--log-level", default="INFO", help="FABULA_LOG_LEVEL of the api (INFO: one JSON line per request)")
+    parser.add_argument("--skip-wrk", action="store_true")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep-log", metavar="FILE", help="copy the api's log here at the end")
+    parser.add_argument("--redis-max-connections", type=int, default=1000,
+                        help="?max_connections= on the api's Redis URL: redis-py's default pool (100) raises"
+                             " 'Too many connections' under a few hundred busy sockets (0: leave the URL alone)")
+    args = parser.parse_args()
+
+    have_wrk = shutil.which("wrk") is not None
+    if not have_wrk and not args.skip_wrk:
+        print("wrk is not installed: the HTTP part of this benchmark needs it (Debian: apt-get install -y wrk);"
+              " pass --skip-wrk to run the swipers alone.", file=sys.stderr)
+        return 2
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    return asyncio.run(run(args))
+
+
+async def run(args) -> int:
+    from core.embedded import EmbeddedServices
+    from core.settings import Settings
+    from core.stores import open_stores
+
+    rng = random.Random(args.seed)
+    counts = [int(n) for n in args.swipers.split(",") if n.strip()]
+    with tempfile.TemporaryDirectory(prefix="fabula-bench-feed-") as tmp:
+        tmp_path = Path(tmp)
+        services = EmbeddedServices.start(tmp_path / "services")
+        api = None
+        try:
+            namespace = "bench" + uuid.uuid4().hex[:8]
+            settings = Settings(mongo_url=services.mongo_url, redis_url=services.redis_url, namespace=namespace, data_dir=tmp_path / "data")
+            stores = open_stores(settings)
+            import server.indexes
+
+            await server.indexes.ensure_all(stores)
+            started = time.perf_counter()
+            tokens = await seed(stores, users=args.users, follows=args.follows, posts=args.posts, rng=rng)
+            print(f"seed: {args.users} users (each following {args.follows}), {args.posts} posts in {time.perf_counter() - started:.1f}s", flush=True)
+            await stores.close()
+
+            env = dict(os.environ)
+            redis_url = services.redis_url + (f"?max_connections={args.redis_max_connections}" if args.redis_max_connections else "")
+            env.update(FABULA_MONGO_URL=services.mongo_url, FABULA_REDIS_URL=redis_url, FABULA_NAMESPACE=namespace,
+                       FABULA_DATA_DIR=str(tmp_path / "data"), FABULA_LOG_LEVEL=args.log_level, FABULA_LOG_JSON="true")
+            api, url = start_api(env, tmp_path / "api.log")
+            pids = {"api": api.pid, "nx-27017": services.mongo.proc.pid, "valkey": services.valkey.proc.pid, "load generator": os.getpid()}
+            print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; api: uvicorn, 1 worker; swipers: window"
+                  f" {args.window}, mean dwell {args.dwell_ms:.0f} ms; all processes share the machine", flush=True)
+            ws_url = url.replace("http://", "ws://") + "/v1/ws"
+
+            phases = []
+            for n in counts:
+                result = await swipe_phase(ws_url, tokens, n, pids, window=args.window, dwell_s=args.dwell_ms / 1000,
+                                           duration=args.duration, seed_=rng.randint(0, 2**31))
+                phases.append(result)
+                cpu = ", ".join(f"{k} {v:.0f}%" for k, v in result["cpu"].items())
+                print(f"swipers {n:4}: next item p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms"
+                      f"  (max {result['max_ms']:.0f}, {result['moves']} moves)  events {result['events_per_s']:6.0f}/s"
+                      f"  counts pushed {result['counts_msgs']}  errors {result['errors']}  | cpu {cpu}"
+                      f"  | sessions opened in {result['open_s']:.1f}s", flush=True)
+
+            tally: dict[str, list[WrkResult]] = {}
+            if not args.skip_wrk:
+                script = tmp_path / "tokens.lua"
+                write_lua(script, tokens)
+                paths = [("GET /healthz", "/healthz", None), ("GET /bench/hello (auth)", HELLO_PATH, script),
+                         (f"GET /v1/feed?kind=for_you&limit={args.limit}", f"/v1/feed?kind=for_you&limit={args.limit}", script)]
+                run_wrk(url + "/healthz", 2, args.connections, args.threads)  # warm-up
+                for round_no in range(1, args.rounds + 1):
+                    order = paths if round_no % 2 else paths[::-1]
+                    for name, path, lua in order:
+                        result = run_wrk(url + path, args.wrk_duration, args.connections, args.threads, lua)
+                        tally.setdefault(name, []).append(result)
+                        flag = f"  non-2xx {result.bad}" if result.bad else ""
+                        print(f"round {round_no} {name:36} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms{flag}", flush=True)
+        finally:
+            if args.keep_log:
+                shutil.copy(tmp_path / "api.log", args.keep_log)
+            if api is not None:
+                api.send_signal(signal.SIGTERM)
+                try:
+                    api.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(api.pid, signal.SIGKILL)
+            services.stop()
+
+    print()
+    print("swipe stream")
+    print(f"{'swipers':>7} {'p50 ms':>7} {'p99 ms':>7} {'events/s':>9} {'api cpu':>8} {'nx cpu':>7} {'valkey':>7} {'loadgen':>8}")
+    for r in phases:
+        c = r["cpu"]
+        print(f"{r['swipers']:7} {r['p50_ms']:7.1f} {r['p99_ms']:7.1f} {r['events_per_s']:9.0f} {c['api']:7.0f}% {c['nx-27017']:6.0f}%"
+              f" {c['valkey']:6.0f}% {c['load generator']:7.0f}%")
+    if tally:
+        print()
+        print("HTTP (median of rounds)")
+        med = {name: statistics.median(r.rps for r in results) for name, results in tally.items()}
+        for name, results in tally.items():
+            print(f"{name:36} {med[name]:8.0f} req/s  p50 {statistics.median(r.p50_ms for r in results):6.2f} ms"
+                  f"  p99 {statistics.median(r.p99_ms for r in results):7.2f} ms")
+        feed_name = next(n for n in tally if n.startswith("GET /v1/feed"))
+        for hello in ("GET /healthz", "GET /bench/hello (auth)"):
+            ratios = [f.rps / h.rps for f, h in zip(tally[feed_name], tally[hello])]
+            print(f"for_you / {hello}: {med[feed_name] / med[hello]:.2f}x (per round {', '.join(f'{x:.2f}' for x in ratios)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

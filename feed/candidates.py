@@ -1,0 +1,130 @@
+"""Where for-you candidates come from, for one viewer.
+
+Sources, in the order that names a candidate found by several:
+
+| source | what | how many |
+| --- | --- | ---: |
+| ``following`` | posts of people I follow: their public posts in the pool, plus their followers-only posts, read from Mongo when a session starts | 200 |
+| ``fof`` | posts by authors that people I follow follow (friends of friends) | 200 |
+| ``similar`` | the pool's posts nearest my interest vector | 300 |
+| ``trending`` | the pool's top time-decayed engagement (``feed.trending``) | 200 |
+| ``fresh`` | the pool's newest posts that still need exposure | 200 |
+| ``recent`` | the pool's newest posts | 100 |
+| ``explore`` | a random sample of the pool, so a long session never runs dry | 100 |
+
+The cameo graph (posts featuring people I know) joins as another source later.
+``gather`` is pure over the pool's columns (numpy masks, no per-post Python
+work); ``following_posts`` is the I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from pymongo import DESCENDING
+
+from core.stores import Stores
+from feed import counters, posts, trending
+from feed.features import Table, build_table
+from feed.pool import PostPool, concat, unix
+
+SOURCES = ("following", "fof", "similar", "trending", "fresh", "recent", "explore")
+LIMITS = {"following": 200, "fof": 200, "similar": 300, "trending": 200, "fresh": 200, "recent": 100, "explore": 100}
+FOLLOWERS_ONLY_POSTS = 200  # followers-only posts of followed authors read per session
+
+
+@dataclass
+class Viewer:
+    """The follow graph around the viewer, read by the server when a session starts."""
+
+    user_id: str
+    following: set[str] = field(default_factory=set)
+    fof: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Candidates:
+    table: Table
+    sources: list[str]
+    trending: np.ndarray  # relative to the pool's best, 0..1
+
+
+async def following_posts(stores: Stores, viewer: Viewer, limit: int = FOLLOWERS_ONLY_POSTS) -> Table:
+    """The newest followers-only posts of the authors the viewer follows, with
+    their counters (their public posts are in the pool). Ids first, then the
+    posts by id: both shapes use indexes on nx-27017 as on MongoDB."""
+    if not viewer.following:
+        return build_table([], 0)
+    query = {"author_id": {"$in": sorted(viewer.following)}, "visibility": "followers"}
+    ids = [d["_id"] async for d in stores.db["posts"].find(query, {"_id": 1}).sort("_id", DESCENDING).limit(limit)]
+    found = list((await posts.get_posts(stores, ids)).values())
+    counts = await counters.get_counts(stores, [p.id for p in found])
+    dim = next((len(p.embedding) for p in found if p.embedding), 0)
+    return build_table([(p.id, p.author_id, unix(p.created_at), p.embedding, counts.get(p.id)) for p in found], dim)
+
+
+def gather(
+    pool: PostPool,
+    extras: Table,
+    viewer: Viewer,
+    *,
+    interest: np.ndarray | None,
+    now: float,
+    excluded_rows: np.ndarray,
+    exclude_ids: set[str],
+    exclude_authors: set[str],
+    rng: np.random.Generator | None = None,
+) -> Candidates:
+    """Candidates from every source, each post once, none excluded.
+
+    ``excluded_rows`` is a boolean column over the pool (``PostPool.mask`` of
+    the ids not to serve); ``exclude_ids`` covers the extras."""
+    out_authors = exclude_authors | {viewer.user_id}
+    table = pool.table
+    n = len(table)
+    blocked = excluded_rows.copy() if len(excluded_rows) == n else np.zeros(n, dtype=bool)
+    for author in out_authors:
+        rows = pool.by_author.get(author)
+        if rows is not None:
+            blocked[rows] = True
+    taken = np.zeros(n, dtype=bool)
+    parts: list[np.ndarray] = []
+    sources: list[str] = []
+
+    def add(rows: np.ndarray, source: str) -> None:
+        if len(rows) == 0:
+            return
+        rows = rows[~blocked[rows] & ~taken[rows]]
+        _, first = np.unique(rows, return_index=True)  # a source may list a row twice
+        rows = rows[np.sort(first)][: LIMITS[source]]
+        taken[rows] = True
+        parts.append(rows)
+        sources.extend([source] * len(rows))
+
+    if n:
+        add(pool.author_rows(viewer.following, 4 * LIMITS["following"]), "following")
+        add(pool.author_rows(viewer.fof, 4 * LIMITS["fof"]), "fof")
+        add(pool.similar_rows(interest, 4 * LIMITS["similar"]), "similar")
+        add(pool.trending_rows(now, 4 * LIMITS["trending"]), "trending")
+        add(pool.fresh_rows(now, 4 * LIMITS["fresh"]), "fresh")
+        add(pool.newest_rows(4 * LIMITS["recent"]), "recent")
+        add((rng or np.random.default_rng()).integers(0, n, 8 * LIMITS["explore"]), "explore")
+    rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    picked = table.take(rows)
+    trend = pool.trending(now)[rows] if n else np.zeros(0)
+
+    # followed authors' posts the pool does not hold (followers-only)
+    extra_rows = [
+        i for i, pid in enumerate(extras.ids)
+        if pid not in pool.rows and pid not in exclude_ids and extras.authors[i] not in out_authors
+    ]
+    if extra_rows and extras.embeddings.shape[1] in (pool.dim, 0):
+        part = extras.take(extra_rows)
+        if part.embeddings.shape[1] == 0:
+            part.embeddings = np.zeros((len(part), pool.dim), dtype=np.float32)
+        raw = trending.raw(part, now=now)
+        best = max(pool.trending_best(now) if n else 0.0, float(raw.max()) if len(raw) else 0.0)
+        picked = concat(picked, part)
+        sources += ["following"] * len(part)
+        trend = np.concatenate([trend, raw / best if best > 0 else np.zeros(len(part))])
+    return Candidates(table=picked, sources=sources, trending=np.clip(trend, 0.0, 1.0))

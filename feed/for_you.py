@@ -1,0 +1,404 @@
+"""The for-you source of one feed session: picks the next posts to serve.
+
+How a pick is made:
+
+1. **Candidates** (``feed.candidates.gather``): every source, minus what the
+   session must not serve (already served in it, seen before, hidden, from an
+   author I muted or who failed the visibility gate, near a topic I marked
+   not interested).
+2. **Features and score** (``feed.features``, ``feed.scoring``) of all of
+   them; the best ``SHORTLIST`` are checked once against the user's seen sets
+   (``feed.seen``) and kept as the session's shortlist.
+3. **Sequence** (``feed.diversity.select``): author cap, exploration slot and
+   MMR over the shortlist, after re-scoring it with the session's current
+   interest vector and affinities (cheap: a few hundred rows).
+4. **Gate**: the picked posts are read again from Mongo (by id, without
+   their embeddings) while the caller's ``blocked`` check (the block graph,
+   which ``feed`` does not own; an author found unblocked is trusted for
+   ``BLOCK_TTL_S``) and my likes of them are read beside it;
+   ``policy.visibility.can_view_post`` decides on each with the follow graph
+   as read when the session opened. A post deleted, hidden from me or behind
+   a block is dropped and the next pick takes its place.
+
+Every event moves the session's interest vector (``feed.interest``); when it
+has turned far enough from the one the shortlist was built with (cosine below
+``DRIFT``), or the shortlist runs low or ages, the shortlist is rebuilt. So a
+liked topic rises and a skipped one sinks within a few swipes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+
+from core.stores import Stores
+from feed import interest as taste
+from feed import likes, seen, views
+from feed import posts as feed_posts
+from feed.candidates import Viewer, following_posts, gather
+from feed.diversity import RULES, Rules, select
+from feed.features import (
+    INDEX,
+    PRIORS,
+    Priors,
+    Table,
+    affinity_feature,
+    build_table,
+    feature_matrix,
+    fresh_mask,
+    similarity_feature,
+    unit,
+)
+from feed.pool import PostPool, unix
+from feed.posts import Post
+from feed.scoring import WEIGHTS, Weights, scores
+from feed.sessions import SessionState
+from policy.visibility import can_view_post
+
+SHORTLIST = 300
+REBUILD_AFTER_S = 30.0
+DRIFT = 0.8
+TOPIC_MUTE = 0.85  # posts this close to a not-interested post are left out for the session
+MAX_TOPICS = 20
+PRELOAD_SEEN = 300  # newest seen ids read when a session starts (the shortlist check catches the rest)
+REBUILD_MIN_S = 2.0  # a drifting taste rebuilds the shortlist at most this often
+BLOCK_TTL_S = 5.0  # an author found unblocked is trusted this long (a new block takes effect within it)
+
+Blocked = Callable[[list[str]], Awaitable[set[str]]]  # author ids -> those a block stands between the viewer and
+
+
+@dataclass
+class Picked:
+    post: Post  # as read at the gate, without its embedding
+    source: str
+    liked: bool | None = None  # by the viewer, read beside the gate (None: not read)
+
+
+@dataclass
+class PostMeta:
+    author_id: str
+    embedding: np.ndarray | None
+    fresh: bool
+
+
+@dataclass
+class Shortlist:
+    table: Table
+    sources: list[str]
+    static: np.ndarray  # feature rows as built; similarity and affinity are recomputed per pick
+    fresh: np.ndarray
+    built_at: float
+    interest: np.ndarray | None
+    muted_version: int
+
+
+class ForYou:
+    kind = "for_you"
+
+    def __init__(
+        self,
+        stores: Stores,
+        pool: PostPool,
+        state: SessionState,
+        viewer: Viewer,
+        blocked: Blocked,
+        *,
+        weights: Weights = WEIGHTS,
+        rules: Rules = RULES,
+        priors: Priors = PRIORS,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.stores = stores
+        self.pool = pool
+        self.state = state
+        self.viewer = viewer
+        self.blocked = blocked
+        self.weights = weights
+        self.rules = rules
+        self.priors = priors
+        self.clock = clock
+        self.interest = taste.from_bytes(state.interest)
+        self.topics = _topics(state.topics, pool.dim)
+        self.affinity: dict[str, float] = {}
+        self.long_term: np.ndarray | None = None
+        self.out: set[str] = set(state.served)
+        self._out_rows = np.zeros(0, dtype=bool)
+        self._out_version = -1
+        self.bad_authors: set[str] = set()
+        self._unblocked: dict[str, float] = {}  # author -> when last found unblocked
+        self.meta: dict[str, PostMeta] = {}
+        self.extras: Table = build_table([], pool.dim)
+        self.muted_version = 0
+        self._shortlist: Shortlist | None = None
+        self.tail_size = max(rules.author_window, rules.explore_every, rules.mmr_memory)
+
+    @property
+    def muted(self) -> set[str]:
+        return set(self.state.muted)
+
+    async def prepare(self) -> None:
+        """Read what the session starts from: long-term taste, followed
+        authors' posts, recently seen ids, the last served items."""
+        self.long_term, self.affinity = await taste.load(self.stores, self.viewer.user_id)
+        if self.interest is None and not self.state.served:
+            self.interest = taste.session_start(self.long_term)
+            self.state.interest = taste.to_bytes(self.interest)
+        self.extras = await following_posts(self.stores, self.viewer)
+        async with self.stores.redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrange(seen.seen_key(self.stores, self.viewer.user_id), 0, PRELOAD_SEEN - 1)
+            pipe.zrevrange(views.history_key(self.stores, self.viewer.user_id), 0, PRELOAD_SEEN - 1)
+            for found in await pipe.execute():
+                self.out.update(v.decode() if isinstance(v, bytes) else v for v in found)
+        await self.learn(self.state.served[-self.tail_size :])
+
+    # -- what is known of served posts ---------------------------------------
+
+    async def learn(self, post_ids: list[str]) -> None:
+        """Author, embedding and freshness of posts (from the pool, else Mongo)."""
+        now = self.clock()
+        missing = []
+        for pid in post_ids:
+            if pid in self.meta:
+                continue
+            row = self.pool.rows.get(pid)
+            if row is not None:
+                t = self.pool.table
+                age_h = (now - t.created[row]) / 3600.0
+                emb = t.embeddings[row]
+                self.meta[pid] = PostMeta(
+                    t.authors[row], emb if emb.any() else None, bool(fresh_mask(t.count("views")[row : row + 1], np.asarray([age_h]), self.priors)[0])
+                )
+            else:
+                missing.append(pid)
+        if missing:
+            for post in (await feed_posts.get_posts(self.stores, missing)).values():
+                self._remember(post, fresh=False)
+
+    def _remember(self, post: Post, *, fresh: bool) -> None:
+        emb = unit(np.asarray(post.embedding, dtype=np.float32)) if post.embedding else None
+        self.meta[post.id] = PostMeta(post.author_id, emb, fresh)
+
+    def _history(self, extra: list[str]) -> tuple[list[str], list[bool], np.ndarray | None]:
+        ids = (self.state.served + extra)[-self.tail_size :]
+        metas = [self.meta.get(pid) for pid in ids]
+        authors = [m.author_id if m else "" for m in metas]
+        fresh = [m.fresh if m else False for m in metas]
+        embs = [m.embedding for m in metas if m is not None and m.embedding is not None]
+        return authors, fresh, (np.stack(embs) if embs else None)
+
+    # -- events ----------------------------------------------------------------
+
+    async def on_event(self, post_id: str, event: str, watch_ms: int | None) -> tuple[PostMeta | None, taste.Signal]:
+        """Move the session's taste; returns what is known of the post and the signal."""
+        sig = taste.signal(event, watch_ms)
+        await self.learn([post_id])
+        meta = self.meta.get(post_id)
+        if meta is None:
+            return None, sig
+        if sig.interest and meta.embedding is not None:
+            self.interest = taste.moved(self.interest, meta.embedding, sig.interest)
+            self.state.interest = taste.to_bytes(self.interest)
+        if sig.affinity:
+            self.affinity[meta.author_id] = self.affinity.get(meta.author_id, 0.0) + sig.affinity
+        if event == "not_interested":
+            if meta.author_id not in self.state.muted:
+                self.state.muted = [*self.state.muted, meta.author_id]
+            if meta.embedding is not None:
+                rows = [meta.embedding] if self.topics is None else [*self.topics[-(MAX_TOPICS - 1) :], meta.embedding]
+                self.topics = np.stack(rows).astype(np.float32)
+                self.state.topics = self.topics.tobytes()
+            self.muted_version += 1
+        return meta, sig
+
+    # -- picking -----------------------------------------------------------------
+
+    async def next(self, n: int) -> list[Picked]:
+        picks: list[Picked] = []
+        for _ in range(8):
+            need = n - len(picks)
+            if need <= 0:
+                break
+            sl, fresh_build = await self._current_shortlist(need)
+            if sl is None:
+                break
+            muted = self.muted | self.bad_authors
+            avail = np.asarray(
+                [pid not in self.out and author not in muted for pid, author in zip(sl.table.ids, sl.table.authors)], dtype=bool
+            )
+            rows = np.flatnonzero(avail)
+            if len(rows) == 0:
+                if fresh_build:
+                    break
+                self._shortlist = None
+                continue
+            feats = sl.static[rows].copy()
+            direction = unit(self.interest)
+            feats[:, INDEX["similarity"]] = similarity_feature(sl.table.embeddings[rows], direction)
+            if self.affinity:
+                feats[:, INDEX["affinity"]] = affinity_feature(
+                    np.asarray([self.affinity.get(sl.table.authors[r], 0.0) for r in rows]), self.priors
+                )
+            h_authors, h_fresh, h_emb = self._history([p.post.id for p in picks])
+            order = select(
+                scores(feats, self.weights),
+                [sl.table.authors[r] for r in rows],
+                sl.table.embeddings[rows],
+                sl.fresh[rows],
+                need,
+                history_authors=h_authors,
+                history_fresh=h_fresh,
+                history_embeddings=h_emb,
+                rules=self.rules,
+            )
+            if not order:
+                if fresh_build:
+                    break  # nothing may follow what was served (author cap): fewer items for now
+                self._shortlist = None
+                continue
+            chosen = [int(rows[i]) for i in order]
+            ok, liked = await self._gate([sl.table.ids[r] for r in chosen], [sl.table.authors[r] for r in chosen])
+            for r in chosen:
+                pid = sl.table.ids[r]
+                self._exclude([pid])
+                if pid not in ok:
+                    break  # re-pick from here: the sequence after a dropped item no longer holds
+                post = ok[pid]
+                emb = sl.table.embeddings[r]
+                self.meta[pid] = PostMeta(post.author_id, emb if emb.any() else None, bool(sl.fresh[r]))
+                picks.append(Picked(post, sl.sources[r], pid in liked))
+        return picks
+
+    async def _current_shortlist(self, need: int) -> tuple[Shortlist | None, bool]:
+        now = self.clock()
+        sl = self._shortlist
+        direction = unit(self.interest)
+        if sl is not None:
+            remaining = sum(1 for pid in sl.table.ids if pid not in self.out)
+            drifted = (direction is not None) and (sl.interest is None or float(direction @ sl.interest) < DRIFT)
+            age = now - sl.built_at
+            if (
+                age <= REBUILD_AFTER_S
+                and not (drifted and age >= REBUILD_MIN_S)
+                and sl.muted_version == self.muted_version
+                and remaining >= max(2 * need, 20)
+            ):
+                return sl, False
+        self._shortlist = await self._build(now, direction)
+        return self._shortlist, True
+
+    async def _build(self, now: float, direction: np.ndarray | None) -> Shortlist | None:
+        for _ in range(4):
+            cands = gather(
+                self.pool, self.extras, self.viewer, interest=direction, now=now,
+                excluded_rows=self._excluded_rows(), exclude_ids=self.out, exclude_authors=self.muted | self.bad_authors,
+            )
+            table = cands.table
+            if len(table) == 0:
+                return None
+            feats = feature_matrix(
+                table, now=now, interest=direction, affinity=self.affinity,
+                following=self.viewer.following, fof=self.viewer.fof, trending=cands.trending, priors=self.priors,
+            )
+            value = scores(feats, self.weights)
+            if self.topics is not None and self.topics.shape[1] == table.embeddings.shape[1]:
+                near = np.max(table.embeddings @ self.topics.T, axis=1) >= TOPIC_MUTE
+                value = np.where(near, -np.inf, value)
+            order = np.argsort(-value, kind="stable")[:SHORTLIST]
+            order = order[np.isfinite(value[order])]
+            ids = [table.ids[i] for i in order]
+            already = await seen.already(self.stores, self.viewer.user_id, ids) if ids else set()
+            self._exclude(already)
+            rows = np.asarray([i for i, pid in zip(order, ids) if pid not in already], dtype=np.int64)
+            if len(rows):
+                return Shortlist(
+                    table=table.take(rows),
+                    sources=[cands.sources[i] for i in rows],
+                    static=feats[rows],
+                    fresh=feats[rows, INDEX["fresh"]] > 0.5,
+                    built_at=now,
+                    interest=direction,
+                    muted_version=self.muted_version,
+                )
+            if not ids:
+                return None
+        return None
+
+    def _exclude(self, post_ids) -> None:
+        post_ids = [pid for pid in post_ids if pid not in self.out]
+        self.out.update(post_ids)
+        if self._out_version == self.pool.version:
+            rows = [r for r in (self.pool.rows.get(pid) for pid in post_ids) if r is not None]
+            if rows:
+                self._out_rows[rows] = True
+
+    def _excluded_rows(self) -> np.ndarray:
+        """``out`` as a boolean column over the pool, kept across picks (rebuilt when the pool's rows move)."""
+        if self._out_version != self.pool.version:
+            self._out_rows = self.pool.mask(self.out)
+            self._out_version = self.pool.version
+        return self._out_rows
+
+    async def _gate(self, post_ids: list[str], authors: list[str]) -> tuple[dict[str, Post], set[str]]:
+        """The posts among ``post_ids`` that still exist and the viewer may see
+        now, and which of them the viewer likes: three reads side by side."""
+        now = time.monotonic()
+        others = sorted({a for a in authors if a != self.viewer.user_id and now - self._unblocked.get(a, -BLOCK_TTL_S) >= BLOCK_TTL_S})
+        found, blocked, liked = await asyncio.gather(
+            read_posts(self.stores, post_ids),
+            self.blocked(others) if others else _nothing(),
+            likes.liked_by(self.stores, self.viewer.user_id, post_ids),
+        )
+        for author in others:
+            if author not in blocked:
+                self._unblocked[author] = now
+        allowed: dict[str, Post] = {}
+        for pid in post_ids:
+            post = found.get(pid)
+            if post is None or post.author_id == self.viewer.user_id:
+                continue
+            decision = can_view_post(
+                visibility=post.visibility,
+                author_id=post.author_id,
+                viewer_id=self.viewer.user_id,
+                viewer_follows_author=post.author_id in self.viewer.following,
+                blocked=post.author_id in blocked,
+            )
+            if decision.allowed:
+                allowed[pid] = post
+            elif post.author_id in blocked:
+                self.bad_authors.add(post.author_id)
+        return allowed, liked
+
+
+async def _nothing() -> set[str]:
+    return set()
+
+
+_POST_FIELDS = frozenset(Post.__struct_fields__) - {"id", "embedding"}
+
+
+async def read_posts(stores: Stores, post_ids: list[str]) -> dict[str, Post]:
+    """Posts by id as they are now, without their embeddings (the ranker has
+    them already; leaving 384 floats a post out of the read is most of its cost)."""
+    if not post_ids:
+        return {}
+    out = {}
+    async for doc in stores.db["posts"].find({"_id": {"$in": list(dict.fromkeys(post_ids))}}, {"embedding": 0}):
+        fields = {k: v for k, v in doc.items() if k in _POST_FIELDS}
+        fields["id"] = doc["_id"]
+        out[doc["_id"]] = msgspec.convert(fields, Post, strict=False)
+    return out
+
+
+def _topics(raw: bytes, dim: int) -> np.ndarray | None:
+    if not raw or len(raw) % (4 * dim):
+        return None
+    return np.frombuffer(raw, dtype=np.float32).reshape(-1, dim).copy()
+
+
+__all__ = ["ForYou", "Picked", "PostMeta", "Viewer", "unix"]

@@ -1,0 +1,213 @@
+"""The candidate pool: the newest public posts, held in memory by each api
+process as columns (``feed.features.Table``) with their embeddings and
+counters, so ranking a session's next item reads no database.
+
+* New posts come in by ``refresh``: the ids of the newest posts (a sort on
+  ``_id`` with a small limit, widened while everything it finds is new), then
+  the new ones by id (``feed.posts.get_posts``). Both shapes are cheap on
+  nx-27017 too, where a range query on ``_id`` (``recent_posts``) scans the
+  whole collection. The api refreshes every ``server.feed_runtime.POOL_REFRESH_S``.
+* Counters stay current through ``update_counts``, fed by the live-counts
+  listener (every ``feed.counters.bump`` is published), and are re-read in
+  full by ``resync_counts`` once a minute in case a message was missed.
+* The pool holds at most ``size`` posts, the newest; older ones drop out.
+  Posts published non-public are not taken in (a later change to public is
+  not noticed; the following source reaches followers-only posts).
+
+A post deleted or made non-public after it entered the pool is still in it:
+the feed reads each post again before serving it (``feed.for_you``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+from pymongo import DESCENDING
+
+from core.stores import Stores
+from feed import counters, posts, trending
+from feed.features import COUNT_FIELDS, PRIORS, Priors, Table, build_table, fresh_mask
+
+DIM = 384
+FIRST_LOOK = 20  # ids a refresh looks at first; widened x4 while all are new
+FETCH_CHUNK = 500
+
+
+def unix(dt: datetime) -> float:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+class PostPool:
+    def __init__(self, stores: Stores, *, size: int = 5000, dim: int = DIM):
+        self.stores = stores
+        self.size = size
+        self.dim = dim
+        self.table = build_table([], dim)
+        self.rows: dict[str, int] = {}
+        self.by_author: dict[str, np.ndarray] = {}
+        self.version = 0  # moves whenever rows move
+        self.refreshed_at = 0.0  # monotonic start time of the last completed refresh
+        self._passed: set[str] = set()  # newest ids seen that are not public
+        self._task: asyncio.Task | None = None
+        self._task_started = 0.0
+        self._trending: tuple[float, np.ndarray, float] | None = None
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    # -- loading ---------------------------------------------------------
+
+    async def refresh(self, *, max_age: float = 0.0) -> None:
+        """Take in posts published since the last refresh, unless one that
+        started less than ``max_age`` seconds ago already did. Concurrent
+        callers share one query; a caller never relies on a query that
+        started more than ``max_age`` seconds before it asked."""
+        asked = time.monotonic()
+        if self.refreshed_at and asked - self.refreshed_at <= max_age:
+            return
+        while True:
+            task = self._task
+            if task is None or task.done():
+                self._task_started = time.monotonic()
+                task = self._task = asyncio.create_task(self._refresh())
+            started = self._task_started
+            await asyncio.shield(task)
+            if started >= asked - max_age:
+                return
+
+    async def _refresh(self) -> None:
+        started = time.monotonic()
+        look = FIRST_LOOK if len(self.table) else self.size
+        col = self.stores.db["posts"]
+        while True:
+            newest = [d["_id"] async for d in col.find({}, {"_id": 1}).sort("_id", DESCENDING).limit(look)]
+            new = [pid for pid in newest if pid not in self.rows and pid not in self._passed]
+            if len(new) < len(newest) or len(newest) < look or look >= self.size:
+                break
+            look = min(look * 4, self.size)
+        if new:
+            found = []
+            for start in range(0, len(new), FETCH_CHUNK):
+                found += (await posts.get_posts(self.stores, new[start : start + FETCH_CHUNK])).values()
+            public = [p for p in found if p.visibility == "public"]
+            if len(self._passed) > 4 * self.size:
+                self._passed.clear()
+            self._passed.update(p.id for p in found if p.visibility != "public")
+            if public:
+                counts = await counters.get_counts(self.stores, [p.id for p in public])
+                self._add(public, counts)
+        self.refreshed_at = started
+
+    def _add(self, new: list, counts: dict[str, dict[str, int]]) -> None:
+        incoming = build_table(
+            [(p.id, p.author_id, unix(p.created_at), p.embedding, counts.get(p.id)) for p in new], self.dim
+        )
+        table = _concat(self.table, incoming)
+        if len(table) > self.size:  # keep the newest
+            keep = np.sort(np.argsort(-table.created, kind="stable")[: self.size])
+            table = table.take(keep)
+        self.table = table
+        self.rows = {pid: i for i, pid in enumerate(table.ids)}
+        grouped: dict[str, list[int]] = {}
+        for i, author in enumerate(table.authors):
+            grouped.setdefault(author, []).append(i)
+        self.by_author = {a: np.asarray(r, dtype=np.int64) for a, r in grouped.items()}
+        self.version += 1
+        self._trending = None
+
+    async def resync_counts(self, chunk: int = 1000) -> None:
+        ids = list(self.table.ids)
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            for post_id, found in (await counters.get_counts(self.stores, part)).items():
+                self.update_counts(post_id, found)
+
+    def update_counts(self, post_id: str, found: dict[str, int]) -> bool:
+        row = self.rows.get(post_id)
+        if row is None:
+            return False
+        for name in COUNT_FIELDS:
+            if name in found:
+                self.table.counts[name][row] = found[name]
+        return True
+
+    def counts_of(self, post_id: str) -> dict[str, int] | None:
+        """The counters the pool holds for a post (kept live by the counts listener), or None."""
+        row = self.rows.get(post_id)
+        if row is None:
+            return None
+        return {name: int(self.table.counts[name][row]) for name in COUNT_FIELDS}
+
+    def mask(self, post_ids) -> np.ndarray:
+        """A boolean column: True on the rows of ``post_ids`` the pool holds."""
+        out = np.zeros(len(self.table), dtype=bool)
+        rows = [r for r in (self.rows.get(pid) for pid in post_ids) if r is not None]
+        if rows:
+            out[rows] = True
+        return out
+
+    # -- sources ---------------------------------------------------------
+
+    def trending(self, now: float) -> np.ndarray:
+        """Each post's trending value relative to the pool's best (0..1), recomputed at most every 2 s."""
+        return self._trend(now)[1]
+
+    def trending_best(self, now: float) -> float:
+        """The raw trending value of the pool's best post (the scale of ``trending``)."""
+        return self._trend(now)[2]
+
+    def _trend(self, now: float) -> tuple[float, np.ndarray, float]:
+        cached = self._trending
+        if cached is None or now - cached[0] > 2.0 or len(cached[1]) != len(self.table):
+            raw = trending.raw(self.table, now=now)
+            best = float(raw.max()) if len(raw) else 0.0
+            cached = self._trending = (now, raw / best if best > 0 else np.zeros(len(raw)), best)
+        return cached
+
+    def trending_rows(self, now: float, k: int) -> np.ndarray:
+        return trending.top(self.trending(now), k)
+
+    def fresh_rows(self, now: float, k: int, priors: Priors = PRIORS) -> np.ndarray:
+        """The newest posts that still need exposure."""
+        age_h = np.maximum(now - self.table.created, 0.0) / 3600.0
+        rows = np.flatnonzero(fresh_mask(self.table.count("views"), age_h, priors))
+        return rows[np.argsort(-self.table.created[rows], kind="stable")][:k]
+
+    def newest_rows(self, k: int) -> np.ndarray:
+        return np.argsort(-self.table.created, kind="stable")[:k]
+
+    def similar_rows(self, interest: np.ndarray | None, k: int) -> np.ndarray:
+        if interest is None or len(self.table) == 0 or interest.shape[0] != self.dim:
+            return np.zeros(0, dtype=np.int64)
+        sims = self.table.embeddings @ interest.astype(np.float32)
+        k = min(k, len(sims))
+        part = np.argpartition(-sims, k - 1)[:k]
+        return part[np.argsort(-sims[part], kind="stable")]
+
+    def author_rows(self, authors: set[str], k: int) -> np.ndarray:
+        parts = [self.by_author[a] for a in authors if a in self.by_author]
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        arr = np.concatenate(parts)
+        return arr[np.argsort(-self.table.created[arr], kind="stable")][:k]
+
+
+def _concat(a: Table, b: Table) -> Table:
+    if len(a) == 0:
+        return b
+    if len(b) == 0:
+        return a
+    return Table(
+        ids=a.ids + b.ids,
+        authors=a.authors + b.authors,
+        created=np.concatenate([a.created, b.created]),
+        embeddings=np.concatenate([a.embeddings, b.embeddings]),
+        counts={k: np.concatenate([a.count(k), b.count(k)]) for k in COUNT_FIELDS},
+    )
+
+
+concat = _concat

@@ -1,0 +1,64 @@
+"""What a user has already been served, across feed sessions: the ranked feed
+never serves a post twice to the same user, nor one they viewed another way
+(``feed.views`` keeps that history).
+
+A sorted set per user, ``feed:seen:<user>``, post id -> unix time served;
+kept to the newest ``MAX_SEEN`` entries and for ``TTL_S`` after the last one,
+so it stays bounded however long someone swipes. Posts a user marked
+``not_interested`` are hidden the same way, for good: ``feed:hidden:<user>``."""
+
+from __future__ import annotations
+
+import time
+
+from core.stores import Stores
+from feed import views
+
+MAX_SEEN = 20_000
+TTL_S = 30 * 24 * 3600
+
+
+def seen_key(stores: Stores, user_id: str) -> str:
+    return stores.key("feed", "seen", user_id)
+
+
+def hidden_key(stores: Stores, user_id: str) -> str:
+    return stores.key("feed", "hidden", user_id)
+
+
+def mark_commands(pipe, stores: Stores, user_id: str, post_ids: list[str], now: float | None = None) -> None:
+    """Queue on ``pipe`` the commands that mark ``post_ids`` seen (one round trip with the caller's)."""
+    if not post_ids:
+        return
+    now = time.time() if now is None else now
+    key = seen_key(stores, user_id)
+    pipe.zadd(key, {pid: now for pid in post_ids})
+    pipe.zremrangebyrank(key, 0, -(MAX_SEEN + 1))
+    pipe.expire(key, TTL_S)
+
+
+async def mark(stores: Stores, user_id: str, post_ids: list[str]) -> None:
+    async with stores.redis.pipeline(transaction=False) as pipe:
+        mark_commands(pipe, stores, user_id, post_ids)
+        await pipe.execute()
+
+
+async def already(stores: Stores, user_id: str, post_ids: list[str]) -> set[str]:
+    """The ids in ``post_ids`` the user was served before, viewed (``feed.views``
+    history, whichever way the post was reached) or hid."""
+    if not post_ids:
+        return set()
+    async with stores.redis.pipeline(transaction=False) as pipe:
+        pipe.zmscore(seen_key(stores, user_id), post_ids)
+        pipe.zmscore(views.history_key(stores, user_id), post_ids)
+        pipe.smismember(hidden_key(stores, user_id), post_ids)
+        served, viewed, hidden = await pipe.execute()
+    return {pid for pid, s, v, h in zip(post_ids, served, viewed, hidden) if s is not None or v is not None or h}
+
+
+async def hide(stores: Stores, user_id: str, post_id: str) -> None:
+    key = hidden_key(stores, user_id)
+    async with stores.redis.pipeline(transaction=False) as pipe:
+        pipe.sadd(key, post_id)
+        pipe.expire(key, TTL_S)
+        await pipe.execute()

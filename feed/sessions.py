@@ -1,0 +1,204 @@
+"""Feed sessions in Redis: what one swipe session has served, in order, and
+the in-session state that shapes what comes next.
+
+One session is two keys, hash-tagged so they live in one cluster slot:
+
+* ``feed:session:{<id>}`` (hash): ``user``, ``kind``, ``window``, ``pos`` (how
+  many items the client has reached: 1 + the index of the furthest item it
+  sent an event for), ``owner`` (the connection currently driving it),
+  ``interest`` (the session's interest vector, float32 bytes), ``muted`` (JSON
+  list of authors marked not interested) and ``topics`` (float32 bytes: the
+  embeddings of posts marked not interested).
+* ``feed:session:{<id>}:served`` (list): every post id served, in order. The
+  cursor a client holds is an index into this list, so resuming means "send
+  ``served[cursor:]``, then carry on": no repeats, no gaps.
+
+Both expire ``TTL_S`` after the last write. Writes are guarded by ``owner``: a
+session resumed on another connection (or replica) takes it over, and the
+previous connection's next write fails with ``SessionMoved``. A session holds
+at most ``MAX_SERVED`` items; then it is full and the client opens a new one."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+
+import msgspec
+from ulid import ULID
+
+from core.stores import Stores
+from feed import seen
+
+TTL_S = 3600
+MAX_SERVED = 5000
+KINDS = ("for_you", "following")
+_ID = re.compile(r"fs_[0-9a-hjkmnp-tv-z]{26}")
+
+
+class SessionMoved(Exception):
+    """Another connection took the session over."""
+
+
+class SessionFull(Exception):
+    """The session served MAX_SERVED items."""
+
+
+class SessionState(msgspec.Struct, kw_only=True):
+    id: str
+    user_id: str
+    kind: str
+    window: int
+    owner: str
+    pos: int = 0
+    interest: bytes = b""
+    muted: list[str] = []
+    topics: bytes = b""
+    served: list[str] = []
+
+
+def new_session_id() -> str:
+    return "fs_" + str(ULID()).lower()
+
+
+def valid_session_id(value: str) -> bool:
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def new_owner() -> str:
+    return secrets.token_hex(8)
+
+
+def _hash_key(stores: Stores, session_id: str) -> str:
+    return stores.key("feed", "session", "{" + session_id + "}")
+
+
+def _served_key(stores: Stores, session_id: str) -> str:
+    return _hash_key(stores, session_id) + ":served"
+
+
+# KEYS: hash, served. ARGV: owner, expected length, ttl, max served, ids...
+_APPEND = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return -1 end
+local n = redis.call('LLEN', KEYS[2])
+if n ~= tonumber(ARGV[2]) then return -2 end
+if n + #ARGV - 4 > tonumber(ARGV[4]) then return -3 end
+for i = 5, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return n + #ARGV - 4
+"""
+
+# KEYS: hash, served. ARGV: owner, ttl, field, value, field, value...
+_SAVE = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return -1 end
+if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+
+
+async def create(
+    stores: Stores, *, user_id: str, kind: str, window: int, interest: bytes = b"", owner: str | None = None
+) -> SessionState:
+    state = SessionState(
+        id=new_session_id(), user_id=user_id, kind=kind, window=window, owner=owner or new_owner(), interest=interest
+    )
+    key = _hash_key(stores, state.id)
+    async with stores.redis.pipeline(transaction=True) as pipe:
+        pipe.hset(
+            key,
+            mapping={"user": user_id, "kind": kind, "window": window, "owner": state.owner, "pos": 0, "interest": interest,
+                     "muted": "[]", "topics": b""},
+        )
+        pipe.expire(key, TTL_S)
+        await pipe.execute()
+    return state
+
+
+async def load(stores: Stores, session_id: str, *, served: bool = True) -> SessionState | None:
+    if not valid_session_id(session_id):
+        return None
+    async with stores.redis.pipeline(transaction=False) as pipe:
+        pipe.hgetall(_hash_key(stores, session_id))
+        if served:
+            pipe.lrange(_served_key(stores, session_id), 0, -1)
+        found = await pipe.execute()
+    fields = found[0]
+    if not fields or b"user" not in fields:
+        return None
+    return SessionState(
+        id=session_id,
+        user_id=fields[b"user"].decode(),
+        kind=fields[b"kind"].decode(),
+        window=int(fields[b"window"]),
+        owner=fields.get(b"owner", b"").decode(),
+        pos=int(fields.get(b"pos", b"0")),
+        interest=fields.get(b"interest", b""),
+        muted=json.loads(fields.get(b"muted", b"[]")),
+        topics=fields.get(b"topics", b""),
+        served=[v.decode() for v in found[1]] if served else [],
+    )
+
+
+async def take_over(stores: Stores, state: SessionState, *, window: int | None = None) -> SessionState:
+    """Make a fresh owner the session's driver (the previous one's writes fail from now on)."""
+    state.owner = new_owner()
+    if window is not None:
+        state.window = window
+    key = _hash_key(stores, state.id)
+    async with stores.redis.pipeline(transaction=False) as pipe:
+        pipe.hset(key, mapping={"owner": state.owner, "window": state.window})
+        pipe.expire(key, TTL_S)
+        pipe.expire(_served_key(stores, state.id), TTL_S)
+        await pipe.execute()
+    return state
+
+
+async def append(stores: Stores, state: SessionState, post_ids: list[str], *, save_fields: tuple[str, ...] = ()) -> int:
+    """Add served items (and mark them seen for the user); returns the new length.
+    ``save_fields`` of ``state`` are written in the same round trip, first.
+
+    Seen marks go first: if the append then fails, those posts are only
+    skipped later, never shown twice."""
+    if not post_ids:
+        if save_fields:
+            await save(stores, state, *save_fields)
+        return len(state.served)
+    keys = (_hash_key(stores, state.id), _served_key(stores, state.id))
+    async with stores.redis.pipeline(transaction=False) as pipe:
+        seen.mark_commands(pipe, stores, state.user_id, post_ids)
+        if save_fields:
+            pipe.eval(_SAVE, 2, *keys, state.owner, TTL_S, *_field_values(state, save_fields))
+        pipe.eval(_APPEND, 2, *keys, state.owner, len(state.served), TTL_S, MAX_SERVED, *post_ids)
+        results = await pipe.execute()
+    length = int(results[-1])
+    if length == -3:
+        raise SessionFull(state.id)
+    if length < 0 or (save_fields and int(results[-2]) < 0):
+        raise SessionMoved(state.id)
+    state.served.extend(post_ids)
+    return length
+
+
+def _field_values(state: SessionState, fields: tuple[str, ...]) -> list:
+    values: list = []
+    for name in fields:
+        value = getattr(state, name)
+        if name == "muted":
+            value = json.dumps(value)
+        values += [name, value]
+    return values
+
+
+async def save(stores: Stores, state: SessionState, *fields: str) -> None:
+    """Write the named fields of ``state`` (pos, interest, muted, topics, window)."""
+    values = _field_values(state, fields)
+    ok = await stores.redis.eval(_SAVE, 2, _hash_key(stores, state.id), _served_key(stores, state.id), state.owner, TTL_S, *values)
+    if int(ok) < 0:
+        raise SessionMoved(state.id)
+
+
+async def delete(stores: Stores, session_id: str) -> None:
+    await stores.redis.delete(_hash_key(stores, session_id), _served_key(stores, session_id))

@@ -1,0 +1,172 @@
+"""A feed session being driven: the window of items ahead, events, resume.
+
+The rules (docs/FEED-PROTOCOL.md tells them to clients):
+
+* ``pos`` is how far the client has got: 1 + the index of the furthest item
+  it sent an event for. The stream keeps ``window`` items served beyond
+  ``pos`` and no more: while the client sends no events, nothing new is
+  made, so a client that stops reading costs nothing more.
+* Every served item is appended to the session's served list in Redis before
+  it is handed to the caller, so a resume (``served[cursor:]``, then carry on)
+  repeats nothing and skips nothing.
+* Events move ``pos`` and the session's taste (``feed.for_you``), and are
+  saved at once; the long-term taste (``feed.interest``) moves too.
+
+The stream itself sends nothing: the caller (WebSocket handler or HTTP route)
+renders and delivers what ``top_up`` returns."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from core.stores import Stores
+from feed import interest as taste
+from feed import seen, sessions
+from feed.candidates import Viewer
+from feed.following import following_feed
+from feed.for_you import Picked, PostMeta
+from feed.posts import Post
+
+Visible = Callable[[list[Post]], Awaitable[list[Post]]]
+MAX_RESEND = 200  # a resume may ask for at most this many already-served items
+
+
+class NotInSession(Exception):
+    """The post is not one this session served."""
+
+
+@dataclass
+class Served:
+    index: int
+    post: Post
+    source: str
+    liked: bool | None = None
+
+
+class FollowingSource:
+    """The following feed as a stream: newest first, then older, by the same
+    query as ``GET /v1/feed?kind=following``."""
+
+    kind = "following"
+
+    def __init__(self, stores: Stores, state: sessions.SessionState, viewer: Viewer, visible: Visible):
+        self.stores = stores
+        self.state = state
+        self.viewer = viewer
+        self.visible = visible
+        self.before = state.served[-1] if state.served else None
+        self.ended = False
+        self.meta: dict[str, PostMeta] = {}
+
+    async def prepare(self) -> None:
+        return None
+
+    async def next(self, n: int) -> list[Picked]:
+        picks: list[Picked] = []
+        while len(picks) < n and not self.ended:
+            page = await following_feed(
+                self.stores, self.viewer.user_id, sorted(self.viewer.following), cursor=self.before, limit=n - len(picks)
+            )
+            if not page.items:
+                self.ended = True
+                break
+            self.before = page.items[-1].id
+            self.ended = page.next_cursor is None
+            for post in await self.visible(page.items):
+                picks.append(Picked(post, "following"))
+                self.meta[post.id] = PostMeta(post.author_id, None, False)
+        return picks
+
+    async def learn(self, post_ids: list[str]) -> None:
+        missing = [pid for pid in post_ids if pid not in self.meta]
+        if missing:
+            from feed.posts import get_posts
+
+            for post in (await get_posts(self.stores, missing)).values():
+                self.meta[post.id] = PostMeta(post.author_id, None, False)
+
+    async def on_event(self, post_id: str, event: str, watch_ms: int | None) -> tuple[PostMeta | None, taste.Signal]:
+        await self.learn([post_id])
+        return self.meta.get(post_id), taste.signal(event, watch_ms)
+
+
+class FeedStream:
+    def __init__(self, stores: Stores, state: sessions.SessionState, source):
+        self.stores = stores
+        self.state = state
+        self.source = source
+        self.index = {pid: i for i, pid in enumerate(state.served)}
+        self.exhausted = False
+        self.dirty: set[str] = set()  # state fields changed by events, written with the next items
+
+    @property
+    def id(self) -> str:
+        return self.state.id
+
+    @property
+    def cursor(self) -> int:
+        """How many items the session has served (the cursor after the last one)."""
+        return len(self.state.served)
+
+    @property
+    def ahead(self) -> int:
+        return len(self.state.served) - self.state.pos
+
+    def window_ids(self) -> list[str]:
+        """The item the client is on and every item served after it: whose counts matter now."""
+        return self.state.served[max(0, self.state.pos - 1) :]
+
+    async def top_up(self) -> list[Served]:
+        """Serve items until ``window`` are ahead of the client (none when that is so
+        already), and save what events changed, in one round trip."""
+        need = min(self.state.pos + self.state.window, sessions.MAX_SERVED) - len(self.state.served)
+        picks = await self.source.next(need) if need > 0 else []
+        if need > 0:
+            self.exhausted = not picks and self.ahead <= 0
+        dirty, self.dirty = tuple(sorted(self.dirty)), set()
+        if not picks:
+            if dirty:
+                await sessions.save(self.stores, self.state, *dirty)
+            return []
+        start = len(self.state.served)
+        await sessions.append(self.stores, self.state, [p.post.id for p in picks], save_fields=dirty)
+        out = []
+        for i, pick in enumerate(picks):
+            self.index[pick.post.id] = start + i
+            out.append(Served(start + i, pick.post, pick.source, pick.liked))
+        return out
+
+    def resend(self, cursor: int) -> list[tuple[int, str]]:
+        """(index, post id) of the items served at and after ``cursor``."""
+        return [(i, self.state.served[i]) for i in range(cursor, len(self.state.served))]
+
+    async def event(self, post_id: str, event: str, watch_ms: int | None = None) -> tuple[PostMeta | None, taste.Signal]:
+        """Apply one client event to the session: its position and taste. They are
+        saved by the ``top_up`` that must follow. Call ``remember`` afterwards (off
+        the path to the next item) for the long-term taste."""
+        at = self.index.get(post_id)
+        if at is None:
+            raise NotInSession(post_id)
+        if at + 1 > self.state.pos:
+            self.state.pos = at + 1
+            self.dirty.add("pos")
+        before = (self.state.interest, len(self.state.muted), len(self.state.topics))
+        meta, sig = await self.source.on_event(post_id, event, watch_ms)
+        if self.state.interest != before[0]:
+            self.dirty.add("interest")
+        if len(self.state.muted) != before[1] or len(self.state.topics) != before[2]:
+            self.dirty.update(("muted", "topics"))
+        return meta, sig
+
+    async def remember(self, post_id: str, event: str, meta: PostMeta | None, sig: taste.Signal) -> None:
+        """The event's mark on the user beyond this session: long-term taste, hidden posts."""
+        if meta is not None and (sig.interest or sig.affinity):
+            known = {"current": self.source.long_term} if hasattr(self.source, "long_term") else {}
+            updated = await taste.record(
+                self.stores, self.state.user_id, author_id=meta.author_id, embedding=meta.embedding, sig=sig, **known
+            )
+            if known:
+                self.source.long_term = updated
+        if event == "not_interested":
+            await seen.hide(self.stores, self.state.user_id, post_id)

@@ -1,0 +1,162 @@
+"""The feed's per-process state: the candidate pool (``feed.pool``), the live
+counts subscriber (``server.live_counts``), and short-lived caches of who
+follows whom and of authors' public profiles.
+
+Started with the app (``start``/``stop`` in the lifespan): the pool is loaded
+and the subscriber is live before the first request. A process that did not
+run the lifespan (a test app) starts it on first use.
+
+This is also where the server joins the follow/block graph (``accounts``)
+with the feed: ``viewer`` reads the graph around a user, ``visible`` is the
+visibility gate the feed calls before serving a post (``server.post_views``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from accounts.graph import blocked_among, following_ids
+from accounts.users import get_users
+from core.stores import Stores
+from feed.candidates import Viewer
+from feed.pool import PostPool
+from feed.posts import Post
+from server.live_counts import CountsHub
+from server.post_views import Author, visible_posts
+
+log = logging.getLogger("fabula.feed")
+
+POOL_SIZE = 5000
+POOL_REFRESH_S = 2.0  # new posts reach the pool within about this long
+COUNTS_RESYNC_S = 60.0
+VIEWER_TTL_S = 10.0  # the follow graph as the HTTP feed sees it may be this old
+AUTHOR_TTL_S = 60.0
+FOF_FANOUT = 10  # friends of friends: through this many of the people I follow ...
+FOF_EACH = 50  # ... this many of theirs each
+CACHE_MAX = 20_000
+
+
+class FeedRuntime:
+    def __init__(self, stores: Stores, *, pool_size: int = POOL_SIZE):
+        self.stores = stores
+        self.pool = PostPool(stores, size=pool_size)
+        self.hub = CountsHub(stores, on_counts=self.pool.update_counts)
+        self.loop = asyncio.get_running_loop()
+        self._viewers: dict[str, tuple[float, Viewer]] = {}
+        self._authors: dict[str, tuple[float, Author]] = {}
+        self._task: asyncio.Task | None = None
+        self._started = False
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self.hub.start()
+        # the first load reads the newest posts with their embeddings: seconds on a
+        # big collection, so it runs in the background; feed requests wait for it
+        self._task = asyncio.create_task(self._maintain(), name="feed-pool")
+        await self.hub.wait_ready()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self.hub.stop()
+
+    async def _maintain(self) -> None:
+        last_resync = time.monotonic()
+        while True:
+            try:
+                await self.pool.refresh(max_age=POOL_REFRESH_S / 2)
+                if time.monotonic() - last_resync >= COUNTS_RESYNC_S:
+                    last_resync = time.monotonic()
+                    await self.pool.resync_counts()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("feed pool refresh failed")
+            await asyncio.sleep(POOL_REFRESH_S)
+
+    # -- the graph around a viewer -----------------------------------------
+
+    async def viewer(self, user_id: str, *, max_age: float = VIEWER_TTL_S) -> Viewer:
+        now = time.monotonic()
+        cached = self._viewers.get(user_id)
+        if cached is not None and now - cached[0] <= max_age:
+            return cached[1]
+        following = await following_ids(self.stores, user_id)
+        fof: set[str] = set()
+        for theirs in await asyncio.gather(*(following_ids(self.stores, other) for other in following[:FOF_FANOUT])):
+            fof.update(theirs[:FOF_EACH])
+        fof -= set(following) | {user_id}
+        found = Viewer(user_id=user_id, following=set(following), fof=fof)
+        if len(self._viewers) >= CACHE_MAX:
+            self._viewers.clear()
+        self._viewers[user_id] = (now, found)
+        return found
+
+    def blocked(self, viewer_id: str) -> Callable[[list[str]], Awaitable[set[str]]]:
+        """The block check the ranker runs beside its last read of a post."""
+
+        async def check(author_ids: list[str]) -> set[str]:
+            return await blocked_among(self.stores, viewer_id, author_ids)
+
+        return check
+
+    def visible(self, viewer_id: str) -> Callable[[list[Post]], Awaitable[list[Post]]]:
+        async def check(posts: list[Post]) -> list[Post]:
+            return await visible_posts(self.stores, posts, viewer_id)
+
+        return check
+
+    async def authors(self, user_ids: list[str]) -> dict[str, Author]:
+        now = time.monotonic()
+        out: dict[str, Author] = {}
+        missing = []
+        for uid in dict.fromkeys(user_ids):
+            cached = self._authors.get(uid)
+            if cached is not None and now - cached[0] <= AUTHOR_TTL_S:
+                out[uid] = cached[1]
+            else:
+                missing.append(uid)
+        if missing:
+            if len(self._authors) >= CACHE_MAX:
+                self._authors.clear()
+            for uid, user in (await get_users(self.stores, missing)).items():
+                author = Author(user.id, user.handle, user.display_name, user.avatar_url)
+                self._authors[uid] = (now, author)
+                out[uid] = author
+        return out
+
+
+_runtime: FeedRuntime | None = None
+
+
+def runtime(stores: Stores) -> FeedRuntime:
+    """This process's feed runtime (one per event loop and stores)."""
+    global _runtime
+    loop = asyncio.get_running_loop()
+    if _runtime is None or _runtime.loop is not loop or _runtime.stores is not stores:
+        _runtime = FeedRuntime(stores)
+    return _runtime
+
+
+async def ready(stores: Stores) -> FeedRuntime:
+    rt = runtime(stores)
+    await rt.start()
+    return rt
+
+
+async def start(app) -> None:
+    await ready(app.state.stores)
+
+
+async def stop(app) -> None:
+    global _runtime
+    if _runtime is not None:
+        await _runtime.stop()
+        _runtime = None

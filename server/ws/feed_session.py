@@ -1,0 +1,344 @@
+"""WebSocket handlers of the swipe stream: ``feed.open``, ``feed.event``,
+``feed.close`` (docs/FEED-PROTOCOL.md is the client's guide).
+
+A connection may drive up to ``MAX_SESSIONS`` feed sessions. Each keeps
+``window`` items ahead of the client (``feed.stream``); events are applied,
+the next items are sent at once, and the event's other effects (view and
+like counters, notifications, the long-term taste) are queued for the
+connection's effects task, so the next item waits for ranking alone. The
+effects queue is bounded (``EFFECTS_QUEUE``); ``feed.ack`` leaves once an
+event's effects are done.
+
+Live counts: every session watches the posts of its window on the process's
+``CountsHub``, which hands it the current counters of a changed post (read
+once per flush for every session). They wait in a dict, one entry per post,
+the latest; at most every ``COUNTS_INTERVAL_S``, and only while the
+connection's outbox is less than half full, they are pushed where they differ
+from what the client last got. A client that reads slowly gets fewer, newer
+counts, and the server holds at most one pending entry per post in the
+window, however fast the counters move."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from core.errors import FabulaError
+from feed import likes, sessions, shares, views
+from feed.for_you import ForYou
+from feed.interest import EVENTS
+from feed.posts import get_posts
+from feed.stream import MAX_RESEND, FeedStream, FollowingSource, NotInSession, Served
+from server import feed_items
+from server.feed_runtime import POOL_REFRESH_S, FeedRuntime, ready
+from server.post_views import Counts, visible_post
+from server.ws import protocol as proto
+from server.ws.connection import Connection
+
+log = logging.getLogger("fabula.ws")
+
+DEFAULT_WINDOW = 5
+MAX_WINDOW = 20
+MAX_SESSIONS = 4
+COUNTS_INTERVAL_S = 0.25
+ITEMS_PER_MESSAGE = 20
+EFFECTS_QUEUE = 32  # events whose effects may wait on one connection
+MAX_WATCH_MS = 3_600_000
+
+Event = Literal["impression", "view", "complete", "like", "skip", "share", "not_interested"]
+assert set(Event.__args__) == set(EVENTS)  # type: ignore[attr-defined]
+
+
+class FeedOpen(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    kind: Literal["for_you", "following"] = "for_you"
+    window: Annotated[int, Meta(ge=1, le=MAX_WINDOW)] | None = None
+    session_id: Annotated[str, Meta(max_length=64)] | None = None
+    cursor: Annotated[int, Meta(ge=0)] | None = None
+
+
+class FeedEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    session_id: Annotated[str, Meta(max_length=64)]
+    post_id: Annotated[str, Meta(max_length=64)]
+    event: Event
+    watch_ms: Annotated[int, Meta(ge=0, le=MAX_WATCH_MS)] | None = None
+
+
+class FeedClose(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    session_id: Annotated[str, Meta(max_length=64)]
+
+
+class Live:
+    """One feed session driven by one connection: its stream and its counts pusher."""
+
+    def __init__(self, conn: Connection, stream: FeedStream, rt: FeedRuntime):
+        self.conn = conn
+        self.stream = stream
+        self.rt = rt
+        self.pending: dict[str, dict[str, int]] = {}
+        self.last_sent: dict[str, Counts] = {}
+        self.window: set[str] = set()
+        self.wake = asyncio.Event()
+        self.viewed: set[str] = set()
+        self.told_exhausted = False
+
+    @property
+    def task_key(self) -> str:
+        return f"feed:{self.stream.id}"
+
+    # -- counts --------------------------------------------------------------
+
+    def counts_changed(self, post_id: str, counts: dict[str, int]) -> None:
+        if post_id in self.window:
+            self.pending[post_id] = counts  # the latest replaces what waits: one entry per post
+            self.wake.set()
+
+    def rewatch(self) -> None:
+        self.window = set(self.stream.window_ids())
+        for pid in [p for p in self.pending if p not in self.window]:
+            del self.pending[pid]
+        for pid in [p for p in self.last_sent if p not in self.window]:
+            del self.last_sent[pid]
+        self.rt.hub.watch(self, self.window)
+
+    async def push_counts(self) -> None:
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.pending:
+                    if self.conn.outbox.qsize() >= proto.OUTBOX_LIMIT // 2:
+                        await asyncio.sleep(COUNTS_INTERVAL_S)  # the client is behind: let counts coalesce
+                        continue
+                    post_id = next(iter(self.pending))
+                    counts = feed_items.public_counts(self.pending.pop(post_id))
+                    if post_id not in self.window or self.last_sent.get(post_id) == counts:
+                        continue
+                    self.last_sent[post_id] = counts
+                    self.conn.send(
+                        proto.out(
+                            "feed.counts",
+                            {"session_id": self.stream.id, "post_id": post_id, "counts": msgspec.to_builtins(counts)},
+                        )
+                    )
+                await asyncio.sleep(COUNTS_INTERVAL_S)
+        finally:
+            self.rt.hub.unwatch(self)
+
+    # -- items ---------------------------------------------------------------
+
+    async def send_items(self, served: list[Served], resent: list[tuple[int, str]] = (), *, reply_to: str | None = None, always: bool = False) -> None:  # type: ignore[assignment]
+        conn, stream = self.conn, self.stream
+        posts = [s.post for s in served]
+        places = [(s.index, s.source) for s in served]
+        liked = {s.post.id for s in served if s.liked} if all(s.liked is not None for s in served) and not resent else None
+        if resent:
+            found = await get_posts(conn.stores, [pid for _, pid in resent])
+            again = await self.rt.visible(conn.user.id)([found[pid] for _, pid in resent if pid in found])
+            kept = {p.id for p in again}
+            by_id = {p.id: p for p in again}
+            old = [(i, by_id[pid]) for i, pid in resent if pid in kept]
+            posts = [p for _, p in old] + posts
+            places = [(i, "resent") for i, _ in old] + places
+        items = await feed_items.views(conn.stores, self.rt, conn.user.id, posts, places=places, liked=liked)
+        for item in items:
+            self.last_sent[item.id] = item.counts
+        exhausted = stream.exhausted and stream.ahead <= 0
+        if not items and not always and not (exhausted and not self.told_exhausted):
+            return
+        self.told_exhausted = exhausted
+        chunks = [items[i : i + ITEMS_PER_MESSAGE] for i in range(0, len(items), ITEMS_PER_MESSAGE)] or [[]]
+        for n, chunk in enumerate(chunks):
+            last = n == len(chunks) - 1
+            data = {
+                "session_id": stream.id,
+                "items": feed_items.to_wire(chunk),
+                "cursor": stream.cursor if last else chunk[-1].index + 1,  # type: ignore[attr-defined]
+                "exhausted": exhausted if last else False,
+            }
+            conn.send(proto.out("feed.items", data, reply_to if last else None))
+
+
+_lives: weakref.WeakKeyDictionary[Connection, dict[str, Live]] = weakref.WeakKeyDictionary()
+
+
+def lives(conn: Connection) -> dict[str, Live]:
+    found = _lives.get(conn)
+    if found is None:
+        found = _lives[conn] = {}
+    return found
+
+
+def _drop(conn: Connection, live: Live) -> None:
+    conn.cancel_task(live.task_key)
+    live.rt.hub.unwatch(live)
+    lives(conn).pop(live.stream.id, None)
+
+
+def _error(conn: Connection, code: str, message: str, reply_to: str | None) -> None:
+    conn.send(proto.error(code, message, reply_to))
+
+
+async def on_open(conn: Connection, msg: proto.Message) -> None:
+    req = msgspec.convert(msg.data, FeedOpen)
+    held = lives(conn)
+    stores, user_id = conn.stores, conn.user.id
+    if req.session_id is not None:
+        state = await sessions.load(stores, req.session_id)
+        if state is None or state.user_id != user_id:
+            _error(conn, "feed_session_not_found", f"no feed session {req.session_id!r} (sessions expire after an hour idle)", msg.id)
+            return
+        cursor = state.pos if req.cursor is None else req.cursor
+        if cursor > len(state.served) or len(state.served) - cursor > MAX_RESEND:
+            _error(
+                conn, "invalid_cursor",
+                f"cursor must be between {max(0, len(state.served) - MAX_RESEND)} and {len(state.served)} for this session",
+                msg.id,
+            )
+            return
+        if req.session_id in held:
+            _drop(conn, held[req.session_id])
+        elif len(held) >= MAX_SESSIONS:
+            _error(conn, "too_many_sessions", f"a connection drives at most {MAX_SESSIONS} feed sessions; close one", msg.id)
+            return
+        await sessions.take_over(stores, state, window=req.window)
+    else:
+        if len(held) >= MAX_SESSIONS:
+            _error(conn, "too_many_sessions", f"a connection drives at most {MAX_SESSIONS} feed sessions; close one", msg.id)
+            return
+        state = await sessions.create(stores, user_id=user_id, kind=req.kind, window=req.window or DEFAULT_WINDOW)
+        cursor = 0
+
+    rt = await ready(stores)
+    viewer = await rt.viewer(user_id)
+    if state.kind == "for_you":
+        await rt.pool.refresh(max_age=POOL_REFRESH_S)
+        source = ForYou(stores, rt.pool, state, viewer, rt.blocked(user_id))
+    else:
+        source = FollowingSource(stores, state, viewer, rt.visible(user_id))
+    await source.prepare()
+    stream = FeedStream(stores, state, source)
+    if req.session_id is None:
+        stream.dirty.add("interest")  # where the new session's taste starts
+    live = Live(conn, stream, rt)
+    held[state.id] = live
+    conn.send(
+        proto.out(
+            "feed.session",
+            {"session_id": state.id, "kind": state.kind, "window": state.window, "cursor": cursor, "position": state.pos},
+            msg.id,
+        )
+    )
+    resent = stream.resend(cursor)
+    try:
+        served = await stream.top_up()
+    except sessions.SessionFull:
+        served = []
+        stream.exhausted = True
+        _error(conn, "session_full", f"this session served its {sessions.MAX_SERVED} items; open a new one", None)
+    await live.send_items(served, resent, always=True)
+    live.rewatch()
+    conn.start_task(live.task_key, live.push_counts())
+
+
+async def on_event(conn: Connection, msg: proto.Message) -> None:
+    req = msgspec.convert(msg.data, FeedEvent)
+    live = lives(conn).get(req.session_id)
+    if live is None:
+        _error(conn, "feed_session_not_found", f"no open feed session {req.session_id!r} on this connection; send feed.open", msg.id)
+        return
+    stream = live.stream
+    try:
+        meta, sig = await stream.event(req.post_id, req.event, req.watch_ms)
+        served = await stream.top_up()
+    except NotInSession:
+        _error(conn, "not_in_session", f"post {req.post_id!r} was not served in this session", msg.id)
+        return
+    except sessions.SessionMoved:
+        _drop(conn, live)
+        _error(conn, "session_moved", "this session was opened on another connection", msg.id)
+        return
+    except sessions.SessionFull:
+        served = []
+        stream.exhausted = True
+        _error(conn, "session_full", f"this session served its {sessions.MAX_SERVED} items; open a new one", msg.id)
+    await live.send_items(served)
+    live.rewatch()
+
+    # the event's other effects run in order on the connection's effects task,
+    # off the path to the next item
+    user_id = conn.user.id
+    stores = conn.stores
+
+    async def effects() -> None:
+        await stream.remember(req.post_id, req.event, meta, sig)
+        share_url = None
+        if req.event in ("view", "skip", "complete") and req.post_id not in live.viewed:
+            live.viewed.add(req.post_id)
+            await views.record_view(stores, user_id, req.post_id, watch_ms=req.watch_ms or 0, completed=req.event == "complete")
+        elif req.event == "like":
+            await visible_post(stores, req.post_id, user_id)
+            await likes.like(stores, user_id, req.post_id)
+        elif req.event == "share":
+            await visible_post(stores, req.post_id, user_id)
+            share_url = stores.settings.public_url.rstrip("/") + await shares.share(stores, user_id, req.post_id)
+        if msg.id is not None:
+            ack = {"session_id": stream.id, "post_id": req.post_id, "event": req.event, "position": stream.state.pos, "cursor": stream.cursor}
+            if share_url is not None:
+                ack["share_url"] = share_url
+            conn.send(proto.out("feed.ack", ack, msg.id))
+
+    await effects_of(conn).put(effects, msg.id)
+
+
+class Effects:
+    """A connection's event side effects (counters, likes, shares, the long-term
+    taste), run one after another by one task. The queue is bounded: a client
+    whose effects fall behind waits for them before its next message is read."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.queue: asyncio.Queue[tuple[Callable[[], Awaitable[None]], str | None]] = asyncio.Queue(EFFECTS_QUEUE)
+
+    async def put(self, job: Callable[[], Awaitable[None]], reply_to: str | None) -> None:
+        await self.queue.put((job, reply_to))
+
+    async def run(self) -> None:
+        while True:
+            job, reply_to = await self.queue.get()
+            try:
+                await job()
+            except FabulaError as exc:
+                self.conn.send(proto.error(exc.code, exc.message, reply_to))
+            except Exception:
+                log.exception("feed event effects failed")
+                self.conn.send(proto.error("internal_error", "the event was applied to the feed but its effects failed", reply_to))
+
+
+_effects: weakref.WeakKeyDictionary[Connection, Effects] = weakref.WeakKeyDictionary()
+
+
+def effects_of(conn: Connection) -> Effects:
+    found = _effects.get(conn)
+    if found is None or "feed-effects" not in conn.tasks:
+        found = _effects[conn] = Effects(conn)
+        conn.start_task("feed-effects", found.run())
+    return found
+
+
+async def on_close(conn: Connection, msg: proto.Message) -> None:
+    req = msgspec.convert(msg.data, FeedClose)
+    live = lives(conn).get(req.session_id)
+    if live is None:
+        _error(conn, "feed_session_not_found", f"no open feed session {req.session_id!r} on this connection", msg.id)
+        return
+    _drop(conn, live)
+    conn.send(proto.out("feed.closed", {"session_id": req.session_id, "cursor": live.stream.cursor}, msg.id))
+
+
+HANDLERS = {"feed.open": on_open, "feed.event": on_event, "feed.close": on_close}
