@@ -46,6 +46,7 @@ async def test_signup_follow_create_watch_download_publish_feed(api, worker):
         assert info["codec"] == "h264"
         assert (info["width"], info["height"]) == (64, 96)
         assert info["frames"] == seconds * TINY_FPS + 1 == got["frames"]
+        assert info["audio_streams"] == 1  # every finished video has sound
 
         thumb = await alice.download(video["id"], variant="thumbnail")
         assert thumb[:3] == b"\xff\xd8\xff"  # JPEG
