@@ -164,8 +164,15 @@ async def test_token_revoke_expiry_and_garbage(db):
     assert await tokens.resolve(db, a.token) is None
     assert await tokens.resolve(db, b.token) == user.id
 
-    await db.db.tokens.update_one({"_id": tokens.digest(b.token)}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}})
-    assert await tokens.resolve(db, b.token) is None
+    # an expired token (one not resolved since, so nothing is cached) is refused
+    c = await tokens.issue(db, user.id)
+    await db.db.tokens.update_one({"_id": tokens.digest(c.token)}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}})
+    assert await tokens.resolve(db, c.token) is None
+    # a cached answer never outlives the token itself
+    d = await tokens.issue(db, user.id)
+    await db.db.tokens.update_one({"_id": tokens.digest(d.token)}, {"$set": {"expires_at": utcnow() + timedelta(seconds=3)}})
+    assert await tokens.resolve(db, d.token) == user.id
+    assert 0 < await db.redis.ttl(db.key("tok", tokens.digest(d.token))) <= 3
 
     for junk in ("", "fab_nope", "x" * 10_000, b.token + "x"):
         assert await tokens.resolve(db, junk) is None
@@ -349,3 +356,22 @@ async def test_lists_hide_users_across_a_block_with_the_viewer(db):
     page = await graph.followers_page(db, star.id)
     assert {u.id for u in page.data} == {fine.id, blocked.id}
     assert await graph.blocked_among(db, viewer.id, [blocked.id, fine.id, star.id]) == {blocked.id}
+
+
+async def test_a_cached_token_stops_working_once_revoked(stores):
+    """Resolving caches the answer in Redis; revocation must win over the cache,
+    for one token and for sign-out-everywhere."""
+    import uuid
+
+    from accounts import tokens
+
+    user_id = "user_cache" + uuid.uuid4().hex[:16]
+    one, two = await tokens.issue(stores, user_id), await tokens.issue(stores, user_id)
+    for issued in (one, two):
+        assert await tokens.resolve(stores, issued.token) == user_id  # fills the cache
+        assert await tokens.resolve(stores, issued.token) == user_id  # served from it
+    assert await tokens.revoke(stores, one.token)
+    assert await tokens.resolve(stores, one.token) is None
+    assert await tokens.resolve(stores, two.token) == user_id
+    assert await tokens.revoke_all(stores, user_id) == 1
+    assert await tokens.resolve(stores, two.token) is None
