@@ -15,7 +15,7 @@ What it does:
   2. Serves the real app (server.app.create_app, JSON request logging as
      ``fabula api`` has it) under uvicorn (uvloop + httptools), one worker,
      plus a bench-only authenticated hello route (/bench/hello).
-  3. For each N in ``--swipers``: N asyncio WebSocket clients in this process
+  3. (after 4.) For each N in ``--swipers``: N asyncio WebSocket clients in this process
      open a for_you session (window ``--window``) and swipe as the protocol
      says a client does: when an item comes on screen, an ``impression`` (the
      client moved one on, so the server serves one more item at the end of
@@ -26,11 +26,12 @@ What it does:
      -> the feed.items with the item it called for received), p50/p99;
      events/s (all three kinds); CPU of the api process, of the database
      processes and of this load generator (% of one core).
-  4. wrk on GET /healthz (no auth), GET /bench/hello (auth: token lookup and
-     user read, nothing else) and GET /v1/feed?kind=for_you&limit=10 (a Lua
-     script rotates the users' tokens; every request is a first page, i.e. a
-     new feed session), interleaved for ``--rounds`` rounds, and prints the
-     feed's throughput as a ratio of each hello.
+  4. Before the swipers (on a fresh api): wrk on GET /healthz (no auth),
+     GET /bench/hello (auth: token lookup and user read, nothing else) and
+     GET /v1/feed?kind=for_you&limit=10 (a Lua script rotates the users'
+     tokens; every request is a first page, i.e. a new feed session),
+     interleaved for ``--rounds`` rounds, and prints the feed's throughput as
+     a ratio of each hello.
 
 Everything shares this machine's cores: the api, the database servers, the
 swipers and wrk. Usage (from the repository root):
@@ -358,7 +359,7 @@ def run_wrk(url: str, duration: int, connections: int, threads: int, script: Pat
     cmd = ["wrk", "--latency", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s"]
     if script is not None:
         cmd += ["-s", str(script)]
-    proc = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=duration + 60)
+    proc = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=duration + 60, check=False)
     text = proc.stdout
     if proc.returncode != 0:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr or text}")
@@ -463,24 +464,21 @@ async def run(args) -> int:
 
             env = dict(os.environ)
             redis_url = services.redis_url + (f"?max_connections={args.redis_max_connections}" if args.redis_max_connections else "")
+            # one BLAS thread: OpenBLAS's worker threads spin on a small shared machine and made
+            # the pool's 5000x384 matrix-vector product several times slower (see docs/PERFORMANCE.md)
+            env.setdefault("OPENBLAS_NUM_THREADS", "1")
             env.update(FABULA_MONGO_URL=services.mongo_url, FABULA_REDIS_URL=redis_url, FABULA_NAMESPACE=namespace,
                        FABULA_DATA_DIR=str(tmp_path / "data"), FABULA_LOG_LEVEL=args.log_level, FABULA_LOG_JSON="true")
             api, url = start_api(env, tmp_path / "api.log")
+            import httpx
+
+            async with httpx.AsyncClient(base_url=url, timeout=120) as http:  # waits for the pool's first load
+                r = await http.get("/v1/feed", params={"kind": "for_you"}, headers={"Authorization": f"Bearer {tokens[-1]}"})
+                assert r.status_code == 200 and r.json()["data"], r.text[:300]
             pids = {"api": api.pid, "nx-27017": services.mongo.proc.pid, "valkey": services.valkey.proc.pid, "load generator": os.getpid()}
             print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; api: uvicorn, 1 worker; swipers: window"
                   f" {args.window}, mean dwell {args.dwell_ms:.0f} ms; all processes share the machine", flush=True)
             ws_url = url.replace("http://", "ws://") + "/v1/ws"
-
-            phases = []
-            for n in counts:
-                result = await swipe_phase(ws_url, tokens, n, pids, window=args.window, dwell_s=args.dwell_ms / 1000,
-                                           duration=args.duration, seed_=rng.randint(0, 2**31))
-                phases.append(result)
-                cpu = ", ".join(f"{k} {v:.0f}%" for k, v in result["cpu"].items())
-                print(f"swipers {n:4}: next item p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms"
-                      f"  (max {result['max_ms']:.0f}, {result['moves']} moves)  events {result['events_per_s']:6.0f}/s"
-                      f"  counts pushed {result['counts_msgs']}  errors {result['errors']}  | cpu {cpu}"
-                      f"  | sessions opened in {result['open_s']:.1f}s", flush=True)
 
             tally: dict[str, list[WrkResult]] = {}
             if not args.skip_wrk:
@@ -496,6 +494,17 @@ async def run(args) -> int:
                         tally.setdefault(name, []).append(result)
                         flag = f"  non-2xx {result.bad}" if result.bad else ""
                         print(f"round {round_no} {name:36} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms{flag}", flush=True)
+            phases = []
+            for n in counts:
+                result = await swipe_phase(ws_url, tokens, n, pids, window=args.window, dwell_s=args.dwell_ms / 1000,
+                                           duration=args.duration, seed_=rng.randint(0, 2**31))
+                phases.append(result)
+                cpu = ", ".join(f"{k} {v:.0f}%" for k, v in result["cpu"].items())
+                print(f"swipers {n:4}: next item p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms"
+                      f"  (max {result['max_ms']:.0f}, {result['moves']} moves)  events {result['events_per_s']:6.0f}/s"
+                      f"  counts pushed {result['counts_msgs']}  errors {result['errors']}  | cpu {cpu}"
+                      f"  | sessions opened in {result['open_s']:.1f}s", flush=True)
+
         finally:
             if args.keep_log:
                 shutil.copy(tmp_path / "api.log", args.keep_log)

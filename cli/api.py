@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import uvicorn
 
 from core.logs import setup_logging
@@ -9,6 +11,9 @@ from core.settings import load_settings
 
 
 def run_api(host: str, port: int, workers: int = 1) -> int:
+    # ranking does many small vector products: one BLAS thread each is
+    # faster than a pool competing with the event loop (set before NumPy loads)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json, process="api")
     uvicorn.run(

@@ -15,6 +15,7 @@ from core.settings import Settings
 
 
 REDIS_SOCKET_TIMEOUT_S = 30.0
+REDIS_MAX_CONNECTIONS = 512
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Stores:
 
     async def close(self) -> None:
         await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()
         await self.mongo.close()
 
 
@@ -52,11 +54,15 @@ def open_stores(settings: Settings) -> Stores:
     # Blocking stream reads (XREAD/XREADGROUP BLOCK) wait up to a few seconds;
     # the socket timeout must stay well above the longest block (redis-py's
     # default of 5 s would cut a 5 s block off as a timeout error).
-    redis = aioredis.from_url(
+    # A blocking pool waits for a free connection instead of raising when
+    # every connection is busy (many WebSocket sessions at once).
+    pool = aioredis.BlockingConnectionPool.from_url(
         settings.redis_url,
-        decode_responses=False,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=REDIS_SOCKET_TIMEOUT_S,
         health_check_interval=30,
         socket_timeout=REDIS_SOCKET_TIMEOUT_S,
         socket_connect_timeout=5,
     )
+    redis = aioredis.Redis(connection_pool=pool, decode_responses=False)
     return Stores(settings=settings, mongo=mongo, db=mongo[settings.namespace], redis=redis)

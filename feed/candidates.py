@@ -35,7 +35,8 @@ FOLLOWERS_ONLY_POSTS = 200  # followers-only posts of followed authors read per 
 
 @dataclass
 class Viewer:
-    """The follow graph around the viewer, read by the server when a session starts."""
+    """The follow graph around the viewer, as the server read it (``server.feed_runtime``):
+    whom the viewer follows, and the friends of friends read in the background."""
 
     user_id: str
     following: set[str] = field(default_factory=set)
