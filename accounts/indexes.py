@@ -19,4 +19,7 @@ async def ensure(stores: Stores) -> None:
     # Followers / following lists, newest first, paged on the sortable key `k`.
     await db.follows.create_index([("followee", ASCENDING), ("k", DESCENDING)], name="followee_k")
     await db.follows.create_index([("follower", ASCENDING), ("k", DESCENDING)], name="follower_k")
-    # Blocks are looked up by their compound _id ("blocker:blocked") only.
+    # Blocks are looked up by their compound _id ("blocker:blocked"), and all
+    # of one user's both ways when the feed caches the graph around them.
+    await db.blocks.create_index([("blocker", ASCENDING)], name="blocker")
+    await db.blocks.create_index([("blocked", ASCENDING)], name="blocked")

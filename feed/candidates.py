@@ -35,12 +35,16 @@ FOLLOWERS_ONLY_POSTS = 200  # followers-only posts of followed authors read per 
 
 @dataclass
 class Viewer:
-    """The follow graph around the viewer, as the server read it (``server.feed_runtime``):
-    whom the viewer follows, and the friends of friends read in the background."""
+    """The graph around the viewer, as the server read it (``server.feed_runtime``):
+    whom the viewer follows, the friends of friends read in the background,
+    everyone the viewer blocks or is blocked by, and the followers-only posts
+    of the authors the viewer follows (``following_posts``; None: not read)."""
 
     user_id: str
     following: set[str] = field(default_factory=set)
     fof: set[str] = field(default_factory=set)
+    blocked: set[str] = field(default_factory=set)
+    extras: Table | None = None
 
 
 @dataclass
@@ -80,7 +84,7 @@ def gather(
 
     ``excluded_rows`` is a boolean column over the pool (``PostPool.mask`` of
     the ids not to serve); ``exclude_ids`` covers the extras."""
-    out_authors = exclude_authors | {viewer.user_id}
+    out_authors = exclude_authors | viewer.blocked | {viewer.user_id}
     table = pool.table
     n = len(table)
     blocked = excluded_rows.copy() if len(excluded_rows) == n else np.zeros(n, dtype=bool)

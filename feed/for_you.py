@@ -12,13 +12,13 @@ How a pick is made:
 3. **Sequence** (``feed.diversity.select``): author cap, exploration slot and
    MMR over the shortlist, after re-scoring it with the session's current
    interest vector and affinities (cheap: a few hundred rows).
-4. **Gate**: the picked posts are read again from Mongo (by id, without
-   their embeddings) while the caller's ``blocked`` check (the block graph,
-   which ``feed`` does not own; an author found unblocked is trusted for
-   ``BLOCK_TTL_S``) and my likes of them are read beside it;
-   ``policy.visibility.can_view_post`` decides on each with the follow graph
-   as read when the session opened. A post deleted, hidden from me or behind
-   a block is dropped and the next pick takes its place.
+4. **Gate**: each picked post as it is now (the pool's copy, which edits and
+   deletes reach as they happen; a post from outside the pool is read from
+   Mongo) goes through ``policy.visibility.can_view_post`` with the graph
+   around the viewer as the caller holds it now (``viewers``: whom I follow,
+   whom I block or am blocked by; the server keeps it current). A post
+   deleted, hidden from me or behind a block is dropped and the next pick
+   takes its place. In the usual case a pick reads nothing.
 
 Every event moves the session's interest vector (``feed.interest``); when it
 has turned far enough from the one the shortlist was built with (cosine below
@@ -28,17 +28,15 @@ liked topic rises and a skipped one sinks within a few swipes.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import msgspec
 import numpy as np
 
 from core.stores import Stores
 from feed import interest as taste
-from feed import likes, seen, views
+from feed import seen, views
 from feed import posts as feed_posts
 from feed.candidates import Viewer, following_posts, gather
 from feed.diversity import RULES, Rules, select
@@ -67,16 +65,15 @@ TOPIC_MUTE = 0.85  # posts this close to a not-interested post are left out for 
 MAX_TOPICS = 20
 PRELOAD_SEEN = 300  # newest seen ids read when a session starts (the shortlist check catches the rest)
 REBUILD_MIN_S = 2.0  # a drifting taste rebuilds the shortlist at most this often
-BLOCK_TTL_S = 5.0  # an author found unblocked is trusted this long (a new block takes effect within it)
 
-Blocked = Callable[[list[str]], Awaitable[set[str]]]  # author ids -> those a block stands between the viewer and
+Viewers = Callable[[], Awaitable[Viewer]]  # the graph around the viewer, as it stands now
 
 
 @dataclass
 class Picked:
-    post: Post  # as read at the gate, without its embedding
+    post: Post  # as it stood at the gate, without its embedding
     source: str
-    liked: bool | None = None  # by the viewer, read beside the gate (None: not read)
+    liked: bool | None = None  # by the viewer (None: not read)
 
 
 @dataclass
@@ -106,7 +103,7 @@ class ForYou:
         pool: PostPool,
         state: SessionState,
         viewer: Viewer,
-        blocked: Blocked,
+        viewers: Viewers | None = None,
         *,
         weights: Weights = WEIGHTS,
         rules: Rules = RULES,
@@ -117,7 +114,7 @@ class ForYou:
         self.pool = pool
         self.state = state
         self.viewer = viewer
-        self.blocked = blocked
+        self.viewers = viewers
         self.weights = weights
         self.rules = rules
         self.priors = priors
@@ -130,7 +127,6 @@ class ForYou:
         self._out_rows = np.zeros(0, dtype=bool)
         self._out_version = -1
         self.bad_authors: set[str] = set()
-        self._unblocked: dict[str, float] = {}  # author -> when last found unblocked
         self.meta: dict[str, PostMeta] = {}
         self.extras: Table = build_table([], pool.dim)
         self.muted_version = 0
@@ -148,7 +144,7 @@ class ForYou:
         if self.interest is None and not self.state.served:
             self.interest = taste.session_start(self.long_term)
             self.state.interest = taste.to_bytes(self.interest)
-        self.extras = await following_posts(self.stores, self.viewer)
+        self.extras = self.viewer.extras if self.viewer.extras is not None else await following_posts(self.stores, self.viewer)
         async with self.stores.redis.pipeline(transaction=False) as pipe:
             pipe.zrevrange(seen.seen_key(self.stores, self.viewer.user_id), 0, PRELOAD_SEEN - 1)
             pipe.zrevrange(views.history_key(self.stores, self.viewer.user_id), 0, PRELOAD_SEEN - 1)
@@ -218,6 +214,13 @@ class ForYou:
     # -- picking -----------------------------------------------------------------
 
     async def next(self, n: int) -> list[Picked]:
+        if self.viewers is not None:
+            viewer = await self.viewers()
+            if viewer is not self.viewer:
+                self.viewer = viewer
+                if viewer.extras is not None and viewer.extras is not self.extras:
+                    self.extras = viewer.extras
+                    self._shortlist = None
         picks: list[Picked] = []
         for _ in range(8):
             need = n - len(picks)
@@ -261,7 +264,7 @@ class ForYou:
                 self._shortlist = None
                 continue
             chosen = [int(rows[i]) for i in order]
-            ok, liked = await self._gate([sl.table.ids[r] for r in chosen], [sl.table.authors[r] for r in chosen])
+            ok = await self._gate([sl.table.ids[r] for r in chosen])
             for r in chosen:
                 pid = sl.table.ids[r]
                 self._exclude([pid])
@@ -270,7 +273,7 @@ class ForYou:
                 post = ok[pid]
                 emb = sl.table.embeddings[r]
                 self.meta[pid] = PostMeta(post.author_id, emb if emb.any() else None, bool(sl.fresh[r]))
-                picks.append(Picked(post, sl.sources[r], pid in liked))
+                picks.append(Picked(post, sl.sources[r]))
         return picks
 
     async def _current_shortlist(self, need: int) -> tuple[Shortlist | None, bool]:
@@ -343,56 +346,31 @@ class ForYou:
             self._out_version = self.pool.version
         return self._out_rows
 
-    async def _gate(self, post_ids: list[str], authors: list[str]) -> tuple[dict[str, Post], set[str]]:
-        """The posts among ``post_ids`` that still exist and the viewer may see
-        now, and which of them the viewer likes: three reads side by side."""
-        now = time.monotonic()
-        others = sorted({a for a in authors if a != self.viewer.user_id and now - self._unblocked.get(a, -BLOCK_TTL_S) >= BLOCK_TTL_S})
-        found, blocked, liked = await asyncio.gather(
-            read_posts(self.stores, post_ids),
-            self.blocked(others) if others else _nothing(),
-            likes.liked_by(self.stores, self.viewer.user_id, post_ids),
-        )
-        for author in others:
-            if author not in blocked:
-                self._unblocked[author] = now
+    async def _gate(self, post_ids: list[str]) -> dict[str, Post]:
+        """The posts among ``post_ids`` that still exist and the viewer may see now."""
+        found = {pid: post for pid in post_ids if (post := self.pool.posts.get(pid)) is not None}
+        missing = [pid for pid in post_ids if pid not in found]
+        if missing:
+            found.update(await feed_posts.get_posts(self.stores, missing, embeddings=False))
+        viewer = self.viewer
         allowed: dict[str, Post] = {}
         for pid in post_ids:
             post = found.get(pid)
-            if post is None or post.author_id == self.viewer.user_id:
+            if post is None or post.author_id == viewer.user_id:
                 continue
+            blocked = post.author_id in viewer.blocked
             decision = can_view_post(
                 visibility=post.visibility,
                 author_id=post.author_id,
-                viewer_id=self.viewer.user_id,
-                viewer_follows_author=post.author_id in self.viewer.following,
-                blocked=post.author_id in blocked,
+                viewer_id=viewer.user_id,
+                viewer_follows_author=post.author_id in viewer.following,
+                blocked=blocked,
             )
             if decision.allowed:
                 allowed[pid] = post
-            elif post.author_id in blocked:
+            elif blocked:
                 self.bad_authors.add(post.author_id)
-        return allowed, liked
-
-
-async def _nothing() -> set[str]:
-    return set()
-
-
-_POST_FIELDS = frozenset(Post.__struct_fields__) - {"id", "embedding"}
-
-
-async def read_posts(stores: Stores, post_ids: list[str]) -> dict[str, Post]:
-    """Posts by id as they are now, without their embeddings (the ranker has
-    them already; leaving 384 floats a post out of the read is most of its cost)."""
-    if not post_ids:
-        return {}
-    out = {}
-    async for doc in stores.db["posts"].find({"_id": {"$in": list(dict.fromkeys(post_ids))}}, {"embedding": 0}):
-        fields = {k: v for k, v in doc.items() if k in _POST_FIELDS}
-        fields["id"] = doc["_id"]
-        out[doc["_id"]] = msgspec.convert(fields, Post, strict=False)
-    return out
+        return allowed
 
 
 def _topics(raw: bytes, dim: int) -> np.ndarray | None:

@@ -14,8 +14,12 @@ counters, so ranking a session's next item reads no database.
   Posts published non-public are not taken in (a later change to public is
   not noticed; the following source reaches followers-only posts).
 
-A post deleted or made non-public after it entered the pool is still in it:
-the feed reads each post again before serving it (``feed.for_you``)."""
+* The pool also holds each post itself (``posts``: caption, visibility and
+  the rest, without the embedding), so the feed renders what it serves
+  without a read. Edits and deletes reach it as they happen
+  (``feed.post_changes``, through ``apply``): a deleted post, or one made
+  non-public, leaves the pool; an edited one is replaced; one made public
+  is read and taken in if it is new enough."""
 
 from __future__ import annotations
 
@@ -23,11 +27,12 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
+import msgspec
 import numpy as np
 from pymongo import DESCENDING
 
 from core.stores import Stores
-from feed import counters, posts, trending
+from feed import counters, post_changes, posts, trending
 from feed.features import COUNT_FIELDS, PRIORS, Priors, Table, build_table, fresh_mask
 
 DIM = 384
@@ -48,6 +53,7 @@ class PostPool:
         self.dim = dim
         self.table = build_table([], dim)
         self.rows: dict[str, int] = {}
+        self.posts: dict[str, posts.Post] = {}  # by id, without embeddings
         self.by_author: dict[str, np.ndarray] = {}
         self.version = 0  # moves whenever rows move
         self.refreshed_at = 0.0  # monotonic start time of the last completed refresh
@@ -55,6 +61,7 @@ class PostPool:
         self._task: asyncio.Task | None = None
         self._task_started = 0.0
         self._trending: tuple[float, np.ndarray, float] | None = None
+        self._background: set[asyncio.Task] = set()
 
     def __len__(self) -> int:
         return len(self.table)
@@ -103,21 +110,81 @@ class PostPool:
         self.refreshed_at = started
 
     def _add(self, new: list, counts: dict[str, dict[str, int]]) -> None:
+        new = [p for p in new if p.id not in self.rows and p.id not in self._passed]
+        if not new:
+            return
         incoming = build_table(
             [(p.id, p.author_id, unix(p.created_at), p.embedding, counts.get(p.id)) for p in new], self.dim
         )
+        for p in new:
+            self.posts[p.id] = msgspec.structs.replace(p, embedding=None)
         table = _concat(self.table, incoming)
         if len(table) > self.size:  # keep the newest
             keep = np.sort(np.argsort(-table.created, kind="stable")[: self.size])
             table = table.take(keep)
+        self._set_table(table)
+
+    def _set_table(self, table: Table) -> None:
         self.table = table
         self.rows = {pid: i for i, pid in enumerate(table.ids)}
+        for pid in [pid for pid in self.posts if pid not in self.rows]:
+            del self.posts[pid]
         grouped: dict[str, list[int]] = {}
         for i, author in enumerate(table.authors):
             grouped.setdefault(author, []).append(i)
         self.by_author = {a: np.asarray(r, dtype=np.int64) for a, r in grouped.items()}
         self.version += 1
         self._trending = None
+
+    # -- changes -------------------------------------------------------
+
+    def apply(self, change: post_changes.PostChange) -> None:
+        """Take in an edit or a delete (a ``feed.post_changes`` listener)."""
+        post = change.post
+        if change.op == "deleted" or post.visibility != "public":
+            self._passed.add(post.id)
+            self.drop([post.id])
+        elif post.id in self.rows:
+            self.posts[post.id] = post
+        else:  # made public: read it with its embedding, and take it in if it is new enough
+            self._passed.discard(post.id)
+            task = asyncio.create_task(self._take_in(post.id))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _take_in(self, post_id: str) -> None:
+        found = (await posts.get_posts(self.stores, [post_id])).get(post_id)
+        if found is None or found.visibility != "public":
+            return
+        oldest = float(self.table.created.min()) if len(self.table) >= self.size else float("-inf")
+        if unix(found.created_at) > oldest:
+            self._add([found], await counters.get_counts(self.stores, [post_id]))
+
+    async def revalidate(self, chunk: int = 1000) -> int:
+        """Read every post of the pool again and take in what changed: for a
+        process that may have missed change messages (its subscriber was
+        away), and once a minute in case. Returns how many posts left."""
+        ids = list(self.table.ids)
+        gone: list[str] = []
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            found = await posts.get_posts(self.stores, part, embeddings=False)
+            for pid in part:
+                post = found.get(pid)
+                if post is None or post.visibility != "public":
+                    gone.append(pid)
+                elif pid in self.posts:
+                    self.posts[pid] = post
+        self.drop(gone)
+        return len(gone)
+
+    def drop(self, post_ids: list[str]) -> None:
+        """Take posts out of the pool (their rows move)."""
+        gone = {pid for pid in post_ids if pid in self.rows}
+        if not gone:
+            return
+        keep = np.asarray([i for i, pid in enumerate(self.table.ids) if pid not in gone], dtype=np.int64)
+        self._set_table(self.table.take(keep))
 
     async def resync_counts(self, chunk: int = 1000) -> None:
         ids = list(self.table.ids)

@@ -5,7 +5,8 @@ prompt it was made from, its text embedding, the post it remixes) and its
 counters (``feed.counters``). One post per video: an unpublished completed
 video is a draft its owner alone sees. Deleting a post removes it with its
 likes, comments, shares and notifications; the video stays, a draft again,
-and remixes of it keep their ``remix_of`` (the chain ends there)."""
+and remixes of it keep their ``remix_of`` (the chain ends there). Edits and
+deletes are told to every api process (``feed.post_changes``)."""
 
 from __future__ import annotations
 
@@ -123,12 +124,14 @@ async def get_post(stores: Stores, post_id: str) -> Post | None:
     return _to_post(doc) if doc else None
 
 
-async def get_posts(stores: Stores, ids: list[str]) -> dict[str, Post]:
-    """The posts among ``ids`` that exist, by id."""
+async def get_posts(stores: Stores, ids: list[str], *, embeddings: bool = True) -> dict[str, Post]:
+    """The posts among ``ids`` that exist, by id; without their embeddings
+    when ``embeddings`` is False (384 floats a post are most of a read)."""
     ids = list(dict.fromkeys(ids))
     if not ids:
         return {}
-    return {doc["_id"]: _to_post(doc) async for doc in _collection(stores).find({"_id": {"$in": ids}})}
+    projection = None if embeddings else {"embedding": 0}
+    return {doc["_id"]: _to_post(doc) async for doc in _collection(stores).find({"_id": {"$in": ids}}, projection)}
 
 
 async def post_for_video(stores: Stores, video_id: str) -> Post | None:
@@ -212,7 +215,13 @@ async def update_post(
     doc = await _collection(stores).find_one_and_update(
         {"_id": post_id, "author_id": author_id}, {"$set": changes}, return_document=ReturnDocument.AFTER
     )
-    return _to_post(doc) if doc else None
+    if doc is None:
+        return None
+    post = _to_post(doc)
+    from feed import post_changes
+
+    await post_changes.announce(stores, "updated", post)
+    return post
 
 
 async def delete_post(stores: Stores, post_id: str, *, author_id: str | None = None) -> Post | None:
@@ -228,6 +237,9 @@ async def delete_post(stores: Stores, post_id: str, *, author_id: str | None = N
     if doc is None:
         return None
     post = _to_post(doc)
+    from feed import post_changes
+
+    await post_changes.announce(stores, "deleted", post)
     await counters.forget(stores, post.id)
     await likes.delete_for_post(stores, post.id)
     await comments.delete_for_post(stores, post.id)

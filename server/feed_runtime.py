@@ -1,14 +1,16 @@
 """The feed's per-process state: the candidate pool (``feed.pool``), the live
-counts subscriber (``server.live_counts``), and short-lived caches of who
-follows whom and of authors' public profiles.
+counts (``server.live_counts``), the one Redis subscription that keeps them
+and the caches current (``server.fanout``), and short-lived caches of the
+graph around each viewer and of authors' public profiles.
 
 Started with the app (``start``/``stop`` in the lifespan): the pool is loaded
 and the subscriber is live before the first request. A process that did not
 run the lifespan (a test app) starts it on first use.
 
 This is also where the server joins the follow/block graph (``accounts``)
-with the feed: ``viewer`` reads the graph around a user, ``visible`` is the
-visibility gate the feed calls before serving a post (``server.post_views``)."""
+with the feed: ``viewer`` reads the graph around a user (the ranker's block
+and visibility checks run against it), ``visible`` is the visibility gate
+of the following feed and of resent items (``server.post_views``)."""
 
 from __future__ import annotations
 
@@ -18,12 +20,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from accounts.graph import blocked_among, following_ids
+from accounts import graph
+from accounts.graph import GraphChange, blocks_of, followees_of, following_ids
 from accounts.users import get_users
 from core.stores import Stores
-from feed.candidates import Viewer
+from feed import post_changes
+from feed.candidates import Viewer, following_posts
 from feed.pool import PostPool
+from feed.post_changes import PostChange
 from feed.posts import Post
+from server.fanout import Subscription
 from server.live_counts import CountsHub
 from server.post_views import Author, visible_posts
 
@@ -31,8 +37,8 @@ log = logging.getLogger("fabula.feed")
 
 POOL_SIZE = 5000
 POOL_REFRESH_S = 2.0  # new posts reach the pool within about this long
-COUNTS_RESYNC_S = 60.0
-VIEWER_TTL_S = 10.0  # the people a user follows, as the feed sees them, may be this old
+COUNTS_RESYNC_S = 60.0  # the pool's counters and posts are re-read this often (and after a missed message)
+VIEWER_TTL_S = 30.0  # the graph around a user is re-read this often (and at once when an edge of theirs changes)
 FOF_TTL_S = 60.0  # friends of friends, read in the background, are kept this long
 AUTHOR_TTL_S = 60.0
 FOF_FANOUT = 10  # friends of friends: through this many of the people I follow ...
@@ -45,6 +51,18 @@ class FeedRuntime:
         self.stores = stores
         self.pool = PostPool(stores, size=pool_size)
         self.hub = CountsHub(stores, on_counts=self.pool.update_counts)
+        self.subscription = Subscription(
+            stores,
+            {
+                self.hub.channel: self.hub.deliver,
+                post_changes.CHANGES.key(stores): post_changes.CHANGES.receive,
+                graph.CHANGES.key(stores): graph.CHANGES.receive,
+            },
+            name="feed-fanout",
+            on_connect=self._catch_up,
+        )
+        self._unlisten: list[Callable[[], None]] = []
+        self._stale = False  # messages may have been missed: re-read the pool soon
         self.loop = asyncio.get_running_loop()
         self._viewers: dict[str, tuple[float, Viewer]] = {}
         self._fof: dict[str, tuple[float, set[str]]] = {}
@@ -58,13 +76,17 @@ class FeedRuntime:
         if self._started:
             return
         self._started = True
+        self._unlisten = [post_changes.CHANGES.listen(self._post_changed), graph.CHANGES.listen(self._graph_changed)]
         self.hub.start()
         # the first load reads the newest posts with their embeddings: seconds on a
         # big collection, so it runs in the background; feed requests wait for it
         self._task = asyncio.create_task(self._maintain(), name="feed-pool")
-        await self.hub.wait_ready()
+        await self.subscription.wait_ready()
 
     async def stop(self) -> None:
+        for stop_listening in self._unlisten:
+            stop_listening()
+        await self.subscription.stop()
         for task in list(self._background):
             task.cancel()
         if self._task is not None:
@@ -78,9 +100,11 @@ class FeedRuntime:
         while True:
             try:
                 await self.pool.refresh(max_age=POOL_REFRESH_S / 2)
-                if time.monotonic() - last_resync >= COUNTS_RESYNC_S:
+                if time.monotonic() - last_resync >= COUNTS_RESYNC_S or self._stale:
                     last_resync = time.monotonic()
+                    self._stale = False
                     await self.pool.resync_counts()
+                    await self.pool.revalidate()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -90,33 +114,47 @@ class FeedRuntime:
     # -- the graph around a viewer -----------------------------------------
 
     async def viewer(self, user_id: str, *, max_age: float = VIEWER_TTL_S) -> Viewer:
-        """Whom the user follows (one query, cached ``max_age``), and friends of
-        friends as last read: those take a query per followed user, so they are
-        read in the background and join from the next request on."""
+        """The graph around the user, cached ``max_age`` and dropped at once when
+        one of their edges changes (``accounts.graph.CHANGES``): whom they follow,
+        whom they block or are blocked by, their followed authors'
+        followers-only posts (three reads side by side), and friends of friends
+        as last read (those are read in the background and join from the next
+        call on)."""
         now = time.monotonic()
         cached = self._viewers.get(user_id)
         if cached is not None and now - cached[0] <= max_age:
             return cached[1]
-        following = await following_ids(self.stores, user_id)
+        following, blocked = await asyncio.gather(following_ids(self.stores, user_id), blocks_of(self.stores, user_id))
         fof = self._fof.get(user_id)
         if (fof is None or now - fof[0] > FOF_TTL_S) and following and user_id not in self._fof_reading:
             self._fof_reading.add(user_id)
             task = asyncio.create_task(self._read_fof(user_id, following))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-        found = Viewer(user_id=user_id, following=set(following), fof=set(fof[1]) - set(following) if fof else set())
+        found = Viewer(
+            user_id=user_id,
+            following=set(following),
+            fof=set(fof[1]) - set(following) - blocked if fof else set(),
+            blocked=blocked,
+        )
+        found.extras = await following_posts(self.stores, found)
         if len(self._viewers) >= CACHE_MAX:
             self._viewers.clear()
         self._viewers[user_id] = (now, found)
         return found
 
+    def viewers(self, user_id: str) -> Callable[[], Awaitable[Viewer]]:
+        """``viewer`` for one user, as the ranker asks for it before each pick."""
+
+        async def current() -> Viewer:
+            return await self.viewer(user_id)
+
+        return current
+
     async def _read_fof(self, user_id: str, following: list[str]) -> None:
         try:
-            # One query for all of them: on nx-27017 a follows lookup costs about the
-            # same for one follower as for ten (accounts.graph.following_ids is per user).
-            query = {"follower": {"$in": following[:FOF_FANOUT]}}
-            docs = await self.stores.db.follows.find(query, {"followee": 1}).limit(FOF_FANOUT * FOF_EACH).to_list()
-            fof = {doc["followee"] for doc in docs} - set(following) - {user_id}
+            fof = await followees_of(self.stores, following[:FOF_FANOUT], limit=FOF_FANOUT * FOF_EACH)
+            fof -= set(following) | {user_id}
             if len(self._fof) >= CACHE_MAX:
                 self._fof.clear()
             self._fof[user_id] = (time.monotonic(), fof)
@@ -126,13 +164,23 @@ class FeedRuntime:
         finally:
             self._fof_reading.discard(user_id)
 
-    def blocked(self, viewer_id: str) -> Callable[[list[str]], Awaitable[set[str]]]:
-        """The block check the ranker runs beside its last read of a post."""
+    def _catch_up(self) -> None:
+        """The subscription (re)connected: what was published meanwhile is lost."""
+        if self.subscription.connects > 1:
+            self._viewers.clear()
+            self._fof.clear()
+            self._stale = True
 
-        async def check(author_ids: list[str]) -> set[str]:
-            return await blocked_among(self.stores, viewer_id, author_ids)
+    def _graph_changed(self, change: GraphChange) -> None:
+        for user_id in change.users:
+            self._viewers.pop(user_id, None)
+            self._fof.pop(user_id, None)
 
-        return check
+    def _post_changed(self, change: PostChange) -> None:
+        self.pool.apply(change)
+        # followers-only posts are held by the viewers of their author's followers
+        if change.op == "deleted" or change.post.visibility == "followers":
+            self._viewers.clear()
 
     def visible(self, viewer_id: str) -> Callable[[list[Post]], Awaitable[list[Post]]]:
         async def check(posts: list[Post]) -> list[Post]:

@@ -1,8 +1,9 @@
-"""Live counters across api replicas: one Redis subscriber per process.
+"""Live counters across api replicas, heard on the process's one Redis
+subscription (``server.fanout``).
 
 Every ``feed.counters.bump`` (a like, view, share, comment, remix, in any
-process) PUBLISHes ``{post_id, counts}`` on ``{ns}:counts``. Each api process
-subscribes once (``CountsHub``) and hands every message to
+process) PUBLISHes ``{post_id, counts}`` on ``{ns}:counts``. The process's
+subscription hands every message to ``CountsHub.deliver``, which passes it to
 
 * the candidate pool (``feed.pool.PostPool.update_counts``), so ranking sees
   engagement as it happens, and
@@ -17,10 +18,8 @@ to newer versions, whereas messages of concurrent bumps can arrive out of
 order) and hands them to the watchers. So a post moves at most once per
 flush, however fast it is liked, and one read serves every session.
 
-The subscriber reads with a timeout well below the Redis socket timeout and
-resubscribes after an error; a message published while it was away is not
-replayed (clients read counts with the items; the pool re-reads all counts
-every minute)."""
+A message published while the subscriber was away is not replayed (clients
+read counts with the items; the pool re-reads all counts every minute)."""
 
 from __future__ import annotations
 
@@ -37,8 +36,6 @@ from feed import counters
 
 log = logging.getLogger("fabula.feed")
 
-POLL_S = 5.0
-READY_WAIT_S = 5.0
 FLUSH_S = 0.25
 
 _decode = msgspec.json.Decoder(counters.CountsMessage).decode
@@ -54,31 +51,26 @@ class CountsHub:
         self.on_counts = on_counts
         self.watchers: dict[str, set[Watcher]] = {}
         self.watching: dict[Watcher, set[str]] = {}
-        self.ready = asyncio.Event()
-        self.task: asyncio.Task | None = None
         self.flusher: asyncio.Task | None = None
         self.changed: set[str] = set()
         self.wake = asyncio.Event()
         self.received = 0
 
+    @property
+    def channel(self) -> str:
+        """The channel whose messages go to ``deliver`` (the process's ``server.fanout.Subscription`` reads it)."""
+        return self.stores.key(counters.COUNTS_CHANNEL)
+
     def start(self) -> None:
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._run(), name="counts-hub")
         if self.flusher is None or self.flusher.done():
             self.flusher = asyncio.create_task(self._flush(), name="counts-flush")
 
     async def stop(self) -> None:
-        for task in (self.task, self.flusher):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        self.task = self.flusher = None
-
-    async def wait_ready(self) -> None:
-        self.start()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.ready.wait(), READY_WAIT_S)
+        if self.flusher is not None:
+            self.flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.flusher
+        self.flusher = None
 
     # -- watchers ----------------------------------------------------------
 
@@ -102,30 +94,6 @@ class CountsHub:
         self.watch(watcher, set())
 
     # -- the subscriber ----------------------------------------------------
-
-    async def _run(self) -> None:
-        channel = self.stores.key(counters.COUNTS_CHANNEL)
-        backoff = 0.1
-        while True:
-            pubsub = self.stores.redis.pubsub()
-            try:
-                await pubsub.subscribe(channel)
-                self.ready.set()
-                backoff = 0.1
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_S)
-                    if message is not None and message.get("type") == "message":
-                        self.deliver(message["data"])
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.ready.clear()
-                log.exception("counts subscriber failed; resubscribing")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
 
     def deliver(self, raw: bytes | str) -> None:
         try:

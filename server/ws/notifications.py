@@ -1,7 +1,7 @@
 """Live notifications over the WebSocket.
 
-Each api process runs one Redis subscriber (``Hub``) on the notifications
-channel and keeps a map of signed-in user → that process's connections. A
+Each api process listens on the notifications channel (``Hub``, through a
+``server.fanout.Subscription``) and keeps a map of signed-in user → that process's connections. A
 new notification, published by whichever process created it, reaches every
 api process; each pushes ``{"type": "notification", "data": {…}}`` to the
 recipient's connections it holds, so a user connected to several replicas
@@ -19,13 +19,13 @@ unread_count}``."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import msgspec
 
 from core.stores import Stores
 from feed import notifications
+from server.fanout import Subscription
 from server.routes.notifications import MarkRead, notification_views
 from server.ws import protocol as proto
 from server.ws.connection import Connection
@@ -33,28 +33,24 @@ from server.ws.connection import Connection
 log = logging.getLogger("fabula.ws")
 
 READY_WAIT_S = 5.0  # how long a new connection waits for the subscriber to be live
-POLL_S = 5.0  # the subscriber's read timeout (well below the Redis socket timeout)
 
 
 class Hub:
     def __init__(self, stores: Stores):
         self.stores = stores
         self.connections: dict[str, set[Connection]] = {}
-        self.ready = asyncio.Event()
-        self.task: asyncio.Task | None = None
+        self.subscription = Subscription(stores, {stores.key(notifications.NOTIFY_CHANNEL): self._deliver}, name="notifications")
         self.loop = asyncio.get_running_loop()
 
     def _ensure_running(self) -> None:
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._run(), name="notifications-hub")
+        self.subscription.start()
 
     def add(self, conn: Connection) -> None:
         self.connections.setdefault(conn.user.id, set()).add(conn)
         self._ensure_running()
 
     async def wait_ready(self) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.ready.wait(), READY_WAIT_S)
+        await self.subscription.wait_ready(READY_WAIT_S)
 
     def detach(self, conn: Connection) -> None:
         held = self.connections.get(conn.user.id)
@@ -62,30 +58,6 @@ class Hub:
             held.discard(conn)
             if not held:
                 del self.connections[conn.user.id]
-
-    async def _run(self) -> None:
-        channel = self.stores.key(notifications.NOTIFY_CHANNEL)
-        backoff = 0.1
-        while True:
-            pubsub = self.stores.redis.pubsub()
-            try:
-                await pubsub.subscribe(channel)
-                self.ready.set()
-                backoff = 0.1
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_S)
-                    if message is not None and message.get("type") == "message":
-                        await self._deliver(message["data"])
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.ready.clear()
-                log.exception("notifications subscriber failed; resubscribing")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
 
     async def _deliver(self, raw: bytes) -> None:
         try:

@@ -1,0 +1,106 @@
+"""One Redis pub/sub subscription per api process, shared by everyone in it
+who listens to a channel: the live counters, the candidate pool's post
+changes, the follow/block graph cache (``server.feed_runtime``) and the
+WebSocket notifications (``server.ws.notifications``).
+
+``Subscription(stores, {channel: handler})`` reads every channel on one
+connection; each message's raw payload goes to its channel's handler. A
+handler is a plain function (it runs on the reader task, so it must not
+block) or a coroutine function (awaited in order, one message at a time).
+
+The reader waits with a timeout well below the Redis socket timeout, so a
+quiet channel never looks like a dead socket, and on any error it
+resubscribes with backoff. A message published while it was away is not
+replayed: ``on_connect`` runs after every (re)subscribe so the owner can
+catch up (the feed re-reads its pool and drops its caches; notifications
+are listed by HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+
+from core.stores import Stores
+
+log = logging.getLogger("fabula.fanout")
+
+POLL_S = 5.0
+READY_WAIT_S = 5.0
+
+Handler = Callable[[bytes], object] | Callable[[bytes], Awaitable[object]]
+
+
+class Subscription:
+    def __init__(
+        self, stores: Stores, handlers: dict[str, Handler], *, name: str = "fanout", on_connect: Callable[[], object] | None = None
+    ):
+        self.stores = stores
+        self.handlers = dict(handlers)  # full channel name -> handler
+        self.name = name
+        self.on_connect = on_connect  # called after every (re)subscribe: time to catch up
+        self.connects = 0
+        self.ready = asyncio.Event()
+        self.task: asyncio.Task | None = None
+        self.received = 0
+
+    def start(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def wait_ready(self, timeout: float = READY_WAIT_S) -> None:
+        """Start, and wait (at most ``timeout``) until every channel is subscribed."""
+        self.start()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.ready.wait(), timeout)
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = self.stores.redis.pubsub()
+            try:
+                await pubsub.subscribe(*self.handlers)
+                self.connects += 1
+                if self.on_connect is not None:
+                    self.on_connect()
+                self.ready.set()
+                backoff = 0.1
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_S)
+                    if message is not None and message.get("type") == "message":
+                        await self._deliver(message["channel"], message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.ready.clear()
+                log.exception("%s: subscriber failed; resubscribing", self.name)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def _deliver(self, channel: bytes | str, data: bytes) -> None:
+        name = channel.decode() if isinstance(channel, bytes) else channel
+        handler = self.handlers.get(name)
+        if handler is None:
+            return
+        self.received += 1
+        try:
+            result = handler(data)
+            if inspect.isawaitable(result):
+                await result
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # one bad message (or listener) must not stop the others
+            log.exception("%s: handler for %s failed", self.name, name)

@@ -1,0 +1,141 @@
+"""Changes reach the feed's in-memory state at once: post edits and deletes
+the candidate pool (which the ranker serves from without a read), follow and
+block changes the cache of the graph around each viewer. In the process that
+made the change before the call returns; in the others over Redis pub/sub;
+and a process that missed messages catches up by reading the pool again.
+
+Every test runs in a world of its own (tests.test_ranking): fresh embedded
+servers, so the pool holds only the posts the test made."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+
+from accounts import graph
+from core.broadcast import ORIGIN
+from feed import post_changes
+from feed.pool import PostPool
+from feed.posts import delete_post, update_post
+from server.fanout import Subscription
+from server.feed_runtime import FeedRuntime
+from tests.test_ranking import make_authors, make_user, seed_posts, world  # noqa: F401  (world is a fixture)
+
+
+async def until(condition, what: str, timeout: float = 10.0) -> None:
+    """Wait for ``condition()`` to hold (a message crossing Redis), at most ``timeout``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def consistent(pool: PostPool) -> bool:
+    return (
+        all(pool.table.ids[row] == pid for pid, row in pool.rows.items())
+        and set(pool.posts) == set(pool.table.ids)
+        and all(pool.table.authors[r] == author for author, rows in pool.by_author.items() for r in rows)
+    )
+
+
+async def test_edits_and_deletes_reach_the_pool_before_the_call_returns(world):
+    [author] = await make_authors(world.stores, 1)
+    edited, hidden, deleted, kept = await seed_posts(world.stores, [{"author_id": author, "caption": f"clip {i}"} for i in range(4)])
+    pool = PostPool(world.stores, size=100)
+    await pool.refresh()
+    assert set(pool.rows) == {edited.id, hidden.id, deleted.id, kept.id}
+    assert pool.posts[edited.id].caption == "clip 0" and pool.posts[edited.id].embedding is None
+    stop = post_changes.CHANGES.listen(pool.apply)
+    try:
+        await update_post(world.stores, edited.id, author_id=author, caption="new words")
+        assert pool.posts[edited.id].caption == "new words"
+        await update_post(world.stores, hidden.id, author_id=author, visibility="followers")
+        assert hidden.id not in pool.rows and hidden.id not in pool.posts
+        await delete_post(world.stores, deleted.id)
+        assert set(pool.rows) == {edited.id, kept.id} and consistent(pool)
+
+        await pool.refresh()  # a refresh brings neither back
+        assert set(pool.rows) == {edited.id, kept.id}
+
+        await update_post(world.stores, hidden.id, author_id=author, visibility="public")
+        await asyncio.gather(*pool._background)  # made public: read with its embedding and taken in
+        assert set(pool.rows) == {edited.id, hidden.id, kept.id} and consistent(pool)
+        assert pool.posts[hidden.id].visibility == "public"
+        assert pool.table.embeddings[pool.rows[hidden.id]].any()
+    finally:
+        stop()
+
+
+async def test_another_process_change_arrives_over_pub_sub_and_our_own_echo_is_skipped(world):
+    heard: list[post_changes.PostChange] = []
+    stop = post_changes.CHANGES.listen(heard.append)
+    channel = post_changes.CHANGES.key(world.stores)
+    sub = Subscription(world.stores, {channel: post_changes.CHANGES.receive}, name="test")
+    try:
+        await sub.wait_ready()
+        assert sub.ready.is_set()
+        [author] = await make_authors(world.stores, 1)
+        [post] = await seed_posts(world.stores, [{"author_id": author, "caption": "x"}])
+        await delete_post(world.stores, post.id)  # ours: told at once, and its echo comes back over Redis
+        assert [c.op for c in heard] == ["deleted"]
+        body = msgspec.json.encode(post_changes.PostChange(op="updated", post=msgspec.structs.replace(post, embedding=None)))
+        await world.stores.redis.publish(channel, b"not-json")  # malformed: dropped, the reader goes on
+        await world.stores.redis.publish(channel, b"another-process\n" + body)
+        await until(lambda: len(heard) == 2, "the other process's change")
+        assert [c.op for c in heard] == ["deleted", "updated"]  # our echo, sent before it, was skipped
+        assert sub.received == 3
+    finally:
+        stop()
+        await sub.stop()
+    assert ORIGIN != b"another-process"
+
+
+async def test_a_process_that_missed_changes_catches_up_by_revalidating(world):
+    [author] = await make_authors(world.stores, 1)
+    posts = await seed_posts(world.stores, [{"author_id": author, "caption": f"clip {i}"} for i in range(5)])
+    pool = PostPool(world.stores, size=100)
+    await pool.refresh()
+    # changed behind the pool's back: no message was told
+    await world.stores.db["posts"].update_one({"_id": posts[0].id}, {"$set": {"visibility": "private"}})
+    await world.stores.db["posts"].delete_one({"_id": posts[1].id})
+    await world.stores.db["posts"].update_one({"_id": posts[2].id}, {"$set": {"caption": "edited elsewhere"}})
+    assert len(pool) == 5
+    assert await pool.revalidate(chunk=2) == 2
+    assert set(pool.rows) == {p.id for p in posts[2:]} and consistent(pool)
+    assert pool.posts[posts[2].id].caption == "edited elsewhere"
+
+
+async def test_the_graph_around_a_viewer_is_reread_as_soon_as_an_edge_changes(world):
+    viewer = (await make_user(world.stores))["user"]["id"]
+    a, b, c = await make_authors(world.stores, 3)
+    [followers_only] = await seed_posts(world.stores, [{"author_id": b, "caption": "for followers", "visibility": "followers"}])
+    rt = FeedRuntime(world.stores)
+    await rt.start()
+    try:
+        first = await rt.viewer(viewer)
+        assert first.following == set() and first.blocked == set() and len(first.extras) == 0
+        assert await rt.viewer(viewer) is first  # cached
+
+        await graph.follow(world.stores, viewer, b)
+        now = await rt.viewer(viewer)
+        assert now.following == {b} and now.extras.ids == [followers_only.id]
+
+        await graph.block(world.stores, a, viewer)  # blocked by someone
+        await graph.block(world.stores, viewer, c)  # blocking someone
+        now = await rt.viewer(viewer)
+        assert now.blocked == {a, c} and now.following == {b}
+
+        await graph.unblock(world.stores, a, viewer)
+        assert (await rt.viewer(viewer)).blocked == {c}
+
+        # another process's change: the edge written without telling us, then its message
+        cached = await rt.viewer(viewer)
+        await world.stores.db.blocks.delete_one({"_id": f"{viewer}:{c}"})
+        assert await rt.viewer(viewer) is cached
+        body = msgspec.json.encode(graph.GraphChange(kind="block", users=[viewer, c]))
+        await world.stores.redis.publish(graph.CHANGES.key(world.stores), b"another-process\n" + body)
+        await until(lambda: viewer not in rt._viewers, "the graph message")
+        assert (await rt.viewer(viewer)).blocked == set()
+    finally:
+        await rt.stop()
