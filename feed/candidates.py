@@ -49,9 +49,29 @@ class Viewer:
 
 @dataclass
 class Candidates:
-    table: Table
+    """The pool's rows that were picked (``rows``), then the extras (posts from
+    outside the pool); ``sources`` and ``trending`` have one entry for each,
+    in that order. Rows stay rows until the ranker has cut them down: copying
+    a thousand embeddings to score them would cost more than the scoring."""
+
+    rows: np.ndarray
+    extras: Table
     sources: list[str]
     trending: np.ndarray  # relative to the pool's best, 0..1
+    similarity: np.ndarray | None  # cosine of every pool row with the interest (None: no interest)
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.extras)
+
+    def table(self, pool: PostPool, picked: np.ndarray | None = None) -> Table:
+        """The candidates (those at ``picked`` positions, in that order) as a Table."""
+        picked = np.arange(len(self)) if picked is None else np.asarray(picked, dtype=np.int64)
+        n = len(self.rows)
+        in_pool = picked[picked < n]
+        part = pool.table.take(self.rows[in_pool])
+        if len(in_pool) == len(picked):
+            return part
+        return concat(part, self.extras.take(picked[picked >= n] - n))
 
 
 async def following_posts(stores: Stores, viewer: Viewer, limit: int = FOLLOWERS_ONLY_POSTS) -> Table:
@@ -93,6 +113,7 @@ def gather(
         if rows is not None:
             blocked[rows] = True
     taken = np.zeros(n, dtype=bool)
+    sims = pool.similarity(interest) if n else None
     parts: list[np.ndarray] = []
     sources: list[str] = []
 
@@ -109,14 +130,15 @@ def gather(
     if n:
         add(pool.author_rows(viewer.following, 4 * LIMITS["following"]), "following")
         add(pool.author_rows(viewer.fof, 4 * LIMITS["fof"]), "fof")
-        add(pool.similar_rows(interest, 4 * LIMITS["similar"]), "similar")
+        if sims is not None:
+            add(_top(sims, 4 * LIMITS["similar"]), "similar")
         add(pool.trending_rows(now, 4 * LIMITS["trending"]), "trending")
         add(pool.fresh_rows(now, 4 * LIMITS["fresh"]), "fresh")
         add(pool.newest_rows(4 * LIMITS["recent"]), "recent")
         add((rng or np.random.default_rng()).integers(0, n, 8 * LIMITS["explore"]), "explore")
     rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    picked = table.take(rows)
     trend = pool.trending(now)[rows] if n else np.zeros(0)
+    picked = build_table([], pool.dim)
 
     # followed authors' posts the pool does not hold (followers-only)
     extra_rows = [
@@ -129,7 +151,15 @@ def gather(
             part.embeddings = np.zeros((len(part), pool.dim), dtype=np.float32)
         raw = trending.raw(part, now=now)
         best = max(pool.trending_best(now) if n else 0.0, float(raw.max()) if len(raw) else 0.0)
-        picked = concat(picked, part)
+        picked = part
         sources += ["following"] * len(part)
         trend = np.concatenate([trend, raw / best if best > 0 else np.zeros(len(part))])
-    return Candidates(table=picked, sources=sources, trending=np.clip(trend, 0.0, 1.0))
+    return Candidates(rows=rows, extras=picked, sources=sources, trending=np.clip(trend, 0.0, 1.0), similarity=sims)
+
+
+def _top(values: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, len(values))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-values, k - 1)[:k]
+    return part[np.argsort(-values[part], kind="stable")]

@@ -127,6 +127,8 @@ class ForYou:
         self._out_rows = np.zeros(0, dtype=bool)
         self._out_version = -1
         self.bad_authors: set[str] = set()
+        self.checked: set[str] = set()  # shortlisted ids found unseen by the user (checked once a session)
+        self._columns: tuple | None = None
         self.meta: dict[str, PostMeta] = {}
         self.extras: Table = build_table([], pool.dim)
         self.muted_version = 0
@@ -300,29 +302,32 @@ class ForYou:
                 self.pool, self.extras, self.viewer, interest=direction, now=now,
                 excluded_rows=self._excluded_rows(), exclude_ids=self.out, exclude_authors=self.muted | self.bad_authors,
             )
-            table = cands.table
-            if len(table) == 0:
+            if len(cands) == 0:
                 return None
-            feats = feature_matrix(
-                table, now=now, interest=direction, affinity=self.affinity,
-                following=self.viewer.following, fof=self.viewer.fof, trending=cands.trending, priors=self.priors,
-            )
+            feats = self._features(cands, now, direction)
             value = scores(feats, self.weights)
-            if self.topics is not None and self.topics.shape[1] == table.embeddings.shape[1]:
-                near = np.max(table.embeddings @ self.topics.T, axis=1) >= TOPIC_MUTE
+            if self.topics is not None and self.topics.shape[1] == self.pool.dim:
+                embeddings = np.concatenate([self.pool.table.embeddings[cands.rows], cands.extras.embeddings]) if len(cands.extras) else self.pool.table.embeddings[cands.rows]
+                near = np.max(embeddings @ self.topics.T, axis=1) >= TOPIC_MUTE
                 value = np.where(near, -np.inf, value)
             order = np.argsort(-value, kind="stable")[:SHORTLIST]
             order = order[np.isfinite(value[order])]
-            ids = [table.ids[i] for i in order]
-            already = await seen.already(self.stores, self.viewer.user_id, ids) if ids else set()
+            ids = [self._candidate_id(cands, i) for i in order]
+            # the user's seen sets are checked once per post and session: what this
+            # session serves goes into ``out`` itself
+            unchecked = [pid for pid in ids if pid not in self.checked]
+            already = await seen.already(self.stores, self.viewer.user_id, unchecked) if unchecked else set()
+            self.checked.update(pid for pid in unchecked if pid not in already)
             self._exclude(already)
-            rows = np.asarray([i for i, pid in zip(order, ids) if pid not in already], dtype=np.int64)
-            if len(rows):
+            keep = np.asarray([i for i, pid in zip(order, ids) if pid not in already], dtype=np.int64)
+            if len(keep):
+                n = len(cands.rows)
+                keep = np.concatenate([keep[keep < n], keep[keep >= n]])  # the order Candidates.table gives
                 return Shortlist(
-                    table=table.take(rows),
-                    sources=[cands.sources[i] for i in rows],
-                    static=feats[rows],
-                    fresh=feats[rows, INDEX["fresh"]] > 0.5,
+                    table=cands.table(self.pool, keep),
+                    sources=[cands.sources[i] for i in keep],
+                    static=feats[keep],
+                    fresh=feats[keep, INDEX["fresh"]] > 0.5,
                     built_at=now,
                     interest=direction,
                     muted_version=self.muted_version,
@@ -330,6 +335,54 @@ class ForYou:
             if not ids:
                 return None
         return None
+
+    def _candidate_id(self, cands, i: int) -> str:
+        n = len(cands.rows)
+        return self.pool.table.ids[cands.rows[i]] if i < n else cands.extras.ids[i - n]
+
+    def _features(self, cands, now: float, direction: np.ndarray | None) -> np.ndarray:
+        """The feature matrix of the candidates: the pool's shared columns
+        (``PostPool.static_features``) plus the viewer's own, computed over the
+        pool's rows by author rather than post by post."""
+        rows = cands.rows
+        feats = self.pool.static_features(now, self.priors)[rows]
+        if cands.similarity is not None:
+            feats[:, INDEX["similarity"]] = np.clip(cands.similarity[rows], -1.0, 1.0)
+        following, fof, affinity = self._viewer_columns()
+        feats[:, INDEX["following"]] = following[rows]
+        feats[:, INDEX["fof"]] = fof[rows]
+        if affinity is not None:
+            feats[:, INDEX["affinity"]] = affinity[rows]
+        if len(cands.extras) == 0:
+            return feats
+        extra = feature_matrix(
+            cands.extras, now=now, interest=direction, affinity=self.affinity,
+            following=self.viewer.following, fof=self.viewer.fof, trending=cands.trending[len(rows) :], priors=self.priors,
+        )
+        return np.concatenate([feats, extra])
+
+    def _viewer_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Following, friends-of-friends and affinity over the pool's rows."""
+        key = (self.pool.version, id(self.viewer), len(self.affinity), sum(self.affinity.values()))
+        if self._columns is None or self._columns[0] != key:
+            n = len(self.pool.table)
+            by_author = self.pool.by_author
+            following, fof = np.zeros(n), np.zeros(n)
+            for author in self.viewer.following:
+                if (rows := by_author.get(author)) is not None:
+                    following[rows] = 1.0
+            for author in self.viewer.fof:
+                if (rows := by_author.get(author)) is not None:
+                    fof[rows] = 1.0
+            affinity = None
+            if self.affinity:
+                raw = np.zeros(n)
+                for author, value in self.affinity.items():
+                    if (rows := by_author.get(author)) is not None:
+                        raw[rows] = value
+                affinity = affinity_feature(raw, self.priors)
+            self._columns = (key, (following, fof, affinity))
+        return self._columns[1]
 
     def _exclude(self, post_ids) -> None:
         post_ids = [pid for pid in post_ids if pid not in self.out]

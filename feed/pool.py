@@ -33,11 +33,12 @@ from pymongo import DESCENDING
 
 from core.stores import Stores
 from feed import counters, post_changes, posts, trending
-from feed.features import COUNT_FIELDS, PRIORS, Priors, Table, build_table, fresh_mask
+from feed.features import COUNT_FIELDS, PRIORS, Priors, Table, build_table, feature_matrix, fresh_mask
 
 DIM = 384
 FIRST_LOOK = 20  # ids a refresh looks at first; widened x4 while all are new
 FETCH_CHUNK = 500
+STATIC_MAX_AGE_S = 2.0
 
 
 def unix(dt: datetime) -> float:
@@ -61,6 +62,7 @@ class PostPool:
         self._task: asyncio.Task | None = None
         self._task_started = 0.0
         self._trending: tuple[float, np.ndarray, float] | None = None
+        self._static: tuple[int, float, np.ndarray, Priors] | None = None
         self._background: set[asyncio.Task] = set()
 
     def __len__(self) -> int:
@@ -247,13 +249,25 @@ class PostPool:
     def newest_rows(self, k: int) -> np.ndarray:
         return np.argsort(-self.table.created, kind="stable")[:k]
 
-    def similar_rows(self, interest: np.ndarray | None, k: int) -> np.ndarray:
+    def similarity(self, interest: np.ndarray | None) -> np.ndarray | None:
+        """Cosine of every row with a unit ``interest`` vector (None without one)."""
         if interest is None or len(self.table) == 0 or interest.shape[0] != self.dim:
-            return np.zeros(0, dtype=np.int64)
-        sims = self.table.embeddings @ interest.astype(np.float32)
-        k = min(k, len(sims))
-        part = np.argpartition(-sims, k - 1)[:k]
-        return part[np.argsort(-sims[part], kind="stable")]
+            return None
+        return self.table.embeddings @ interest.astype(np.float32)
+
+    def static_features(self, now: float, priors: Priors = PRIORS) -> np.ndarray:
+        """The feature matrix of every row without the viewer's own columns
+        (similarity, affinity, following, fof stay 0): engagement, recency,
+        freshness, trending. Shared by every session; recomputed when rows move
+        or after ``STATIC_MAX_AGE_S`` (counters change in place meanwhile)."""
+        cached = self._static
+        if cached is None or cached[0] != self.version or now - cached[1] > STATIC_MAX_AGE_S or cached[3] != priors:
+            feats = feature_matrix(
+                self.table, now=now, interest=None, affinity={}, following=set(), fof=set(),
+                trending=self.trending(now), priors=priors,
+            )
+            cached = self._static = (self.version, now, feats, priors)
+        return cached[2]
 
     def author_rows(self, authors: set[str], k: int) -> np.ndarray:
         parts = [self.by_author[a] for a in authors if a in self.by_author]
