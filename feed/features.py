@@ -126,7 +126,8 @@ class Table:
         return len(self.ids)
 
     def count(self, name: str) -> np.ndarray:
-        return self.counts.get(name, np.zeros(len(self.ids)))
+        found = self.counts.get(name)
+        return found if found is not None else np.zeros(len(self.ids))
 
     def take(self, rows: np.ndarray | list[int]) -> Table:
         rows = np.asarray(rows, dtype=np.int64)

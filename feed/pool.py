@@ -162,7 +162,7 @@ class PostPool:
         if unix(found.created_at) > oldest:
             self._add([found], await counters.get_counts(self.stores, [post_id]))
 
-    async def revalidate(self, chunk: int = 1000) -> int:
+    async def revalidate(self, chunk: int = 250) -> int:
         """Read every post of the pool again and take in what changed: for a
         process that may have missed change messages (its subscriber was
         away), and once a minute in case. Returns how many posts left."""
@@ -188,7 +188,7 @@ class PostPool:
         keep = np.asarray([i for i, pid in enumerate(self.table.ids) if pid not in gone], dtype=np.int64)
         self._set_table(self.table.take(keep))
 
-    async def resync_counts(self, chunk: int = 1000) -> None:
+    async def resync_counts(self, chunk: int = 250) -> None:
         ids = list(self.table.ids)
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]
