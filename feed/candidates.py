@@ -4,7 +4,7 @@ Sources, in the order that names a candidate found by several:
 
 | source | what | how many |
 | --- | --- | ---: |
-| ``following`` | posts of people I follow: their public posts in the pool, plus their followers-only posts, read from Mongo when a session starts | 200 |
+| ``following`` | posts of people I follow in the pool (their followers-only posts too: the pool's ``restricted`` rows reach followers alone), plus extras the caller read from outside the pool | 200 |
 | ``fof`` | posts by authors that people I follow follow (friends of friends) | 200 |
 | ``similar`` | the pool's posts nearest my interest vector | 300 |
 | ``trending`` | the pool's top time-decayed engagement (``feed.trending``) | 200 |
@@ -14,31 +14,28 @@ Sources, in the order that names a candidate found by several:
 
 The cameo graph (posts featuring people I know) joins as another source later.
 ``gather`` is pure over the pool's columns (numpy masks, no per-post Python
-work); ``following_posts`` is the I/O."""
+work)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
-from pymongo import DESCENDING
 
-from core.stores import Stores
-from feed import counters, posts, trending
+from feed import trending
 from feed.features import Table, build_table
-from feed.pool import PostPool, concat, unix
+from feed.pool import PostPool, concat
 
 SOURCES = ("following", "fof", "similar", "trending", "fresh", "recent", "explore")
 LIMITS = {"following": 200, "fof": 200, "similar": 300, "trending": 200, "fresh": 200, "recent": 100, "explore": 100}
-FOLLOWERS_ONLY_POSTS = 200  # followers-only posts of followed authors read per session
 
 
 @dataclass
 class Viewer:
     """The graph around the viewer, as the server read it (``server.feed_runtime``):
     whom the viewer follows, the friends of friends read in the background,
-    everyone the viewer blocks or is blocked by, and the followers-only posts
-    of the authors the viewer follows (``following_posts``; None: not read)."""
+    everyone the viewer blocks or is blocked by, and posts from outside the
+    pool the caller wants considered (``extras``; None: none)."""
 
     user_id: str
     following: set[str] = field(default_factory=set)
@@ -74,20 +71,6 @@ class Candidates:
         return concat(part, self.extras.take(picked[picked >= n] - n))
 
 
-async def following_posts(stores: Stores, viewer: Viewer, limit: int = FOLLOWERS_ONLY_POSTS) -> Table:
-    """The newest followers-only posts of the authors the viewer follows, with
-    their counters (their public posts are in the pool). Ids first, then the
-    posts by id: both shapes use indexes on nx-27017 as on MongoDB."""
-    if not viewer.following:
-        return build_table([], 0)
-    query = {"author_id": {"$in": sorted(viewer.following)}, "visibility": "followers"}
-    ids = [d["_id"] async for d in stores.db["posts"].find(query, {"_id": 1}).sort("_id", DESCENDING).limit(limit)]
-    found = list((await posts.get_posts(stores, ids)).values())
-    counts = await counters.get_counts(stores, [p.id for p in found])
-    dim = next((len(p.embedding) for p in found if p.embedding), 0)
-    return build_table([(p.id, p.author_id, unix(p.created_at), p.embedding, counts.get(p.id)) for p in found], dim)
-
-
 def gather(
     pool: PostPool,
     extras: Table,
@@ -112,6 +95,13 @@ def gather(
         rows = pool.by_author.get(author)
         if rows is not None:
             blocked[rows] = True
+    if n and pool.restricted.any():  # followers-only posts: for followers alone
+        followed = np.zeros(n, dtype=bool)
+        for author in viewer.following:
+            rows = pool.by_author.get(author)
+            if rows is not None:
+                followed[rows] = True
+        blocked |= pool.restricted & ~followed
     taken = np.zeros(n, dtype=bool)
     sims = pool.similarity(interest) if n else None
     parts: list[np.ndarray] = []

@@ -38,7 +38,7 @@ from core.stores import Stores
 from feed import interest as taste
 from feed import seen, views
 from feed import posts as feed_posts
-from feed.candidates import Viewer, following_posts, gather
+from feed.candidates import Viewer, gather
 from feed.diversity import RULES, Rules, select
 from feed.features import (
     INDEX,
@@ -146,7 +146,7 @@ class ForYou:
         if self.interest is None and not self.state.served:
             self.interest = taste.session_start(self.long_term)
             self.state.interest = taste.to_bytes(self.interest)
-        self.extras = self.viewer.extras if self.viewer.extras is not None else await following_posts(self.stores, self.viewer)
+        self.extras = self.viewer.extras if self.viewer.extras is not None else build_table([], self.pool.dim)
         async with self.stores.redis.pipeline(transaction=False) as pipe:
             pipe.zrevrange(seen.seen_key(self.stores, self.viewer.user_id), 0, PRELOAD_SEEN - 1)
             pipe.zrevrange(views.history_key(self.stores, self.viewer.user_id), 0, PRELOAD_SEEN - 1)

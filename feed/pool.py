@@ -1,4 +1,6 @@
-"""The candidate pool: the newest public posts, held in memory by each api
+"""The candidate pool: the newest posts that others may see (public, and
+followers-only: ``restricted``, a column the candidate sources apply per
+viewer), held in memory by each api
 process as columns (``feed.features.Table``) with their embeddings and
 counters, so ranking a session's next item reads no database.
 
@@ -11,15 +13,14 @@ counters, so ranking a session's next item reads no database.
   listener (every ``feed.counters.bump`` is published), and are re-read in
   full by ``resync_counts`` once a minute in case a message was missed.
 * The pool holds at most ``size`` posts, the newest; older ones drop out.
-  Posts published non-public are not taken in (a later change to public is
-  not noticed; the following source reaches followers-only posts).
+  Posts only their author sees are not taken in.
 
 * The pool also holds each post itself (``posts``: caption, visibility and
   the rest, without the embedding), so the feed renders what it serves
   without a read. Edits and deletes reach it as they happen
   (``feed.post_changes``, through ``apply``): a deleted post, or one made
-  non-public, leaves the pool; an edited one is replaced; one made public
-  is read and taken in if it is new enough."""
+  only-me, leaves the pool; an edited one is replaced; one opened up is
+  read and taken in if it is new enough."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ DIM = 384
 FIRST_LOOK = 20  # ids a refresh looks at first; widened x4 while all are new
 FETCH_CHUNK = 500
 STATIC_MAX_AGE_S = 2.0
+POOL_VISIBILITIES = ("public", "followers")
 
 
 def unix(dt: datetime) -> float:
@@ -58,7 +60,8 @@ class PostPool:
         self.by_author: dict[str, np.ndarray] = {}
         self.version = 0  # moves whenever rows move
         self.refreshed_at = 0.0  # monotonic start time of the last completed refresh
-        self._passed: set[str] = set()  # newest ids seen that are not public
+        self._passed: set[str] = set()  # newest ids seen that the pool does not take
+        self.restricted = np.zeros(0, dtype=bool)  # per row: followers-only
         self._task: asyncio.Task | None = None
         self._task_started = 0.0
         self._trending: tuple[float, np.ndarray, float] | None = None
@@ -102,10 +105,10 @@ class PostPool:
             found = []
             for start in range(0, len(new), FETCH_CHUNK):
                 found += (await posts.get_posts(self.stores, new[start : start + FETCH_CHUNK])).values()
-            public = [p for p in found if p.visibility == "public"]
+            public = [p for p in found if p.visibility in POOL_VISIBILITIES]
             if len(self._passed) > 4 * self.size:
                 self._passed.clear()
-            self._passed.update(p.id for p in found if p.visibility != "public")
+            self._passed.update(p.id for p in found if p.visibility not in POOL_VISIBILITIES)
             if public:
                 counts = await counters.get_counts(self.stores, [p.id for p in public])
                 self._add(public, counts)
@@ -131,6 +134,7 @@ class PostPool:
         self.rows = {pid: i for i, pid in enumerate(table.ids)}
         for pid in [pid for pid in self.posts if pid not in self.rows]:
             del self.posts[pid]
+        self.restricted = np.asarray([self.posts[pid].visibility != "public" for pid in table.ids], dtype=bool)
         grouped: dict[str, list[int]] = {}
         for i, author in enumerate(table.authors):
             grouped.setdefault(author, []).append(i)
@@ -143,12 +147,13 @@ class PostPool:
     def apply(self, change: post_changes.PostChange) -> None:
         """Take in an edit or a delete (a ``feed.post_changes`` listener)."""
         post = change.post
-        if change.op == "deleted" or post.visibility != "public":
+        if change.op == "deleted" or post.visibility not in POOL_VISIBILITIES:
             self._passed.add(post.id)
             self.drop([post.id])
         elif post.id in self.rows:
             self.posts[post.id] = post
-        else:  # made public: read it with its embedding, and take it in if it is new enough
+            self.restricted[self.rows[post.id]] = post.visibility != "public"
+        else:  # opened up: read it with its embedding, and take it in if it is new enough
             self._passed.discard(post.id)
             task = asyncio.create_task(self._take_in(post.id))
             self._background.add(task)
@@ -156,7 +161,7 @@ class PostPool:
 
     async def _take_in(self, post_id: str) -> None:
         found = (await posts.get_posts(self.stores, [post_id])).get(post_id)
-        if found is None or found.visibility != "public":
+        if found is None or found.visibility not in POOL_VISIBILITIES:
             return
         oldest = float(self.table.created.min()) if len(self.table) >= self.size else float("-inf")
         if unix(found.created_at) > oldest:
@@ -173,10 +178,11 @@ class PostPool:
             found = await posts.get_posts(self.stores, part, embeddings=False)
             for pid in part:
                 post = found.get(pid)
-                if post is None or post.visibility != "public":
+                if post is None or post.visibility not in POOL_VISIBILITIES:
                     gone.append(pid)
                 elif pid in self.posts:
                     self.posts[pid] = post
+                    self.restricted[self.rows[pid]] = post.visibility != "public"
         self.drop(gone)
         return len(gone)
 

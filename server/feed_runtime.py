@@ -25,9 +25,9 @@ from accounts.graph import GraphChange, blocks_of, followees_of, following_ids
 from accounts.users import get_users
 from core.stores import Stores
 from feed import post_changes
-from feed.candidates import Viewer, following_posts
+from feed.candidates import Viewer
+from feed.features import build_table
 from feed.pool import PostPool
-from feed.post_changes import PostChange
 from feed.posts import Post
 from server.fanout import Subscription
 from server.live_counts import CountsHub
@@ -44,6 +44,7 @@ AUTHOR_TTL_S = 60.0
 FOF_FANOUT = 10  # friends of friends: through this many of the people I follow ...
 FOF_EACH = 50  # ... this many of theirs each
 CACHE_MAX = 20_000
+NO_EXTRAS = build_table([], 0)
 
 
 class FeedRuntime:
@@ -76,7 +77,7 @@ class FeedRuntime:
         if self._started:
             return
         self._started = True
-        self._unlisten = [post_changes.CHANGES.listen(self._post_changed), graph.CHANGES.listen(self._graph_changed)]
+        self._unlisten = [post_changes.CHANGES.listen(self.pool.apply), graph.CHANGES.listen(self._graph_changed)]
         self.hub.start()
         # the first load reads the newest posts with their embeddings: seconds on a
         # big collection, so it runs in the background; feed requests wait for it
@@ -115,10 +116,9 @@ class FeedRuntime:
 
     async def viewer(self, user_id: str, *, max_age: float = VIEWER_TTL_S) -> Viewer:
         """The graph around the user, cached ``max_age`` and dropped at once when
-        one of their edges changes (``accounts.graph.CHANGES``): whom they follow,
-        whom they block or are blocked by, their followed authors'
-        followers-only posts (three reads side by side), and friends of friends
-        as last read (those are read in the background and join from the next
+        one of their edges changes (``accounts.graph.CHANGES``): whom they follow
+        and whom they block or are blocked by (read side by side), and friends
+        of friends as last read (those are read in the background and join from the next
         call on)."""
         now = time.monotonic()
         cached = self._viewers.get(user_id)
@@ -137,7 +137,7 @@ class FeedRuntime:
             fof=set(fof[1]) - set(following) - blocked if fof else set(),
             blocked=blocked,
         )
-        found.extras = await following_posts(self.stores, found)
+        found.extras = NO_EXTRAS  # followers-only posts are in the pool (``feed.pool``)
         if len(self._viewers) >= CACHE_MAX:
             self._viewers.clear()
         self._viewers[user_id] = (now, found)
@@ -175,12 +175,6 @@ class FeedRuntime:
         for user_id in change.users:
             self._viewers.pop(user_id, None)
             self._fof.pop(user_id, None)
-
-    def _post_changed(self, change: PostChange) -> None:
-        self.pool.apply(change)
-        # followers-only posts are held by the viewers of their author's followers
-        if change.op == "deleted" or change.post.visibility == "followers":
-            self._viewers.clear()
 
     def visible(self, viewer_id: str) -> Callable[[list[Post]], Awaitable[list[Post]]]:
         async def check(posts: list[Post]) -> list[Post]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 import msgspec
+import pytest
 
 from accounts import graph
 from core.broadcast import ORIGIN
@@ -20,7 +21,13 @@ from feed.pool import PostPool
 from feed.posts import delete_post, update_post
 from server.fanout import Subscription
 from server.feed_runtime import FeedRuntime
-from tests.test_ranking import make_authors, make_user, seed_posts, world  # noqa: F401  (world is a fixture)
+from tests.test_ranking import make_authors, make_user, new_world, seed_posts
+
+
+@pytest.fixture
+async def world(settings, tmp_root):
+    async with new_world(settings, tmp_root) as w:
+        yield w
 
 
 async def until(condition, what: str, timeout: float = 10.0) -> None:
@@ -34,6 +41,8 @@ async def until(condition, what: str, timeout: float = 10.0) -> None:
 def consistent(pool: PostPool) -> bool:
     return (
         all(pool.table.ids[row] == pid for pid, row in pool.rows.items())
+        and len(pool.restricted) == len(pool.table)
+        and all(pool.restricted[row] == (pool.posts[pid].visibility != "public") for pid, row in pool.rows.items())
         and set(pool.posts) == set(pool.table.ids)
         and all(pool.table.authors[r] == author for author, rows in pool.by_author.items() for r in rows)
     )
@@ -41,26 +50,31 @@ def consistent(pool: PostPool) -> bool:
 
 async def test_edits_and_deletes_reach_the_pool_before_the_call_returns(world):
     [author] = await make_authors(world.stores, 1)
-    edited, hidden, deleted, kept = await seed_posts(world.stores, [{"author_id": author, "caption": f"clip {i}"} for i in range(4)])
+    edited, hidden, deleted, kept, narrowed = await seed_posts(world.stores, [{"author_id": author, "caption": f"clip {i}"} for i in range(5)])
+    [private] = await seed_posts(world.stores, [{"author_id": author, "caption": "only me", "visibility": "private"}])
     pool = PostPool(world.stores, size=100)
     await pool.refresh()
-    assert set(pool.rows) == {edited.id, hidden.id, deleted.id, kept.id}
+    assert set(pool.rows) == {edited.id, hidden.id, deleted.id, kept.id, narrowed.id}
+    assert not pool.restricted.any()
     assert pool.posts[edited.id].caption == "clip 0" and pool.posts[edited.id].embedding is None
     stop = post_changes.CHANGES.listen(pool.apply)
     try:
         await update_post(world.stores, edited.id, author_id=author, caption="new words")
         assert pool.posts[edited.id].caption == "new words"
-        await update_post(world.stores, hidden.id, author_id=author, visibility="followers")
+        await update_post(world.stores, hidden.id, author_id=author, visibility="private")
         assert hidden.id not in pool.rows and hidden.id not in pool.posts
+        await update_post(world.stores, narrowed.id, author_id=author, visibility="followers")  # stays, for followers alone
+        assert pool.restricted[pool.rows[narrowed.id]] and pool.posts[narrowed.id].visibility == "followers"
         await delete_post(world.stores, deleted.id)
-        assert set(pool.rows) == {edited.id, kept.id} and consistent(pool)
+        assert set(pool.rows) == {edited.id, kept.id, narrowed.id} and consistent(pool)
+        assert pool.restricted[pool.rows[narrowed.id]] and pool.restricted.sum() == 1
 
-        await pool.refresh()  # a refresh brings neither back
-        assert set(pool.rows) == {edited.id, kept.id}
+        await pool.refresh()  # a refresh brings neither back, nor takes the only-me post
+        assert set(pool.rows) == {edited.id, kept.id, narrowed.id} and private.id not in pool.rows
 
         await update_post(world.stores, hidden.id, author_id=author, visibility="public")
         await asyncio.gather(*pool._background)  # made public: read with its embedding and taken in
-        assert set(pool.rows) == {edited.id, hidden.id, kept.id} and consistent(pool)
+        assert set(pool.rows) == {edited.id, hidden.id, kept.id, narrowed.id} and consistent(pool)
         assert pool.posts[hidden.id].visibility == "public"
         assert pool.table.embeddings[pool.rows[hidden.id]].any()
     finally:
@@ -98,28 +112,29 @@ async def test_a_process_that_missed_changes_catches_up_by_revalidating(world):
     await pool.refresh()
     # changed behind the pool's back: no message was told
     await world.stores.db["posts"].update_one({"_id": posts[0].id}, {"$set": {"visibility": "private"}})
+    await world.stores.db["posts"].update_one({"_id": posts[3].id}, {"$set": {"visibility": "followers"}})
     await world.stores.db["posts"].delete_one({"_id": posts[1].id})
     await world.stores.db["posts"].update_one({"_id": posts[2].id}, {"$set": {"caption": "edited elsewhere"}})
     assert len(pool) == 5
     assert await pool.revalidate(chunk=2) == 2
     assert set(pool.rows) == {p.id for p in posts[2:]} and consistent(pool)
     assert pool.posts[posts[2].id].caption == "edited elsewhere"
+    assert pool.restricted[pool.rows[posts[3].id]] and pool.restricted.sum() == 1
 
 
 async def test_the_graph_around_a_viewer_is_reread_as_soon_as_an_edge_changes(world):
     viewer = (await make_user(world.stores))["user"]["id"]
     a, b, c = await make_authors(world.stores, 3)
-    [followers_only] = await seed_posts(world.stores, [{"author_id": b, "caption": "for followers", "visibility": "followers"}])
     rt = FeedRuntime(world.stores)
     await rt.start()
     try:
         first = await rt.viewer(viewer)
-        assert first.following == set() and first.blocked == set() and len(first.extras) == 0
+        assert first.following == set() and first.blocked == set()
         assert await rt.viewer(viewer) is first  # cached
 
         await graph.follow(world.stores, viewer, b)
         now = await rt.viewer(viewer)
-        assert now.following == {b} and now.extras.ids == [followers_only.id]
+        assert now.following == {b}
 
         await graph.block(world.stores, a, viewer)  # blocked by someone
         await graph.block(world.stores, viewer, c)  # blocking someone
