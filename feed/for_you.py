@@ -63,7 +63,7 @@ REBUILD_AFTER_S = 30.0
 DRIFT = 0.8
 TOPIC_MUTE = 0.85  # posts this close to a not-interested post are left out for the session
 MAX_TOPICS = 20
-PRELOAD_SEEN = 300  # newest seen ids read when a session starts (the shortlist check catches the rest)
+PRELOAD_SEEN = 100  # newest seen ids read when a session starts (the shortlist check catches the rest)
 REBUILD_MIN_S = 2.0  # a drifting taste rebuilds the shortlist at most this often
 
 Viewers = Callable[[], Awaitable[Viewer]]  # the graph around the viewer, as it stands now
@@ -297,7 +297,7 @@ class ForYou:
         return self._shortlist, True
 
     async def _build(self, now: float, direction: np.ndarray | None) -> Shortlist | None:
-        for _ in range(4):
+        for _ in range(6):
             cands = gather(
                 self.pool, self.extras, self.viewer, interest=direction, now=now,
                 excluded_rows=self._excluded_rows(), exclude_ids=self.out, exclude_authors=self.muted | self.bad_authors,
