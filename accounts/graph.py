@@ -13,8 +13,10 @@ other (the blocker is told to unblock first, the blocked one sees the same
 404 as for an unknown user) and cannot see each other's profile or lists.
 
 Every follow, unfollow, block and unblock that changed an edge is told to
-every api process (``CHANGES``, a ``core.broadcast``): caches of the graph
-around a user (``server.feed_runtime``) drop both users' entries."""
+every api process (``CHANGES``, a ``core.broadcast``), after the shared
+cache of the graph around each of the two users (``accounts.graph_cache``)
+dropped their entries; per-process caches (``server.feed_runtime``) drop
+theirs when they hear it."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from pymongo import DESCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
 from ulid import ULID
 
-from accounts import users
+from accounts import graph_cache, users
 from accounts.users import User
 from core.broadcast import Broadcast
 from core.clock import utcnow
@@ -48,6 +50,7 @@ CHANGES: Broadcast[GraphChange] = Broadcast("graph", GraphChange)
 
 
 async def _changed(stores: Stores, kind: str, a: str, b: str) -> None:
+    await graph_cache.invalidate(stores, [a, b])
     await CHANGES.announce(stores, GraphChange(kind=kind, users=[a, b]))
 
 

@@ -21,7 +21,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from accounts import graph
-from accounts.graph import GraphChange, blocks_of, followees_of, following_ids
+from accounts import graph_cache
+from accounts.graph import GraphChange
 from accounts.users import get_users
 from core.stores import Stores
 from feed import post_changes
@@ -117,14 +118,15 @@ class FeedRuntime:
     async def viewer(self, user_id: str, *, max_age: float = VIEWER_TTL_S) -> Viewer:
         """The graph around the user, cached ``max_age`` and dropped at once when
         one of their edges changes (``accounts.graph.CHANGES``): whom they follow
-        and whom they block or are blocked by (read side by side), and friends
-        of friends as last read (those are read in the background and join from the next
+        and whom they block or are blocked by (``accounts.graph_cache``: one
+        Redis read, Mongo on a miss), and friends of friends as last read (those are read in the background and join from the next
         call on)."""
         now = time.monotonic()
         cached = self._viewers.get(user_id)
         if cached is not None and now - cached[0] <= max_age:
             return cached[1]
-        following, blocked = await asyncio.gather(following_ids(self.stores, user_id), blocks_of(self.stores, user_id))
+        found_around = await graph_cache.around(self.stores, user_id)
+        following, blocked = found_around.following, set(found_around.blocked)
         fof = self._fof.get(user_id)
         if (fof is None or now - fof[0] > FOF_TTL_S) and following and user_id not in self._fof_reading:
             self._fof_reading.add(user_id)
@@ -153,8 +155,7 @@ class FeedRuntime:
 
     async def _read_fof(self, user_id: str, following: list[str]) -> None:
         try:
-            fof = await followees_of(self.stores, following[:FOF_FANOUT], limit=FOF_FANOUT * FOF_EACH)
-            fof -= set(following) | {user_id}
+            fof = await graph_cache.friends_of_friends(self.stores, user_id, following, fanout=FOF_FANOUT, limit=FOF_FANOUT * FOF_EACH)
             if len(self._fof) >= CACHE_MAX:
                 self._fof.clear()
             self._fof[user_id] = (time.monotonic(), fof)

@@ -14,7 +14,7 @@ import asyncio
 import msgspec
 import pytest
 
-from accounts import graph
+from accounts import graph, graph_cache
 from core.broadcast import ORIGIN
 from feed import post_changes
 from feed.pool import PostPool
@@ -144,9 +144,11 @@ async def test_the_graph_around_a_viewer_is_reread_as_soon_as_an_edge_changes(wo
         await graph.unblock(world.stores, a, viewer)
         assert (await rt.viewer(viewer)).blocked == {c}
 
-        # another process's change: the edge written without telling us, then its message
+        # another process's change: the edge written and the shared cache dropped
+        # (as accounts.graph does) without telling us, then its message
         cached = await rt.viewer(viewer)
         await world.stores.db.blocks.delete_one({"_id": f"{viewer}:{c}"})
+        await graph_cache.invalidate(world.stores, [viewer, c])
         assert await rt.viewer(viewer) is cached
         body = msgspec.json.encode(graph.GraphChange(kind="block", users=[viewer, c]))
         await world.stores.redis.publish(graph.CHANGES.key(world.stores), b"another-process\n" + body)
