@@ -26,7 +26,9 @@ What it does:
      -> the feed.items with the item it called for received), p50/p99;
      events/s (all three kinds); CPU of the api process, of the database
      processes and of this load generator (% of one core).
-  4. Before the swipers (on a fresh api): wrk on GET /healthz (no auth),
+  4. Before the swipers (on a fresh api): every user's first for_you page
+     once, 16 at a time (timed: the cold rate, every graph read from Mongo),
+     so wrk then measures users active in the last hour; then wrk on GET /healthz (no auth),
      GET /bench/hello (auth: token lookup and user read, nothing else) and
      GET /v1/feed?kind=for_you&limit=10 (a Lua script rotates the users'
      tokens; every request is a first page, i.e. a new feed session),
@@ -341,6 +343,25 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+async def first_pages(url: str, tokens: list[str], limit: int, concurrency: int = 16) -> float:
+    """Every user's first for_you page once (so what wrk measures next is the
+    steady state of users active in the last hour); returns pages/s."""
+    import httpx
+
+    queue = list(tokens)
+    async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+
+        async def worker() -> None:
+            while queue:
+                token = queue.pop()
+                r = await http.get("/v1/feed", params={"kind": "for_you", "limit": limit}, headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 200, r.text[:300]
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return len(tokens) / (time.perf_counter() - started)
+
+
 def write_lua(path: Path, tokens: list[str]) -> None:
     listed = ",\n".join(f'"{t}"' for t in tokens)
     path.write_text(
@@ -482,6 +503,9 @@ async def run(args) -> int:
 
             tally: dict[str, list[WrkResult]] = {}
             if not args.skip_wrk:
+                cold = await first_pages(url, tokens, args.limit)
+                print(f"cold first pages (every user once, 16 at a time: graph read from Mongo, taste and seen sets empty): "
+                      f"{cold:.0f} req/s", flush=True)
                 script = tmp_path / "tokens.lua"
                 write_lua(script, tokens)
                 paths = [("GET /healthz", "/healthz", None), ("GET /bench/hello (auth)", HELLO_PATH, script),

@@ -60,6 +60,15 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.rows) + len(self.extras)
 
+    def ids(self, pool: PostPool, picked: np.ndarray) -> list[str]:
+        """The post ids of the candidates at ``picked`` positions."""
+        n = len(self.rows)
+        picked = np.asarray(picked, dtype=np.int64)
+        if len(self.extras) == 0:
+            return pool.id_array()[self.rows[picked]].tolist()
+        extra = np.asarray(self.extras.ids, dtype=object)
+        return [pool.table.ids[self.rows[i]] if i < n else extra[i - n] for i in picked]
+
     def table(self, pool: PostPool, picked: np.ndarray | None = None) -> Table:
         """The candidates (those at ``picked`` positions, in that order) as a Table."""
         picked = np.arange(len(self)) if picked is None else np.asarray(picked, dtype=np.int64)
@@ -107,12 +116,14 @@ def gather(
     parts: list[np.ndarray] = []
     sources: list[str] = []
 
-    def add(rows: np.ndarray, source: str) -> None:
+    def add(rows: np.ndarray, source: str, *, repeats: bool = False) -> None:
         if len(rows) == 0:
             return
         rows = rows[~blocked[rows] & ~taken[rows]]
-        _, first = np.unique(rows, return_index=True)  # a source may list a row twice
-        rows = rows[np.sort(first)][: LIMITS[source]]
+        if repeats:  # a random sample may list a row twice
+            _, first = np.unique(rows, return_index=True)
+            rows = rows[np.sort(first)]
+        rows = rows[: LIMITS[source]]
         taken[rows] = True
         parts.append(rows)
         sources.extend([source] * len(rows))
@@ -125,7 +136,7 @@ def gather(
         add(pool.trending_rows(now, 4 * LIMITS["trending"]), "trending")
         add(pool.fresh_rows(now, 4 * LIMITS["fresh"]), "fresh")
         add(pool.newest_rows(4 * LIMITS["recent"]), "recent")
-        add((rng or np.random.default_rng()).integers(0, n, 8 * LIMITS["explore"]), "explore")
+        add((rng or np.random.default_rng()).integers(0, n, 8 * LIMITS["explore"]), "explore", repeats=True)
     rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     trend = pool.trending(now)[rows] if n else np.zeros(0)
     picked = build_table([], pool.dim)

@@ -58,7 +58,7 @@ from feed.scoring import WEIGHTS, Weights, scores
 from feed.sessions import SessionState
 from policy.visibility import can_view_post
 
-SHORTLIST = 300
+SHORTLIST = 120
 REBUILD_AFTER_S = 30.0
 DRIFT = 0.8
 TOPIC_MUTE = 0.85  # posts this close to a not-interested post are left out for the session
@@ -312,7 +312,7 @@ class ForYou:
                 value = np.where(near, -np.inf, value)
             order = np.argsort(-value, kind="stable")[:SHORTLIST]
             order = order[np.isfinite(value[order])]
-            ids = [self._candidate_id(cands, i) for i in order]
+            ids = cands.ids(self.pool, order)
             # the user's seen sets are checked once per post and session: what this
             # session serves goes into ``out`` itself
             unchecked = [pid for pid in ids if pid not in self.checked]
@@ -335,10 +335,6 @@ class ForYou:
             if not ids:
                 return None
         return None
-
-    def _candidate_id(self, cands, i: int) -> str:
-        n = len(cands.rows)
-        return self.pool.table.ids[cands.rows[i]] if i < n else cands.extras.ids[i - n]
 
     def _features(self, cands, now: float, direction: np.ndarray | None) -> np.ndarray:
         """The feature matrix of the candidates: the pool's shared columns

@@ -66,6 +66,7 @@ class PostPool:
         self._task_started = 0.0
         self._trending: tuple[float, np.ndarray, float] | None = None
         self._static: tuple[int, float, np.ndarray, Priors] | None = None
+        self._ids: tuple[int, np.ndarray] | None = None
         self._background: set[asyncio.Task] = set()
 
     def __len__(self) -> int:
@@ -209,6 +210,12 @@ class PostPool:
             if name in found:
                 self.table.counts[name][row] = found[name]
         return True
+
+    def id_array(self) -> np.ndarray:
+        """The rows' post ids as a NumPy object array (for fancy indexing), kept per version."""
+        if self._ids is None or self._ids[0] != self.version:
+            self._ids = (self.version, np.asarray(self.table.ids, dtype=object))
+        return self._ids[1]
 
     def counts_of(self, post_id: str) -> dict[str, int] | None:
         """The counters the pool holds for a post (kept live by the counts listener), or None."""
