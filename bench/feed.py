@@ -111,11 +111,11 @@ def make_app():
     return app
 
 
-def api_command(port: int) -> list[str]:
+def api_command(port: int, workers: int = 1) -> list[str]:
     # the options cli/api.py passes to uvicorn.run
     return [
         sys.executable, "-m", "uvicorn", "bench.feed:make_app", "--factory", "--app-dir", str(ROOT),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--loop", "uvloop", "--http", "httptools", "--ws", "websockets",
         "--lifespan", "on", "--no-access-log", "--timeout-graceful-shutdown", "5",
     ]
@@ -280,10 +280,14 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     out = {}
     for name, pid in pids.items():
         try:
-            t = psutil.Process(pid).cpu_times()
-            out[name] = t.user + t.system
-        except psutil.Error:
+            proc = psutil.Process(pid)
             out[name] = 0.0
+            # uvicorn --workers N: the workers are the api's children (this process's children are the servers)
+            for p in [proc, *(proc.children(recursive=True) if name == "api" else [])]:
+                t = p.cpu_times()
+                out[name] += t.user + t.system
+        except psutil.Error:
+            out[name] = out.get(name, 0.0)
     return out
 
 
@@ -399,14 +403,14 @@ def run_wrk(url: str, duration: int, connections: int, threads: int, script: Pat
 # --- the run -------------------------------------------------------------------------
 
 
-def start_api(env: dict[str, str], log_path: Path, timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
+def start_api(env: dict[str, str], log_path: Path, timeout: float = 120.0, workers: int = 1) -> tuple[subprocess.Popen, str]:
     import httpx
 
     from core.embedded import free_port
 
     port = free_port()
     with open(log_path, "wb") as handle:
-        proc = subprocess.Popen(api_command(port), env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=handle,
+        proc = subprocess.Popen(api_command(port, workers), env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=handle,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
@@ -439,6 +443,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=10, help="page size of GET /v1/feed")
     parser.add_argument("--log-level", default="INFO", help="FABULA_LOG_LEVEL of the api (INFO: one JSON line per request)")
     parser.add_argument("--skip-wrk", action="store_true")
+    parser.add_argument("--api-workers", type=int, default=1, help="uvicorn worker processes of the api (default 1)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-log", metavar="FILE", help="copy the api's log here at the end")
     parser.add_argument("--redis-max-connections", type=int, default=1000,
@@ -490,14 +495,14 @@ async def run(args) -> int:
             env.setdefault("OPENBLAS_NUM_THREADS", "1")
             env.update(FABULA_MONGO_URL=services.mongo_url, FABULA_REDIS_URL=redis_url, FABULA_NAMESPACE=namespace,
                        FABULA_DATA_DIR=str(tmp_path / "data"), FABULA_LOG_LEVEL=args.log_level, FABULA_LOG_JSON="true")
-            api, url = start_api(env, tmp_path / "api.log")
+            api, url = start_api(env, tmp_path / "api.log", workers=args.api_workers)
             import httpx
 
             async with httpx.AsyncClient(base_url=url, timeout=120) as http:  # waits for the pool's first load
                 r = await http.get("/v1/feed", params={"kind": "for_you"}, headers={"Authorization": f"Bearer {tokens[-1]}"})
                 assert r.status_code == 200 and r.json()["data"], r.text[:300]
             pids = {"api": api.pid, "nx-27017": services.mongo.proc.pid, "valkey": services.valkey.proc.pid, "load generator": os.getpid()}
-            print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; api: uvicorn, 1 worker; swipers: window"
+            print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; api: uvicorn, {args.api_workers} worker(s); swipers: window"
                   f" {args.window}, mean dwell {args.dwell_ms:.0f} ms; all processes share the machine", flush=True)
             ws_url = url.replace("http://", "ws://") + "/v1/ws"
 

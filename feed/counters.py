@@ -21,7 +21,7 @@ live consumers (the swipe stream)."""
 from __future__ import annotations
 
 import msgspec
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 
 from core.stores import Stores
 
@@ -107,6 +107,36 @@ async def bump(stores: Stores, post_id: str, **deltas: int) -> dict[str, int]:
     await _cache(stores, [(post_id, int(doc[VERSION]), counts)])
     await stores.redis.publish(stores.key(COUNTS_CHANNEL), _encode(CountsMessage(post_id, counts)))
     return counts
+
+
+async def bump_many(stores: Stores, deltas: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """``bump`` for many posts in three round trips (one bulk ``$inc``, one
+    read of the results, one Redis pipeline of snapshots and PUBLISHes).
+    Returns the counters of the posts that exist, as read after the update
+    (other bumps that landed meanwhile included: versions keep the cache
+    moving forward only)."""
+    updates, ids = [], []
+    for post_id, inc in deltas.items():
+        unknown = set(inc) - set(FIELDS)
+        if unknown:
+            raise ValueError(f"unknown counters: {sorted(unknown)}")
+        moves = {name: int(value) for name, value in inc.items() if value}
+        if moves:
+            updates.append(UpdateOne({"_id": post_id}, {"$inc": {**moves, VERSION: 1}}))
+            ids.append(post_id)
+    if not updates:
+        return {}
+    col = stores.db["posts"]
+    await col.bulk_write(updates, ordered=False)
+    docs = await col.find({"_id": {"$in": ids}}, _PROJECTION).to_list()
+    out = {doc["_id"]: _from_doc(doc) for doc in docs}
+    script = stores.redis.register_script(_SET_IF_NEWER)
+    async with stores.redis.pipeline(transaction=False) as pipe:
+        for doc in docs:
+            await script(keys=[cache_key(stores, doc["_id"])], args=_snapshot_args(int(doc[VERSION]), out[doc["_id"]]), client=pipe)
+            pipe.publish(stores.key(COUNTS_CHANNEL), _encode(CountsMessage(doc["_id"], out[doc["_id"]])))
+        await pipe.execute()
+    return out
 
 
 async def _exists(stores: Stores, post_id: str) -> bool:

@@ -24,10 +24,18 @@ def history_key(stores: Stores, user_id: str) -> str:
 
 async def record_view(stores: Stores, user_id: str, post_id: str, *, watch_ms: int, completed: bool) -> None:
     """Count one view of ``post_id`` by ``user_id`` (nothing for an unknown post)."""
-    watch_ms = min(max(0, int(watch_ms)), MAX_WATCH_MS)
-    counts = await counters.bump(stores, post_id, views=1, watch_ms=watch_ms, completes=1 if completed else 0)
-    if not counts:
-        return
+    counts = await counters.bump(stores, post_id, **view_deltas(watch_ms, completed))
+    if counts:
+        await record_history(stores, user_id, post_id)
+
+
+def view_deltas(watch_ms: int, completed: bool) -> dict[str, int]:
+    """What one view adds to a post's counters."""
+    return {"views": 1, "watch_ms": min(max(0, int(watch_ms)), MAX_WATCH_MS), "completes": 1 if completed else 0}
+
+
+async def record_history(stores: Stores, user_id: str, post_id: str) -> None:
+    """Put ``post_id`` in the user's view history (what the feed treats as seen)."""
     key = history_key(stores, user_id)
     async with stores.redis.pipeline(transaction=False) as pipe:
         pipe.zadd(key, {post_id: int(time.time() * 1000)})

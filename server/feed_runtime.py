@@ -29,6 +29,7 @@ from feed import post_changes
 from feed.candidates import Viewer
 from feed.features import build_table
 from feed.pool import PostPool
+from feed.view_batches import ViewBatches
 from feed.posts import Post
 from server.fanout import Subscription
 from server.live_counts import CountsHub
@@ -64,6 +65,7 @@ class FeedRuntime:
             on_connect=self._catch_up,
         )
         self._unlisten: list[Callable[[], None]] = []
+        self.views = ViewBatches(stores)
         self._stale = False  # messages may have been missed: re-read the pool soon
         self.loop = asyncio.get_running_loop()
         self._viewers: dict[str, tuple[float, Viewer]] = {}
@@ -80,6 +82,7 @@ class FeedRuntime:
         self._started = True
         self._unlisten = [post_changes.CHANGES.listen(self.pool.apply), graph.CHANGES.listen(self._graph_changed)]
         self.hub.start()
+        self.views.start()
         # the first load reads the newest posts with their embeddings: seconds on a
         # big collection, so it runs in the background; feed requests wait for it
         self._task = asyncio.create_task(self._maintain(), name="feed-pool")
@@ -96,6 +99,7 @@ class FeedRuntime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         await self.hub.stop()
+        await self.views.close()
 
     async def _maintain(self) -> None:
         last_resync = time.monotonic()

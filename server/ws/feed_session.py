@@ -3,8 +3,9 @@
 
 A connection may drive up to ``MAX_SESSIONS`` feed sessions. Each keeps
 ``window`` items ahead of the client (``feed.stream``); events are applied,
-the next items are sent at once, and the event's other effects (view and
-like counters, notifications, the long-term taste) are queued for the
+the next items are sent at once, and the event's other effects (view
+history, like counters, notifications, the long-term taste; view counters
+go to the process's batches, ``feed.view_batches``) are queued for the
 connection's effects task, so the next item waits for ranking alone. The
 effects queue is bounded (``EFFECTS_QUEUE``); ``feed.ack`` leaves once an
 event's effects are done.
@@ -280,7 +281,9 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
         share_url = None
         if req.event in ("view", "skip", "complete") and req.post_id not in live.viewed:
             live.viewed.add(req.post_id)
-            await views.record_view(stores, user_id, req.post_id, watch_ms=req.watch_ms or 0, completed=req.event == "complete")
+            # counted with the process's next batch (feed.view_batches); the history at once
+            live.rt.views.add(req.post_id, watch_ms=req.watch_ms or 0, completed=req.event == "complete")
+            await views.record_history(stores, user_id, req.post_id)
         elif req.event == "like":
             await visible_post(stores, req.post_id, user_id)
             await likes.like(stores, user_id, req.post_id)
