@@ -108,7 +108,52 @@ def make_app():
     setup_logging(settings.log_level, settings.log_json, process="api")
     app = create_app(settings)
     app.register(hello)
+    if os.environ.get("FABULA_BENCH_LAG"):
+        app.on_startup.append(_watch_lag)
     return app
+
+
+async def _watch_lag(app) -> None:
+    """(--lag) Log the event loop's lag and the GC's pauses every 5 s, to find where a tail comes from."""
+    import gc
+    import logging
+
+    log = logging.getLogger("fabula.bench")
+    lags: list[float] = []
+    pauses: list[tuple[int, float]] = []
+    started: dict[str, float] = {}
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            started["t"] = time.perf_counter()
+        elif "t" in started:
+            pauses.append((info["generation"], time.perf_counter() - started.pop("t")))
+
+    gc.callbacks.append(on_gc)
+
+    async def watch() -> None:
+        last = time.perf_counter()
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.002)
+            lags.append(time.perf_counter() - t0 - 0.002)
+            if time.perf_counter() - last >= 5:
+                last = time.perf_counter()
+                lags.sort()
+                worst_gc = max((p for _, p in pauses), default=0.0)
+                log.warning("lag p50 %.1f ms p99 %.1f ms max %.1f ms; gc pauses %d (gen2 %d), worst %.1f ms",
+                            1000 * lags[len(lags) // 2], 1000 * lags[int(len(lags) * 0.99)], 1000 * lags[-1],
+                            len(pauses), sum(1 for g, _ in pauses if g == 2), 1000 * worst_gc)
+                lags.clear()
+                pauses.clear()
+                if os.environ.get("FABULA_BENCH_LAG") == "types":
+                    from collections import Counter
+
+                    kinds = Counter(type(o).__name__ for o in gc.get_objects())
+                    log.warning("gc-tracked objects %d (frozen %d): %s", sum(kinds.values()), gc.get_freeze_count(),
+                                kinds.most_common(15))
+
+    app.state.lag_task = asyncio.create_task(watch())
 
 
 def api_command(port: int, workers: int = 1) -> list[str]:
@@ -443,6 +488,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=10, help="page size of GET /v1/feed")
     parser.add_argument("--log-level", default="INFO", help="FABULA_LOG_LEVEL of the api (INFO: one JSON line per request)")
     parser.add_argument("--skip-wrk", action="store_true")
+    parser.add_argument("--lag", action="store_true", help="log the api's event-loop lag and GC pauses every 5 s (see --keep-log)")
     parser.add_argument("--api-workers", type=int, default=1, help="uvicorn worker processes of the api (default 1)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-log", metavar="FILE", help="copy the api's log here at the end")
@@ -493,6 +539,8 @@ async def run(args) -> int:
             # one BLAS thread: OpenBLAS's worker threads spin on a small shared machine and made
             # the pool's 5000x384 matrix-vector product several times slower (see docs/PERFORMANCE.md)
             env.setdefault("OPENBLAS_NUM_THREADS", "1")
+            if args.lag:
+                env.setdefault("FABULA_BENCH_LAG", "1")
             env.update(FABULA_MONGO_URL=services.mongo_url, FABULA_REDIS_URL=redis_url, FABULA_NAMESPACE=namespace,
                        FABULA_DATA_DIR=str(tmp_path / "data"), FABULA_LOG_LEVEL=args.log_level, FABULA_LOG_JSON="true")
             api, url = start_api(env, tmp_path / "api.log", workers=args.api_workers)
@@ -524,6 +572,14 @@ async def run(args) -> int:
                         flag = f"  non-2xx {result.bad}" if result.bad else ""
                         print(f"round {round_no} {name:36} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms{flag}", flush=True)
             phases = []
+            if counts:
+                # the load generator's own GC pauses would count as the server's latency:
+                # collect rarely here too (the api does the same, server.heap)
+                import gc
+
+                gc.collect()
+                gc.freeze()
+                gc.set_threshold(20_000, 20, 50)
             for n in counts:
                 result = await swipe_phase(ws_url, tokens, n, pids, window=args.window, dwell_s=args.dwell_ms / 1000,
                                            duration=args.duration, seed_=rng.randint(0, 2**31))

@@ -64,7 +64,7 @@ DRIFT = 0.8
 TOPIC_MUTE = 0.85  # posts this close to a not-interested post are left out for the session
 MAX_TOPICS = 20
 PRELOAD_SEEN = 100  # newest seen ids read when a session starts (the shortlist check catches the rest)
-REBUILD_MIN_S = 2.0  # a drifting taste rebuilds the shortlist at most this often
+REBUILD_MIN_S = 5.0  # a drifting taste rebuilds the shortlist at most this often (it is re-scored every pick)
 
 Viewers = Callable[[], Awaitable[Viewer]]  # the graph around the viewer, as it stands now
 

@@ -17,12 +17,13 @@ renders and delivers what ``top_up`` returns."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from core.stores import Stores
 from feed import interest as taste
-from feed import seen, sessions
+from feed import likes, seen, sessions
 from feed.candidates import Viewer
 from feed.following import following_feed
 from feed.for_you import Picked, PostMeta
@@ -130,11 +131,16 @@ class FeedStream:
                 await sessions.save(self.stores, self.state, *dirty)
             return []
         start = len(self.state.served)
-        await sessions.append(self.stores, self.state, [p.post.id for p in picks], save_fields=dirty)
+        ids = [p.post.id for p in picks]
+        # my likes of them are read beside the append (two connections, one wait)
+        _, liked = await asyncio.gather(
+            sessions.append(self.stores, self.state, ids, save_fields=dirty),
+            likes.liked_by(self.stores, self.state.user_id, ids),
+        )
         out = []
         for i, pick in enumerate(picks):
             self.index[pick.post.id] = start + i
-            out.append(Served(start + i, pick.post, pick.source, pick.liked))
+            out.append(Served(start + i, pick.post, pick.source, pick.post.id in liked))
         return out
 
     def resend(self, cursor: int) -> list[tuple[int, str]]:

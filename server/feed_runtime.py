@@ -31,6 +31,7 @@ from feed.features import build_table
 from feed.pool import PostPool
 from feed.view_batches import ViewBatches
 from feed.posts import Post
+from server import heap
 from server.fanout import Subscription
 from server.live_counts import CountsHub
 from server.post_views import Author, visible_posts
@@ -66,6 +67,7 @@ class FeedRuntime:
         )
         self._unlisten: list[Callable[[], None]] = []
         self.views = ViewBatches(stores)
+        self.freeze_heap = True
         self._stale = False  # messages may have been missed: re-read the pool soon
         self.loop = asyncio.get_running_loop()
         self._viewers: dict[str, tuple[float, Viewer]] = {}
@@ -106,6 +108,9 @@ class FeedRuntime:
         while True:
             try:
                 await self.pool.refresh(max_age=POOL_REFRESH_S / 2)
+                if self.freeze_heap:
+                    self.freeze_heap = False
+                    heap.freeze_startup_heap()  # the pool is in: start-up is done
                 if time.monotonic() - last_resync >= COUNTS_RESYNC_S or self._stale:
                     last_resync = time.monotonic()
                     self._stale = False
