@@ -64,6 +64,8 @@ DRIFT = 0.8
 TOPIC_MUTE = 0.85  # posts this close to a not-interested post are left out for the session
 MAX_TOPICS = 20
 PRELOAD_SEEN = 100  # newest seen ids read when a session starts (the shortlist check catches the rest)
+REUSE_S = 10.0  # a user's next session may start from the last one's shortlist this long
+SHARED_MAX = 20_000  # users whose last shortlist a process keeps
 REBUILD_MIN_S = 5.0  # a drifting taste rebuilds the shortlist at most this often (it is re-scored every pick)
 
 Viewers = Callable[[], Awaitable[Viewer]]  # the graph around the viewer, as it stands now
@@ -81,6 +83,17 @@ class PostMeta:
     author_id: str
     embedding: np.ndarray | None
     fresh: bool
+
+
+@dataclass
+class Shared:
+    """A shortlist as its session built it before any event moved its taste:
+    the next session of the same user, opened within ``REUSE_S`` on the same
+    pool with the same starting taste, starts from it instead of building one."""
+
+    shortlist: Shortlist
+    interest: bytes  # the session's starting taste
+    pool_version: int
 
 
 @dataclass
@@ -109,6 +122,7 @@ class ForYou:
         rules: Rules = RULES,
         priors: Priors = PRIORS,
         clock: Callable[[], float] = time.time,
+        shared: dict[str, Shared] | None = None,
     ):
         self.stores = stores
         self.pool = pool
@@ -119,6 +133,7 @@ class ForYou:
         self.rules = rules
         self.priors = priors
         self.clock = clock
+        self.shared = shared
         self.interest = taste.from_bytes(state.interest)
         self.topics = _topics(state.topics, pool.dim)
         self.affinity: dict[str, float] = {}
@@ -128,6 +143,7 @@ class ForYou:
         self._out_version = -1
         self.bad_authors: set[str] = set()
         self.checked: set[str] = set()  # shortlisted ids found unseen by the user (checked once a session)
+        self._start_interest = state.interest
         self._columns: tuple | None = None
         self.meta: dict[str, PostMeta] = {}
         self.extras: Table = build_table([], pool.dim)
@@ -153,6 +169,34 @@ class ForYou:
             for found in await pipe.execute():
                 self.out.update(v.decode() if isinstance(v, bytes) else v for v in found)
         await self.learn(self.state.served[-self.tail_size :])
+        self._start_interest = self.state.interest
+        await self._adopt()
+
+    async def _adopt(self) -> None:
+        """Start from the user's last shortlist when it still holds (see
+        ``Shared``). Its posts are checked against the seen sets again: the
+        sessions that used it since have served some."""
+        found = self.shared.get(self.viewer.user_id) if self.shared is not None and not self.state.served else None
+        if (
+            found is None
+            or found.pool_version != self.pool.version
+            or found.interest != self.state.interest
+            or self.clock() - found.shortlist.built_at > REUSE_S
+            or self.state.muted
+        ):
+            return
+        ids = found.shortlist.table.ids
+        already = await seen.already(self.stores, self.viewer.user_id, ids)
+        self._exclude(already)
+        self.checked = set(ids) - already
+        self._shortlist = found.shortlist
+
+    def _share(self, shortlist: Shortlist) -> None:
+        if self.shared is None or self.state.interest != self._start_interest or self.state.muted or self.bad_authors:
+            return
+        if len(self.shared) >= SHARED_MAX:
+            self.shared.clear()
+        self.shared[self.viewer.user_id] = Shared(shortlist, self._start_interest, self.pool.version)
 
     # -- what is known of served posts ---------------------------------------
 
@@ -294,6 +338,8 @@ class ForYou:
             ):
                 return sl, False
         self._shortlist = await self._build(now, direction)
+        if self._shortlist is not None:
+            self._share(self._shortlist)
         return self._shortlist, True
 
     async def _build(self, now: float, direction: np.ndarray | None) -> Shortlist | None:

@@ -28,6 +28,7 @@ from core.stores import Stores
 from feed import post_changes
 from feed.candidates import Viewer
 from feed.features import build_table
+from feed.for_you import Shared
 from feed.pool import PostPool
 from feed.view_batches import ViewBatches
 from feed.posts import Post
@@ -67,6 +68,7 @@ class FeedRuntime:
         )
         self._unlisten: list[Callable[[], None]] = []
         self.views = ViewBatches(stores)
+        self.shortlists: dict[str, Shared] = {}  # each user's last shareable shortlist (feed.for_you.Shared)
         self.freeze_heap = True
         self._stale = False  # messages may have been missed: re-read the pool soon
         self.loop = asyncio.get_running_loop()

@@ -91,7 +91,7 @@ async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: in
     state.window = limit
 
     await rt.pool.refresh(max_age=POOL_REFRESH_S)
-    source = ForYou(stores, rt.pool, state, await rt.viewer(user.id), rt.viewers(user.id))
+    source = ForYou(stores, rt.pool, state, await rt.viewer(user.id), rt.viewers(user.id), shared=rt.shortlists)
     await source.prepare()
     stream = FeedStream(stores, state, source)
     stream.dirty.update(("pos", "window", "interest"))

@@ -219,7 +219,7 @@ async def on_open(conn: Connection, msg: proto.Message) -> None:
     viewer = await rt.viewer(user_id)
     if state.kind == "for_you":
         await rt.pool.refresh(max_age=POOL_REFRESH_S)
-        source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user_id))
+        source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user_id), shared=rt.shortlists)
     else:
         source = FollowingSource(stores, state, viewer, rt.visible(user_id))
     await source.prepare()
