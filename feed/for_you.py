@@ -158,16 +158,18 @@ class ForYou:
     async def prepare(self) -> None:
         """Read what the session starts from: long-term taste, followed
         authors' posts, recently seen ids, the last served items."""
-        self.long_term, self.affinity = await taste.load(self.stores, self.viewer.user_id)
+        async with self.stores.redis.pipeline(transaction=False) as pipe:  # one round trip
+            taste.load_commands(pipe, self.stores, self.viewer.user_id)
+            pipe.zrevrange(seen.seen_key(self.stores, self.viewer.user_id), 0, PRELOAD_SEEN - 1)
+            pipe.zrevrange(views.history_key(self.stores, self.viewer.user_id), 0, PRELOAD_SEEN - 1)
+            raw, aff, *recent = await pipe.execute()
+        self.long_term, self.affinity = taste.loaded(raw, aff)
+        for found in recent:
+            self.out.update(v.decode() if isinstance(v, bytes) else v for v in found)
         if self.interest is None and not self.state.served:
             self.interest = taste.session_start(self.long_term)
             self.state.interest = taste.to_bytes(self.interest)
         self.extras = self.viewer.extras if self.viewer.extras is not None else build_table([], self.pool.dim)
-        async with self.stores.redis.pipeline(transaction=False) as pipe:
-            pipe.zrevrange(seen.seen_key(self.stores, self.viewer.user_id), 0, PRELOAD_SEEN - 1)
-            pipe.zrevrange(views.history_key(self.stores, self.viewer.user_id), 0, PRELOAD_SEEN - 1)
-            for found in await pipe.execute():
-                self.out.update(v.decode() if isinstance(v, bytes) else v for v in found)
         await self.learn(self.state.served[-self.tail_size :])
         self._start_interest = self.state.interest
         await self._adopt()

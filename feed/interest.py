@@ -110,10 +110,19 @@ def from_bytes(raw: bytes | None) -> np.ndarray | None:
 async def load(stores: Stores, user_id: str) -> tuple[np.ndarray | None, dict[str, float]]:
     """The user's long-term interest vector and author affinities."""
     async with stores.redis.pipeline(transaction=False) as pipe:
-        pipe.get(_interest_key(stores, user_id))
-        pipe.hgetall(_affinity_key(stores, user_id))
+        load_commands(pipe, stores, user_id)
         raw, aff = await pipe.execute()
-    return from_bytes(raw), {k.decode(): float(v) for k, v in aff.items()}
+    return loaded(raw, aff)
+
+
+def load_commands(pipe, stores: Stores, user_id: str) -> None:
+    """Queue ``load``'s two reads on the caller's pipeline; ``loaded`` reads their replies."""
+    pipe.get(_interest_key(stores, user_id))
+    pipe.hgetall(_affinity_key(stores, user_id))
+
+
+def loaded(raw: bytes | None, aff: dict) -> tuple[np.ndarray | None, dict[str, float]]:
+    return from_bytes(raw), {(k.decode() if isinstance(k, bytes) else k): float(v) for k, v in aff.items()}
 
 
 _UNREAD = object()

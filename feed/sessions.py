@@ -55,6 +55,7 @@ class SessionState(msgspec.Struct, kw_only=True):
     muted: list[str] = []
     topics: bytes = b""
     served: list[str] = []
+    stored: bool = True  # False: made by ``new``, written with its first append or save
 
 
 def new_session_id() -> str:
@@ -99,21 +100,33 @@ return 1
 """
 
 
+def new(stores: Stores, *, user_id: str, kind: str, window: int, interest: bytes = b"", owner: str | None = None) -> SessionState:
+    """A session not written yet: its first ``append`` (or ``save``) writes it
+    in the same round trip (``create`` writes it at once)."""
+    return SessionState(
+        id=new_session_id(), user_id=user_id, kind=kind, window=window, owner=owner or new_owner(), interest=interest,
+        stored=False,
+    )
+
+
+def _create_commands(pipe, stores: Stores, state: SessionState) -> None:
+    key = _hash_key(stores, state.id)
+    pipe.hset(
+        key,
+        mapping={"user": state.user_id, "kind": state.kind, "window": state.window, "owner": state.owner, "pos": 0,
+                 "interest": state.interest, "muted": "[]", "topics": b""},
+    )
+    pipe.expire(key, TTL_S)
+
+
 async def create(
     stores: Stores, *, user_id: str, kind: str, window: int, interest: bytes = b"", owner: str | None = None
 ) -> SessionState:
-    state = SessionState(
-        id=new_session_id(), user_id=user_id, kind=kind, window=window, owner=owner or new_owner(), interest=interest
-    )
-    key = _hash_key(stores, state.id)
+    state = new(stores, user_id=user_id, kind=kind, window=window, interest=interest, owner=owner)
     async with stores.redis.pipeline(transaction=True) as pipe:
-        pipe.hset(
-            key,
-            mapping={"user": user_id, "kind": kind, "window": window, "owner": state.owner, "pos": 0, "interest": interest,
-                     "muted": "[]", "topics": b""},
-        )
-        pipe.expire(key, TTL_S)
+        _create_commands(pipe, stores, state)
         await pipe.execute()
+    state.stored = True
     return state
 
 
@@ -163,17 +176,20 @@ async def append(stores: Stores, state: SessionState, post_ids: list[str], *, sa
     Seen marks go first: if the append then fails, those posts are only
     skipped later, never shown twice."""
     if not post_ids:
-        if save_fields:
+        if save_fields or not state.stored:
             await save(stores, state, *save_fields)
         return len(state.served)
     keys = (_hash_key(stores, state.id), _served_key(stores, state.id))
     async with stores.redis.pipeline(transaction=False) as pipe:
+        if not state.stored:
+            _create_commands(pipe, stores, state)
         seen.mark_commands(pipe, stores, state.user_id, post_ids)
         if save_fields:
             pipe.eval(_SAVE, 2, *keys, state.owner, TTL_S, *_field_values(state, save_fields))
         pipe.eval(_APPEND, 2, *keys, state.owner, len(state.served), TTL_S, MAX_SERVED, *post_ids)
         results = await pipe.execute()
     length = int(results[-1])
+    state.stored = True
     if length == -3:
         raise SessionFull(state.id)
     if length < 0 or (save_fields and int(results[-2]) < 0):
@@ -194,6 +210,11 @@ def _field_values(state: SessionState, fields: tuple[str, ...]) -> list:
 
 async def save(stores: Stores, state: SessionState, *fields: str) -> None:
     """Write the named fields of ``state`` (pos, interest, muted, topics, window)."""
+    if not state.stored:
+        async with stores.redis.pipeline(transaction=True) as pipe:
+            _create_commands(pipe, stores, state)
+            await pipe.execute()
+        state.stored = True
     values = _field_values(state, fields)
     ok = await stores.redis.eval(_SAVE, 2, _hash_key(stores, state.id), _served_key(stores, state.id), state.owner, TTL_S, *values)
     if int(ok) < 0:

@@ -85,7 +85,7 @@ async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: in
         if at > len(state.served):
             raise _bad_cursor()
     else:
-        state = await sessions.create(stores, user_id=user.id, kind="for_you", window=limit)
+        state = sessions.new(stores, user_id=user.id, kind="for_you", window=limit)  # written with its first items
         at = 0
     state.pos = max(state.pos, at)
     state.window = limit
