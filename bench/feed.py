@@ -40,7 +40,11 @@ swipers and wrk. Usage (from the repository root):
 
     .venv/bin/python bench/feed.py [--swipers 50,200,500] [--duration 20]
         [--dwell-ms 3000] [--posts 10000] [--users 1000] [--wrk-duration 10]
-        [--rounds 2]
+        [--rounds 2] [--api-workers 1] [--lag --keep-log api.log]
+
+``--lag`` makes the api log its event-loop lag and GC pauses every 5 s
+(``FABULA_BENCH_LAG=types`` adds the most common GC-tracked object types);
+``--keep-log`` keeps that log.
 
 Needs wrk (Debian: apt-get install -y wrk) for the HTTP part.
 """
