@@ -164,3 +164,7 @@ async def serve(conn: Connection) -> None:
                 conn.outbox.put_nowait(None)
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(sender, 1)
+        elif not sender.cancelled() and sender.exception() is not None:
+            # the client went away while a frame was going out: the usual end of a
+            # connection, seen here rather than left for asyncio to report unread
+            log.debug("sender stopped", extra={"reason": type(sender.exception()).__name__})
