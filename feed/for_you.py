@@ -66,7 +66,7 @@ MAX_TOPICS = 20
 PRELOAD_SEEN = 100  # newest seen ids read when a session starts (the shortlist check catches the rest)
 REUSE_S = 10.0  # a user's next session may start from the last one's shortlist this long
 SHARED_MAX = 20_000  # users whose last shortlist a process keeps
-REBUILD_MIN_S = 5.0  # a drifting taste rebuilds the shortlist at most this often (it is re-scored every pick)
+REBUILD_MIN_S = 10.0  # a drifting taste rebuilds the shortlist at most this often (it is re-scored every pick)
 
 Viewers = Callable[[], Awaitable[Viewer]]  # the graph around the viewer, as it stands now
 
