@@ -92,7 +92,7 @@ from core.errors import NotFound
 from core.mongo_compat import ensure_newest_by_index
 from core.stores import Stores
 from feed import counters, notifications
-from feed.posts import get_post
+from feed.posts import Post, get_post
 
 MAX_MIRROR = 5000  # likes one mirror holds; a user with more gets a PARTIAL one
 MIRROR_TTL_S = 30 * 24 * 3600
@@ -246,10 +246,11 @@ async def _finish(stores: Stores, user_id: str, post_id: str, outcome: float | s
     )
 
 
-async def like(stores: Stores, user_id: str, post_id: str) -> bool:
+async def like(stores: Stores, user_id: str, post_id: str, *, post: Post | None = None) -> bool:
     """Like a post; True if newly liked, False if it was already liked.
-    Bumps ``likes`` and notifies the author (not for one's own post)."""
-    post = await get_post(stores, post_id)
+    Bumps ``likes`` and notifies the author (not for one's own post).
+    ``post``: the post as the caller just read it (saves a read)."""
+    post = post if post is not None and post.id == post_id else await get_post(stores, post_id)
     if post is None:
         raise NotFound(f"no post {post_id!r}", code="post_not_found")
     prev = await _start(stores, user_id, post_id)

@@ -20,8 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from accounts import graph
-from accounts import graph_cache
+from accounts import graph, graph_cache
 from accounts.graph import GraphChange
 from accounts.users import get_users
 from core.stores import Stores
@@ -30,12 +29,13 @@ from feed.candidates import Viewer
 from feed.features import build_table
 from feed.for_you import Shared
 from feed.pool import PostPool
-from feed.view_batches import ViewBatches
 from feed.posts import Post
+from feed.view_batches import ViewBatches
+from policy.visibility import can_view_post
 from server import heap
 from server.fanout import Subscription
 from server.live_counts import CountsHub
-from server.post_views import Author, visible_posts
+from server.post_views import Author, post_not_found, visible_post, visible_posts
 
 log = logging.getLogger("fabula.feed")
 
@@ -187,6 +187,25 @@ class FeedRuntime:
         for user_id in change.users:
             self._viewers.pop(user_id, None)
             self._fof.pop(user_id, None)
+
+    async def check_visible(self, viewer_id: str, post_id: str) -> Post:
+        """The post, if the viewer may see it now, else the 404 of an unknown
+        post: from the pool and the cached graph when the pool holds it (both
+        kept current by the change broadcasts), else read as any route reads it."""
+        post = self.pool.posts.get(post_id)
+        if post is None:
+            return await visible_post(self.stores, post_id, viewer_id)
+        viewer = await self.viewer(viewer_id)
+        decision = can_view_post(
+            visibility=post.visibility,
+            author_id=post.author_id,
+            viewer_id=viewer_id,
+            viewer_follows_author=post.author_id in viewer.following,
+            blocked=post.author_id in viewer.blocked,
+        )
+        if not decision.allowed:
+            raise post_not_found(post_id)
+        return post
 
     def visible(self, viewer_id: str) -> Callable[[list[Post]], Awaitable[list[Post]]]:
         async def check(posts: list[Post]) -> list[Post]:

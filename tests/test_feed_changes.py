@@ -15,6 +15,7 @@ import msgspec
 import pytest
 
 from accounts import graph, graph_cache
+from core.errors import NotFound
 from core.broadcast import ORIGIN
 from feed import post_changes
 from feed.pool import PostPool
@@ -156,5 +157,37 @@ async def test_the_graph_around_a_viewer_is_reread_as_soon_as_an_edge_changes(wo
         await world.stores.redis.publish(graph.CHANGES.key(world.stores), b"another-process\n" + body)
         await until(lambda: viewer not in rt._viewers, "the graph message")
         assert (await rt.viewer(viewer)).blocked == set()
+    finally:
+        await rt.stop()
+
+
+async def test_a_like_or_share_on_the_stream_checks_visibility_against_the_kept_state(world):
+    viewer = (await make_user(world.stores))["user"]["id"]
+    author, friend = await make_authors(world.stores, 2)
+    public, narrow, hidden = await seed_posts(
+        world.stores,
+        [
+            {"author_id": author, "caption": "for all"},
+            {"author_id": friend, "caption": "for followers", "visibility": "followers"},
+            {"author_id": author, "caption": "only me", "visibility": "private"},
+        ],
+    )
+    rt = FeedRuntime(world.stores)
+    await rt.start()
+    try:
+        await rt.pool.refresh()
+        assert public.id in rt.pool.posts and narrow.id in rt.pool.posts and hidden.id not in rt.pool.posts
+        assert (await rt.check_visible(viewer, public.id)).id == public.id
+        with pytest.raises(NotFound):
+            await rt.check_visible(viewer, narrow.id)  # in the pool, but for followers alone
+        await graph.follow(world.stores, viewer, friend)
+        assert (await rt.check_visible(viewer, narrow.id)).id == narrow.id
+        with pytest.raises(NotFound):
+            await rt.check_visible(viewer, hidden.id)  # not in the pool: read, and refused the same way
+        with pytest.raises(NotFound):
+            await rt.check_visible(viewer, "post_nothing")
+        await graph.block(world.stores, author, viewer)
+        with pytest.raises(NotFound):
+            await rt.check_visible(viewer, public.id)
     finally:
         await rt.stop()

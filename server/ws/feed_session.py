@@ -38,7 +38,7 @@ from feed.posts import get_posts
 from feed.stream import MAX_RESEND, FeedStream, FollowingSource, NotInSession, Served
 from server import feed_items
 from server.feed_runtime import POOL_REFRESH_S, FeedRuntime, ready
-from server.post_views import Counts, visible_post
+from server.post_views import Counts
 from server.ws import protocol as proto
 from server.ws.connection import Connection
 
@@ -285,10 +285,10 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
             live.rt.views.add(req.post_id, watch_ms=req.watch_ms or 0, completed=req.event == "complete")
             await views.record_history(stores, user_id, req.post_id)
         elif req.event == "like":
-            await visible_post(stores, req.post_id, user_id)
-            await likes.like(stores, user_id, req.post_id)
+            post = await live.rt.check_visible(user_id, req.post_id)
+            await likes.like(stores, user_id, req.post_id, post=post)
         elif req.event == "share":
-            await visible_post(stores, req.post_id, user_id)
+            await live.rt.check_visible(user_id, req.post_id)
             share_url = stores.settings.public_url.rstrip("/") + await shares.share(stores, user_id, req.post_id)
         if msg.id is not None:
             ack = {"session_id": stream.id, "post_id": req.post_id, "event": req.event, "position": stream.state.pos, "cursor": stream.cursor}
