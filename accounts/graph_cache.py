@@ -20,6 +20,8 @@ store and the store does not happen."""
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 
 from core.stores import Stores
@@ -69,7 +71,8 @@ async def around(stores: Stores, user_id: str) -> Around:
         except (msgspec.DecodeError, msgspec.ValidationError):
             pass  # written by another version: read afresh
     gen = gen.decode() if isinstance(gen, bytes) else (gen or "0")
-    found = Around(following=await following_ids(stores, user_id), blocked=sorted(await blocks_of(stores, user_id)))
+    following, blocked = await asyncio.gather(following_ids(stores, user_id), blocks_of(stores, user_id))
+    found = Around(following=following, blocked=sorted(blocked))
     await stores.redis.register_script(_STORE)(
         keys=[_entry_key(stores, user_id), _gen_key(stores, user_id)], args=[gen, _encode(found), TTL_S]
     )

@@ -54,7 +54,6 @@ class CountsHub:
         self.flusher: asyncio.Task | None = None
         self.changed: set[str] = set()
         self.wake = asyncio.Event()
-        self.received = 0
 
     @property
     def channel(self) -> str:
@@ -101,7 +100,6 @@ class CountsHub:
         except (msgspec.DecodeError, msgspec.ValidationError):
             log.warning("malformed counts message dropped")
             return
-        self.received += 1
         if self.on_counts is not None:
             self.on_counts(message.post_id, message.counts)
         if message.post_id in self.watchers:

@@ -18,7 +18,7 @@ import msgspec
 from litestar import get
 from litestar.params import Parameter
 
-from accounts.graph import following_ids
+from accounts import graph_cache
 from accounts.users import User
 from core.errors import BadRequest, Conflict
 from core.ids import has_kind
@@ -58,7 +58,8 @@ async def get_feed(
         return await for_you_page(stores, user, cursor, limit)
     if cursor is not None and not _is_post_id(cursor):
         raise BadRequest("invalid cursor: pass the next_cursor of the previous page", code="invalid_cursor")
-    page = await following_feed(stores, user.id, await following_ids(stores, user.id), cursor=cursor, limit=limit)
+    following = (await graph_cache.around(stores, user.id)).following  # the shared cache, not a Mongo read per page
+    page = await following_feed(stores, user.id, following, cursor=cursor, limit=limit)
     return FeedPage(kind=kind, data=await post_views(stores, page.items, user.id), next_cursor=page.next_cursor)
 
 
