@@ -50,49 +50,59 @@ def select(
     history_embeddings: np.ndarray | None = None,
     rules: Rules = RULES,
 ) -> list[int]:
-    """Indices into the candidates, in serving order (at most ``n``)."""
+    """Indices into the candidates, in serving order (at most ``n``).
+
+    It runs on every pick of every session, over a shortlist of a hundred or
+    so rows, so it keeps NumPy calls per position few: the candidates' rows
+    are grouped by author once, and the author cap and the taken rows are
+    applied to one value column in place."""
     count = len(scores)
     if count == 0 or n <= 0:
         return []
-    scores = np.asarray(scores, dtype=np.float64)
+    score = np.asarray(scores, dtype=np.float64)
+    base = score.copy()  # score - penalty * (max similarity to the recent items), kept current
     fresh = np.asarray(fresh, dtype=bool)
-
-    author_ids, author_of = np.unique(np.asarray(authors, dtype=object), return_inverse=True)
-    index_of_author = {a: i for i, a in enumerate(author_ids)}
-
-    max_sim = np.zeros(count)
-    if history_embeddings is not None and len(history_embeddings) and rules.mmr_memory > 0:
+    penalty = rules.mmr_penalty
+    if history_embeddings is not None and len(history_embeddings) and rules.mmr_memory > 0 and penalty:
         recent = np.asarray(history_embeddings[-rules.mmr_memory :], dtype=np.float32)
         if recent.shape[1] == embeddings.shape[1]:
-            max_sim = np.max(embeddings @ recent.T, axis=1).astype(np.float64)
+            base -= penalty * np.max(embeddings @ recent.T, axis=1).astype(np.float64)
+    capped = rules.author_cap > 0 and rules.author_window > 1
+    rows_of: dict[str, list[int]] = {}
+    if capped:
+        for i, author in enumerate(authors):
+            rows_of.setdefault(author, []).append(i)
+    explore = rules.explore_every > 1 and bool(fresh.any())
 
     seq_authors = list(history_authors)
     seq_fresh = list(history_fresh)
-    taken = np.zeros(count, dtype=bool)
+    taken: list[int] = []
     picked: list[int] = []
     for _ in range(n):
-        eligible = ~taken
-        if rules.author_cap > 0 and rules.author_window > 1:
+        value = base.copy()
+        if taken:
+            value[taken] = -np.inf
+        if capped:
             window = Counter(seq_authors[-(rules.author_window - 1) :])
-            full = [index_of_author[a] for a, c in window.items() if c >= rules.author_cap and a in index_of_author]
-            if full:
-                eligible &= ~np.isin(author_of, full)
-        if not eligible.any():
-            break
-        if rules.explore_every > 1:
+            for author, c in window.items():
+                if c >= rules.author_cap and author in rows_of:
+                    value[rows_of[author]] = -np.inf
+        if explore:
             run = seq_fresh[-(rules.explore_every - 1) :]
             if len(run) == rules.explore_every - 1 and not any(run):
-                fresh_eligible = eligible & fresh
-                if fresh_eligible.any():
-                    eligible = fresh_eligible
-        value = scores - rules.mmr_penalty * max_sim
-        value = np.where(eligible, value, -np.inf)
+                fresh_value = np.where(fresh, value, -np.inf)
+                if fresh_value.max() > -np.inf:
+                    value = fresh_value
         best = int(np.argmax(value))
+        if value[best] == -np.inf:
+            break  # nothing eligible
         picked.append(best)
-        taken[best] = True
+        taken.append(best)
         seq_authors.append(authors[best])
         seq_fresh.append(bool(fresh[best]))
-        max_sim = np.maximum(max_sim, (embeddings @ embeddings[best]).astype(np.float64))
+        if penalty and len(picked) < n:
+            # max similarity grows by the new pick: score - penalty * max(...) only falls
+            np.minimum(base, score - penalty * (embeddings @ embeddings[best]).astype(np.float64), out=base)
     return picked
 
 
