@@ -156,39 +156,47 @@ class ForYou:
         return set(self.state.muted)
 
     async def prepare(self) -> None:
-        """Read what the session starts from: long-term taste, followed
-        authors' posts, recently seen ids, the last served items."""
-        async with self.stores.redis.pipeline(transaction=False) as pipe:  # one round trip
+        """Read what the session starts from, in one round trip: long-term
+        taste, recently seen ids and, when the user's last shortlist may be
+        taken over (``Shared``), which of its posts they have seen since."""
+        found = self._adoptable()
+        async with self.stores.redis.pipeline(transaction=False) as pipe:
             taste.load_commands(pipe, self.stores, self.viewer.user_id)
             pipe.zrevrange(seen.seen_key(self.stores, self.viewer.user_id), 0, PRELOAD_SEEN - 1)
             pipe.zrevrange(views.history_key(self.stores, self.viewer.user_id), 0, PRELOAD_SEEN - 1)
+            if found is not None:
+                seen.already_commands(pipe, self.stores, self.viewer.user_id, found.shortlist.table.ids)
             raw, aff, *recent = await pipe.execute()
+        checked = seen.already_found(recent.pop()) if found is not None else None
         self.long_term, self.affinity = taste.loaded(raw, aff)
-        for found in recent:
-            self.out.update(v.decode() if isinstance(v, bytes) else v for v in found)
+        for ids in recent:
+            self.out.update(v.decode() if isinstance(v, bytes) else v for v in ids)
         if self.interest is None and not self.state.served:
             self.interest = taste.session_start(self.long_term)
             self.state.interest = taste.to_bytes(self.interest)
         self.extras = self.viewer.extras if self.viewer.extras is not None else build_table([], self.pool.dim)
         await self.learn(self.state.served[-self.tail_size :])
         self._start_interest = self.state.interest
-        await self._adopt()
+        if found is not None and found.interest == self.state.interest:
+            self._adopt(found, checked)
 
-    async def _adopt(self) -> None:
-        """Start from the user's last shortlist when it still holds (see
-        ``Shared``). Its posts are checked against the seen sets again: the
-        sessions that used it since have served some."""
+    def _adoptable(self) -> Shared | None:
+        """The user's last shortlist, if this session may start from it (``Shared``;
+        whether it was built for the same taste is known once the taste is read)."""
         found = self.shared.get(self.viewer.user_id) if self.shared is not None and not self.state.served else None
         if (
             found is None
             or found.pool_version != self.pool.version
-            or found.interest != self.state.interest
             or self.clock() - found.shortlist.built_at > REUSE_S
             or self.state.muted
         ):
-            return
+            return None
+        return found
+
+    def _adopt(self, found: Shared, already: set[str]) -> None:
+        """Start from ``found``, minus ``already``: its posts the user was served
+        or viewed since (the sessions that used it since served some)."""
         ids = found.shortlist.table.ids
-        already = await seen.already(self.stores, self.viewer.user_id, ids)
         self._exclude(already)
         self.checked = set(ids) - already
         self._shortlist = found.shortlist

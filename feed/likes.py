@@ -338,13 +338,24 @@ async def liked_by(stores: Stores, user_id: str, post_ids: list[str]) -> set[str
     ids = list(dict.fromkeys(post_ids))
     if not ids:
         return set()
-    scores = await stores.redis.zmscore(mirror_key(stores, user_id), [STATE, *ids])
+    return await liked_from(stores, user_id, ids, await stores.redis.zmscore(mirror_key(stores, user_id), [STATE, *ids]))
+
+
+def liked_commands(pipe, stores: Stores, user_id: str, post_ids: list[str]) -> None:
+    """Queue ``liked_by``'s mirror read (``post_ids`` not empty, no repeats) on
+    the caller's pipeline; ``liked_from`` reads its reply."""
+    pipe.zmscore(mirror_key(stores, user_id), [STATE, *post_ids])
+
+
+async def liked_from(stores: Stores, user_id: str, post_ids: list[str], scores: list) -> set[str]:
+    """``liked_by``'s answer from the mirror's scores of ``[STATE, *post_ids]``
+    (Mongo is read for what the mirror is not sure of)."""
     state = scores[0]
     if state is None:
-        return await _fill(stores, user_id, ids)
+        return await _fill(stores, user_id, post_ids)
     liked: set[str] = set()
     ask: list[str] = []
-    for post_id, score in zip(ids, scores[1:]):
+    for post_id, score in zip(post_ids, scores[1:]):
         if post_id.startswith("!") or (score is None and state != FULL) or (score is not None and score < 0):
             ask.append(post_id)
         elif score is not None:

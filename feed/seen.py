@@ -26,21 +26,34 @@ def hidden_key(stores: Stores, user_id: str) -> str:
     return stores.key("feed", "hidden", user_id)
 
 
+# KEYS: seen. ARGV: now, max kept, ttl, the ids one per line (one argument, not
+# two per id: packing the arguments of a command is a good part of its cost).
+_MARK = """
+for id in string.gmatch(ARGV[4], '[^\\n]+') do redis.call('ZADD', KEYS[1], ARGV[1], id) end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[2]) + 1))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
 def mark_commands(pipe, stores: Stores, user_id: str, post_ids: list[str], now: float | None = None) -> None:
-    """Queue on ``pipe`` the commands that mark ``post_ids`` seen (one round trip with the caller's)."""
-    if not post_ids:
+    """Queue on ``pipe`` the command that marks ``post_ids`` seen (one round trip with the caller's)."""
+    ids = _listable(post_ids)
+    if not ids:
         return
     now = time.time() if now is None else now
-    key = seen_key(stores, user_id)
-    pipe.zadd(key, {pid: now for pid in post_ids})
-    pipe.zremrangebyrank(key, 0, -(MAX_SEEN + 1))
-    pipe.expire(key, TTL_S)
+    pipe.eval(_MARK, 1, seen_key(stores, user_id), repr(now), MAX_SEEN, TTL_S, "\n".join(ids))
 
 
 async def mark(stores: Stores, user_id: str, post_ids: list[str]) -> None:
     async with stores.redis.pipeline(transaction=False) as pipe:
         mark_commands(pipe, stores, user_id, post_ids)
         await pipe.execute()
+
+
+def _listable(post_ids: list[str]) -> list[str]:
+    # ids travel one per line: one holding a newline could not be listed (nor is any stored)
+    return [pid for pid in post_ids if pid and "\n" not in pid]
 
 
 # KEYS: seen, history, hidden. ARGV[1]: the ids, one per line. Returns those found in any.
@@ -58,15 +71,27 @@ return out
 """
 
 
+def _already_keys(stores: Stores, user_id: str) -> list[str]:
+    return [seen_key(stores, user_id), views.history_key(stores, user_id), hidden_key(stores, user_id)]
+
+
+def already_commands(pipe, stores: Stores, user_id: str, post_ids: list[str]) -> None:
+    """Queue ``already``'s check on the caller's pipeline (always one reply; ``already_found`` reads it)."""
+    pipe.eval(_ALREADY, 3, *_already_keys(stores, user_id), "\n".join(_listable(post_ids)))
+
+
+def already_found(reply) -> set[str]:
+    return {v.decode() if isinstance(v, bytes) else v for v in reply}
+
+
 async def already(stores: Stores, user_id: str, post_ids: list[str]) -> set[str]:
     """The ids in ``post_ids`` the user was served before, viewed (``feed.views``
     history, whichever way the post was reached) or hid."""
-    ids = [pid for pid in post_ids if pid and "\n" not in pid]  # no set could hold one that does
+    ids = _listable(post_ids)
     if not ids:
         return set()
-    keys = [seen_key(stores, user_id), views.history_key(stores, user_id), hidden_key(stores, user_id)]
-    found = await stores.redis.register_script(_ALREADY)(keys=keys, args=["\n".join(ids)])
-    return {v.decode() if isinstance(v, bytes) else v for v in found}
+    found = await stores.redis.register_script(_ALREADY)(keys=_already_keys(stores, user_id), args=["\n".join(ids)])
+    return already_found(found)
 
 
 async def hide(stores: Stores, user_id: str, post_id: str) -> None:

@@ -78,16 +78,22 @@ def _served_key(stores: Stores, session_id: str) -> str:
     return _hash_key(stores, session_id) + ":served"
 
 
-# KEYS: hash, served. ARGV: owner, expected length, ttl, max served, ids...
+# KEYS: hash, served. ARGV: owner, expected length, ttl, max served, the ids one
+# per line, then (a session not written yet) the field/value pairs it starts with.
 _APPEND = """
-if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return -1 end
+if #ARGV > 5 then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+  redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+elseif redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return -1 end
 local n = redis.call('LLEN', KEYS[2])
 if n ~= tonumber(ARGV[2]) then return -2 end
-if n + #ARGV - 4 > tonumber(ARGV[4]) then return -3 end
-for i = 5, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+local ids = {}
+for id in string.gmatch(ARGV[5], '[^\\n]+') do ids[#ids + 1] = id end
+if n + #ids > tonumber(ARGV[4]) then return -3 end
+for i = 1, #ids do redis.call('RPUSH', KEYS[2], ids[i]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
-return n + #ARGV - 4
+return n + #ids
 """
 
 # KEYS: hash, served. ARGV: owner, ttl, field, value, field, value...
@@ -109,13 +115,15 @@ def new(stores: Stores, *, user_id: str, kind: str, window: int, interest: bytes
     )
 
 
+def _fields(state: SessionState) -> dict:
+    """The hash of a session as ``state`` stands now."""
+    return {"user": state.user_id, "kind": state.kind, "window": state.window, "owner": state.owner, "pos": state.pos,
+            "interest": state.interest, "muted": json.dumps(state.muted), "topics": state.topics}
+
+
 def _create_commands(pipe, stores: Stores, state: SessionState) -> None:
     key = _hash_key(stores, state.id)
-    pipe.hset(
-        key,
-        mapping={"user": state.user_id, "kind": state.kind, "window": state.window, "owner": state.owner, "pos": 0,
-                 "interest": state.interest, "muted": "[]", "topics": b""},
-    )
+    pipe.hset(key, mapping=_fields(state))
     pipe.expire(key, TTL_S)
 
 
@@ -179,21 +187,42 @@ async def append(stores: Stores, state: SessionState, post_ids: list[str], *, sa
         if save_fields or not state.stored:
             await save(stores, state, *save_fields)
         return len(state.served)
-    keys = (_hash_key(stores, state.id), _served_key(stores, state.id))
     async with stores.redis.pipeline(transaction=False) as pipe:
-        if not state.stored:
-            _create_commands(pipe, stores, state)
-        seen.mark_commands(pipe, stores, state.user_id, post_ids)
-        if save_fields:
-            pipe.eval(_SAVE, 2, *keys, state.owner, TTL_S, *_field_values(state, save_fields))
-        pipe.eval(_APPEND, 2, *keys, state.owner, len(state.served), TTL_S, MAX_SERVED, *post_ids)
-        results = await pipe.execute()
-    length = int(results[-1])
-    state.stored = True
+        count = append_commands(pipe, stores, state, post_ids, save_fields=save_fields)
+        replies = await pipe.execute()
+    return appended(state, post_ids, replies[:count])
+
+
+def append_commands(pipe, stores: Stores, state: SessionState, post_ids: list[str], *, save_fields: tuple[str, ...] = ()) -> int:
+    """Queue ``append``'s writes (``post_ids`` not empty) on the caller's
+    pipeline; returns how many replies they take, which ``appended`` reads.
+    A session not written yet is written by the append itself, with its
+    fields as they stand (``save_fields`` are among them)."""
+    if any(not pid or "\n" in pid for pid in post_ids):
+        raise ValueError("post ids travel one per line")
+    keys = (_hash_key(stores, state.id), _served_key(stores, state.id))
+    create: list = []
+    if not state.stored:
+        for name, value in _fields(state).items():
+            create += [name, value]
+    seen.mark_commands(pipe, stores, state.user_id, post_ids)  # one command
+    count = 2
+    if save_fields and state.stored:
+        pipe.eval(_SAVE, 2, *keys, state.owner, TTL_S, *_field_values(state, save_fields))
+        count += 1
+    pipe.eval(_APPEND, 2, *keys, state.owner, len(state.served), TTL_S, MAX_SERVED, "\n".join(post_ids), *create)
+    return count
+
+
+def appended(state: SessionState, post_ids: list[str], replies: list) -> int:
+    """Read ``append_commands``' replies: the session's new length (raises
+    ``SessionFull`` or ``SessionMoved`` when nothing was appended)."""
+    length = int(replies[-1])
     if length == -3:
         raise SessionFull(state.id)
-    if length < 0 or (save_fields and int(results[-2]) < 0):
+    if length < 0 or (len(replies) == 3 and int(replies[1]) < 0):
         raise SessionMoved(state.id)
+    state.stored = True
     state.served.extend(post_ids)
     return length
 

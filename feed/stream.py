@@ -17,7 +17,6 @@ renders and delivers what ``top_up`` returns."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -132,11 +131,13 @@ class FeedStream:
             return []
         start = len(self.state.served)
         ids = [p.post.id for p in picks]
-        # my likes of them are read beside the append (two connections, one wait)
-        _, liked = await asyncio.gather(
-            sessions.append(self.stores, self.state, ids, save_fields=dirty),
-            likes.liked_by(self.stores, self.state.user_id, ids),
-        )
+        # my likes of them are read in the append's round trip
+        async with self.stores.redis.pipeline(transaction=False) as pipe:
+            count = sessions.append_commands(pipe, self.stores, self.state, ids, save_fields=dirty)
+            likes.liked_commands(pipe, self.stores, self.state.user_id, ids)
+            replies = await pipe.execute()
+        sessions.appended(self.state, ids, replies[:count])
+        liked = await likes.liked_from(self.stores, self.state.user_id, ids, replies[count])
         out = []
         for i, pick in enumerate(picks):
             self.index[pick.post.id] = start + i
