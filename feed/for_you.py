@@ -170,7 +170,7 @@ class ForYou:
         checked = seen.already_found(recent.pop()) if found is not None else None
         self.long_term, self.affinity = taste.loaded(raw, aff)
         for ids in recent:
-            self.out.update(v.decode() if isinstance(v, bytes) else v for v in ids)
+            self.out.update(map(_text, ids))
         if self.interest is None and not self.state.served:
             self.interest = taste.session_start(self.long_term)
             self.state.interest = taste.to_bytes(self.interest)
@@ -476,6 +476,10 @@ class ForYou:
             elif blocked:
                 self.bad_authors.add(post.author_id)
         return allowed
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _topics(raw: bytes, dim: int) -> np.ndarray | None:

@@ -23,6 +23,7 @@ Ties and near-ties are broken by ``feed.diversity`` (author cap, MMR).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -43,8 +44,14 @@ class Weights:
     trending: float = 0.5
 
     def vector(self) -> np.ndarray:
+        return self._vector
+
+    @cached_property
+    def _vector(self) -> np.ndarray:  # made once: scores() runs on every pick
         values = asdict(self)
-        return np.asarray([values[name] for name in FEATURES], dtype=np.float64)
+        vector = np.asarray([values[name] for name in FEATURES], dtype=np.float64)
+        vector.flags.writeable = False
+        return vector
 
 
 WEIGHTS = Weights()
