@@ -26,6 +26,8 @@ from feed import trending
 from feed.features import Table, build_table
 from feed.pool import PostPool, concat
 
+_RNG = np.random.default_rng()  # seeded from the OS once, not on every gather
+
 SOURCES = ("following", "fof", "similar", "trending", "fresh", "recent", "explore")
 LIMITS = {"following": 200, "fof": 200, "similar": 300, "trending": 200, "fresh": 200, "recent": 100, "explore": 100}
 
@@ -42,6 +44,17 @@ class Viewer:
     fof: set[str] = field(default_factory=set)
     blocked: set[str] = field(default_factory=set)
     extras: Table | None = None
+    # what ``gather`` derived from this graph, per pool version (a Viewer is
+    # not changed once made: the server makes a new one when an edge changes)
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def derived(self, key: tuple, make):
+        found = self.memo.get(key)
+        if found is None:
+            if len(self.memo) >= 16:
+                self.memo.clear()
+            found = self.memo[key] = make()
+        return found
 
 
 @dataclass
@@ -105,12 +118,7 @@ def gather(
         if rows is not None:
             blocked[rows] = True
     if n and pool.restricted.any():  # followers-only posts: for followers alone
-        followed = np.zeros(n, dtype=bool)
-        for author in viewer.following:
-            rows = pool.by_author.get(author)
-            if rows is not None:
-                followed[rows] = True
-        blocked |= pool.restricted & ~followed
+        blocked |= viewer.derived(("unfollowed restricted", pool.version), lambda: pool.restricted & ~pool.mask_authors(viewer.following))
     taken = np.zeros(n, dtype=bool)
     sims = pool.similarity(interest) if n else None
     parts: list[np.ndarray] = []
@@ -129,14 +137,16 @@ def gather(
         sources.extend([source] * len(rows))
 
     if n:
-        add(pool.author_rows(viewer.following, 4 * LIMITS["following"]), "following")
-        add(pool.author_rows(viewer.fof, 4 * LIMITS["fof"]), "fof")
+        k = 4 * LIMITS["following"]
+        add(viewer.derived(("following", pool.version, k), lambda: pool.author_rows(viewer.following, k)), "following")
+        k = 4 * LIMITS["fof"]
+        add(viewer.derived(("fof", pool.version, k), lambda: pool.author_rows(viewer.fof, k)), "fof")
         if sims is not None:
             add(_top(sims, 4 * LIMITS["similar"]), "similar")
         add(pool.trending_rows(now, 4 * LIMITS["trending"]), "trending")
         add(pool.fresh_rows(now, 4 * LIMITS["fresh"]), "fresh")
         add(pool.newest_rows(4 * LIMITS["recent"]), "recent")
-        add((rng or np.random.default_rng()).integers(0, n, 8 * LIMITS["explore"]), "explore", repeats=True)
+        add((rng or _RNG).integers(0, n, 8 * LIMITS["explore"]), "explore", repeats=True)
     rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     trend = pool.trending(now)[rows] if n else np.zeros(0)
     picked = build_table([], pool.dim)

@@ -64,7 +64,7 @@ DRIFT = 0.8
 TOPIC_MUTE = 0.85  # posts this close to a not-interested post are left out for the session
 MAX_TOPICS = 20
 PRELOAD_SEEN = 100  # newest seen ids read when a session starts (the shortlist check catches the rest)
-REUSE_S = 10.0  # a user's next session may start from the last one's shortlist this long
+REUSE_S = REBUILD_AFTER_S  # a shortlist serves this long after it was built, in one session or in the next ones of its user
 SHARED_MAX = 20_000  # users whose last shortlist a process keeps
 REBUILD_MIN_S = 10.0  # a drifting taste rebuilds the shortlist at most this often (it is re-scored every pick)
 
@@ -419,13 +419,9 @@ class ForYou:
         if self._columns is None or self._columns[0] != key:
             n = len(self.pool.table)
             by_author = self.pool.by_author
-            following, fof = np.zeros(n), np.zeros(n)
-            for author in self.viewer.following:
-                if (rows := by_author.get(author)) is not None:
-                    following[rows] = 1.0
-            for author in self.viewer.fof:
-                if (rows := by_author.get(author)) is not None:
-                    fof[rows] = 1.0
+            viewer, version = self.viewer, self.pool.version
+            following = viewer.derived(("following column", version), lambda: self.pool.mask_authors(viewer.following).astype(np.float64))
+            fof = viewer.derived(("fof column", version), lambda: self.pool.mask_authors(viewer.fof).astype(np.float64))
             affinity = None
             if self.affinity:
                 raw = np.zeros(n)

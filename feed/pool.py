@@ -67,6 +67,7 @@ class PostPool:
         self._trending: tuple[float, np.ndarray, float] | None = None
         self._static: tuple[int, float, np.ndarray, Priors] | None = None
         self._ids: tuple[int, np.ndarray] | None = None
+        self._sources: dict[tuple, tuple[float, np.ndarray]] = {}  # viewer-independent source rows (``_source``)
         self._background: set[asyncio.Task] = set()
 
     def __len__(self) -> int:
@@ -232,6 +233,15 @@ class PostPool:
             out[rows] = True
         return out
 
+    def mask_authors(self, authors) -> np.ndarray:
+        """A boolean column: True on the rows of posts by ``authors``."""
+        out = np.zeros(len(self.table), dtype=bool)
+        for author in authors:
+            rows = self.by_author.get(author)
+            if rows is not None:
+                out[rows] = True
+        return out
+
     # -- sources ---------------------------------------------------------
 
     def trending(self, now: float) -> np.ndarray:
@@ -251,16 +261,34 @@ class PostPool:
         return cached
 
     def trending_rows(self, now: float, k: int) -> np.ndarray:
-        return trending.top(self.trending(now), k)
+        return self._source(("trending", k), now, lambda: trending.top(self.trending(now), k))
 
     def fresh_rows(self, now: float, k: int, priors: Priors = PRIORS) -> np.ndarray:
         """The newest posts that still need exposure."""
-        age_h = np.maximum(now - self.table.created, 0.0) / 3600.0
-        rows = np.flatnonzero(fresh_mask(self.table.count("views"), age_h, priors))
-        return rows[np.argsort(-self.table.created[rows], kind="stable")][:k]
+
+        def make() -> np.ndarray:
+            age_h = np.maximum(now - self.table.created, 0.0) / 3600.0
+            rows = np.flatnonzero(fresh_mask(self.table.count("views"), age_h, priors))
+            return rows[np.argsort(-self.table.created[rows], kind="stable")][:k]
+
+        return self._source(("fresh", k, priors), now, make)
 
     def newest_rows(self, k: int) -> np.ndarray:
-        return np.argsort(-self.table.created, kind="stable")[:k]
+        return self._source(("newest", k), None, lambda: np.argsort(-self.table.created, kind="stable")[:k])
+
+    def _source(self, key: tuple, now: float | None, make) -> np.ndarray:
+        """A source's rows, the same for every viewer: kept per pool version
+        and, when they depend on the time or on counters (``now`` given), for
+        ``STATIC_MAX_AGE_S`` as ``static_features`` is. Read-only."""
+        key = (self.version, *key)
+        cached = self._sources.get(key)
+        if cached is None or (now is not None and now - cached[0] > STATIC_MAX_AGE_S):
+            if len(self._sources) > 32:
+                self._sources.clear()
+            rows = make()
+            rows.flags.writeable = False
+            cached = self._sources[key] = (now or 0.0, rows)
+        return cached[1]
 
     def similarity(self, interest: np.ndarray | None) -> np.ndarray | None:
         """Cosine of every row with a unit ``interest`` vector (None without one)."""
