@@ -105,6 +105,8 @@ class Shortlist:
     built_at: float
     interest: np.ndarray | None
     muted_version: int
+    pool_rows: np.ndarray  # each entry's row in the pool (-1: an extra), as the pool stood at ``pool_version``
+    pool_version: int
 
 
 class ForYou:
@@ -170,7 +172,7 @@ class ForYou:
         checked = seen.already_found(recent.pop()) if found is not None else None
         self.long_term, self.affinity = taste.loaded(raw, aff)
         for ids in recent:
-            self.out.update(map(_text, ids))
+            self._exclude(map(_text, ids))
         if self.interest is None and not self.state.served:
             self.interest = taste.session_start(self.long_term)
             self.state.interest = taste.to_bytes(self.interest)
@@ -285,11 +287,7 @@ class ForYou:
             sl, fresh_build = await self._current_shortlist(need)
             if sl is None:
                 break
-            muted = self.muted | self.bad_authors
-            avail = np.asarray(
-                [pid not in self.out and author not in muted for pid, author in zip(sl.table.ids, sl.table.authors)], dtype=bool
-            )
-            rows = np.flatnonzero(avail)
+            rows = np.flatnonzero(self._available(sl))
             if len(rows) == 0:
                 if fresh_build:
                     break
@@ -297,7 +295,8 @@ class ForYou:
                 continue
             feats = sl.static[rows].copy()
             direction = unit(self.interest)
-            feats[:, INDEX["similarity"]] = similarity_feature(sl.table.embeddings[rows], direction)
+            embeddings = sl.table.embeddings[rows]
+            feats[:, INDEX["similarity"]] = similarity_feature(embeddings, direction)
             if self.affinity:
                 feats[:, INDEX["affinity"]] = affinity_feature(
                     np.asarray([self.affinity.get(sl.table.authors[r], 0.0) for r in rows]), self.priors
@@ -306,7 +305,7 @@ class ForYou:
             order = select(
                 scores(feats, self.weights),
                 [sl.table.authors[r] for r in rows],
-                sl.table.embeddings[rows],
+                embeddings,
                 sl.fresh[rows],
                 need,
                 history_authors=h_authors,
@@ -337,7 +336,7 @@ class ForYou:
         sl = self._shortlist
         direction = unit(self.interest)
         if sl is not None:
-            remaining = sum(1 for pid in sl.table.ids if pid not in self.out)
+            remaining = int(np.count_nonzero(self._available(sl, authors=False)))
             drifted = (direction is not None) and (sl.interest is None or float(direction @ sl.interest) < DRIFT)
             age = now - sl.built_at
             if (
@@ -387,6 +386,8 @@ class ForYou:
                     built_at=now,
                     interest=direction,
                     muted_version=self.muted_version,
+                    pool_rows=np.concatenate([cands.rows[keep[keep < n]], np.full(int(np.count_nonzero(keep >= n)), -1)]),
+                    pool_version=self.pool.version,
                 )
             if not ids:
                 return None
@@ -431,6 +432,19 @@ class ForYou:
                 affinity = affinity_feature(raw, self.priors)
             self._columns = (key, (following, fof, affinity))
         return self._columns[1]
+
+    def _available(self, sl: Shortlist, *, authors: bool = True) -> np.ndarray:
+        """A boolean per shortlist entry: not served or seen yet (and, with
+        ``authors``, not by an author left out). Read off the pool's column of
+        excluded rows while the pool's rows have not moved since the build."""
+        if sl.pool_version == self.pool.version and len(sl.pool_rows) and sl.pool_rows.min() >= 0:
+            avail = ~self._excluded_rows()[sl.pool_rows]
+        else:
+            avail = np.asarray([pid not in self.out for pid in sl.table.ids], dtype=bool)
+        muted = (self.muted | self.bad_authors) if authors else ()
+        if muted:
+            avail &= np.asarray([author not in muted for author in sl.table.authors], dtype=bool)
+        return avail
 
     def _exclude(self, post_ids) -> None:
         post_ids = [pid for pid in post_ids if pid not in self.out]
