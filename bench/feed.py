@@ -166,7 +166,7 @@ def api_command(port: int, workers: int = 1) -> list[str]:
         sys.executable, "-m", "uvicorn", "bench.feed:make_app", "--factory", "--app-dir", str(ROOT),
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--loop", "uvloop", "--http", "httptools", "--ws", "websockets",
-        "--lifespan", "on", "--no-access-log", "--timeout-graceful-shutdown", "5",
+        "--lifespan", "on", "--no-access-log", "--timeout-graceful-shutdown", "5", "--ws-per-message-deflate", "false",
     ]
 
 

@@ -25,6 +25,11 @@ def run_api(host: str, port: int, workers: int = 1) -> int:
         loop="uvloop",
         http="httptools",
         ws="websockets",
+        # no permessage-deflate: WebSocket messages are small JSON (feed items,
+        # counts, acks) or JPEG previews; deflating every send cost the feed
+        # stream ~8% of the api's CPU for bytes that are noise next to the videos
+        # (docs/PERFORMANCE.md, "Feed")
+        ws_per_message_deflate=False,
         log_config=None,
         access_log=False,
         lifespan="on",
