@@ -36,7 +36,7 @@ import numpy as np
 
 from core.stores import Stores
 from feed import interest as taste
-from feed import seen, views
+from feed import seen
 from feed import posts as feed_posts
 from feed.candidates import Viewer, gather
 from feed.diversity import RULES, Rules, select
@@ -63,7 +63,7 @@ REBUILD_AFTER_S = 30.0
 DRIFT = 0.8
 TOPIC_MUTE = 0.85  # posts this close to a not-interested post are left out for the session
 MAX_TOPICS = 20
-PRELOAD_SEEN = 100  # newest seen ids read when a session starts (the shortlist check catches the rest)
+CHECKED = 2 * SHORTLIST  # best candidates checked against the seen sets per build: the shortlist is the best unseen of them
 REUSE_S = REBUILD_AFTER_S  # a shortlist serves this long after it was built, in one session or in the next ones of its user
 SHARED_MAX = 20_000  # users whose last shortlist a process keeps
 REBUILD_MIN_S = 10.0  # a drifting taste rebuilds the shortlist at most this often (it is re-scored every pick)
@@ -159,20 +159,17 @@ class ForYou:
 
     async def prepare(self) -> None:
         """Read what the session starts from, in one round trip: long-term
-        taste, recently seen ids and, when the user's last shortlist may be
-        taken over (``Shared``), which of its posts they have seen since."""
+        taste and, when the user's last shortlist may be taken over
+        (``Shared``), which of its posts they have seen since. (What else they
+        have seen is checked per shortlist: ``_build``.)"""
         found = self._adoptable()
         async with self.stores.redis.pipeline(transaction=False) as pipe:
             taste.load_commands(pipe, self.stores, self.viewer.user_id)
-            pipe.zrevrange(seen.seen_key(self.stores, self.viewer.user_id), 0, PRELOAD_SEEN - 1)
-            pipe.zrevrange(views.history_key(self.stores, self.viewer.user_id), 0, PRELOAD_SEEN - 1)
             if found is not None:
                 seen.already_commands(pipe, self.stores, self.viewer.user_id, found.shortlist.table.ids)
-            raw, aff, *recent = await pipe.execute()
-        checked = seen.already_found(recent.pop()) if found is not None else None
+            raw, aff, *checked = await pipe.execute()
+        checked = seen.already_found(checked[0]) if found is not None else None
         self.long_term, self.affinity = taste.loaded(raw, aff)
-        for ids in recent:
-            self._exclude(map(_text, ids))
         if self.interest is None and not self.state.served:
             self.interest = taste.session_start(self.long_term)
             self.state.interest = taste.to_bytes(self.interest)
@@ -365,8 +362,7 @@ class ForYou:
                 embeddings = np.concatenate([self.pool.table.embeddings[cands.rows], cands.extras.embeddings]) if len(cands.extras) else self.pool.table.embeddings[cands.rows]
                 near = np.max(embeddings @ self.topics.T, axis=1) >= TOPIC_MUTE
                 value = np.where(near, -np.inf, value)
-            order = np.argsort(-value, kind="stable")[:SHORTLIST]
-            order = order[np.isfinite(value[order])]
+            order = _best(value, CHECKED)
             ids = cands.ids(self.pool, order)
             # the user's seen sets are checked once per post and session: what this
             # session serves goes into ``out`` itself
@@ -374,7 +370,7 @@ class ForYou:
             already = await seen.already(self.stores, self.viewer.user_id, unchecked) if unchecked else set()
             self.checked.update(pid for pid in unchecked if pid not in already)
             self._exclude(already)
-            keep = np.asarray([i for i, pid in zip(order, ids) if pid not in already], dtype=np.int64)
+            keep = np.asarray([i for i, pid in zip(order, ids) if pid not in already][:SHORTLIST], dtype=np.int64)
             if len(keep):
                 n = len(cands.rows)
                 keep = np.concatenate([keep[keep < n], keep[keep >= n]])  # the order Candidates.table gives
@@ -488,8 +484,14 @@ class ForYou:
         return allowed
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _best(value: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` highest finite values, best first."""
+    if len(value) > k:
+        part = np.argpartition(-value, k - 1)[:k]
+    else:
+        part = np.arange(len(value))
+    part = part[np.argsort(-value[part], kind="stable")]
+    return part[np.isfinite(value[part])]
 
 
 def _topics(raw: bytes, dim: int) -> np.ndarray | None:
