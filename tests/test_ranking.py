@@ -235,6 +235,60 @@ def test_author_cap_holds_whatever_the_scores():
         assert diversity.author_cap_holds(history + [authors[i] for i in picked], 2, 10), trial
 
 
+def _select_by_the_rules(scores, authors, emb, fresh, n, history_authors, history_fresh, history_emb, rules):
+    """``diversity.select`` as its docstring states it, one position at a time, by brute force."""
+    seq_a, seq_f = list(history_authors), list(history_fresh)
+    recent = [] if history_emb is None or rules.mmr_memory <= 0 else list(history_emb[-rules.mmr_memory :])
+    picked: list[int] = []
+    for _ in range(n):
+        window = seq_a[-(rules.author_window - 1) :] if rules.author_window > 1 else []
+        eligible = [
+            i for i in range(len(scores))
+            if i not in picked and not (rules.author_cap > 0 and rules.author_window > 1 and window.count(authors[i]) >= rules.author_cap)
+        ]
+        if not eligible:
+            break
+        run = seq_f[-(rules.explore_every - 1) :] if rules.explore_every > 1 else []
+        if rules.explore_every > 1 and len(run) == rules.explore_every - 1 and not any(run) and any(fresh[i] for i in eligible):
+            eligible = [i for i in eligible if fresh[i]]
+
+        def value(i):
+            # MMR: similarity to the recent history (0 without one) and to this call's picks
+            floor = max(float(emb[i] @ e) for e in recent) if recent else 0.0
+            sim = max([floor] + [float(emb[i] @ emb[j]) for j in picked])
+            return scores[i] - rules.mmr_penalty * sim
+
+        best = max(eligible, key=lambda i: (value(i), -i))
+        picked.append(best)
+        seq_a.append(authors[best])
+        seq_f.append(bool(fresh[best]))
+    return picked
+
+
+def test_select_follows_its_rules_position_by_position():
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        m = int(rng.integers(1, 40))
+        emb = rng.normal(size=(m, 6)).astype(np.float32)
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        scores = rng.random(m) * 2
+        authors = [f"a{int(x)}" for x in rng.integers(0, 6, m)]
+        fresh = rng.random(m) < 0.2
+        h = int(rng.integers(0, 6))
+        hist_a = [f"a{int(x)}" for x in rng.integers(0, 6, h)]
+        hist_f = [bool(x) for x in rng.random(h) < 0.2]
+        hist_e = emb[: min(h, m)] if h and trial % 3 else None
+        rules = diversity.Rules(
+            author_cap=int(rng.integers(0, 3)), author_window=int(rng.integers(1, 8)), explore_every=int(rng.integers(0, 6)),
+            mmr_penalty=float(rng.choice([0.0, 0.5, 1.0])), mmr_memory=int(rng.integers(0, 4)),
+        )
+        n = int(rng.integers(1, 15))
+        got = diversity.select(scores, authors, emb, fresh, n, history_authors=hist_a, history_fresh=hist_f,
+                               history_embeddings=hist_e, rules=rules)
+        want = _select_by_the_rules(scores, authors, emb, fresh, n, hist_a, hist_f, hist_e, rules)
+        assert got == want, (trial, rules)
+
+
 def test_exploration_slot_reaches_fresh_posts_that_score_last():
     n = 30
     scores = np.concatenate([np.linspace(10, 9, 25), np.zeros(5)])  # the 5 fresh ones score last

@@ -67,3 +67,36 @@ async def test_the_next_session_starts_from_the_shortlist_and_serves_nothing_see
         assert theirs._shortlist is None
     finally:
         await rt.stop()
+
+
+async def test_a_session_serves_nothing_twice_when_the_pool_rows_move_under_its_shortlist(world):
+    """What is still available in a shortlist is read off the pool's column of
+    excluded rows while the pool stands as it did at the build; new posts and
+    deletes move the rows, and the session must then still skip what it served."""
+    authors = await make_authors(world.stores, 30)
+    posts = await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i}"} for i, a in enumerate(authors * 5)])
+    viewer = (await make_user(world.stores))["user"]["id"]
+    rt = FeedRuntime(world.stores)
+    await rt.start()
+    try:
+        await rt.pool.refresh()
+        source, stream = await open_session(rt, viewer)
+        served = [s.post.id for s in await stream.top_up()]
+        shortlist = source._shortlist
+        assert len(served) == 10 and shortlist is not None and shortlist.pool_version == rt.pool.version
+
+        # the rows move: newer posts come in, some not yet served leave
+        await seed_posts(world.stores, [{"author_id": a, "caption": f"late {a[-4:]}"} for a in authors[:5]])
+        await rt.pool.refresh()
+        unserved = [p.id for p in posts if p.id not in served]
+        rt.pool.drop(unserved[:3])
+        assert rt.pool.version != shortlist.pool_version
+
+        for pid in served[:10]:  # the client moves on: one new item per impression
+            await stream.event(pid, "impression")
+            served += [s.post.id for s in await stream.top_up()]
+        assert source._shortlist is shortlist  # the same shortlist, read the slow way
+        assert len(served) == 20 and len(set(served)) == 20
+        assert not set(served[10:]) & set(unserved[:3])
+    finally:
+        await rt.stop()
