@@ -14,7 +14,10 @@ What it does:
      post_text(prompt, caption), as at publish.
   2. Serves the real app (server.app.create_app, JSON request logging as
      ``fabula api`` has it) under uvicorn (uvloop + httptools), one worker,
-     plus a bench-only authenticated hello route (/bench/hello).
+     plus two bench-only routes: an authenticated hello (/bench/hello) and
+     the floor of a first for_you page (/bench/feed-floor: the same session,
+     taste read, writes and render as the real page, of pool posts taken at
+     random, without the ranking).
   3. (after 4.) For each N in ``--swipers``: N asyncio WebSocket clients in this process
      open a for_you session (window ``--window``) and swipe as the protocol
      says a client does: when an item comes on screen, an ``impression`` (the
@@ -29,11 +32,11 @@ What it does:
   4. Before the swipers (on a fresh api): every user's first for_you page
      once, 16 at a time (timed: the cold rate, every graph read from Mongo),
      so wrk then measures users active in the last hour; then wrk on GET /healthz (no auth),
-     GET /bench/hello (auth: token lookup and user read, nothing else) and
+     GET /bench/hello (auth: token lookup and user read, nothing else),
      GET /v1/feed?kind=for_you&limit=10 (a Lua script rotates the users'
-     tokens; every request is a first page, i.e. a new feed session),
-     interleaved for ``--rounds`` rounds, and prints the feed's throughput as
-     a ratio of each hello.
+     tokens; every request is a first page, i.e. a new feed session) and the
+     floor route, interleaved for ``--rounds`` rounds, and prints the feed's
+     throughput as a ratio of each of the others.
 
 Everything shares this machine's cores: the api, the database servers, the
 swipers and wrk. Usage (from the repository root):
@@ -77,6 +80,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 HELLO_PATH = "/bench/hello"
+FLOOR_PATH = "/bench/feed-floor"
 
 SUBJECTS = [
     "a cat", "a golden retriever", "a robot", "an astronaut", "a dragon", "a street dancer", "a chef", "a surfer",
@@ -99,7 +103,9 @@ def make_app():
     from core.logs import setup_logging
     from core.settings import load_settings
     from server.app import create_app
+    from core.stores import Stores
     from server.auth import AUTH
+    from server.routes.feed import FeedPage
 
     class Hello(msgspec.Struct):
         hello: str
@@ -108,10 +114,40 @@ def make_app():
     async def hello(user: User) -> Hello:
         return Hello(hello=user.handle)
 
+    @get(FLOOR_PATH, dependencies=AUTH, signature_namespace={"User": User, "Stores": Stores, "FeedPage": FeedPage})
+    async def floor(stores: Stores, user: User, limit: int = 10) -> FeedPage:
+        """A first for_you page without the ranking: the same session, taste
+        read, writes (served list, seen marks, like read) and render, of
+        ``limit`` pool posts taken at random. No ranker can beat it."""
+        import random
+
+        from feed import interest, likes, sessions
+        from server import feed_items
+        from server.feed_runtime import POOL_REFRESH_S, ready
+
+        rt = await ready(stores)
+        await rt.pool.refresh(max_age=POOL_REFRESH_S)
+        state = sessions.new(stores, user_id=user.id, kind="for_you", window=limit)
+        await rt.viewer(user.id)
+        async with stores.redis.pipeline(transaction=False) as pipe:
+            interest.load_commands(pipe, stores, user.id)
+            await pipe.execute()
+        start = random.randrange(0, max(1, len(rt.pool.table) - limit))
+        ids = rt.pool.table.ids[start : start + limit]
+        async with stores.redis.pipeline(transaction=False) as pipe:
+            count = sessions.append_commands(pipe, stores, state, ids)
+            likes.liked_commands(pipe, stores, user.id, ids)
+            replies = await pipe.execute()
+        sessions.appended(state, ids, replies[:count])
+        liked = await likes.liked_from(stores, user.id, ids, replies[count])
+        data = await feed_items.views(stores, rt, user.id, [rt.pool.posts[pid] for pid in ids], liked=liked)
+        return FeedPage(kind="for_you", data=data, next_cursor=f"{state.id}.{len(ids)}")
+
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json, process="api")
     app = create_app(settings)
     app.register(hello)
+    app.register(floor)
     if os.environ.get("FABULA_BENCH_LAG"):
         app.on_startup.append(_watch_lag)
     return app
@@ -566,7 +602,8 @@ async def run(args) -> int:
                 script = tmp_path / "tokens.lua"
                 write_lua(script, tokens)
                 paths = [("GET /healthz", "/healthz", None), ("GET /bench/hello (auth)", HELLO_PATH, script),
-                         (f"GET /v1/feed?kind=for_you&limit={args.limit}", f"/v1/feed?kind=for_you&limit={args.limit}", script)]
+                         (f"GET /v1/feed?kind=for_you&limit={args.limit}", f"/v1/feed?kind=for_you&limit={args.limit}", script),
+                         ("GET /bench/feed-floor (no ranking)", f"{FLOOR_PATH}?limit={args.limit}", script)]
                 run_wrk(url + "/healthz", 2, args.connections, args.threads)  # warm-up
                 for round_no in range(1, args.rounds + 1):
                     order = paths if round_no % 2 else paths[::-1]
@@ -620,7 +657,7 @@ async def run(args) -> int:
             print(f"{name:36} {med[name]:8.0f} req/s  p50 {statistics.median(r.p50_ms for r in results):6.2f} ms"
                   f"  p99 {statistics.median(r.p99_ms for r in results):7.2f} ms")
         feed_name = next(n for n in tally if n.startswith("GET /v1/feed"))
-        for hello in ("GET /healthz", "GET /bench/hello (auth)"):
+        for hello in ("GET /healthz", "GET /bench/hello (auth)", "GET /bench/feed-floor (no ranking)"):
             ratios = [f.rps / h.rps for f, h in zip(tally[feed_name], tally[hello])]
             print(f"for_you / {hello}: {med[feed_name] / med[hello]:.2f}x (per round {', '.join(f'{x:.2f}' for x in ratios)})")
     return 0
