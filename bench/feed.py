@@ -121,27 +121,28 @@ def make_app():
         ``limit`` pool posts taken at random. No ranker can beat it."""
         import random
 
-        from feed import interest, likes, sessions
+        from feed import interest, sessions
+        from feed.for_you import Picked
+        from feed.stream import FeedStream
         from server import feed_items
         from server.feed_runtime import POOL_REFRESH_S, ready
+
+        class Random:  # a source that picks without ranking; FeedStream does the rest as for the real page
+            async def next(self, n: int) -> list[Picked]:
+                start = random.randrange(0, max(1, len(rt.pool.table) - n))
+                return [Picked(rt.pool.posts[pid], "random") for pid in rt.pool.table.ids[start : start + n]]
 
         rt = await ready(stores)
         await rt.pool.refresh(max_age=POOL_REFRESH_S)
         state = sessions.new(stores, user_id=user.id, kind="for_you", window=limit)
         await rt.viewer(user.id)
-        async with stores.redis.pipeline(transaction=False) as pipe:
+        async with stores.redis.pipeline(transaction=False) as pipe:  # the taste read a session opens with
             interest.load_commands(pipe, stores, user.id)
             await pipe.execute()
-        start = random.randrange(0, max(1, len(rt.pool.table) - limit))
-        ids = rt.pool.table.ids[start : start + limit]
-        async with stores.redis.pipeline(transaction=False) as pipe:
-            count = sessions.append_commands(pipe, stores, state, ids)
-            likes.liked_commands(pipe, stores, user.id, ids)
-            replies = await pipe.execute()
-        sessions.appended(state, ids, replies[:count])
-        liked = await likes.liked_from(stores, user.id, ids, replies[count])
-        data = await feed_items.views(stores, rt, user.id, [rt.pool.posts[pid] for pid in ids], liked=liked)
-        return FeedPage(kind="for_you", data=data, next_cursor=f"{state.id}.{len(ids)}")
+        served = await FeedStream(stores, state, Random()).top_up()
+        liked = {s.post.id for s in served if s.liked}
+        data = await feed_items.views(stores, rt, user.id, [s.post for s in served], liked=liked)
+        return FeedPage(kind="for_you", data=data, next_cursor=f"{state.id}.{len(served)}")
 
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json, process="api")

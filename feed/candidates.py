@@ -113,10 +113,7 @@ def gather(
     table = pool.table
     n = len(table)
     blocked = excluded_rows.copy() if len(excluded_rows) == n else np.zeros(n, dtype=bool)
-    for author in out_authors:
-        rows = pool.by_author.get(author)
-        if rows is not None:
-            blocked[rows] = True
+    blocked |= pool.mask_authors(out_authors)
     if n and pool.restricted.any():  # followers-only posts: for followers alone
         blocked |= viewer.derived(("unfollowed restricted", pool.version), lambda: pool.restricted & ~pool.mask_authors(viewer.following))
     taken = np.zeros(n, dtype=bool)
