@@ -426,6 +426,12 @@ class WrkResult:
     requests: int
     bad: int
     socket_errors: str
+    cpu: dict[str, float] = field(default_factory=dict)  # % of one core per process over the round
+
+    @property
+    def api_ms(self) -> float:
+        """The api's CPU time per request: what its throughput is bound by while it runs at ~100%."""
+        return 10 * self.cpu.get("api", float("nan")) / self.rps if self.rps else float("nan")
 
 
 def _ms(value: str) -> float:
@@ -609,10 +615,15 @@ async def run(args) -> int:
                 for round_no in range(1, args.rounds + 1):
                     order = paths if round_no % 2 else paths[::-1]
                     for name, path, lua in order:
+                        before, t0 = cpu_seconds(pids), time.perf_counter()
                         result = run_wrk(url + path, args.wrk_duration, args.connections, args.threads, lua)
+                        wall, after = time.perf_counter() - t0, cpu_seconds(pids)
+                        result.cpu = {k: 100 * (after[k] - before[k]) / wall for k in pids if k != "load generator"}
                         tally.setdefault(name, []).append(result)
                         flag = f"  non-2xx {result.bad}" if result.bad else ""
-                        print(f"round {round_no} {name:36} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms{flag}", flush=True)
+                        print(f"round {round_no} {name:36} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms"
+                              f"  | api {result.cpu['api']:3.0f}% = {result.api_ms:.2f} ms CPU/request, nx-27017 {result.cpu['nx-27017']:3.0f}%,"
+                              f" valkey {result.cpu['valkey']:3.0f}%{flag}", flush=True)
             phases = []
             if counts:
                 # the load generator's own GC pauses would count as the server's latency:
@@ -656,11 +667,16 @@ async def run(args) -> int:
         med = {name: statistics.median(r.rps for r in results) for name, results in tally.items()}
         for name, results in tally.items():
             print(f"{name:36} {med[name]:8.0f} req/s  p50 {statistics.median(r.p50_ms for r in results):6.2f} ms"
-                  f"  p99 {statistics.median(r.p99_ms for r in results):7.2f} ms")
+                  f"  p99 {statistics.median(r.p99_ms for r in results):7.2f} ms  api {statistics.median(r.api_ms for r in results):.2f} ms CPU/request")
         feed_name = next(n for n in tally if n.startswith("GET /v1/feed"))
         for hello in ("GET /healthz", "GET /bench/hello (auth)", "GET /bench/feed-floor (no ranking)"):
             ratios = [f.rps / h.rps for f, h in zip(tally[feed_name], tally[hello])]
             print(f"for_you / {hello}: {med[feed_name] / med[hello]:.2f}x (per round {', '.join(f'{x:.2f}' for x in ratios)})")
+        cost = {name: statistics.median(r.api_ms for r in results) for name, results in tally.items()}
+        for hello in ("GET /bench/hello (auth)", "GET /bench/feed-floor (no ranking)"):
+            # while the api runs at ~100% of its core, this is the throughput ratio with the noise of the other processes taken out
+            print(f"for_you / {hello} by api CPU per request: {cost[hello] / cost[feed_name]:.2f}x"
+                  f" ({cost[feed_name]:.2f} vs {cost[hello]:.2f} ms)")
     return 0
 
 
