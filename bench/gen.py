@@ -186,6 +186,10 @@ def worker_call(gen, width: int, height: int, frames: int, steps: int, seed: int
     first: list[float] = []
 
     def on_latents(i: int, n: int, latents) -> None:
+        if gen.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize()  # the step's queued work is the step's, not the preview's
         t0 = time.perf_counter()
         gen.render_preview(latents)
         t1 = time.perf_counter()
@@ -263,6 +267,9 @@ def real_size_generator(preset: str, device: str, options):
         finally:
             torch.set_default_dtype(torch.float32)
     pipe.set_progress_bar_config(disable=True)
+    for component in pipe.components.values():
+        if isinstance(component, torch.nn.Module):
+            component.eval()  # built fresh, in training mode: dropout would make two same-seed calls differ
     applied = apply_options(pipe, options, device)
     applied["sound"] = "silent track (real-size bench measures video)"
     return VideoGenerator(pipe, spec, device, options=options.__class__(**{**_fields(options), "sound": "silent"}), applied=applied)
@@ -301,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--cache", default="first_block", choices=["none", "first_block", "pab"], help="cache hook on the worker path")
     ap.add_argument("--cache-threshold", type=float, default=0.1, help="First Block Cache threshold (0.1 is a common video setting)")
-    ap.add_argument("--compile", action="store_true", help="torch.compile the transformer's blocks (worker path; CUDA)")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the transformer's blocks (CUDA; the plain call shares the transformer, so it runs compiled too)")
     ap.add_argument("--device", default=None)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default); both paths share it")
     ap.add_argument("--models", type=Path, default=None, help="models root (default: a temporary folder)")
