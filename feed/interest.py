@@ -128,28 +128,51 @@ def loaded(raw: bytes | None, aff: dict) -> tuple[np.ndarray | None, dict[str, f
 _UNREAD = object()
 
 
-async def record(
-    stores: Stores, user_id: str, *, author_id: str, embedding: np.ndarray | None, sig: Signal, current=_UNREAD
-) -> np.ndarray | None:
-    """Apply one signal to the long-term state; returns the new long-term vector.
-    ``current`` is the vector as the caller last read or wrote it (saves a read).
+async def stored(stores: Stores, user_id: str) -> np.ndarray | None:
+    """The long-term vector as stored (``record_commands``' ``current`` when the caller has none)."""
+    return from_bytes(await stores.redis.get(_interest_key(stores, user_id)))
+
+
+def record_commands(
+    pipe, stores: Stores, user_id: str, *, author_id: str, embedding: np.ndarray | None, sig: Signal, current: np.ndarray | None
+) -> tuple[np.ndarray | None, int]:
+    """Queue on ``pipe`` the writes of one signal to the long-term state, from
+    ``current`` (the vector as the caller last read or wrote it). Returns the
+    new vector and how many replies were queued (``recorded`` reads them).
 
     Read-modify-write: two sessions of one user updating at the same instant
     may lose one update of the vector (never the affinity, which is HINCRBYFLOAT)."""
     key_i, key_a = _interest_key(stores, user_id), _affinity_key(stores, user_id)
-    if current is _UNREAD:
-        current = from_bytes(await stores.redis.get(key_i)) if sig.interest else None
     updated = moved(current, embedding, LONG_TERM_RATE * sig.interest, decay=LONG_TERM_DECAY) if sig.interest else current
+    queued = 0
+    if sig.interest and updated is not None:
+        pipe.set(key_i, to_bytes(updated), ex=TTL_S)
+        queued += 1
+    if sig.affinity:
+        pipe.hincrbyfloat(key_a, author_id, sig.affinity)
+        pipe.expire(key_a, TTL_S)
+        pipe.hlen(key_a)  # last: ``recorded`` reads it
+        queued += 3
+    return updated, queued
+
+
+async def recorded(stores: Stores, user_id: str, sig: Signal, replies: list) -> None:
+    """After ``record_commands``' replies: trim the affinities when they grew past ``MAX_AFFINITY_AUTHORS``."""
+    if sig.affinity and replies and int(replies[-1]) > MAX_AFFINITY_AUTHORS:
+        await _trim_affinity(stores, _affinity_key(stores, user_id))
+
+
+async def record(
+    stores: Stores, user_id: str, *, author_id: str, embedding: np.ndarray | None, sig: Signal, current=_UNREAD
+) -> np.ndarray | None:
+    """Apply one signal to the long-term state; returns the new long-term vector.
+    ``current`` is the vector as the caller last read or wrote it (saves a read)."""
+    if current is _UNREAD:
+        current = await stored(stores, user_id) if sig.interest else None
     async with stores.redis.pipeline(transaction=False) as pipe:
-        if sig.interest and updated is not None:
-            pipe.set(key_i, to_bytes(updated), ex=TTL_S)
-        if sig.affinity:
-            pipe.hincrbyfloat(key_a, author_id, sig.affinity)
-            pipe.expire(key_a, TTL_S)
-            pipe.hlen(key_a)
-        results = await pipe.execute()
-    if sig.affinity and results and int(results[-1]) > MAX_AFFINITY_AUTHORS:
-        await _trim_affinity(stores, key_a)
+        updated, _ = record_commands(pipe, stores, user_id, author_id=author_id, embedding=embedding, sig=sig, current=current)
+        replies = await pipe.execute()
+    await recorded(stores, user_id, sig, replies)
     return updated
 
 

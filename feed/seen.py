@@ -95,8 +95,13 @@ async def already(stores: Stores, user_id: str, post_ids: list[str]) -> set[str]
 
 
 async def hide(stores: Stores, user_id: str, post_id: str) -> None:
-    key = hidden_key(stores, user_id)
     async with stores.redis.pipeline(transaction=False) as pipe:
-        pipe.sadd(key, post_id)
-        pipe.expire(key, TTL_S)
+        hide_commands(pipe, stores, user_id, post_id)
         await pipe.execute()
+
+
+def hide_commands(pipe, stores: Stores, user_id: str, post_id: str) -> None:
+    """Queue ``hide``'s writes on the caller's pipeline."""
+    key = hidden_key(stores, user_id)
+    pipe.sadd(key, post_id)
+    pipe.expire(key, TTL_S)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from core.stores import Stores
 from feed import interest as taste
-from feed import likes, seen, sessions
+from feed import likes, seen, sessions, views
 from feed.candidates import Viewer
 from feed.following import following_feed
 from feed.for_you import Picked, PostMeta
@@ -166,14 +166,29 @@ class FeedStream:
             self.dirty.update(("muted", "topics"))
         return meta, sig
 
-    async def remember(self, post_id: str, event: str, meta: PostMeta | None, sig: taste.Signal) -> None:
-        """The event's mark on the user beyond this session: long-term taste, hidden posts."""
-        if meta is not None and (sig.interest or sig.affinity):
-            known = {"current": self.source.long_term} if hasattr(self.source, "long_term") else {}
-            updated = await taste.record(
-                self.stores, self.state.user_id, author_id=meta.author_id, embedding=meta.embedding, sig=sig, **known
-            )
-            if known:
+    async def remember(self, post_id: str, event: str, meta: PostMeta | None, sig: taste.Signal, *, viewed: bool = False) -> None:
+        """The event's mark on the user beyond this session, in one round trip:
+        long-term taste, hidden posts and, with ``viewed`` (the first view of
+        the post in this session), the view history."""
+        user_id = self.state.user_id
+        learns = meta is not None and bool(sig.interest or sig.affinity)
+        keeps_taste = hasattr(self.source, "long_term")  # the ranked feed holds the vector it read; others read it here
+        if learns and not keeps_taste and sig.interest:
+            current = await taste.stored(self.stores, user_id)
+        else:
+            current = self.source.long_term if keeps_taste else None
+        queued = 0
+        async with self.stores.redis.pipeline(transaction=False) as pipe:
+            if learns:
+                updated, queued = taste.record_commands(
+                    pipe, self.stores, user_id, author_id=meta.author_id, embedding=meta.embedding, sig=sig, current=current
+                )
+            if viewed:
+                views.history_commands(pipe, self.stores, user_id, post_id)
+            if event == "not_interested":
+                seen.hide_commands(pipe, self.stores, user_id, post_id)
+            replies = await pipe.execute()
+        if learns:
+            if keeps_taste:
                 self.source.long_term = updated
-        if event == "not_interested":
-            await seen.hide(self.stores, self.state.user_id, post_id)
+            await taste.recorded(self.stores, user_id, sig, replies[:queued])

@@ -36,12 +36,17 @@ def view_deltas(watch_ms: int, completed: bool) -> dict[str, int]:
 
 async def record_history(stores: Stores, user_id: str, post_id: str) -> None:
     """Put ``post_id`` in the user's view history (what the feed treats as seen)."""
-    key = history_key(stores, user_id)
     async with stores.redis.pipeline(transaction=False) as pipe:
-        pipe.zadd(key, {post_id: int(time.time() * 1000)})
-        pipe.zremrangebyrank(key, 0, -(HISTORY_MAX + 1))
-        pipe.expire(key, HISTORY_TTL_S)
+        history_commands(pipe, stores, user_id, post_id)
         await pipe.execute()
+
+
+def history_commands(pipe, stores: Stores, user_id: str, post_id: str) -> None:
+    """Queue ``record_history``'s writes on the caller's pipeline."""
+    key = history_key(stores, user_id)
+    pipe.zadd(key, {post_id: int(time.time() * 1000)})
+    pipe.zremrangebyrank(key, 0, -(HISTORY_MAX + 1))
+    pipe.expire(key, HISTORY_TTL_S)
 
 
 async def seen_posts(stores: Stores, user_id: str, *, limit: int = HISTORY_MAX) -> list[str]:

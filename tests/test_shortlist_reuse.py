@@ -8,9 +8,11 @@ posts made here): the runtime, sessions and streams are the api's own."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from feed import seen, sessions
+from feed import interest as taste
+from feed import seen, sessions, views
 from feed.for_you import REUSE_S, ForYou
 from feed.stream import FeedStream
 from server.feed_runtime import FeedRuntime
@@ -100,3 +102,39 @@ async def test_a_session_serves_nothing_twice_when_the_pool_rows_move_under_its_
         assert not set(served[10:]) & set(unserved[:3])
     finally:
         await rt.stop()
+
+
+async def test_an_events_after_effects_reach_the_users_taste_history_and_hidden_set(world):
+    """``FeedStream.remember`` writes the long-term taste, the view history and
+    the hidden set in one round trip: each must land, and only where the event says."""
+    authors = await make_authors(world.stores, 6)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} of the harbour at dusk"} for i, a in enumerate(authors * 3)])
+    viewer = (await make_user(world.stores))["user"]["id"]
+    rt = FeedRuntime(world.stores)
+    await rt.start()
+    try:
+        await rt.pool.refresh()
+        source, stream = await open_session(rt, viewer)
+        served = await stream.top_up()
+        watched, unwanted = served[0].post, next(s.post for s in served if s.post.author_id != served[0].post.author_id)
+
+        meta, sig = await stream.event(watched.id, "complete")
+        await stream.remember(watched.id, "complete", meta, sig, viewed=True)
+        long_term, affinity = await taste.load(world.stores, viewer)
+        assert long_term is not None and np.allclose(long_term, source.long_term)  # stored, and the session holds what it stored
+        assert affinity[watched.author_id] > 0
+        assert await views.seen_posts(world.stores, viewer) == [watched.id]
+        assert await seen.already(world.stores, viewer, [watched.id]) == {watched.id}
+
+        meta, sig = await stream.event(unwanted.id, "not_interested")
+        await stream.remember(unwanted.id, "not_interested", meta, sig)
+        _, affinity = await taste.load(world.stores, viewer)
+        assert affinity[unwanted.author_id] < 0
+        assert await stores_members(world.stores, seen.hidden_key(world.stores, viewer)) == {unwanted.id}
+        assert await views.seen_posts(world.stores, viewer) == [watched.id]  # not viewed: not in the history
+    finally:
+        await rt.stop()
+
+
+async def stores_members(stores, key: str) -> set[str]:
+    return {m.decode() for m in await stores.redis.smembers(key)}

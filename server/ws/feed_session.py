@@ -31,7 +31,7 @@ import msgspec
 from msgspec import Meta
 
 from core.errors import FabulaError
-from feed import likes, sessions, shares, views
+from feed import likes, sessions, shares
 from feed.for_you import ForYou
 from feed.interest import EVENTS
 from feed.posts import get_posts
@@ -277,14 +277,14 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
     stores = conn.stores
 
     async def effects() -> None:
-        await stream.remember(req.post_id, req.event, meta, sig)
-        share_url = None
-        if req.event in ("view", "skip", "complete") and req.post_id not in live.viewed:
+        first_view = req.event in ("view", "skip", "complete") and req.post_id not in live.viewed
+        if first_view:
             live.viewed.add(req.post_id)
-            # counted with the process's next batch (feed.view_batches); the history at once
+            # counted with the process's next batch (feed.view_batches); the history at once, with the taste
             live.rt.views.add(req.post_id, watch_ms=req.watch_ms or 0, completed=req.event == "complete")
-            await views.record_history(stores, user_id, req.post_id)
-        elif req.event == "like":
+        await stream.remember(req.post_id, req.event, meta, sig, viewed=first_view)
+        share_url = None
+        if req.event == "like":
             post = await live.rt.check_visible(user_id, req.post_id)
             await likes.like(stores, user_id, req.post_id, post=post)
         elif req.event == "share":
