@@ -73,7 +73,7 @@ async def around(stores: Stores, user_id: str) -> Around:
     gen = gen.decode() if isinstance(gen, bytes) else (gen or "0")
     following, blocked = await asyncio.gather(following_ids(stores, user_id), blocks_of(stores, user_id))
     found = Around(following=following, blocked=sorted(blocked))
-    await stores.redis.register_script(_STORE)(
+    await stores.script(_STORE)(
         keys=[_entry_key(stores, user_id), _gen_key(stores, user_id)], args=[gen, _encode(found), TTL_S]
     )
     return found

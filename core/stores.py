@@ -5,7 +5,7 @@ through a ``Stores``; the namespace keeps installations apart on shared servers.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
@@ -25,6 +25,15 @@ class Stores:
     db: AsyncDatabase
     redis: aioredis.Redis
     flavour: str | None = None  # "mongodb" or "nx-27017", learnt on first use (core.mongo_compat)
+    _scripts: dict[str, object] = field(default_factory=dict, init=False, repr=False)  # per client: not copied by replace()
+
+    def script(self, source: str):
+        """The Lua ``source`` as a callable script (EVALSHA, loaded on first use),
+        made once per process rather than at every call."""
+        found = self._scripts.get(source)
+        if found is None:
+            found = self._scripts[source] = self.redis.register_script(source)
+        return found
 
     def key(self, *parts: str) -> str:
         """A Redis key inside this installation's namespace."""

@@ -82,7 +82,7 @@ async def _cache(stores: Stores, items: list[tuple[str, int, dict[str, int]]]) -
     """Write (post_id, version, counts) snapshots, each only if newer than the cached one."""
     if not items:
         return
-    script = stores.redis.register_script(_SET_IF_NEWER)
+    script = stores.script(_SET_IF_NEWER)
     async with stores.redis.pipeline(transaction=False) as pipe:
         for post_id, version, counts in items:
             await script(keys=[cache_key(stores, post_id)], args=_snapshot_args(version, counts), client=pipe)
@@ -130,7 +130,7 @@ async def bump_many(stores: Stores, deltas: dict[str, dict[str, int]]) -> dict[s
     await col.bulk_write(updates, ordered=False)
     docs = await col.find({"_id": {"$in": ids}}, _PROJECTION).to_list()
     out = {doc["_id"]: _from_doc(doc) for doc in docs}
-    script = stores.redis.register_script(_SET_IF_NEWER)
+    script = stores.script(_SET_IF_NEWER)
     async with stores.redis.pipeline(transaction=False) as pipe:
         for doc in docs:
             await script(keys=[cache_key(stores, doc["_id"])], args=_snapshot_args(int(doc[VERSION]), out[doc["_id"]]), client=pipe)

@@ -231,7 +231,7 @@ async def ensure_indexes(stores: Stores) -> None:
 async def _start(stores: Stores, user_id: str, post_id: str) -> float | None:
     """Before a like/unlike's Mongo write; returns the post's like time when
     the mirror had it as liked."""
-    script = stores.redis.register_script(_START)
+    script = stores.script(_START)
     prev = await script(keys=[mirror_key(stores, user_id)], args=[_seed(), MIRROR_TTL_S, post_id])
     return float(prev) if prev else None
 
@@ -239,7 +239,7 @@ async def _start(stores: Stores, user_id: str, post_id: str) -> float | None:
 async def _finish(stores: Stores, user_id: str, post_id: str, outcome: float | str | None) -> None:
     """After the Mongo write: ``outcome`` is the like time (liked), None (not
     liked) or ``UNKNOWN``."""
-    script = stores.redis.register_script(_FINISH)
+    script = stores.script(_FINISH)
     await script(
         keys=[mirror_key(stores, user_id)],
         args=[_seed(), MIRROR_TTL_S, MAX_MIRROR, post_id, "" if outcome is None else outcome],
@@ -311,7 +311,7 @@ async def _fill(stores: Stores, user_id: str, ids: list[str]) -> set[str]:
     lease = stores.key("likes", "by", user_id, "filling")
     async with stores.redis.pipeline(transaction=False) as pipe:
         pipe.set(lease, b"1", nx=True, ex=FILL_LEASE_S)
-        await stores.redis.register_script(_BEGIN)(keys=[key], args=[_seed(), MIRROR_TTL_S], client=pipe)
+        await stores.script(_BEGIN)(keys=[key], args=[_seed(), MIRROR_TTL_S], client=pipe)
         leased, gen = await pipe.execute()
     if not leased:
         return await _from_mongo(stores, user_id, ids)
@@ -323,7 +323,7 @@ async def _fill(stores: Stores, user_id: str, ids: list[str]) -> set[str]:
         args: list = [gen, FULL if complete else PARTIAL, MIRROR_TTL_S]
         for post_id, score in snapshot.items():
             args += [score, post_id]
-        await stores.redis.register_script(_COMMIT)(keys=[key], args=args)
+        await stores.script(_COMMIT)(keys=[key], args=args)
     finally:
         await stores.redis.delete(lease)
     liked = {pid for pid in ids if pid in snapshot}

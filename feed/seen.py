@@ -90,7 +90,7 @@ async def already(stores: Stores, user_id: str, post_ids: list[str]) -> set[str]
     ids = _listable(post_ids)
     if not ids:
         return set()
-    found = await stores.redis.register_script(_ALREADY)(keys=_already_keys(stores, user_id), args=["\n".join(ids)])
+    found = await stores.script(_ALREADY)(keys=_already_keys(stores, user_id), args=["\n".join(ids)])
     return already_found(found)
 
 
