@@ -8,6 +8,8 @@ posts made here): the runtime, sessions and streams are the api's own."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,19 @@ async def world(settings, tmp_root):
         yield w
 
 
+@contextlib.asynccontextmanager
+async def runtime_and_viewer(stores):
+    """A started feed runtime whose pool holds the posts made so far, and a new viewer."""
+    viewer = (await make_user(stores))["user"]["id"]
+    rt = FeedRuntime(stores)
+    await rt.start()
+    try:
+        await rt.pool.refresh()
+        yield rt, viewer
+    finally:
+        await rt.stop()
+
+
 async def open_session(rt: FeedRuntime, user_id: str, *, clock=None) -> tuple[ForYou, FeedStream]:
     state = await sessions.create(rt.stores, user_id=user_id, kind="for_you", window=10)
     extra = {"clock": clock} if clock else {}
@@ -36,11 +51,7 @@ async def open_session(rt: FeedRuntime, user_id: str, *, clock=None) -> tuple[Fo
 async def test_the_next_session_starts_from_the_shortlist_and_serves_nothing_seen(world):
     authors = await make_authors(world.stores, 40)
     await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 8)])  # more than a shortlist holds
-    viewer = (await make_user(world.stores))["user"]["id"]
-    rt = FeedRuntime(world.stores)
-    await rt.start()
-    try:
-        await rt.pool.refresh()
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
         first, stream = await open_session(rt, viewer)
         served_first = [s.post.id for s in await stream.top_up()]
         assert len(served_first) == 10
@@ -67,8 +78,6 @@ async def test_the_next_session_starts_from_the_shortlist_and_serves_nothing_see
         other = (await make_user(world.stores))["user"]["id"]
         theirs, _ = await open_session(rt, other)
         assert theirs._shortlist is None
-    finally:
-        await rt.stop()
 
 
 async def test_a_session_serves_nothing_twice_when_the_pool_rows_move_under_its_shortlist(world):
@@ -77,11 +86,7 @@ async def test_a_session_serves_nothing_twice_when_the_pool_rows_move_under_its_
     deletes move the rows, and the session must then still skip what it served."""
     authors = await make_authors(world.stores, 30)
     posts = await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i}"} for i, a in enumerate(authors * 5)])
-    viewer = (await make_user(world.stores))["user"]["id"]
-    rt = FeedRuntime(world.stores)
-    await rt.start()
-    try:
-        await rt.pool.refresh()
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
         source, stream = await open_session(rt, viewer)
         served = [s.post.id for s in await stream.top_up()]
         shortlist = source._shortlist
@@ -100,8 +105,6 @@ async def test_a_session_serves_nothing_twice_when_the_pool_rows_move_under_its_
         assert source._shortlist is shortlist  # the same shortlist, read the slow way
         assert len(served) == 20 and len(set(served)) == 20
         assert not set(served[10:]) & set(unserved[:3])
-    finally:
-        await rt.stop()
 
 
 async def test_an_events_after_effects_reach_the_users_taste_history_and_hidden_set(world):
@@ -109,11 +112,7 @@ async def test_an_events_after_effects_reach_the_users_taste_history_and_hidden_
     the hidden set in one round trip: each must land, and only where the event says."""
     authors = await make_authors(world.stores, 6)
     await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} of the harbour at dusk"} for i, a in enumerate(authors * 3)])
-    viewer = (await make_user(world.stores))["user"]["id"]
-    rt = FeedRuntime(world.stores)
-    await rt.start()
-    try:
-        await rt.pool.refresh()
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
         source, stream = await open_session(rt, viewer)
         served = await stream.top_up()
         watched, unwanted = served[0].post, next(s.post for s in served if s.post.author_id != served[0].post.author_id)
@@ -132,8 +131,6 @@ async def test_an_events_after_effects_reach_the_users_taste_history_and_hidden_
         assert affinity[unwanted.author_id] < 0
         assert await stores_members(world.stores, seen.hidden_key(world.stores, viewer)) == {unwanted.id}
         assert await views.seen_posts(world.stores, viewer) == [watched.id]  # not viewed: not in the history
-    finally:
-        await rt.stop()
 
 
 async def stores_members(stores, key: str) -> set[str]:
