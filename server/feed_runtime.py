@@ -51,6 +51,12 @@ CACHE_MAX = 20_000
 NO_EXTRAS = build_table([], 0)
 
 
+def _viewer(user_id: str, following: set[str], blocked: set[str], fof: set[str]) -> Viewer:
+    found = Viewer(user_id=user_id, following=set(following), fof=set(fof) - set(following) - blocked, blocked=set(blocked))
+    found.extras = NO_EXTRAS  # followers-only posts are in the pool (``feed.pool``)
+    return found
+
+
 class FeedRuntime:
     def __init__(self, stores: Stores, *, pool_size: int = POOL_SIZE):
         self.stores = stores
@@ -75,6 +81,11 @@ class FeedRuntime:
         self._viewers: dict[str, tuple[float, Viewer]] = {}
         self._fof: dict[str, tuple[float, set[str]]] = {}
         self._fof_reading: set[str] = set()
+        self._viewer_reading: set[str] = set()
+        # graph changes heard, numbered: a read that a change of its user overtook is not kept
+        self._graph_epoch = 0
+        self._reset_epoch = 0  # every read that started before this counts as overtaken
+        self._user_epoch: dict[str, int] = {}
         self._authors: dict[str, tuple[float, Author]] = {}
         self._task: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
@@ -126,35 +137,47 @@ class FeedRuntime:
 
     # -- the graph around a viewer -----------------------------------------
 
-    async def viewer(self, user_id: str, *, max_age: float = VIEWER_TTL_S) -> Viewer:
-        """The graph around the user, cached ``max_age`` and dropped at once when
-        one of their edges changes (``accounts.graph.CHANGES``): whom they follow
-        and whom they block or are blocked by (``accounts.graph_cache``: one
-        Redis read, Mongo on a miss), and friends of friends as last read (those are read in the background and join from the next
-        call on)."""
-        now = time.monotonic()
+    async def viewer(self, user_id: str) -> Viewer:
+        """The graph around the user, cached per process: whom they follow,
+        whom they block or are blocked by (``accounts.graph_cache``: one Redis
+        read, Mongo on a miss), and friends of friends as last read (read in
+        the background; they join the entry when they land).
+
+        An entry is dropped at once when one of the user's edges changes
+        (``accounts.graph.CHANGES``), so the next call reads it again. Past
+        ``VIEWER_TTL_S`` (a backstop for a missed message) the entry is still
+        answered, and read again in the background: a pick never waits for it."""
         cached = self._viewers.get(user_id)
-        if cached is not None and now - cached[0] <= max_age:
-            return cached[1]
+        if cached is None:
+            return await self._read_viewer(user_id)
+        if time.monotonic() - cached[0] > VIEWER_TTL_S and user_id not in self._viewer_reading:
+            self._viewer_reading.add(user_id)
+            self._spawn(self._reread_viewer(user_id))
+        return cached[1]
+
+    async def _read_viewer(self, user_id: str) -> Viewer:
+        epoch = self._graph_epoch
+        now = time.monotonic()
         found_around = await graph_cache.around(self.stores, user_id)
-        following, blocked = found_around.following, set(found_around.blocked)
+        following, blocked = set(found_around.following), set(found_around.blocked)
         fof = self._fof.get(user_id)
         if (fof is None or now - fof[0] > FOF_TTL_S) and following and user_id not in self._fof_reading:
             self._fof_reading.add(user_id)
-            task = asyncio.create_task(self._read_fof(user_id, following))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-        found = Viewer(
-            user_id=user_id,
-            following=set(following),
-            fof=set(fof[1]) - set(following) - blocked if fof else set(),
-            blocked=blocked,
-        )
-        found.extras = NO_EXTRAS  # followers-only posts are in the pool (``feed.pool``)
-        if len(self._viewers) >= CACHE_MAX:
-            self._viewers.clear()
-        self._viewers[user_id] = (now, found)
+            self._spawn(self._read_fof(user_id, sorted(following)))
+        found = _viewer(user_id, following, blocked, fof[1] if fof else set())
+        if not self._changed_since(user_id, epoch):  # a change heard during the read: the next call reads again
+            if len(self._viewers) >= CACHE_MAX:
+                self._viewers.clear()
+            self._viewers[user_id] = (now, found)
         return found
+
+    async def _reread_viewer(self, user_id: str) -> None:
+        try:
+            await self._read_viewer(user_id)
+        except Exception:
+            log.exception("viewer graph: read failed", extra={"user_id": user_id})
+        finally:
+            self._viewer_reading.discard(user_id)
 
     def viewers(self, user_id: str) -> Callable[[], Awaitable[Viewer]]:
         """``viewer`` for one user, as the ranker asks for it before each pick."""
@@ -165,26 +188,51 @@ class FeedRuntime:
         return current
 
     async def _read_fof(self, user_id: str, following: list[str]) -> None:
+        epoch = self._graph_epoch
         try:
             fof = await graph_cache.friends_of_friends(self.stores, user_id, following, fanout=FOF_FANOUT, limit=FOF_FANOUT * FOF_EACH)
+            if self._changed_since(user_id, epoch):
+                return
             if len(self._fof) >= CACHE_MAX:
                 self._fof.clear()
             self._fof[user_id] = (time.monotonic(), fof)
-            self._viewers.pop(user_id, None)  # the next request takes them in
+            cached = self._viewers.get(user_id)
+            if cached is not None:  # the entry takes them in as it is: no second read of the graph
+                old = cached[1]
+                self._viewers[user_id] = (cached[0], _viewer(user_id, old.following, old.blocked, fof))
         except Exception:
             log.exception("friends of friends: read failed", extra={"user_id": user_id})
         finally:
             self._fof_reading.discard(user_id)
 
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _changed_since(self, user_id: str, epoch: int) -> bool:
+        """Whether a change of the user's edges (or a resubscribe, when messages
+        may have been missed) was heard after ``epoch``: a graph read that
+        started before it must not be kept."""
+        return self._user_epoch.get(user_id, self._reset_epoch) > epoch
+
     def _catch_up(self) -> None:
         """The subscription (re)connected: what was published meanwhile is lost."""
         if self.subscription.connects > 1:
+            self._graph_epoch += 1
+            self._reset_epoch = self._graph_epoch
+            self._user_epoch.clear()
             self._viewers.clear()
             self._fof.clear()
             self._stale = True
 
     def _graph_changed(self, change: GraphChange) -> None:
+        self._graph_epoch += 1
+        if len(self._user_epoch) >= CACHE_MAX:
+            self._user_epoch.clear()
+            self._reset_epoch = self._graph_epoch  # forgotten which: treat every read in flight as raced
         for user_id in change.users:
+            self._user_epoch[user_id] = self._graph_epoch
             self._viewers.pop(user_id, None)
             self._fof.pop(user_id, None)
 

@@ -10,18 +10,20 @@ servers, so the pool holds only the posts the test made."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import msgspec
 import pytest
+from ulid import ULID
 
 from accounts import graph, graph_cache
-from core.errors import NotFound
 from core.broadcast import ORIGIN
+from core.errors import NotFound
 from feed import post_changes
 from feed.pool import PostPool
 from feed.posts import delete_post, update_post
 from server.fanout import Subscription
-from server.feed_runtime import FeedRuntime
+from server.feed_runtime import VIEWER_TTL_S, FeedRuntime
 from tests.test_ranking import make_authors, make_user, new_world, seed_posts
 
 
@@ -148,7 +150,7 @@ async def test_the_graph_around_a_viewer_is_reread_as_soon_as_an_edge_changes(wo
         # another process's change: the edge written and the shared cache dropped
         # (as accounts.graph does) without telling us, then its message
         await rt.viewer(viewer)
-        await asyncio.gather(*rt._background)  # friends of friends read: they drop the entry once, when they land
+        await asyncio.gather(*rt._background)  # friends of friends read: they join the entry when they land
         cached = await rt.viewer(viewer)
         await world.stores.db.blocks.delete_one({"_id": f"{viewer}:{c}"})
         await graph_cache.invalidate(world.stores, [viewer, c])
@@ -157,6 +159,63 @@ async def test_the_graph_around_a_viewer_is_reread_as_soon_as_an_edge_changes(wo
         await world.stores.redis.publish(graph.CHANGES.key(world.stores), b"another-process\n" + body)
         await until(lambda: viewer not in rt._viewers, "the graph message")
         assert (await rt.viewer(viewer)).blocked == set()
+    finally:
+        await rt.stop()
+
+
+async def test_an_old_graph_entry_is_answered_at_once_and_read_again_behind(world):
+    """Past VIEWER_TTL_S an entry (kept current by the change messages) is a
+    backstop only: the caller gets it without waiting, and the next call
+    gets what the background read found."""
+    viewer = (await make_user(world.stores))["user"]["id"]
+    (a,) = await make_authors(world.stores, 1)
+    rt = FeedRuntime(world.stores)
+    await rt.start()
+    try:
+        first = await rt.viewer(viewer)
+        await asyncio.gather(*rt._background)
+        first = await rt.viewer(viewer)
+        # a follow that this process never hears of (edge and shared cache written directly)
+        await world.stores.db.follows.insert_one(
+            {"_id": f"{viewer}:{a}", "follower": viewer, "followee": a, "k": str(ULID()), "created_at": datetime.now(UTC)}
+        )
+        await graph_cache.invalidate(world.stores, [viewer, a])
+        assert await rt.viewer(viewer) is first  # fresh enough: no read
+        at, kept = rt._viewers[viewer]
+        rt._viewers[viewer] = (at - VIEWER_TTL_S - 1, kept)
+        assert await rt.viewer(viewer) is first  # too old: answered as it is...
+        assert rt._background  # ...and read again behind the call
+        await asyncio.gather(*rt._background)
+        assert (await rt.viewer(viewer)).following == {a}
+    finally:
+        await rt.stop()
+
+
+async def test_a_graph_read_overtaken_by_a_change_of_its_user_is_not_kept(world, monkeypatch):
+    viewer = (await make_user(world.stores))["user"]["id"]
+    (a,) = await make_authors(world.stores, 1)
+    rt = FeedRuntime(world.stores)
+    await rt.start()
+    try:
+        read_done, release = asyncio.Event(), asyncio.Event()
+        real_around = graph_cache.around
+
+        async def slow_around(stores, user_id):
+            found = await real_around(stores, user_id)  # the graph before the follow...
+            read_done.set()
+            await release.wait()  # ...handed over after it
+            return found
+
+        monkeypatch.setattr(graph_cache, "around", slow_around)
+        reading = asyncio.create_task(rt.viewer(viewer))
+        await read_done.wait()
+        await graph.follow(world.stores, viewer, a)  # its message reaches this runtime
+        await until(lambda: rt._user_epoch.get(viewer), "the follow's message")
+        release.set()
+        assert (await reading).following == set()  # the caller gets what was read...
+        assert viewer not in rt._viewers  # ...but it is not kept
+        monkeypatch.setattr(graph_cache, "around", real_around)
+        assert (await rt.viewer(viewer)).following == {a}
     finally:
         await rt.stop()
 
