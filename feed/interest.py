@@ -1,5 +1,5 @@
 """A user's taste: an interest vector in the posts' embedding space, and an
-affinity score per author. The arithmetic is pure; ``load``/``save`` are the
+affinity score per author. The arithmetic is pure; ``load`` and ``record_commands`` are the
 Redis side.
 
 Each feed event is a ``Signal``: how far it pulls the interest vector towards
@@ -125,11 +125,8 @@ def loaded(raw: bytes | None, aff: dict) -> tuple[np.ndarray | None, dict[str, f
     return from_bytes(raw), {(k.decode() if isinstance(k, bytes) else k): float(v) for k, v in aff.items()}
 
 
-_UNREAD = object()
-
-
 async def stored(stores: Stores, user_id: str) -> np.ndarray | None:
-    """The long-term vector as stored (``record_commands``' ``current`` when the caller has none)."""
+    """The long-term vector as stored (``record_commands``' ``current`` when the caller holds none)."""
     return from_bytes(await stores.redis.get(_interest_key(stores, user_id)))
 
 
@@ -160,20 +157,6 @@ async def recorded(stores: Stores, user_id: str, sig: Signal, replies: list) -> 
     """After ``record_commands``' replies: trim the affinities when they grew past ``MAX_AFFINITY_AUTHORS``."""
     if sig.affinity and replies and int(replies[-1]) > MAX_AFFINITY_AUTHORS:
         await _trim_affinity(stores, _affinity_key(stores, user_id))
-
-
-async def record(
-    stores: Stores, user_id: str, *, author_id: str, embedding: np.ndarray | None, sig: Signal, current=_UNREAD
-) -> np.ndarray | None:
-    """Apply one signal to the long-term state; returns the new long-term vector.
-    ``current`` is the vector as the caller last read or wrote it (saves a read)."""
-    if current is _UNREAD:
-        current = await stored(stores, user_id) if sig.interest else None
-    async with stores.redis.pipeline(transaction=False) as pipe:
-        updated, _ = record_commands(pipe, stores, user_id, author_id=author_id, embedding=embedding, sig=sig, current=current)
-        replies = await pipe.execute()
-    await recorded(stores, user_id, sig, replies)
-    return updated
 
 
 async def _trim_affinity(stores: Stores, key: str) -> None:
