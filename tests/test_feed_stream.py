@@ -243,6 +243,7 @@ async def test_protocol_errors_leave_the_connection_usable(world):
             ("feed.open", {"kind": "sideways"}, "invalid_message"),
             ("feed.open", {"window": 0}, "invalid_message"),
             ("feed.open", {"window": 500}, "invalid_message"),
+            ("feed.open", {"cursor": 3}, "invalid_message"),  # a cursor without the session it belongs to
             ("feed.open", {"session_id": theirs["session_id"]}, "feed_session_not_found"),
             ("feed.open", {"session_id": sid, "cursor": 99}, "invalid_cursor"),
             ("feed.close", {"session_id": "fs_nope"}, "feed_session_not_found"),

@@ -187,6 +187,9 @@ def _error(conn: Connection, code: str, message: str, reply_to: str | None) -> N
 
 async def on_open(conn: Connection, msg: proto.Message) -> None:
     req = msgspec.convert(msg.data, FeedOpen)
+    if req.cursor is not None and req.session_id is None:
+        _error(conn, "invalid_message", "cursor resumes a session: send it with that session's session_id", msg.id)
+        return
     held = lives(conn)
     stores, user_id = conn.stores, conn.user.id
     if req.session_id is not None:
