@@ -173,10 +173,10 @@ class FeedStream:
         user_id = self.state.user_id
         learns = meta is not None and bool(sig.interest or sig.affinity)
         keeps_taste = hasattr(self.source, "long_term")  # the ranked feed holds the vector it read; others read it here
-        if learns and not keeps_taste and sig.interest:
-            current = await taste.stored(self.stores, user_id)
+        if keeps_taste:
+            current = self.source.long_term
         else:
-            current = self.source.long_term if keeps_taste else None
+            current = await taste.stored(self.stores, user_id) if learns and sig.interest else None
         queued = 0
         async with self.stores.redis.pipeline(transaction=False) as pipe:
             if learns:

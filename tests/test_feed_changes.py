@@ -172,8 +172,8 @@ async def test_an_old_graph_entry_is_answered_at_once_and_read_again_behind(worl
     rt = FeedRuntime(world.stores)
     await rt.start()
     try:
-        first = await rt.viewer(viewer)
-        await asyncio.gather(*rt._background)
+        await rt.viewer(viewer)
+        await asyncio.gather(*rt._background)  # anything read behind the first call has landed
         first = await rt.viewer(viewer)
         # a follow that this process never hears of (edge and shared cache written directly)
         await world.stores.db.follows.insert_one(
