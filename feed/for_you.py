@@ -88,8 +88,9 @@ class PostMeta:
 @dataclass
 class Shared:
     """A shortlist as its session built it before any event moved its taste:
-    the next session of the same user, opened within ``REUSE_S`` on the same
-    pool with the same starting taste, starts from it instead of building one."""
+    a session of the same user taken up within ``REUSE_S`` on the same pool
+    with the same taste (a new one, or the next page of one: an HTTP cursor,
+    a reconnect) starts from it instead of building one."""
 
     shortlist: Shortlist
     interest: bytes  # the session's starting taste
@@ -162,13 +163,15 @@ class ForYou:
         taste and, when the user's last shortlist may be taken over
         (``Shared``), which of its posts they have seen since. (What else they
         have seen is checked per shortlist: ``_build``.)"""
-        found = self._adoptable()
         async with self.stores.redis.pipeline(transaction=False) as pipe:
-            taste.load_commands(pipe, self.stores, self.viewer.user_id)
-            if found is not None:
-                seen.already_commands(pipe, self.stores, self.viewer.user_id, found.shortlist.table.ids)
-            raw, aff, *checked = await pipe.execute()
-        checked = seen.already_found(checked[0]) if found is not None else None
+            found = start_commands(pipe, self.stores, self.viewer.user_id, self.pool, self.shared, self.clock())
+            replies = await pipe.execute()
+        await self.started(found, replies)
+
+    async def started(self, found: Shared | None, replies: list) -> None:
+        """Take in what ``start_commands`` read (``prepare``, or a caller that
+        read the session itself in the same round trip)."""
+        raw, aff, *checked = replies
         self.long_term, self.affinity = taste.loaded(raw, aff)
         if self.interest is None and not self.state.served:
             self.interest = taste.session_start(self.long_term)
@@ -176,21 +179,8 @@ class ForYou:
         self.extras = self.viewer.extras if self.viewer.extras is not None else build_table([], self.pool.dim)
         await self.learn(self.state.served[-self.tail_size :])
         self._start_interest = self.state.interest
-        if found is not None and found.interest == self.state.interest:
-            self._adopt(found, checked)
-
-    def _adoptable(self) -> Shared | None:
-        """The user's last shortlist, if this session may start from it (``Shared``;
-        whether it was built for the same taste is known once the taste is read)."""
-        found = self.shared.get(self.viewer.user_id) if self.shared is not None and not self.state.served else None
-        if (
-            found is None
-            or found.pool_version != self.pool.version
-            or self.clock() - found.shortlist.built_at > REUSE_S
-            or self.state.muted
-        ):
-            return None
-        return found
+        if found is not None and not self.state.muted and found.interest == self.state.interest:
+            self._adopt(found, seen.already_found(checked[0]))
 
     def _adopt(self, found: Shared, already: set[str]) -> None:
         """Start from ``found``, minus ``already``: its posts the user was served
@@ -211,21 +201,18 @@ class ForYou:
 
     async def learn(self, post_ids: list[str]) -> None:
         """Author, embedding and freshness of posts (from the pool, else Mongo)."""
-        now = self.clock()
-        missing = []
-        for pid in post_ids:
-            if pid in self.meta:
-                continue
-            row = self.pool.rows.get(pid)
-            if row is not None:
-                t = self.pool.table
-                age_h = (now - t.created[row]) / 3600.0
-                emb = t.embeddings[row]
-                self.meta[pid] = PostMeta(
-                    t.authors[row], emb if emb.any() else None, bool(fresh_mask(t.count("views")[row : row + 1], np.asarray([age_h]), self.priors)[0])
-                )
-            else:
-                missing.append(pid)
+        todo = [pid for pid in dict.fromkeys(post_ids) if pid not in self.meta]
+        if not todo:
+            return
+        in_pool = {pid: row for pid in todo if (row := self.pool.rows.get(pid)) is not None}
+        if in_pool:  # one set of array operations for all of them (a resumed session learns its last dozen or so)
+            t = self.pool.table
+            rows = np.fromiter(in_pool.values(), dtype=np.int64, count=len(in_pool))
+            fresh = fresh_mask(t.count("views")[rows], (self.clock() - t.created[rows]) / 3600.0, self.priors)
+            has_embedding = t.embeddings[rows].any(axis=1)
+            for (pid, row), is_fresh, has in zip(in_pool.items(), fresh.tolist(), has_embedding.tolist()):
+                self.meta[pid] = PostMeta(t.authors[row], t.embeddings[row] if has else None, is_fresh)
+        missing = [pid for pid in todo if pid not in in_pool]
         if missing:
             for post in (await feed_posts.get_posts(self.stores, missing)).values():
                 self._remember(post, fresh=False)
@@ -484,6 +471,19 @@ class ForYou:
         return allowed
 
 
+def start_commands(pipe, stores: Stores, user_id: str, pool: PostPool, shared: dict[str, Shared] | None, now: float) -> Shared | None:
+    """Queue the reads a for-you session starts with (``ForYou.started`` takes
+    them in): the user's long-term taste and, when their last shortlist may be
+    taken over, which of its posts they have seen since. Returns that shortlist
+    (the session takes it over if its taste and mutes allow, known once read)."""
+    taste.load_commands(pipe, stores, user_id)
+    found = shared.get(user_id) if shared is not None else None
+    if found is None or found.pool_version != pool.version or now - found.shortlist.built_at > REUSE_S:
+        return None
+    seen.already_commands(pipe, stores, user_id, found.shortlist.table.ids)
+    return found
+
+
 def _best(value: np.ndarray, k: int) -> np.ndarray:
     """Positions of the ``k`` highest finite values, best first."""
     if len(value) > k:
@@ -500,4 +500,4 @@ def _topics(raw: bytes, dim: int) -> np.ndarray | None:
     return np.frombuffer(raw, dtype=np.float32).reshape(-1, dim).copy()
 
 
-__all__ = ["ForYou", "Picked", "PostMeta", "Viewer", "unix"]
+__all__ = ["ForYou", "Picked", "PostMeta", "Viewer", "start_commands", "unix"]

@@ -142,11 +142,23 @@ async def load(stores: Stores, session_id: str, *, served: bool = True) -> Sessi
     if not valid_session_id(session_id):
         return None
     async with stores.redis.pipeline(transaction=False) as pipe:
-        pipe.hgetall(_hash_key(stores, session_id))
-        if served:
-            pipe.lrange(_served_key(stores, session_id), 0, -1)
+        load_commands(pipe, stores, session_id, served=served)
         found = await pipe.execute()
-    fields = found[0]
+    return loaded(session_id, found)
+
+
+def load_commands(pipe, stores: Stores, session_id: str, *, served: bool = True) -> int:
+    """Queue ``load``'s reads on the caller's pipeline (``session_id`` valid);
+    returns how many replies they take, which ``loaded`` reads."""
+    pipe.hgetall(_hash_key(stores, session_id))
+    if served:
+        pipe.lrange(_served_key(stores, session_id), 0, -1)
+    return 2 if served else 1
+
+
+def loaded(session_id: str, replies: list) -> SessionState | None:
+    """The session ``load_commands`` read, or None when there is none."""
+    fields = replies[0]
     if not fields or b"user" not in fields:
         return None
     return SessionState(
@@ -159,7 +171,7 @@ async def load(stores: Stores, session_id: str, *, served: bool = True) -> Sessi
         interest=fields.get(b"interest", b""),
         muted=json.loads(fields.get(b"muted", b"[]")),
         topics=fields.get(b"topics", b""),
-        served=[v.decode() for v in found[1]] if served else [],
+        served=[v.decode() for v in replies[1]] if len(replies) > 1 else [],
     )
 
 

@@ -80,6 +80,43 @@ async def test_the_next_session_starts_from_the_shortlist_and_serves_nothing_see
         assert theirs._shortlist is None
 
 
+async def resume(rt: FeedRuntime, session_id: str) -> tuple[ForYou, FeedStream]:
+    """The session as a cursor page or a reconnect takes it up: loaded from Redis into a new source."""
+    state = await sessions.load(rt.stores, session_id)
+    source = ForYou(rt.stores, rt.pool, state, await rt.viewer(state.user_id), rt.viewers(state.user_id), shared=rt.shortlists)
+    await source.prepare()
+    return source, FeedStream(rt.stores, state, source)
+
+
+async def test_a_resumed_session_takes_up_the_shortlist_while_its_taste_is_unchanged(world):
+    """The next page of a session (an HTTP cursor, a reconnect) starts from the
+    user's shortlist as a new session does, and serves nothing already served;
+    once an event has moved the session's taste, it builds its own."""
+    authors = await make_authors(world.stores, 40)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 8)])
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        _, stream = await open_session(rt, viewer)
+        served = [s.post.id for s in await stream.top_up()]
+        shared = rt.shortlists[viewer]
+
+        again, stream2 = await resume(rt, stream.state.id)
+        assert again._shortlist is shared.shortlist  # taken up, not built
+        stream2.state.pos = len(served)  # the client reached the end of the first page
+        more = [s.post.id for s in await stream2.top_up()]
+        assert len(more) == 10 and not set(more) & set(served)
+        assert stream2.state.served == served + more
+
+        meta, sig = await stream2.event(more[0], "like")  # the taste moves, and the session keeps it
+        assert sig.interest and meta.embedding is not None
+        await sessions.save(world.stores, stream2.state, "interest")
+        moved, stream3 = await resume(rt, stream.state.id)
+        assert moved._shortlist is None
+        stream3.state.pos = len(served + more)
+        later = [s.post.id for s in await stream3.top_up()]
+        assert later and not set(later) & set(served + more)
+        assert moved._shortlist is not shared.shortlist
+
+
 async def test_a_session_serves_nothing_twice_when_the_pool_rows_move_under_its_shortlist(world):
     """What is still available in a shortlist is read off the pool's column of
     excluded rows while the pool stands as it did at the build; new posts and

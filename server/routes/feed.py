@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Annotated, Literal
 
 import msgspec
@@ -25,7 +26,7 @@ from core.ids import has_kind
 from core.stores import Stores
 from feed import sessions
 from feed.following import following_feed
-from feed.for_you import ForYou
+from feed.for_you import ForYou, start_commands
 from feed.posts import get_posts
 from feed.stream import FeedStream
 from server import feed_items
@@ -75,25 +76,34 @@ def _bad_cursor(why: str = "pass the next_cursor of the previous page") -> BadRe
 
 async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: int) -> FeedPage:
     rt = await ready(stores)
+    session_id, at = None, 0
     if cursor is not None:
         match = _FOR_YOU_CURSOR.fullmatch(cursor)
         if match is None:
             raise _bad_cursor()
-        state = await sessions.load(stores, match.group(1))
-        at = int(match.group(2))
+        session_id, at = match.group(1), int(match.group(2))
+    await rt.pool.refresh(max_age=POOL_REFRESH_S)
+    viewer = await rt.viewer(user.id)
+    if session_id is None:
+        state = sessions.new(stores, user_id=user.id, kind="for_you", window=limit)  # written with its first items
+        source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user.id), shared=rt.shortlists)
+        await source.prepare()
+    else:
+        # the session and what it starts from, in one round trip
+        async with stores.redis.pipeline(transaction=False) as pipe:
+            count = sessions.load_commands(pipe, stores, session_id)
+            last = start_commands(pipe, stores, user.id, rt.pool, rt.shortlists, time.time())
+            replies = await pipe.execute()
+        state = sessions.loaded(session_id, replies[:count])
         if state is None or state.user_id != user.id or state.kind != "for_you":
             raise _bad_cursor("the feed session expired (after an hour idle); start again without a cursor")
         if at > len(state.served):
             raise _bad_cursor()
-    else:
-        state = sessions.new(stores, user_id=user.id, kind="for_you", window=limit)  # written with its first items
-        at = 0
+        source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user.id), shared=rt.shortlists)
+        await source.started(last, replies[count:])
     state.pos = max(state.pos, at)
     state.window = limit
 
-    await rt.pool.refresh(max_age=POOL_REFRESH_S)
-    source = ForYou(stores, rt.pool, state, await rt.viewer(user.id), rt.viewers(user.id), shared=rt.shortlists)
-    await source.prepare()
     stream = FeedStream(stores, state, source)
     stream.dirty.update(("pos", "window", "interest"))
     try:
