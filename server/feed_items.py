@@ -9,6 +9,7 @@ posts outside it); my likes are read for every item sent."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 import msgspec
 
@@ -47,12 +48,25 @@ async def views(
     ids = [p.id for p in posts]
     counts = {pid: c for pid in ids if (c := rt.pool.counts_of(pid)) is not None}
     missing = [pid for pid in ids if pid not in counts]
-    found, read, liked = await asyncio.gather(
-        rt.authors([p.author_id for p in posts]),
-        counters.get_counts(stores, missing),
-        likes.liked_by(stores, viewer_id, ids) if liked is None else _known(liked),
-    )
-    counts.update(read)
+    # Usually nothing here needs a read (cached authors, pool counters, likes
+    # read with the served batch); gathering anyway would make a task per part
+    # and cost the page a trip round the event loop, so only reads run together.
+    author_ids = [p.author_id for p in posts]
+    found = rt.cached_authors(author_ids)
+    reads: dict[str, Awaitable] = {}
+    if found is None:
+        reads["authors"] = rt.authors(author_ids)
+    if missing:
+        reads["counts"] = counters.get_counts(stores, missing)
+    if liked is None:
+        reads["liked"] = likes.liked_by(stores, viewer_id, ids)
+    if len(reads) > 1:
+        done = dict(zip(reads, await asyncio.gather(*reads.values())))
+    else:
+        done = {name: await read for name, read in reads.items()}
+    found = done.get("authors", found)
+    counts.update(done.get("counts", {}))
+    liked = done.get("liked", liked)
     out: list[PostView] = []
     for i, p in enumerate(posts):
         author = found.get(p.author_id)
@@ -78,10 +92,6 @@ async def views(
             index, source = places[i]
             out.append(FeedItem(**fields, index=index, source=source))
     return out
-
-
-async def _known(value):
-    return value
 
 
 def to_wire(items: list[PostView]) -> list[dict]:

@@ -261,6 +261,17 @@ class FeedRuntime:
 
         return check
 
+    def cached_authors(self, user_ids: list[str]) -> dict[str, Author] | None:
+        """``authors`` when every one of them is cached and fresh (no read), else None."""
+        now = time.monotonic()
+        out: dict[str, Author] = {}
+        for uid in user_ids:
+            cached = self._authors.get(uid)
+            if cached is None or now - cached[0] > AUTHOR_TTL_S:
+                return None
+            out[uid] = cached[1]
+        return out
+
     async def authors(self, user_ids: list[str]) -> dict[str, Author]:
         now = time.monotonic()
         out: dict[str, Author] = {}

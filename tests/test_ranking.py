@@ -435,6 +435,30 @@ async def test_blocked_hidden_and_invisible_posts_stay_out(world):
     assert set(served) == {p.id for p in normal + good}
 
 
+async def test_a_page_shows_my_likes_when_served_and_when_asked_again(world):
+    """``liked`` on a for_you page: read with the served batch for new items,
+    from the likes mirror for a page asked again by its cursor."""
+    authors = await make_authors(world.stores, 6)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i}"} for i, a in enumerate(authors * 2)])
+    viewer = await make_user(world.stores)
+    api = world.start_api()
+    async with httpx.AsyncClient(base_url=api.url, timeout=30) as http:
+        first = (await http.get("/v1/feed", params={"kind": "for_you", "limit": 3}, headers=viewer["headers"])).json()
+        assert [i["liked"] for i in first["data"]] == [False] * 3
+        sid = first["next_cursor"].split(".")[0]
+        mine = first["data"][1]["id"]
+        r = await http.post(f"/v1/posts/{mine}/like", headers=viewer["headers"])
+        assert r.status_code == 200, r.text
+
+        again = (await http.get("/v1/feed", params={"kind": "for_you", "limit": 3, "cursor": f"{sid}.0"}, headers=viewer["headers"])).json()
+        assert [i["id"] for i in again["data"]] == [i["id"] for i in first["data"]]
+        assert [i["liked"] for i in again["data"]] == [False, True, False]
+
+        after = (await http.get("/v1/feed", params={"kind": "for_you", "limit": 3, "cursor": first["next_cursor"]}, headers=viewer["headers"])).json()
+        assert len(after["data"]) == 3 and not {i["id"] for i in after["data"]} & {i["id"] for i in first["data"]}
+        assert [i["liked"] for i in after["data"]] == [False] * 3
+
+
 async def test_for_you_cursor_errors(world):
     viewer, other = await make_user(world.stores), await make_user(world.stores)
     authors = await make_authors(world.stores, 3)
