@@ -14,10 +14,12 @@ What it does:
      post_text(prompt, caption), as at publish.
   2. Serves the real app (server.app.create_app, JSON request logging as
      ``fabula api`` has it) under uvicorn (uvloop + httptools), one worker,
-     plus two bench-only routes: an authenticated hello (/bench/hello) and
-     the floor of a first for_you page (/bench/feed-floor: the same session,
+     plus bench-only routes: an authenticated hello (/bench/hello); the
+     floor of a first for_you page (/bench/feed-floor: the same session,
      taste read, writes and render as the real page, of pool posts taken at
-     random, without the ranking).
+     random, without the ranking); a fixed page (/bench/page-static: the
+     same 10 rendered posts every time, no feed work); and that fixed page
+     after n Redis round trips (/bench/round-trips?n=).
   3. (after 4.) For each N in ``--swipers``: N asyncio WebSocket clients in this process
      open a for_you session (window ``--window``) and swipe as the protocol
      says a client does: when an item comes on screen, an ``impression`` (the
@@ -34,16 +36,20 @@ What it does:
      so wrk then measures users active in the last hour; then wrk on GET /healthz (no auth),
      GET /bench/hello (auth: token lookup and user read, nothing else),
      GET /v1/feed?kind=for_you&limit=10 (a Lua script rotates the users'
-     tokens; every request is a first page, i.e. a new feed session) and the
-     floor route, interleaved for ``--rounds`` rounds, and prints the feed's
-     throughput as a ratio of each of the others.
+     tokens; every request is a first page, i.e. a new feed session), the
+     floor and the fixed page; users scrolling the same feed (a script per
+     ``--scroll-pages`` count: each user's first page, then the next ones by
+     next_cursor; one connection per wrk thread); with ``--round-trips``,
+     the round-trip routes. All interleaved for ``--rounds`` rounds; prints
+     the feed's throughput and api CPU per request as ratios of the others.
 
 Everything shares this machine's cores: the api, the database servers, the
 swipers and wrk. Usage (from the repository root):
 
     .venv/bin/python bench/feed.py [--swipers 50,200,500] [--duration 20]
         [--dwell-ms 3000] [--posts 10000] [--users 1000] [--wrk-duration 10]
-        [--rounds 2] [--api-workers 1] [--lag --keep-log api.log]
+        [--rounds 2] [--scroll-pages 1,5] [--round-trips 0,2,6] [--api-workers 1]
+        [--lag --keep-log api.log]
 
 ``--lag`` makes the api log its event-loop lag and GC pauses every 5 s
 (``FABULA_BENCH_LAG=types`` adds the most common GC-tracked object types);
@@ -81,6 +87,13 @@ if str(ROOT) not in sys.path:
 
 HELLO_PATH = "/bench/hello"
 FLOOR_PATH = "/bench/feed-floor"
+STATIC_PATH = "/bench/page-static"
+ROUND_TRIPS_PATH = "/bench/round-trips"
+HELLO_NAME = "GET /bench/hello (auth)"
+FLOOR_NAME = "GET /bench/feed-floor (no ranking)"
+STATIC_NAME = "GET /bench/page-static (fixed page)"
+SCROLL_NAME = "GET /v1/feed, scrolling ({pages} pages)"
+TRIPS_NAME = "GET /bench/round-trips?n={n}"
 
 SUBJECTS = [
     "a cat", "a golden retriever", "a robot", "an astronaut", "a dragon", "a street dancer", "a chef", "a surfer",
@@ -102,8 +115,8 @@ def make_app():
     from accounts.users import User
     from core.logs import setup_logging
     from core.settings import load_settings
-    from server.app import create_app
     from core.stores import Stores
+    from server.app import create_app
     from server.auth import AUTH
     from server.routes.feed import FeedPage
 
@@ -144,11 +157,40 @@ def make_app():
         data = await feed_items.views(stores, rt, user.id, [s.post for s in served], liked=liked)
         return FeedPage(kind="for_you", data=data, next_cursor=f"{state.id}.{len(served)}")
 
+    static: list = []
+
+    @get(STATIC_PATH, dependencies=AUTH, signature_namespace={"User": User, "Stores": Stores, "FeedPage": FeedPage})
+    async def page_static(stores: Stores, user: User, limit: int = 10) -> FeedPage:
+        """The same ``limit`` rendered pool posts every time: what the signed-in
+        user's token check and sending a page cost, with no feed work at all."""
+        from server import feed_items
+        from server.feed_runtime import ready
+
+        if not static:
+            rt = await ready(stores)
+            posts = [rt.pool.posts[pid] for pid in rt.pool.table.ids[:limit]]
+            static.extend(await feed_items.views(stores, rt, user.id, posts, liked=set()))
+        return FeedPage(kind="for_you", data=static, next_cursor="x")
+
+    @get(ROUND_TRIPS_PATH, dependencies=AUTH, signature_namespace={"User": User, "Stores": Stores, "FeedPage": FeedPage})
+    async def round_trips(stores: Stores, user: User, n: int = 2, limit: int = 10) -> FeedPage:
+        """The fixed page after ``n`` Redis round trips of three GETs each: what
+        one round trip costs the api in the middle of a loaded event loop."""
+        for _ in range(n):
+            async with stores.redis.pipeline(transaction=False) as pipe:
+                pipe.get(stores.key("bench", "a", user.id))
+                pipe.get(stores.key("bench", "b", user.id))
+                pipe.get(stores.key("bench", "c"))
+                await pipe.execute()
+        return await page_static.fn(stores, user, limit)
+
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json, process="api")
     app = create_app(settings)
     app.register(hello)
     app.register(floor)
+    app.register(page_static)
+    app.register(round_trips)
     if os.environ.get("FABULA_BENCH_LAG"):
         app.on_startup.append(_watch_lag)
     return app
@@ -427,6 +469,7 @@ class WrkResult:
     bad: int
     socket_errors: str
     cpu: dict[str, float] = field(default_factory=dict)  # % of one core per process over the round
+    pages: tuple[int, int] | None = None  # the scrolling round's first and next pages
 
     @property
     def api_ms(self) -> float:
@@ -472,6 +515,47 @@ def write_lua(path: Path, tokens: list[str]) -> None:
     )
 
 
+def write_scroll_lua(path: Path, tokens: list[str], pages: int) -> None:
+    """A wrk script for users scrolling the HTTP feed: a first page, then the
+    next ``pages - 1`` pages by each page's ``next_cursor``, then the next user.
+    wrk keeps one Lua state per thread, so this needs one connection per thread
+    (``-t`` = ``-c``): each response then belongs to the thread's last request."""
+    listed = ",\n".join(f'"{t}"' for t in tokens)
+    path.write_text(
+        "tokens = {\n" + listed + "\n}\n"
+        f"pages = {pages}\n"
+        "counter = 0\nleft = 0\ncursor = nil\ntoken = nil\nfirsts = 0\nnexts = 0\nthreads = {}\n"
+        "function setup(thread)\n"
+        "  thread:set(\"start\", math.random(1, #tokens))\n"
+        "  table.insert(threads, thread)\n"
+        "end\n"
+        "function init(args) counter = start or 0 end\n"
+        "request = function()\n"
+        "  local path = wrk.path\n"
+        "  if cursor ~= nil and left > 0 then\n"
+        "    path = path .. \"&cursor=\" .. cursor\n"
+        "    left = left - 1\n"
+        "    nexts = nexts + 1\n"
+        "  else\n"
+        "    firsts = firsts + 1\n"
+        "    counter = counter + 1\n"
+        "    token = tokens[(counter % #tokens) + 1]\n"
+        "    left = pages - 1\n"
+        "  end\n"
+        "  cursor = nil\n"
+        "  return wrk.format(\"GET\", path, {[\"Authorization\"] = \"Bearer \" .. token})\n"
+        "end\n"
+        "response = function(status, headers, body)\n"
+        "  if status == 200 then cursor = string.match(body, '\"next_cursor\":\"([^\"]+)\"') end\n"
+        "end\n"
+        "function done(summary, latency, requests)\n"
+        "  local f, n = 0, 0\n"
+        "  for _, t in ipairs(threads) do f = f + t:get(\"firsts\"); n = n + t:get(\"nexts\") end\n"
+        "  io.write(string.format(\"scroll: %d first pages, %d next pages\\n\", f, n))\n"
+        "end\n"
+    )
+
+
 def run_wrk(url: str, duration: int, connections: int, threads: int, script: Path | None = None) -> WrkResult:
     cmd = ["wrk", "--latency", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s"]
     if script is not None:
@@ -489,6 +573,7 @@ def run_wrk(url: str, duration: int, connections: int, threads: int, script: Pat
         requests=int(re.search(r"(\d+) requests in", text).group(1)),
         bad=int(bad.group(1)) if bad else 0,
         socket_errors=errors.group(1).strip() if errors else "",
+        pages=(int(scroll.group(1)), int(scroll.group(2))) if (scroll := re.search(r"scroll: (\d+) first pages, (\d+) next pages", text)) else None,
     )
 
 
@@ -530,6 +615,10 @@ def main() -> int:
     parser.add_argument("--follows", type=int, default=10, help="people each user follows")
     parser.add_argument("--wrk-duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--scroll-pages", default="1,5",
+                        help="pages per user in each scrolling round (a first page, then next_cursor), comma-separated; empty skips them")
+    parser.add_argument("--round-trips", default="",
+                        help="Redis round trips before the fixed page, one round each (e.g. 0,2,6); empty skips them")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--limit", type=int, default=10, help="page size of GET /v1/feed")
@@ -565,6 +654,8 @@ async def run(args) -> int:
 
     rng = random.Random(args.seed)
     counts = [int(n) for n in args.swipers.split(",") if n.strip()]
+    scroll_pages = [int(n) for n in args.scroll_pages.split(",") if n.strip()]
+    round_trips = [int(n) for n in args.round_trips.split(",") if n.strip()]
     with tempfile.TemporaryDirectory(prefix="fabula-bench-feed-") as tmp:
         tmp_path = Path(tmp)
         services = EmbeddedServices.start(tmp_path / "services")
@@ -608,19 +699,29 @@ async def run(args) -> int:
                       f"{cold:.0f} req/s", flush=True)
                 script = tmp_path / "tokens.lua"
                 write_lua(script, tokens)
-                paths = [("GET /healthz", "/healthz", None), ("GET /bench/hello (auth)", HELLO_PATH, script),
+                paths = [("GET /healthz", "/healthz", None), (HELLO_NAME, HELLO_PATH, script),
                          (f"GET /v1/feed?kind=for_you&limit={args.limit}", f"/v1/feed?kind=for_you&limit={args.limit}", script),
-                         ("GET /bench/feed-floor (no ranking)", f"{FLOOR_PATH}?limit={args.limit}", script)]
+                         (FLOOR_NAME, f"{FLOOR_PATH}?limit={args.limit}", script),
+                         (STATIC_NAME, f"{STATIC_PATH}?limit={args.limit}", script)]
+                paths += [(TRIPS_NAME.format(n=n), f"{ROUND_TRIPS_PATH}?n={n}&limit={args.limit}", script) for n in round_trips]
+                for pages in scroll_pages:
+                    scroll = tmp_path / f"scroll{pages}.lua"
+                    write_scroll_lua(scroll, tokens, pages)
+                    paths.append((SCROLL_NAME.format(pages=pages), f"/v1/feed?kind=for_you&limit={args.limit}", scroll))
                 run_wrk(url + "/healthz", 2, args.connections, args.threads)  # warm-up
                 for round_no in range(1, args.rounds + 1):
                     order = paths if round_no % 2 else paths[::-1]
                     for name, path, lua in order:
                         before, t0 = cpu_seconds(pids), time.perf_counter()
-                        result = run_wrk(url + path, args.wrk_duration, args.connections, args.threads, lua)
+                        # a scrolling client follows its own cursors: one connection per wrk thread
+                        threads = args.connections if lua is not None and lua.name.startswith("scroll") else args.threads
+                        result = run_wrk(url + path, args.wrk_duration, args.connections, threads, lua)
                         wall, after = time.perf_counter() - t0, cpu_seconds(pids)
                         result.cpu = {k: 100 * (after[k] - before[k]) / wall for k in pids if k != "load generator"}
                         tally.setdefault(name, []).append(result)
                         flag = f"  non-2xx {result.bad}" if result.bad else ""
+                        if result.pages:
+                            flag += f"  ({result.pages[0]} first pages, {result.pages[1]} next pages)"
                         print(f"round {round_no} {name:36} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms"
                               f"  | api {result.cpu['api']:3.0f}% = {result.api_ms:.2f} ms CPU/request, nx-27017 {result.cpu['nx-27017']:3.0f}%,"
                               f" valkey {result.cpu['valkey']:3.0f}%{flag}", flush=True)
@@ -668,15 +769,25 @@ async def run(args) -> int:
         for name, results in tally.items():
             print(f"{name:36} {med[name]:8.0f} req/s  p50 {statistics.median(r.p50_ms for r in results):6.2f} ms"
                   f"  p99 {statistics.median(r.p99_ms for r in results):7.2f} ms  api {statistics.median(r.api_ms for r in results):.2f} ms CPU/request")
-        feed_name = next(n for n in tally if n.startswith("GET /v1/feed"))
-        for hello in ("GET /healthz", "GET /bench/hello (auth)", "GET /bench/feed-floor (no ranking)"):
+        feed_name = next(n for n in tally if n.startswith("GET /v1/feed?"))
+        for hello in ("GET /healthz", HELLO_NAME, FLOOR_NAME, STATIC_NAME):
             ratios = [f.rps / h.rps for f, h in zip(tally[feed_name], tally[hello])]
             print(f"for_you / {hello}: {med[feed_name] / med[hello]:.2f}x (per round {', '.join(f'{x:.2f}' for x in ratios)})")
         cost = {name: statistics.median(r.api_ms for r in results) for name, results in tally.items()}
-        for hello in ("GET /bench/hello (auth)", "GET /bench/feed-floor (no ranking)"):
-            # while the api runs at ~100% of its core, this is the throughput ratio with the noise of the other processes taken out
-            print(f"for_you / {hello} by api CPU per request: {cost[hello] / cost[feed_name]:.2f}x"
-                  f" ({cost[feed_name]:.2f} vs {cost[hello]:.2f} ms)")
+        # while the api runs at ~100% of its core, this is the throughput ratio with the noise of the other processes taken out
+        pairs = [(feed_name, HELLO_NAME), (feed_name, FLOOR_NAME), (STATIC_NAME, HELLO_NAME)]
+        pairs += [(name, HELLO_NAME) for name in tally if name.startswith("GET /v1/feed,")]
+        if len(scroll_pages) > 1:
+            first = SCROLL_NAME.format(pages=min(scroll_pages))
+            pairs += [(SCROLL_NAME.format(pages=p), first) for p in scroll_pages if p != min(scroll_pages)]
+        for name, hello in pairs:
+            short = "for_you" if name == feed_name else name
+            print(f"{short} / {hello} by api CPU per request: {cost[hello] / cost[name]:.2f}x"
+                  f" ({cost[name]:.2f} vs {cost[hello]:.2f} ms)")
+        if 0 in round_trips:
+            base = cost[TRIPS_NAME.format(n=0)]
+            for n in (n for n in round_trips if n):
+                print(f"one Redis round trip in the loaded api (n={n}): {(cost[TRIPS_NAME.format(n=n)] - base) / n:.3f} ms CPU")
     return 0
 
 

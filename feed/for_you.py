@@ -36,8 +36,8 @@ import numpy as np
 
 from core.stores import Stores
 from feed import interest as taste
-from feed import seen
 from feed import posts as feed_posts
+from feed import seen
 from feed.candidates import Viewer, gather
 from feed.diversity import RULES, Rules, select
 from feed.features import (
