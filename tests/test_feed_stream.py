@@ -222,6 +222,10 @@ async def test_following_kind_streams_newest_first_then_ends(world):
             for item in msg["data"]["items"]:
                 await event(ws, sid, item["id"], "view", watch_ms=1000)
         assert [i["id"] for i in got] == [p.id for p in reversed(mine)]
+    async with connect(api, viewer) as ws:  # taken up again: still the following kind, from the cursor on
+        resumed, again, _ = await open_feed(ws, session_id=sid, cursor=len(got) - 2)
+        assert resumed["kind"] == "following" and resumed["cursor"] == len(got) - 2
+        assert [i["id"] for i in again] == [i["id"] for i in got[-2:]]
 
 
 async def test_protocol_errors_leave_the_connection_usable(world):
@@ -245,6 +249,7 @@ async def test_protocol_errors_leave_the_connection_usable(world):
             ("feed.open", {"window": 500}, "invalid_message"),
             ("feed.open", {"cursor": 3}, "invalid_message"),  # a cursor without the session it belongs to
             ("feed.open", {"session_id": theirs["session_id"]}, "feed_session_not_found"),
+            ("feed.open", {"session_id": "fs_nope"}, "feed_session_not_found"),
             ("feed.open", {"session_id": sid, "cursor": 99}, "invalid_cursor"),
             ("feed.close", {"session_id": "fs_nope"}, "feed_session_not_found"),
         ]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
@@ -32,7 +33,7 @@ from msgspec import Meta
 
 from core.errors import FabulaError
 from feed import likes, sessions, shares
-from feed.for_you import ForYou
+from feed.for_you import ForYou, start_commands
 from feed.interest import EVENTS
 from feed.posts import get_posts
 from feed.stream import MAX_RESEND, FeedStream, FollowingSource, NotInSession, Served
@@ -192,8 +193,19 @@ async def on_open(conn: Connection, msg: proto.Message) -> None:
         return
     held = lives(conn)
     stores, user_id = conn.stores, conn.user.id
+    rt = await ready(stores)
+    started: tuple = (None, None)  # for a resumed for_you session: what its start read (``ForYou.started``)
     if req.session_id is not None:
-        state = await sessions.load(stores, req.session_id)
+        state = None
+        if sessions.valid_session_id(req.session_id):
+            await rt.pool.refresh(max_age=POOL_REFRESH_S)
+            # the session and, should it be a for_you one, what it starts from: one round trip
+            async with stores.redis.pipeline(transaction=False) as pipe:
+                count = sessions.load_commands(pipe, stores, req.session_id)
+                last = start_commands(pipe, stores, user_id, rt.pool, rt.shortlists, time.time())
+                replies = await pipe.execute()
+            state = sessions.loaded(req.session_id, replies[:count])
+            started = (last, replies[count:])
         if state is None or state.user_id != user_id:
             _error(conn, "feed_session_not_found", f"no feed session {req.session_id!r} (sessions expire after an hour idle)", msg.id)
             return
@@ -218,14 +230,17 @@ async def on_open(conn: Connection, msg: proto.Message) -> None:
         state = await sessions.create(stores, user_id=user_id, kind=req.kind, window=req.window or DEFAULT_WINDOW)
         cursor = 0
 
-    rt = await ready(stores)
     viewer = await rt.viewer(user_id)
     if state.kind == "for_you":
-        await rt.pool.refresh(max_age=POOL_REFRESH_S)
         source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user_id), shared=rt.shortlists)
+        if started[1] is not None:
+            await source.started(*started)
+        else:
+            await rt.pool.refresh(max_age=POOL_REFRESH_S)
+            await source.prepare()
     else:
         source = FollowingSource(stores, state, viewer, rt.visible(user_id))
-    await source.prepare()
+        await source.prepare()
     stream = FeedStream(stores, state, source)
     if req.session_id is None:
         stream.dirty.add("interest")  # where the new session's taste starts
