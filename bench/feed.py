@@ -501,10 +501,14 @@ async def first_pages(url: str, tokens: list[str], limit: int, concurrency: int 
         return len(tokens) / (time.perf_counter() - started)
 
 
+def _tokens_lua(tokens: list[str]) -> str:
+    """The Lua table of the users' bearer tokens that both wrk scripts rotate."""
+    return "tokens = {\n" + ",\n".join(f'"{t}"' for t in tokens) + "\n}\n"
+
+
 def write_lua(path: Path, tokens: list[str]) -> None:
-    listed = ",\n".join(f'"{t}"' for t in tokens)
     path.write_text(
-        "tokens = {\n" + listed + "\n}\n"
+        _tokens_lua(tokens) +
         "counter = 0\n"
         "function setup(thread) thread:set(\"start\", math.random(1, #tokens)) end\n"
         "function init(args) counter = start or 0 end\n"
@@ -520,9 +524,8 @@ def write_scroll_lua(path: Path, tokens: list[str], pages: int) -> None:
     next ``pages - 1`` pages by each page's ``next_cursor``, then the next user.
     wrk keeps one Lua state per thread, so this needs one connection per thread
     (``-t`` = ``-c``): each response then belongs to the thread's last request."""
-    listed = ",\n".join(f'"{t}"' for t in tokens)
     path.write_text(
-        "tokens = {\n" + listed + "\n}\n"
+        _tokens_lua(tokens) +
         f"pages = {pages}\n"
         "counter = 0\nleft = 0\ncursor = nil\ntoken = nil\nfirsts = 0\nnexts = 0\nthreads = {}\n"
         "function setup(thread)\n"
@@ -699,22 +702,20 @@ async def run(args) -> int:
                       f"{cold:.0f} req/s", flush=True)
                 script = tmp_path / "tokens.lua"
                 write_lua(script, tokens)
-                paths = [("GET /healthz", "/healthz", None), (HELLO_NAME, HELLO_PATH, script),
-                         (f"GET /v1/feed?kind=for_you&limit={args.limit}", f"/v1/feed?kind=for_you&limit={args.limit}", script),
-                         (FLOOR_NAME, f"{FLOOR_PATH}?limit={args.limit}", script),
-                         (STATIC_NAME, f"{STATIC_PATH}?limit={args.limit}", script)]
-                paths += [(TRIPS_NAME.format(n=n), f"{ROUND_TRIPS_PATH}?n={n}&limit={args.limit}", script) for n in round_trips]
-                for pages in scroll_pages:
+                paths = [("GET /healthz", "/healthz", None, args.threads), (HELLO_NAME, HELLO_PATH, script, args.threads),
+                         (f"GET /v1/feed?kind=for_you&limit={args.limit}", f"/v1/feed?kind=for_you&limit={args.limit}", script, args.threads),
+                         (FLOOR_NAME, f"{FLOOR_PATH}?limit={args.limit}", script, args.threads),
+                         (STATIC_NAME, f"{STATIC_PATH}?limit={args.limit}", script, args.threads)]
+                paths += [(TRIPS_NAME.format(n=n), f"{ROUND_TRIPS_PATH}?n={n}&limit={args.limit}", script, args.threads) for n in round_trips]
+                for pages in scroll_pages:  # a scrolling client follows its own cursors: one connection per wrk thread
                     scroll = tmp_path / f"scroll{pages}.lua"
                     write_scroll_lua(scroll, tokens, pages)
-                    paths.append((SCROLL_NAME.format(pages=pages), f"/v1/feed?kind=for_you&limit={args.limit}", scroll))
+                    paths.append((SCROLL_NAME.format(pages=pages), f"/v1/feed?kind=for_you&limit={args.limit}", scroll, args.connections))
                 run_wrk(url + "/healthz", 2, args.connections, args.threads)  # warm-up
                 for round_no in range(1, args.rounds + 1):
                     order = paths if round_no % 2 else paths[::-1]
-                    for name, path, lua in order:
+                    for name, path, lua, threads in order:
                         before, t0 = cpu_seconds(pids), time.perf_counter()
-                        # a scrolling client follows its own cursors: one connection per wrk thread
-                        threads = args.connections if lua is not None and lua.name.startswith("scroll") else args.threads
                         result = run_wrk(url + path, args.wrk_duration, args.connections, threads, lua)
                         wall, after = time.perf_counter() - t0, cpu_seconds(pids)
                         result.cpu = {k: 100 * (after[k] - before[k]) / wall for k in pids if k != "load generator"}

@@ -37,7 +37,7 @@ import numpy as np
 from core.stores import Stores
 from feed import interest as taste
 from feed import posts as feed_posts
-from feed import seen
+from feed import seen, sessions
 from feed.candidates import Viewer, gather
 from feed.diversity import RULES, Rules, select
 from feed.features import (
@@ -484,6 +484,19 @@ def start_commands(pipe, stores: Stores, user_id: str, pool: PostPool, shared: d
     return found
 
 
+async def load_session(
+    stores: Stores, session_id: str, user_id: str, pool: PostPool, shared: dict[str, Shared] | None
+) -> tuple[SessionState | None, tuple[Shared | None, list]]:
+    """A session taken up again (an HTTP cursor, a reconnect) and what a for-you
+    session starts from (``start_commands``), in one round trip. The session is
+    None when there is none; the second part goes to ``ForYou.started``."""
+    async with stores.redis.pipeline(transaction=False) as pipe:
+        count = sessions.load_commands(pipe, stores, session_id)
+        last = start_commands(pipe, stores, user_id, pool, shared, time.time())
+        replies = await pipe.execute()
+    return sessions.loaded(session_id, replies[:count]), (last, replies[count:])
+
+
 def _best(value: np.ndarray, k: int) -> np.ndarray:
     """Positions of the ``k`` highest finite values, best first."""
     if len(value) > k:
@@ -500,4 +513,4 @@ def _topics(raw: bytes, dim: int) -> np.ndarray | None:
     return np.frombuffer(raw, dtype=np.float32).reshape(-1, dim).copy()
 
 
-__all__ = ["ForYou", "Picked", "PostMeta", "Viewer", "start_commands", "unix"]
+__all__ = ["ForYou", "Picked", "PostMeta", "Viewer", "load_session", "start_commands", "unix"]

@@ -15,7 +15,7 @@ import pytest
 
 from feed import interest as taste
 from feed import seen, sessions, views
-from feed.for_you import REUSE_S, ForYou
+from feed.for_you import REUSE_S, ForYou, load_session
 from feed.stream import FeedStream
 from server.feed_runtime import FeedRuntime
 from tests.test_ranking import make_authors, make_user, new_world, seed_posts
@@ -80,11 +80,12 @@ async def test_the_next_session_starts_from_the_shortlist_and_serves_nothing_see
         assert theirs._shortlist is None
 
 
-async def resume(rt: FeedRuntime, session_id: str) -> tuple[ForYou, FeedStream]:
-    """The session as a cursor page or a reconnect takes it up: loaded from Redis into a new source."""
-    state = await sessions.load(rt.stores, session_id)
-    source = ForYou(rt.stores, rt.pool, state, await rt.viewer(state.user_id), rt.viewers(state.user_id), shared=rt.shortlists)
-    await source.prepare()
+async def resume(rt: FeedRuntime, user_id: str, session_id: str) -> tuple[ForYou, FeedStream]:
+    """The session as a cursor page or a reconnect takes it up: loaded from Redis
+    with what it starts from, into a new source."""
+    state, started = await load_session(rt.stores, session_id, user_id, rt.pool, rt.shortlists)
+    source = ForYou(rt.stores, rt.pool, state, await rt.viewer(user_id), rt.viewers(user_id), shared=rt.shortlists)
+    await source.started(*started)
     return source, FeedStream(rt.stores, state, source)
 
 
@@ -99,7 +100,7 @@ async def test_a_resumed_session_takes_up_the_shortlist_while_its_taste_is_uncha
         served = [s.post.id for s in await stream.top_up()]
         shared = rt.shortlists[viewer]
 
-        again, stream2 = await resume(rt, stream.state.id)
+        again, stream2 = await resume(rt, viewer, stream.state.id)
         assert again._shortlist is shared.shortlist  # taken up, not built
         stream2.state.pos = len(served)  # the client reached the end of the first page
         more = [s.post.id for s in await stream2.top_up()]
@@ -109,7 +110,7 @@ async def test_a_resumed_session_takes_up_the_shortlist_while_its_taste_is_uncha
         meta, sig = await stream2.event(more[0], "like")  # the taste moves, and the session keeps it
         assert sig.interest and meta.embedding is not None
         await sessions.save(world.stores, stream2.state, "interest")
-        moved, stream3 = await resume(rt, stream.state.id)
+        moved, stream3 = await resume(rt, viewer, stream.state.id)
         assert moved._shortlist is None
         stream3.state.pos = len(served + more)
         later = [s.post.id for s in await stream3.top_up()]

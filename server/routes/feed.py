@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Annotated, Literal
 
 import msgspec
@@ -26,7 +25,7 @@ from core.ids import has_kind
 from core.stores import Stores
 from feed import sessions
 from feed.following import following_feed
-from feed.for_you import ForYou, start_commands
+from feed.for_you import ForYou, load_session
 from feed.posts import get_posts
 from feed.stream import FeedStream
 from server import feed_items
@@ -89,18 +88,13 @@ async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: in
         source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user.id), shared=rt.shortlists)
         await source.prepare()
     else:
-        # the session and what it starts from, in one round trip
-        async with stores.redis.pipeline(transaction=False) as pipe:
-            count = sessions.load_commands(pipe, stores, session_id)
-            last = start_commands(pipe, stores, user.id, rt.pool, rt.shortlists, time.time())
-            replies = await pipe.execute()
-        state = sessions.loaded(session_id, replies[:count])
+        state, started = await load_session(stores, session_id, user.id, rt.pool, rt.shortlists)
         if state is None or state.user_id != user.id or state.kind != "for_you":
             raise _bad_cursor("the feed session expired (after an hour idle); start again without a cursor")
         if at > len(state.served):
             raise _bad_cursor()
         source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user.id), shared=rt.shortlists)
-        await source.started(last, replies[count:])
+        await source.started(*started)
     state.pos = max(state.pos, at)
     state.window = limit
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
@@ -33,7 +32,7 @@ from msgspec import Meta
 
 from core.errors import FabulaError
 from feed import likes, sessions, shares
-from feed.for_you import ForYou, start_commands
+from feed.for_you import ForYou, load_session
 from feed.interest import EVENTS
 from feed.posts import get_posts
 from feed.stream import MAX_RESEND, FeedStream, FollowingSource, NotInSession, Served
@@ -194,18 +193,12 @@ async def on_open(conn: Connection, msg: proto.Message) -> None:
     held = lives(conn)
     stores, user_id = conn.stores, conn.user.id
     rt = await ready(stores)
-    started: tuple = (None, None)  # for a resumed for_you session: what its start read (``ForYou.started``)
+    started = None  # a resumed session: what a for_you one starts from, read with it
     if req.session_id is not None:
         state = None
         if sessions.valid_session_id(req.session_id):
             await rt.pool.refresh(max_age=POOL_REFRESH_S)
-            # the session and, should it be a for_you one, what it starts from: one round trip
-            async with stores.redis.pipeline(transaction=False) as pipe:
-                count = sessions.load_commands(pipe, stores, req.session_id)
-                last = start_commands(pipe, stores, user_id, rt.pool, rt.shortlists, time.time())
-                replies = await pipe.execute()
-            state = sessions.loaded(req.session_id, replies[:count])
-            started = (last, replies[count:])
+            state, started = await load_session(stores, req.session_id, user_id, rt.pool, rt.shortlists)
         if state is None or state.user_id != user_id:
             _error(conn, "feed_session_not_found", f"no feed session {req.session_id!r} (sessions expire after an hour idle)", msg.id)
             return
@@ -233,7 +226,7 @@ async def on_open(conn: Connection, msg: proto.Message) -> None:
     viewer = await rt.viewer(user_id)
     if state.kind == "for_you":
         source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user_id), shared=rt.shortlists)
-        if started[1] is not None:
+        if started is not None:
             await source.started(*started)
         else:
             await rt.pool.refresh(max_age=POOL_REFRESH_S)
