@@ -402,20 +402,22 @@ async def swiper(url: str, token: str, stats: Stats, stop: asyncio.Event, opened
         await ws.close()
 
 
-def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+def cpu_seconds(pids: dict[str, int | list[int]]) -> dict[str, float]:
+    """CPU seconds so far of each named process (or processes: their sum)."""
     import psutil
 
     out = {}
-    for name, pid in pids.items():
-        try:
-            proc = psutil.Process(pid)
-            out[name] = 0.0
-            # uvicorn --workers N: the workers are the api's children (this process's children are the servers)
-            for p in [proc, *(proc.children(recursive=True) if name == "api" else [])]:
-                t = p.cpu_times()
-                out[name] += t.user + t.system
-        except psutil.Error:
-            out[name] = out.get(name, 0.0)
+    for name, found in pids.items():
+        out[name] = 0.0
+        for pid in found if isinstance(found, list) else [found]:
+            try:
+                proc = psutil.Process(pid)
+                # uvicorn --workers N: the workers are the api's children (this process's children are the servers)
+                for p in [proc, *(proc.children(recursive=True) if name == "api" else [])]:
+                    t = p.cpu_times()
+                    out[name] += t.user + t.system
+            except psutil.Error:
+                pass
     return out
 
 
@@ -474,7 +476,11 @@ class WrkResult:
     @property
     def api_ms(self) -> float:
         """The api's CPU time per request: what its throughput is bound by while it runs at ~100%."""
-        return 10 * self.cpu.get("api", float("nan")) / self.rps if self.rps else float("nan")
+        return self.ms("api")
+
+    def ms(self, process: str) -> float:
+        """A process's CPU time per request (0 for one that did not run)."""
+        return 10 * self.cpu.get(process, 0.0) / self.rps if self.rps else float("nan")
 
 
 def _ms(value: str) -> float:
@@ -583,6 +589,38 @@ def run_wrk(url: str, duration: int, connections: int, threads: int, script: Pat
 # --- the run -------------------------------------------------------------------------
 
 
+def start_builders(n: int, env: dict[str, str], log_dir: Path) -> list[subprocess.Popen]:
+    """``n`` opening builders (``fabula feed-builder``), as ``fabula dev`` runs one."""
+    procs = []
+    for i in range(n):
+        with open(log_dir / f"builder-{i + 1}.log", "wb") as handle:
+            procs.append(subprocess.Popen([sys.executable, "-m", "cli.main", "feed-builder"], env=env, cwd=ROOT,
+                                          stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True))
+    return procs
+
+
+async def openings_settled(stores, timeout: float = 120.0) -> tuple[float, int]:
+    """Wait until no opening is asked for; returns (seconds waited, openings kept)."""
+    from feed import openings
+
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout and await stores.redis.zcard(openings.wanted_key(stores)):
+        await asyncio.sleep(0.1)
+    kept = 0
+    async for _ in stores.redis.scan_iter(match=openings.opening_key(stores, "*")[:-1] + "*:items", count=1000):
+        kept += 1
+    return time.perf_counter() - started, kept
+
+
+async def page_sources(url: str) -> dict[str, float]:
+    """The api's for_you pages so far by source (its ``fabula_feed_pages_total`` metric)."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        text = (await http.get("/metrics")).text
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r'^fabula_feed_pages_total\{source="(\w+)"\} (\S+)$', text, re.M)}
+
+
 def start_api(env: dict[str, str], log_path: Path, timeout: float = 120.0, workers: int = 1) -> tuple[subprocess.Popen, str]:
     import httpx
 
@@ -629,6 +667,8 @@ def main() -> int:
     parser.add_argument("--skip-wrk", action="store_true")
     parser.add_argument("--lag", action="store_true", help="log the api's event-loop lag and GC pauses every 5 s (see --keep-log)")
     parser.add_argument("--api-workers", type=int, default=1, help="uvicorn worker processes of the api (default 1)")
+    parser.add_argument("--builders", type=int, default=1,
+                        help="opening builders beside the api (default 1, as fabula dev runs; 0: every page is ranked in the api)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-log", metavar="FILE", help="copy the api's log here at the end")
     parser.add_argument("--redis-max-connections", type=int, default=1000,
@@ -662,7 +702,7 @@ async def run(args) -> int:
     with tempfile.TemporaryDirectory(prefix="fabula-bench-feed-") as tmp:
         tmp_path = Path(tmp)
         services = EmbeddedServices.start(tmp_path / "services")
-        api = None
+        api, stores, builders = None, None, []
         try:
             namespace = "bench" + uuid.uuid4().hex[:8]
             settings = Settings(mongo_url=services.mongo_url, redis_url=services.redis_url, namespace=namespace, data_dir=tmp_path / "data")
@@ -673,7 +713,6 @@ async def run(args) -> int:
             started = time.perf_counter()
             tokens = await seed(stores, users=args.users, follows=args.follows, posts=args.posts, rng=rng)
             print(f"seed: {args.users} users (each following {args.follows}), {args.posts} posts in {time.perf_counter() - started:.1f}s", flush=True)
-            await stores.close()
 
             env = dict(os.environ)
             redis_url = services.redis_url + (f"?max_connections={args.redis_max_connections}" if args.redis_max_connections else "")
@@ -685,12 +724,14 @@ async def run(args) -> int:
             env.update(FABULA_MONGO_URL=services.mongo_url, FABULA_REDIS_URL=redis_url, FABULA_NAMESPACE=namespace,
                        FABULA_DATA_DIR=str(tmp_path / "data"), FABULA_LOG_LEVEL=args.log_level, FABULA_LOG_JSON="true")
             api, url = start_api(env, tmp_path / "api.log", workers=args.api_workers)
+            builders = start_builders(args.builders, env, tmp_path)
             import httpx
 
             async with httpx.AsyncClient(base_url=url, timeout=120) as http:  # waits for the pool's first load
                 r = await http.get("/v1/feed", params={"kind": "for_you"}, headers={"Authorization": f"Bearer {tokens[-1]}"})
                 assert r.status_code == 200 and r.json()["data"], r.text[:300]
-            pids = {"api": api.pid, "nx-27017": services.mongo.proc.pid, "valkey": services.valkey.proc.pid, "load generator": os.getpid()}
+            pids = {"api": api.pid, "nx-27017": services.mongo.proc.pid, "valkey": services.valkey.proc.pid, "load generator": os.getpid(),
+                    "builder": [b.pid for b in builders]}
             print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; api: uvicorn, {args.api_workers} worker(s); swipers: window"
                   f" {args.window}, mean dwell {args.dwell_ms:.0f} ms; all processes share the machine", flush=True)
             ws_url = url.replace("http://", "ws://") + "/v1/ws"
@@ -700,6 +741,12 @@ async def run(args) -> int:
                 cold = await first_pages(url, tokens, args.limit)
                 print(f"cold first pages (every user once, 16 at a time: graph read from Mongo, taste and seen sets empty): "
                       f"{cold:.0f} req/s", flush=True)
+                if builders:
+                    before = cpu_seconds(pids)["builder"]
+                    waited, kept = await openings_settled(stores)
+                    spent = cpu_seconds(pids)["builder"] - before
+                    print(f"openings: {kept} kept; the builders caught up {waited:.1f}s after the cold pages"
+                          f" ({spent:.1f} CPU s in that time)", flush=True)
                 script = tmp_path / "tokens.lua"
                 write_lua(script, tokens)
                 paths = [("GET /healthz", "/healthz", None, args.threads), (HELLO_NAME, HELLO_PATH, script, args.threads),
@@ -715,17 +762,22 @@ async def run(args) -> int:
                 for round_no in range(1, args.rounds + 1):
                     order = paths if round_no % 2 else paths[::-1]
                     for name, path, lua, threads in order:
+                        sources = await page_sources(url)
                         before, t0 = cpu_seconds(pids), time.perf_counter()
                         result = run_wrk(url + path, args.wrk_duration, args.connections, threads, lua)
                         wall, after = time.perf_counter() - t0, cpu_seconds(pids)
+                        sources = {k: v - sources.get(k, 0) for k, v in (await page_sources(url)).items()}
                         result.cpu = {k: 100 * (after[k] - before[k]) / wall for k in pids if k != "load generator"}
                         tally.setdefault(name, []).append(result)
                         flag = f"  non-2xx {result.bad}" if result.bad else ""
+                        if sum(sources.values()):
+                            flag += f"  ({sources.get('opening', 0) / sum(sources.values()):.0%} of pages from openings)"
                         if result.pages:
                             flag += f"  ({result.pages[0]} first pages, {result.pages[1]} next pages)"
                         print(f"round {round_no} {name:36} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms"
                               f"  | api {result.cpu['api']:3.0f}% = {result.api_ms:.2f} ms CPU/request, nx-27017 {result.cpu['nx-27017']:3.0f}%,"
-                              f" valkey {result.cpu['valkey']:3.0f}%{flag}", flush=True)
+                              f" valkey {result.cpu['valkey']:3.0f}%, builder {result.cpu['builder']:3.0f}% ="
+                              f" {result.ms('builder'):.2f} ms{flag}", flush=True)
             phases = []
             if counts:
                 # the load generator's own GC pauses would count as the server's latency:
@@ -746,6 +798,15 @@ async def run(args) -> int:
                       f"  | sessions opened in {result['open_s']:.1f}s", flush=True)
 
         finally:
+            if stores is not None:
+                await stores.close()
+            for builder in builders:
+                builder.send_signal(signal.SIGTERM)
+            for builder in builders:
+                try:
+                    builder.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(builder.pid, signal.SIGKILL)
             if args.keep_log:
                 shutil.copy(tmp_path / "api.log", args.keep_log)
             if api is not None:
@@ -769,7 +830,8 @@ async def run(args) -> int:
         med = {name: statistics.median(r.rps for r in results) for name, results in tally.items()}
         for name, results in tally.items():
             print(f"{name:36} {med[name]:8.0f} req/s  p50 {statistics.median(r.p50_ms for r in results):6.2f} ms"
-                  f"  p99 {statistics.median(r.p99_ms for r in results):7.2f} ms  api {statistics.median(r.api_ms for r in results):.2f} ms CPU/request")
+                  f"  p99 {statistics.median(r.p99_ms for r in results):7.2f} ms  api {statistics.median(r.api_ms for r in results):.2f} ms"
+                  f" + builder {statistics.median(r.ms('builder') for r in results):.2f} ms CPU/request")
         feed_name = next(n for n in tally if n.startswith("GET /v1/feed?"))
         for hello in ("GET /healthz", HELLO_NAME, FLOOR_NAME, STATIC_NAME):
             ratios = [f.rps / h.rps for f, h in zip(tally[feed_name], tally[hello])]
@@ -785,6 +847,11 @@ async def run(args) -> int:
             short = "for_you" if name == feed_name else name
             print(f"{short} / {hello} by api CPU per request: {cost[hello] / cost[name]:.2f}x"
                   f" ({cost[name]:.2f} vs {cost[hello]:.2f} ms)")
+        if builders:
+            # the builders' ranking is work the feed needs too, done beside the api rather than in it
+            both = {name: statistics.median(r.api_ms + r.ms("builder") for r in results) for name, results in tally.items()}
+            print(f"for_you / {HELLO_NAME} by api + builder CPU per request: {both[HELLO_NAME] / both[feed_name]:.2f}x"
+                  f" ({both[feed_name]:.2f} vs {both[HELLO_NAME]:.2f} ms)")
         if 0 in round_trips:
             base = cost[TRIPS_NAME.format(n=0)]
             for n in (n for n in round_trips if n):

@@ -1,5 +1,5 @@
-"""``fabula dev``: embedded Valkey and nx-27017, the api and one worker as one
-process tree. Data lives under ``--data`` (./var by default) and survives
+"""``fabula dev``: embedded Valkey and nx-27017, the api, one worker and one
+feed builder as one process tree. Data lives under ``--data`` (./var by default) and survives
 restarts. Ctrl-C or SIGTERM stops every child, workers first."""
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
         )
         api = _spawn(["api", "--host", host, "--port", str(port)], env)
         worker = _spawn(["worker", "--name", "dev-worker"], env)
-        children = [worker, api]
+        builder = _spawn(["feed-builder"], env)
+        children = [worker, builder, api]
         url = f"http://{host}:{port}"
         if not _wait_ready(url, api):
             print("fabula dev: the api did not become ready; see its log above", file=sys.stderr)
@@ -77,6 +78,6 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
             stop.wait(0.5)
         return 0
     finally:
-        for child in children:  # worker first, then api
+        for child in children:  # worker and builder first, then api
             _stop(child)
         services.stop()

@@ -18,6 +18,12 @@ def _worker(args: argparse.Namespace) -> int:
     return run_worker(name=args.name)
 
 
+def _feed_builder(args: argparse.Namespace) -> int:
+    from cli.feed_builder import run_feed_builder
+
+    return run_feed_builder()
+
+
 def _dev(args: argparse.Namespace) -> int:
     from cli.dev import run_dev
 
@@ -31,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    dev = sub.add_parser("dev", help="run embedded Valkey + nx-27017 + api + one worker as one process tree")
+    dev = sub.add_parser("dev", help="run embedded Valkey + nx-27017 + api + one worker + one feed builder as one process tree")
     dev.add_argument("--port", type=int, default=8000, help="HTTP port of the api (default 8000)")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--data", default="var", help="data directory (default ./var)")
@@ -46,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run one generation worker")
     worker.add_argument("--name", default=None, help="consumer name (default host-pid)")
     worker.set_defaults(func=_worker)
+
+    builder = sub.add_parser("feed-builder", help="run one opening builder: ranks users' next for-you pages ahead of the api")
+    builder.set_defaults(func=_feed_builder)
     return parser
 
 

@@ -10,7 +10,7 @@ from core.logs import setup_logging
 from core.settings import load_settings
 
 
-def _loop_factory():
+def loop_factory():
     try:
         import uvloop
     except ImportError:
@@ -31,6 +31,6 @@ def run_worker(name: str | None = None) -> int:
             loop.add_signal_handler(sig, worker.stop)
         await worker.run()
 
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(main())
     return 0

@@ -446,29 +446,38 @@ class ForYou:
 
     async def _gate(self, post_ids: list[str]) -> dict[str, Post]:
         """The posts among ``post_ids`` that still exist and the viewer may see now."""
-        found = {pid: post for pid in post_ids if (post := self.pool.posts.get(pid)) is not None}
-        missing = [pid for pid in post_ids if pid not in found]
-        if missing:
-            found.update(await feed_posts.get_posts(self.stores, missing, embeddings=False))
-        viewer = self.viewer
-        allowed: dict[str, Post] = {}
-        for pid in post_ids:
-            post = found.get(pid)
-            if post is None or post.author_id == viewer.user_id:
-                continue
-            blocked = post.author_id in viewer.blocked
-            decision = can_view_post(
-                visibility=post.visibility,
-                author_id=post.author_id,
-                viewer_id=viewer.user_id,
-                viewer_follows_author=post.author_id in viewer.following,
-                blocked=blocked,
-            )
-            if decision.allowed:
-                allowed[pid] = post
-            elif blocked:
-                self.bad_authors.add(post.author_id)
+        allowed, blocked = await gate(self.stores, self.pool, self.viewer, post_ids)
+        self.bad_authors |= blocked
         return allowed
+
+
+async def gate(stores: Stores, pool: PostPool, viewer: Viewer, post_ids: list[str]) -> tuple[dict[str, Post], set[str]]:
+    """The posts among ``post_ids`` that still exist and ``viewer`` may see now
+    (the pool's copy; Mongo for a post outside it), and the authors of those
+    dropped for a block."""
+    found = {pid: post for pid in post_ids if (post := pool.posts.get(pid)) is not None}
+    missing = [pid for pid in post_ids if pid not in found]
+    if missing:
+        found.update(await feed_posts.get_posts(stores, missing, embeddings=False))
+    allowed: dict[str, Post] = {}
+    blocked_authors: set[str] = set()
+    for pid in post_ids:
+        post = found.get(pid)
+        if post is None or post.author_id == viewer.user_id:
+            continue
+        blocked = post.author_id in viewer.blocked
+        decision = can_view_post(
+            visibility=post.visibility,
+            author_id=post.author_id,
+            viewer_id=viewer.user_id,
+            viewer_follows_author=post.author_id in viewer.following,
+            blocked=blocked,
+        )
+        if decision.allowed:
+            allowed[pid] = post
+        elif blocked:
+            blocked_authors.add(post.author_id)
+    return allowed, blocked_authors
 
 
 def start_commands(pipe, stores: Stores, user_id: str, pool: PostPool, shared: dict[str, Shared] | None, now: float) -> Shared | None:
@@ -513,4 +522,4 @@ def _topics(raw: bytes, dim: int) -> np.ndarray | None:
     return np.frombuffer(raw, dtype=np.float32).reshape(-1, dim).copy()
 
 
-__all__ = ["ForYou", "Picked", "PostMeta", "Viewer", "load_session", "start_commands", "unix"]
+__all__ = ["ForYou", "Picked", "PostMeta", "Viewer", "gate", "load_session", "start_commands", "unix"]

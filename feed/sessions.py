@@ -70,12 +70,12 @@ def new_owner() -> str:
     return secrets.token_hex(8)
 
 
-def _hash_key(stores: Stores, session_id: str) -> str:
+def hash_key(stores: Stores, session_id: str) -> str:
     return stores.key("feed", "session", "{" + session_id + "}")
 
 
-def _served_key(stores: Stores, session_id: str) -> str:
-    return _hash_key(stores, session_id) + ":served"
+def served_key(stores: Stores, session_id: str) -> str:
+    return hash_key(stores, session_id) + ":served"
 
 
 # KEYS: hash, served. ARGV: owner, expected length, ttl, max served, the ids one
@@ -115,15 +115,15 @@ def new(stores: Stores, *, user_id: str, kind: str, window: int, interest: bytes
     )
 
 
-def _fields(state: SessionState) -> dict:
+def hash_fields(state: SessionState) -> dict:
     """The hash of a session as ``state`` stands now."""
     return {"user": state.user_id, "kind": state.kind, "window": state.window, "owner": state.owner, "pos": state.pos,
             "interest": state.interest, "muted": json.dumps(state.muted), "topics": state.topics}
 
 
 def _create_commands(pipe, stores: Stores, state: SessionState) -> None:
-    key = _hash_key(stores, state.id)
-    pipe.hset(key, mapping=_fields(state))
+    key = hash_key(stores, state.id)
+    pipe.hset(key, mapping=hash_fields(state))
     pipe.expire(key, TTL_S)
 
 
@@ -150,9 +150,9 @@ async def load(stores: Stores, session_id: str, *, served: bool = True) -> Sessi
 def load_commands(pipe, stores: Stores, session_id: str, *, served: bool = True) -> int:
     """Queue ``load``'s reads on the caller's pipeline (``session_id`` valid);
     returns how many replies they take, which ``loaded`` reads."""
-    pipe.hgetall(_hash_key(stores, session_id))
+    pipe.hgetall(hash_key(stores, session_id))
     if served:
-        pipe.lrange(_served_key(stores, session_id), 0, -1)
+        pipe.lrange(served_key(stores, session_id), 0, -1)
     return 2 if served else 1
 
 
@@ -180,11 +180,11 @@ async def take_over(stores: Stores, state: SessionState, *, window: int | None =
     state.owner = new_owner()
     if window is not None:
         state.window = window
-    key = _hash_key(stores, state.id)
+    key = hash_key(stores, state.id)
     async with stores.redis.pipeline(transaction=False) as pipe:
         pipe.hset(key, mapping={"owner": state.owner, "window": state.window})
         pipe.expire(key, TTL_S)
-        pipe.expire(_served_key(stores, state.id), TTL_S)
+        pipe.expire(served_key(stores, state.id), TTL_S)
         await pipe.execute()
     return state
 
@@ -212,10 +212,10 @@ def append_commands(pipe, stores: Stores, state: SessionState, post_ids: list[st
     fields as they stand (``save_fields`` are among them)."""
     if any(not pid or "\n" in pid for pid in post_ids):
         raise ValueError("post ids travel one per line")
-    keys = (_hash_key(stores, state.id), _served_key(stores, state.id))
+    keys = (hash_key(stores, state.id), served_key(stores, state.id))
     create: list = []
     if not state.stored:
-        for name, value in _fields(state).items():
+        for name, value in hash_fields(state).items():
             create += [name, value]
     seen.mark_commands(pipe, stores, state.user_id, post_ids)  # one command
     count = 2
@@ -257,10 +257,10 @@ async def save(stores: Stores, state: SessionState, *fields: str) -> None:
             await pipe.execute()
         state.stored = True
     values = _field_values(state, fields)
-    ok = await stores.redis.eval(_SAVE, 2, _hash_key(stores, state.id), _served_key(stores, state.id), state.owner, TTL_S, *values)
+    ok = await stores.redis.eval(_SAVE, 2, hash_key(stores, state.id), served_key(stores, state.id), state.owner, TTL_S, *values)
     if int(ok) < 0:
         raise SessionMoved(state.id)
 
 
 async def delete(stores: Stores, session_id: str) -> None:
-    await stores.redis.delete(_hash_key(stores, session_id), _served_key(stores, session_id))
+    await stores.redis.delete(hash_key(stores, session_id), served_key(stores, session_id))

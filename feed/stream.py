@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from core.stores import Stores
 from feed import interest as taste
-from feed import likes, seen, sessions, views
+from feed import likes, openings, seen, sessions, views
 from feed.candidates import Viewer
 from feed.following import following_feed
 from feed.for_you import Picked, PostMeta
@@ -168,8 +168,9 @@ class FeedStream:
 
     async def remember(self, post_id: str, event: str, meta: PostMeta | None, sig: taste.Signal, *, viewed: bool = False) -> None:
         """The event's mark on the user beyond this session, in one round trip:
-        long-term taste, hidden posts and, with ``viewed`` (the first view of
-        the post in this session), the view history."""
+        long-term taste (which drops the user's opening, ``feed.openings``),
+        hidden posts and, with ``viewed`` (the first view of the post in this
+        session), the view history."""
         user_id = self.state.user_id
         learns = meta is not None and bool(sig.interest or sig.affinity)
         keeps_taste = hasattr(self.source, "long_term")  # the ranked feed holds the vector it read; others read it here
@@ -183,6 +184,8 @@ class FeedStream:
                 updated, queued = taste.record_commands(
                     pipe, self.stores, user_id, author_id=meta.author_id, embedding=meta.embedding, sig=sig, current=current
                 )
+                if queued:
+                    openings.drop_commands(pipe, self.stores, user_id)  # made for the taste before this event
             if viewed:
                 views.history_commands(pipe, self.stores, user_id, post_id)
             if event == "not_interested":

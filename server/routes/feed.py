@@ -7,6 +7,11 @@
   the place in that session's served list. A page is always the session's
   ``served[n:n + limit]``, made on demand, so the pages never repeat or skip
   an item, and asking for the same cursor again returns the same page.
+
+  A page comes from the user's opening (``feed.openings``: the session's
+  first picks, ranked ahead by the opening builder) when there is one, in one
+  round trip; otherwise it is ranked here. A cursor ending in ``o`` says the
+  next page may come from the opening too (clients pass it back as it is).
 """
 
 from __future__ import annotations
@@ -17,15 +22,16 @@ from typing import Annotated, Literal
 import msgspec
 from litestar import get
 from litestar.params import Parameter
+from prometheus_client import Counter
 
 from accounts import graph_cache
 from accounts.users import User
 from core.errors import BadRequest, Conflict
 from core.ids import has_kind
 from core.stores import Stores
-from feed import sessions
+from feed import openings, sessions
 from feed.following import following_feed
-from feed.for_you import ForYou, load_session
+from feed.for_you import ForYou, gate, load_session
 from feed.posts import get_posts
 from feed.stream import FeedStream
 from server import feed_items
@@ -34,7 +40,10 @@ from server.feed_runtime import POOL_REFRESH_S, ready
 from server.openapi import errors
 from server.post_views import PostView, post_views
 
-_FOR_YOU_CURSOR = re.compile(r"(fs_[0-9a-hjkmnp-tv-z]{26})\.(\d{1,5})")
+PAGES = Counter("fabula_feed_pages", "for_you pages served over HTTP, by where they came from", ["source"])
+_FROM_OPENING, _RANKED = PAGES.labels("opening"), PAGES.labels("ranked")
+
+_FOR_YOU_CURSOR = re.compile(r"(fs_[0-9a-hjkmnp-tv-z]{26})\.(\d{1,5})(o?)")
 
 
 class FeedPage(msgspec.Struct):
@@ -75,14 +84,39 @@ def _bad_cursor(why: str = "pass the next_cursor of the previous page") -> BadRe
 
 async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: int) -> FeedPage:
     rt = await ready(stores)
-    session_id, at = None, 0
+    session_id, at, from_opening = None, 0, True
     if cursor is not None:
         match = _FOR_YOU_CURSOR.fullmatch(cursor)
         if match is None:
             raise _bad_cursor()
-        session_id, at = match.group(1), int(match.group(2))
+        session_id, at, from_opening = match.group(1), int(match.group(2)), bool(match.group(3))
     await rt.pool.refresh(max_age=POOL_REFRESH_S)
     viewer = await rt.viewer(user.id)
+    extra = 0
+    if from_opening:
+        page = await openings.take(stores, user.id, limit=limit, session_id=session_id, at=at)
+        if page is not None:
+            allowed, _ = await gate(stores, rt.pool, viewer, page.ids)
+            if len(allowed) == len(page.ids):
+                end = page.start + len(page.ids)
+                data = await feed_items.views(stores, rt, user.id, [allowed[pid] for pid in page.ids], liked=page.liked)
+                more = "o" if page.left >= limit else ""
+                _FROM_OPENING.inc()
+                return FeedPage(kind="for_you", data=data, next_cursor=f"{page.session.id}.{end}{more}")
+            # a post went away or out of reach since the build: the session ranks its replacements
+            session_id, at, extra = page.session.id, page.start, len(page.ids) - len(allowed)
+    # (a marked cursor that missed is often a page asked again: its next cursor keeps the mark)
+    return await _ranked_page(stores, rt, user, viewer, session_id, at, limit, extra, keep_mark=from_opening and cursor is not None)
+
+
+async def _ranked_page(
+    stores: Stores, rt, user: User, viewer, session_id: str | None, at: int, limit: int, extra: int, *, keep_mark: bool = False
+) -> FeedPage:
+    """A page ranked here: ``served[at:at + limit]`` of the session (a new one
+    when ``session_id`` is None), ranking what it has not served yet. ``extra``
+    more are ranked to stand in for served posts the viewer may no longer see.
+    ``keep_mark``: the cursor came marked (the next page may come from the
+    opening); the next cursor keeps the mark when this page ranked nothing."""
     if session_id is None:
         state = sessions.new(stores, user_id=user.id, kind="for_you", window=limit)  # written with its first items
         source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user.id), shared=rt.shortlists)
@@ -96,7 +130,7 @@ async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: in
         source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user.id), shared=rt.shortlists)
         await source.started(*started)
     state.pos = max(state.pos, at)
-    state.window = limit
+    state.window = limit + extra
 
     stream = FeedStream(stores, state, source)
     stream.dirty.update(("pos", "window", "interest"))
@@ -107,7 +141,7 @@ async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: in
     except sessions.SessionFull:
         fresh = []
 
-    wanted = state.served[at : at + limit]
+    wanted = state.served[at : at + limit + extra]
     made = {s.post.id: s.post for s in fresh}
     older = [pid for pid in wanted if pid not in made]
     if older:
@@ -119,7 +153,8 @@ async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: in
     liked = {pid for pid, v in known.items() if v} if all(known.get(p.id) is not None for p in posts) else None
     data = await feed_items.views(stores, rt, user.id, posts, liked=liked)
     end = at + len(wanted)
-    return FeedPage(kind="for_you", data=data, next_cursor=f"{state.id}.{end}" if wanted else None)
+    mark = "o" if keep_mark and not fresh and end == len(state.served) else ""
+    return FeedPage(kind="for_you", data=data, next_cursor=f"{state.id}.{end}{mark}" if wanted else None)
 
 
 ROUTES = [get_feed]

@@ -1,0 +1,36 @@
+"""``fabula feed-builder``: one opening builder (``server.opening_builder``),
+ranking users' next for-you pages ahead of time; stops cleanly on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from cli.worker import loop_factory
+from core.logs import setup_logging
+from core.settings import load_settings
+
+
+def run_feed_builder() -> int:
+    from core.stores import open_stores
+    from server.feed_runtime import stop as stop_runtime
+    from server.opening_builder import OpeningBuilder
+
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_json, process="feed-builder")
+
+    async def main() -> None:
+        stores = open_stores(settings)
+        builder = OpeningBuilder(stores)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, builder.stop)
+        try:
+            await builder.run()
+        finally:
+            await stop_runtime(None)
+            await stores.close()
+
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(main())
+    return 0

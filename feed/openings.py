@@ -1,0 +1,239 @@
+"""Openings: the first pages of a user's next for-you session, ranked ahead of
+time and off the api's request path.
+
+An opening is the sequence of posts a new for-you session of the user would
+serve first (``feed.for_you``: candidates, scores, author cap, MMR, the seen
+check), made by the opening builder (``fabula feed-builder``,
+``server.opening_builder``) and kept in Redis:
+
+* ``feed:opening:<user>`` (hash): ``id`` (new at every build), ``interest``
+  (the session taste the picks were made for, float32 bytes), ``taken`` (how
+  many entries pages have taken) and ``built`` (unix time).
+* ``feed:opening:<user>:items`` (list): post ids in serving order; pages take
+  from its head.
+
+Both expire ``TTL_S`` after the build, so an opening never holds back posts
+published since for long.
+
+``take`` serves one HTTP page from it in one round trip (a Lua script). The
+next ``limit`` entries must all be unseen by the user (served, viewed or
+hidden since the build); otherwise the opening is stale and is dropped. The
+page either opens a new session with them, or continues the session the
+opening started, as long as that session's taste is still the opening's and
+no other session took from it since (the session's ``opening`` and
+``opening_at`` fields: the opening's id and its ``taken`` after the
+session's last page). It marks them seen and reads the user's
+likes of them. The caller still gates each post (deleted, hidden from the
+viewer, behind a block), as it gates every pick.
+
+Builds are asked for through ``feed:openings:wanted`` (sorted set: user ->
+when the build is due). A page that leaves fewer than ``REFILL_BELOW``
+entries asks for one at once. A page that finds no opening (or a stale one)
+asks for one due ``MISS_DELAY_S`` later, because it is about to rank and
+serve posts itself, and a build made meanwhile would hold them. A build that
+still finds some of its posts served by the time it is kept is made again
+(``store``). An event that moves the user's
+long-term taste drops the opening (``drop_commands``), because its picks were
+made for the old taste. What a missing opening costs is one round trip: the
+caller then ranks the page itself, as it would without openings."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from core.stores import Stores
+from feed import likes, seen, sessions, views
+
+SIZE = 50  # entries per build: five pages of ten
+REFILL_BELOW = 20  # a page that leaves fewer asks for the next build
+TTL_S = 300.0
+MISS_DELAY_S = 0.2  # a page that found no opening ranks its own first: the build it asks for waits for that page's writes
+MIN_PAGE = 1
+
+
+def opening_key(stores: Stores, user_id: str) -> str:
+    return stores.key("feed", "opening", user_id)
+
+
+def items_key(stores: Stores, user_id: str) -> str:
+    return opening_key(stores, user_id) + ":items"
+
+
+def wanted_key(stores: Stores) -> str:
+    return stores.key("feed", "openings", "wanted")
+
+
+# KEYS: opening, items, seen, history, hidden, session hash, session served,
+# wanted, likes mirror. ARGV: user, limit, now, session ttl, max seen, seen
+# ttl, refill below, likes state member, 'new' or the cursor, owner, the
+# delay of a miss's ask, then (a new session) its field/value pairs but its
+# taste, which is the opening's.
+# Returns nil when the page cannot come from the opening (the caller ranks
+# it), else {ids, like scores, the session's owner, its taste, entries left}.
+_TAKE = """
+local function want(delay) redis.call('ZADD', KEYS[8], 'NX', ARGV[3] + delay, ARGV[1]) end
+local function stale() redis.call('DEL', KEYS[1], KEYS[2]) want(ARGV[11]) return false end
+local opening = redis.call('HMGET', KEYS[1], 'id', 'interest', 'taken')
+if not opening[1] then want(ARGV[11]) return false end
+local limit = tonumber(ARGV[2])
+local owner = ARGV[10]
+if ARGV[9] == 'new' then
+  if redis.call('EXISTS', KEYS[6]) == 1 then return false end
+else
+  local s = redis.call('HMGET', KEYS[6], 'user', 'kind', 'opening', 'interest', 'muted', 'owner', 'opening_at')
+  if s[1] ~= ARGV[1] or s[2] ~= 'for_you' or s[3] ~= opening[1] or s[4] ~= opening[2] or (s[5] and s[5] ~= '[]') then
+    return false
+  end
+  -- the cursor is the session's end, and no other session took from the opening since this one did
+  if s[7] ~= opening[3] or redis.call('LLEN', KEYS[7]) ~= tonumber(ARGV[9]) then return false end
+  owner = s[6]
+end
+local ids = redis.call('LRANGE', KEYS[2], 0, limit - 1)
+if #ids < limit then return stale() end
+for i = 1, #ids do
+  local id = ids[i]
+  if redis.call('ZSCORE', KEYS[3], id) or redis.call('ZSCORE', KEYS[4], id) or redis.call('SISMEMBER', KEYS[5], id) == 1 then
+    return stale()
+  end
+end
+redis.call('LTRIM', KEYS[2], limit, -1)
+local taken = redis.call('HINCRBY', KEYS[1], 'taken', limit)
+local left = redis.call('LLEN', KEYS[2])
+if left < tonumber(ARGV[7]) then want(0) end
+if ARGV[9] == 'new' then
+  redis.call('HSET', KEYS[6], 'interest', opening[2], 'opening', opening[1], 'opening_at', taken, unpack(ARGV, 12))
+else
+  redis.call('HSET', KEYS[6], 'opening_at', taken)
+end
+redis.call('RPUSH', KEYS[7], unpack(ids))
+redis.call('EXPIRE', KEYS[6], ARGV[4])
+redis.call('EXPIRE', KEYS[7], ARGV[4])
+for i = 1, #ids do redis.call('ZADD', KEYS[3], ARGV[3], ids[i]) end
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[5]) + 1))
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+return {ids, redis.call('ZMSCORE', KEYS[9], ARGV[8], unpack(ids)), owner, opening[2], left}
+"""
+
+
+@dataclass
+class Page:
+    """A page ``take`` served: its session as it stands after the page."""
+
+    session: sessions.SessionState
+    start: int  # the index of the page's first post in the session
+    ids: list[str]
+    liked: set[str]
+    left: int  # entries the opening has left after it
+
+
+async def take(
+    stores: Stores, user_id: str, *, limit: int, session_id: str | None = None, at: int = 0
+) -> Page | None:
+    """Serve ``limit`` posts from the user's opening: a new session's first page
+    (``session_id`` None) or the next page of the session the opening started
+    (``at``: that session's cursor). None when the page must be ranked
+    (no opening, a stale one, another session took from it, the session's
+    taste moved)."""
+    if limit < MIN_PAGE:
+        return None
+    if session_id is None:
+        state = sessions.new(stores, user_id=user_id, kind="for_you", window=limit)
+        mode = "new"
+        fields: list = []
+        for name, value in sessions.hash_fields(state).items():
+            if name != "interest":
+                fields += [name, value]
+    else:
+        if not sessions.valid_session_id(session_id):
+            return None
+        state = None
+        mode, fields = str(at), []
+    sid = state.id if state is not None else session_id
+    now = time.time()
+    keys = [
+        opening_key(stores, user_id),
+        items_key(stores, user_id),
+        seen.seen_key(stores, user_id),
+        views.history_key(stores, user_id),
+        seen.hidden_key(stores, user_id),
+        sessions.hash_key(stores, sid),
+        sessions.served_key(stores, sid),
+        wanted_key(stores),
+        likes.mirror_key(stores, user_id),
+    ]
+    args = [
+        user_id, limit, repr(now), sessions.TTL_S, seen.MAX_SEEN, seen.TTL_S, REFILL_BELOW, likes.STATE, mode,
+        state.owner if state is not None else "", MISS_DELAY_S, *fields,
+    ]
+    reply = await stores.script(_TAKE)(keys=keys, args=args)
+    if not reply:
+        return None
+    raw_ids, scores, owner, interest, left = reply
+    ids = [v.decode() for v in raw_ids]
+    liked = await likes.liked_from(stores, user_id, ids, [None if s is None else float(s) for s in scores])
+    start = 0 if state is not None else at
+    if state is None:
+        # a continued session: what the page knows of it (the next page reads it again)
+        state = sessions.SessionState(id=sid, user_id=user_id, kind="for_you", window=limit, owner=owner.decode())
+    state.interest = interest
+    state.stored = True
+    state.pos = start
+    return Page(session=state, start=start, ids=ids, liked=liked, left=int(left))
+
+
+# KEYS: opening, items, seen, history, hidden. ARGV: id, taste, now, ttl, then
+# the ids. Keeps nothing and returns the ids served, viewed or hidden since
+# the build checked them (a page ranked meanwhile); else returns {}.
+_STORE = """
+local found = {}
+for i = 5, #ARGV do
+  local id = ARGV[i]
+  if redis.call('ZSCORE', KEYS[3], id) or redis.call('ZSCORE', KEYS[4], id) or redis.call('SISMEMBER', KEYS[5], id) == 1 then
+    found[#found + 1] = id
+  end
+end
+if #found > 0 then return found end
+redis.call('DEL', KEYS[1], KEYS[2])
+if #ARGV >= 5 then
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 5))
+  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'interest', ARGV[2], 'taken', 0, 'built', ARGV[3])
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+return {}
+"""
+
+
+async def store(stores: Stores, user_id: str, post_ids: list[str], interest: bytes, *, ttl: float = TTL_S) -> set[str]:
+    """Keep ``post_ids`` (in serving order) as the user's opening, made for the
+    session taste ``interest`` (none: any old opening is dropped). Unless some
+    of them were served, viewed or hidden since the build checked them: then
+    nothing is kept and those are returned (the caller builds again)."""
+    if any(not pid or "\n" in pid for pid in post_ids):
+        raise ValueError("post ids must be non-empty single-line strings")
+    keys = [opening_key(stores, user_id), items_key(stores, user_id), seen.seen_key(stores, user_id),
+            views.history_key(stores, user_id), seen.hidden_key(stores, user_id)]
+    found = await stores.script(_STORE)(keys=keys, args=[secrets.token_hex(8), interest, repr(time.time()), int(ttl), *post_ids])
+    return {v.decode() if isinstance(v, bytes) else v for v in found}
+
+
+def drop_commands(pipe, stores: Stores, user_id: str) -> None:
+    """Queue the drop of the user's opening (their taste moved) on the caller's pipeline."""
+    pipe.delete(opening_key(stores, user_id), items_key(stores, user_id))
+
+
+# KEYS: wanted. ARGV: now, n. Claims the asks due by now, oldest first.
+_CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
+return due
+"""
+
+
+async def wanted(stores: Stores, n: int) -> list[str]:
+    """Claim up to ``n`` users whose build is due (asked for, and past any
+    delay), oldest ask first; each claim goes to one builder."""
+    found = await stores.script(_CLAIM)(keys=[wanted_key(stores)], args=[repr(time.time()), n])
+    return [v.decode() if isinstance(v, bytes) else v for v in found]

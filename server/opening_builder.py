@@ -1,0 +1,79 @@
+"""The opening builder (``fabula feed-builder``): ranks the first pages of
+users' next for-you sessions ahead of time (``feed.openings``), so that an
+api process serves them in one round trip instead of ranking them in the
+request.
+
+A build is the ranking an api process would run for a new session of the
+user (``feed.for_you.ForYou``, on a ``FeedRuntime``'s candidate pool and
+graph cache, which the same Redis subscription keeps current), taken
+``openings.SIZE`` picks deep. Builds are made for users whose opening was
+asked for (``openings.wanted``), oldest ask first. Several builders may run:
+each ask goes to one of them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from core.stores import Stores
+from feed import openings, sessions
+from feed.for_you import ForYou
+from server.feed_runtime import POOL_REFRESH_S, FeedRuntime, ready
+
+log = logging.getLogger("fabula.openings")
+
+BATCH = 16  # asks claimed at a time
+IDLE_S = 0.05  # how long a builder with nothing due waits before looking again
+ATTEMPTS = 3  # builds of one ask, when pages keep serving a build's posts before it is kept
+
+
+class OpeningBuilder:
+    def __init__(self, stores: Stores, *, size: int = openings.SIZE, runtime: FeedRuntime | None = None):
+        self.stores = stores
+        self.size = size
+        self.runtime = runtime  # None: this process's (``server.feed_runtime.ready``)
+        self.built = 0
+        self._stop = asyncio.Event()
+
+    async def _runtime(self) -> FeedRuntime:
+        return self.runtime or await ready(self.stores)
+
+    async def build(self, user_id: str) -> int:
+        """Rank and keep the user's opening; returns how many posts it holds."""
+        rt = await self._runtime()
+        await rt.pool.refresh(max_age=POOL_REFRESH_S)
+        for _ in range(ATTEMPTS):
+            viewer = await rt.viewer(user_id)
+            state = sessions.new(self.stores, user_id=user_id, kind="for_you", window=self.size)
+            source = ForYou(self.stores, rt.pool, state, viewer, shared=rt.shortlists)
+            await source.prepare()
+            start_taste = state.interest  # what the session starts from; picking does not move it
+            picks = await source.next(self.size)
+            # some may have been served meanwhile (a page that found no opening): then build again
+            if not await openings.store(self.stores, user_id, [p.post.id for p in picks], start_taste):
+                self.built += 1
+                return len(picks)
+        return 0
+
+    async def run_once(self) -> int:
+        """Build for the asks due now (up to ``BATCH``); returns how many."""
+        users = await openings.wanted(self.stores, BATCH)
+        for user_id in users:
+            try:
+                await self.build(user_id)
+            except Exception:  # one user's build must not stop the others'
+                log.exception("opening build failed", extra={"user_id": user_id})
+        return len(users)
+
+    async def run(self) -> None:
+        await self._runtime()
+        log.info("opening builder started")
+        while not self._stop.is_set():
+            if not await self.run_once():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), IDLE_S)
+        log.info("opening builder stopped", extra={"built": self.built})
+
+    def stop(self) -> None:
+        self._stop.set()

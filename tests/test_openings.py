@@ -1,0 +1,167 @@
+"""Openings (``feed.openings``): the first pages of a user's next for-you
+session, ranked ahead by the opening builder (``server.opening_builder``)
+and served in one round trip.
+
+In process for the builder and ``take`` (a world of its own, the api's own
+runtime), then end to end through ``GET /v1/feed?kind=for_you`` on a live api
+with a builder beside it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from accounts import graph
+from feed import diversity, openings, seen, sessions, views
+from feed.for_you import ForYou
+from feed.stream import FeedStream
+from server.opening_builder import OpeningBuilder
+from tests.test_ranking import make_authors, make_user, new_world, seed_posts
+from tests.test_shortlist_reuse import open_session, runtime_and_viewer
+
+
+@pytest.fixture
+async def world(settings, tmp_root):
+    async with new_world(settings, tmp_root) as w:
+        yield w
+
+
+async def opening_of(stores, user_id: str) -> list[str]:
+    return [v.decode() for v in await stores.redis.lrange(openings.items_key(stores, user_id), 0, -1)]
+
+
+async def asked(stores) -> list[str]:
+    return [m.decode() for m in await stores.redis.zrange(openings.wanted_key(stores), 0, -1)]
+
+
+async def seed_world(stores, n_authors: int = 30, each: int = 3):
+    authors = await make_authors(stores, n_authors)
+    specs = [{"author_id": a, "caption": f"clip {j} by {a[-5:]} about topic {i % 7}", "age_h": 0.5 * (i * each + j)}
+             for i, a in enumerate(authors) for j in range(each)]
+    return authors, await seed_posts(stores, specs)
+
+
+async def test_an_opening_is_what_a_new_session_would_serve_and_pages_take_it_in_order(world):
+    await seed_world(world.stores)
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        builder = OpeningBuilder(world.stores, runtime=rt, size=30)
+        assert await builder.build(viewer) == 30
+        built = await opening_of(world.stores, viewer)
+        # the same ranking a new session makes in the api (its own, not sharing the builder's shortlist)
+        state = sessions.new(world.stores, user_id=viewer, kind="for_you", window=30)
+        by_hand = ForYou(world.stores, rt.pool, state, await rt.viewer(viewer))
+        await by_hand.prepare()
+        assert [p.post.id for p in await by_hand.next(30)] == built
+
+        first = await openings.take(world.stores, viewer, limit=10)
+        assert first is not None and first.ids == built[:10] and first.start == 0 and first.left == 20
+        stored = await sessions.load(world.stores, first.session.id)
+        assert stored is not None and stored.served == built[:10] and stored.kind == "for_you" and stored.user_id == viewer
+        assert await seen.already(world.stores, viewer, built) == set(built[:10])  # marked seen as served
+        assert viewer not in await asked(world.stores)  # 20 left: no build needed yet
+
+        # the session's next page continues the sequence
+        second = await openings.take(world.stores, viewer, limit=10, session_id=first.session.id, at=10)
+        assert second is not None and second.ids == built[10:20] and second.start == 10
+        assert (await sessions.load(world.stores, first.session.id)).served == built[:20]
+        assert viewer in await asked(world.stores)  # running low: the next build is asked for
+        await world.stores.redis.delete(openings.wanted_key(world.stores))
+        # a cursor that is not the session's end, or another user's, cannot take from it
+        assert await openings.take(world.stores, viewer, limit=10, session_id=first.session.id, at=10) is None
+        other = (await make_user(world.stores))["user"]["id"]
+        assert await openings.take(world.stores, other, limit=10, session_id=first.session.id, at=20) is None
+
+        # another session takes the rest; the first one's cursor no longer continues in it
+        again = await openings.take(world.stores, viewer, limit=5)
+        assert again is not None and again.ids == built[20:25] and again.session.id != first.session.id
+        assert await openings.take(world.stores, viewer, limit=5, session_id=first.session.id, at=20) is None
+        last = await openings.take(world.stores, viewer, limit=5, session_id=again.session.id, at=5)
+        assert last is not None and last.ids == built[25:30] and last.left == 0
+        await world.stores.redis.delete(openings.wanted_key(world.stores))
+        assert await openings.take(world.stores, viewer, limit=5) is None  # used up, and asked for again
+        assert await asked(world.stores) == [viewer]
+
+
+async def test_a_stale_opening_is_dropped_and_asked_for_again(world):
+    _, posts = await seed_world(world.stores, n_authors=12)
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        assert await openings.take(world.stores, viewer, limit=5) is None
+        assert await asked(world.stores) == [viewer]  # a miss asks for a build, due a little later
+        assert await openings.wanted(world.stores, 10) == []
+        await asyncio.sleep(openings.MISS_DELAY_S)
+        assert await openings.wanted(world.stores, 10) == [viewer]
+
+        builder = OpeningBuilder(world.stores, runtime=rt, size=20)
+        await builder.build(viewer)
+        built = await opening_of(world.stores, viewer)
+        # viewed another way after the build: the page that would serve it cannot come from the opening
+        async with world.stores.redis.pipeline(transaction=False) as pipe:
+            views.history_commands(pipe, world.stores, viewer, built[2])
+            await pipe.execute()
+        assert await openings.take(world.stores, viewer, limit=5) is None
+        assert await opening_of(world.stores, viewer) == []
+        assert await asked(world.stores) == [viewer]
+        assert await seen.already(world.stores, viewer, built) == {built[2]}  # nothing was served
+
+        # a rebuild leaves the viewed post out
+        await builder.build(viewer)
+        rebuilt = await opening_of(world.stores, viewer)
+        assert rebuilt and built[2] not in rebuilt
+        # a build holding a post served (or viewed) before it was kept is not kept: the builder builds again
+        assert await openings.store(world.stores, viewer, [rebuilt[0], built[2]], b"") == {built[2]}
+        assert await opening_of(world.stores, viewer) == rebuilt
+        # and a session's taste moving drops the opening: its picks were made for the old taste
+        source, stream = await open_session(rt, viewer)
+        served = await stream.top_up()
+        post = served[0].post.id
+        meta, sig = await stream.event(post, "like")
+        await stream.remember(post, "like", meta, sig)
+        assert await opening_of(world.stores, viewer) == []
+        assert not await world.stores.redis.exists(openings.opening_key(world.stores, viewer))
+
+
+async def test_pages_come_from_the_opening_over_http_and_a_block_since_the_build_is_honoured(world):
+    authors, posts = await seed_world(world.stores, n_authors=30)
+    by_id = {p.id: p for p in posts}
+    viewer = await make_user(world.stores)
+    uid = viewer["user"]["id"]
+    api = world.start_api()
+    async with runtime_and_viewer(world.stores) as (rt, _), httpx.AsyncClient(base_url=api.url, timeout=30) as http:
+        get = lambda **params: http.get("/v1/feed", params={"kind": "for_you", **params}, headers=viewer["headers"])  # noqa: E731
+        ranked = (await get(limit=10)).json()  # no opening yet: ranked in the api, which asks for one
+        assert len(ranked["data"]) == 10 and not ranked["next_cursor"].endswith("o")
+        assert await asked(world.stores) == [uid]
+        builder = OpeningBuilder(world.stores, runtime=rt)
+        assert await builder.run_once() == 0  # not due yet: the page that asked was ranking its own
+        await asyncio.sleep(openings.MISS_DELAY_S)
+        assert await builder.run_once() == 1
+        built = await opening_of(world.stores, uid)
+        assert len(built) == openings.SIZE and not set(built) & {i["id"] for i in ranked["data"]}
+
+        first = (await get(limit=10)).json()
+        assert [i["id"] for i in first["data"]] == built[:10]
+        assert first["next_cursor"].endswith("o")
+        assert all(i["author"]["id"] == by_id[i["id"]].author_id and i["liked"] is False for i in first["data"])
+        second = (await get(limit=10, cursor=first["next_cursor"])).json()
+        assert [i["id"] for i in second["data"]] == built[10:20]
+        # asking for a page again still gives the same page
+        assert (await get(limit=10, cursor=first["next_cursor"])).json() == second
+
+        # the viewer blocks an author of the next page: their posts are replaced, the page stays full
+        gone = by_id[built[22]].author_id
+        await graph.block(world.stores, uid, gone)
+        third = (await get(limit=10, cursor=second["next_cursor"])).json()
+        ids = [i["id"] for i in third["data"]]
+        assert len(ids) == 10 and all(by_id[pid].author_id != gone for pid in ids)
+        kept = [pid for pid in built[20:30] if by_id[pid].author_id != gone]
+        assert ids[: len(kept)] == kept
+        session = [i["id"] for page in (first, second, third) for i in page["data"]]
+        assert len(set(session)) == len(session)
+        authors_seen = [by_id[pid].author_id for pid in session]
+        assert diversity.author_cap_holds(authors_seen, diversity.RULES.author_cap, diversity.RULES.author_window)
+        # the rest of the session is ranked in the api and repeats nothing
+        fourth = (await get(limit=10, cursor=third["next_cursor"])).json()
+        assert not third["next_cursor"].endswith("o") and len(fourth["data"]) == 10
+        assert not {i["id"] for i in fourth["data"]} & set(session + [i["id"] for i in ranked["data"]])
