@@ -66,29 +66,27 @@ def wanted_key(stores: Stores) -> str:
 
 
 # KEYS: opening, items, seen, history, hidden, session hash, session served,
-# wanted, likes mirror. ARGV: user, limit, now, session ttl, max seen, seen
-# ttl, refill below, likes state member, 'new' or the cursor, owner, the
-# delay of a miss's ask, then (a new session) its field/value pairs but its
-# taste, which is the opening's.
+# wanted, likes mirror. ARGV: user, limit, now, 'new' or the cursor, the new
+# session's owner. (Fixed numbers are written into the source: every argument
+# is one more to pack per page.) A new session's hash is the one
+# ``sessions.hash_fields`` writes, plus the opening's id and ``taken``.
 # Returns nil when the page cannot come from the opening (the caller ranks
-# it), else {ids, like scores, the session's owner, its taste, entries left}.
+# it), else {ids, like scores, entries left}.
 _TAKE = """
 local function want(delay) redis.call('ZADD', KEYS[8], 'NX', ARGV[3] + delay, ARGV[1]) end
-local function stale() redis.call('DEL', KEYS[1], KEYS[2]) want(ARGV[11]) return false end
+local function stale() redis.call('DEL', KEYS[1], KEYS[2]) want(@MISS_DELAY@) return false end
 local opening = redis.call('HMGET', KEYS[1], 'id', 'interest', 'taken')
-if not opening[1] then want(ARGV[11]) return false end
+if not opening[1] then want(@MISS_DELAY@) return false end
 local limit = tonumber(ARGV[2])
-local owner = ARGV[10]
-if ARGV[9] == 'new' then
+if ARGV[4] == 'new' then
   if redis.call('EXISTS', KEYS[6]) == 1 then return false end
 else
-  local s = redis.call('HMGET', KEYS[6], 'user', 'kind', 'opening', 'interest', 'muted', 'owner', 'opening_at')
+  local s = redis.call('HMGET', KEYS[6], 'user', 'kind', 'opening', 'interest', 'muted', 'opening_at')
   if s[1] ~= ARGV[1] or s[2] ~= 'for_you' or s[3] ~= opening[1] or s[4] ~= opening[2] or (s[5] and s[5] ~= '[]') then
     return false
   end
   -- the cursor is the session's end, and no other session took from the opening since this one did
-  if s[7] ~= opening[3] or redis.call('LLEN', KEYS[7]) ~= tonumber(ARGV[9]) then return false end
-  owner = s[6]
+  if s[6] ~= opening[3] or redis.call('LLEN', KEYS[7]) ~= tonumber(ARGV[4]) then return false end
 end
 local ids = redis.call('LRANGE', KEYS[2], 0, limit - 1)
 if #ids < limit then return stale() end
@@ -101,27 +99,31 @@ end
 redis.call('LTRIM', KEYS[2], limit, -1)
 local taken = redis.call('HINCRBY', KEYS[1], 'taken', limit)
 local left = redis.call('LLEN', KEYS[2])
-if left < tonumber(ARGV[7]) then want(0) end
-if ARGV[9] == 'new' then
-  redis.call('HSET', KEYS[6], 'interest', opening[2], 'opening', opening[1], 'opening_at', taken, unpack(ARGV, 12))
+if left < @REFILL_BELOW@ then want(0) end
+if ARGV[4] == 'new' then
+  redis.call('HSET', KEYS[6], 'user', ARGV[1], 'kind', 'for_you', 'window', limit, 'owner', ARGV[5], 'pos', 0,
+             'interest', opening[2], 'muted', '[]', 'topics', '', 'opening', opening[1], 'opening_at', taken)
 else
   redis.call('HSET', KEYS[6], 'opening_at', taken)
 end
 redis.call('RPUSH', KEYS[7], unpack(ids))
-redis.call('EXPIRE', KEYS[6], ARGV[4])
-redis.call('EXPIRE', KEYS[7], ARGV[4])
+redis.call('EXPIRE', KEYS[6], @SESSION_TTL@)
+redis.call('EXPIRE', KEYS[7], @SESSION_TTL@)
 for i = 1, #ids do redis.call('ZADD', KEYS[3], ARGV[3], ids[i]) end
-redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[5]) + 1))
-redis.call('EXPIRE', KEYS[3], ARGV[6])
-return {ids, redis.call('ZMSCORE', KEYS[9], ARGV[8], unpack(ids)), owner, opening[2], left}
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(@MAX_SEEN@ + 1))
+redis.call('EXPIRE', KEYS[3], @SEEN_TTL@)
+return {ids, redis.call('ZMSCORE', KEYS[9], '@LIKES_STATE@', unpack(ids)), left}
 """
+for _name, _value in {"MISS_DELAY": MISS_DELAY_S, "REFILL_BELOW": REFILL_BELOW, "SESSION_TTL": sessions.TTL_S,
+                      "MAX_SEEN": seen.MAX_SEEN, "SEEN_TTL": seen.TTL_S, "LIKES_STATE": likes.STATE}.items():
+    _TAKE = _TAKE.replace(f"@{_name}@", str(_value))
 
 
 @dataclass
 class Page:
-    """A page ``take`` served: its session as it stands after the page."""
+    """A page ``take`` served."""
 
-    session: sessions.SessionState
+    session_id: str
     start: int  # the index of the page's first post in the session
     ids: list[str]
     liked: set[str]
@@ -139,48 +141,29 @@ async def take(
     if limit < MIN_PAGE:
         return None
     if session_id is None:
-        state = sessions.new(stores, user_id=user_id, kind="for_you", window=limit)
-        mode = "new"
-        fields: list = []
-        for name, value in sessions.hash_fields(state).items():
-            if name != "interest":
-                fields += [name, value]
+        session_id, mode, owner = sessions.new_session_id(), "new", sessions.new_owner()
+    elif sessions.valid_session_id(session_id):
+        mode, owner = str(at), ""
     else:
-        if not sessions.valid_session_id(session_id):
-            return None
-        state = None
-        mode, fields = str(at), []
-    sid = state.id if state is not None else session_id
-    now = time.time()
+        return None
     keys = [
         opening_key(stores, user_id),
         items_key(stores, user_id),
         seen.seen_key(stores, user_id),
         views.history_key(stores, user_id),
         seen.hidden_key(stores, user_id),
-        sessions.hash_key(stores, sid),
-        sessions.served_key(stores, sid),
+        sessions.hash_key(stores, session_id),
+        sessions.served_key(stores, session_id),
         wanted_key(stores),
         likes.mirror_key(stores, user_id),
     ]
-    args = [
-        user_id, limit, repr(now), sessions.TTL_S, seen.MAX_SEEN, seen.TTL_S, REFILL_BELOW, likes.STATE, mode,
-        state.owner if state is not None else "", MISS_DELAY_S, *fields,
-    ]
-    reply = await stores.script(_TAKE)(keys=keys, args=args)
+    reply = await stores.script(_TAKE)(keys=keys, args=[user_id, limit, repr(time.time()), mode, owner])
     if not reply:
         return None
-    raw_ids, scores, owner, interest, left = reply
+    raw_ids, scores, left = reply
     ids = [v.decode() for v in raw_ids]
     liked = await likes.liked_from(stores, user_id, ids, [None if s is None else float(s) for s in scores])
-    start = 0 if state is not None else at
-    if state is None:
-        # a continued session: what the page knows of it (the next page reads it again)
-        state = sessions.SessionState(id=sid, user_id=user_id, kind="for_you", window=limit, owner=owner.decode())
-    state.interest = interest
-    state.stored = True
-    state.pos = start
-    return Page(session=state, start=start, ids=ids, liked=liked, left=int(left))
+    return Page(session_id=session_id, start=at if mode != "new" else 0, ids=ids, liked=liked, left=int(left))
 
 
 # KEYS: opening, items, seen, history, hidden. ARGV: id, taste, now, ttl, then

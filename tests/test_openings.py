@@ -57,27 +57,32 @@ async def test_an_opening_is_what_a_new_session_would_serve_and_pages_take_it_in
 
         first = await openings.take(world.stores, viewer, limit=10)
         assert first is not None and first.ids == built[:10] and first.start == 0 and first.left == 20
-        stored = await sessions.load(world.stores, first.session.id)
+        stored = await sessions.load(world.stores, first.session_id)
         assert stored is not None and stored.served == built[:10] and stored.kind == "for_you" and stored.user_id == viewer
+        assert stored.window == 10 and stored.pos == 0 and stored.muted == [] and stored.owner
+        assert stored.interest == await world.stores.redis.hget(openings.opening_key(world.stores, viewer), "interest")
+        # the script writes the session hash the sessions module reads: the same fields, and the opening's
+        written = {k.decode() for k in await world.stores.redis.hkeys(sessions.hash_key(world.stores, first.session_id))}
+        assert written == set(sessions.hash_fields(stored)) | {"opening", "opening_at"}
         assert await seen.already(world.stores, viewer, built) == set(built[:10])  # marked seen as served
         assert viewer not in await asked(world.stores)  # 20 left: no build needed yet
 
         # the session's next page continues the sequence
-        second = await openings.take(world.stores, viewer, limit=10, session_id=first.session.id, at=10)
+        second = await openings.take(world.stores, viewer, limit=10, session_id=first.session_id, at=10)
         assert second is not None and second.ids == built[10:20] and second.start == 10
-        assert (await sessions.load(world.stores, first.session.id)).served == built[:20]
+        assert (await sessions.load(world.stores, first.session_id)).served == built[:20]
         assert viewer in await asked(world.stores)  # running low: the next build is asked for
         await world.stores.redis.delete(openings.wanted_key(world.stores))
         # a cursor that is not the session's end, or another user's, cannot take from it
-        assert await openings.take(world.stores, viewer, limit=10, session_id=first.session.id, at=10) is None
+        assert await openings.take(world.stores, viewer, limit=10, session_id=first.session_id, at=10) is None
         other = (await make_user(world.stores))["user"]["id"]
-        assert await openings.take(world.stores, other, limit=10, session_id=first.session.id, at=20) is None
+        assert await openings.take(world.stores, other, limit=10, session_id=first.session_id, at=20) is None
 
         # another session takes the rest; the first one's cursor no longer continues in it
         again = await openings.take(world.stores, viewer, limit=5)
-        assert again is not None and again.ids == built[20:25] and again.session.id != first.session.id
-        assert await openings.take(world.stores, viewer, limit=5, session_id=first.session.id, at=20) is None
-        last = await openings.take(world.stores, viewer, limit=5, session_id=again.session.id, at=5)
+        assert again is not None and again.ids == built[20:25] and again.session_id != first.session_id
+        assert await openings.take(world.stores, viewer, limit=5, session_id=first.session_id, at=20) is None
+        last = await openings.take(world.stores, viewer, limit=5, session_id=again.session_id, at=5)
         assert last is not None and last.ids == built[25:30] and last.left == 0
         await world.stores.redis.delete(openings.wanted_key(world.stores))
         assert await openings.take(world.stores, viewer, limit=5) is None  # used up, and asked for again

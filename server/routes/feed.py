@@ -102,9 +102,9 @@ async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: in
                 data = await feed_items.views(stores, rt, user.id, [allowed[pid] for pid in page.ids], liked=page.liked)
                 more = "o" if page.left >= limit else ""
                 _FROM_OPENING.inc()
-                return FeedPage(kind="for_you", data=data, next_cursor=f"{page.session.id}.{end}{more}")
+                return FeedPage(kind="for_you", data=data, next_cursor=f"{page.session_id}.{end}{more}")
             # a post went away or out of reach since the build: the session ranks its replacements
-            session_id, at, extra = page.session.id, page.start, len(page.ids) - len(allowed)
+            session_id, at, extra = page.session_id, page.start, len(page.ids) - len(allowed)
     # (a marked cursor that missed is often a page asked again: its next cursor keeps the mark)
     return await _ranked_page(stores, rt, user, viewer, session_id, at, limit, extra, keep_mark=from_opening and cursor is not None)
 
