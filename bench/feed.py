@@ -89,6 +89,7 @@ HELLO_PATH = "/bench/hello"
 FLOOR_PATH = "/bench/feed-floor"
 STATIC_PATH = "/bench/page-static"
 ROUND_TRIPS_PATH = "/bench/round-trips"
+MONGO_OPS_PATH = "/bench/mongo-ops"
 HELLO_NAME = "GET /bench/hello (auth)"
 FLOOR_NAME = "GET /bench/feed-floor (no ranking)"
 STATIC_NAME = "GET /bench/page-static (fixed page)"
@@ -184,9 +185,17 @@ def make_app():
                 await pipe.execute()
         return await page_static.fn(stores, user, limit)
 
+    mongo_ops = _count_mongo_ops()  # before the app's client exists: pymongo's listeners apply to clients made later
+
+    @get(MONGO_OPS_PATH, signature_namespace={"Stores": Stores})
+    async def mongo_ops_so_far() -> dict[str, int]:
+        """The api's Mongo commands so far, by command and collection."""
+        return dict(mongo_ops)
+
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json, process="api")
     app = create_app(settings)
+    app.register(mongo_ops_so_far)
     app.register(hello)
     app.register(floor)
     app.register(page_static)
@@ -194,6 +203,29 @@ def make_app():
     if os.environ.get("FABULA_BENCH_LAG"):
         app.on_startup.append(_watch_lag)
     return app
+
+
+def _count_mongo_ops():
+    """A Counter of the Mongo commands this process starts, by command name and collection."""
+    from collections import Counter
+
+    from pymongo import monitoring
+
+    seen: Counter = Counter()
+
+    class Listener(monitoring.CommandListener):
+        def started(self, event) -> None:
+            target = event.command.get(event.command_name)
+            seen[f"{event.command_name} {target if isinstance(target, str) else ''}".strip()] += 1
+
+        def succeeded(self, event) -> None:
+            pass
+
+        def failed(self, event) -> None:
+            pass
+
+    monitoring.register(Listener())
+    return seen
 
 
 async def _watch_lag(app) -> None:
@@ -612,6 +644,13 @@ async def openings_settled(stores, timeout: float = 120.0) -> tuple[float, int]:
     return time.perf_counter() - started, kept
 
 
+async def mongo_ops(url: str) -> dict[str, int]:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        return (await http.get(MONGO_OPS_PATH)).json()
+
+
 async def page_sources(url: str) -> dict[str, float]:
     """The api's for_you pages so far by source (its ``fabula_feed_pages_total`` metric)."""
     import httpx
@@ -665,6 +704,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=10, help="page size of GET /v1/feed")
     parser.add_argument("--log-level", default="INFO", help="FABULA_LOG_LEVEL of the api (INFO: one JSON line per request)")
     parser.add_argument("--skip-wrk", action="store_true")
+    parser.add_argument("--mongo-ops", action="store_true", help="print the api's Mongo commands per request of each wrk round")
     parser.add_argument("--lag", action="store_true", help="log the api's event-loop lag and GC pauses every 5 s (see --keep-log)")
     parser.add_argument("--api-workers", type=int, default=1, help="uvicorn worker processes of the api (default 1)")
     parser.add_argument("--builders", type=int, default=1,
@@ -762,14 +802,18 @@ async def run(args) -> int:
                 for round_no in range(1, args.rounds + 1):
                     order = paths if round_no % 2 else paths[::-1]
                     for name, path, lua, threads in order:
-                        sources = await page_sources(url)
+                        sources, ops = await page_sources(url), await mongo_ops(url)
                         before, t0 = cpu_seconds(pids), time.perf_counter()
                         result = run_wrk(url + path, args.wrk_duration, args.connections, threads, lua)
                         wall, after = time.perf_counter() - t0, cpu_seconds(pids)
                         sources = {k: v - sources.get(k, 0) for k, v in (await page_sources(url)).items()}
+                        ops = {k: v - ops.get(k, 0) for k, v in (await mongo_ops(url)).items() if v > ops.get(k, 0)}
                         result.cpu = {k: 100 * (after[k] - before[k]) / wall for k in pids if k != "load generator"}
                         tally.setdefault(name, []).append(result)
                         flag = f"  non-2xx {result.bad}" if result.bad else ""
+                        if result.requests and args.mongo_ops:
+                            top = sorted(ops.items(), key=lambda kv: -kv[1])[:4]
+                            flag += "  (Mongo per request: " + ", ".join(f"{k} {v / result.requests:.2f}" for k, v in top) + ")"
                         if sum(sources.values()):
                             flag += f"  ({sources.get('opening', 0) / sum(sources.values()):.0%} of pages from openings)"
                         if result.pages:

@@ -1,9 +1,15 @@
 """``fabula feed-builder``: one opening builder (``server.opening_builder``),
-ranking users' next for-you pages ahead of time; stops cleanly on SIGINT/SIGTERM."""
+ranking users' next for-you pages ahead of time; stops cleanly on SIGINT/SIGTERM.
+
+It runs at a lower CPU priority than the api (``--nice``, 10 by default): its
+work is ahead of need, so where both share cores the api's requests go
+first. A builder that falls behind costs no correctness: pages it has not
+made are ranked in the api, as without a builder."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 
 from cli.worker import loop_factory
@@ -11,7 +17,11 @@ from core.logs import setup_logging
 from core.settings import load_settings
 
 
-def run_feed_builder() -> int:
+def run_feed_builder(nice: int = 10) -> int:
+    # one BLAS thread, as in the api: ranking is many small products (set before NumPy loads)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if nice:
+        os.nice(nice)
     from core.stores import open_stores
     from server.feed_runtime import stop as stop_runtime
     from server.opening_builder import OpeningBuilder

@@ -21,7 +21,7 @@ def _worker(args: argparse.Namespace) -> int:
 def _feed_builder(args: argparse.Namespace) -> int:
     from cli.feed_builder import run_feed_builder
 
-    return run_feed_builder()
+    return run_feed_builder(nice=args.nice)
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=_worker)
 
     builder = sub.add_parser("feed-builder", help="run one opening builder: ranks users' next for-you pages ahead of the api")
+    builder.add_argument("--nice", type=int, default=10, help="CPU priority below the api's (default 10; 0 keeps the same)")
     builder.set_defaults(func=_feed_builder)
     return parser
 

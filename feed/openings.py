@@ -46,8 +46,8 @@ from dataclasses import dataclass
 from core.stores import Stores
 from feed import likes, seen, sessions, views
 
-SIZE = 50  # entries per build: five pages of ten
-REFILL_BELOW = 20  # a page that leaves fewer asks for the next build
+SIZE = 100  # entries per build: five pages of the default twenty (a build's cost grows slower than its size)
+REFILL_BELOW = 20  # a page that leaves fewer asks for the next build, which replaces what is left
 TTL_S = 300.0
 MISS_DELAY_S = 0.2  # a page that found no opening ranks its own first: the build it asks for waits for that page's writes
 MIN_PAGE = 1

@@ -137,7 +137,7 @@ class FeedRuntime:
 
     # -- the graph around a viewer -----------------------------------------
 
-    async def viewer(self, user_id: str) -> Viewer:
+    async def viewer(self, user_id: str, *, fof: bool = True) -> Viewer:
         """The graph around the user, cached per process: whom they follow,
         whom they block or are blocked by (``accounts.graph_cache``: one Redis
         read, Mongo on a miss), and friends of friends as last read (read in
@@ -146,22 +146,26 @@ class FeedRuntime:
         An entry is dropped at once when one of the user's edges changes
         (``accounts.graph.CHANGES``), so the next call reads it again. Past
         ``VIEWER_TTL_S`` (a backstop for a missed message) the entry is still
-        answered, and read again in the background: a pick never waits for it."""
+        answered, and read again in the background: a pick never waits for it.
+
+        ``fof=False``: a caller that only gates posts (a page from an opening)
+        does not start a read of friends of friends; the entry has them when
+        some other call read them."""
         cached = self._viewers.get(user_id)
         if cached is None:
-            return await self._read_viewer(user_id)
+            return await self._read_viewer(user_id, fof)
         if time.monotonic() - cached[0] > VIEWER_TTL_S and user_id not in self._viewer_reading:
             self._viewer_reading.add(user_id)
-            self._spawn(self._reread_viewer(user_id))
+            self._spawn(self._reread_viewer(user_id, fof))
         return cached[1]
 
-    async def _read_viewer(self, user_id: str) -> Viewer:
+    async def _read_viewer(self, user_id: str, with_fof: bool = True) -> Viewer:
         epoch = self._graph_epoch
         now = time.monotonic()
         found_around = await graph_cache.around(self.stores, user_id)
         following, blocked = set(found_around.following), set(found_around.blocked)
         fof = self._fof.get(user_id)
-        if (fof is None or now - fof[0] > FOF_TTL_S) and following and user_id not in self._fof_reading:
+        if with_fof and (fof is None or now - fof[0] > FOF_TTL_S) and following and user_id not in self._fof_reading:
             self._fof_reading.add(user_id)
             self._spawn(self._read_fof(user_id, sorted(following)))
         found = _viewer(user_id, following, blocked, fof[1] if fof else set())
@@ -171,9 +175,9 @@ class FeedRuntime:
             self._viewers[user_id] = (now, found)
         return found
 
-    async def _reread_viewer(self, user_id: str) -> None:
+    async def _reread_viewer(self, user_id: str, with_fof: bool) -> None:
         try:
-            await self._read_viewer(user_id)
+            await self._read_viewer(user_id, with_fof)
         except Exception:
             log.exception("viewer graph: read failed", extra={"user_id": user_id})
         finally:

@@ -16,7 +16,7 @@ from core.embedded import free_port
 
 def test_help_lists_the_commands():
     out = subprocess.run([sys.executable, "-m", "cli.main", "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("dev", "api", "worker"):
+    for command in ("dev", "api", "worker", "feed-builder"):
         assert command in out
 
 
@@ -45,6 +45,7 @@ def test_dev_serves_and_stops_every_child_on_sigterm(tmp_path, model_dir):
         children = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children)
         assert "valkey-server" in names and "nx-27017" in names and " api " in names + " " and "worker" in names
+        assert "feed-builder" in names
         # data lands under --data
         assert (tmp_path / "var" / "services" / "valkey" / "appendonlydir").exists()
         assert (tmp_path / "var" / "services" / "mongo" / "mongo.sqlite").exists()

@@ -66,8 +66,19 @@ def _mounts(service: dict) -> dict[str, str]:
     return {v["source"]: v["target"] for v in service.get("volumes", []) if v.get("type") == "volume"}
 
 
-def test_four_services(compose):
-    assert {"mongo", "valkey", "api", "worker"} <= set(compose["services"])
+def test_five_services(compose):
+    assert {"mongo", "valkey", "api", "worker", "feed-builder"} <= set(compose["services"])
+
+
+def test_the_feed_builder_runs_the_api_image_against_the_same_servers(compose):
+    builder, api = compose["services"]["feed-builder"], compose["services"]["api"]
+    assert _command(builder) == ["fabula", "feed-builder"]
+    assert builder.get("image") == api.get("image")
+    assert "deploy" not in builder  # no GPU
+    for name in ("FABULA_MONGO_URL", "FABULA_REDIS_URL"):
+        assert builder["environment"][name] == api["environment"][name]
+    for dep in ("mongo", "valkey"):
+        assert builder["depends_on"][dep]["condition"] == "service_healthy"
 
 
 def test_mongo_is_a_replica_set_initiated_by_its_healthcheck(compose):

@@ -91,11 +91,11 @@ async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: in
             raise _bad_cursor()
         session_id, at, from_opening = match.group(1), int(match.group(2)), bool(match.group(3))
     await rt.pool.refresh(max_age=POOL_REFRESH_S)
-    viewer = await rt.viewer(user.id)
     extra = 0
     if from_opening:
         page = await openings.take(stores, user.id, limit=limit, session_id=session_id, at=at)
         if page is not None:
+            viewer = await rt.viewer(user.id, fof=False)  # to gate the posts, not to rank them
             allowed, _ = await gate(stores, rt.pool, viewer, page.ids)
             if len(allowed) == len(page.ids):
                 end = page.start + len(page.ids)
@@ -106,6 +106,7 @@ async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: in
             # a post went away or out of reach since the build: the session ranks its replacements
             session_id, at, extra = page.session_id, page.start, len(page.ids) - len(allowed)
     # (a marked cursor that missed is often a page asked again: its next cursor keeps the mark)
+    viewer = await rt.viewer(user.id)
     return await _ranked_page(stores, rt, user, viewer, session_id, at, limit, extra, keep_mark=from_opening and cursor is not None)
 
 
