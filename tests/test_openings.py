@@ -128,7 +128,7 @@ async def test_a_stale_opening_is_dropped_and_asked_for_again(world):
 
 
 async def test_pages_come_from_the_opening_over_http_and_a_block_since_the_build_is_honoured(world):
-    authors, posts = await seed_world(world.stores, n_authors=30)
+    authors, posts = await seed_world(world.stores, n_authors=45)  # more than an opening holds
     by_id = {p.id: p for p in posts}
     viewer = await make_user(world.stores)
     uid = viewer["user"]["id"]
