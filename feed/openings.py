@@ -166,40 +166,83 @@ async def take(
     return Page(session_id=session_id, start=at if mode != "new" else 0, ids=ids, liked=liked, left=int(left))
 
 
-# KEYS: opening, items, seen, history, hidden. ARGV: id, taste, now, ttl, then
-# the ids. Keeps nothing and returns the ids served, viewed or hidden since
-# the build checked them (a page ranked meanwhile); else returns {}.
+# KEYS: opening, items, seen, history, hidden. ARGV: 'new' or the id of the
+# opening to extend, the new opening's id or the entry the extended one must
+# end with, taste, now, ttl, then the ids. Returns {0} when kept; {1, ids...} when some ids
+# were served, viewed or hidden since the build checked them (nothing kept);
+# {2} when the opening to extend has moved on (used up, dropped, rebuilt).
 _STORE = """
-local found = {}
-for i = 5, #ARGV do
+if ARGV[1] ~= 'new' and (redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('LINDEX', KEYS[2], -1) ~= ARGV[2]) then
+  return {2}
+end
+local found = {1}
+for i = 6, #ARGV do
   local id = ARGV[i]
   if redis.call('ZSCORE', KEYS[3], id) or redis.call('ZSCORE', KEYS[4], id) or redis.call('SISMEMBER', KEYS[5], id) == 1 then
     found[#found + 1] = id
   end
 end
-if #found > 0 then return found end
-redis.call('DEL', KEYS[1], KEYS[2])
-if #ARGV >= 5 then
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, 5))
-  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'interest', ARGV[2], 'taken', 0, 'built', ARGV[3])
-  redis.call('EXPIRE', KEYS[1], ARGV[4])
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
+if #found > 1 then return found end
+if ARGV[1] == 'new' then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  if #ARGV < 6 then return {0} end
+  redis.call('HSET', KEYS[1], 'id', ARGV[2], 'interest', ARGV[3], 'taken', 0, 'built', ARGV[4])
+else
+  if #ARGV < 6 then return {0} end
+  redis.call('HSET', KEYS[1], 'built', ARGV[4])
 end
-return {}
+redis.call('RPUSH', KEYS[2], unpack(ARGV, 6))
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return {0}
 """
 
 
-async def store(stores: Stores, user_id: str, post_ids: list[str], interest: bytes, *, ttl: float = TTL_S) -> set[str]:
+@dataclass
+class Opening:
+    id: str
+    interest: bytes  # the session taste its picks were made for
+    items: list[str]  # what pages have not taken yet, in serving order
+
+
+async def current(stores: Stores, user_id: str) -> Opening | None:
+    """The user's opening as it stands (None: there is none)."""
+    async with stores.redis.pipeline(transaction=True) as pipe:
+        pipe.hmget(opening_key(stores, user_id), ["id", "interest"])
+        pipe.lrange(items_key(stores, user_id), 0, -1)
+        (opening_id, interest), items = await pipe.execute()
+    if opening_id is None:
+        return None
+    return Opening(opening_id.decode(), interest or b"", [v.decode() for v in items])
+
+
+class Moved(Exception):
+    """The opening being extended was used up, dropped or rebuilt meanwhile."""
+
+
+async def store(
+    stores: Stores, user_id: str, post_ids: list[str], interest: bytes, *, extends: Opening | None = None, ttl: float = TTL_S
+) -> set[str]:
     """Keep ``post_ids`` (in serving order) as the user's opening, made for the
-    session taste ``interest`` (none: any old opening is dropped). Unless some
-    of them were served, viewed or hidden since the build checked them: then
-    nothing is kept and those are returned (the caller builds again)."""
+    session taste ``interest`` (none: any old opening is dropped); or, with
+    ``extends``, add them after that opening's entries (pages taking from it,
+    the session it started included, carry on into them). Unless some of them
+    were served, viewed or hidden since the build checked them: then nothing
+    is kept and those are returned (the caller builds again). Raises ``Moved``
+    when ``extends`` no longer ends where it did."""
     if any(not pid or "\n" in pid for pid in post_ids):
         raise ValueError("post ids must be non-empty single-line strings")
     keys = [opening_key(stores, user_id), items_key(stores, user_id), seen.seen_key(stores, user_id),
             views.history_key(stores, user_id), seen.hidden_key(stores, user_id)]
-    found = await stores.script(_STORE)(keys=keys, args=[secrets.token_hex(8), interest, repr(time.time()), int(ttl), *post_ids])
-    return {v.decode() if isinstance(v, bytes) else v for v in found}
+    if extends is not None:
+        head = [extends.id, extends.items[-1] if extends.items else ""]
+    else:
+        head = ["new", secrets.token_hex(8)]
+    reply = await stores.script(_STORE)(keys=keys, args=[*head, interest, repr(time.time()), int(ttl), *post_ids])
+    status = int(reply[0])
+    if status == 2:
+        raise Moved(user_id)
+    return {v.decode() if isinstance(v, bytes) else v for v in reply[1:]}
 
 
 def drop_commands(pipe, stores: Stores, user_id: str) -> None:

@@ -6,7 +6,8 @@ request.
 A build is the ranking an api process would run for a new session of the
 user (``feed.for_you.ForYou``, on a ``FeedRuntime``'s candidate pool and
 graph cache, which the same Redis subscription keeps current), taken
-``openings.SIZE`` picks deep. Builds are made for users whose opening was
+``openings.SIZE`` picks deep; an opening still in use is extended to that
+size as its session would go on. Builds are made for users whose opening was
 asked for (``openings.wanted``), oldest ask first. Several builders may run:
 each ask goes to one of them."""
 
@@ -40,20 +41,35 @@ class OpeningBuilder:
         return self.runtime or await ready(self.stores)
 
     async def build(self, user_id: str) -> int:
-        """Rank and keep the user's opening; returns how many posts it holds."""
+        """Rank the user's opening and keep it; returns how many posts it holds.
+
+        An opening that pages still take from is extended rather than
+        replaced: its entries stay, and the new picks follow them as the next
+        picks of one session would (its last entries are their history, for
+        the author cap and MMR), so a session in the middle of it carries on
+        into them. Otherwise a new one is built."""
         rt = await self._runtime()
         await rt.pool.refresh(max_age=POOL_REFRESH_S)
         for _ in range(ATTEMPTS):
+            found = await openings.current(self.stores, user_id)
+            base = found if found is not None and found.items else None
             viewer = await rt.viewer(user_id)
             state = sessions.new(self.stores, user_id=user_id, kind="for_you", window=self.size)
+            if base is not None:
+                state.served, state.interest = list(base.items), base.interest  # excluded, and the picks' history
             source = ForYou(self.stores, rt.pool, state, viewer, shared=rt.shortlists)
             await source.prepare()
             start_taste = state.interest  # what the session starts from; picking does not move it
-            picks = await source.next(self.size)
-            # some may have been served meanwhile (a page that found no opening): then build again
-            if not await openings.store(self.stores, user_id, [p.post.id for p in picks], start_taste):
+            have = len(base.items) if base is not None else 0
+            picks = await source.next(self.size - have)
+            try:
+                # some may have been served meanwhile (a page that found no opening): then build again
+                conflicts = await openings.store(self.stores, user_id, [p.post.id for p in picks], start_taste, extends=base)
+            except openings.Moved:
+                continue  # used up or replaced meanwhile: look again
+            if not conflicts:
                 self.built += 1
-                return len(picks)
+                return have + len(picks)
         return 0
 
     async def run_once(self) -> int:

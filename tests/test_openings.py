@@ -89,6 +89,39 @@ async def test_an_opening_is_what_a_new_session_would_serve_and_pages_take_it_in
         assert await asked(world.stores) == [viewer]
 
 
+async def test_an_opening_in_use_is_extended_and_its_session_carries_on_into_it(world):
+    _, posts = await seed_world(world.stores, n_authors=45)
+    author_of = {p.id: p.author_id for p in posts}
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        builder = OpeningBuilder(world.stores, runtime=rt, size=30)
+        await builder.build(viewer)
+        before = await openings.current(world.stores, viewer)
+        first = await openings.take(world.stores, viewer, limit=10)
+        second = await openings.take(world.stores, viewer, limit=10, session_id=first.session_id, at=10)
+        assert second is not None and second.left == 10 and viewer in await asked(world.stores)
+
+        assert await builder.build(viewer) == 30  # the 10 left, then 20 more
+        after = await openings.current(world.stores, viewer)
+        assert after.id == before.id and after.interest == before.interest
+        assert after.items[:10] == before.items[20:] and not set(after.items[10:]) & set(before.items)
+        # the session that was taking from it carries on, into the new entries too
+        third = await openings.take(world.stores, viewer, limit=10, session_id=first.session_id, at=20)
+        fourth = await openings.take(world.stores, viewer, limit=10, session_id=first.session_id, at=30)
+        assert third.ids == before.items[20:] and fourth.ids == after.items[10:20]
+        session = (await sessions.load(world.stores, first.session_id)).served
+        assert session == before.items + after.items[10:20] and len(set(session)) == 40
+        # the new picks followed the old ones as one session's would: the author cap holds across the seam
+        assert diversity.author_cap_holds([author_of[pid] for pid in session], diversity.RULES.author_cap, diversity.RULES.author_window)
+
+        # an extension whose opening moved on meanwhile is not kept
+        stale = await openings.current(world.stores, viewer)
+        await openings.take(world.stores, viewer, limit=10)  # takes the last 10
+        with pytest.raises(openings.Moved):
+            await openings.store(world.stores, viewer, [posts[0].id], stale.interest, extends=stale)
+        assert await builder.build(viewer) == 30  # so the builder builds a new one
+        assert (await openings.current(world.stores, viewer)).id != before.id
+
+
 async def test_a_stale_opening_is_dropped_and_asked_for_again(world):
     _, posts = await seed_world(world.stores, n_authors=12)
     async with runtime_and_viewer(world.stores) as (rt, viewer):
