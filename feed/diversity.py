@@ -20,7 +20,7 @@ served just before (the history, oldest first):
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,9 +53,12 @@ def select(
     """Indices into the candidates, in serving order (at most ``n``).
 
     It runs on every pick of every session, over a shortlist of a hundred or
-    so rows, so it keeps NumPy calls per position few: the candidates' rows
-    are grouped by author once, and the author cap and the taken rows are
-    applied to one value column in place."""
+    so rows (and, in the opening builder, for a hundred positions at a time),
+    so it keeps the work per position small: the candidates' rows are
+    grouped by author once, a taken row leaves the value column for good,
+    the author window and the run since the last fresh item are kept as
+    they move, and the value column is copied only at a position where an
+    author is at the cap."""
     count = len(scores)
     if count == 0 or n <= 0:
         return []
@@ -74,32 +77,42 @@ def select(
             rows_of.setdefault(author, []).append(i)
     explore = rules.explore_every > 1 and bool(fresh.any())
 
-    seq_authors = list(history_authors)
-    seq_fresh = list(history_fresh)
-    taken: list[int] = []
+    # the author window (the last ``author_window - 1`` authors, counted) and the
+    # run of non-fresh items, both kept as they move rather than recounted
+    span = rules.author_window - 1 if capped else 0
+    window = deque(list(history_authors)[-span:] if span else (), maxlen=span or None)
+    in_window = Counter(window)
+    run_needed = rules.explore_every - 1
+    since_fresh = 0
+    for flag in history_fresh:
+        since_fresh = 0 if flag else since_fresh + 1
     picked: list[int] = []
     for _ in range(n):
-        value = base.copy()
-        if taken:
-            value[taken] = -np.inf
+        value = base
         if capped:
-            window = Counter(seq_authors[-(rules.author_window - 1) :])
-            for author, c in window.items():
-                if c >= rules.author_cap and author in rows_of:
+            full = [a for a, c in in_window.items() if c >= rules.author_cap and a in rows_of]
+            if full:
+                value = base.copy()
+                for author in full:
                     value[rows_of[author]] = -np.inf
-        if explore:
-            run = seq_fresh[-(rules.explore_every - 1) :]
-            if len(run) == rules.explore_every - 1 and not any(run):
-                fresh_value = np.where(fresh, value, -np.inf)
-                if fresh_value.max() > -np.inf:
-                    value = fresh_value
+        if explore and since_fresh >= run_needed:
+            fresh_value = np.where(fresh, value, -np.inf)
+            if fresh_value.max() > -np.inf:
+                value = fresh_value
         best = int(np.argmax(value))
         if value[best] == -np.inf:
             break  # nothing eligible
         picked.append(best)
-        taken.append(best)
-        seq_authors.append(authors[best])
-        seq_fresh.append(bool(fresh[best]))
+        base[best] = -np.inf  # taken: never eligible again (the minimum below keeps it so)
+        if span:
+            if len(window) == span:
+                gone = window[0]
+                in_window[gone] -= 1
+                if not in_window[gone]:
+                    del in_window[gone]
+            window.append(authors[best])
+            in_window[authors[best]] += 1
+        since_fresh = 0 if fresh[best] else since_fresh + 1
         if penalty and len(picked) < n:
             # max similarity grows by the new pick: score - penalty * max(...) only falls
             np.minimum(base, score - penalty * (embeddings @ embeddings[best]).astype(np.float64), out=base)

@@ -304,15 +304,17 @@ class ForYou:
                 continue
             chosen = [int(rows[i]) for i in order]
             ok = await self._gate([sl.table.ids[r] for r in chosen])
+            gone: list[str] = []  # out of the running from now on: the picks kept, and the one dropped
             for r in chosen:
                 pid = sl.table.ids[r]
-                self._exclude([pid])
+                gone.append(pid)
                 if pid not in ok:
                     break  # re-pick from here: the sequence after a dropped item no longer holds
                 post = ok[pid]
                 emb = sl.table.embeddings[r]
                 self.meta[pid] = PostMeta(post.author_id, emb if emb.any() else None, bool(sl.fresh[r]))
                 picks.append(Picked(post, sl.sources[r]))
+            self._exclude(gone)
         return picks
 
     async def _current_shortlist(self, need: int) -> tuple[Shortlist | None, bool]:
