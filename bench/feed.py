@@ -14,6 +14,8 @@ What it does:
      post_text(prompt, caption), as at publish.
   2. Serves the real app (server.app.create_app, JSON request logging as
      ``fabula api`` has it) under uvicorn (uvloop + httptools), one worker,
+     beside ``--builders`` opening builders (``fabula feed-builder``, one by
+     default as ``fabula dev`` runs; their CPU is printed beside the api's),
      plus bench-only routes: an authenticated hello (/bench/hello); the
      floor of a first for_you page (/bench/feed-floor: the same session,
      taste read, writes and render as the real page, of pool posts taken at
@@ -33,7 +35,8 @@ What it does:
      processes and of this load generator (% of one core).
   4. Before the swipers (on a fresh api): every user's first for_you page
      once, 16 at a time (timed: the cold rate, every graph read from Mongo),
-     so wrk then measures users active in the last hour; then wrk on GET /healthz (no auth),
+     so wrk then measures users active in the last hour (and, with builders,
+     waits until they have built every user's opening); then wrk on GET /healthz (no auth),
      GET /bench/hello (auth: token lookup and user read, nothing else),
      GET /v1/feed?kind=for_you&limit=10 (a Lua script rotates the users'
      tokens; every request is a first page, i.e. a new feed session), the
@@ -41,7 +44,10 @@ What it does:
      ``--scroll-pages`` count: each user's first page, then the next ones by
      next_cursor; one connection per wrk thread); with ``--round-trips``,
      the round-trip routes. All interleaved for ``--rounds`` rounds; prints
-     the feed's throughput and api CPU per request as ratios of the others.
+     the feed's throughput and api CPU per request as ratios of the others,
+     the share of pages served from openings (the api's
+     ``fabula_feed_pages_total``) and, with ``--mongo-ops``, the api's Mongo
+     commands per request.
 
 Everything shares this machine's cores: the api, the database servers, the
 swipers and wrk. Usage (from the repository root):
@@ -49,7 +55,7 @@ swipers and wrk. Usage (from the repository root):
     .venv/bin/python bench/feed.py [--swipers 50,200,500] [--duration 20]
         [--dwell-ms 3000] [--posts 10000] [--users 1000] [--wrk-duration 10]
         [--rounds 2] [--scroll-pages 1,5] [--round-trips 0,2,6] [--api-workers 1]
-        [--lag --keep-log api.log]
+        [--builders 1] [--mongo-ops] [--lag --keep-log api.log]
 
 ``--lag`` makes the api log its event-loop lag and GC pauses every 5 s
 (``FABULA_BENCH_LAG=types`` adds the most common GC-tracked object types);

@@ -1,7 +1,7 @@
 """``fabula feed-builder``: one opening builder (``server.opening_builder``),
 ranking users' next for-you pages ahead of time; stops cleanly on SIGINT/SIGTERM.
 
-It runs at a lower CPU priority than the api (``--nice``, 10 by default): its
+It runs at the lowest CPU priority (``--nice``, 19 by default): its
 work is ahead of need, so where both share cores the api's requests go
 first. A builder that falls behind costs no correctness: pages it has not
 made are ranked in the api, as without a builder."""
@@ -17,7 +17,7 @@ from core.logs import setup_logging
 from core.settings import load_settings
 
 
-def run_feed_builder(nice: int = 10) -> int:
+def run_feed_builder(nice: int = 19) -> int:
     # one BLAS thread, as in the api: ranking is many small products (set before NumPy loads)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if nice:

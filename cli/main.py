@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=_worker)
 
     builder = sub.add_parser("feed-builder", help="run one opening builder: ranks users' next for-you pages ahead of the api")
-    builder.add_argument("--nice", type=int, default=10, help="CPU priority below the api's (default 10; 0 keeps the same)")
+    builder.add_argument("--nice", type=int, default=19, help="CPU priority below the api's (default 19, the lowest; 0 keeps the same)")
     builder.set_defaults(func=_feed_builder)
     return parser
 
