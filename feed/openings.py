@@ -17,7 +17,8 @@ published since for long.
 
 ``take`` serves one HTTP page from it in one round trip (a Lua script). The
 next ``limit`` entries must all be unseen by the user (served, viewed or
-hidden since the build); otherwise the opening is stale and is dropped. The
+hidden since the build); otherwise the opening is stale and is dropped. One
+holding fewer than ``limit`` is kept and asked to be extended. The
 page either opens a new session with them, or continues the session the
 opening started, as long as that session's taste is still the opening's and
 no other session took from it since (the session's ``opening`` and
@@ -89,7 +90,7 @@ else
   if s[6] ~= opening[3] or redis.call('LLEN', KEYS[7]) ~= tonumber(ARGV[4]) then return false end
 end
 local ids = redis.call('LRANGE', KEYS[2], 0, limit - 1)
-if #ids < limit then return stale() end
+if #ids < limit then want(0) return false end  -- running out: kept, to be extended
 for i = 1, #ids do
   local id = ids[i]
   if redis.call('ZSCORE', KEYS[3], id) or redis.call('ZSCORE', KEYS[4], id) or redis.call('SISMEMBER', KEYS[5], id) == 1 then

@@ -82,6 +82,10 @@ async def test_an_opening_is_what_a_new_session_would_serve_and_pages_take_it_in
         again = await openings.take(world.stores, viewer, limit=5)
         assert again is not None and again.ids == built[20:25] and again.session_id != first.session_id
         assert await openings.take(world.stores, viewer, limit=5, session_id=first.session_id, at=20) is None
+        # a page larger than what is left cannot come from it, but the opening stays, to be extended
+        await world.stores.redis.delete(openings.wanted_key(world.stores))
+        assert await openings.take(world.stores, viewer, limit=10) is None
+        assert await opening_of(world.stores, viewer) == built[25:30] and await asked(world.stores) == [viewer]
         last = await openings.take(world.stores, viewer, limit=5, session_id=again.session_id, at=5)
         assert last is not None and last.ids == built[25:30] and last.left == 0
         await world.stores.redis.delete(openings.wanted_key(world.stores))

@@ -100,7 +100,7 @@ async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: in
             if len(allowed) == len(page.ids):
                 end = page.start + len(page.ids)
                 data = await feed_items.views(stores, rt, user.id, [allowed[pid] for pid in page.ids], liked=page.liked)
-                more = "o" if page.left >= limit else ""
+                more = "o" if page.left else ""  # (fewer than a page left: the builder is extending it)
                 _FROM_OPENING.inc()
                 return FeedPage(kind="for_you", data=data, next_cursor=f"{page.session_id}.{end}{more}")
             # a post went away or out of reach since the build: the session ranks its replacements
