@@ -86,6 +86,7 @@ def select(
     since_fresh = 0
     for flag in history_fresh:
         since_fresh = 0 if flag else since_fresh + 1
+    fresh_list = fresh.tolist()
     picked: list[int] = []
     for _ in range(n):
         value = base
@@ -99,7 +100,7 @@ def select(
             fresh_value = np.where(fresh, value, -np.inf)
             if fresh_value.max() > -np.inf:
                 value = fresh_value
-        best = int(np.argmax(value))
+        best = int(value.argmax())
         if value[best] == -np.inf:
             break  # nothing eligible
         picked.append(best)
@@ -112,10 +113,12 @@ def select(
                     del in_window[gone]
             window.append(authors[best])
             in_window[authors[best]] += 1
-        since_fresh = 0 if fresh[best] else since_fresh + 1
+        since_fresh = 0 if fresh_list[best] else since_fresh + 1
         if penalty and len(picked) < n:
             # max similarity grows by the new pick: score - penalty * max(...) only falls
-            np.minimum(base, score - penalty * (embeddings @ embeddings[best]).astype(np.float64), out=base)
+            drop = embeddings @ embeddings[best]  # similarity to the new pick, then the value it leaves
+            drop *= -penalty
+            np.minimum(base, score + drop, out=base)
     return picked
 
 
