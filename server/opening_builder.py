@@ -27,6 +27,7 @@ log = logging.getLogger("fabula.openings")
 BATCH = 16  # asks claimed at a time
 IDLE_S = 0.05  # how long a builder with nothing due waits before looking again
 ATTEMPTS = 3  # builds of one ask, when pages keep serving a build's posts before it is kept
+ERROR_PAUSE_S = 1.0  # after a failed claim
 
 
 class OpeningBuilder:
@@ -86,9 +87,14 @@ class OpeningBuilder:
         await self._runtime()
         log.info("opening builder started")
         while not self._stop.is_set():
-            if not await self.run_once():
+            try:
+                pause = 0.0 if await self.run_once() else IDLE_S
+            except Exception:  # Redis away for a moment: the asks wait in Redis, so try again shortly
+                log.exception("opening builder: claiming asks failed")
+                pause = ERROR_PAUSE_S
+            if pause:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), IDLE_S)
+                    await asyncio.wait_for(self._stop.wait(), pause)
         log.info("opening builder stopped", extra={"built": self.built})
 
     def stop(self) -> None:

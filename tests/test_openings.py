@@ -207,3 +207,23 @@ async def test_pages_come_from_the_opening_over_http_and_a_block_since_the_build
         fourth = (await get(limit=10, cursor=third["next_cursor"])).json()
         assert not third["next_cursor"].endswith("o") and len(fourth["data"]) == 10
         assert not {i["id"] for i in fourth["data"]} & set(session + [i["id"] for i in ranked["data"]])
+
+
+async def test_the_builder_outlives_a_failed_claim_and_stops_when_told(world, monkeypatch):
+    from server import opening_builder
+
+    monkeypatch.setattr(opening_builder, "ERROR_PAUSE_S", 0.05)
+    async with runtime_and_viewer(world.stores) as (rt, _):
+        builder = OpeningBuilder(world.stores, runtime=rt)
+        calls = []
+
+        async def claim(stores, n):
+            calls.append(n)
+            if len(calls) == 1:
+                raise ConnectionError("Redis went away")
+            builder.stop()
+            return []
+
+        monkeypatch.setattr(openings, "wanted", claim)
+        await asyncio.wait_for(builder.run(), 10)
+        assert len(calls) == 2
