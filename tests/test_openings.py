@@ -207,6 +207,11 @@ async def test_pages_come_from_the_opening_over_http_and_a_block_since_the_build
         fourth = (await get(limit=10, cursor=third["next_cursor"])).json()
         assert not third["next_cursor"].endswith("o") and len(fourth["data"]) == 10
         assert not {i["id"] for i in fourth["data"]} & set(session + [i["id"] for i in ranked["data"]])
+        # where pages came from, for operators: the first two pages of the session from the opening; ranked
+        # here the page before the build, the second page asked again, the third (stand-ins) and the fourth
+        metrics = (await http.get("/metrics")).text
+        assert 'fabula_feed_pages_total{source="opening"} 2.0' in metrics
+        assert 'fabula_feed_pages_total{source="ranked"} 4.0' in metrics
 
 
 async def test_the_builder_outlives_a_failed_claim_and_stops_when_told(world, monkeypatch):

@@ -118,6 +118,7 @@ async def _ranked_page(
     more are ranked to stand in for served posts the viewer may no longer see.
     ``keep_mark``: the cursor came marked (the next page may come from the
     opening); the next cursor keeps the mark when this page ranked nothing."""
+    _RANKED.inc()
     if session_id is None:
         state = sessions.new(stores, user_id=user.id, kind="for_you", window=limit)  # written with its first items
         source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user.id), shared=rt.shortlists)
