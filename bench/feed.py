@@ -193,7 +193,7 @@ def make_app():
 
     mongo_ops = _count_mongo_ops()  # before the app's client exists: pymongo's listeners apply to clients made later
 
-    @get(MONGO_OPS_PATH, signature_namespace={"Stores": Stores})
+    @get(MONGO_OPS_PATH)
     async def mongo_ops_so_far() -> dict[str, int]:
         """The api's Mongo commands so far, by command and collection."""
         return dict(mongo_ops)
@@ -645,7 +645,7 @@ async def openings_settled(stores, timeout: float = 120.0) -> tuple[float, int]:
     while time.perf_counter() - started < timeout and await stores.redis.zcard(openings.wanted_key(stores)):
         await asyncio.sleep(0.1)
     kept = 0
-    async for _ in stores.redis.scan_iter(match=openings.opening_key(stores, "*")[:-1] + "*:items", count=1000):
+    async for _ in stores.redis.scan_iter(match=openings.items_key(stores, "*"), count=1000):
         kept += 1
     return time.perf_counter() - started, kept
 

@@ -12,8 +12,8 @@ check), made by the opening builder (``fabula feed-builder``,
 * ``feed:opening:<user>:items`` (list): post ids in serving order; pages take
   from its head.
 
-Both expire ``TTL_S`` after the build, so an opening never holds back posts
-published since for long.
+Both expire ``TTL_S`` after the last build or extension, so an opening
+never holds back posts published since for long.
 
 ``take`` serves one HTTP page from it in one round trip (a Lua script). The
 next ``limit`` entries must all be unseen by the user (served, viewed or
@@ -45,13 +45,12 @@ import time
 from dataclasses import dataclass
 
 from core.stores import Stores
-from feed import likes, seen, sessions, views
+from feed import likes, seen, sessions
 
 SIZE = 100  # entries per build: five pages of the default twenty (a build's cost grows slower than its size)
-REFILL_BELOW = 20  # a page that leaves fewer asks for the next build, which replaces what is left
+REFILL_BELOW = 20  # a page that leaves fewer asks for the next build, which extends what is left
 TTL_S = 300.0
 MISS_DELAY_S = 0.2  # a page that found no opening ranks its own first: the build it asks for waits for that page's writes
-MIN_PAGE = 1
 
 
 def opening_key(stores: Stores, user_id: str) -> str:
@@ -92,10 +91,7 @@ end
 local ids = redis.call('LRANGE', KEYS[2], 0, limit - 1)
 if #ids < limit then want(0) return false end  -- running out: kept, to be extended
 for i = 1, #ids do
-  local id = ids[i]
-  if redis.call('ZSCORE', KEYS[3], id) or redis.call('ZSCORE', KEYS[4], id) or redis.call('SISMEMBER', KEYS[5], id) == 1 then
-    return stale()
-  end
+  if @ALREADY@ then return stale() end
 end
 redis.call('LTRIM', KEYS[2], limit, -1)
 local taken = redis.call('HINCRBY', KEYS[1], 'taken', limit)
@@ -110,13 +106,11 @@ end
 redis.call('RPUSH', KEYS[7], unpack(ids))
 redis.call('EXPIRE', KEYS[6], @SESSION_TTL@)
 redis.call('EXPIRE', KEYS[7], @SESSION_TTL@)
-for i = 1, #ids do redis.call('ZADD', KEYS[3], ARGV[3], ids[i]) end
-redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(@MAX_SEEN@ + 1))
-redis.call('EXPIRE', KEYS[3], @SEEN_TTL@)
-return {ids, redis.call('ZMSCORE', KEYS[9], '@LIKES_STATE@', unpack(ids)), left}
+@MARK_SEEN@return {ids, redis.call('ZMSCORE', KEYS[9], '@LIKES_STATE@', unpack(ids)), left}
 """
 for _name, _value in {"MISS_DELAY": MISS_DELAY_S, "REFILL_BELOW": REFILL_BELOW, "SESSION_TTL": sessions.TTL_S,
-                      "MAX_SEEN": seen.MAX_SEEN, "SEEN_TTL": seen.TTL_S, "LIKES_STATE": likes.STATE}.items():
+                      "LIKES_STATE": likes.STATE, "ALREADY": seen.lua_already(3, "ids[i]"),
+                      "MARK_SEEN": seen.lua_mark("KEYS[3]", "ARGV[3]", "ids")}.items():
     _TAKE = _TAKE.replace(f"@{_name}@", str(_value))
 
 
@@ -139,7 +133,7 @@ async def take(
     (``at``: that session's cursor). None when the page must be ranked
     (no opening, a stale one, another session took from it, the session's
     taste moved)."""
-    if limit < MIN_PAGE:
+    if limit < 1:
         return None
     if session_id is None:
         session_id, mode, owner = sessions.new_session_id(), "new", sessions.new_owner()
@@ -150,9 +144,7 @@ async def take(
     keys = [
         opening_key(stores, user_id),
         items_key(stores, user_id),
-        seen.seen_key(stores, user_id),
-        views.history_key(stores, user_id),
-        seen.hidden_key(stores, user_id),
+        *seen.already_keys(stores, user_id),
         sessions.hash_key(stores, session_id),
         sessions.served_key(stores, session_id),
         wanted_key(stores),
@@ -173,30 +165,30 @@ async def take(
 # hundred is a good part of a call's cost). Returns {0} when kept; {1, ids...} when some ids
 # were served, viewed or hidden since the build checked them (nothing kept);
 # {2} when the opening to extend has moved on (used up, dropped, rebuilt).
-_STORE = """
+_STORE = f"""
 if ARGV[1] ~= 'new' and (redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('LINDEX', KEYS[2], -1) ~= ARGV[2]) then
-  return {2}
+  return {{2}}
 end
-local ids, found = {}, {1}
+local ids, found = {{}}, {{1}}
 for id in string.gmatch(ARGV[6], '[^\\n]+') do
   ids[#ids + 1] = id
-  if redis.call('ZSCORE', KEYS[3], id) or redis.call('ZSCORE', KEYS[4], id) or redis.call('SISMEMBER', KEYS[5], id) == 1 then
+  if {seen.lua_already(3, "id")} then
     found[#found + 1] = id
   end
 end
 if #found > 1 then return found end
 if ARGV[1] == 'new' then
   redis.call('DEL', KEYS[1], KEYS[2])
-  if #ids == 0 then return {0} end
+  if #ids == 0 then return {{0}} end
   redis.call('HSET', KEYS[1], 'id', ARGV[2], 'interest', ARGV[3], 'taken', 0, 'built', ARGV[4])
 else
-  if #ids == 0 then return {0} end
+  if #ids == 0 then return {{0}} end
   redis.call('HSET', KEYS[1], 'built', ARGV[4])
 end
 redis.call('RPUSH', KEYS[2], unpack(ids))
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
-return {0}
+return {{0}}
 """
 
 
@@ -234,8 +226,7 @@ async def store(
     when ``extends`` no longer ends where it did."""
     if any(not pid or "\n" in pid for pid in post_ids):
         raise ValueError("post ids must be non-empty single-line strings")
-    keys = [opening_key(stores, user_id), items_key(stores, user_id), seen.seen_key(stores, user_id),
-            views.history_key(stores, user_id), seen.hidden_key(stores, user_id)]
+    keys = [opening_key(stores, user_id), items_key(stores, user_id), *seen.already_keys(stores, user_id)]
     if extends is not None:
         head = [extends.id, extends.items[-1] if extends.items else ""]
     else:
@@ -244,7 +235,7 @@ async def store(
     status = int(reply[0])
     if status == 2:
         raise Moved(user_id)
-    return {v.decode() if isinstance(v, bytes) else v for v in reply[1:]}
+    return seen.already_found(reply[1:])
 
 
 def drop_commands(pipe, stores: Stores, user_id: str) -> None:

@@ -26,13 +26,34 @@ def hidden_key(stores: Stores, user_id: str) -> str:
     return stores.key("feed", "hidden", user_id)
 
 
-# KEYS: seen. ARGV: now, max kept, ttl, the ids one per line (one argument, not
-# two per id: packing the arguments of a command is a good part of its cost).
-_MARK = """
-for id in string.gmatch(ARGV[4], '[^\\n]+') do redis.call('ZADD', KEYS[1], ARGV[1], id) end
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[2]) + 1))
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
+def lua_mark(key: str, now: str, ids: str) -> str:
+    """Lua that marks the ids in the table ``ids`` seen at ``now`` in the seen
+    set ``key`` (Lua expressions), within ``MAX_SEEN`` and ``TTL_S``: for
+    scripts of other modules that serve posts (``feed.openings``)."""
+    return (
+        f"for i = 1, #{ids} do redis.call('ZADD', {key}, {now}, {ids}[i]) end\n"
+        f"redis.call('ZREMRANGEBYRANK', {key}, 0, -{MAX_SEEN + 1})\n"
+        f"redis.call('EXPIRE', {key}, {TTL_S})\n"
+    )
+
+
+def lua_already(first_key: int, id_: str) -> str:
+    """A Lua condition: the post id ``id_`` is in one of the user's seen sets
+    (``already``'s), whose keys (``already_keys``) are the script's KEYS from
+    ``first_key`` on."""
+    seen_, history, hidden = (f"KEYS[{first_key + i}]" for i in range(3))
+    return (
+        f"(redis.call('ZSCORE', {seen_}, {id_}) or redis.call('ZSCORE', {history}, {id_})"
+        f" or redis.call('SISMEMBER', {hidden}, {id_}) == 1)"
+    )
+
+
+# KEYS: seen. ARGV: now, the ids one per line (one argument, not two per id:
+# packing the arguments of a command is a good part of its cost).
+_MARK = f"""
+local ids = {{}}
+for id in string.gmatch(ARGV[2], '[^\\n]+') do ids[#ids + 1] = id end
+{lua_mark("KEYS[1]", "ARGV[1]", "ids")}return 1
 """
 
 
@@ -42,7 +63,7 @@ def mark_commands(pipe, stores: Stores, user_id: str, post_ids: list[str], now: 
     if not ids:
         return
     now = time.time() if now is None else now
-    pipe.eval(_MARK, 1, seen_key(stores, user_id), repr(now), MAX_SEEN, TTL_S, "\n".join(ids))
+    pipe.eval(_MARK, 1, seen_key(stores, user_id), repr(now), "\n".join(ids))
 
 
 async def mark(stores: Stores, user_id: str, post_ids: list[str]) -> None:
@@ -60,10 +81,10 @@ def _listable(post_ids: list[str]) -> list[str]:
 # The ids travel as one argument and only the (usually few) hits come back: a
 # shortlist check is hundreds of ids, and encoding and parsing one Redis reply
 # entry per id per set was most of the cost of opening a feed.
-_ALREADY = """
-local out = {}
+_ALREADY = f"""
+local out = {{}}
 for id in string.gmatch(ARGV[1], '[^\\n]+') do
-  if redis.call('ZSCORE', KEYS[1], id) or redis.call('ZSCORE', KEYS[2], id) or redis.call('SISMEMBER', KEYS[3], id) == 1 then
+  if {lua_already(1, "id")} then
     out[#out + 1] = id
   end
 end
@@ -71,13 +92,14 @@ return out
 """
 
 
-def _already_keys(stores: Stores, user_id: str) -> list[str]:
+def already_keys(stores: Stores, user_id: str) -> list[str]:
+    """The keys of the user's seen sets, in the order ``lua_already`` takes them."""
     return [seen_key(stores, user_id), views.history_key(stores, user_id), hidden_key(stores, user_id)]
 
 
 def already_commands(pipe, stores: Stores, user_id: str, post_ids: list[str]) -> None:
     """Queue ``already``'s check on the caller's pipeline (always one reply; ``already_found`` reads it)."""
-    pipe.eval(_ALREADY, 3, *_already_keys(stores, user_id), "\n".join(_listable(post_ids)))
+    pipe.eval(_ALREADY, 3, *already_keys(stores, user_id), "\n".join(_listable(post_ids)))
 
 
 def already_found(reply) -> set[str]:
@@ -90,7 +112,7 @@ async def already(stores: Stores, user_id: str, post_ids: list[str]) -> set[str]
     ids = _listable(post_ids)
     if not ids:
         return set()
-    found = await stores.script(_ALREADY)(keys=_already_keys(stores, user_id), args=["\n".join(ids)])
+    found = await stores.script(_ALREADY)(keys=already_keys(stores, user_id), args=["\n".join(ids)])
     return already_found(found)
 
 
