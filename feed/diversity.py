@@ -128,3 +128,22 @@ def author_cap_holds(authors: list[str], cap: int = RULES.author_cap, window: in
         if any(c > cap for c in Counter(authors[start : start + window]).values()):
             return False
     return True
+
+
+def within_cap(authors: list[str], history_authors: list[str] = (), rules: Rules = RULES) -> list[bool]:  # type: ignore[assignment]
+    """Which entries of a sequence made earlier to keep, in order, so that the
+    author cap holds counting the history: an entry stays when its author has
+    fewer than ``author_cap`` posts among the last ``author_window - 1`` kept
+    before it. For a sequence some of whose entries went away since it was made:
+    closing their gaps can bring one author's posts into one window."""
+    if rules.author_cap <= 0 or rules.author_window <= 1:
+        return [True] * len(authors)
+    span = rules.author_window - 1
+    window = deque(list(history_authors)[-span:], maxlen=span)
+    keep = []
+    for author in authors:
+        ok = sum(1 for a in window if a == author) < rules.author_cap
+        keep.append(ok)
+        if ok:
+            window.append(author)
+    return keep

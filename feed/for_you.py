@@ -453,14 +453,21 @@ class ForYou:
         return allowed
 
 
-async def gate(stores: Stores, pool: PostPool, viewer: Viewer, post_ids: list[str]) -> tuple[dict[str, Post], set[str]]:
-    """The posts among ``post_ids`` that still exist and ``viewer`` may see now
-    (the pool's copy; Mongo for a post outside it), and the authors of those
-    dropped for a block."""
+async def posts_by_id(stores: Stores, pool: PostPool, post_ids: list[str]) -> dict[str, Post]:
+    """The posts among ``post_ids`` that exist: the pool's copy, Mongo's for a
+    post outside the pool (without its embedding)."""
     found = {pid: post for pid in post_ids if (post := pool.posts.get(pid)) is not None}
     missing = [pid for pid in post_ids if pid not in found]
     if missing:
         found.update(await feed_posts.get_posts(stores, missing, embeddings=False))
+    return found
+
+
+async def gate(stores: Stores, pool: PostPool, viewer: Viewer, post_ids: list[str]) -> tuple[dict[str, Post], set[str]]:
+    """The posts among ``post_ids`` that still exist and ``viewer`` may see now
+    (the pool's copy; Mongo for a post outside it), and the authors of those
+    dropped for a block."""
+    found = await posts_by_id(stores, pool, post_ids)
     allowed: dict[str, Post] = {}
     blocked_authors: set[str] = set()
     for pid in post_ids:
@@ -524,4 +531,4 @@ def _topics(raw: bytes, dim: int) -> np.ndarray | None:
     return np.frombuffer(raw, dtype=np.float32).reshape(-1, dim).copy()
 
 
-__all__ = ["ForYou", "Picked", "PostMeta", "Viewer", "gate", "load_session", "start_commands", "unix"]
+__all__ = ["ForYou", "Picked", "PostMeta", "Viewer", "gate", "load_session", "posts_by_id", "start_commands", "unix"]

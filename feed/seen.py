@@ -37,6 +37,12 @@ def lua_mark(key: str, now: str, ids: str) -> str:
     )
 
 
+def lua_unmark(key: str, ids: str) -> str:
+    """Lua that takes the ids in the table ``ids`` out of the seen set ``key``:
+    posts served and then taken back before anyone saw them (``sessions.replace_tail``)."""
+    return f"for i = 1, #{ids} do redis.call('ZREM', {key}, {ids}[i]) end\n"
+
+
 def lua_already(first_key: int, id_: str) -> str:
     """A Lua condition: the post id ``id_`` is in one of the user's seen sets
     (``already``'s), whose keys (``already_keys``) are the script's KEYS from

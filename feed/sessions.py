@@ -106,6 +106,22 @@ return 1
 """
 
 
+# KEYS: hash, served, the user's seen set. ARGV: owner, expected length, where
+# the new tail starts, ttl, the new tail one per line, the ids it takes back.
+_REPLACE = f"""
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return -1 end
+if redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[2]) then return -2 end
+local at = tonumber(ARGV[3])
+if at == 0 then redis.call('DEL', KEYS[2]) else redis.call('LTRIM', KEYS[2], 0, at - 1) end
+for id in string.gmatch(ARGV[5], '[^\\n]+') do redis.call('RPUSH', KEYS[2], id) end
+local back = {{}}
+for id in string.gmatch(ARGV[6], '[^\\n]+') do back[#back + 1] = id end
+{seen.lua_unmark("KEYS[3]", "back")}redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return redis.call('LLEN', KEYS[2])
+"""
+
+
 def new(stores: Stores, *, user_id: str, kind: str, window: int, interest: bytes = b"", owner: str | None = None) -> SessionState:
     """A session not written yet: its first ``append`` (or ``save``) writes it
     in the same round trip (``create`` writes it at once)."""
@@ -237,6 +253,24 @@ def appended(state: SessionState, post_ids: list[str], replies: list) -> int:
     state.stored = True
     state.served.extend(post_ids)
     return length
+
+
+async def replace_tail(stores: Stores, state: SessionState, at: int, post_ids: list[str]) -> None:
+    """Make ``post_ids`` the served items from ``at`` on, in place of those
+    there now, which go back to unseen for the user unless kept: items served
+    and taken back before the client saw them. Raises ``SessionMoved`` when
+    the session changed hands or length since ``state`` was read."""
+    if any(not pid or "\n" in pid for pid in post_ids):
+        raise ValueError("post ids travel one per line")
+    if not 0 <= at <= len(state.served):
+        raise ValueError("the tail starts within the served list")
+    kept = set(post_ids)
+    back = [pid for pid in state.served[at:] if pid not in kept]
+    keys = [hash_key(stores, state.id), served_key(stores, state.id), seen.seen_key(stores, state.user_id)]
+    args = [state.owner, len(state.served), at, TTL_S, "\n".join(post_ids), "\n".join(back)]
+    if int(await stores.script(_REPLACE)(keys=keys, args=args)) < 0:
+        raise SessionMoved(state.id)
+    state.served[at:] = post_ids
 
 
 def _field_values(state: SessionState, fields: tuple[str, ...]) -> list:

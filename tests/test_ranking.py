@@ -235,6 +235,31 @@ def test_author_cap_holds_whatever_the_scores():
         assert diversity.author_cap_holds(history + [authors[i] for i in picked], 2, 10), trial
 
 
+def test_within_cap_keeps_what_holds_the_cap_once_gaps_close():
+    # made under the cap: a at 0, 5 and 10 are never three in ten ...
+    made = ["a", "b", "c", "z", "d", "a", "e", "f", "g", "h", "a", "i"]
+    assert diversity.author_cap_holds(made, 2, 10)
+    # ... until z goes: the third a comes within ten of the first and must go too
+    gone = [x for x in made if x != "z"]
+    assert diversity.within_cap(gone) == [x_i != 9 for x_i in range(len(gone))]
+    assert diversity.within_cap(made) == [True] * len(made)  # nothing to drop where the cap holds
+    # the history counts: one more a just before leaves room for a single a in the next nine
+    assert diversity.within_cap(["a", "b", "a", "c"], ["a"]) == [True, True, False, True]
+    rng = np.random.default_rng(3)
+    for trial in range(200):
+        history = [f"a{int(x)}" for x in rng.integers(0, 4, int(rng.integers(0, 12)))]
+        seq = [f"a{int(x)}" for x in rng.integers(0, 4, int(rng.integers(0, 30)))]
+        keep = diversity.within_cap(seq, history)
+        kept = [a for a, ok in zip(seq, keep) if ok]
+        if diversity.author_cap_holds(history, 2, 10):
+            assert diversity.author_cap_holds(history + kept, 2, 10), trial
+        # an entry dropped would have broken the cap where it stood
+        for i, ok in enumerate(keep):
+            if not ok:
+                before = history + [a for a, k in zip(seq[:i], keep[:i]) if k]
+                assert before[-9:].count(seq[i]) >= 2, trial
+
+
 def _select_by_the_rules(scores, authors, emb, fresh, n, history_authors, history_fresh, history_emb, rules):
     """``diversity.select`` as its docstring states it, one position at a time, by brute force."""
     seq_a, seq_f = list(history_authors), list(history_fresh)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from feed import seen, sessions
 
 
@@ -30,3 +32,29 @@ async def test_a_new_session_that_served_nothing_is_written_by_save(stores):
     assert await sessions.append(stores, state, []) == 0  # nothing to serve: written all the same
     loaded = await sessions.load(stores, state.id)
     assert loaded is not None and loaded.served == [] and state.stored
+
+
+async def test_replacing_the_tail_takes_posts_back_to_unseen_and_is_guarded(stores):
+    user = f"user_{uuid.uuid4().hex}"
+    state = sessions.new(stores, user_id=user, kind="for_you", window=5)
+    ids = [f"post_{uuid.uuid4().hex}" for _ in range(5)]
+    await sessions.append(stores, state, ids)
+    other = [f"post_{uuid.uuid4().hex}"]
+    await sessions.replace_tail(stores, state, 2, [ids[3], *other])
+    assert state.served == ids[:2] + [ids[3], *other]
+    assert (await sessions.load(stores, state.id)).served == state.served
+    # what left the list is unseen again; what stayed, and the new entry, are not touched
+    assert await seen.already(stores, user, ids + other) == {ids[0], ids[1], ids[3]}
+    # a reader holding an older length, or another owner, changes nothing
+    stale = await sessions.load(stores, state.id)
+    await sessions.append(stores, state, [f"post_{uuid.uuid4().hex}"])
+    with pytest.raises(sessions.SessionMoved):
+        await sessions.replace_tail(stores, stale, 0, [])
+    stale = await sessions.load(stores, state.id)
+    stale.owner = "someone-else"
+    with pytest.raises(sessions.SessionMoved):
+        await sessions.replace_tail(stores, stale, 0, [])
+    assert (await sessions.load(stores, state.id)).served == state.served
+    # from the start: the whole list goes
+    await sessions.replace_tail(stores, state, 0, [ids[0]])
+    assert (await sessions.load(stores, state.id)).served == [ids[0]]

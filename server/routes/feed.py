@@ -29,10 +29,10 @@ from accounts.users import User
 from core.errors import BadRequest, Conflict
 from core.ids import has_kind
 from core.stores import Stores
-from feed import openings, sessions
+from feed import diversity, openings, sessions
 from feed.following import following_feed
-from feed.for_you import ForYou, gate, load_session
-from feed.posts import get_posts
+from feed.for_you import ForYou, gate, load_session, posts_by_id
+from feed.posts import Post, get_posts
 from feed.stream import FeedStream
 from server import feed_items
 from server.auth import AUTH
@@ -84,14 +84,13 @@ def _bad_cursor(why: str = "pass the next_cursor of the previous page") -> BadRe
 
 async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: int) -> FeedPage:
     rt = await ready(stores)
-    session_id, at, from_opening = None, 0, True
+    session_id, at, from_opening, taken = None, 0, True, None
     if cursor is not None:
         match = _FOR_YOU_CURSOR.fullmatch(cursor)
         if match is None:
             raise _bad_cursor()
         session_id, at, from_opening = match.group(1), int(match.group(2)), bool(match.group(3))
     await rt.pool.refresh(max_age=POOL_REFRESH_S)
-    extra = 0
     if from_opening:
         page = await openings.take(stores, user.id, limit=limit, session_id=session_id, at=at)
         if page is not None:
@@ -103,19 +102,22 @@ async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: in
                 more = "o" if page.left else ""  # (fewer than a page left: the builder is extending it)
                 _FROM_OPENING.inc()
                 return FeedPage(kind="for_you", data=data, next_cursor=f"{page.session_id}.{end}{more}")
-            # a post went away or out of reach since the build: the session ranks its replacements
-            session_id, at, extra = page.session_id, page.start, len(page.ids) - len(allowed)
+            # a post went away or out of reach since the build: the session ranks stand-ins
+            session_id, at, taken = page.session_id, page.start, (page.ids, allowed)
     # (a marked cursor that missed is often a page asked again: its next cursor keeps the mark)
     viewer = await rt.viewer(user.id)
-    return await _ranked_page(stores, rt, user, viewer, session_id, at, limit, extra, keep_mark=from_opening and cursor is not None)
+    return await _ranked_page(stores, rt, user, viewer, session_id, at, limit, taken, keep_mark=from_opening and cursor is not None)
 
 
 async def _ranked_page(
-    stores: Stores, rt, user: User, viewer, session_id: str | None, at: int, limit: int, extra: int, *, keep_mark: bool = False
+    stores: Stores, rt, user: User, viewer, session_id: str | None, at: int, limit: int,
+    taken: tuple[list[str], dict[str, Post]] | None = None, *, keep_mark: bool = False,
 ) -> FeedPage:
     """A page ranked here: ``served[at:at + limit]`` of the session (a new one
-    when ``session_id`` is None), ranking what it has not served yet. ``extra``
-    more are ranked to stand in for served posts the viewer may no longer see.
+    when ``session_id`` is None), ranking what it has not served yet.
+    ``taken``: the page the opening just gave (``served[at:]``) and those of its
+    posts the viewer may still see; the others leave the session first
+    (``_close_gaps``) and ranked posts stand in for them.
     ``keep_mark``: the cursor came marked (the next page may come from the
     opening); the next cursor keeps the mark when this page ranked nothing."""
     _RANKED.inc()
@@ -129,21 +131,23 @@ async def _ranked_page(
             raise _bad_cursor("the feed session expired (after an hour idle); start again without a cursor")
         if at > len(state.served):
             raise _bad_cursor()
+        if taken is not None:
+            await _close_gaps(stores, rt, state, at, *taken)
         source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user.id), shared=rt.shortlists)
         await source.started(*started)
     state.pos = max(state.pos, at)
-    state.window = limit + extra
+    state.window = limit
 
     stream = FeedStream(stores, state, source)
     stream.dirty.update(("pos", "window", "interest"))
     try:
         fresh = await stream.top_up()
     except sessions.SessionMoved:
-        raise Conflict("this feed session is being read elsewhere; start again without a cursor", code="session_busy") from None
+        raise _busy() from None
     except sessions.SessionFull:
         fresh = []
 
-    wanted = state.served[at : at + limit + extra]
+    wanted = state.served[at : at + limit]
     made = {s.post.id: s.post for s in fresh}
     older = [pid for pid in wanted if pid not in made]
     if older:
@@ -157,6 +161,28 @@ async def _ranked_page(
     end = at + len(wanted)
     mark = "o" if keep_mark and not fresh and end == len(state.served) else ""
     return FeedPage(kind="for_you", data=data, next_cursor=f"{state.id}.{end}{mark}" if wanted else None)
+
+
+async def _close_gaps(stores: Stores, rt, state: sessions.SessionState, at: int, ids: list[str], allowed: dict[str, Post]) -> None:
+    """The page ``ids`` the opening just served (``served[at:]``) holds posts the
+    viewer may no longer see: they leave the session, and so does any later
+    entry that closing their gap brings too near another post of its author
+    (the author cap holds in what the viewer sees, not only in what was
+    ranked). What leaves goes back to unseen; the caller ranks stand-ins."""
+    if state.served[at:] != ids:
+        raise _busy()  # another request moved the session on meanwhile
+    history = state.served[max(0, at - diversity.RULES.author_window + 1) : at]
+    before = await posts_by_id(stores, rt.pool, history)
+    kept = [pid for pid in ids if pid in allowed]
+    keep = diversity.within_cap([allowed[pid].author_id for pid in kept], [before[pid].author_id for pid in history if pid in before])
+    try:
+        await sessions.replace_tail(stores, state, at, [pid for pid, ok in zip(kept, keep) if ok])
+    except sessions.SessionMoved:
+        raise _busy() from None
+
+
+def _busy() -> Conflict:
+    return Conflict("this feed session is being read elsewhere; start again without a cursor", code="session_busy")
 
 
 ROUTES = [get_feed]
