@@ -55,7 +55,7 @@ swipers and wrk. Usage (from the repository root):
     .venv/bin/python bench/feed.py [--swipers 50,200,500] [--duration 20]
         [--dwell-ms 3000] [--posts 10000] [--users 1000] [--wrk-duration 10]
         [--rounds 2] [--scroll-pages 1,5] [--round-trips 0,2,6] [--api-workers 1]
-        [--builders 1] [--mongo-ops] [--lag --keep-log api.log]
+        [--builders 1] [--builder-nice 19] [--mongo-ops] [--lag --keep-log api.log]
 
 ``--lag`` makes the api log its event-loop lag and GC pauses every 5 s
 (``FABULA_BENCH_LAG=types`` adds the most common GC-tracked object types);
@@ -627,12 +627,12 @@ def run_wrk(url: str, duration: int, connections: int, threads: int, script: Pat
 # --- the run -------------------------------------------------------------------------
 
 
-def start_builders(n: int, env: dict[str, str], log_dir: Path) -> list[subprocess.Popen]:
+def start_builders(n: int, env: dict[str, str], log_dir: Path, nice: int = 19) -> list[subprocess.Popen]:
     """``n`` opening builders (``fabula feed-builder``), as ``fabula dev`` runs one."""
     procs = []
     for i in range(n):
         with open(log_dir / f"builder-{i + 1}.log", "wb") as handle:
-            procs.append(subprocess.Popen([sys.executable, "-m", "cli.main", "feed-builder"], env=env, cwd=ROOT,
+            procs.append(subprocess.Popen([sys.executable, "-m", "cli.main", "feed-builder", "--nice", str(nice)], env=env, cwd=ROOT,
                                           stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True))
     return procs
 
@@ -715,6 +715,7 @@ def main() -> int:
     parser.add_argument("--api-workers", type=int, default=1, help="uvicorn worker processes of the api (default 1)")
     parser.add_argument("--builders", type=int, default=1,
                         help="opening builders beside the api (default 1, as fabula dev runs; 0: every page is ranked in the api)")
+    parser.add_argument("--builder-nice", type=int, default=19, help="the builders' --nice (default 19, as fabula dev runs them)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-log", metavar="FILE", help="copy the api's log here at the end")
     parser.add_argument("--redis-max-connections", type=int, default=1000,
@@ -770,7 +771,7 @@ async def run(args) -> int:
             env.update(FABULA_MONGO_URL=services.mongo_url, FABULA_REDIS_URL=redis_url, FABULA_NAMESPACE=namespace,
                        FABULA_DATA_DIR=str(tmp_path / "data"), FABULA_LOG_LEVEL=args.log_level, FABULA_LOG_JSON="true")
             api, url = start_api(env, tmp_path / "api.log", workers=args.api_workers)
-            builders = start_builders(args.builders, env, tmp_path)
+            builders = start_builders(args.builders, env, tmp_path, args.builder_nice)
             import httpx
 
             async with httpx.AsyncClient(base_url=url, timeout=120) as http:  # waits for the pool's first load
