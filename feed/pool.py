@@ -34,7 +34,15 @@ from pymongo import DESCENDING
 
 from core.stores import Stores
 from feed import counters, post_changes, posts, trending
-from feed.features import COUNT_FIELDS, PRIORS, Priors, Table, build_table, feature_matrix, fresh_mask
+from feed.features import (
+    COUNT_FIELDS,
+    PRIORS,
+    Priors,
+    Table,
+    build_table,
+    feature_matrix,
+    fresh_mask,
+)
 
 DIM = 384
 FIRST_LOOK = 20  # ids a refresh looks at first; widened x4 while all are new

@@ -73,7 +73,7 @@ async def publish(
     caption: str,
     visibility: Visibility = "public",
     prompt: str = "",
-    remix_of: "Post | None" = None,
+    remix_of: Post | None = None,
 ) -> Post:
     """Publish a video the caller has checked is the author's and completed; once per video.
 

@@ -16,7 +16,6 @@ import pytest
 from accounts import graph
 from feed import diversity, openings, seen, sessions, views
 from feed.for_you import ForYou
-from feed.stream import FeedStream
 from server.opening_builder import OpeningBuilder
 from tests.test_ranking import make_authors, make_user, new_world, seed_posts
 from tests.test_shortlist_reuse import open_session, runtime_and_viewer
@@ -127,7 +126,7 @@ async def test_an_opening_in_use_is_extended_and_its_session_carries_on_into_it(
 
 
 async def test_a_stale_opening_is_dropped_and_asked_for_again(world):
-    _, posts = await seed_world(world.stores, n_authors=12)
+    await seed_world(world.stores, n_authors=12)
     async with runtime_and_viewer(world.stores) as (rt, viewer):
         assert await openings.take(world.stores, viewer, limit=5) is None
         assert await asked(world.stores) == [viewer]  # a miss asks for a build, due a little later
@@ -155,7 +154,7 @@ async def test_a_stale_opening_is_dropped_and_asked_for_again(world):
         assert await openings.store(world.stores, viewer, [rebuilt[0], built[2]], b"") == {built[2]}
         assert await opening_of(world.stores, viewer) == rebuilt
         # and a session's taste moving drops the opening: its picks were made for the old taste
-        source, stream = await open_session(rt, viewer)
+        _, stream = await open_session(rt, viewer)
         served = await stream.top_up()
         post = served[0].post.id
         meta, sig = await stream.event(post, "like")
@@ -165,13 +164,13 @@ async def test_a_stale_opening_is_dropped_and_asked_for_again(world):
 
 
 async def test_pages_come_from_the_opening_over_http_and_a_block_since_the_build_is_honoured(world):
-    authors, posts = await seed_world(world.stores, n_authors=45)  # more than an opening holds
+    _, posts = await seed_world(world.stores, n_authors=45)  # more than an opening holds
     by_id = {p.id: p for p in posts}
     viewer = await make_user(world.stores)
     uid = viewer["user"]["id"]
     api = world.start_api()
     async with runtime_and_viewer(world.stores) as (rt, _), httpx.AsyncClient(base_url=api.url, timeout=30) as http:
-        get = lambda **params: http.get("/v1/feed", params={"kind": "for_you", **params}, headers=viewer["headers"])  # noqa: E731
+        get = lambda **params: http.get("/v1/feed", params={"kind": "for_you", **params}, headers=viewer["headers"])
         ranked = (await get(limit=10)).json()  # no opening yet: ranked in the api, which asks for one
         assert len(ranked["data"]) == 10 and not ranked["next_cursor"].endswith("o")
         assert await asked(world.stores) == [uid]
