@@ -142,7 +142,7 @@ def within_cap(authors: list[str], history_authors: list[str] = (), rules: Rules
     window = deque(list(history_authors)[-span:], maxlen=span)
     keep = []
     for author in authors:
-        ok = sum(1 for a in window if a == author) < rules.author_cap
+        ok = window.count(author) < rules.author_cap
         keep.append(ok)
         if ok:
             window.append(author)

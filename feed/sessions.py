@@ -226,8 +226,7 @@ def append_commands(pipe, stores: Stores, state: SessionState, post_ids: list[st
     pipeline; returns how many replies they take, which ``appended`` reads.
     A session not written yet is written by the append itself, with its
     fields as they stand (``save_fields`` are among them)."""
-    if any(not pid or "\n" in pid for pid in post_ids):
-        raise ValueError("post ids travel one per line")
+    _one_per_line(post_ids)
     keys = (hash_key(stores, state.id), served_key(stores, state.id))
     create: list = []
     if not state.stored:
@@ -240,6 +239,12 @@ def append_commands(pipe, stores: Stores, state: SessionState, post_ids: list[st
         count += 1
     pipe.eval(_APPEND, 2, *keys, state.owner, len(state.served), TTL_S, MAX_SERVED, "\n".join(post_ids), *create)
     return count
+
+
+def _one_per_line(post_ids: list[str]) -> None:
+    """The scripts take ids one per line, in one argument."""
+    if any(not pid or "\n" in pid for pid in post_ids):
+        raise ValueError("post ids travel one per line")
 
 
 def appended(state: SessionState, post_ids: list[str], replies: list) -> int:
@@ -260,8 +265,7 @@ async def replace_tail(stores: Stores, state: SessionState, at: int, post_ids: l
     there now, which go back to unseen for the user unless kept: items served
     and taken back before the client saw them. Raises ``SessionMoved`` when
     the session changed hands or length since ``state`` was read."""
-    if any(not pid or "\n" in pid for pid in post_ids):
-        raise ValueError("post ids travel one per line")
+    _one_per_line(post_ids)
     if not 0 <= at <= len(state.served):
         raise ValueError("the tail starts within the served list")
     kept = set(post_ids)
