@@ -58,7 +58,9 @@ swipers and wrk. Usage (from the repository root):
         [--builders 1] [--builder-nice 19] [--mongo-ops] [--lag --keep-log api.log]
 
 ``--lag`` makes the api log its event-loop lag and GC pauses every 5 s
-(``FABULA_BENCH_LAG=types`` adds the most common GC-tracked object types);
+(``FABULA_BENCH_LAG=types`` adds the most common GC-tracked object types,
+``FABULA_BENCH_LAG=steps`` the event-loop steps that ran over 5 ms, by where they started and stopped,
+on asyncio's own loop instead of uvloop);
 ``--keep-log`` keeps that log.
 
 Needs wrk (Debian: apt-get install -y wrk) for the HTTP part.
@@ -251,6 +253,7 @@ async def _watch_lag(app) -> None:
             pauses.append((info["generation"], time.perf_counter() - started.pop("t")))
 
     gc.callbacks.append(on_gc)
+    slow = _time_steps() if os.environ.get("FABULA_BENCH_LAG") == "steps" else None
 
     async def watch() -> None:
         last = time.perf_counter()
@@ -267,6 +270,9 @@ async def _watch_lag(app) -> None:
                             len(pauses), sum(1 for g, _ in pauses if g == 2), 1000 * worst_gc)
                 lags.clear()
                 pauses.clear()
+                if slow:
+                    log.warning("steps over %.0f ms: %s", 1000 * SLOW_STEP_S, slow.most_common(12))
+                    slow.clear()
                 if os.environ.get("FABULA_BENCH_LAG") == "types":
                     from collections import Counter
 
@@ -277,12 +283,49 @@ async def _watch_lag(app) -> None:
     app.state.lag_task = asyncio.create_task(watch())
 
 
+SLOW_STEP_S = 0.005
+
+
+def _time_steps():
+    """(FABULA_BENCH_LAG=steps) Time every step the event loop runs; a Counter of
+    the steps over ``SLOW_STEP_S`` by where their coroutine started and where it
+    stopped (the code between ran without yielding)."""
+    from collections import Counter
+
+    slow: Counter = Counter()
+    run = asyncio.events.Handle._run
+
+    def where(handle) -> tuple[str, object]:
+        task = getattr(handle._callback, "__self__", None)
+        coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+        frame = getattr(coro, "cr_frame", None)
+        while frame is not None:  # the innermost coroutine awaited
+            inner = getattr(coro, "cr_await", None)
+            if getattr(inner, "cr_frame", None) is None:
+                break
+            coro, frame = inner, inner.cr_frame
+        return (f"{coro.__qualname__}:{frame.f_lineno}" if frame is not None else repr(handle._callback)[:60]), coro
+
+    def timed(handle) -> None:
+        t0 = time.perf_counter()
+        before, _ = where(handle)
+        run(handle)
+        spent = time.perf_counter() - t0
+        if spent > SLOW_STEP_S:
+            after, _ = where(handle)
+            slow[f"{before} -> {after}"] += 1
+
+    asyncio.events.Handle._run = timed
+    return slow
+
+
 def api_command(port: int, workers: int = 1) -> list[str]:
     # the options cli/api.py passes to uvicorn.run
     return [
         sys.executable, "-m", "uvicorn", "bench.feed:make_app", "--factory", "--app-dir", str(ROOT),
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--loop", "uvloop", "--http", "httptools", "--ws", "websockets",
+        # uvloop runs its steps in C: the steps timer needs asyncio's own loop
+        "--loop", "asyncio" if os.environ.get("FABULA_BENCH_LAG") == "steps" else "uvloop", "--http", "httptools", "--ws", "websockets",
         "--lifespan", "on", "--no-access-log", "--timeout-graceful-shutdown", "5", "--ws-per-message-deflate", "false",
     ]
 
