@@ -289,15 +289,30 @@ def _field_values(state: SessionState, fields: tuple[str, ...]) -> list:
 
 async def save(stores: Stores, state: SessionState, *fields: str) -> None:
     """Write the named fields of ``state`` (pos, interest, muted, topics, window)."""
+    async with stores.redis.pipeline(transaction=False) as pipe:
+        count = save_commands(pipe, stores, state, fields)
+        replies = await pipe.execute()
+    saved(state, replies[:count])
+
+
+def save_commands(pipe, stores: Stores, state: SessionState, fields: tuple[str, ...] | list[str]) -> int:
+    """Queue ``save``'s writes on the caller's pipeline (a session not written
+    yet is written whole first); returns how many replies they take, which
+    ``saved`` reads."""
+    count = 0
     if not state.stored:
-        async with stores.redis.pipeline(transaction=True) as pipe:
-            _create_commands(pipe, stores, state)
-            await pipe.execute()
-        state.stored = True
-    values = _field_values(state, fields)
-    ok = await stores.redis.eval(_SAVE, 2, hash_key(stores, state.id), served_key(stores, state.id), state.owner, TTL_S, *values)
-    if int(ok) < 0:
+        _create_commands(pipe, stores, state)
+        count = 2
+    pipe.eval(_SAVE, 2, hash_key(stores, state.id), served_key(stores, state.id), state.owner, TTL_S, *_field_values(state, fields))
+    return count + 1
+
+
+def saved(state: SessionState, replies: list) -> None:
+    """Read ``save_commands``' replies (raises ``SessionMoved`` when another
+    connection drives the session now)."""
+    if int(replies[-1]) < 0:
         raise SessionMoved(state.id)
+    state.stored = True
 
 
 async def delete(stores: Stores, session_id: str) -> None:

@@ -9,8 +9,10 @@ The rules (docs/FEED-PROTOCOL.md tells them to clients):
 * Every served item is appended to the session's served list in Redis before
   it is handed to the caller, so a resume (``served[cursor:]``, then carry on)
   repeats nothing and skips nothing.
-* Events move ``pos`` and the session's taste (``feed.for_you``), and are
-  saved at once; the long-term taste (``feed.interest``) moves too.
+* Events move ``pos`` and the session's taste (``feed.for_you``). What they
+  changed is saved with the next items served, in the same round trip, or by
+  the event's ``remember`` (``top_up``'s ``save``); the long-term taste
+  (``feed.interest``) moves there too.
 
 The stream itself sends nothing: the caller (WebSocket handler or HTTP route)
 renders and delivers what ``top_up`` returns."""
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from core.stores import Stores
 from feed import interest as taste
@@ -29,6 +32,7 @@ from feed.for_you import Picked, PostMeta
 from feed.posts import Post
 
 Visible = Callable[[list[Post]], Awaitable[list[Post]]]
+Save = Literal["now", "with_items", "later"]  # when ``top_up`` saves what events changed
 MAX_RESEND = 200  # a resume may ask for at most this many already-served items
 
 
@@ -117,18 +121,25 @@ class FeedStream:
         """The item the client is on and every item served after it: whose counts matter now."""
         return self.state.served[max(0, self.state.pos - 1) :]
 
-    async def top_up(self) -> list[Served]:
+    async def top_up(self, *, save: Save = "now") -> list[Served]:
         """Serve items until ``window`` are ahead of the client (none when that is so
-        already), and save what events changed, in one round trip."""
+        already). What events changed is saved, by ``save``:
+
+        * ``"now"``: with the items, in their round trip; with no items, alone;
+        * ``"with_items"``: with the items; with none, it waits for ``remember``
+          (so an event that serves nothing makes no round trip here);
+        * ``"later"``: by ``remember`` only. For a caller whose earlier
+          ``remember`` may be on its way to Redis with older values: they must
+          not land after newer ones written here (the remembers run in order)."""
         need = min(self.state.pos + self.state.window, sessions.MAX_SERVED) - len(self.state.served)
         picks = await self.source.next(need) if need > 0 else []
         if need > 0:
             self.exhausted = not picks and self.ahead <= 0
-        dirty, self.dirty = tuple(sorted(self.dirty)), set()
         if not picks:
-            if dirty:
-                await sessions.save(self.stores, self.state, *dirty)
+            if save == "now" and self.dirty:
+                await sessions.save(self.stores, self.state, *self._take_dirty())
             return []
+        dirty = self._take_dirty() if save != "later" else ()
         start = len(self.state.served)
         ids = [p.post.id for p in picks]
         # my likes of them are read in the append's round trip
@@ -144,14 +155,18 @@ class FeedStream:
             out.append(Served(start + i, pick.post, pick.source, pick.post.id in liked))
         return out
 
+    def _take_dirty(self) -> tuple[str, ...]:
+        dirty, self.dirty = tuple(sorted(self.dirty)), set()
+        return dirty
+
     def resend(self, cursor: int) -> list[tuple[int, str]]:
         """(index, post id) of the items served at and after ``cursor``."""
         return [(i, self.state.served[i]) for i in range(cursor, len(self.state.served))]
 
     async def event(self, post_id: str, event: str, watch_ms: int | None = None) -> tuple[PostMeta | None, taste.Signal]:
         """Apply one client event to the session: its position and taste. They are
-        saved by the ``top_up`` that must follow. Call ``remember`` afterwards (off
-        the path to the next item) for the long-term taste."""
+        saved by the ``top_up`` that must follow or by ``remember``, called
+        afterwards (off the path to the next item) for the long-term taste."""
         at = self.index.get(post_id)
         if at is None:
             raise NotInSession(post_id)
@@ -169,8 +184,10 @@ class FeedStream:
     async def remember(self, post_id: str, event: str, meta: PostMeta | None, sig: taste.Signal, *, viewed: bool = False) -> None:
         """The event's mark on the user beyond this session, in one round trip:
         long-term taste (which drops the user's opening, ``feed.openings``),
-        hidden posts and, with ``viewed`` (the first view of the post in this
-        session), the view history."""
+        hidden posts, with ``viewed`` (the first view of the post in this
+        session) the view history, and what events changed in the session and
+        ``top_up`` left unsaved. Raises ``SessionMoved`` (after the rest is
+        written) when another connection drives the session now."""
         user_id = self.state.user_id
         learns = meta is not None and bool(sig.interest or sig.affinity)
         keeps_taste = hasattr(self.source, "long_term")  # the ranked feed holds the vector it read; others read it here
@@ -179,7 +196,9 @@ class FeedStream:
         else:
             current = await taste.stored(self.stores, user_id) if learns and sig.interest else None
         queued = 0
+        dirty = self._take_dirty()
         async with self.stores.redis.pipeline(transaction=False) as pipe:
+            saves = sessions.save_commands(pipe, self.stores, self.state, dirty) if dirty else 0
             if learns:
                 updated, queued = taste.record_commands(
                     pipe, self.stores, user_id, author_id=meta.author_id, embedding=meta.embedding, sig=sig, current=current
@@ -194,4 +213,6 @@ class FeedStream:
         if learns:
             if keeps_taste:
                 self.source.long_term = updated
-            await taste.recorded(self.stores, user_id, sig, replies[:queued])
+            await taste.recorded(self.stores, user_id, sig, replies[saves : saves + queued])
+        if saves:
+            sessions.saved(self.state, replies[:saves])

@@ -6,9 +6,11 @@ own (tests.test_ranking.new_world)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from feed import sessions
+from feed import likes, sessions
 from tests.test_ranking import make_authors, make_user, new_world, seed_posts
 from tests.test_ws import connect, recv, send
 
@@ -284,3 +286,31 @@ async def test_a_session_taken_over_elsewhere_stops_here(world):
         await event(second, sid, items[0]["id"], "view")
         assert len(await next_items(second, 1)) == 1
 
+
+
+async def test_what_a_client_sent_before_it_left_is_not_lost(world):
+    """Events read before the client went away keep their effects: the likes
+    land, and so does what the last event changed in the session (saved by the
+    effects when an event serves no item)."""
+    authors = await make_authors(world.stores, 10)
+    await seed_posts(world.stores, [{"author_id": a, "caption": CATS[i]} for i, a in enumerate(authors)])
+    viewer = await make_user(world.stores)
+    api = world.start_api()
+    async with connect(api, viewer) as ws:
+        session, items, _ = await open_feed(ws, kind="for_you", window=3)
+        sid = session["session_id"]
+        for item in items:
+            await event(ws, sid, item["id"], "like")
+        await event(ws, sid, items[-1]["id"], "not_interested")  # serves nothing: the window is full
+        await send(ws, "ping", {}, "last")  # read after every event: the server has them all
+        while (await recv(ws)).get("id") != "last":
+            pass
+    for _ in range(100):
+        liked = [await likes.count_likes(world.stores, i["id"]) for i in items]
+        state = await sessions.load(world.stores, sid)
+        if liked == [1, 1, 1] and state.muted:
+            break
+        await asyncio.sleep(0.1)
+    assert liked == [1, 1, 1]
+    assert state.pos == 3 and len(state.served) == 6
+    assert state.muted == [items[-1]["author"]["id"]]  # the last event's change to the session was saved

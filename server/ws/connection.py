@@ -1,7 +1,8 @@
 """One WebSocket connection: a bounded outbox drained by a single sender task
 (so a slow reader cannot grow server memory without bound), named background
-tasks (subscriptions, feed sessions) and dispatch of incoming messages to the
-handler table."""
+tasks (subscriptions, feed sessions), dispatch of incoming messages to the
+handler table, and work the client asked for that finishes after it left
+(``finish_on_close``: a feed event's effects)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from server.ws import protocol as proto
 log = logging.getLogger("fabula.ws")
 
 Handler = Callable[["Connection", proto.Message], Awaitable[None]]
+FINISH_S = 5.0  # how long a closed connection's queued work may take to finish
 
 
 class Connection:
@@ -34,6 +36,7 @@ class Connection:
         self.outbox: asyncio.Queue[tuple[str, str | bytes] | None] = asyncio.Queue(proto.OUTBOX_LIMIT)
         self.tasks: dict[str, asyncio.Task] = {}
         self.too_slow = False
+        self._finishers: list[Callable[[], Awaitable[None]]] = []
 
     # -- outgoing -------------------------------------------------------
 
@@ -94,6 +97,17 @@ class Connection:
             return
         log.error("connection task failed", extra={"task": key}, exc_info=task.exception())
         self.send(proto.error("internal_error", f"{key} stopped; ask again"))
+
+    def finish_on_close(self, finisher: Callable[[], Awaitable[None]]) -> None:
+        """Await ``finisher`` when the client has gone, before the tasks are
+        cancelled (at most ``FINISH_S`` for all of them): for work a message
+        queued that must not be lost with the connection."""
+        self._finishers.append(finisher)
+
+    async def finish(self) -> None:
+        if self._finishers:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(f() for f in self._finishers)), FINISH_S)
 
     def close(self) -> None:
         for task in self.tasks.values():
@@ -156,6 +170,7 @@ async def serve(conn: Connection) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        await conn.finish()
         conn.close()
         if not sender.done():
             if conn.outbox.full():

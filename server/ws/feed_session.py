@@ -6,9 +6,11 @@ A connection may drive up to ``MAX_SESSIONS`` feed sessions. Each keeps
 the next items are sent at once, and the event's other effects (view
 history, like counters, notifications, the long-term taste; view counters
 go to the process's batches, ``feed.view_batches``) are queued for the
-connection's effects task, so the next item waits for ranking alone. The
-effects queue is bounded (``EFFECTS_QUEUE``); ``feed.ack`` leaves once an
-event's effects are done.
+connection's effects task, so the next item waits for ranking alone. So is
+the save of what an event changed in the session (its position and taste)
+when the event serves no item; an event that does serve items saves it with
+them when no earlier effects are still to run. The effects queue is bounded
+(``EFFECTS_QUEUE``); ``feed.ack`` leaves once an event's effects are done.
 
 Live counts: every session watches the posts of its window on the process's
 ``CountsHub``, which hands it the current counters of a changed post (read
@@ -265,9 +267,12 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
         _error(conn, "feed_session_not_found", f"no open feed session {req.session_id!r} on this connection; send feed.open", msg.id)
         return
     stream = live.stream
+    effects = effects_of(conn)
     try:
         meta, sig = await stream.event(req.post_id, req.event, req.watch_ms)
-        served = await stream.top_up()
+        # what the event changed is saved by its effects, unless items go out now and
+        # no earlier effects may still write (they would land after): then with them
+        served = await stream.top_up(save="later" if effects.busy else "with_items")
     except NotInSession:
         _error(conn, "not_in_session", f"post {req.post_id!r} was not served in this session", msg.id)
         return
@@ -287,13 +292,17 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
     user_id = conn.user.id
     stores = conn.stores
 
-    async def effects() -> None:
+    async def after() -> None:
         first_view = req.event in ("view", "skip", "complete") and req.post_id not in live.viewed
         if first_view:
             live.viewed.add(req.post_id)
             # counted with the process's next batch (feed.view_batches); the history at once, with the taste
             live.rt.views.add(req.post_id, watch_ms=req.watch_ms or 0, completed=req.event == "complete")
-        await stream.remember(req.post_id, req.event, meta, sig, viewed=first_view)
+        moved = False
+        try:
+            await stream.remember(req.post_id, req.event, meta, sig, viewed=first_view)
+        except sessions.SessionMoved:
+            moved = True  # the like or share below is the user's all the same
         share_url = None
         if req.event == "like":
             post = await live.rt.check_visible(user_id, req.post_id)
@@ -301,23 +310,35 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
         elif req.event == "share":
             await live.rt.check_visible(user_id, req.post_id)
             share_url = stores.settings.public_url.rstrip("/") + await shares.share(stores, user_id, req.post_id)
-        if msg.id is not None:
+        if moved:
+            if lives(conn).get(stream.id) is live:
+                _drop(conn, live)
+            _error(conn, "session_moved", "this session was opened on another connection", msg.id)
+        elif msg.id is not None:
             ack = {"session_id": stream.id, "post_id": req.post_id, "event": req.event, "position": stream.state.pos, "cursor": stream.cursor}
             if share_url is not None:
                 ack["share_url"] = share_url
             conn.send(proto.out("feed.ack", ack, msg.id))
 
-    await effects_of(conn).put(effects, msg.id)
+    await effects.put(after, msg.id)
 
 
 class Effects:
     """A connection's event side effects (counters, likes, shares, the long-term
-    taste), run one after another by one task. The queue is bounded: a client
-    whose effects fall behind waits for them before its next message is read."""
+    taste, the session's save), run one after another by one task. The queue is
+    bounded: a client whose effects fall behind waits for them before its next
+    message is read. Those queued when the client leaves still run
+    (``Connection.finish_on_close``)."""
 
     def __init__(self, conn: Connection):
         self.conn = conn
         self.queue: asyncio.Queue[tuple[Callable[[], Awaitable[None]], str | None]] = asyncio.Queue(EFFECTS_QUEUE)
+        self.running = False
+
+    @property
+    def busy(self) -> bool:
+        """Whether a job is waiting or running."""
+        return self.running or not self.queue.empty()
 
     async def put(self, job: Callable[[], Awaitable[None]], reply_to: str | None) -> None:
         await self.queue.put((job, reply_to))
@@ -325,6 +346,7 @@ class Effects:
     async def run(self) -> None:
         while True:
             job, reply_to = await self.queue.get()
+            self.running = True
             try:
                 await job()
             except FabulaError as exc:
@@ -332,6 +354,9 @@ class Effects:
             except Exception:
                 log.exception("feed event effects failed")
                 self.conn.send(proto.error("internal_error", "the event was applied to the feed but its effects failed", reply_to))
+            finally:
+                self.running = False
+                self.queue.task_done()
 
 
 _effects: weakref.WeakKeyDictionary[Connection, Effects] = weakref.WeakKeyDictionary()
@@ -342,6 +367,7 @@ def effects_of(conn: Connection) -> Effects:
     if found is None or "feed-effects" not in conn.tasks:
         found = _effects[conn] = Effects(conn)
         conn.start_task("feed-effects", found.run())
+        conn.finish_on_close(found.queue.join)
     return found
 
 
