@@ -323,3 +323,35 @@ async def test_create_over_http_and_watch_with_query_token(api, http, worker):
         assert (await recv(ws))["type"] == "subscribed"
         got = await follow_to_the_end(ws)
         assert got[-1]["data"]["status"] == "completed" and got[-1]["data"]["id"] == vid
+
+
+async def test_a_sender_that_fails_ends_the_read_it_waits_in(stores):
+    """The read loop waits for the next frame in its own task; when the sender
+    stops first (a send failed) the read is interrupted and the connection ends.
+    A socket whose sends fail while its reads block cannot be made on demand
+    with a real client, so this one stands in for it."""
+    from accounts.users import User
+    from server.ws.connection import Connection, serve
+
+    class FailingSocket:
+        def __init__(self) -> None:
+            self.never = asyncio.Event()
+
+        async def receive(self) -> dict:
+            await self.never.wait()
+            return {"type": "websocket.disconnect"}
+
+        async def send_data(self, payload, mode="text") -> None:
+            raise ConnectionResetError("the client went away")
+
+        async def close(self, code: int = 1000, reason: str = "") -> None:
+            return None
+
+    user = User(id="user_x", handle="x", created_at=0)
+    conn = Connection(FailingSocket(), stores, user, {})  # type: ignore[arg-type]
+    served = asyncio.create_task(serve(conn))
+    await asyncio.sleep(0.05)
+    assert not served.done()  # reading, nothing sent yet
+    conn.send(proto.out("hello", {}))
+    await asyncio.wait_for(served, 5)  # the failed send ended the read: serve returned, not cancelled
+    assert not served.cancelled() and served.exception() is None

@@ -157,19 +157,40 @@ async def receive_frame(socket: WebSocket) -> str | bytes:
 
 
 async def serve(conn: Connection) -> None:
-    """Read and dispatch messages until the client leaves or is cut off."""
+    """Read and dispatch messages until the client leaves or is cut off.
+
+    Each frame is read in this task (no task per frame: every hop through the
+    event loop adds to the next item's latency under load). The sender
+    ending first (a client too slow, a failed send) interrupts the read it
+    waits in, never a handler."""
     sender = asyncio.create_task(conn.sender())
+    me = asyncio.current_task()
+    reading = False
+    interrupted = False
+
+    def sender_ended(_: asyncio.Task) -> None:
+        nonlocal interrupted
+        if reading and me is not None:
+            interrupted = True
+            me.cancel()
+
+    sender.add_done_callback(sender_ended)
     try:
         while not sender.done():
-            receive = asyncio.create_task(receive_frame(conn.socket))
-            done, _ = await asyncio.wait({receive, sender}, return_when=asyncio.FIRST_COMPLETED)
-            if receive not in done:
-                receive.cancel()
-                break
-            await conn.handle(receive.result())
+            reading = True
+            try:
+                raw = await receive_frame(conn.socket)
+            except asyncio.CancelledError:
+                if interrupted and me is not None and me.uncancel() == 0:
+                    break  # the sender ended: so does the connection
+                raise
+            finally:
+                reading = False
+            await conn.handle(raw)
     except WebSocketDisconnect:
         pass
     finally:
+        sender.remove_done_callback(sender_ended)
         await conn.finish()
         conn.close()
         if not sender.done():
