@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -265,9 +266,9 @@ async def _watch_lag(app) -> None:
                 last = time.perf_counter()
                 lags.sort()
                 worst_gc = max((p for _, p in pauses), default=0.0)
-                log.warning("lag p50 %.1f ms p99 %.1f ms max %.1f ms; gc pauses %d (gen2 %d), worst %.1f ms",
+                log.warning("lag p50 %.1f ms p99 %.1f ms max %.1f ms; gc pauses %d (gen2 %d), worst %.1f ms, all %.0f ms",
                             1000 * lags[len(lags) // 2], 1000 * lags[int(len(lags) * 0.99)], 1000 * lags[-1],
-                            len(pauses), sum(1 for g, _ in pauses if g == 2), 1000 * worst_gc)
+                            len(pauses), sum(1 for g, _ in pauses if g == 2), 1000 * worst_gc, 1000 * sum(p for _, p in pauses))
                 lags.clear()
                 pauses.clear()
                 if slow:
@@ -502,7 +503,9 @@ def cpu_seconds(pids: dict[str, int | list[int]]) -> dict[str, float]:
     return out
 
 
-async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int], *, window: int, dwell_s: float, duration: float, seed_: int) -> dict:
+async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int], *, window: int, dwell_s: float, duration: float, seed_: int,
+                      api_url: str | None = None) -> dict:
+    """``n`` swipers for ``duration`` measured seconds (and, with ``api_url``, the api's Mongo commands per second meanwhile)."""
     stats = Stats()
     stop = asyncio.Event()
     opened = asyncio.Semaphore(16)
@@ -521,8 +524,12 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
     await asyncio.sleep(min(3.0, dwell_s * 2))  # settle into the rhythm
     before, t0 = cpu_seconds(pids), time.perf_counter()
     stats.measuring = True
-    await asyncio.sleep(duration)
+    ops = await mongo_ops(api_url) if api_url else {}
+    with _gc_pauses() as pauses:  # this process's: they would count as latency
+        await asyncio.sleep(duration)
     stats.measuring = False
+    if api_url:
+        ops = {k: (v - ops.get(k, 0)) / duration for k, v in (await mongo_ops(api_url)).items() if v > ops.get(k, 0)}
     wall = time.perf_counter() - t0
     after = cpu_seconds(pids)
     stop.set()
@@ -536,8 +543,30 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
         "swipers": n, "open_s": open_s, "wall_s": wall, "moves": len(lat), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
         "max_ms": lat[-1] * 1000 if lat else float("nan"), "events_per_s": stats.events / wall,
         "counts_msgs": stats.counts, "errors": stats.errors, "exhausted": stats.exhausted,
-        "cpu": {k: 100 * (after[k] - before[k]) / wall for k in pids},
+        "cpu": {k: 100 * (after[k] - before[k]) / wall for k in pids}, "gc_worst_ms": 1000 * max(pauses, default=0.0),
+        "mongo_per_s": ops,
     }
+
+
+@contextlib.contextmanager
+def _gc_pauses():
+    """The collector's pauses in this process while the block runs (seconds, a list)."""
+    import gc
+
+    pauses: list[float] = []
+    started: list[float] = []
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            started.append(time.perf_counter())
+        elif started:
+            pauses.append(time.perf_counter() - started.pop())
+
+    gc.callbacks.append(on_gc)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(on_gc)
 
 
 # --- wrk -------------------------------------------------------------------------
@@ -753,7 +782,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=10, help="page size of GET /v1/feed")
     parser.add_argument("--log-level", default="INFO", help="FABULA_LOG_LEVEL of the api (INFO: one JSON line per request)")
     parser.add_argument("--skip-wrk", action="store_true")
-    parser.add_argument("--mongo-ops", action="store_true", help="print the api's Mongo commands per request of each wrk round")
+    parser.add_argument("--mongo-ops", action="store_true", help="print the api's Mongo commands per request of each wrk round (per second in the swipe phases)")
     parser.add_argument("--lag", action="store_true", help="log the api's event-loop lag and GC pauses every 5 s (see --keep-log)")
     parser.add_argument("--api-workers", type=int, default=1, help="uvicorn worker processes of the api (default 1)")
     parser.add_argument("--builders", type=int, default=1,
@@ -875,7 +904,8 @@ async def run(args) -> int:
             phases = []
             if counts:
                 # the load generator's own GC pauses would count as the server's latency:
-                # collect rarely here too (the api does the same, server.heap)
+                # collect rarely here (in 20 s of 500 swipers, no collection at all; young
+                # collections on a clock, as the api runs them, paused it up to 14 ms)
                 import gc
 
                 gc.collect()
@@ -883,13 +913,17 @@ async def run(args) -> int:
                 gc.set_threshold(20_000, 20, 50)
             for n in counts:
                 result = await swipe_phase(ws_url, tokens, n, pids, window=args.window, dwell_s=args.dwell_ms / 1000,
-                                           duration=args.duration, seed_=rng.randint(0, 2**31))
+                                           duration=args.duration, seed_=rng.randint(0, 2**31), api_url=url if args.mongo_ops else None)
                 phases.append(result)
                 cpu = ", ".join(f"{k} {v:.0f}%" for k, v in result["cpu"].items())
                 print(f"swipers {n:4}: next item p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms"
                       f"  (max {result['max_ms']:.0f}, {result['moves']} moves)  events {result['events_per_s']:6.0f}/s"
                       f"  counts pushed {result['counts_msgs']}  errors {result['errors']}  | cpu {cpu}"
-                      f"  | sessions opened in {result['open_s']:.1f}s", flush=True)
+                      f"  | sessions opened in {result['open_s']:.1f}s | load generator's worst GC pause {result['gc_worst_ms']:.1f} ms",
+                      flush=True)
+                if result["mongo_per_s"]:
+                    top = sorted(result["mongo_per_s"].items(), key=lambda kv: -kv[1])[:6]
+                    print("    Mongo commands per second: " + ", ".join(f"{k} {v:.1f}" for k, v in top), flush=True)
 
         finally:
             if stores is not None:

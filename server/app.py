@@ -1,6 +1,9 @@
-"""The Litestar app factory: settings, stores, indexes, routes, errors, metrics."""
+"""The Litestar app factory: settings, stores, indexes, routes, errors, metrics,
+and the collector's clock (``server.heap``)."""
 
 from __future__ import annotations
+
+import asyncio
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -10,7 +13,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from core.settings import Settings, load_settings
 from core.stores import open_stores
-from server import feed_runtime
+from server import feed_runtime, heap
 from server.errors import EXCEPTION_HANDLERS
 from server.indexes import ensure_all
 from server.request_log import RequestLogMiddleware
@@ -27,11 +30,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
 
     async def open_connections(app: Litestar) -> None:
+        app.state.collector = asyncio.create_task(heap.collect_often(), name="gc")
         app.state.stores = open_stores(settings)
         await ensure_all(app.state.stores)
         await feed_runtime.start(app)  # candidate pool loaded, live counts subscribed
 
     async def close_connections(app: Litestar) -> None:
+        collector = getattr(app.state, "collector", None)
+        if collector is not None:
+            collector.cancel()
         await feed_runtime.stop(app)
         stores = getattr(app.state, "stores", None)
         if stores is not None:
