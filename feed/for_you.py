@@ -23,7 +23,12 @@ How a pick is made:
 Every event moves the session's interest vector (``feed.interest``); when it
 has turned far enough from the one the shortlist was built with (cosine below
 ``DRIFT``), or the shortlist runs low or ages, the shortlist is rebuilt. So a
-liked topic rises and a skipped one sinks within a few swipes.
+liked topic rises and a skipped one sinks within a few swipes. (Picks re-score
+the shortlist with the current taste in between, so a rebuild brings in
+candidates, not the taste itself.) With ``defer_rebuilds`` (the swipe
+stream), a rebuild that drift or age calls for while the shortlist still
+has enough to serve waits for ``refresh``, which the caller runs off the path
+to the next item; one it runs low on, or a mute, still comes at once.
 """
 
 from __future__ import annotations
@@ -153,6 +158,8 @@ class ForYou:
         self.muted_version = 0
         self._shortlist: Shortlist | None = None
         self.tail_size = max(rules.author_window, rules.explore_every, rules.mmr_memory)
+        self.defer_rebuilds = False  # a rebuild drift or age calls for waits for ``refresh`` (module doc)
+        self.rebuild_due = False
 
     @property
     def muted(self) -> set[str]:
@@ -325,17 +332,27 @@ class ForYou:
             remaining = int(np.count_nonzero(self._available(sl, authors=False)))
             drifted = (direction is not None) and (sl.interest is None or float(direction @ sl.interest) < DRIFT)
             age = now - sl.built_at
-            if (
-                age <= REBUILD_AFTER_S
-                and not (drifted and age >= REBUILD_MIN_S)
-                and sl.muted_version == self.muted_version
-                and remaining >= max(2 * need, 20)
-            ):
+            serves = sl.muted_version == self.muted_version and remaining >= max(2 * need, 20)
+            due = age > REBUILD_AFTER_S or (drifted and age >= REBUILD_MIN_S)
+            if serves and not due:
+                return sl, False
+            if serves and self.defer_rebuilds and age <= 2 * REBUILD_AFTER_S:
+                self.rebuild_due = True
                 return sl, False
         self._shortlist = await self._build(now, direction)
         if self._shortlist is not None:
             self._share(self._shortlist)
         return self._shortlist, True
+
+    async def refresh(self) -> None:
+        """The rebuild a pick found due and left for later (``defer_rebuilds``), if any."""
+        if not self.rebuild_due:
+            return
+        self.rebuild_due = False
+        built = await self._build(self.clock(), unit(self.interest))
+        if built is not None:  # (none: nothing to rank now; the shortlist held serves on)
+            self._shortlist = built
+            self._share(built)
 
     async def _build(self, now: float, direction: np.ndarray | None) -> Shortlist | None:
         for _ in range(6):

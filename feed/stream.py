@@ -181,6 +181,12 @@ class FeedStream:
             self.dirty.update(("muted", "topics"))
         return meta, sig
 
+    async def refresh(self) -> None:
+        """Work the source left for after the items went out (``ForYou.refresh``)."""
+        refresh = getattr(self.source, "refresh", None)
+        if refresh is not None:
+            await refresh()
+
     async def remember(self, post_id: str, event: str, meta: PostMeta | None, sig: taste.Signal, *, viewed: bool = False) -> None:
         """The event's mark on the user beyond this session, in one round trip:
         long-term taste (which drops the user's opening, ``feed.openings``),

@@ -15,7 +15,8 @@ import pytest
 
 from feed import interest as taste
 from feed import seen, sessions, views
-from feed.for_you import REUSE_S, ForYou, load_session
+from feed.features import unit
+from feed.for_you import REBUILD_MIN_S, REUSE_S, ForYou, load_session
 from feed.stream import FeedStream
 from server.feed_runtime import FeedRuntime
 from tests.test_ranking import make_authors, make_user, new_world, seed_posts
@@ -173,3 +174,37 @@ async def test_an_events_after_effects_reach_the_users_taste_history_and_hidden_
 
 async def stores_members(stores, key: str) -> set[str]:
     return {m.decode() for m in await stores.redis.smembers(key)}
+
+
+@pytest.mark.parametrize("defer", [True, False])
+async def test_a_rebuild_the_taste_calls_for_waits_for_refresh_when_deferred(world, defer):
+    """With ``defer_rebuilds`` (the swipe stream) a shortlist the taste drifted
+    from keeps serving the next pick and is rebuilt by ``refresh``, off the
+    path to the next item; without, the pick itself rebuilds it."""
+    authors = await make_authors(world.stores, 40)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 5)])
+    now = [1_000_000_000.0]
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        source, stream = await open_session(rt, viewer, clock=lambda: now[0])
+        source.defer_rebuilds = defer
+        served = [s.post.id for s in await stream.top_up()]
+        built = source._shortlist
+        assert built is not None and len(served) == 10
+
+        embeddings = rt.pool.table.embeddings
+        start = unit(source.interest)
+        far = embeddings[0] if start is None else embeddings[int(np.argmin(embeddings @ start))]
+        source.interest = far.copy()  # a taste the shortlist was not built for
+        now[0] += REBUILD_MIN_S + 1
+        await stream.event(served[0], "impression")
+        served += [s.post.id for s in await stream.top_up()]
+        assert len(served) == 11
+        if defer:
+            assert source._shortlist is built and source.rebuild_due
+            await stream.refresh()
+        assert source._shortlist is not built and not source.rebuild_due
+        assert float(unit(far) @ source._shortlist.interest) > 0.99  # built for the taste as it is now
+        for pid in served[1:10]:
+            await stream.event(pid, "impression")
+            served += [s.post.id for s in await stream.top_up()]
+        assert len(served) == 20 and len(set(served)) == 20

@@ -6,11 +6,13 @@ A connection may drive up to ``MAX_SESSIONS`` feed sessions. Each keeps
 the next items are sent at once, and the event's other effects (view
 history, like counters, notifications, the long-term taste; view counters
 go to the process's batches, ``feed.view_batches``) are queued for the
-connection's effects task, so the next item waits for ranking alone. So is
-the save of what an event changed in the session (its position and taste)
-when the event serves no item; an event that does serve items saves it with
-them when no earlier effects are still to run. The effects queue is bounded
-(``EFFECTS_QUEUE``); ``feed.ack`` leaves once an event's effects are done.
+connection's effects task, so the next item waits for ranking alone. So
+are a rebuild of the session's shortlist that can wait
+(``ForYou.defer_rebuilds``) and the save of what an event changed in the
+session (its position and taste) when the event serves no item; an event
+that does serve items saves it with them when no earlier effects are still
+to run. The effects queue is bounded (``EFFECTS_QUEUE``); ``feed.ack``
+leaves once an event's effects are done.
 
 Live counts: every session watches the posts of its window on the process's
 ``CountsHub``, which hands it the current counters of a changed post (read
@@ -228,6 +230,7 @@ async def on_open(conn: Connection, msg: proto.Message) -> None:
     viewer = await rt.viewer(user_id)
     if state.kind == "for_you":
         source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user_id), shared=rt.shortlists)
+        source.defer_rebuilds = True  # run by each event's effects (``after``), off the path to the next item
         if started is not None:
             await source.started(*started)
         else:
@@ -303,6 +306,8 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
             await stream.remember(req.post_id, req.event, meta, sig, viewed=first_view)
         except sessions.SessionMoved:
             moved = True  # the like or share below is the user's all the same
+        else:
+            await stream.refresh()
         share_url = None
         if req.event == "like":
             post = await live.rt.check_visible(user_id, req.post_id)
