@@ -401,7 +401,8 @@ async def seed(stores, *, users: int, follows: int, posts: int, rng: random.Rand
 class Stats:
     latencies: list[float] = field(default_factory=list)
     events: int = 0
-    counts: int = 0
+    counts: int = 0  # feed.counts messages ...
+    count_updates: int = 0  # ... and the posts' counts they carried
     errors: int = 0
     exhausted: int = 0
     measuring: bool = False
@@ -444,6 +445,7 @@ async def swiper(url: str, token: str, stats: Stats, stop: asyncio.Event, opened
                     stats.exhausted += 1
             elif kind == "feed.counts":
                 stats.counts += 1
+                stats.count_updates += len(msg["data"]["posts"])
             elif kind == "error":
                 stats.errors += 1
 
@@ -542,7 +544,7 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
     return {
         "swipers": n, "open_s": open_s, "wall_s": wall, "moves": len(lat), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
         "max_ms": lat[-1] * 1000 if lat else float("nan"), "events_per_s": stats.events / wall,
-        "counts_msgs": stats.counts, "errors": stats.errors, "exhausted": stats.exhausted,
+        "counts_msgs": stats.counts, "count_updates": stats.count_updates, "errors": stats.errors, "exhausted": stats.exhausted,
         "cpu": {k: 100 * (after[k] - before[k]) / wall for k in pids}, "gc_worst_ms": 1000 * max(pauses, default=0.0),
         "mongo_per_s": ops,
     }
@@ -918,7 +920,7 @@ async def run(args) -> int:
                 cpu = ", ".join(f"{k} {v:.0f}%" for k, v in result["cpu"].items())
                 print(f"swipers {n:4}: next item p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms"
                       f"  (max {result['max_ms']:.0f}, {result['moves']} moves)  events {result['events_per_s']:6.0f}/s"
-                      f"  counts pushed {result['counts_msgs']}  errors {result['errors']}  | cpu {cpu}"
+                      f"  counts pushed {result['counts_msgs']} ({result['count_updates']} posts)  errors {result['errors']}  | cpu {cpu}"
                       f"  | sessions opened in {result['open_s']:.1f}s | load generator's worst GC pause {result['gc_worst_ms']:.1f} ms",
                       flush=True)
                 if result["mongo_per_s"]:

@@ -19,9 +19,10 @@ Live counts: every session watches the posts of its window on the process's
 once per flush for every session). They wait in a dict, one entry per post,
 the latest; at most every ``COUNTS_INTERVAL_S``, and only while the
 connection's outbox is less than half full, they are pushed where they differ
-from what the client last got. A client that reads slowly gets fewer, newer
-counts, and the server holds at most one pending entry per post in the
-window, however fast the counters move."""
+from what the client last got, every post that changed in one message. A
+client that reads slowly gets fewer, newer counts, and the server holds at
+most one pending entry per post in the window, however fast the counters
+move."""
 
 from __future__ import annotations
 
@@ -116,21 +117,17 @@ class Live:
             while True:
                 await self.wake.wait()
                 self.wake.clear()
-                while self.pending:
-                    if self.conn.outbox.qsize() >= proto.OUTBOX_LIMIT // 2:
-                        await asyncio.sleep(COUNTS_INTERVAL_S)  # the client is behind: let counts coalesce
-                        continue
-                    post_id = next(iter(self.pending))
-                    counts = feed_items.public_counts(self.pending.pop(post_id))
-                    if post_id not in self.window or self.last_sent.get(post_id) == counts:
-                        continue
-                    self.last_sent[post_id] = counts
-                    self.conn.send(
-                        proto.out(
-                            "feed.counts",
-                            {"session_id": self.stream.id, "post_id": post_id, "counts": msgspec.to_builtins(counts)},
-                        )
-                    )
+                while self.conn.outbox.qsize() >= proto.OUTBOX_LIMIT // 2:
+                    await asyncio.sleep(COUNTS_INTERVAL_S)  # the client is behind: let counts coalesce
+                changed: dict[str, dict] = {}
+                for post_id, raw in self.pending.items():
+                    counts = feed_items.public_counts(raw)
+                    if post_id in self.window and self.last_sent.get(post_id) != counts:
+                        self.last_sent[post_id] = counts
+                        changed[post_id] = msgspec.to_builtins(counts)
+                self.pending.clear()
+                if changed:  # one message for every post that changed
+                    self.conn.send(proto.out("feed.counts", {"session_id": self.stream.id, "posts": changed}))
                 await asyncio.sleep(COUNTS_INTERVAL_S)
         finally:
             self.rt.hub.unwatch(self)
