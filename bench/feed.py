@@ -70,7 +70,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -245,15 +244,7 @@ async def _watch_lag(app) -> None:
     log = logging.getLogger("fabula.bench")
     lags: list[float] = []
     pauses: list[tuple[int, float]] = []
-    started: dict[str, float] = {}
-
-    def on_gc(phase: str, info: dict) -> None:
-        if phase == "start":
-            started["t"] = time.perf_counter()
-        elif "t" in started:
-            pauses.append((info["generation"], time.perf_counter() - started.pop("t")))
-
-    gc.callbacks.append(on_gc)
+    _track_gc_pauses(pauses)
     slow = _time_steps() if os.environ.get("FABULA_BENCH_LAG") == "steps" else None
 
     async def watch() -> None:
@@ -296,7 +287,7 @@ def _time_steps():
     slow: Counter = Counter()
     run = asyncio.events.Handle._run
 
-    def where(handle) -> tuple[str, object]:
+    def where(handle) -> str:
         task = getattr(handle._callback, "__self__", None)
         coro = task.get_coro() if isinstance(task, asyncio.Task) else None
         frame = getattr(coro, "cr_frame", None)
@@ -305,16 +296,14 @@ def _time_steps():
             if getattr(inner, "cr_frame", None) is None:
                 break
             coro, frame = inner, inner.cr_frame
-        return (f"{coro.__qualname__}:{frame.f_lineno}" if frame is not None else repr(handle._callback)[:60]), coro
+        return f"{coro.__qualname__}:{frame.f_lineno}" if frame is not None else repr(handle._callback)[:60]
 
     def timed(handle) -> None:
         t0 = time.perf_counter()
-        before, _ = where(handle)
+        before = where(handle)
         run(handle)
-        spent = time.perf_counter() - t0
-        if spent > SLOW_STEP_S:
-            after, _ = where(handle)
-            slow[f"{before} -> {after}"] += 1
+        if time.perf_counter() - t0 > SLOW_STEP_S:
+            slow[f"{before} -> {where(handle)}"] += 1
 
     asyncio.events.Handle._run = timed
     return slow
@@ -524,11 +513,15 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
         await asyncio.sleep(0.1)
     open_s = time.perf_counter() - started
     await asyncio.sleep(min(3.0, dwell_s * 2))  # settle into the rhythm
+    ops = await mongo_ops(api_url) if api_url else {}
     before, t0 = cpu_seconds(pids), time.perf_counter()
     stats.measuring = True
-    ops = await mongo_ops(api_url) if api_url else {}
-    with _gc_pauses() as pauses:  # this process's: they would count as latency
+    pauses: list[tuple[int, float]] = []
+    untrack = _track_gc_pauses(pauses)  # this process's: they would count as latency
+    try:
         await asyncio.sleep(duration)
+    finally:
+        untrack()
     stats.measuring = False
     if api_url:
         ops = {k: (v - ops.get(k, 0)) / duration for k, v in (await mongo_ops(api_url)).items() if v > ops.get(k, 0)}
@@ -545,30 +538,26 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
         "swipers": n, "open_s": open_s, "wall_s": wall, "moves": len(lat), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
         "max_ms": lat[-1] * 1000 if lat else float("nan"), "events_per_s": stats.events / wall,
         "counts_msgs": stats.counts, "count_updates": stats.count_updates, "errors": stats.errors, "exhausted": stats.exhausted,
-        "cpu": {k: 100 * (after[k] - before[k]) / wall for k in pids}, "gc_worst_ms": 1000 * max(pauses, default=0.0),
+        "cpu": {k: 100 * (after[k] - before[k]) / wall for k in pids}, "gc_worst_ms": 1000 * max((p for _, p in pauses), default=0.0),
         "mongo_per_s": ops,
     }
 
 
-@contextlib.contextmanager
-def _gc_pauses():
-    """The collector's pauses in this process while the block runs (seconds, a list)."""
+def _track_gc_pauses(pauses: list[tuple[int, float]]):
+    """From now on, append (generation, seconds) of each of this process's
+    collections to ``pauses``; returns the function that stops it."""
     import gc
 
-    pauses: list[float] = []
     started: list[float] = []
 
     def on_gc(phase: str, info: dict) -> None:
         if phase == "start":
             started.append(time.perf_counter())
         elif started:
-            pauses.append(time.perf_counter() - started.pop())
+            pauses.append((info["generation"], time.perf_counter() - started.pop()))
 
     gc.callbacks.append(on_gc)
-    try:
-        yield pauses
-    finally:
-        gc.callbacks.remove(on_gc)
+    return lambda: gc.callbacks.remove(on_gc)
 
 
 # --- wrk -------------------------------------------------------------------------

@@ -66,6 +66,9 @@ class FollowingSource:
     async def prepare(self) -> None:
         return None
 
+    async def refresh(self) -> None:
+        return None
+
     async def next(self, n: int) -> list[Picked]:
         picks: list[Picked] = []
         while len(picks) < n and not self.ended:
@@ -183,9 +186,7 @@ class FeedStream:
 
     async def refresh(self) -> None:
         """Work the source left for after the items went out (``ForYou.refresh``)."""
-        refresh = getattr(self.source, "refresh", None)
-        if refresh is not None:
-            await refresh()
+        await self.source.refresh()
 
     async def remember(self, post_id: str, event: str, meta: PostMeta | None, sig: taste.Signal, *, viewed: bool = False) -> None:
         """The event's mark on the user beyond this session, in one round trip:

@@ -165,12 +165,13 @@ async def serve(conn: Connection) -> None:
     waits in, never a handler."""
     sender = asyncio.create_task(conn.sender())
     me = asyncio.current_task()
+    assert me is not None  # (serve runs in a task)
     reading = False
     interrupted = False
 
     def sender_ended(_: asyncio.Task) -> None:
         nonlocal interrupted
-        if reading and me is not None:
+        if reading:
             interrupted = True
             me.cancel()
 
@@ -181,7 +182,7 @@ async def serve(conn: Connection) -> None:
             try:
                 raw = await receive_frame(conn.socket)
             except asyncio.CancelledError:
-                if interrupted and me is not None and me.uncancel() == 0:
+                if interrupted and me.uncancel() == 0:
                     break  # the sender ended: so does the connection
                 raise
             finally:
