@@ -90,8 +90,8 @@ else
 end
 local ids = redis.call('LRANGE', KEYS[2], 0, limit - 1)
 if #ids < limit then want(0) return false end  -- running out: kept, to be extended
-for i = 1, #ids do
-  if @ALREADY@ then return stale() end
+@ALREADY@for i = 1, #ids do
+  if found[i] then return stale() end
 end
 redis.call('LTRIM', KEYS[2], limit, -1)
 local taken = redis.call('HINCRBY', KEYS[1], 'taken', limit)
@@ -109,7 +109,7 @@ redis.call('EXPIRE', KEYS[7], @SESSION_TTL@)
 @MARK_SEEN@return {ids, redis.call('ZMSCORE', KEYS[9], '@LIKES_STATE@', unpack(ids)), left}
 """
 for _name, _value in {"MISS_DELAY": MISS_DELAY_S, "REFILL_BELOW": REFILL_BELOW, "SESSION_TTL": sessions.TTL_S,
-                      "LIKES_STATE": likes.STATE, "ALREADY": seen.lua_already(3, "ids[i]"),
+                      "LIKES_STATE": likes.STATE, "ALREADY": seen.lua_already(3, "ids", "found"),
                       "MARK_SEEN": seen.lua_mark("KEYS[3]", "ARGV[3]", "ids")}.items():
     _TAKE = _TAKE.replace(f"@{_name}@", str(_value))
 
@@ -169,14 +169,12 @@ _STORE = f"""
 if ARGV[1] ~= 'new' and (redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('LINDEX', KEYS[2], -1) ~= ARGV[2]) then
   return {{2}}
 end
-local ids, found = {{}}, {{1}}
-for id in string.gmatch(ARGV[6], '[^\\n]+') do
-  ids[#ids + 1] = id
-  if {seen.lua_already(3, "id")} then
-    found[#found + 1] = id
-  end
+local ids, out = {{}}, {{1}}
+for id in string.gmatch(ARGV[6], '[^\\n]+') do ids[#ids + 1] = id end
+{seen.lua_already(3, "ids", "found")}for i = 1, #ids do
+  if found[i] then out[#out + 1] = ids[i] end
 end
-if #found > 1 then return found end
+if #out > 1 then return out end
 if ARGV[1] == 'new' then
   redis.call('DEL', KEYS[1], KEYS[2])
   if #ids == 0 then return {{0}} end
@@ -199,15 +197,29 @@ class Opening:
     items: list[str]  # what pages have not taken yet, in serving order
 
 
-async def current(stores: Stores, user_id: str) -> Opening | None:
-    """The user's opening as it stands (None: there is none)."""
-    async with stores.redis.pipeline(transaction=True) as pipe:
-        pipe.hmget(opening_key(stores, user_id), ["id", "interest"])
-        pipe.lrange(items_key(stores, user_id), 0, -1)
-        (opening_id, interest), items = await pipe.execute()
+CURRENT_REPLIES = 2  # replies ``current_commands`` queues
+
+
+def current_commands(pipe, stores: Stores, user_id: str) -> None:
+    """Queue the read of the user's opening on the caller's pipeline (a
+    transaction: its hash and its list as of one moment); ``current_found``
+    reads the ``CURRENT_REPLIES`` replies."""
+    pipe.hmget(opening_key(stores, user_id), ["id", "interest"])
+    pipe.lrange(items_key(stores, user_id), 0, -1)
+
+
+def current_found(replies: list) -> Opening | None:
+    (opening_id, interest), items = replies
     if opening_id is None:
         return None
     return Opening(opening_id.decode(), interest or b"", [v.decode() for v in items])
+
+
+async def current(stores: Stores, user_id: str) -> Opening | None:
+    """The user's opening as it stands (None: there is none)."""
+    async with stores.redis.pipeline(transaction=True) as pipe:
+        current_commands(pipe, stores, user_id)
+        return current_found(await pipe.execute())
 
 
 class Moved(Exception):

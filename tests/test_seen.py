@@ -3,6 +3,7 @@ the user's three sets, served, viewed and hidden, on the session's real Valkey."
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from feed import seen, views
@@ -24,3 +25,24 @@ async def test_already_finds_posts_served_viewed_or_hidden_and_nothing_else(stor
     assert await seen.already(stores, other, ids[290:310]) == set(ids[300:310])
     # an id no set could hold (a line break would split it) is simply not seen
     assert await seen.already(stores, user, [served[1] + "\n" + served[2], served[0]]) == {served[0]}
+
+
+async def test_checks_and_marks_of_more_ids_than_one_command_takes(stores):
+    # a script passes at most LUA_CHUNK ids to one command: the chunks must cover every id once
+    user = f"user_{uuid.uuid4().hex}"
+    ids = [f"post_{uuid.uuid4().hex}" for _ in range(2 * seen.LUA_CHUNK + 7)]
+    marked = ids[::3]
+    await seen.mark(stores, user, marked)
+    assert await stores.redis.zcard(seen.seen_key(stores, user)) == len(marked)
+    assert await seen.already(stores, user, ids) == set(marked)
+    assert await seen.already(stores, user, ids[seen.LUA_CHUNK - 1 : seen.LUA_CHUNK + 2]) == set(marked) & set(ids[seen.LUA_CHUNK - 1 : seen.LUA_CHUNK + 2])
+
+
+async def test_a_mark_keeps_the_time_in_whole_milliseconds(stores):
+    # whole numbers: a fractional score makes every insert into a small (listpack) set parse text
+    user, post = f"user_{uuid.uuid4().hex}", f"post_{uuid.uuid4().hex}"
+    before = time.time()
+    await seen.mark(stores, user, [post])
+    score = await stores.redis.zscore(seen.seen_key(stores, user), post)
+    assert score == int(score)
+    assert int(before * 1000) <= score <= time.time() * 1000 + 1
