@@ -36,6 +36,8 @@ class Rules:
 
 
 RULES = Rules()
+PAIRWISE_FROM = 24  # positions from which ``select`` computes all pairwise similarities up front ...
+PAIRWISE_MAX_ROWS = 1000  # ... for at most this many candidates
 
 
 def select(
@@ -76,6 +78,14 @@ def select(
         for i, author in enumerate(authors):
             rows_of.setdefault(author, []).append(i)
     explore = rules.explore_every > 1 and bool(fresh.any())
+    # for many positions at once (the opening builder's hundred), every row's
+    # value after each possible pick comes from one matrix product up front
+    # rather than one product per position
+    after_pick = None
+    if penalty and min(n, count) >= PAIRWISE_FROM and count <= PAIRWISE_MAX_ROWS:
+        after_pick = embeddings @ embeddings.T
+        after_pick *= -penalty
+        after_pick = score + after_pick  # row b: score - penalty * similarity to b
 
     # the author window (the last ``author_window - 1`` authors, counted) and the
     # run of non-fresh items, both kept as they move rather than recounted
@@ -116,9 +126,12 @@ def select(
         since_fresh = 0 if fresh_list[best] else since_fresh + 1
         if penalty and len(picked) < n:
             # max similarity grows by the new pick: score - penalty * max(...) only falls
-            drop = embeddings @ embeddings[best]  # similarity to the new pick, then the value it leaves
-            drop *= -penalty
-            np.minimum(base, score + drop, out=base)
+            if after_pick is not None:
+                np.minimum(base, after_pick[best], out=base)
+            else:
+                drop = embeddings @ embeddings[best]  # similarity to the new pick, then the value it leaves
+                drop *= -penalty
+                np.minimum(base, score + drop, out=base)
     return picked
 
 

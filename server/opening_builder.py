@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from core.stores import Stores
 from feed import openings, sessions
-from feed.for_you import ForYou
+from feed.for_you import ForYou, start_commands
 from server.feed_runtime import POOL_REFRESH_S, FeedRuntime, ready
 
 log = logging.getLogger("fabula.openings")
@@ -52,14 +53,19 @@ class OpeningBuilder:
         rt = await self._runtime()
         await rt.pool.refresh(max_age=POOL_REFRESH_S)
         for _ in range(ATTEMPTS):
-            found = await openings.current(self.stores, user_id)
-            base = found if found is not None and found.items else None
             viewer = await rt.viewer(user_id)
+            # the opening as it stands and what a session of the user starts from, in one round trip
+            async with self.stores.redis.pipeline(transaction=True) as pipe:
+                openings.current_commands(pipe, self.stores, user_id)
+                last = start_commands(pipe, self.stores, user_id, rt.pool, rt.shortlists, time.time())
+                replies = await pipe.execute()
+            found = openings.current_found(replies[: openings.CURRENT_REPLIES])
+            base = found if found is not None and found.items else None
             state = sessions.new(self.stores, user_id=user_id, kind="for_you", window=self.size)
             if base is not None:
                 state.served, state.interest = list(base.items), base.interest  # excluded, and the picks' history
             source = ForYou(self.stores, rt.pool, state, viewer, shared=rt.shortlists)
-            await source.prepare()
+            await source.started(last, replies[openings.CURRENT_REPLIES :])
             start_taste = state.interest  # what the session starts from; picking does not move it
             have = len(base.items) if base is not None else 0
             picks = await source.next(self.size - have)

@@ -290,10 +290,15 @@ def _select_by_the_rules(scores, authors, emb, fresh, n, history_authors, histor
     return picked
 
 
-def test_select_follows_its_rules_position_by_position():
+@pytest.mark.parametrize(
+    "trials, rows, positions",
+    [(300, (1, 40), (1, 15)), (30, (diversity.PAIRWISE_FROM, 60), (diversity.PAIRWISE_FROM, 50))],
+    ids=["one product per position", "pairwise products up front"],
+)
+def test_select_follows_its_rules_position_by_position(trials, rows, positions):
     rng = np.random.default_rng(11)
-    for trial in range(300):
-        m = int(rng.integers(1, 40))
+    for trial in range(trials):
+        m = int(rng.integers(*rows))
         emb = rng.normal(size=(m, 6)).astype(np.float32)
         emb /= np.linalg.norm(emb, axis=1, keepdims=True)
         scores = rng.random(m) * 2
@@ -307,7 +312,7 @@ def test_select_follows_its_rules_position_by_position():
             author_cap=int(rng.integers(0, 3)), author_window=int(rng.integers(1, 8)), explore_every=int(rng.integers(0, 6)),
             mmr_penalty=float(rng.choice([0.0, 0.5, 1.0])), mmr_memory=int(rng.integers(0, 4)),
         )
-        n = int(rng.integers(1, 15))
+        n = int(rng.integers(*positions))
         got = diversity.select(scores, authors, emb, fresh, n, history_authors=hist_a, history_fresh=hist_f,
                                history_embeddings=hist_e, rules=rules)
         want = _select_by_the_rules(scores, authors, emb, fresh, n, hist_a, hist_f, hist_e, rules)
