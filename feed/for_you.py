@@ -8,7 +8,9 @@ How a pick is made:
    not interested).
 2. **Features and score** (``feed.features``, ``feed.scoring``) of all of
    them; the best ``SHORTLIST`` are checked once against the user's seen sets
-   (``feed.seen``) and kept as the session's shortlist.
+   (``feed.seen``) and kept as the session's shortlist. Posts an earlier
+   check of this process found seen (``feed.seen_memory``) are left out
+   before that.
 3. **Sequence** (``feed.diversity.select``): author cap, exploration slot and
    MMR over the shortlist, after re-scoring it with the session's current
    interest vector and affinities (cheap: a few hundred rows).
@@ -60,6 +62,7 @@ from feed.features import (
 from feed.pool import PostPool, unix
 from feed.posts import Post
 from feed.scoring import WEIGHTS, Weights, scores
+from feed.seen_memory import SeenMemory
 from feed.sessions import SessionState
 from policy.visibility import can_view_post
 
@@ -131,6 +134,7 @@ class ForYou:
         priors: Priors = PRIORS,
         clock: Callable[[], float] = time.time,
         shared: dict[str, Shared] | None = None,
+        seen_memory: SeenMemory | None = None,
     ):
         self.stores = stores
         self.pool = pool
@@ -142,6 +146,7 @@ class ForYou:
         self.priors = priors
         self.clock = clock
         self.shared = shared
+        self.seen_memory = seen_memory  # what this process knows the user has seen (left out before the seen check)
         self.interest = taste.from_bytes(state.interest)
         self.topics = _topics(state.topics, pool.dim)
         self.affinity: dict[str, float] = {}
@@ -193,7 +198,7 @@ class ForYou:
         """Start from ``found``, minus ``already``: its posts the user was served
         or viewed since (the sessions that used it since served some)."""
         ids = found.shortlist.table.ids
-        self._exclude(already)
+        self._learn_seen(already)
         self.checked = set(ids) - already
         self._shortlist = found.shortlist
 
@@ -355,6 +360,8 @@ class ForYou:
             self._share(built)
 
     async def _build(self, now: float, direction: np.ndarray | None) -> Shortlist | None:
+        if self.seen_memory is not None:
+            self._exclude(self.seen_memory.of(self.viewer.user_id))
         for _ in range(6):
             cands = gather(
                 self.pool, self.extras, self.viewer, interest=direction, now=now,
@@ -375,7 +382,7 @@ class ForYou:
             unchecked = [pid for pid in ids if pid not in self.checked]
             already = await seen.already(self.stores, self.viewer.user_id, unchecked) if unchecked else set()
             self.checked.update(pid for pid in unchecked if pid not in already)
-            self._exclude(already)
+            self._learn_seen(already)
             keep = np.asarray([i for i, pid in zip(order, ids) if pid not in already][:SHORTLIST], dtype=np.int64)
             if len(keep):
                 n = len(cands.rows)
@@ -447,6 +454,12 @@ class ForYou:
         if muted:
             avail &= np.asarray([author not in muted for author in sl.table.authors], dtype=bool)
         return avail
+
+    def _learn_seen(self, post_ids: set[str]) -> None:
+        """Posts a seen check found seen: out of this session, and remembered for the user's next ones."""
+        self._exclude(post_ids)
+        if self.seen_memory is not None:
+            self.seen_memory.learn(self.viewer.user_id, post_ids)
 
     def _exclude(self, post_ids) -> None:
         post_ids = [pid for pid in post_ids if pid not in self.out]

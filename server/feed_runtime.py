@@ -29,6 +29,7 @@ from feed.candidates import Viewer
 from feed.features import build_table
 from feed.for_you import Shared
 from feed.pool import PostPool
+from feed.seen_memory import SeenMemory
 from feed.posts import Post
 from feed.view_batches import ViewBatches
 from policy.visibility import can_view_post
@@ -75,6 +76,7 @@ class FeedRuntime:
         self._unlisten: list[Callable[[], None]] = []
         self.views = ViewBatches(stores)
         self.shortlists: dict[str, Shared] = {}  # each user's last shareable shortlist (feed.for_you.Shared)
+        self.seen_memory = SeenMemory()  # posts seen checks found seen, per user (feed.seen_memory)
         self.freeze_heap = True
         self._stale = False  # messages may have been missed: re-read the pool soon
         self.loop = asyncio.get_running_loop()

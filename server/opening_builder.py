@@ -64,7 +64,7 @@ class OpeningBuilder:
             state = sessions.new(self.stores, user_id=user_id, kind="for_you", window=self.size)
             if base is not None:
                 state.served, state.interest = list(base.items), base.interest  # excluded, and the picks' history
-            source = ForYou(self.stores, rt.pool, state, viewer, shared=rt.shortlists)
+            source = ForYou(self.stores, rt.pool, state, viewer, shared=rt.shortlists, seen_memory=rt.seen_memory)
             await source.started(last, replies[openings.CURRENT_REPLIES :])
             start_taste = state.interest  # what the session starts from; picking does not move it
             have = len(base.items) if base is not None else 0

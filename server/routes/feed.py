@@ -123,7 +123,7 @@ async def _ranked_page(
     _RANKED.inc()
     if session_id is None:
         state = sessions.new(stores, user_id=user.id, kind="for_you", window=limit)  # written with its first items
-        source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user.id), shared=rt.shortlists)
+        source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user.id), shared=rt.shortlists, seen_memory=rt.seen_memory)
         await source.prepare()
     else:
         state, started = await load_session(stores, session_id, user.id, rt.pool, rt.shortlists)
@@ -133,7 +133,7 @@ async def _ranked_page(
             raise _bad_cursor()
         if taken is not None:
             await _close_gaps(stores, rt, state, at, *taken)
-        source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user.id), shared=rt.shortlists)
+        source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user.id), shared=rt.shortlists, seen_memory=rt.seen_memory)
         await source.started(*started)
     state.pos = max(state.pos, at)
     state.window = limit

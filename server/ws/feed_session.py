@@ -226,7 +226,7 @@ async def on_open(conn: Connection, msg: proto.Message) -> None:
 
     viewer = await rt.viewer(user_id)
     if state.kind == "for_you":
-        source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user_id), shared=rt.shortlists)
+        source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user_id), shared=rt.shortlists, seen_memory=rt.seen_memory)
         source.defer_rebuilds = True  # run by each event's effects (``after``), off the path to the next item
         if started is not None:
             await source.started(*started)
