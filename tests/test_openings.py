@@ -92,6 +92,35 @@ async def test_an_opening_is_what_a_new_session_would_serve_and_pages_take_it_in
         assert await asked(world.stores) == [viewer]
 
 
+async def test_the_asks_claimed_together_are_built_at_once_and_each_as_it_would_be_alone(world):
+    await seed_world(world.stores)
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        users = [viewer, *[(await make_user(world.stores))["user"]["id"] for _ in range(3)]]
+        builder = OpeningBuilder(world.stores, runtime=rt, size=20)
+        in_flight, most = 0, 0
+        build_alone = builder.build
+
+        async def observed(user_id: str) -> int:
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            try:
+                return await build_alone(user_id)
+            finally:
+                in_flight -= 1
+
+        builder.build = observed
+        await world.stores.redis.zadd(openings.wanted_key(world.stores), {u: 0 for u in users})
+        assert await builder.run_once() == len(users)
+        assert most == len(users)  # their round trips overlap
+        assert await asked(world.stores) == []
+        for user_id in users:
+            state = sessions.new(world.stores, user_id=user_id, kind="for_you", window=20)
+            by_hand = ForYou(world.stores, rt.pool, state, await rt.viewer(user_id))
+            await by_hand.prepare()
+            assert [p.post.id for p in await by_hand.next(20)] == await opening_of(world.stores, user_id)
+
+
 async def test_an_opening_in_use_is_extended_and_its_session_carries_on_into_it(world):
     _, posts = await seed_world(world.stores, n_authors=45)
     author_of = {p.id: p.author_id for p in posts}
