@@ -45,7 +45,8 @@ POOL_REFRESH_S = 2.0  # new posts reach the pool within about this long
 COUNTS_RESYNC_S = 60.0  # the pool's counters and posts are re-read this often (and after a missed message)
 VIEWER_TTL_S = 30.0  # the graph around a user is re-read this often (and at once when an edge of theirs changes)
 FOF_TTL_S = 60.0  # friends of friends, read in the background, are kept this long
-AUTHOR_TTL_S = 60.0
+AUTHOR_TTL_S = 60.0  # an author's cached profile is read again after this long, in the background while it is still shown ...
+AUTHOR_STALE_S = 600.0  # ... and not shown once it is this old: read on the path, like one never read
 FOF_FANOUT = 10  # friends of friends: through this many of the people I follow ...
 FOF_EACH = 50  # ... this many of theirs each
 CACHE_MAX = 20_000
@@ -89,6 +90,7 @@ class FeedRuntime:
         self._reset_epoch = 0  # every read that started before this counts as overtaken
         self._user_epoch: dict[str, int] = {}
         self._authors: dict[str, tuple[float, Author]] = {}
+        self._authors_reading: set[str] = set()
         self._task: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
         self._started = False
@@ -268,34 +270,70 @@ class FeedRuntime:
         return check
 
     def cached_authors(self, user_ids: list[str]) -> dict[str, Author] | None:
-        """``authors`` when every one of them is cached and fresh (no read), else None."""
+        """``authors`` when every one of them is cached (no read on the path), else None."""
         now = time.monotonic()
         out: dict[str, Author] = {}
+        due = []
         for uid in user_ids:
             cached = self._authors.get(uid)
-            if cached is None or now - cached[0] > AUTHOR_TTL_S:
+            if cached is None or now - cached[0] > AUTHOR_STALE_S:
                 return None
+            if now - cached[0] > AUTHOR_TTL_S:
+                due.append(uid)
             out[uid] = cached[1]
+        self._reread_authors(due)
         return out
 
     async def authors(self, user_ids: list[str]) -> dict[str, Author]:
+        """Authors' public profiles, cached per process. Past ``AUTHOR_TTL_S``
+        an entry is still answered and read again in the background, so an
+        item never waits for a profile it has shown before (a renamed author
+        shows the old name for one more view); past ``AUTHOR_STALE_S`` it is
+        read at once."""
         now = time.monotonic()
         out: dict[str, Author] = {}
-        missing = []
+        missing, due = [], []
         for uid in dict.fromkeys(user_ids):
             cached = self._authors.get(uid)
-            if cached is not None and now - cached[0] <= AUTHOR_TTL_S:
-                out[uid] = cached[1]
-            else:
+            if cached is None or now - cached[0] > AUTHOR_STALE_S:
                 missing.append(uid)
+                continue
+            if now - cached[0] > AUTHOR_TTL_S:
+                due.append(uid)
+            out[uid] = cached[1]
+        self._reread_authors(due)
         if missing:
-            if len(self._authors) >= CACHE_MAX:
-                self._authors.clear()
-            for uid, user in (await get_users(self.stores, missing)).items():
-                author = Author(user.id, user.handle, user.display_name, user.avatar_url)
-                self._authors[uid] = (now, author)
-                out[uid] = author
+            out.update(await self._read_authors(missing))
         return out
+
+    async def _read_authors(self, user_ids: list[str]) -> dict[str, Author]:
+        now = time.monotonic()
+        found = await get_users(self.stores, user_ids)
+        if len(self._authors) >= CACHE_MAX:
+            self._authors.clear()
+        out: dict[str, Author] = {}
+        for uid in user_ids:
+            user = found.get(uid)
+            if user is None:  # gone: nothing to show
+                self._authors.pop(uid, None)
+                continue
+            out[uid] = Author(user.id, user.handle, user.display_name, user.avatar_url)
+            self._authors[uid] = (now, out[uid])
+        return out
+
+    def _reread_authors(self, user_ids: list[str]) -> None:
+        due = [uid for uid in user_ids if uid not in self._authors_reading]
+        if due:
+            self._authors_reading.update(due)
+            self._spawn(self._refresh_authors(due))
+
+    async def _refresh_authors(self, user_ids: list[str]) -> None:
+        try:
+            await self._read_authors(user_ids)
+        except Exception:
+            log.exception("authors: read failed", extra={"count": len(user_ids)})
+        finally:
+            self._authors_reading.difference_update(user_ids)
 
 
 _runtime: FeedRuntime | None = None

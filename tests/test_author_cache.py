@@ -1,0 +1,51 @@
+"""The feed runtime's cache of authors' public profiles: a profile shown
+before is answered at once, and read again in the background once it is
+older than ``AUTHOR_TTL_S``; one older than ``AUTHOR_STALE_S`` (or never
+read) is read on the path; an author who is gone drops out. On a world of
+its own, against its real Mongo."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from server import feed_runtime
+from tests.test_ranking import make_authors, new_world
+from tests.test_shortlist_reuse import runtime_and_viewer
+
+
+@pytest.fixture
+async def world(settings, tmp_root):
+    async with new_world(settings, tmp_root) as w:
+        yield w
+
+
+async def until(check, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "the background read did not land"
+        await asyncio.sleep(0.01)
+
+
+async def test_an_old_profile_is_shown_while_it_is_read_again_and_a_gone_author_drops_out(world, monkeypatch):
+    renamed, gone = await make_authors(world.stores, 2)
+    async with runtime_and_viewer(world.stores) as (rt, _):
+        assert rt.cached_authors([renamed]) is None  # never read: the caller reads it
+        first = await rt.authors([renamed, gone])
+        assert set(first) == {renamed, gone}
+        assert rt.cached_authors([renamed, gone]) == first  # fresh: no read
+
+        await world.stores.db.users.update_one({"_id": renamed}, {"$set": {"display_name": "Renamed"}})
+        await world.stores.db.users.delete_one({"_id": gone})
+        monkeypatch.setattr(feed_runtime, "AUTHOR_TTL_S", 0.0)  # every entry is now due
+        shown = rt.cached_authors([renamed, gone])
+        assert shown == first  # answered at once, as it was
+        await until(lambda: (rt.cached_authors([renamed]) or {}).get(renamed, first[renamed]).display_name == "Renamed")
+        assert rt.cached_authors([gone]) is None  # read again and not found: no longer cached
+        assert gone not in await rt.authors([renamed, gone])
+
+        await world.stores.db.users.update_one({"_id": renamed}, {"$set": {"display_name": "Again"}})
+        monkeypatch.setattr(feed_runtime, "AUTHOR_STALE_S", 0.0)  # too old to show: read on the path
+        assert rt.cached_authors([renamed]) is None
+        assert (await rt.authors([renamed]))[renamed].display_name == "Again"
