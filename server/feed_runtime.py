@@ -29,8 +29,8 @@ from feed.candidates import Viewer
 from feed.features import build_table
 from feed.for_you import Shared
 from feed.pool import PostPool
-from feed.seen_memory import SeenMemory
 from feed.posts import Post
+from feed.seen_memory import SeenMemory
 from feed.view_batches import ViewBatches
 from policy.visibility import can_view_post
 from server import heap
