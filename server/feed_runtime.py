@@ -271,18 +271,8 @@ class FeedRuntime:
 
     def cached_authors(self, user_ids: list[str]) -> dict[str, Author] | None:
         """``authors`` when every one of them is cached (no read on the path), else None."""
-        now = time.monotonic()
-        out: dict[str, Author] = {}
-        due = []
-        for uid in user_ids:
-            cached = self._authors.get(uid)
-            if cached is None or now - cached[0] > AUTHOR_STALE_S:
-                return None
-            if now - cached[0] > AUTHOR_TTL_S:
-                due.append(uid)
-            out[uid] = cached[1]
-        self._reread_authors(due)
-        return out
+        found, missing = self._known_authors(user_ids)
+        return None if missing else found
 
     async def authors(self, user_ids: list[str]) -> dict[str, Author]:
         """Authors' public profiles, cached per process. Past ``AUTHOR_TTL_S``
@@ -290,8 +280,16 @@ class FeedRuntime:
         item never waits for a profile it has shown before (a renamed author
         shows the old name for one more view); past ``AUTHOR_STALE_S`` it is
         read at once."""
+        found, missing = self._known_authors(user_ids)
+        if missing:
+            found.update(await self._read_authors(missing))
+        return found
+
+    def _known_authors(self, user_ids: list[str]) -> tuple[dict[str, Author], list[str]]:
+        """The cached profiles that may be shown, and the ids to read now;
+        starts the background read of those past ``AUTHOR_TTL_S``."""
         now = time.monotonic()
-        out: dict[str, Author] = {}
+        found: dict[str, Author] = {}
         missing, due = [], []
         for uid in dict.fromkeys(user_ids):
             cached = self._authors.get(uid)
@@ -300,11 +298,9 @@ class FeedRuntime:
                 continue
             if now - cached[0] > AUTHOR_TTL_S:
                 due.append(uid)
-            out[uid] = cached[1]
+            found[uid] = cached[1]
         self._reread_authors(due)
-        if missing:
-            out.update(await self._read_authors(missing))
-        return out
+        return found, missing
 
     async def _read_authors(self, user_ids: list[str]) -> dict[str, Author]:
         now = time.monotonic()
