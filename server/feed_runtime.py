@@ -47,6 +47,7 @@ VIEWER_TTL_S = 30.0  # the graph around a user is re-read this often (and at onc
 FOF_TTL_S = 60.0  # friends of friends, read in the background, are kept this long
 AUTHOR_TTL_S = 60.0  # an author's cached profile is read again after this long, in the background while it is still shown ...
 AUTHOR_STALE_S = 600.0  # ... and not shown once it is this old: read on the path, like one never read
+AUTHOR_GATHER_S = 1.0  # the background reads due within this long are made as one
 FOF_FANOUT = 10  # friends of friends: through this many of the people I follow ...
 FOF_EACH = 50  # ... this many of theirs each
 CACHE_MAX = 20_000
@@ -90,7 +91,8 @@ class FeedRuntime:
         self._reset_epoch = 0  # every read that started before this counts as overtaken
         self._user_epoch: dict[str, int] = {}
         self._authors: dict[str, tuple[float, Author]] = {}
-        self._authors_reading: set[str] = set()
+        self._authors_reading: set[str] = set()  # due for a background read, or being read
+        self._authors_queued: list[str] = []  # due, for the background read that is gathering them
         self._task: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
         self._started = False
@@ -318,12 +320,20 @@ class FeedRuntime:
         return out
 
     def _reread_authors(self, user_ids: list[str]) -> None:
+        """Queue the due profiles for one background read, made
+        ``AUTHOR_GATHER_S`` after the first of them (so a process reads
+        authors in the background about once a second, not once per item)."""
         due = [uid for uid in user_ids if uid not in self._authors_reading]
-        if due:
-            self._authors_reading.update(due)
-            self._spawn(self._refresh_authors(due))
+        if not due:
+            return
+        if not self._authors_queued:
+            self._spawn(self._refresh_authors())
+        self._authors_reading.update(due)
+        self._authors_queued += due
 
-    async def _refresh_authors(self, user_ids: list[str]) -> None:
+    async def _refresh_authors(self) -> None:
+        await asyncio.sleep(AUTHOR_GATHER_S)
+        user_ids, self._authors_queued = self._authors_queued, []
         try:
             await self._read_authors(user_ids)
         except Exception:

@@ -49,3 +49,27 @@ async def test_an_old_profile_is_shown_while_it_is_read_again_and_a_gone_author_
         monkeypatch.setattr(feed_runtime, "AUTHOR_STALE_S", 0.0)  # too old to show: read on the path
         assert rt.cached_authors([renamed]) is None
         assert (await rt.authors([renamed]))[renamed].display_name == "Again"
+
+
+async def test_profiles_due_within_the_gathering_time_are_read_again_in_one_read(world, monkeypatch):
+    authors = await make_authors(world.stores, 3)
+    reads: list[list[str]] = []
+    real = feed_runtime.get_users
+
+    async def counted(stores, user_ids):
+        reads.append(sorted(user_ids))
+        return await real(stores, user_ids)
+
+    monkeypatch.setattr(feed_runtime, "get_users", counted)
+    async with runtime_and_viewer(world.stores) as (rt, _):
+        await rt.authors(authors)
+        assert reads == [sorted(authors)]
+        for uid in authors:
+            await world.stores.db.users.update_one({"_id": uid}, {"$set": {"display_name": f"new {uid}"}})
+        monkeypatch.setattr(feed_runtime, "AUTHOR_TTL_S", 0.0)  # every entry is now due
+        monkeypatch.setattr(feed_runtime, "AUTHOR_GATHER_S", 0.2)
+        for uid in authors:  # shown one by one, as items go out
+            assert rt.cached_authors([uid]) is not None
+            await asyncio.sleep(0.01)
+        await until(lambda: all(rt.cached_authors([uid])[uid].display_name == f"new {uid}" for uid in authors))
+        assert reads[1] == sorted(authors)  # one read for the three
