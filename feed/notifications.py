@@ -4,9 +4,14 @@ One document per event and recipient: ``{_id: notif_…, recipient_id, kind,
 actor_id, post_id, comment_id, created_at, unread: 1|0}`` (``unread`` is an
 integer: nx-27017 stores booleans set by an update as 1, which a query for
 ``true`` then misses). Kinds: ``like``, ``comment``, ``reply``, ``follow``,
-``remix``. Nobody is notified of their own actions; a repeated like (like,
-unlike, like) leaves one notification, the latest, and an unlike takes its
-notification back.
+``remix``. Nobody is notified of their own actions. Only a like that created
+the like document notifies, and an unlike that removed it takes the
+notification back, so a repeated like (like, unlike, like) leaves one
+notification, the latest, with one insert per like. (A like and an unlike of
+the same post by the same user racing each other can leave a notification
+behind for the like taken back, or two for one like: the unlike's take-back
+may land before the like's insert. Deleting before each insert would close
+only one of those orders, at one more command per like.)
 
 Each new notification is PUBLISHed on ``{ns}:notifications`` as
 ``{recipient_id, notification}``; every api process subscribes once and
@@ -94,8 +99,6 @@ async def notify(
         raise ValueError(f"unknown notification kind {kind!r}")
     if recipient_id == actor_id:
         return None
-    if kind == "like":
-        await _collection(stores).delete_many({"recipient_id": recipient_id, "kind": "like", "actor_id": actor_id, "post_id": post_id})
     note = Notification(
         id=new_id("notif"),
         recipient_id=recipient_id,
