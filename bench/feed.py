@@ -98,6 +98,7 @@ FLOOR_PATH = "/bench/feed-floor"
 STATIC_PATH = "/bench/page-static"
 ROUND_TRIPS_PATH = "/bench/round-trips"
 MONGO_OPS_PATH = "/bench/mongo-ops"
+TIME_PREFIX = "µs "  # in the Mongo-ops counter: time spent, not commands
 HELLO_NAME = "GET /bench/hello (auth)"
 FLOOR_NAME = "GET /bench/feed-floor (no ranking)"
 STATIC_NAME = "GET /bench/page-static (fixed page)"
@@ -214,23 +215,30 @@ def make_app():
 
 
 def _count_mongo_ops():
-    """A Counter of the Mongo commands this process starts, by command name and collection."""
+    """A Counter of the Mongo commands this process starts, by command name and
+    collection, and of their microseconds from send to reply (keys starting
+    with ``TIME_PREFIX``)."""
     from collections import Counter
 
     from pymongo import monitoring
 
     seen: Counter = Counter()
+    running: dict[int, str] = {}
 
     class Listener(monitoring.CommandListener):
         def started(self, event) -> None:
             target = event.command.get(event.command_name)
-            seen[f"{event.command_name} {target if isinstance(target, str) else ''}".strip()] += 1
+            key = f"{event.command_name} {target if isinstance(target, str) else ''}".strip()
+            seen[key] += 1
+            running[event.request_id] = key
 
         def succeeded(self, event) -> None:
-            pass
+            key = running.pop(event.request_id, None)
+            if key is not None:
+                seen[TIME_PREFIX + key] += event.duration_micros
 
         def failed(self, event) -> None:
-            pass
+            running.pop(event.request_id, None)
 
     monitoring.register(Listener())
     return seen
@@ -713,6 +721,13 @@ async def openings_settled(stores, timeout: float = 120.0) -> tuple[float, int]:
     return time.perf_counter() - started, kept
 
 
+def _ops_line(ops: dict[str, float], per: float, top: int) -> str:
+    """The ``top`` most frequent Mongo commands in ``ops`` (a difference of two
+    counters), each as count / ``per`` and its mean time from send to reply."""
+    counts = sorted(((k, v) for k, v in ops.items() if not k.startswith(TIME_PREFIX)), key=lambda kv: -kv[1])[:top]
+    return ", ".join(f"{k} {v / per:.2f} ({ops.get(TIME_PREFIX + k, 0) / v / 1000:.1f} ms)" for k, v in counts)
+
+
 async def mongo_ops(url: str) -> dict[str, int]:
     import httpx
 
@@ -882,8 +897,7 @@ async def run(args) -> int:
                         tally.setdefault(name, []).append(result)
                         flag = f"  non-2xx {result.bad}" if result.bad else ""
                         if result.requests and args.mongo_ops:
-                            top = sorted(ops.items(), key=lambda kv: -kv[1])[:4]
-                            flag += "  (Mongo per request: " + ", ".join(f"{k} {v / result.requests:.2f}" for k, v in top) + ")"
+                            flag += "  (Mongo per request: " + _ops_line(ops, result.requests, 4) + ")"
                         if sum(sources.values()):
                             flag += f"  ({sources.get('opening', 0) / sum(sources.values()):.0%} of pages from openings)"
                         if result.pages:
@@ -913,8 +927,7 @@ async def run(args) -> int:
                       f"  | sessions opened in {result['open_s']:.1f}s | load generator's worst GC pause {result['gc_worst_ms']:.1f} ms",
                       flush=True)
                 if result["mongo_per_s"]:
-                    top = sorted(result["mongo_per_s"].items(), key=lambda kv: -kv[1])[:6]
-                    print("    Mongo commands per second: " + ", ".join(f"{k} {v:.1f}" for k, v in top), flush=True)
+                    print("    Mongo commands per second (mean time from send to reply): " + _ops_line(result["mongo_per_s"], 1, 8), flush=True)
 
         finally:
             if stores is not None:
