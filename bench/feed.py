@@ -736,12 +736,17 @@ async def mongo_ops(url: str) -> dict[str, int]:
 
 
 async def page_sources(url: str) -> dict[str, float]:
-    """The api's for_you pages so far by source (its ``fabula_feed_pages_total`` metric)."""
+    """The api's for_you pages so far by source (its ``fabula_feed_pages_total``
+    metric), and its misses of openings by reason as ``miss <reason>``
+    (``fabula_feed_opening_misses_total``)."""
     import httpx
 
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         text = (await http.get("/metrics")).text
-    return {m.group(1): float(m.group(2)) for m in re.finditer(r'^fabula_feed_pages_total\{source="(\w+)"\} (\S+)$', text, re.M)}
+    found = {m.group(1): float(m.group(2)) for m in re.finditer(r'^fabula_feed_pages_total\{source="(\w+)"\} (\S+)$', text, re.MULTILINE)}
+    for m in re.finditer(r'^fabula_feed_opening_misses_total\{reason="(\w+)"\} (\S+)$', text, re.MULTILINE):
+        found[f"miss {m.group(1)}"] = float(m.group(2))
+    return found
 
 
 def start_api(env: dict[str, str], log_path: Path, timeout: float = 120.0, workers: int = 1) -> tuple[subprocess.Popen, str]:
@@ -898,8 +903,10 @@ async def run(args) -> int:
                         flag = f"  non-2xx {result.bad}" if result.bad else ""
                         if result.requests and args.mongo_ops:
                             flag += "  (Mongo per request: " + _ops_line(ops, result.requests, 4) + ")"
-                        if sum(sources.values()):
-                            flag += f"  ({sources.get('opening', 0) / sum(sources.values()):.0%} of pages from openings)"
+                        pages = sources.get("opening", 0) + sources.get("ranked", 0)
+                        if pages:
+                            misses = ", ".join(f"{k[5:]} {v / pages:.0%}" for k, v in sources.items() if k.startswith("miss ") and v)
+                            flag += f"  ({sources.get('opening', 0) / pages:.0%} of pages from openings{'; missed: ' + misses if misses else ''})"
                         if result.pages:
                             flag += f"  ({result.pages[0]} first pages, {result.pages[1]} next pages)"
                         print(f"round {round_no} {name:36} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms"

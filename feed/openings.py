@@ -47,10 +47,17 @@ from dataclasses import dataclass
 from core.stores import Stores
 from feed import likes, seen, sessions
 
-SIZE = 100  # entries per build: five pages of the default twenty (a build's cost grows slower than its size)
-REFILL_BELOW = 20  # a page that leaves fewer asks for the next build, which extends what is left
+SIZE = 120  # entries per build, at most: six pages of the default twenty (a build's cost grows slower than its size)
+REFILL_BELOW = 40  # a page that leaves fewer asks for the next build, which extends what is left (by about 80)
 TTL_S = 300.0
 MISS_DELAY_S = 0.2  # a page that found no opening ranks its own first: the build it asks for waits for that page's writes
+
+# Why a page could not come from the opening (``Miss.reason``):
+NO_OPENING = "none"  # the user has none (never built, expired, dropped)
+OTHER_SESSION = "session"  # the cursor's session cannot continue it (another took from it, the taste moved), or a bad cursor
+SHORT = "short"  # fewer entries left than the page needs: kept, and asked to be extended
+STALE = "stale"  # one of the page's entries was served, viewed or hidden since the build: dropped
+MISS_REASONS = (NO_OPENING, OTHER_SESSION, SHORT, STALE)
 
 
 def opening_key(stores: Stores, user_id: str) -> str:
@@ -70,26 +77,26 @@ def wanted_key(stores: Stores) -> str:
 # session's owner. (Fixed numbers are written into the source: every argument
 # is one more to pack per page.) A new session's hash is the one
 # ``sessions.hash_fields`` writes, plus the opening's id and ``taken``.
-# Returns nil when the page cannot come from the opening (the caller ranks
-# it), else {ids, like scores, entries left}.
+# Returns a miss reason (a string) when the page cannot come from the
+# opening (the caller ranks it), else {ids, like scores, entries left}.
 _TAKE = """
 local function want(delay) redis.call('ZADD', KEYS[8], 'NX', ARGV[3] + delay, ARGV[1]) end
-local function stale() redis.call('DEL', KEYS[1], KEYS[2]) want(@MISS_DELAY@) return false end
+local function stale() redis.call('DEL', KEYS[1], KEYS[2]) want(@MISS_DELAY@) return '@STALE@' end
 local opening = redis.call('HMGET', KEYS[1], 'id', 'interest', 'taken')
-if not opening[1] then want(@MISS_DELAY@) return false end
+if not opening[1] then want(@MISS_DELAY@) return '@NONE@' end
 local limit = tonumber(ARGV[2])
 if ARGV[4] == 'new' then
-  if redis.call('EXISTS', KEYS[6]) == 1 then return false end
+  if redis.call('EXISTS', KEYS[6]) == 1 then return '@SESSION@' end
 else
   local s = redis.call('HMGET', KEYS[6], 'user', 'kind', 'opening', 'interest', 'muted', 'opening_at')
   if s[1] ~= ARGV[1] or s[2] ~= 'for_you' or s[3] ~= opening[1] or s[4] ~= opening[2] or (s[5] and s[5] ~= '[]') then
-    return false
+    return '@SESSION@'
   end
   -- the cursor is the session's end, and no other session took from the opening since this one did
-  if s[6] ~= opening[3] or redis.call('LLEN', KEYS[7]) ~= tonumber(ARGV[4]) then return false end
+  if s[6] ~= opening[3] or redis.call('LLEN', KEYS[7]) ~= tonumber(ARGV[4]) then return '@SESSION@' end
 end
 local ids = redis.call('LRANGE', KEYS[2], 0, limit - 1)
-if #ids < limit then want(0) return false end  -- running out: kept, to be extended
+if #ids < limit then want(0) return '@SHORT@' end  -- running out: kept, to be extended
 @ALREADY@for i = 1, #ids do
   if found[i] then return stale() end
 end
@@ -108,10 +115,17 @@ redis.call('EXPIRE', KEYS[6], @SESSION_TTL@)
 redis.call('EXPIRE', KEYS[7], @SESSION_TTL@)
 @MARK_SEEN@return {ids, redis.call('ZMSCORE', KEYS[9], '@LIKES_STATE@', unpack(ids)), left}
 """
-for _name, _value in {"MISS_DELAY": MISS_DELAY_S, "REFILL_BELOW": REFILL_BELOW, "SESSION_TTL": sessions.TTL_S,
+for _name, _value in {"NONE": NO_OPENING, "SESSION": OTHER_SESSION, "SHORT": SHORT, "STALE": STALE, "MISS_DELAY": MISS_DELAY_S, "REFILL_BELOW": REFILL_BELOW, "SESSION_TTL": sessions.TTL_S,
                       "LIKES_STATE": likes.STATE, "ALREADY": seen.lua_already(3, "ids", "found"),
                       "MARK_SEEN": seen.lua_mark("KEYS[3]", "ARGV[3]", "ids")}.items():
     _TAKE = _TAKE.replace(f"@{_name}@", str(_value))
+
+
+@dataclass
+class Miss:
+    """What ``take`` answers when the page must be ranked: why (``MISS_REASONS``)."""
+
+    reason: str
 
 
 @dataclass
@@ -127,20 +141,20 @@ class Page:
 
 async def take(
     stores: Stores, user_id: str, *, limit: int, session_id: str | None = None, at: int = 0
-) -> Page | None:
+) -> Page | Miss:
     """Serve ``limit`` posts from the user's opening: a new session's first page
     (``session_id`` None) or the next page of the session the opening started
-    (``at``: that session's cursor). None when the page must be ranked
+    (``at``: that session's cursor). A ``Miss`` when the page must be ranked
     (no opening, a stale one, another session took from it, the session's
     taste moved)."""
-    if limit < 1:
-        return None
     if session_id is None:
         session_id, mode, owner = sessions.new_session_id(), "new", sessions.new_owner()
     elif sessions.valid_session_id(session_id):
         mode, owner = str(at), ""
     else:
-        return None
+        return Miss(OTHER_SESSION)
+    if limit < 1:
+        return Miss(SHORT)
     keys = [
         opening_key(stores, user_id),
         items_key(stores, user_id),
@@ -151,8 +165,8 @@ async def take(
         likes.mirror_key(stores, user_id),
     ]
     reply = await stores.script(_TAKE)(keys=keys, args=[user_id, limit, repr(time.time()), mode, owner])
-    if not reply:
-        return None
+    if isinstance(reply, bytes):
+        return Miss(reply.decode())
     raw_ids, scores, left = reply
     ids = [v.decode() for v in raw_ids]
     liked = await likes.liked_from(stores, user_id, ids, [None if s is None else float(s) for s in scores])

@@ -44,18 +44,19 @@ async def seed_world(stores, n_authors: int = 30, each: int = 3):
 
 async def test_an_opening_is_what_a_new_session_would_serve_and_pages_take_it_in_order(world):
     await seed_world(world.stores)
+    size = openings.REFILL_BELOW + 10  # one page of 10, and the opening is at the refill line
     async with runtime_and_viewer(world.stores) as (rt, viewer):
-        builder = OpeningBuilder(world.stores, runtime=rt, size=30)
-        assert await builder.build(viewer) == 30
+        builder = OpeningBuilder(world.stores, runtime=rt, size=size)
+        assert await builder.build(viewer) == size
         built = await opening_of(world.stores, viewer)
         # the same ranking a new session makes in the api (its own, not sharing the builder's shortlist)
         state = sessions.new(world.stores, user_id=viewer, kind="for_you", window=30)
         by_hand = ForYou(world.stores, rt.pool, state, await rt.viewer(viewer))
         await by_hand.prepare()
-        assert [p.post.id for p in await by_hand.next(30)] == built
+        assert [p.post.id for p in await by_hand.next(size)] == built
 
         first = await openings.take(world.stores, viewer, limit=10)
-        assert first is not None and first.ids == built[:10] and first.start == 0 and first.left == 20
+        assert isinstance(first, openings.Page) and first.ids == built[:10] and first.start == 0 and first.left == size - 10
         stored = await sessions.load(world.stores, first.session_id)
         assert stored is not None and stored.served == built[:10] and stored.kind == "for_you" and stored.user_id == viewer
         assert stored.window == 10 and stored.pos == 0 and stored.muted == [] and stored.owner
@@ -64,31 +65,33 @@ async def test_an_opening_is_what_a_new_session_would_serve_and_pages_take_it_in
         written = {k.decode() for k in await world.stores.redis.hkeys(sessions.hash_key(world.stores, first.session_id))}
         assert written == set(sessions.hash_fields(stored)) | {"opening", "opening_at"}
         assert await seen.already(world.stores, viewer, built) == set(built[:10])  # marked seen as served
-        assert viewer not in await asked(world.stores)  # 20 left: no build needed yet
+        assert viewer not in await asked(world.stores)  # REFILL_BELOW left: no build needed yet
 
         # the session's next page continues the sequence
         second = await openings.take(world.stores, viewer, limit=10, session_id=first.session_id, at=10)
-        assert second is not None and second.ids == built[10:20] and second.start == 10
+        assert isinstance(second, openings.Page) and second.ids == built[10:20] and second.start == 10
         assert (await sessions.load(world.stores, first.session_id)).served == built[:20]
         assert viewer in await asked(world.stores)  # running low: the next build is asked for
         await world.stores.redis.delete(openings.wanted_key(world.stores))
         # a cursor that is not the session's end, or another user's, cannot take from it
-        assert await openings.take(world.stores, viewer, limit=10, session_id=first.session_id, at=10) is None
+        other_session = openings.Miss(openings.OTHER_SESSION)
+        assert await openings.take(world.stores, viewer, limit=10, session_id=first.session_id, at=10) == other_session
         other = (await make_user(world.stores))["user"]["id"]
-        assert await openings.take(world.stores, other, limit=10, session_id=first.session_id, at=20) is None
+        assert await openings.take(world.stores, other, limit=10, session_id=first.session_id, at=20) == openings.Miss(openings.NO_OPENING)
+        assert await openings.take(world.stores, viewer, limit=10, session_id="fs_not-a-session", at=20) == other_session
 
-        # another session takes the rest; the first one's cursor no longer continues in it
+        # another session takes from it; the first one's cursor no longer continues in it
         again = await openings.take(world.stores, viewer, limit=5)
-        assert again is not None and again.ids == built[20:25] and again.session_id != first.session_id
-        assert await openings.take(world.stores, viewer, limit=5, session_id=first.session_id, at=20) is None
+        assert isinstance(again, openings.Page) and again.ids == built[20:25] and again.session_id != first.session_id
+        assert await openings.take(world.stores, viewer, limit=5, session_id=first.session_id, at=20) == other_session
         # a page larger than what is left cannot come from it, but the opening stays, to be extended
         await world.stores.redis.delete(openings.wanted_key(world.stores))
-        assert await openings.take(world.stores, viewer, limit=10) is None
-        assert await opening_of(world.stores, viewer) == built[25:30] and await asked(world.stores) == [viewer]
-        last = await openings.take(world.stores, viewer, limit=5, session_id=again.session_id, at=5)
-        assert last is not None and last.ids == built[25:30] and last.left == 0
+        assert await openings.take(world.stores, viewer, limit=size - 20) == openings.Miss(openings.SHORT)
+        assert await opening_of(world.stores, viewer) == built[25:] and await asked(world.stores) == [viewer]
+        last = await openings.take(world.stores, viewer, limit=size - 25, session_id=again.session_id, at=5)
+        assert isinstance(last, openings.Page) and last.ids == built[25:] and last.left == 0
         await world.stores.redis.delete(openings.wanted_key(world.stores))
-        assert await openings.take(world.stores, viewer, limit=5) is None  # used up, and asked for again
+        assert await openings.take(world.stores, viewer, limit=5) == openings.Miss(openings.SHORT)  # used up, and asked for again
         assert await asked(world.stores) == [viewer]
 
 
@@ -130,7 +133,7 @@ async def test_an_opening_in_use_is_extended_and_its_session_carries_on_into_it(
         before = await openings.current(world.stores, viewer)
         first = await openings.take(world.stores, viewer, limit=10)
         second = await openings.take(world.stores, viewer, limit=10, session_id=first.session_id, at=10)
-        assert second is not None and second.left == 10 and viewer in await asked(world.stores)
+        assert isinstance(second, openings.Page) and second.left == 10 and viewer in await asked(world.stores)
 
         assert await builder.build(viewer) == 30  # the 10 left, then 20 more
         after = await openings.current(world.stores, viewer)
@@ -157,7 +160,7 @@ async def test_an_opening_in_use_is_extended_and_its_session_carries_on_into_it(
 async def test_a_stale_opening_is_dropped_and_asked_for_again(world):
     await seed_world(world.stores, n_authors=12)
     async with runtime_and_viewer(world.stores) as (rt, viewer):
-        assert await openings.take(world.stores, viewer, limit=5) is None
+        assert await openings.take(world.stores, viewer, limit=5) == openings.Miss(openings.NO_OPENING)
         assert await asked(world.stores) == [viewer]  # a miss asks for a build, due a little later
         assert await openings.wanted(world.stores, 10) == []
         await asyncio.sleep(openings.MISS_DELAY_S)
@@ -170,7 +173,7 @@ async def test_a_stale_opening_is_dropped_and_asked_for_again(world):
         async with world.stores.redis.pipeline(transaction=False) as pipe:
             views.history_commands(pipe, world.stores, viewer, built[2])
             await pipe.execute()
-        assert await openings.take(world.stores, viewer, limit=5) is None
+        assert await openings.take(world.stores, viewer, limit=5) == openings.Miss(openings.STALE)
         assert await opening_of(world.stores, viewer) == []
         assert await asked(world.stores) == [viewer]
         assert await seen.already(world.stores, viewer, built) == {built[2]}  # nothing was served
@@ -242,6 +245,11 @@ async def test_pages_come_from_the_opening_over_http_and_a_block_since_the_build
         metrics = (await http.get("/metrics")).text
         assert 'fabula_feed_pages_total{source="opening"} 2.0' in metrics
         assert 'fabula_feed_pages_total{source="ranked"} 4.0' in metrics
+        # and why the opening missed: none yet for the first; the page asked again is behind its session's end
+        # (the third took its page, then ranked stand-ins; the fourth's cursor no longer points at the opening)
+        assert 'fabula_feed_opening_misses_total{reason="none"} 1.0' in metrics
+        assert 'fabula_feed_opening_misses_total{reason="session"} 1.0' in metrics
+        assert 'fabula_feed_opening_misses_total{reason="short"} 0.0' in metrics
 
 
 async def test_posts_gone_from_an_opening_page_close_their_gaps_within_the_author_cap(world):

@@ -42,6 +42,8 @@ from server.post_views import PostView, post_views
 
 PAGES = Counter("fabula_feed_pages", "for_you pages served over HTTP, by where they came from", ["source"])
 _FROM_OPENING, _RANKED = PAGES.labels("opening"), PAGES.labels("ranked")
+MISSES = Counter("fabula_feed_opening_misses", "for_you pages the user's opening could not serve, by why", ["reason"])
+_MISSED = {reason: MISSES.labels(reason) for reason in openings.MISS_REASONS}
 
 _FOR_YOU_CURSOR = re.compile(r"(fs_[0-9a-hjkmnp-tv-z]{26})\.(\d{1,5})(o?)")
 
@@ -93,7 +95,9 @@ async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: in
     await rt.pool.refresh(max_age=POOL_REFRESH_S)
     if from_opening:
         page = await openings.take(stores, user.id, limit=limit, session_id=session_id, at=at)
-        if page is not None:
+        if isinstance(page, openings.Miss):
+            _MISSED[page.reason].inc()
+        else:
             viewer = await rt.viewer(user.id, fof=False)  # to gate the posts, not to rank them
             allowed, _ = await gate(stores, rt.pool, viewer, page.ids)
             if len(allowed) == len(page.ids):
