@@ -15,11 +15,14 @@ check), made by the opening builder (``fabula feed-builder``,
 Both expire ``TTL_S`` after the last build or extension, so an opening
 never holds back posts published since for long.
 
-``take`` serves one HTTP page from it in one round trip (a Lua script). The
-next ``limit`` entries must all be unseen by the user (served, viewed or
-hidden since the build); otherwise the opening is stale and is dropped. One
-holding fewer than ``limit`` is kept and asked to be extended. The
-page either opens a new session with them, or continues the session the
+``take`` serves one HTTP page from it in one round trip (a Lua script): the
+next ``limit`` entries the user has not seen, among the next ``2 * limit``.
+Entries served, viewed or hidden since the build (by a page ranked in the
+api, the swipe stream, a share link) are skipped and leave the opening;
+closing their gaps can bring one author's posts too near each other, which
+the caller checks (``Page.skipped``, ``Page.before``). Fewer than ``limit``
+unseen among them: the opening is stale and is dropped. One holding fewer
+than ``limit`` is kept and asked to be extended. The page either opens a new session with them, or continues the session the
 opening started, as long as that session's taste is still the opening's and
 no other session took from it since (the session's ``opening`` and
 ``opening_at`` fields: the opening's id and its ``taken`` after the
@@ -42,10 +45,10 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.stores import Stores
-from feed import likes, seen, sessions
+from feed import diversity, likes, seen, sessions
 
 SIZE = 120  # entries per build, at most: six pages of the default twenty (a build's cost grows slower than its size)
 REFILL_BELOW = 40  # a page that leaves fewer asks for the next build, which extends what is left (by about 80)
@@ -56,7 +59,7 @@ MISS_DELAY_S = 0.2  # a page that found no opening ranks its own first: the buil
 NO_OPENING = "none"  # the user has none (never built, expired, dropped)
 OTHER_SESSION = "session"  # the cursor's session cannot continue it (another took from it, the taste moved), or a bad cursor
 SHORT = "short"  # fewer entries left than the page needs: kept, and asked to be extended
-STALE = "stale"  # one of the page's entries was served, viewed or hidden since the build: dropped
+STALE = "stale"  # fewer than a page unseen among the next two pages' entries: dropped
 MISS_REASONS = (NO_OPENING, OTHER_SESSION, SHORT, STALE)
 
 
@@ -78,7 +81,9 @@ def wanted_key(stores: Stores) -> str:
 # is one more to pack per page.) A new session's hash is the one
 # ``sessions.hash_fields`` writes, plus the opening's id and ``taken``.
 # Returns a miss reason (a string) when the page cannot come from the
-# opening (the caller ranks it), else {ids, like scores, entries left}.
+# opening (the caller ranks it), else {ids, like scores, entries left,
+# entries skipped, the session's last entries before the page when some
+# were skipped (for the author cap)}.
 _TAKE = """
 local function want(delay) redis.call('ZADD', KEYS[8], 'NX', ARGV[3] + delay, ARGV[1]) end
 local function stale() redis.call('DEL', KEYS[1], KEYS[2]) want(@MISS_DELAY@) return '@STALE@' end
@@ -95,13 +100,25 @@ else
   -- the cursor is the session's end, and no other session took from the opening since this one did
   if s[6] ~= opening[3] or redis.call('LLEN', KEYS[7]) ~= tonumber(ARGV[4]) then return '@SESSION@' end
 end
-local ids = redis.call('LRANGE', KEYS[2], 0, limit - 1)
+local ids = redis.call('LRANGE', KEYS[2], 0, 2 * limit - 1)
 if #ids < limit then want(0) return '@SHORT@' end  -- running out: kept, to be extended
-@ALREADY@for i = 1, #ids do
-  if found[i] then return stale() end
+@ALREADY@-- the first `limit` unseen; the seen ones before them are skipped
+local page, used = {}, 0
+for i = 1, #ids do
+  if not found[i] then
+    page[#page + 1] = ids[i]
+    if #page == limit then
+      used = i
+      break
+    end
+  end
 end
-redis.call('LTRIM', KEYS[2], limit, -1)
-local taken = redis.call('HINCRBY', KEYS[1], 'taken', limit)
+if #page < limit then return stale() end
+ids = page
+local skipped, before = used - limit, {}
+if skipped > 0 and ARGV[4] ~= 'new' then before = redis.call('LRANGE', KEYS[7], -@CAP_SPAN@, -1) end
+redis.call('LTRIM', KEYS[2], used, -1)
+local taken = redis.call('HINCRBY', KEYS[1], 'taken', used)
 local left = redis.call('LLEN', KEYS[2])
 if left < @REFILL_BELOW@ then want(0) end
 if ARGV[4] == 'new' then
@@ -113,10 +130,10 @@ end
 redis.call('RPUSH', KEYS[7], unpack(ids))
 redis.call('EXPIRE', KEYS[6], @SESSION_TTL@)
 redis.call('EXPIRE', KEYS[7], @SESSION_TTL@)
-@MARK_SEEN@return {ids, redis.call('ZMSCORE', KEYS[9], '@LIKES_STATE@', unpack(ids)), left}
+@MARK_SEEN@return {ids, redis.call('ZMSCORE', KEYS[9], '@LIKES_STATE@', unpack(ids)), left, skipped, before}
 """
 for _name, _value in {"NONE": NO_OPENING, "SESSION": OTHER_SESSION, "SHORT": SHORT, "STALE": STALE, "MISS_DELAY": MISS_DELAY_S, "REFILL_BELOW": REFILL_BELOW, "SESSION_TTL": sessions.TTL_S,
-                      "LIKES_STATE": likes.STATE, "ALREADY": seen.lua_already(3, "ids", "found"),
+                      "LIKES_STATE": likes.STATE, "CAP_SPAN": diversity.RULES.author_window - 1, "ALREADY": seen.lua_already(3, "ids", "found"),
                       "MARK_SEEN": seen.lua_mark("KEYS[3]", "ARGV[3]", "ids")}.items():
     _TAKE = _TAKE.replace(f"@{_name}@", str(_value))
 
@@ -137,6 +154,8 @@ class Page:
     ids: list[str]
     liked: set[str]
     left: int  # entries the opening has left after it
+    skipped: int = 0  # entries seen since the build, skipped before the page's last one
+    before: list[str] = field(default_factory=list)  # when some were skipped: the session's entries before the page (the author cap's window)
 
 
 async def take(
@@ -167,10 +186,11 @@ async def take(
     reply = await stores.script(_TAKE)(keys=keys, args=[user_id, limit, repr(time.time()), mode, owner])
     if isinstance(reply, bytes):
         return Miss(reply.decode())
-    raw_ids, scores, left = reply
+    raw_ids, scores, left, skipped, before = reply
     ids = [v.decode() for v in raw_ids]
     liked = await likes.liked_from(stores, user_id, ids, [None if s is None else float(s) for s in scores])
-    return Page(session_id=session_id, start=at if mode != "new" else 0, ids=ids, liked=liked, left=int(left))
+    return Page(session_id=session_id, start=at if mode != "new" else 0, ids=ids, liked=liked, left=int(left),
+                skipped=int(skipped), before=[v.decode() for v in before])
 
 
 # KEYS: opening, items, seen, history, hidden. ARGV: 'new' or the id of the

@@ -35,6 +35,14 @@ async def asked(stores) -> list[str]:
     return [m.decode() for m in await stores.redis.zrange(openings.wanted_key(stores), 0, -1)]
 
 
+async def viewed(stores, user_id: str, *post_ids: str) -> None:
+    """The user viewed these posts another way (not through the opening)."""
+    async with stores.redis.pipeline(transaction=False) as pipe:
+        for post_id in post_ids:
+            views.history_commands(pipe, stores, user_id, post_id)
+        await pipe.execute()
+
+
 async def seed_world(stores, n_authors: int = 30, each: int = 3):
     authors = await make_authors(stores, n_authors)
     specs = [{"author_id": a, "caption": f"clip {j} by {a[-5:]} about topic {i % 7}", "age_h": 0.5 * (i * each + j)}
@@ -169,19 +177,30 @@ async def test_a_stale_opening_is_dropped_and_asked_for_again(world):
         builder = OpeningBuilder(world.stores, runtime=rt, size=20)
         await builder.build(viewer)
         built = await opening_of(world.stores, viewer)
-        # viewed another way after the build: the page that would serve it cannot come from the opening
-        async with world.stores.redis.pipeline(transaction=False) as pipe:
-            views.history_commands(pipe, world.stores, viewer, built[2])
-            await pipe.execute()
-        assert await openings.take(world.stores, viewer, limit=5) == openings.Miss(openings.STALE)
+        # viewed another way after the build: the page skips it, and it leaves the opening
+        await viewed(world.stores, viewer, built[2])
+        first = await openings.take(world.stores, viewer, limit=5)
+        assert isinstance(first, openings.Page) and first.ids == built[:2] + built[3:6]
+        assert first.skipped == 1 and first.before == []  # (a new session: nothing before it)
+        assert await opening_of(world.stores, viewer) == built[6:]
+        # the session's next page, past two seen entries: it is told what the session served before it
+        await viewed(world.stores, viewer, built[7], built[9])
+        second = await openings.take(world.stores, viewer, limit=5, session_id=first.session_id, at=5)
+        assert isinstance(second, openings.Page) and second.ids == [built[6], built[8], *built[10:13]]
+        assert second.skipped == 2 and second.before == first.ids
+        assert (await sessions.load(world.stores, first.session_id)).served == first.ids + second.ids
+        # fewer than a page unseen among the next two pages' entries: the opening is stale, dropped and asked for again
+        await world.stores.redis.delete(openings.wanted_key(world.stores))
+        await viewed(world.stores, viewer, built[13], built[15], built[17], built[18])
+        assert await openings.take(world.stores, viewer, limit=3, session_id=first.session_id, at=10) == openings.Miss(openings.STALE)
         assert await opening_of(world.stores, viewer) == []
         assert await asked(world.stores) == [viewer]
-        assert await seen.already(world.stores, viewer, built) == {built[2]}  # nothing was served
+        assert await seen.already(world.stores, viewer, built) == set(built[:14]) | {built[15], built[17], built[18]}  # nothing more served
 
-        # a rebuild leaves the viewed post out
+        # a rebuild leaves the viewed posts out
         await builder.build(viewer)
         rebuilt = await opening_of(world.stores, viewer)
-        assert rebuilt and built[2] not in rebuilt
+        assert rebuilt and not set(rebuilt) & set(built[:13])
         # a build holding a post served (or viewed) before it was kept is not kept: the builder builds again
         assert await openings.store(world.stores, viewer, [rebuilt[0], built[2]], b"") == {built[2]}
         assert await opening_of(world.stores, viewer) == rebuilt
@@ -252,33 +271,42 @@ async def test_pages_come_from_the_opening_over_http_and_a_block_since_the_build
         assert 'fabula_feed_opening_misses_total{reason="short"} 0.0' in metrics
 
 
-async def test_posts_gone_from_an_opening_page_close_their_gaps_within_the_author_cap(world):
+@pytest.mark.parametrize("how", ["blocked", "viewed"])
+async def test_posts_gone_from_an_opening_page_close_their_gaps_within_the_author_cap(world, how):
     # an opening made under the cap: a's posts at 0, 5 and 10, z's at 3 ...
     a, z, *others = await make_authors(world.stores, 30)
-    made = [a, others[0], others[1], z, others[2], a, *others[3:7], a, *others[7:16]]
+    made = [a, others[0], others[1], z, others[2], a, *others[3:7], a, *others[7:17]]  # a page of 20, and one more
     specs = [{"author_id": author, "caption": f"clip {i} by {author[-5:]}"} for i, author in enumerate(made)]
-    specs += [{"author_id": author, "caption": f"more by {author[-5:]}"} for author in others[16:]]  # to stand in
+    specs += [{"author_id": author, "caption": f"more by {author[-5:]}"} for author in others[17:]]  # to stand in
     posts = await seed_posts(world.stores, specs)
     opening = [p.id for p in posts[: len(made)]]
     assert diversity.author_cap_holds(made)
     viewer = await make_user(world.stores)
     uid = viewer["user"]["id"]
-    await graph.block(world.stores, uid, z)  # ... then the viewer blocks z
     assert await openings.store(world.stores, uid, opening, b"") == set()
+    # ... then the viewer blocks z (the gate drops z's post), or watches z's post elsewhere (the page skips it)
+    if how == "blocked":
+        await graph.block(world.stores, uid, z)
+    else:
+        await viewed(world.stores, uid, opening[3])
+    skipped = int(how == "viewed")
     api = world.start_api()
     async with httpx.AsyncClient(base_url=api.url, timeout=30) as http:
         page = (await http.get("/v1/feed", params={"kind": "for_you", "limit": 20}, headers=viewer["headers"])).json()
+        metrics = (await http.get("/metrics")).text
     ids = [i["id"] for i in page["data"]]
     by_id = {p.id: p.author_id for p in posts}
     shown = [by_id[pid] for pid in ids]
     # z's post left, and with it a's third post: closing z's gap brought it within ten of a's first
-    kept = [pid for i, pid in enumerate(opening) if i not in (3, 10)]
-    assert ids[:18] == kept and len(ids) == 20 and len(set(ids)) == 20 and z not in shown
+    kept = [pid for i, pid in enumerate(opening[: 20 + skipped]) if i not in (3, 10)]
+    assert ids[: len(kept)] == kept and len(ids) == 20 and len(set(ids)) == 20 and z not in shown
     assert diversity.author_cap_holds(shown)  # in what the viewer sees, stand-ins included
+    assert 'fabula_feed_pages_total{source="ranked"} 1.0' in metrics  # the stand-ins were ranked in the api
     session = await sessions.load(world.stores, page["next_cursor"].split(".")[0])
     assert session.served == ids  # the session holds what was shown, so its next page ranks from there
-    # what left the page without being shown is not counted as seen
-    assert await seen.already(world.stores, uid, [opening[3], opening[10]]) == {opening[10]} & set(ids)
+    # what left the page without being shown is not counted as seen (z's post: only if viewed elsewhere)
+    expected = {opening[3]} if skipped else set()
+    assert await seen.already(world.stores, uid, [opening[3], opening[10]]) == expected | ({opening[10]} & set(ids))
 
 
 async def test_the_builder_outlives_a_failed_claim_and_stops_when_told(world, monkeypatch):

@@ -100,13 +100,14 @@ async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: in
         else:
             viewer = await rt.viewer(user.id, fof=False)  # to gate the posts, not to rank them
             allowed, _ = await gate(stores, rt.pool, viewer, page.ids)
-            if len(allowed) == len(page.ids):
+            if len(allowed) == len(page.ids) and (not page.skipped or await _cap_holds(stores, rt, page, allowed)):
                 end = page.start + len(page.ids)
                 data = await feed_items.views(stores, rt, user.id, [allowed[pid] for pid in page.ids], liked=page.liked)
                 more = "o" if page.left else ""  # (fewer than a page left: the builder is extending it)
                 _FROM_OPENING.inc()
                 return FeedPage(kind="for_you", data=data, next_cursor=f"{page.session_id}.{end}{more}")
-            # a post went away or out of reach since the build: the session ranks stand-ins
+            # a post went away or out of reach since the build (or closing the gaps of those
+            # seen since brought an author too near): the session ranks stand-ins
             session_id, at, taken = page.session_id, page.start, (page.ids, allowed)
     # (a marked cursor that missed is often a page asked again: its next cursor keeps the mark)
     viewer = await rt.viewer(user.id)
@@ -165,6 +166,14 @@ async def _ranked_page(
     end = at + len(wanted)
     mark = "o" if keep_mark and not fresh and end == len(state.served) else ""
     return FeedPage(kind="for_you", data=data, next_cursor=f"{state.id}.{end}{mark}" if wanted else None)
+
+
+async def _cap_holds(stores: Stores, rt, page: openings.Page, allowed: dict[str, Post]) -> bool:
+    """Whether the author cap holds in a page the opening served with entries
+    skipped (seen since the build), after the session's entries before it."""
+    before = await posts_by_id(stores, rt.pool, page.before) if page.before else {}
+    history = [before[pid].author_id for pid in page.before if pid in before]
+    return all(diversity.within_cap([allowed[pid].author_id for pid in page.ids], history))
 
 
 async def _close_gaps(stores: Stores, rt, state: sessions.SessionState, at: int, ids: list[str], allowed: dict[str, Post]) -> None:
