@@ -48,6 +48,7 @@ FOF_TTL_S = 60.0  # friends of friends, read in the background, are kept this lo
 AUTHOR_TTL_S = 60.0  # an author's cached profile is read again after this long, in the background while it is still shown ...
 AUTHOR_STALE_S = 600.0  # ... and not shown once it is this old: read on the path, like one never read
 AUTHOR_GATHER_S = 1.0  # the background reads due within this long are made as one
+AUTHOR_WARM_CHUNK = 500  # the pool's authors are read ahead in queries of this many
 FOF_FANOUT = 10  # friends of friends: through this many of the people I follow ...
 FOF_EACH = 50  # ... this many of theirs each
 CACHE_MAX = 20_000
@@ -93,6 +94,7 @@ class FeedRuntime:
         self._authors: dict[str, tuple[float, Author]] = {}
         self._authors_reading: set[str] = set()  # due for a background read, or being read
         self._authors_queued: list[str] = []  # due, for the background read that is gathering them
+        self.warm_authors = True  # read the pool's authors ahead (a process that renders no items turns it off)
         self._task: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
         self._started = False
@@ -139,6 +141,12 @@ class FeedRuntime:
                 raise
             except Exception:
                 log.exception("feed pool refresh failed")
+            try:
+                await self._warm_authors()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("authors: reading the pool's ahead failed")
             await asyncio.sleep(POOL_REFRESH_S)
 
     # -- the graph around a viewer -----------------------------------------
@@ -318,6 +326,25 @@ class FeedRuntime:
             out[uid] = Author(user.id, user.handle, user.display_name, user.avatar_url)
             self._authors[uid] = (now, out[uid])
         return out
+
+    async def _warm_authors(self) -> None:
+        """Read the profiles of the pool's authors that are not cached, or are
+        due again (``AUTHOR_TTL_S``), a few queries per pool refresh: so an
+        item of the pool never waits for its author's profile."""
+        if not self.warm_authors:
+            return
+        now = time.monotonic()
+        due = [
+            uid for uid in self.pool.by_author
+            if uid not in self._authors_reading and ((c := self._authors.get(uid)) is None or now - c[0] > AUTHOR_TTL_S)
+        ]
+        for i in range(0, len(due), AUTHOR_WARM_CHUNK):
+            chunk = due[i : i + AUTHOR_WARM_CHUNK]
+            self._authors_reading.update(chunk)
+            try:
+                await self._read_authors(chunk)
+            finally:
+                self._authors_reading.difference_update(chunk)
 
     def _reread_authors(self, user_ids: list[str]) -> None:
         """Queue the due profiles for one background read, made

@@ -96,7 +96,7 @@ class OpeningBuilder:
             log.exception("opening build failed", extra={"user_id": user_id})
 
     async def run(self) -> None:
-        await self._runtime()
+        (await self._runtime()).warm_authors = False  # a builder shows no authors
         log.info("opening builder started")
         while not self._stop.is_set():
             try:

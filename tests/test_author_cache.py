@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from server import feed_runtime
-from tests.test_ranking import make_authors, new_world
+from tests.test_ranking import make_authors, new_world, seed_posts
 from tests.test_shortlist_reuse import runtime_and_viewer
 
 
@@ -73,3 +73,20 @@ async def test_profiles_due_within_the_gathering_time_are_read_again_in_one_read
             await asyncio.sleep(0.01)
         await until(lambda: all(rt.cached_authors([uid])[uid].display_name == f"new {uid}" for uid in authors))
         assert reads[1] == sorted(authors)  # one read for the three
+
+
+async def test_the_authors_of_the_pool_are_read_ahead(world, monkeypatch):
+    authors = await make_authors(world.stores, 3)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip by {a[-4:]}"} for a in authors])
+    monkeypatch.setattr(feed_runtime, "POOL_REFRESH_S", 0.05)
+    async with runtime_and_viewer(world.stores) as (rt, _):
+        # nothing showed them: the runtime read them with its pool, so the first item shown waits for no read
+        await until(lambda: rt.cached_authors(authors) is not None)
+        assert {a.id for a in rt.cached_authors(authors).values()} == set(authors)
+        rt.warm_authors = False  # (as in the opening builder): a new author's profile is read only when shown
+        late = (await make_authors(world.stores, 1))[0]
+        await seed_posts(world.stores, [{"author_id": late, "caption": "late"}])
+        await rt.pool.refresh()
+        assert late in rt.pool.by_author
+        await asyncio.sleep(0.2)
+        assert rt.cached_authors([late]) is None
