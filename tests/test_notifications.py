@@ -208,3 +208,40 @@ async def test_delivered_across_api_replicas(stores, api, second_api):
             await follow(one, fan, author)
             for ws in (on_one, on_two):
                 assert (await next_of_type(ws, "notification"))["data"]["kind"] == "follow"
+
+
+async def test_live_delivery_takes_the_actors_profile_from_the_process_cache(http, stores, monkeypatch):
+    """In process, on the hub itself: a recipient's live notifications from one
+    actor read the actor's profile once, not once per notification."""
+    from types import SimpleNamespace
+
+    import msgspec
+
+    from core.clock import utcnow
+    from feed.notifications import Notification, Published
+    from server import feed_runtime
+    from server.ws.notifications import Hub
+
+    author, fan = await signup(http), await signup(http)
+    reads: list[list[str]] = []
+    real = feed_runtime.get_users
+
+    async def counted(stores_, user_ids):
+        reads.append(list(user_ids))
+        return await real(stores_, user_ids)
+
+    monkeypatch.setattr(feed_runtime, "get_users", counted)
+    monkeypatch.setattr(feed_runtime, "_runtime", None)  # this test's own runtime, put back after
+    recipient = author["user"]["id"]
+    sent: list[bytes] = []
+    hub = Hub(stores)
+    class Receiver:  # the part of a connection the hub uses
+        user = SimpleNamespace(id=recipient)
+        send = staticmethod(sent.append)
+
+    hub.connections[recipient] = {Receiver()}
+    for i in range(3):
+        note = Notification(id=f"notif_{i}", recipient_id=recipient, kind="follow", actor_id=fan["user"]["id"], created_at=utcnow())
+        await hub._deliver(msgspec.json.encode(Published(recipient, note)))
+    assert [json.loads(p)["data"]["actor"]["handle"] for p in sent] == [fan["user"]["handle"]] * 3
+    assert reads == [[fan["user"]["id"]]]

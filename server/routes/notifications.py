@@ -4,36 +4,23 @@ marking them read. New ones are also pushed over the WebSocket
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import msgspec
 from litestar import get, post
-from msgspec import Meta
 
 from accounts.users import User
-from core.clock import unix
 from core.errors import BadRequest
 from core.ids import has_kind
 from core.stores import Stores
 from feed import notifications
-from feed.notifications import Notification
 from server.auth import AUTH
+from server.notification_views import (
+    MarkRead,
+    NotificationView,
+    ReadOut,
+    notification_views,
+)
 from server.openapi import errors
-from server.post_views import Author, authors
 from server.routes.posts import Cursor, Limit
-
-NotificationId = Annotated[str, Meta(min_length=1, max_length=64)]
-
-
-class NotificationView(msgspec.Struct, kw_only=True):
-    id: str
-    object: str = "notification"
-    kind: str  # like | comment | reply | follow | remix
-    actor: Author
-    post_id: str | None
-    comment_id: str | None
-    created_at: int
-    read: bool
 
 
 class NotificationPage(msgspec.Struct, kw_only=True):
@@ -41,40 +28,6 @@ class NotificationPage(msgspec.Struct, kw_only=True):
     next_cursor: str | None
     unread_count: int
     object: str = "list"
-
-
-class MarkRead(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Either ``ids`` (mine; others are ignored) or ``all: true``."""
-
-    ids: Annotated[list[NotificationId], Meta(max_length=100)] | None = None
-    all: bool = False
-
-    def __post_init__(self) -> None:
-        if (self.ids is None) == (not self.all):
-            raise ValueError("give either ids or all: true")
-
-
-class ReadOut(msgspec.Struct, kw_only=True):
-    marked: int
-    unread_count: int
-
-
-async def notification_views(stores: Stores, items: list[Notification]) -> list[NotificationView]:
-    """The wire form; notifications whose actor no longer exists are left out."""
-    found = await authors(stores, [n.actor_id for n in items])
-    return [
-        NotificationView(
-            id=n.id,
-            kind=n.kind,
-            actor=found[n.actor_id],
-            post_id=n.post_id,
-            comment_id=n.comment_id,
-            created_at=unix(n.created_at),
-            read=n.read,
-        )
-        for n in items
-        if n.actor_id in found
-    ]
 
 
 def _check_cursor(cursor: str | None) -> None:

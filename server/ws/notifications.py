@@ -26,7 +26,8 @@ import msgspec
 from core.stores import Stores
 from feed import notifications
 from server.fanout import Subscription
-from server.routes.notifications import MarkRead, notification_views
+from server.feed_runtime import runtime
+from server.notification_views import MarkRead, notification_views
 from server.ws import protocol as proto
 from server.ws.connection import Connection
 
@@ -68,7 +69,8 @@ class Hub:
         targets = list(self.connections.get(published.recipient_id, ()))
         if not targets:
             return
-        views = await notification_views(self.stores, [published.notification])
+        # the actor's profile from this process's author cache (a like's actor is often shown again soon)
+        views = await notification_views(self.stores, [published.notification], read_authors=runtime(self.stores).authors)
         if not views:
             return
         payload = proto.out("notification", msgspec.to_builtins(views[0]))
