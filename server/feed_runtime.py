@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -42,7 +43,7 @@ log = logging.getLogger("fabula.feed")
 
 POOL_SIZE = 5000
 POOL_REFRESH_S = 2.0  # new posts reach the pool within about this long
-COUNTS_RESYNC_S = 60.0  # the pool's counters and posts are re-read this often (and after a missed message)
+COUNTS_RESYNC_S = 60.0  # the pool's counters and posts are re-read over about this long, a slice per refresh (all at once after a missed message)
 VIEWER_TTL_S = 30.0  # the graph around a user is re-read this often (and at once when an edge of theirs changes)
 FOF_TTL_S = 60.0  # friends of friends, read in the background, are kept this long
 AUTHOR_TTL_S = 60.0  # an author's cached profile is read again after this long, in the background while it is still shown ...
@@ -125,18 +126,18 @@ class FeedRuntime:
         await self.views.close()
 
     async def _maintain(self) -> None:
-        last_resync = time.monotonic()
         while True:
             try:
                 await self.pool.refresh(max_age=POOL_REFRESH_S / 2)
                 if self.freeze_heap:
                     self.freeze_heap = False
                     heap.freeze_startup_heap()  # the pool is in: start-up is done
-                if time.monotonic() - last_resync >= COUNTS_RESYNC_S or self._stale:
-                    last_resync = time.monotonic()
+                if self._stale:
                     self._stale = False
                     await self.pool.resync_counts()
                     await self.pool.revalidate()
+                else:
+                    await self.pool.reread_next(math.ceil(len(self.pool) * POOL_REFRESH_S / COUNTS_RESYNC_S))
             except asyncio.CancelledError:
                 raise
             except Exception:

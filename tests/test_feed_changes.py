@@ -19,7 +19,7 @@ from ulid import ULID
 from accounts import graph, graph_cache
 from core.broadcast import ORIGIN
 from core.errors import NotFound
-from feed import post_changes
+from feed import counters, post_changes
 from feed.pool import PostPool
 from feed.posts import delete_post, update_post
 from server.fanout import Subscription
@@ -123,6 +123,37 @@ async def test_a_process_that_missed_changes_catches_up_by_revalidating(world):
     assert set(pool.rows) == {p.id for p in posts[2:]} and consistent(pool)
     assert pool.posts[posts[2].id].caption == "edited elsewhere"
     assert pool.restricted[pool.rows[posts[3].id]] and pool.restricted.sum() == 1
+
+
+async def test_the_rolling_reread_takes_in_missed_changes_a_slice_at_a_time(world):
+    [author] = await make_authors(world.stores, 1)
+    posts = await seed_posts(world.stores, [{"author_id": author, "caption": f"clip {i}"} for i in range(5)])
+    pool = PostPool(world.stores, size=100)
+    await pool.refresh()
+    order = list(pool.table.ids)  # the pass goes over the rows as they are when it starts
+    await counters.get_counts(world.stores, order)  # cached in Redis, as a bump leaves them
+    # changed behind the pool's back: no message was told
+    for pid in order:
+        await world.stores.db["posts"].update_one({"_id": pid}, {"$set": {"caption": f"edited {pid}"}})
+        await world.stores.redis.hset(counters.cache_key(world.stores, pid), "likes", 7)
+    hidden = order[2]
+    await world.stores.db["posts"].update_one({"_id": hidden}, {"$set": {"visibility": "private"}})
+
+    def reread() -> set[str]:
+        return {pid for pid, post in pool.posts.items() if post.caption == f"edited {pid}"}
+
+    assert await pool.reread_next(2) == 0
+    assert reread() == set(order[:2]) and consistent(pool)
+    assert {pid for pid in order if pid in pool.rows and pool.counts_of(pid)["likes"] == 7} == set(order[:2])
+    assert await pool.reread_next(2) == 1  # the private one leaves when its turn comes
+    assert hidden not in pool.rows and reread() == {order[0], order[1], order[3]} and consistent(pool)
+    assert await pool.reread_next(2) == 0  # one left in this pass
+    assert reread() == set(order) - {hidden} and len(pool) == 4
+    assert all(pool.counts_of(pid)["likes"] == 7 for pid in pool.rows)
+    # the next call starts a new pass, over the rows as they are now
+    await world.stores.db["posts"].update_one({"_id": order[4]}, {"$set": {"caption": "again"}})
+    assert await pool.reread_next(10) == 0
+    assert pool.posts[order[4]].caption == "again" and consistent(pool)
 
 
 async def test_the_graph_around_a_viewer_is_reread_as_soon_as_an_edge_changes(world):
