@@ -19,7 +19,8 @@ order) and hands them to the watchers. So a post moves at most once per
 flush, however fast it is liked, and one read serves every session.
 
 A message published while the subscriber was away is not replayed (clients
-read counts with the items; the pool re-reads all counts every minute)."""
+read counts with the items; the pool re-reads all counts at once after a
+reconnect, and a slice of them with every refresh otherwise)."""
 
 from __future__ import annotations
 
