@@ -21,6 +21,19 @@ async def world(settings, tmp_root):
         yield w
 
 
+def count_profile_reads(monkeypatch) -> list[list[str]]:
+    """The ids of every profile read the feed runtime makes from now on, one sorted list per read."""
+    reads: list[list[str]] = []
+    real = feed_runtime.get_users
+
+    async def counted(stores, user_ids):
+        reads.append(sorted(user_ids))
+        return await real(stores, user_ids)
+
+    monkeypatch.setattr(feed_runtime, "get_users", counted)
+    return reads
+
+
 async def until(check, timeout: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():
@@ -53,14 +66,7 @@ async def test_an_old_profile_is_shown_while_it_is_read_again_and_a_gone_author_
 
 async def test_profiles_due_within_the_gathering_time_are_read_again_in_one_read(world, monkeypatch):
     authors = await make_authors(world.stores, 3)
-    reads: list[list[str]] = []
-    real = feed_runtime.get_users
-
-    async def counted(stores, user_ids):
-        reads.append(sorted(user_ids))
-        return await real(stores, user_ids)
-
-    monkeypatch.setattr(feed_runtime, "get_users", counted)
+    reads = count_profile_reads(monkeypatch)
     async with runtime_and_viewer(world.stores) as (rt, _):
         await rt.authors(authors)
         assert reads == [sorted(authors)]

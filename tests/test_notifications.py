@@ -221,16 +221,10 @@ async def test_live_delivery_takes_the_actors_profile_from_the_process_cache(htt
     from feed.notifications import Notification, Published
     from server import feed_runtime
     from server.ws.notifications import Hub
+    from tests.test_author_cache import count_profile_reads
 
     author, fan = await signup(http), await signup(http)
-    reads: list[list[str]] = []
-    real = feed_runtime.get_users
-
-    async def counted(stores_, user_ids):
-        reads.append(list(user_ids))
-        return await real(stores_, user_ids)
-
-    monkeypatch.setattr(feed_runtime, "get_users", counted)
+    reads = count_profile_reads(monkeypatch)
     monkeypatch.setattr(feed_runtime, "_runtime", None)  # this test's own runtime, put back after
     recipient = author["user"]["id"]
     sent: list[bytes] = []
