@@ -80,7 +80,7 @@ class PostPool:
         self._ids: tuple[int, np.ndarray] | None = None
         self._sources: dict[tuple, tuple[float, np.ndarray]] = {}  # viewer-independent source rows (``_source``)
         self._background: set[asyncio.Task] = set()
-        self._reread: list[str] = []  # what is left of the rolling re-read's pass, last first (``reread_next``)
+        self._reread: list[str] = []  # what is left of the rolling re-read's pass (``reread_next``)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -214,14 +214,12 @@ class PostPool:
         bursts: on nx-27017 a full pass of 10,000 posts took seconds of its
         CPU at once. Returns how many of them left the pool."""
         if not self._reread:
-            self._reread = list(reversed(self.table.ids))
-        take = min(max(n, 0), len(self._reread))
-        part = [pid for pid in reversed(self._reread[len(self._reread) - take :]) if pid in self.rows]
-        del self._reread[len(self._reread) - take :]
+            self._reread = list(self.table.ids)
+        part = [pid for pid in self._reread[: max(n, 0)] if pid in self.rows]
+        del self._reread[: max(n, 0)]
         if not part:
             return 0
-        for post_id, found in (await counters.get_counts(self.stores, part)).items():
-            self.update_counts(post_id, found)
+        await self._resync_part(part)
         gone = await self._revalidate_part(part)
         self.drop(gone)
         return len(gone)
@@ -237,9 +235,11 @@ class PostPool:
     async def resync_counts(self, chunk: int = 250) -> None:
         ids = list(self.table.ids)
         for start in range(0, len(ids), chunk):
-            part = ids[start : start + chunk]
-            for post_id, found in (await counters.get_counts(self.stores, part)).items():
-                self.update_counts(post_id, found)
+            await self._resync_part(ids[start : start + chunk])
+
+    async def _resync_part(self, part: list[str]) -> None:
+        for post_id, found in (await counters.get_counts(self.stores, part)).items():
+            self.update_counts(post_id, found)
 
     def update_counts(self, post_id: str, found: dict[str, int]) -> bool:
         row = self.rows.get(post_id)
