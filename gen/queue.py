@@ -32,8 +32,8 @@ a job renders the same frames (its seed is fixed by its id) and outputs are
 keyed by the job id.
 
 Cancelling (``gen.cancel``) takes a queued job out of its lane
-(``withdraw``) and sets a flag ``{ns}:video:{id}:cancel`` that the worker
-running it reads after every denoising step.
+(``withdraw``); a running job is stopped by the cancel flag that
+``gen.cancel`` keeps.
 
 Failures: an attempt that raises is put back at the end of its owner's lane
 (``retry``); after ``job_max_attempts`` the job fails and its entry is copied
@@ -106,10 +106,6 @@ def ring_key(stores: Stores, lane: str) -> str:
 
 def wake_key(stores: Stores) -> str:
     return stores.key("jobs", "wake")
-
-
-def cancel_key(stores: Stores, video_id: str) -> str:
-    return stores.key("video", video_id, "cancel")
 
 
 # --- scripts ----------------------------------------------------------------
@@ -496,19 +492,6 @@ async def prune_consumers(stores: Stores, idle_ms: int) -> int:
             gone += 1
             await stores.redis.xgroup_delconsumer(stream_key(stores), GROUP, name)
     return gone
-
-
-# --- cancellation flags -------------------------------------------------------
-
-CANCEL_TTL_S = 24 * 3600
-
-
-async def flag_cancelled(stores: Stores, video_id: str) -> None:
-    await stores.redis.set(cancel_key(stores, video_id), b"1", ex=CANCEL_TTL_S)
-
-
-async def is_cancelled(stores: Stores, video_id: str) -> bool:
-    return bool(await stores.redis.exists(cancel_key(stores, video_id)))
 
 
 # --- looking at it ----------------------------------------------------------

@@ -43,7 +43,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from core.messages import JobEvent
 from core.settings import Settings
 from core.stores import Stores, open_stores
-from gen import events, heartbeat, jobs, previews, queue
+from gen import cancel, events, heartbeat, jobs, previews, queue
 from gen.encode import encode_mp4, write_thumbnail
 from gen.media import LocalMediaStore, open_media_store
 from gen.reference import open_reference
@@ -265,7 +265,7 @@ class Worker:
         progress = min(99, int(step * 100 / total))
         owned, cancelled = await asyncio.gather(
             jobs.report_progress(stores, job.id, self.name, run.attempt, progress),
-            queue.is_cancelled(stores, job.id),
+            cancel.is_cancelled(stores, job.id),
         )
         if cancelled:
             run.stop = "cancelled"
@@ -338,7 +338,7 @@ class Worker:
         )
         # the last chance to stop before anything is written
         if run.stop is None:
-            if await queue.is_cancelled(stores, job.id):
+            if await cancel.is_cancelled(stores, job.id):
                 run.stop = "cancelled"
             elif not await jobs.owns_attempt(stores, job.id, self.name, run.attempt):
                 run.stop = "lost"
