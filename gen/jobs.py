@@ -131,31 +131,6 @@ async def delete_job(stores: Stores, video_id: str) -> bool:
     return result.deleted_count == 1
 
 
-async def start_attempt(stores: Stores, video_id: str, worker: str) -> Job | None:
-    """Claim a job for a worker: counts the attempt; None when the job is gone or already finished."""
-    doc = await _collection(stores).find_one_and_update(
-        {"_id": video_id, "status": {"$in": ["queued", "in_progress"]}},
-        {"$set": {"status": "in_progress", "worker": worker, "started_at": utcnow()}, "$inc": {"attempts": 1}},
-        return_document=ReturnDocument.AFTER,
-    )
-    return _job(doc)
-
-
-async def set_progress(stores: Stores, video_id: str, progress: int) -> None:
-    await _collection(stores).update_one(
-        {"_id": video_id, "status": "in_progress"}, {"$set": {"progress": int(progress)}}
-    )
-
-
-async def complete(stores: Stores, video_id: str, media: Media) -> Job | None:
-    doc = await _collection(stores).find_one_and_update(
-        {"_id": video_id, "status": "in_progress"},
-        {"$set": {"status": "completed", "progress": 100, "completed_at": utcnow(), "media": msgspec.to_builtins(media), "error": None}},
-        return_document=ReturnDocument.AFTER,
-    )
-    return _job(doc)
-
-
 async def fail(stores: Stores, video_id: str, code: str, message: str) -> Job | None:
     doc = await _collection(stores).find_one_and_update(
         {"_id": video_id, "status": {"$in": ["queued", "in_progress"]}},

@@ -96,14 +96,6 @@ def dead_key(stores: Stores) -> str:
     return stores.key("jobs", "dead")
 
 
-def lane_key(stores: Stores, lane: str, owner: str) -> str:
-    return stores.key("jobs", "lane", lane, owner)
-
-
-def ring_key(stores: Stores, lane: str) -> str:
-    return stores.key("jobs", "ring", lane)
-
-
 def wake_key(stores: Stores) -> str:
     return stores.key("jobs", "wake")
 
