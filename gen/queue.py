@@ -102,16 +102,25 @@ def wake_key(stores: Stores) -> str:
 
 # --- scripts ----------------------------------------------------------------
 
+# push(prefix, owner, lane class, video_id): the job at the end of its
+# owner's lane, stamped with the server's clock (ms); the owner joins the
+# class's ring when the lane was empty; one wake token. Returns the lane's
+# length. Shared by the enqueue and retry scripts.
+_PUSH = """
+local function push(p, owner, lane, vid)
+  local t = redis.call('TIME')
+  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  local key = p .. ':jobs:lane:' .. lane .. ':' .. owner
+  local n = redis.call('RPUSH', key, vid .. ' ' .. now)
+  if n == 1 then redis.call('RPUSH', p .. ':jobs:ring:' .. lane, owner) end
+  redis.call('RPUSH', p .. ':jobs:wake', '1')
+  return n
+end
+"""
+
 # ARGV: prefix, owner, lane, video_id
-_ENQUEUE = """
-local p = ARGV[1]
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local lane = p .. ':jobs:lane:' .. ARGV[3] .. ':' .. ARGV[2]
-local n = redis.call('RPUSH', lane, ARGV[4] .. ' ' .. now)
-if n == 1 then redis.call('RPUSH', p .. ':jobs:ring:' .. ARGV[3], ARGV[2]) end
-redis.call('RPUSH', p .. ':jobs:wake', '1')
-return n
+_ENQUEUE = _PUSH + """
+return push(ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 """
 
 # ARGV: prefix, consumer, holding a wake token (0/1), entry id to acknowledge
@@ -225,17 +234,10 @@ return 1
 """
 
 # KEYS: stream; ARGV: entry id, then the enqueue script's ARGV
-_RETRY = """
+_RETRY = _PUSH + """
 redis.call('XACK', KEYS[1], 'workers', ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
-local p = ARGV[2]
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local lane = p .. ':jobs:lane:' .. ARGV[4] .. ':' .. ARGV[3]
-local n = redis.call('RPUSH', lane, ARGV[5] .. ' ' .. now)
-if n == 1 then redis.call('RPUSH', p .. ':jobs:ring:' .. ARGV[4], ARGV[3]) end
-redis.call('RPUSH', p .. ':jobs:wake', '1')
-return n
+return push(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 """
 
 
