@@ -204,9 +204,7 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
         request, CreateVideo, files=("input_reference",), max_bytes=settings.max_body_bytes, max_form_bytes=form_limit(settings)
     )
     spec = resolve_spec(body, settings)
-    decision = moderate_prompt(body.prompt)
-    if not decision.allowed:
-        raise PolicyViolation(decision.reason or "refused", code="prompt_refused", details={"category": decision.category})
+    moderate(body.prompt)
     reference: bytes | None = None
     if "input_reference" in uploads or body.input_reference is not None:
         await require_image_model(settings, "input_reference")
@@ -230,10 +228,8 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
         seed=body.seed,
         reference=reference is not None,
     )
-    if reference is not None:
-        await guarded("write", store_reference(stores, settings, job, reference))
-    await queue.enqueue(stores, job)
-    return Response(video_object(job), headers={"openai-poll-after-ms": POLL_AFTER_MS})
+    await queue_with_reference(stores, settings, job, reference)
+    return Response(video_object(job), headers=poll_headers(job))
 
 
 @get("/v1/videos/{video_id:str}", dependencies=AUTH, responses=errors(401, 404), tags=["videos"])
