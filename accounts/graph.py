@@ -1,19 +1,16 @@
-"""The follow/block graph.
+"""The follow/block graph, as it is read.
 
 A follow is a document ``{_id: "<follower>:<followee>", follower, followee,
 k, created_at}``; ``k`` is a fresh ULID, unique and ordered by time, that the
 followers/following lists sort and page on (newest first, cursor = the last
-``k`` seen, so pages never repeat or skip an edge). Following twice keeps
-the first edge; unfollowing a non-follow does nothing; the users' counters
-move only when an edge is really inserted or deleted.
+``k`` seen, so pages never repeat or skip an edge).
 
 A block is ``{_id: "<blocker>:<blocked>", blocker, blocked, created_at}``.
-Blocking removes the follows both ways; a blocked pair cannot follow each
-other (the blocker is told to unblock first, the blocked one sees the same
-404 as for an unknown user) and cannot see each other's profile or lists.
+A blocked pair cannot see each other's profile or lists.
 
-Every follow, unfollow, block and unblock that changed an edge is told to
-every api process (``CHANGES``, a ``core.broadcast``), after the shared
+The edges are written by ``accounts.graph_writes`` (follow, unfollow, block,
+unblock), which announces each change on ``CHANGES`` (a ``core.broadcast``,
+defined here so that its listeners need only the read side) after the shared
 cache of the graph around each of the two users (``accounts.graph_cache``)
 dropped their entries; per-process caches (``server.feed_runtime``) drop
 theirs when they hear it."""
@@ -23,14 +20,11 @@ from __future__ import annotations
 import re
 
 import msgspec
-from pymongo import DESCENDING, UpdateOne
-from pymongo.errors import DuplicateKeyError
-from ulid import ULID
+from pymongo import DESCENDING
 
-from accounts import graph_cache, users
+from accounts import users
 from accounts.users import User
 from core.broadcast import Broadcast
-from core.clock import utcnow
 from core.errors import BadRequest, Forbidden
 from core.stores import Stores
 
@@ -49,11 +43,6 @@ class GraphChange(msgspec.Struct, kw_only=True):
 CHANGES: Broadcast[GraphChange] = Broadcast("graph", GraphChange)
 
 
-async def _changed(stores: Stores, kind: str, a: str, b: str) -> None:
-    await graph_cache.invalidate(stores, [a, b])
-    await CHANGES.announce(stores, GraphChange(kind=kind, users=[a, b]))
-
-
 class UserPage(msgspec.Struct, kw_only=True):
     data: list[User]
     next_cursor: str | None = None
@@ -67,7 +56,8 @@ class Relationship(msgspec.Struct, kw_only=True):
     blocking: bool = False
 
 
-def _edge(a: str, b: str) -> str:
+def edge_id(a: str, b: str) -> str:
+    """The ``_id`` of the edge from ``a`` to ``b`` (a follow or a block)."""
     return f"{a}:{b}"
 
 
@@ -76,7 +66,7 @@ def _edge(a: str, b: str) -> str:
 
 async def _blocks(stores: Stores, a: str, b: str) -> tuple[bool, bool]:
     """(a blocks b, b blocks a)."""
-    ab, ba = _edge(a, b), _edge(b, a)
+    ab, ba = edge_id(a, b), edge_id(b, a)
     found = {doc["_id"] async for doc in stores.db.blocks.find({"_id": {"$in": [ab, ba]}}, {"_id": 1})}
     return ab in found, ba in found
 
@@ -101,39 +91,11 @@ async def blocked_among(stores: Stores, viewer: str, user_ids: list[str]) -> set
     """The ids in ``user_ids`` that ``viewer`` blocks or is blocked by."""
     if not user_ids:
         return set()
-    edges = [e for uid in set(user_ids) for e in (_edge(viewer, uid), _edge(uid, viewer))]
+    edges = [e for uid in set(user_ids) for e in (edge_id(viewer, uid), edge_id(uid, viewer))]
     out: set[str] = set()
     async for doc in stores.db.blocks.find({"_id": {"$in": edges}}, {"blocker": 1, "blocked": 1}):
         out.add(doc["blocked"] if doc["blocker"] == viewer else doc["blocker"])
     return out
-
-
-async def block(stores: Stores, blocker: str, blocked: str) -> bool:
-    """Block a user and drop the follows both ways; False when already blocked."""
-    if blocker == blocked:
-        raise BadRequest("you cannot block yourself", code="self_block")
-    try:
-        await stores.db.blocks.insert_one(
-            {"_id": _edge(blocker, blocked), "blocker": blocker, "blocked": blocked, "created_at": utcnow()}
-        )
-        created = True
-    except DuplicateKeyError:
-        created = False
-    # Also on a repeated block: a follow that raced the first one is dropped here.
-    await unfollow(stores, blocker, blocked)
-    await unfollow(stores, blocked, blocker)
-    if created:
-        await _changed(stores, "block", blocker, blocked)
-    return created
-
-
-async def unblock(stores: Stores, blocker: str, blocked: str) -> bool:
-    """Lift a block (follows are not restored); False when there was none."""
-    result = await stores.db.blocks.delete_one({"_id": _edge(blocker, blocked)})
-    if result.deleted_count != 1:
-        return False
-    await _changed(stores, "block", blocker, blocked)
-    return True
 
 
 async def blocks_of(stores: Stores, user_id: str) -> set[str]:
@@ -148,59 +110,12 @@ async def blocks_of(stores: Stores, user_id: str) -> set[str]:
 # --- follows ----------------------------------------------------------------
 
 
-async def _count(stores: Stores, follower: str, followee: str, delta: int) -> None:
-    await stores.db.users.bulk_write(
-        [
-            UpdateOne({"_id": followee}, {"$inc": {"followers": delta}}),
-            UpdateOne({"_id": follower}, {"$inc": {"following": delta}}),
-        ],
-        ordered=False,
-    )
-
-
-async def follow(stores: Stores, follower: str, followee: str) -> bool:
-    """Follow a user; False when already following. Raises on self-follows and blocks."""
-    if follower == followee:
-        raise BadRequest("you cannot follow yourself", code="self_follow")
-    await ensure_not_blocked(stores, follower, followee)
-    try:
-        await stores.db.follows.insert_one(
-            {
-                "_id": _edge(follower, followee),
-                "follower": follower,
-                "followee": followee,
-                "k": str(ULID()),
-                "created_at": utcnow(),
-            }
-        )
-    except DuplicateKeyError:
-        return False
-    await _count(stores, follower, followee, +1)
-    await _changed(stores, "follow", follower, followee)
-    # A block that landed between the check and the insert may have missed
-    # this edge; undo it so the block wins.
-    if await is_blocked_between(stores, follower, followee):
-        await unfollow(stores, follower, followee)
-        await ensure_not_blocked(stores, follower, followee)
-    return True
-
-
-async def unfollow(stores: Stores, follower: str, followee: str) -> bool:
-    """Stop following; False when there was no follow."""
-    result = await stores.db.follows.delete_one({"_id": _edge(follower, followee)})
-    if result.deleted_count != 1:
-        return False
-    await _count(stores, follower, followee, -1)
-    await _changed(stores, "follow", follower, followee)
-    return True
-
-
 async def is_following(stores: Stores, follower: str, followee: str) -> bool:
-    return await stores.db.follows.find_one({"_id": _edge(follower, followee)}, {"_id": 1}) is not None
+    return await stores.db.follows.find_one({"_id": edge_id(follower, followee)}, {"_id": 1}) is not None
 
 
 async def relationship(stores: Stores, viewer: str, other: str) -> Relationship:
-    out, back = _edge(viewer, other), _edge(other, viewer)
+    out, back = edge_id(viewer, other), edge_id(other, viewer)
     follows = {doc["_id"] async for doc in stores.db.follows.find({"_id": {"$in": [out, back]}}, {"_id": 1})}
     blocking, _ = await _blocks(stores, viewer, other)
     return Relationship(following=out in follows, followed_by=back in follows, blocking=blocking)

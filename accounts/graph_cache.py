@@ -9,7 +9,8 @@ minutes, without invalidation: they move with other people's follows.
 Keys (namespace-prefixed): ``graph:around:<user>`` holds the msgspec-JSON
 ``Around``, for ``TTL_S``; ``graph:gen:<user>`` is a generation number that
 every change of one of the user's edges moves (``invalidate``, called by
-``accounts.graph`` after each write and before it tells the api processes).
+``accounts.graph_writes`` after each write and before it tells the api
+processes). Misses are read through ``accounts.graph``.
 
 A miss reads the generation, then Mongo, then stores what it read only if
 the generation has not moved meanwhile (one script). So a read that raced a
@@ -24,6 +25,7 @@ import asyncio
 
 import msgspec
 
+from accounts import graph
 from core.stores import Stores
 
 TTL_S = 3600
@@ -59,8 +61,6 @@ def _gen_key(stores: Stores, user_id: str) -> str:
 
 async def around(stores: Stores, user_id: str) -> Around:
     """The graph around ``user_id`` (from the cache, else from Mongo, then cached)."""
-    from accounts.graph import blocks_of, following_ids
-
     async with stores.redis.pipeline(transaction=False) as pipe:
         pipe.get(_entry_key(stores, user_id))
         pipe.get(_gen_key(stores, user_id))
@@ -71,7 +71,7 @@ async def around(stores: Stores, user_id: str) -> Around:
         except (msgspec.DecodeError, msgspec.ValidationError):
             pass  # written by another version: read afresh
     gen = gen.decode() if isinstance(gen, bytes) else (gen or "0")
-    following, blocked = await asyncio.gather(following_ids(stores, user_id), blocks_of(stores, user_id))
+    following, blocked = await asyncio.gather(graph.following_ids(stores, user_id), graph.blocks_of(stores, user_id))
     found = Around(following=following, blocked=sorted(blocked))
     await stores.script(_STORE)(
         keys=[_entry_key(stores, user_id), _gen_key(stores, user_id)], args=[gen, _encode(found), TTL_S]
@@ -84,8 +84,6 @@ async def friends_of_friends(stores: Stores, user_id: str, following: list[str],
     ``limit`` edges), minus the user and whom they follow. A weak signal that
     any of those people's follows move, so it is cached ``FOF_TTL_S`` and
     never invalidated."""
-    from accounts.graph import followees_of
-
     key = stores.key("graph", "fof", user_id)
     raw = await stores.redis.get(key)
     if raw is not None:
@@ -93,7 +91,7 @@ async def friends_of_friends(stores: Stores, user_id: str, following: list[str],
             return set(_decode_ids(raw))
         except (msgspec.DecodeError, msgspec.ValidationError):
             pass
-    found = await followees_of(stores, following[:fanout], limit=limit) - set(following) - {user_id}
+    found = await graph.followees_of(stores, following[:fanout], limit=limit) - set(following) - {user_id}
     await stores.redis.set(key, _encode(sorted(found)), ex=FOF_TTL_S)
     return found
 

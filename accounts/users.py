@@ -3,7 +3,7 @@
 A user document keeps the handle as typed (``handle``) and lower-cased
 (``handle_lc``, unique), so handles are unique case-insensitively while
 people keep their spelling. ``followers`` / ``following`` are counters kept by
-accounts.graph. The password hash never leaves this module except through
+accounts.graph_writes. The password hash never leaves this module except through
 ``credentials``."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ What it does:
   1. Starts embedded Valkey + nx-27017 in a temporary directory and seeds them
      directly (insert_many into the same collections, with the same document
      shapes the code writes): ``--users`` users (accounts.users.create_user's
-     shape) each following ``--follows`` others (accounts.graph.follow's shape,
+     shape) each following ``--follows`` others (accounts.graph_writes.follow's shape,
      counters included), a bearer token per user (accounts.tokens.issue's
      shape), and ``--posts`` public posts (feed.posts.publish's shape plus
      feed.counters.initial_fields(), with random engagement and ages up to a

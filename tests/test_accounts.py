@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from accounts import credentials, graph, indexes, passwords, tokens, users
+from accounts import credentials, graph, graph_writes, indexes, passwords, tokens, users
 from core.clock import utcnow
 from core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 
@@ -233,8 +233,8 @@ async def counts(stores, user_id: str) -> tuple[int, int]:
 
 async def test_follow_is_idempotent_and_counted(db):
     a, b = await new_user(db), await new_user(db)
-    assert await graph.follow(db, a.id, b.id) is True
-    assert await graph.follow(db, a.id, b.id) is False
+    assert await graph_writes.follow(db, a.id, b.id) is True
+    assert await graph_writes.follow(db, a.id, b.id) is False
     assert await counts(db, b.id) == (1, 0) and await counts(db, a.id) == (0, 1)
     assert await graph.is_following(db, a.id, b.id) and not await graph.is_following(db, b.id, a.id)
     assert await graph.following_ids(db, a.id) == [b.id]
@@ -243,8 +243,8 @@ async def test_follow_is_idempotent_and_counted(db):
     rel = await graph.relationship(db, b.id, a.id)
     assert (rel.following, rel.followed_by, rel.blocking) == (False, True, False)
 
-    assert await graph.unfollow(db, a.id, b.id) is True
-    assert await graph.unfollow(db, a.id, b.id) is False
+    assert await graph_writes.unfollow(db, a.id, b.id) is True
+    assert await graph_writes.unfollow(db, a.id, b.id) is False
     assert await counts(db, b.id) == (0, 0) and await counts(db, a.id) == (0, 0)
     assert await graph.following_ids(db, a.id) == []
 
@@ -252,7 +252,7 @@ async def test_follow_is_idempotent_and_counted(db):
 async def test_cannot_follow_yourself(db):
     a = await new_user(db)
     with pytest.raises(BadRequest):
-        await graph.follow(db, a.id, a.id)
+        await graph_writes.follow(db, a.id, a.id)
     assert await counts(db, a.id) == (0, 0)
 
 
@@ -260,12 +260,12 @@ async def test_concurrent_follows_keep_counters_true(db):
     target = await new_user(db)
     fans = [await new_user(db) for _ in range(6)]
     # The same follow many times at once inserts one edge and counts it once.
-    await asyncio.gather(*(graph.follow(db, fans[0].id, target.id) for _ in range(8)))
+    await asyncio.gather(*(graph_writes.follow(db, fans[0].id, target.id) for _ in range(8)))
     assert await counts(db, target.id) == (1, 0)
     # A random storm of follows and unfollows: counters end equal to the edges.
     rng = random.Random(7)
     ops = [
-        (graph.follow if rng.random() < 0.6 else graph.unfollow)(db, rng.choice(fans).id, target.id)
+        (graph_writes.follow if rng.random() < 0.6 else graph_writes.unfollow)(db, rng.choice(fans).id, target.id)
         for _ in range(40)
     ]
     await asyncio.gather(*ops)
@@ -279,7 +279,7 @@ async def test_pages_are_newest_first_without_repeats(db):
     target = await new_user(db)
     fans = [await new_user(db) for _ in range(23)]
     for fan in fans:
-        await graph.follow(db, fan.id, target.id)
+        await graph_writes.follow(db, fan.id, target.id)
     seen: list[str] = []
     cursor = None
     pages = 0
@@ -317,40 +317,40 @@ async def test_bad_cursor_and_limit(db):
 
 async def test_block_drops_follows_both_ways_and_forbids_following(db):
     a, b = await new_user(db), await new_user(db)
-    await graph.follow(db, a.id, b.id)
-    await graph.follow(db, b.id, a.id)
+    await graph_writes.follow(db, a.id, b.id)
+    await graph_writes.follow(db, b.id, a.id)
     assert await counts(db, a.id) == (1, 1)
 
-    assert await graph.block(db, a.id, b.id) is True
-    assert await graph.block(db, a.id, b.id) is False
+    assert await graph_writes.block(db, a.id, b.id) is True
+    assert await graph_writes.block(db, a.id, b.id) is False
     assert await counts(db, a.id) == (0, 0) and await counts(db, b.id) == (0, 0)
     assert await doc_count(db, "follows", {"_id": {"$in": [f"{a.id}:{b.id}", f"{b.id}:{a.id}"]}}) == 0
     assert await graph.is_blocked_between(db, a.id, b.id)
     assert await graph.is_blocked_between(db, b.id, a.id)
 
     with pytest.raises(Forbidden):  # the blocker is told to unblock first
-        await graph.follow(db, a.id, b.id)
+        await graph_writes.follow(db, a.id, b.id)
     with pytest.raises(NotFound):  # the blocked one cannot tell the blocker exists
-        await graph.follow(db, b.id, a.id)
+        await graph_writes.follow(db, b.id, a.id)
     assert await counts(db, a.id) == (0, 0) and await counts(db, b.id) == (0, 0)
     assert (await graph.relationship(db, a.id, b.id)).blocking is True
     assert (await graph.relationship(db, b.id, a.id)).blocking is False
 
     with pytest.raises(BadRequest):
-        await graph.block(db, a.id, a.id)
+        await graph_writes.block(db, a.id, a.id)
 
-    assert await graph.unblock(db, a.id, b.id) is True
-    assert await graph.unblock(db, a.id, b.id) is False
+    assert await graph_writes.unblock(db, a.id, b.id) is True
+    assert await graph_writes.unblock(db, a.id, b.id) is False
     assert not await graph.is_blocked_between(db, a.id, b.id)
     assert not await graph.is_following(db, a.id, b.id)  # follows are not restored
-    assert await graph.follow(db, b.id, a.id) is True
+    assert await graph_writes.follow(db, b.id, a.id) is True
 
 
 async def test_lists_hide_users_across_a_block_with_the_viewer(db):
     star, viewer, blocked, fine = [await new_user(db) for _ in range(4)]
     for fan in (blocked, fine):
-        await graph.follow(db, fan.id, star.id)
-    await graph.block(db, blocked.id, viewer.id)  # either direction hides
+        await graph_writes.follow(db, fan.id, star.id)
+    await graph_writes.block(db, blocked.id, viewer.id)  # either direction hides
     page = await graph.followers_page(db, star.id, viewer=viewer.id)
     assert [u.id for u in page.data] == [fine.id]
     page = await graph.followers_page(db, star.id)

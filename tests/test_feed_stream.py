@@ -205,9 +205,9 @@ async def test_following_kind_streams_newest_first_then_ends(world):
     mine = await seed_posts(world.stores, [{"author_id": followed, "caption": f"followed clip {i}"} for i in range(5)])
     await seed_posts(world.stores, [{"author_id": other, "caption": "not followed"}])
     viewer = await make_user(world.stores)
-    from accounts import graph
+    from accounts import graph_writes
 
-    await graph.follow(world.stores, viewer["user"]["id"], followed)
+    await graph_writes.follow(world.stores, viewer["user"]["id"], followed)
     api = world.start_api()
     async with connect(api, viewer) as ws:
         session, items, _ = await open_feed(ws, kind="following", window=3)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 
-from accounts import graph, graph_cache, users
+from accounts import graph, graph_cache, graph_writes, users
 
 
 async def _users(stores, n: int) -> list[str]:
@@ -16,8 +16,8 @@ async def _users(stores, n: int) -> list[str]:
 
 async def test_the_graph_is_read_once_then_served_from_redis_until_an_edge_changes(stores):
     me, a, b, c = await _users(stores, 4)
-    await graph.follow(stores, me, a)
-    await graph.block(stores, c, me)
+    await graph_writes.follow(stores, me, a)
+    await graph_writes.block(stores, c, me)
     first = await graph_cache.around(stores, me)
     assert first.following == [a] and first.blocked == [c]
 
@@ -25,13 +25,13 @@ async def test_the_graph_is_read_once_then_served_from_redis_until_an_edge_chang
     await stores.db.follows.insert_one({"_id": f"{me}:{b}", "follower": me, "followee": b, "k": "0" * 26})
     assert (await graph_cache.around(stores, me)).following == [a]
 
-    await graph.unblock(stores, c, me)  # a real change drops the entry: the next read sees everything
+    await graph_writes.unblock(stores, c, me)  # a real change drops the entry: the next read sees everything
     now = await graph_cache.around(stores, me)
     assert set(now.following) == {a, b} and now.blocked == []
 
-    await graph.follow(stores, me, c)
+    await graph_writes.follow(stores, me, c)
     assert set((await graph_cache.around(stores, me)).following) == {a, b, c}
-    await graph.block(stores, me, a)  # drops the follow too
+    await graph_writes.block(stores, me, a)  # drops the follow too
     after = await graph_cache.around(stores, me)
     assert set(after.following) == {b, c} and after.blocked == [a]
     # the other side's entry went as well
@@ -49,7 +49,7 @@ async def test_a_change_that_lands_during_a_read_is_not_overwritten_by_that_read
         found = await real(stores_, user_id)  # the graph as it was ...
         if not raced:
             raced = True
-            await graph.follow(stores_, me, a)  # ... then a follow lands before the read stores it
+            await graph_writes.follow(stores_, me, a)  # ... then a follow lands before the read stores it
         return found
 
     await graph_cache.invalidate(stores, [me])
@@ -64,10 +64,10 @@ async def test_a_change_that_lands_during_a_read_is_not_overwritten_by_that_read
 async def test_friends_of_friends_leave_out_me_and_whom_i_follow_and_are_kept_ten_minutes(stores):
     me, a, b, x, y = await _users(stores, 5)
     for follower, followee in [(me, a), (me, b), (a, x), (a, me), (b, y), (b, a)]:
-        await graph.follow(stores, follower, followee)
+        await graph_writes.follow(stores, follower, followee)
     assert await graph_cache.friends_of_friends(stores, me, [a, b], fanout=10, limit=100) == {x, y}
     await stores.redis.delete(stores.key("graph", "fof", me))
     assert await graph_cache.friends_of_friends(stores, me, [a], fanout=1, limit=100) == {x}
-    await graph.unfollow(stores, a, x)  # not invalidated: a weak signal, kept for its ten minutes
+    await graph_writes.unfollow(stores, a, x)  # not invalidated: a weak signal, kept for its ten minutes
     assert await graph_cache.friends_of_friends(stores, me, [a], fanout=1, limit=100) == {x}
     assert 0 < await stores.redis.ttl(stores.key("graph", "fof", me)) <= graph_cache.FOF_TTL_S

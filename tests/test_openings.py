@@ -13,7 +13,7 @@ import asyncio
 import httpx
 import pytest
 
-from accounts import graph
+from accounts import graph_writes
 from feed import diversity, openings, seen, sessions, views
 from feed.for_you import ForYou
 from server.opening_builder import OpeningBuilder
@@ -243,7 +243,7 @@ async def test_pages_come_from_the_opening_over_http_and_a_block_since_the_build
 
         # the viewer blocks an author of the next page: their posts are replaced, the page stays full
         gone = by_id[built[22]].author_id
-        await graph.block(world.stores, uid, gone)
+        await graph_writes.block(world.stores, uid, gone)
         third = (await get(limit=10, cursor=second["next_cursor"])).json()
         ids = [i["id"] for i in third["data"]]
         assert len(ids) == 10 and all(by_id[pid].author_id != gone for pid in ids)
@@ -286,7 +286,7 @@ async def test_posts_gone_from_an_opening_page_close_their_gaps_within_the_autho
     assert await openings.store(world.stores, uid, opening, b"") == set()
     # ... then the viewer blocks z (the gate drops z's post), or watches z's post elsewhere (the page skips it)
     if how == "blocked":
-        await graph.block(world.stores, uid, z)
+        await graph_writes.block(world.stores, uid, z)
     else:
         await viewed(world.stores, uid, opening[3])
     skipped = int(how == "viewed")

@@ -451,12 +451,12 @@ async def test_blocked_hidden_and_invisible_posts_stay_out(world):
         ],
     )
     good = await seed_posts(world.stores, [{"author_id": followed, "caption": "followers only, and followed", "visibility": "followers"}])
-    from accounts import graph
+    from accounts import graph_writes
     from feed.posts import delete_post
 
-    await graph.block(world.stores, blocker, viewer["user"]["id"])
-    await graph.block(world.stores, viewer["user"]["id"], blocked)
-    await graph.follow(world.stores, viewer["user"]["id"], followed)
+    await graph_writes.block(world.stores, blocker, viewer["user"]["id"])
+    await graph_writes.block(world.stores, viewer["user"]["id"], blocked)
+    await graph_writes.follow(world.stores, viewer["user"]["id"], followed)
     api = world.start_api()  # its pool now holds the post deleted next
     await delete_post(world.stores, bad[-1].id)
     async with httpx.AsyncClient(base_url=api.url, timeout=30) as http:

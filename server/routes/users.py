@@ -8,7 +8,7 @@ import msgspec
 from litestar import delete, get, patch, post
 from litestar.params import Parameter
 
-from accounts import graph, users
+from accounts import graph, graph_writes, users
 from accounts.graph import Relationship, UserPage
 from accounts.users import AvatarUrl, Bio, DisplayName, User, check_profile_text
 from core.stores import Stores
@@ -109,7 +109,7 @@ async def following(handle: str, stores: Stores, user: User, cursor: Cursor = No
 async def follow(handle: str, stores: Stores, user: User) -> RelationshipOut:
     """Follow a user (idempotent). 403 when you block them, 404 when they block you."""
     target = await _target(stores, handle)
-    if await graph.follow(stores, user.id, target.id):
+    if await graph_writes.follow(stores, user.id, target.id):
         await notifications.notify(stores, recipient_id=target.id, actor_id=user.id, kind="follow")
     return await _relationship(stores, user, target)
 
@@ -120,7 +120,7 @@ async def unfollow(handle: str, stores: Stores, user: User) -> RelationshipOut:
     target = await _target(stores, handle)
     if target.id != user.id:
         await graph.ensure_not_blocked(stores, user.id, target.id)
-        await graph.unfollow(stores, user.id, target.id)
+        await graph_writes.unfollow(stores, user.id, target.id)
     return await _relationship(stores, user, target)
 
 
@@ -129,7 +129,7 @@ async def block(handle: str, stores: Stores, user: User) -> Relationship:
     """Block a user (idempotent): follows both ways are removed, and neither can
     see or follow the other. Returns the relationship only: a blocked profile stays hidden."""
     target = await _target(stores, handle)
-    await graph.block(stores, user.id, target.id)
+    await graph_writes.block(stores, user.id, target.id)
     await notifications.delete_between(stores, user.id, target.id)
     return await graph.relationship(stores, user.id, target.id)
 
@@ -138,7 +138,7 @@ async def block(handle: str, stores: Stores, user: User) -> Relationship:
 async def unblock(handle: str, stores: Stores, user: User) -> Relationship:
     """Lift a block (a no-op when there is none); earlier follows are not restored."""
     target = await _target(stores, handle)
-    await graph.unblock(stores, user.id, target.id)
+    await graph_writes.unblock(stores, user.id, target.id)
     return await graph.relationship(stores, user.id, target.id)
 
 
