@@ -1,0 +1,1 @@
+"""Cameo tests: policy decisions, the cameo stores, liveness and the routes."""
