@@ -1,9 +1,9 @@
-"""The OpenAI-compatible ``video`` object and the create request, with Fabula's extras."""
+"""The OpenAI-compatible ``video`` object and the create request, with
+Fabula's extras, and the checks of a request against the served preset's
+rules (``gen.pipelines.presets``: sizes, image conditioning)."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import re
 from typing import Annotated, Literal
 
@@ -14,6 +14,7 @@ from core.clock import unix
 from core.errors import BadRequest
 from core.settings import Settings
 from gen.jobs import Job
+from gen.pipelines.presets import RULES
 
 _SIZE = re.compile(r"^(\d{1,4})x(\d{1,4})$")
 
@@ -196,18 +197,7 @@ def resolve_spec(body: CreateVideo, settings: Settings) -> VideoSpec:
     return VideoSpec(model=model, width=width, height=height, seconds=seconds)
 
 
-@functools.cache
-def _takes_images(model: str) -> bool:
-    try:
-        from gen.pipelines.registry import get_preset  # imports torch: done once, in a thread
-    except Exception:  # pragma: no cover - a broken install: let the worker decide
-        return True
-    try:
-        return bool(get_preset(model).image_to_video)
-    except ValueError:
-        return False
-
-
-async def model_takes_images(model: str) -> bool:
-    """Whether the served preset can condition on a reference image (image-to-video)."""
-    return await asyncio.to_thread(_takes_images, model)
+def model_takes_images(model: str) -> bool:
+    """Whether the preset ``model`` can condition on a reference image (image-to-video); False for an unknown one."""
+    rules = RULES.get(model)
+    return rules is not None and rules.image_to_video

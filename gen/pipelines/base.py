@@ -1,15 +1,14 @@
 """One loaded video pipeline and the rules of the model behind it.
 
-Owns :class:`Preset` (what a model preset is: its family, where its weights
-live, its playback rate, the sizes and frame counts it can make, its sampling
-defaults, where its sound comes from), :class:`Clip` (frames plus their sound
-track) and :class:`VideoGenerator` (a diffusers pipeline loaded once per
-process and reused for every job, with its image-conditioned twin, its sound
-model and its prompt-embedding cache). Finding and loading weights is the
+Owns :class:`Preset` (a model preset: what it makes, the rules of
+``gen.pipelines.presets``, plus where its weights live and its sampling
+settings), :class:`Clip` (frames plus their sound track) and
+:class:`VideoGenerator` (a diffusers pipeline loaded once per process and
+reused for every job, with its image-conditioned twin, its sound model and
+its prompt-embedding cache). Finding and loading weights is the
 registry's job; this module only runs what it is given.
 
-torch and diffusers are imported lazily so that reading a preset's rules (the
-API validating a request, say) costs no model imports.
+torch and diffusers are imported lazily, only when a pipeline runs.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import random
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,7 @@ import numpy as np
 from gen.audio import as_audio, fit_length, samples_for, silence
 from gen.pipelines.families import Family, get_family
 from gen.pipelines.options import GenOptions
+from gen.pipelines.presets import PresetRules
 
 if TYPE_CHECKING:
     import torch
@@ -44,13 +44,10 @@ LatentsCallback = Callable[[int, int, "torch.Tensor"], None]
 
 
 @dataclass(frozen=True, kw_only=True)
-class Preset:
-    """A named model: where its weights come from and how to drive it."""
+class Preset(PresetRules):
+    """A named model: its rules (``gen.pipelines.presets``), where its weights
+    come from and how to drive it."""
 
-    name: str
-    description: str
-    # "ltx" (LTX-Video), "ltx2" (LTX-2, joint video + sound) or "wan" (Wan 2.1 / 2.2).
-    family: str = "ltx"
     # diffusers pipeline class loaded with from_pretrained.
     pipeline_class: str = "LTXPipeline"
     # Folder under the models root that holds a ``save_pretrained`` pipeline.
@@ -64,12 +61,6 @@ class Preset:
     # of that build; a folder made by another version is rebuilt.
     build: Callable[[Path], None] | None = None
     build_version: int = 0
-    fps: int
-    default_steps: int
-    size_multiple: int = 32
-    # Frames are k * frame_multiple + 1 (LTX-Video: 8k + 1).
-    frame_multiple: int = 8
-    max_side: int = 1280
     guidance_scale: float = 3.0
     negative_prompt: str | None = None
     decode_timestep: float = 0.0
@@ -77,12 +68,13 @@ class Preset:
     max_sequence_length: int = 128
     # Other __call__ arguments this model wants (LTX-2's guidance knobs, ...).
     call_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    # A reference image can condition the first frame (image-to-video).
-    image_to_video: bool = True
     # Keep the VAE in float32 when the rest runs in half precision (Wan).
     vae_fp32: bool = False
-    # Name of the sound preset for families that make no sound (None: joint or silent).
-    sound: str | None = None
+
+    @classmethod
+    def on(cls, rules: PresetRules, **how: Any) -> Preset:
+        """The preset that makes what ``rules`` say, loaded and driven as ``how`` says."""
+        return cls(**{f.name: getattr(rules, f.name) for f in fields(PresetRules)}, **how)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,25 +173,11 @@ class VideoGenerator:
 
     def frame_count(self, seconds: int) -> int:
         """Frames in a clip of ``seconds`` at this model's fps, rounded up to the k*m+1 the model needs."""
-        if seconds < 1:
-            raise ValueError(f"seconds must be at least 1, got {seconds}")
-        m = self.spec.frame_multiple
-        body = -(-seconds * self.fps // m) * m
-        return body + 1
+        return self.spec.frame_count(seconds)
 
     def check_size(self, width: int, height: int) -> None:
         """Raise ValueError unless this model can make ``width`` x ``height`` frames."""
-        m, top = self.spec.size_multiple, self.spec.max_side
-        for name, value in (("width", width), ("height", height)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-            if value % m:
-                raise ValueError(
-                    f"{self.preset} makes {name}s that are multiples of {m} pixels; "
-                    f"got {value} (nearest: {max(m, round(value / m) * m)})"
-                )
-            if value > top:
-                raise ValueError(f"{self.preset} makes {name}s up to {top} pixels; got {value}")
+        self.spec.check_size(width, height)
 
     def check_frames(self, num_frames: int) -> None:
         """Raise ValueError unless the model returns exactly ``num_frames`` frames for that request."""

@@ -1,7 +1,8 @@
 """Model presets and the one way they are loaded.
 
 Owns the table of presets (:data:`PRESETS`, chosen by ``FABULA_MODEL`` or a
-request's ``model``) and of the sound models some of them use
+request's ``model``: each one the rules of ``gen.pipelines.presets`` plus
+how it is loaded and sampled) and of the sound models some of them use
 (:data:`SOUND_PRESETS`), finding each one's weights on local disk, building
 the tiny ones when they are absent, and loading any of them through
 ``<PipelineClass>.from_pretrained`` onto a device with the
@@ -24,6 +25,7 @@ from typing import Any
 from gen.pipelines.base import Preset, SoundPreset, VideoGenerator
 from gen.pipelines.families import get_family
 from gen.pipelines.options import GenOptions, apply_options
+from gen.pipelines.presets import RULES, get_rules
 from gen.pipelines.tiny import (
     TINY_AUDIO_BUILD_VERSION,
     TINY_BUILD_VERSION,
@@ -72,128 +74,74 @@ _TINY_LTX2_CALL = dict(
 )
 
 _TINY_LTX2 = dict(
-    family="ltx2",
     pipeline_class="LTX2Pipeline",
     folder="tiny-ltx2",
     build=build_tiny_ltx2,
     build_version=TINY_LTX2_BUILD_VERSION,
-    fps=8,
-    default_steps=4,
-    max_side=1024,
     max_sequence_length=64,
     call_kwargs=_TINY_LTX2_CALL,
 )
 
 PRESETS: dict[str, Preset] = {
-    "tiny": Preset(
-        name="tiny",
-        description="LTX-2 architecture (joint video + sound) at toy size with random weights (tests, CPU dev)",
-        **_TINY_LTX2,
-    ),
-    "tiny-ltx2": Preset(
-        name="tiny-ltx2",
-        description="Same model as 'tiny': LTX-2 at toy size with random weights",
-        **_TINY_LTX2,
-    ),
-    "tiny-ltx": Preset(
-        name="tiny-ltx",
-        description="LTX-Video architecture at toy size with random weights; sound from tiny Stable Audio",
-        family="ltx",
+    "tiny": Preset.on(RULES["tiny"], **_TINY_LTX2),
+    "tiny-ltx2": Preset.on(RULES["tiny-ltx2"], **_TINY_LTX2),
+    "tiny-ltx": Preset.on(
+        RULES["tiny-ltx"],
         pipeline_class="LTXPipeline",
         folder="tiny-ltx",
         build=build_tiny_ltx,
         build_version=TINY_BUILD_VERSION,
-        fps=8,
-        default_steps=4,
-        max_side=1024,
-        sound="tiny-audio",
     ),
-    "tiny-wan": Preset(
-        name="tiny-wan",
-        description="Wan 2.1/2.2 classes (TI2V-5B layout) at toy size with random weights; sound from tiny Stable Audio",
-        family="wan",
+    "tiny-wan": Preset.on(
+        RULES["tiny-wan"],
         pipeline_class="WanPipeline",
         folder="tiny-wan",
         build=build_tiny_wan,
         build_version=TINY_WAN_BUILD_VERSION,
-        fps=8,
-        default_steps=4,
-        size_multiple=32,
-        frame_multiple=4,
-        max_side=1024,
         guidance_scale=5.0,
         max_sequence_length=64,
-        sound="tiny-audio",
     ),
-    "ltx-2": Preset(
-        name="ltx-2",
-        description="Lightricks LTX-2: video and sound from one model (diffusers format)",
-        family="ltx2",
+    "ltx-2": Preset.on(
+        RULES["ltx-2"],
         pipeline_class="LTX2Pipeline",
         folder="ltx-2",
         hub_id="Lightricks/LTX-2",
         hub_include=LTX2_COMPONENTS,
-        fps=24,
-        default_steps=40,
-        max_side=1920,
         guidance_scale=4.0,
         negative_prompt=LTX_NEGATIVE_PROMPT,
         max_sequence_length=1024,
     ),
-    "ltx-video": Preset(
-        name="ltx-video",
-        description="Lightricks LTX-Video (diffusers format); sound from Stable Audio Open",
-        family="ltx",
+    "ltx-video": Preset.on(
+        RULES["ltx-video"],
         pipeline_class="LTXPipeline",
         folder="ltx-video",
         hub_id=LTX_HUB_ID,
         hub_include=LTX_COMPONENTS,
-        fps=24,
-        default_steps=50,
-        max_side=1280,
         negative_prompt=LTX_NEGATIVE_PROMPT,
         decode_timestep=0.03,
         decode_noise_scale=0.025,
-        sound="stable-audio-open",
     ),
-    "wan2.1-t2v-1.3b": Preset(
-        name="wan2.1-t2v-1.3b",
-        description="Wan 2.1 text-to-video 1.3B, 480p (diffusers format); sound from Stable Audio Open",
-        family="wan",
+    "wan2.1-t2v-1.3b": Preset.on(
+        RULES["wan2.1-t2v-1.3b"],
         pipeline_class="WanPipeline",
         folder="wan2.1-t2v-1.3b",
         hub_id="Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
         hub_include=WAN_COMPONENTS,
-        fps=16,
-        default_steps=50,
-        size_multiple=16,
-        frame_multiple=4,
-        max_side=832,
         guidance_scale=5.0,
         negative_prompt=WAN_NEGATIVE_PROMPT,
         max_sequence_length=512,
-        image_to_video=False,
         vae_fp32=True,
-        sound="stable-audio-open",
     ),
-    "wan2.2-ti2v-5b": Preset(
-        name="wan2.2-ti2v-5b",
-        description="Wan 2.2 TI2V 5B, text- and image-to-video at 720p (diffusers format); sound from Stable Audio Open",
-        family="wan",
+    "wan2.2-ti2v-5b": Preset.on(
+        RULES["wan2.2-ti2v-5b"],
         pipeline_class="WanPipeline",
         folder="wan2.2-ti2v-5b",
         hub_id="Wan-AI/Wan2.2-TI2V-5B-Diffusers",
         hub_include=WAN_COMPONENTS,
-        fps=24,
-        default_steps=50,
-        size_multiple=32,
-        frame_multiple=4,
-        max_side=1280,
         guidance_scale=5.0,
         negative_prompt=WAN_NEGATIVE_PROMPT,
         max_sequence_length=512,
         vae_fp32=True,
-        sound="stable-audio-open",
     ),
 }
 
@@ -235,10 +183,7 @@ def default_device() -> str:
 
 def get_preset(preset: str) -> Preset:
     """The preset named ``preset``; ValueError listing the known ones otherwise."""
-    try:
-        return PRESETS[preset]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown model preset {preset!r}; known presets: {', '.join(sorted(PRESETS))}") from None
+    return PRESETS[get_rules(preset).name]
 
 
 def load_generator(

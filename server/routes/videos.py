@@ -17,7 +17,7 @@ from accounts.users import User
 from core.errors import BadRequest, Conflict, NotFound, PolicyViolation, RateLimited
 from core.settings import Settings
 from core.stores import Stores
-from feed import posts as feed_posts
+from feed.social import posts as feed_posts
 from gen import jobs, previews, queue
 from gen.cancel import cancel_job
 from gen.jobs import job_seed
@@ -157,7 +157,7 @@ async def check_quota(stores: Stores, settings: Settings, user: User) -> None:
 
 
 async def require_image_model(settings: Settings, what: str) -> None:
-    if not await model_takes_images(settings.model):
+    if not model_takes_images(settings.model):
         raise BadRequest(
             f"{what} is not supported: model {settings.model!r} makes video from text only", code="unsupported"
         )
