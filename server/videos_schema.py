@@ -134,21 +134,43 @@ SMALL_SIZES = (
     "64x64", "96x64", "64x96", "128x128", "224x128", "128x224", "256x256",
     "448x256", "256x448", "512x512", "832x480", "480x832", "1280x704", "704x1280",
 )
-SIZE_MULTIPLE = 32
 MIN_SIDE = 32
+# The multiple asked for when the served model is no known preset (its worker
+# will not load it; the api still checks sizes the common way).
+DEFAULT_MULTIPLE = 32
 
 
-def size_allowed(width: int, height: int, settings: Settings) -> bool:
-    limit = settings.max_video_side
-    return all(MIN_SIDE <= side <= limit and side % SIZE_MULTIPLE == 0 for side in (width, height))
+class SizeRule(msgspec.Struct, frozen=True):
+    """The frame sizes a request may ask for: both sides multiples of
+    ``multiple``, between ``min_side`` and ``max_side``."""
+
+    multiple: int
+    min_side: int
+    max_side: int
+
+    def allows(self, width: int, height: int) -> bool:
+        return all(self.min_side <= side <= self.max_side and side % self.multiple == 0 for side in (width, height))
+
+
+def size_rule(settings: Settings) -> SizeRule:
+    """The served preset's own multiple and largest side, within this installation's ``max_video_side``."""
+    rules = RULES.get(settings.model)
+    if rules is None:
+        return SizeRule(multiple=DEFAULT_MULTIPLE, min_side=MIN_SIDE, max_side=settings.max_video_side)
+    return SizeRule(
+        multiple=rules.size_multiple,
+        min_side=max(MIN_SIDE, rules.size_multiple),
+        max_side=min(settings.max_video_side, rules.max_side),
+    )
 
 
 def allowed_sizes(settings: Settings) -> list[str]:
     """The named sizes this installation makes (any WxH obeying the same rule works too)."""
+    rule = size_rule(settings)
     out = []
     for name in (*OPENAI_SIZES, *SMALL_SIZES):
         w, h = (int(v) for v in name.split("x"))
-        if size_allowed(w, h, settings):
+        if rule.allows(w, h):
             out.append(name)
     return out
 
@@ -162,16 +184,17 @@ def parse_size(size: str, settings: Settings) -> tuple[int, int]:
             details={"sizes": allowed_sizes(settings)},
         )
     width, height = int(match[1]), int(match[2])
-    if not size_allowed(width, height, settings):
-        limit = settings.max_video_side
-        why = f"width and height must be multiples of {SIZE_MULTIPLE} between {MIN_SIDE} and {limit}"
+    rule = size_rule(settings)
+    if not rule.allows(width, height):
+        m, low, top = rule.multiple, rule.min_side, rule.max_side
+        why = f"width and height must be multiples of {m} between {low} and {top}"
         if size in OPENAI_SIZES:
-            why = f"model {settings.model!r} is served here with sides up to {limit} pixels in multiples of {SIZE_MULTIPLE}"
+            why = f"model {settings.model!r} is served here with sides up to {top} pixels in multiples of {m}"
         sizes = allowed_sizes(settings)
         raise BadRequest(
             f"size {width}x{height} is not available: {why}; sizes available: {', '.join(sizes)}",
             code="invalid_size",
-            details={"sizes": sizes, "multiple": SIZE_MULTIPLE, "min_side": MIN_SIDE, "max_side": limit},
+            details={"sizes": sizes, "multiple": m, "min_side": low, "max_side": top},
         )
     return width, height
 
