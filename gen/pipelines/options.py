@@ -50,8 +50,7 @@ class GenOptions(msgspec.Struct, frozen=True, kw_only=True):
         first load of a real model (one small decode, cached on disk).
     threads: torch CPU threads for this process (0: torch's default, one per
         core). On a CPU shared with other busy processes, 1 avoids OpenMP
-        threads spinning against each other (measured: tiny runs 30x slower
-        with 2 threads on 2 busy cores than with 1).
+        threads spinning against each other (docs/PERFORMANCE.md, Generation).
     """
 
     dtype: Dtype = "auto"
