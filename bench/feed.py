@@ -7,10 +7,10 @@ What it does:
      shapes the code writes): ``--users`` users (accounts.users.create_user's
      shape) each following ``--follows`` others (accounts.graph_writes.follow's shape,
      counters included), a bearer token per user (accounts.tokens.issue's
-     shape), and ``--posts`` public posts (feed.posts.publish's shape plus
-     feed.counters.initial_fields(), with random engagement and ages up to a
+     shape), and ``--posts`` public posts (feed.social.posts.publish's shape plus
+     feed.social.counters.initial_fields(), with random engagement and ages up to a
      week). Captions come from a few hundred distinct texts on ~20 topics;
-     each post's embedding is feed.embeddings.embed_texts of its
+     each post's embedding is feed.ranking.embeddings.embed_texts of its
      post_text(prompt, caption), as at publish.
   2. Serves the real app (server.app.create_app, JSON request logging as
      ``fabula api`` has it) under uvicorn (uvloop + httptools), one worker,
@@ -144,9 +144,10 @@ def make_app():
         ``limit`` pool posts taken at random. No ranker can beat it."""
         import random
 
-        from feed import interest, sessions
-        from feed.for_you import Picked
-        from feed.stream import FeedStream
+        from feed.ranking import interest
+        from feed.serving import sessions
+        from feed.serving.for_you import Picked
+        from feed.serving.stream import FeedStream
         from server import feed_items
         from server.feed_runtime import POOL_REFRESH_S, ready
 
@@ -338,9 +339,9 @@ async def seed(stores, *, users: int, follows: int, posts: int, rng: random.Rand
 
     from accounts.tokens import digest
     from core.ids import new_id
-    from feed import counters
-    from feed.embeddings import embed_async, post_text
-    from feed.posts import Post
+    from feed.ranking.embeddings import embed_async, post_text
+    from feed.social import counters
+    from feed.social.posts import Post
 
     now = datetime.now(UTC)
     ids = [new_id("user") for _ in range(users)]
@@ -710,7 +711,7 @@ def start_builders(n: int, env: dict[str, str], log_dir: Path, nice: int = 19) -
 
 async def openings_settled(stores, timeout: float = 120.0) -> tuple[float, int]:
     """Wait until no opening is asked for; returns (seconds waited, openings kept)."""
-    from feed import openings
+    from feed.serving import openings
 
     started = time.perf_counter()
     while time.perf_counter() - started < timeout and await stores.redis.zcard(openings.wanted_key(stores)):

@@ -15,8 +15,8 @@ import msgspec
 
 from core.clock import unix
 from core.stores import Stores
-from feed import counters, likes
-from feed.posts import Post
+from feed.social import counters, likes
+from feed.social.posts import Post
 from server.feed_runtime import FeedRuntime
 from server.post_views import Counts, PostView
 

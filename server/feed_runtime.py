@@ -1,4 +1,4 @@
-"""The feed's per-process state: the candidate pool (``feed.pool``), the live
+"""The feed's per-process state: the candidate pool (``feed.ranking.pool``), the live
 counts (``server.live_counts``), the one Redis subscription that keeps them
 and the caches current (``server.fanout``), and short-lived caches of the
 graph around each viewer and of authors' public profiles.
@@ -25,14 +25,14 @@ from accounts import graph, graph_cache
 from accounts.graph import GraphChange
 from accounts.users import get_users
 from core.stores import Stores
-from feed import post_changes
-from feed.candidates import Viewer
-from feed.features import build_table
-from feed.for_you import Shared
-from feed.pool import PostPool
-from feed.posts import Post
-from feed.seen_memory import SeenMemory
-from feed.view_batches import ViewBatches
+from feed.ranking.candidates import Viewer
+from feed.ranking.features import build_table
+from feed.ranking.pool import PostPool
+from feed.serving.for_you import Shared
+from feed.serving.seen_memory import SeenMemory
+from feed.social import post_changes
+from feed.social.posts import Post
+from feed.social.view_batches import ViewBatches
 from policy.visibility import can_view_post
 from server import heap
 from server.fanout import Subscription
@@ -58,7 +58,7 @@ NO_EXTRAS = build_table([], 0)
 
 def _viewer(user_id: str, following: set[str], blocked: set[str], fof: set[str]) -> Viewer:
     found = Viewer(user_id=user_id, following=set(following), fof=set(fof) - set(following) - blocked, blocked=set(blocked))
-    found.extras = NO_EXTRAS  # followers-only posts are in the pool (``feed.pool``)
+    found.extras = NO_EXTRAS  # followers-only posts are in the pool (``feed.ranking.pool``)
     return found
 
 
@@ -79,8 +79,8 @@ class FeedRuntime:
         )
         self._unlisten: list[Callable[[], None]] = []
         self.views = ViewBatches(stores)
-        self.shortlists: dict[str, Shared] = {}  # each user's last shareable shortlist (feed.for_you.Shared)
-        self.seen_memory = SeenMemory()  # posts seen checks found seen, per user (feed.seen_memory)
+        self.shortlists: dict[str, Shared] = {}  # each user's last shareable shortlist (feed.serving.for_you.Shared)
+        self.seen_memory = SeenMemory()  # posts seen checks found seen, per user (feed.serving.seen_memory)
         self.freeze_heap = True
         self._stale = False  # messages may have been missed: re-read the pool soon
         self.loop = asyncio.get_running_loop()

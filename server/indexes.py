@@ -7,17 +7,17 @@ from core.stores import Stores
 
 async def ensure_all(stores: Stores) -> None:
     import accounts.indexes
-    import feed.comments
-    import feed.likes
-    import feed.notifications
-    import feed.posts
-    import feed.shares
+    import feed.social.comments
+    import feed.social.likes
+    import feed.social.notifications
+    import feed.social.posts
+    import feed.social.shares
     import gen.jobs
 
     await accounts.indexes.ensure(stores)
     await gen.jobs.ensure_indexes(stores)
-    await feed.posts.ensure_indexes(stores)
-    await feed.likes.ensure_indexes(stores)
-    await feed.comments.ensure_indexes(stores)
-    await feed.shares.ensure_indexes(stores)
-    await feed.notifications.ensure_indexes(stores)
+    await feed.social.posts.ensure_indexes(stores)
+    await feed.social.likes.ensure_indexes(stores)
+    await feed.social.comments.ensure_indexes(stores)
+    await feed.social.shares.ensure_indexes(stores)
+    await feed.social.notifications.ensure_indexes(stores)

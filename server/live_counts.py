@@ -1,11 +1,11 @@
 """Live counters across api replicas, heard on the process's one Redis
 subscription (``server.fanout``).
 
-Every ``feed.counters.bump`` (a like, view, share, comment, remix, in any
+Every ``feed.social.counters.bump`` (a like, view, share, comment, remix, in any
 process) PUBLISHes ``{post_id, counts}`` on ``{ns}:counts``. The process's
 subscription hands every message to ``CountsHub.deliver``, which passes it to
 
-* the candidate pool (``feed.pool.PostPool.update_counts``), so ranking sees
+* the candidate pool (``feed.ranking.pool.PostPool.update_counts``), so ranking sees
   engagement as it happens, and
 * the watchers of that post: the feed sessions on this process's
   connections that hold it in their window (``server.ws.feed_session``),
@@ -13,7 +13,7 @@ subscription hands every message to ``CountsHub.deliver``, which passes it to
 
 Watched posts are not pushed message by message: a message marks its post
 changed, and every ``FLUSH_S`` the hub reads the changed posts' counters in
-one round trip (``feed.counters.get_counts``: the cached copy only ever moves
+one round trip (``feed.social.counters.get_counts``: the cached copy only ever moves
 to newer versions, whereas messages of concurrent bumps can arrive out of
 order) and hands them to the watchers. So a post moves at most once per
 flush, however fast it is liked, and one read serves every session.
@@ -33,7 +33,7 @@ from typing import Protocol
 import msgspec
 
 from core.stores import Stores
-from feed import counters
+from feed.social import counters
 
 log = logging.getLogger("fabula.feed")
 

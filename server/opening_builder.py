@@ -1,10 +1,10 @@
 """The opening builder (``fabula feed-builder``): ranks the first pages of
-users' next for-you sessions ahead of time (``feed.openings``), so that an
+users' next for-you sessions ahead of time (``feed.serving.openings``), so that an
 api process serves them in one round trip instead of ranking them in the
 request.
 
 A build is the ranking an api process would run for a new session of the
-user (``feed.for_you.ForYou``, on a ``FeedRuntime``'s candidate pool and
+user (``feed.serving.for_you.ForYou``, on a ``FeedRuntime``'s candidate pool and
 graph cache, which the same Redis subscription keeps current), taken
 ``openings.SIZE`` picks deep; an opening still in use is extended to that
 size as its session would go on. Builds are made for users whose opening was
@@ -19,8 +19,8 @@ import logging
 import time
 
 from core.stores import Stores
-from feed import openings, sessions
-from feed.for_you import ForYou, start_commands
+from feed.serving import openings, sessions
+from feed.serving.for_you import ForYou, start_commands
 from server.feed_runtime import POOL_REFRESH_S, FeedRuntime, ready
 
 log = logging.getLogger("fabula.openings")

@@ -11,8 +11,8 @@ from accounts.users import get_users
 from core.clock import unix
 from core.errors import NotFound
 from core.stores import Stores
-from feed import counters, likes
-from feed.posts import Post, get_post
+from feed.social import counters, likes
+from feed.social.posts import Post, get_post
 from policy.decision import Decision
 from policy.visibility import can_view_post
 

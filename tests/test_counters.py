@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from feed import counters, likes
+from feed.social import counters, likes
 from tests.conftest import signup
 from tests.test_posts_feed import poll
 from tests.test_social import MISSING_POST, new_post

@@ -10,7 +10,8 @@ import asyncio
 
 import pytest
 
-from feed import likes, sessions
+from feed.serving import sessions
+from feed.social import likes
 from tests.test_ranking import make_authors, make_user, new_world, seed_posts
 from tests.test_ws import connect, recv, send
 
@@ -194,7 +195,7 @@ async def test_not_interested_mutes_the_author_and_hides_the_post(world):
         assert later and all(i["author"]["id"] != muted for i in later)
         state = await sessions.load(world.stores, sid)
         assert muted in state.muted
-    from feed import seen as seen_mod
+    from feed.serving import seen as seen_mod
 
     assert items[0]["id"] in await seen_mod.already(world.stores, viewer["user"]["id"], [items[0]["id"]])
 

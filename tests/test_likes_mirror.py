@@ -1,4 +1,4 @@
-"""The Redis mirror of a user's likes (feed.likes): ``liked_by`` answers from
+"""The Redis mirror of a user's likes (feed.social.likes): ``liked_by`` answers from
 Redis when the mirror is known complete, from Mongo otherwise, and stays
 correct through duplicates, failed likes, a lost mirror, a partial mirror,
 and likes/unlikes racing a fill or each other.
@@ -16,7 +16,7 @@ import pytest
 from core.clock import utcnow
 from core.errors import NotFound
 from core.ids import new_id
-from feed import counters, likes
+from feed.social import counters, likes
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -25,7 +25,7 @@ async def indexes(stores):
 
 
 async def make_post(stores, author_id: str | None = None) -> str:
-    """A post document as ``feed.posts.publish`` writes it (no video, no embedding)."""
+    """A post document as ``feed.social.posts.publish`` writes it (no video, no embedding)."""
     pid = new_id("post")
     await stores.db["posts"].insert_one(
         {

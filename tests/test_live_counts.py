@@ -18,7 +18,7 @@ import httpx
 import psutil
 import pytest
 
-from feed import counters
+from feed.social import counters
 from server.live_counts import CountsHub
 from server.ws import feed_session
 from server.ws import protocol as proto

@@ -1,4 +1,4 @@
-"""Openings (``feed.openings``): the first pages of a user's next for-you
+"""Openings (``feed.serving.openings``): the first pages of a user's next for-you
 session, ranked ahead by the opening builder (``server.opening_builder``)
 and served in one round trip.
 
@@ -14,8 +14,10 @@ import httpx
 import pytest
 
 from accounts import graph_writes
-from feed import diversity, openings, seen, sessions, views
-from feed.for_you import ForYou
+from feed.ranking import diversity
+from feed.serving import openings, seen, sessions
+from feed.serving.for_you import ForYou
+from feed.social import views
 from server.opening_builder import OpeningBuilder
 from tests.test_ranking import make_authors, make_user, new_world, seed_posts
 from tests.test_shortlist_reuse import open_session, runtime_and_viewer

@@ -7,9 +7,9 @@ Each end-to-end test gets its own world: a fresh namespace (database and
 Redis prefix) on the session's servers, seeded first, then its own api
 process, so no other test's posts take part in the ranking.
 
-Seeding writes post documents of the shape ``feed.posts.publish`` writes (the
-Post fields plus ``feed.counters.initial_fields()``, counters preset where a
-test needs engagement), with embeddings from ``feed.embeddings.embed_texts``
+Seeding writes post documents of the shape ``feed.social.posts.publish`` writes (the
+Post fields plus ``feed.social.counters.initial_fields()``, counters preset where a
+test needs engagement), with embeddings from ``feed.ranking.embeddings.embed_texts``
 of ``post_text(prompt, caption)`` as at publish, and ids minted at the posts'
 creation times. Everything read back goes through the api's own code."""
 
@@ -33,10 +33,11 @@ from accounts import tokens, users
 from core.embedded import EmbeddedServices
 from core.settings import Settings
 from core.stores import Stores, open_stores
-from feed import counters, diversity, features, interest, scoring
-from feed.embeddings import embed_async, post_text
-from feed.features import FEATURES, Priors
-from feed.posts import Post
+from feed.ranking import diversity, features, interest, scoring
+from feed.ranking.embeddings import embed_async, post_text
+from feed.ranking.features import FEATURES, Priors
+from feed.social import counters
+from feed.social.posts import Post
 from tests.procs import Api, start_api
 
 # --- worlds: an isolated namespace with its own api processes ------------------
@@ -452,7 +453,7 @@ async def test_blocked_hidden_and_invisible_posts_stay_out(world):
     )
     good = await seed_posts(world.stores, [{"author_id": followed, "caption": "followers only, and followed", "visibility": "followers"}])
     from accounts import graph_writes
-    from feed.posts import delete_post
+    from feed.social.posts import delete_post
 
     await graph_writes.block(world.stores, blocker, viewer["user"]["id"])
     await graph_writes.block(world.stores, viewer["user"]["id"], blocked)

@@ -1,4 +1,4 @@
-"""The ranked feed's seen check (``feed.seen.already``): one script call over
+"""The ranked feed's seen check (``feed.serving.seen.already``): one script call over
 the user's three sets, served, viewed and hidden, on the session's real Valkey."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 import uuid
 
-from feed import seen, views
+from feed.serving import seen
+from feed.social import views
 
 
 async def test_already_finds_posts_served_viewed_or_hidden_and_nothing_else(stores):

@@ -1,5 +1,5 @@
 """A process remembers which posts its seen checks found seen
-(``feed.seen_memory``): the user's next shortlist leaves them out before it
+(``feed.serving.seen_memory``): the user's next shortlist leaves them out before it
 checks the rest, and still serves nothing seen. Bounded by users and by
 posts per user.
 
@@ -13,9 +13,9 @@ import random
 
 import pytest
 
-from feed import seen, sessions
-from feed.for_you import ForYou
-from feed.seen_memory import SeenMemory
+from feed.serving import seen, sessions
+from feed.serving.for_you import ForYou
+from feed.serving.seen_memory import SeenMemory
 from tests.test_ranking import make_authors, new_world, seed_posts
 from tests.test_shortlist_reuse import runtime_and_viewer
 

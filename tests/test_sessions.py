@@ -1,4 +1,4 @@
-"""Feed sessions made with ``feed.sessions.new`` are written with their first
+"""Feed sessions made with ``feed.serving.sessions.new`` are written with their first
 items (one round trip), or by a ``save`` when nothing was served; until then
 no one can load them. On the session's real Valkey."""
 
@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from feed import seen, sessions
+from feed.serving import seen, sessions
 
 
 async def test_a_new_session_is_written_with_its_first_items(stores):

@@ -1,5 +1,5 @@
 """A user's next feed session may start from the last one's shortlist
-(``feed.for_you.Shared``) instead of building one: only on the same pool,
+(``feed.serving.for_you.Shared``) instead of building one: only on the same pool,
 with the same starting taste, within ``REUSE_S``; and never serving what the
 user has been served since, however many posts that was.
 
@@ -13,11 +13,12 @@ import contextlib
 import numpy as np
 import pytest
 
-from feed import interest as taste
-from feed import seen, sessions, views
-from feed.features import unit
-from feed.for_you import REBUILD_MIN_S, REUSE_S, ForYou, load_session
-from feed.stream import FeedStream
+from feed.ranking import interest as taste
+from feed.ranking.features import unit
+from feed.serving import seen, sessions
+from feed.serving.for_you import REBUILD_MIN_S, REUSE_S, ForYou, load_session
+from feed.serving.stream import FeedStream
+from feed.social import views
 from server.feed_runtime import FeedRuntime
 from tests.test_ranking import make_authors, make_user, new_world, seed_posts
 

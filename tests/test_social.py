@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from core.clock import utcnow
-from feed import comments as feed_comments
-from feed import counters, likes
+from feed.social import comments as feed_comments
+from feed.social import counters, likes
 from gen import jobs
 from policy.visibility import can_view_post, visible_kinds
 from tests.conftest import signup
@@ -429,7 +429,7 @@ async def test_views_count_watch_time_and_completions(http, stores):
     assert r.json() == {"post_id": pid, "views": 3}
     exact = await counters.exact_counts(stores, pid)
     assert (exact["views"], exact["watch_ms"], exact["completes"]) == (3, 4200, 1)
-    from feed import views
+    from feed.social import views
 
     assert await views.seen_among(stores, viewer["user"]["id"], [pid, MISSING_POST]) == {pid}
     for body in ({"watch_ms": -1}, {"watch_ms": 3_600_001}, {"watch_ms": 1.5}, {"watch_ms": "ten"}, {"watch_ms": None}, {}, {"watch_ms": 5, "completed": "yes"}, {"watch_ms": 5, "extra": 1}):

@@ -1,4 +1,4 @@
-"""The long-term taste's Redis side (``feed.interest``), on the session's real Valkey."""
+"""The long-term taste's Redis side (``feed.ranking.interest``), on the session's real Valkey."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 
 import numpy as np
 
-from feed import interest as taste
+from feed.ranking import interest as taste
 
 
 async def record(stores, user_id: str, author_id: str, event: str, embedding, current):

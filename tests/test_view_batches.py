@@ -1,5 +1,5 @@
-"""Views counted in batches (``feed.view_batches`` over
-``feed.counters.bump_many``), on the session's real nx-27017 and Valkey:
+"""Views counted in batches (``feed.social.view_batches`` over
+``feed.social.counters.bump_many``), on the session's real nx-27017 and Valkey:
 Mongo, the Redis copy and the published counts all end where one write per
 view would have left them."""
 
@@ -10,8 +10,8 @@ import asyncio
 import msgspec
 import pytest
 
-from feed import counters
-from feed.view_batches import ViewBatches
+from feed.social import counters
+from feed.social.view_batches import ViewBatches
 from tests.test_ranking import make_authors, seed_posts
 
 

@@ -2,13 +2,13 @@
 
 * ``following``: posts of the people I follow, and mine, newest first; the
   cursor is the id of the previous page's last post.
-* ``for_you``: the ranked feed (``feed.for_you``). The first page opens a feed
+* ``for_you``: the ranked feed (``feed.serving.for_you``). The first page opens a feed
   session, as the WebSocket stream does; the cursor is ``<session id>.<n>``,
   the place in that session's served list. A page is always the session's
   ``served[n:n + limit]``, made on demand, so the pages never repeat or skip
   an item, and asking for the same cursor again returns the same page.
 
-  A page comes from the user's opening (``feed.openings``: the session's
+  A page comes from the user's opening (``feed.serving.openings``: the session's
   first picks, ranked ahead by the opening builder) when there is one, in one
   round trip; otherwise it is ranked here. A cursor ending in ``o`` says the
   next page may come from the opening too (clients pass it back as it is).
@@ -29,11 +29,12 @@ from accounts.users import User
 from core.errors import BadRequest, Conflict
 from core.ids import has_kind
 from core.stores import Stores
-from feed import diversity, openings, sessions
-from feed.following import following_feed
-from feed.for_you import ForYou, gate, load_session, posts_by_id
-from feed.posts import Post, get_posts
-from feed.stream import FeedStream
+from feed.ranking import diversity
+from feed.serving import openings, sessions
+from feed.serving.following import following_feed
+from feed.serving.for_you import ForYou, gate, load_session, posts_by_id
+from feed.serving.stream import FeedStream
+from feed.social.posts import Post, get_posts
 from server import feed_items
 from server.auth import AUTH
 from server.feed_runtime import POOL_REFRESH_S, ready

@@ -11,7 +11,7 @@ from accounts.users import User
 from core.errors import BadRequest
 from core.ids import has_kind
 from core.stores import Stores
-from feed import notifications
+from feed.social import notifications
 from server.auth import AUTH
 from server.notification_views import (
     MarkRead,

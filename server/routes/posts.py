@@ -17,8 +17,8 @@ from core.errors import BadRequest, Conflict, Forbidden, NotFound
 from core.ids import has_kind
 from core.settings import Settings
 from core.stores import Stores
-from feed import posts as feed_posts
-from feed import remixes
+from feed.social import posts as feed_posts
+from feed.social import remixes
 from gen import jobs
 from policy.visibility import visible_kinds
 from server.auth import AUTH

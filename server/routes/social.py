@@ -19,9 +19,9 @@ from core.clock import unix
 from core.errors import BadRequest, NotFound
 from core.settings import Settings
 from core.stores import Stores
-from feed import comments, counters, likes, remixes, shares, views
-from feed.comments import Comment
-from feed.posts import get_post
+from feed.social import comments, counters, likes, remixes, shares, views
+from feed.social.comments import Comment
+from feed.social.posts import get_post
 from server.auth import AUTH
 from server.openapi import errors
 from server.post_views import Author, PostView, authors, post_not_found, post_views, visible_post, visible_posts

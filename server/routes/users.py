@@ -12,7 +12,7 @@ from accounts import graph, graph_writes, users
 from accounts.graph import Relationship, UserPage
 from accounts.users import AvatarUrl, Bio, DisplayName, User, check_profile_text
 from core.stores import Stores
-from feed import notifications
+from feed.social import notifications
 from server.auth import AUTH
 from server.openapi import errors
 

@@ -2,10 +2,10 @@
 ``feed.close`` (docs/FEED-PROTOCOL.md is the client's guide).
 
 A connection may drive up to ``MAX_SESSIONS`` feed sessions. Each keeps
-``window`` items ahead of the client (``feed.stream``); events are applied,
+``window`` items ahead of the client (``feed.serving.stream``); events are applied,
 the next items are sent at once, and the event's other effects (view
 history, like counters, notifications, the long-term taste; view counters
-go to the process's batches, ``feed.view_batches``) are queued for the
+go to the process's batches, ``feed.social.view_batches``) are queued for the
 connection's effects task, so the next item waits for ranking alone. So
 are a rebuild of the session's shortlist that can wait
 (``ForYou.defer_rebuilds``) and the save of what an event changed in the
@@ -36,11 +36,12 @@ import msgspec
 from msgspec import Meta
 
 from core.errors import FabulaError
-from feed import likes, sessions, shares
-from feed.for_you import ForYou, load_session
-from feed.interest import EVENTS
-from feed.posts import get_posts
-from feed.stream import MAX_RESEND, FeedStream, FollowingSource, NotInSession, Served
+from feed.ranking.interest import EVENTS
+from feed.serving import sessions
+from feed.serving.for_you import ForYou, load_session
+from feed.serving.stream import MAX_RESEND, FeedStream, FollowingSource, NotInSession, Served
+from feed.social import likes, shares
+from feed.social.posts import get_posts
 from server import feed_items
 from server.feed_runtime import POOL_REFRESH_S, FeedRuntime, ready
 from server.post_views import Counts
@@ -296,7 +297,7 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
         first_view = req.event in ("view", "skip", "complete") and req.post_id not in live.viewed
         if first_view:
             live.viewed.add(req.post_id)
-            # counted with the process's next batch (feed.view_batches); the history at once, with the taste
+            # counted with the process's next batch (feed.social.view_batches); the history at once, with the taste
             live.rt.views.add(req.post_id, watch_ms=req.watch_ms or 0, completed=req.event == "complete")
         moved = False
         try:

@@ -24,7 +24,7 @@ import logging
 import msgspec
 
 from core.stores import Stores
-from feed import notifications
+from feed.social import notifications
 from server.fanout import Subscription
 from server.feed_runtime import runtime
 from server.notification_views import MarkRead, notification_views

@@ -91,8 +91,8 @@ from core.clock import as_utc, utcnow
 from core.errors import NotFound
 from core.mongo_compat import ensure_newest_by_index
 from core.stores import Stores
-from feed import counters, notifications
-from feed.posts import Post, get_post
+from feed.social import counters, notifications
+from feed.social.posts import Post, get_post
 
 MAX_MIRROR = 5000  # likes one mirror holds; a user with more gets a PARTIAL one
 MIRROR_TTL_S = 30 * 24 * 3600

@@ -31,8 +31,8 @@ from core.errors import Forbidden, NotFound
 from core.ids import new_id
 from core.mongo_compat import ensure_newest_by_index
 from core.stores import Stores
-from feed import counters, notifications
-from feed.posts import Post
+from feed.social import counters, notifications
+from feed.social.posts import Post
 
 MAX_TEXT = 1000
 

@@ -8,13 +8,13 @@ served just before (the history, oldest first):
    that would break it is not eligible at this position; if no candidate is
    eligible, fewer items come back.
 2. **Exploration slot**: when the last ``explore_every - 1`` items held no
-   fresh post (``feed.features.fresh_mask``), the next one is the best fresh
+   fresh post (``feed.ranking.features.fresh_mask``), the next one is the best fresh
    candidate, if there is one. So fresh posts get exposure however well
    established posts score.
 3. **MMR** (maximal marginal relevance) among the eligible:
    ``score - mmr_penalty * max cosine similarity`` to the items picked in this
    call and the last ``mmr_memory`` of the history (the penalty is in score
-   units, ``feed.scoring``). Near duplicates of what was just shown sink; a
+   units, ``feed.ranking.scoring``). Near duplicates of what was just shown sink; a
    clearly better post still wins.
 """
 

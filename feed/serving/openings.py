@@ -2,7 +2,7 @@
 time and off the api's request path.
 
 An opening is the sequence of posts a new for-you session of the user would
-serve first (``feed.for_you``: candidates, scores, author cap, MMR, the seen
+serve first (``feed.serving.for_you``: candidates, scores, author cap, MMR, the seen
 check), made by the opening builder (``fabula feed-builder``,
 ``server.opening_builder``) and kept in Redis:
 
@@ -48,7 +48,9 @@ import time
 from dataclasses import dataclass, field
 
 from core.stores import Stores
-from feed import diversity, likes, seen, sessions
+from feed.ranking import diversity
+from feed.serving import seen, sessions
+from feed.social import likes
 
 SIZE = 120  # entries per build, at most: six pages of the default twenty (a build's cost grows slower than its size)
 REFILL_BELOW = 40  # a page that leaves fewer asks for the next build, which extends what is left (by about 80)

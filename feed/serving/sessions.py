@@ -28,7 +28,7 @@ import msgspec
 from ulid import ULID
 
 from core.stores import Stores
-from feed import seen
+from feed.serving import seen
 
 TTL_S = 3600
 MAX_SERVED = 5000

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from core.stores import Stores
-from feed import counters
+from feed.social import counters
 
 HISTORY_MAX = 2000
 HISTORY_TTL_S = 30 * 24 * 3600

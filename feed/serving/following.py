@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from core.stores import Stores
-from feed.posts import Post, posts_by_authors
+from feed.social.posts import Post, posts_by_authors
 
 
 class Page(msgspec.Struct):

@@ -1,16 +1,16 @@
 """The candidate pool: the newest posts that others may see (public, and
 followers-only: ``restricted``, a column the candidate sources apply per
 viewer), held in memory by each api
-process as columns (``feed.features.Table``) with their embeddings and
+process as columns (``feed.ranking.features.Table``) with their embeddings and
 counters, so ranking a session's next item reads no database.
 
 * New posts come in by ``refresh``: the ids of the newest posts (a sort on
   ``_id`` with a small limit, widened while everything it finds is new), then
-  the new ones by id (``feed.posts.get_posts``). Both shapes are cheap on
+  the new ones by id (``feed.social.posts.get_posts``). Both shapes are cheap on
   nx-27017 too, where a range query on ``_id`` (``recent_posts``) scans the
   whole collection. The api refreshes every ``server.feed_runtime.POOL_REFRESH_S``.
 * Counters stay current through ``update_counts``, fed by the live-counts
-  listener (every ``feed.counters.bump`` is published). In case a message
+  listener (every ``feed.social.counters.bump`` is published). In case a message
   was missed, ``reread_next`` re-reads the pool a slice at a time (counters
   and posts), so that every post is read again about once a minute without
   a burst of reads; after messages were known to be lost, ``resync_counts``
@@ -21,7 +21,7 @@ counters, so ranking a session's next item reads no database.
 * The pool also holds each post itself (``posts``: caption, visibility and
   the rest, without the embedding), so the feed renders what it serves
   without a read. Edits and deletes reach it as they happen
-  (``feed.post_changes``, through ``apply``): a deleted post, or one made
+  (``feed.social.post_changes``, through ``apply``): a deleted post, or one made
   only-me, leaves the pool; an edited one is replaced; one opened up is
   read and taken in if it is new enough."""
 
@@ -36,8 +36,8 @@ import numpy as np
 from pymongo import DESCENDING
 
 from core.stores import Stores
-from feed import counters, post_changes, posts, trending
-from feed.features import (
+from feed.ranking import trending
+from feed.ranking.features import (
     COUNT_FIELDS,
     PRIORS,
     Priors,
@@ -46,6 +46,7 @@ from feed.features import (
     feature_matrix,
     fresh_mask,
 )
+from feed.social import counters, post_changes, posts
 
 DIM = 384
 FIRST_LOOK = 20  # ids a refresh looks at first; widened x4 while all are new
@@ -159,7 +160,7 @@ class PostPool:
     # -- changes -------------------------------------------------------
 
     def apply(self, change: post_changes.PostChange) -> None:
-        """Take in an edit or a delete (a ``feed.post_changes`` listener)."""
+        """Take in an edit or a delete (a ``feed.social.post_changes`` listener)."""
         post = change.post
         if change.op == "deleted" or post.visibility not in POOL_VISIBILITIES:
             self._passed.add(post.id)

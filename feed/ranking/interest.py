@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.stores import Stores
-from feed.features import unit
+from feed.ranking.features import unit
 
 LONG_TERM_RATE = 0.3
 LONG_TERM_DECAY = 0.98

@@ -1,5 +1,5 @@
 """Post changes, told to every api process (``core.broadcast``): an edit
-(caption, visibility) or a delete. The candidate pool (``feed.pool``) keeps
+(caption, visibility) or a delete. The candidate pool (``feed.ranking.pool``) keeps
 its copy of each post current with them, so the feed serves a post from
 memory and never one that was deleted or hidden. The process that changed
 the post applies it before the change returns; the others within
@@ -14,7 +14,7 @@ import msgspec
 
 from core.broadcast import Broadcast
 from core.stores import Stores
-from feed.posts import Post
+from feed.social.posts import Post
 
 Op = Literal["updated", "deleted"]
 

@@ -1,7 +1,7 @@
 """Ranking features: pure functions over columns of candidate data, no I/O.
 
 Every feature of a candidate post is a number in a small fixed range, so the
-weights in ``feed.scoring`` can be read against each other:
+weights in ``feed.ranking.scoring`` can be read against each other:
 
 | feature | range | what it measures |
 | --- | --- | --- |
@@ -164,7 +164,7 @@ def build_table(rows: list[tuple[str, str, float, list[float] | None, dict | Non
 
 def trending_raw(table: Table, *, now: float, half_life_h: float = 12.0) -> np.ndarray:
     """Time-decayed engagement: weighted interactions, halved every ``half_life_h``
-    hours of the post's age (``feed.trending`` picks the top of these)."""
+    hours of the post's age (``feed.ranking.trending`` picks the top of these)."""
     engagement = (
         1.0 * table.count("likes")
         + 2.0 * table.count("comments")

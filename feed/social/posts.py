@@ -2,11 +2,11 @@
 
 A post document holds the post (author, video, caption, visibility, the
 prompt it was made from, its text embedding, the post it remixes) and its
-counters (``feed.counters``). One post per video: an unpublished completed
+counters (``feed.social.counters``). One post per video: an unpublished completed
 video is a draft its owner alone sees. Deleting a post removes it with its
 likes, comments, shares and notifications; the video stays, a draft again,
 and remixes of it keep their ``remix_of`` (the chain ends there). Edits and
-deletes are told to every api process (``feed.post_changes``)."""
+deletes are told to every api process (``feed.social.post_changes``)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from core.errors import Conflict
 from core.ids import new_id
 from core.mongo_compat import ensure_newest_by_index
 from core.stores import Stores
-from feed import counters
+from feed.social import counters
 from policy.visibility import Visibility
 
 log = logging.getLogger("fabula.feed")
@@ -39,7 +39,7 @@ class Post(msgspec.Struct, kw_only=True):
     created_at: datetime
     visibility: Visibility = "public"
     prompt: str = ""
-    embedding: list[float] | None = None  # feed.embeddings of prompt + caption, computed at publish
+    embedding: list[float] | None = None  # feed.ranking.embeddings of prompt + caption, computed at publish
     remix_of: str | None = None  # the id of the post this one remixes
     edited_at: datetime | None = None
 
@@ -79,7 +79,7 @@ async def publish(
 
     ``remix_of`` is the source post (the caller checked the author may see it):
     its ``remixes`` counter moves and its author is notified."""
-    from feed.embeddings import embed_async, post_text
+    from feed.ranking.embeddings import embed_async, post_text
 
     if await _collection(stores).count_documents({"video_id": video_id}, limit=1):
         raise _already_published(video_id)  # cheap early answer; the unique index decides races
@@ -108,7 +108,7 @@ async def publish(
     except DuplicateKeyError:
         raise _already_published(video_id) from None
     if remix_of is not None:
-        from feed import notifications
+        from feed.social import notifications
 
         await counters.bump(stores, remix_of.id, remixes=1)
         await notifications.notify(stores, recipient_id=remix_of.author_id, actor_id=author_id, kind="remix", post_id=post.id)
@@ -218,7 +218,7 @@ async def update_post(
     if doc is None:
         return None
     post = _to_post(doc)
-    from feed import post_changes
+    from feed.social import post_changes
 
     await post_changes.announce(stores, "updated", post)
     return post
@@ -228,7 +228,7 @@ async def delete_post(stores: Stores, post_id: str, *, author_id: str | None = N
     """Delete a post (only its author's when ``author_id`` is given) with its
     likes, comments, shares and notifications; the source of a remix counts
     one remix fewer. Returns the deleted post, None when nothing was deleted."""
-    from feed import comments, likes, notifications, shares
+    from feed.social import comments, likes, notifications, shares
 
     query: dict = {"_id": post_id}
     if author_id is not None:
@@ -237,7 +237,7 @@ async def delete_post(stores: Stores, post_id: str, *, author_id: str | None = N
     if doc is None:
         return None
     post = _to_post(doc)
-    from feed import post_changes
+    from feed.social import post_changes
 
     await post_changes.announce(stores, "deleted", post)
     await counters.forget(stores, post.id)

@@ -2,16 +2,16 @@
 
 How a pick is made:
 
-1. **Candidates** (``feed.candidates.gather``): every source, minus what the
+1. **Candidates** (``feed.ranking.candidates.gather``): every source, minus what the
    session must not serve (already served in it, seen before, hidden, from an
    author I muted or who failed the visibility gate, near a topic I marked
    not interested).
-2. **Features and score** (``feed.features``, ``feed.scoring``) of all of
+2. **Features and score** (``feed.ranking.features``, ``feed.ranking.scoring``) of all of
    them; the best ``SHORTLIST`` are checked once against the user's seen sets
-   (``feed.seen``) and kept as the session's shortlist. Posts an earlier
-   check of this process found seen (``feed.seen_memory``) are left out
+   (``feed.serving.seen``) and kept as the session's shortlist. Posts an earlier
+   check of this process found seen (``feed.serving.seen_memory``) are left out
    before that.
-3. **Sequence** (``feed.diversity.select``): author cap, exploration slot and
+3. **Sequence** (``feed.ranking.diversity.select``): author cap, exploration slot and
    MMR over the shortlist, after re-scoring it with the session's current
    interest vector and affinities (cheap: a few hundred rows).
 4. **Gate**: each picked post as it is now (the pool's copy, which edits and
@@ -22,7 +22,7 @@ How a pick is made:
    deleted, hidden from me or behind a block is dropped and the next pick
    takes its place. In the usual case a pick reads nothing.
 
-Every event moves the session's interest vector (``feed.interest``); when it
+Every event moves the session's interest vector (``feed.ranking.interest``); when it
 has turned far enough from the one the shortlist was built with (cosine below
 ``DRIFT``), or the shortlist runs low or ages, the shortlist is rebuilt. So a
 liked topic rises and a skipped one sinks within a few swipes. (Picks re-score
@@ -42,12 +42,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.stores import Stores
-from feed import interest as taste
-from feed import posts as feed_posts
-from feed import seen, sessions
-from feed.candidates import Viewer, gather
-from feed.diversity import RULES, Rules, select
-from feed.features import (
+from feed.ranking import interest as taste
+from feed.ranking.candidates import Viewer, gather
+from feed.ranking.diversity import RULES, Rules, select
+from feed.ranking.features import (
     INDEX,
     PRIORS,
     Priors,
@@ -59,11 +57,13 @@ from feed.features import (
     similarity_feature,
     unit,
 )
-from feed.pool import PostPool, unix
-from feed.posts import Post
-from feed.scoring import WEIGHTS, Weights, scores
-from feed.seen_memory import SeenMemory
-from feed.sessions import SessionState
+from feed.ranking.pool import PostPool, unix
+from feed.ranking.scoring import WEIGHTS, Weights, scores
+from feed.serving import seen, sessions
+from feed.serving.seen_memory import SeenMemory
+from feed.serving.sessions import SessionState
+from feed.social import posts as feed_posts
+from feed.social.posts import Post
 from policy.visibility import can_view_post
 
 SHORTLIST = 120

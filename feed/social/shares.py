@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from core.clock import utcnow
 from core.errors import NotFound
 from core.stores import Stores
-from feed import counters
+from feed.social import counters
 
 
 def share_path(post_id: str) -> str:

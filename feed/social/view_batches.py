@@ -1,7 +1,7 @@
 """Views counted in batches: the swipe stream's most frequent write.
 
 One api process collects the views its feed sessions report and writes them
-every ``INTERVAL_S`` with ``feed.counters.bump_many`` (one bulk ``$inc`` for
+every ``INTERVAL_S`` with ``feed.social.counters.bump_many`` (one bulk ``$inc`` for
 all the posts viewed meanwhile, one read, one Redis pipeline), instead of a
 ``findAndModify``, a script and a PUBLISH per view. The counters stay exact
 in Mongo once a batch is written; they lag by at most ``INTERVAL_S`` (plus
@@ -10,7 +10,7 @@ the write). Views still waiting when the process stops are written by
 a batch whose write fails is dropped (part of it may have landed: writing
 it again could count views twice).
 
-The viewer's history (``feed.views.record_history``: what the feed treats as
+The viewer's history (``feed.social.views.record_history``: what the feed treats as
 seen) is written at once by the caller, not batched."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import contextlib
 import logging
 
 from core.stores import Stores
-from feed import counters
-from feed.views import view_deltas
+from feed.social import counters
+from feed.social.views import view_deltas
 
 log = logging.getLogger("fabula.feed")
 

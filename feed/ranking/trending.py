@@ -1,6 +1,6 @@
 """Trending: the posts with the most time-decayed engagement right now. Pure.
 
-The raw value is ``feed.features.trending_raw``: likes x1, comments x2,
+The raw value is ``feed.ranking.features.trending_raw``: likes x1, comments x2,
 shares x3, remixes x3, completes x0.5, views x0.05, halved every
 ``HALF_LIFE_H`` hours of the post's age. It is shown to the scorer relative to
 the best post of the pool (0..1), and its top ``k`` are a candidate source."""
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from feed.features import Table, trending_raw
+from feed.ranking.features import Table, trending_raw
 
 HALF_LIFE_H = 12.0
 

@@ -1,4 +1,4 @@
-"""The for-you score: a weighted sum of the features of ``feed.features``.
+"""The for-you score: a weighted sum of the features of ``feed.ranking.features``.
 
     score = sum(weight[f] * feature[f] for f in FEATURES)
 
@@ -11,13 +11,13 @@ The weights, and why (features are 0..1, or -1..1 for affinity and similarity):
 | complete | 0.8 | people watched to the end: the most honest signal for short videos |
 | affinity | 0.8 | authors I liked, shared and finished before (negative for authors I skip) |
 | recency | 0.6 | newer first, halving each day, without burying a great post from yesterday |
-| fresh | 0.6 | exploration: young posts with few views get a boost so they collect the views their rates need (``feed.diversity`` also reserves a slot for them) |
+| fresh | 0.6 | exploration: young posts with few views get a boost so they collect the views their rates need (``feed.ranking.diversity`` also reserves a slot for them) |
 | following | 0.5 | people I chose to follow |
 | trending | 0.5 | what everyone engages with right now, time-decayed |
 | watch | 0.4 | mean watch time; partly redundant with complete, so lighter |
 | fof | 0.2 | followed by people I follow: a weaker social signal |
 
-Ties and near-ties are broken by ``feed.diversity`` (author cap, MMR).
+Ties and near-ties are broken by ``feed.ranking.diversity`` (author cap, MMR).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from functools import cached_property
 
 import numpy as np
 
-from feed.features import FEATURES
+from feed.ranking.features import FEATURES
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """What a user has already been served, across feed sessions: the ranked feed
 never serves a post twice to the same user, nor one they viewed another way
-(``feed.views`` keeps that history).
+(``feed.social.views`` keeps that history).
 
 A sorted set per user, ``feed:seen:<user>``, post id -> unix time served in
 whole milliseconds; kept to the newest ``MAX_SEEN`` entries and for ``TTL_S``
@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 
 from core.stores import Stores
-from feed import views
+from feed.social import views
 
 MAX_SEEN = 20_000
 TTL_S = 30 * 24 * 3600
@@ -39,7 +39,7 @@ def lua_mark(key: str, now: str, ids: str) -> str:
     """Lua that marks the ids in the table ``ids`` seen at ``now`` (unix
     seconds) in the seen set ``key`` (Lua expressions), within ``MAX_SEEN``
     and ``TTL_S``: for scripts of other modules that serve posts
-    (``feed.openings``). One ZADD for all of them."""
+    (``feed.serving.openings``). One ZADD for all of them."""
     return (
         f"local marked_at = math.floor(tonumber({now}) * 1000)\n"
         f"for i = 1, #{ids}, {LUA_CHUNK} do\n"
@@ -139,7 +139,7 @@ def already_found(reply) -> set[str]:
 
 
 async def already(stores: Stores, user_id: str, post_ids: list[str]) -> set[str]:
-    """The ids in ``post_ids`` the user was served before, viewed (``feed.views``
+    """The ids in ``post_ids`` the user was served before, viewed (``feed.social.views``
     history, whichever way the post was reached) or hid."""
     ids = _listable(post_ids)
     if not ids:

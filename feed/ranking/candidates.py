@@ -7,7 +7,7 @@ Sources, in the order that names a candidate found by several:
 | ``following`` | posts of people I follow in the pool (their followers-only posts too: the pool's ``restricted`` rows reach followers alone), plus extras the caller read from outside the pool | 200 |
 | ``fof`` | posts by authors that people I follow follow (friends of friends) | 200 |
 | ``similar`` | the pool's posts nearest my interest vector | 300 |
-| ``trending`` | the pool's top time-decayed engagement (``feed.trending``) | 200 |
+| ``trending`` | the pool's top time-decayed engagement (``feed.ranking.trending``) | 200 |
 | ``fresh`` | the pool's newest posts that still need exposure | 200 |
 | ``recent`` | the pool's newest posts | 100 |
 | ``explore`` | a random sample of the pool, so a long session never runs dry | 100 |
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from feed import trending
-from feed.features import Table, build_table
-from feed.pool import PostPool, concat
+from feed.ranking import trending
+from feed.ranking.features import Table, build_table
+from feed.ranking.pool import PostPool, concat
 
 _RNG = np.random.default_rng()  # seeded from the OS once, not on every gather
 

@@ -1,4 +1,4 @@
-"""What one process has learnt of its users' seen sets (``feed.seen``): the
+"""What one process has learnt of its users' seen sets (``feed.serving.seen``): the
 posts a seen check found seen, kept so that the next shortlist of the same
 user leaves them out before it checks the rest.
 

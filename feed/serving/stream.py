@@ -9,10 +9,10 @@ The rules (docs/FEED-PROTOCOL.md tells them to clients):
 * Every served item is appended to the session's served list in Redis before
   it is handed to the caller, so a resume (``served[cursor:]``, then carry on)
   repeats nothing and skips nothing.
-* Events move ``pos`` and the session's taste (``feed.for_you``). What they
+* Events move ``pos`` and the session's taste (``feed.serving.for_you``). What they
   changed is saved with the next items served, in the same round trip, or by
   the event's ``remember`` (``top_up``'s ``save``); the long-term taste
-  (``feed.interest``) moves there too.
+  (``feed.ranking.interest``) moves there too.
 
 The stream itself sends nothing: the caller (WebSocket handler or HTTP route)
 renders and delivers what ``top_up`` returns."""
@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.stores import Stores
-from feed import interest as taste
-from feed import likes, openings, seen, sessions, views
-from feed.candidates import Viewer
-from feed.following import following_feed
-from feed.for_you import Picked, PostMeta
-from feed.posts import Post
+from feed.ranking import interest as taste
+from feed.ranking.candidates import Viewer
+from feed.serving import openings, seen, sessions
+from feed.serving.following import following_feed
+from feed.serving.for_you import Picked, PostMeta
+from feed.social import likes, views
+from feed.social.posts import Post, get_posts
 
 Visible = Callable[[list[Post]], Awaitable[list[Post]]]
 Save = Literal["now", "with_items", "later"]  # when ``top_up`` saves what events changed
@@ -88,8 +89,6 @@ class FollowingSource:
     async def learn(self, post_ids: list[str]) -> None:
         missing = [pid for pid in post_ids if pid not in self.meta]
         if missing:
-            from feed.posts import get_posts
-
             for post in (await get_posts(self.stores, missing)).values():
                 self.meta[post.id] = PostMeta(post.author_id, None, False)
 
@@ -190,7 +189,7 @@ class FeedStream:
 
     async def remember(self, post_id: str, event: str, meta: PostMeta | None, sig: taste.Signal, *, viewed: bool = False) -> None:
         """The event's mark on the user beyond this session, in one round trip:
-        long-term taste (which drops the user's opening, ``feed.openings``),
+        long-term taste (which drops the user's opening, ``feed.serving.openings``),
         hidden posts, with ``viewed`` (the first view of the post in this
         session) the view history, and what events changed in the session and
         ``top_up`` left unsaved. Raises ``SessionMoved`` (after the rest is
