@@ -14,6 +14,7 @@ import pytest
 from core.embedded import EmbeddedServices
 from core.settings import Settings
 from core.stores import open_stores
+from tests.gen_fixtures import one_torch_thread, tiny, tiny_models_root  # noqa: F401  (the generation tests' fixtures)
 from tests.procs import start_api, start_worker
 
 

@@ -33,37 +33,11 @@ from gen.pipelines.tiny import (
     tiny_gemma_tokenizer,
     tiny_vocab,
 )
+from tests.gen_fixtures import SIZE, Cancelled
 
-SIZE = dict(width=64, height=64, num_frames=9)
 REAL_PRESETS = ["ltx-2", "ltx-video", "wan2.1-t2v-1.3b", "wan2.2-ti2v-5b"]
 
-
-class Cancelled(Exception):
-    pass
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Tiny models gain nothing from a second thread, and on a CPU shared with
-    # other busy processes OpenMP threads spinning against each other make
-    # them many times slower. Restored for the modules that follow.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def tiny_models_root(tmp_path_factory) -> Path:
-    # Shared by the generation test modules: each tiny model is built once per session.
-    root = tmp_path_factory.getbasetemp() / "gen-models"
-    root.mkdir(exist_ok=True)
-    return root
-
-
-@pytest.fixture(scope="module")
-def generator(tiny_models_root) -> VideoGenerator:
-    return load_generator("tiny", tiny_models_root, device="cpu")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +72,7 @@ def _assert_loaded_from(folder: Path, pipe) -> None:
         assert torch.equal(saved[key], live[key]), key
 
 
-def test_tiny_is_ltx2_built_saved_and_loaded_through_from_pretrained(generator, tiny_models_root):
+def test_tiny_is_ltx2_built_saved_and_loaded_through_from_pretrained(tiny, tiny_models_root):
     from diffusers import (
         AutoencoderKLLTX2Audio,
         AutoencoderKLLTX2Video,
@@ -116,7 +90,7 @@ def test_tiny_is_ltx2_built_saved_and_loaded_through_from_pretrained(generator, 
     for component in ("transformer", "vae", "audio_vae", "vocoder", "connectors", "text_encoder", "tokenizer", "scheduler"):
         assert (folder / component).is_dir(), component
 
-    pipe = generator.pipe
+    pipe = tiny.pipe
     assert isinstance(pipe, LTX2Pipeline)
     assert isinstance(pipe.transformer, LTX2VideoTransformer3DModel)
     assert isinstance(pipe.vae, AutoencoderKLLTX2Video)
@@ -126,10 +100,10 @@ def test_tiny_is_ltx2_built_saved_and_loaded_through_from_pretrained(generator, 
     assert isinstance(pipe.text_encoder, Gemma3ForConditionalGeneration)
     assert isinstance(pipe.scheduler, FlowMatchEulerDiscreteScheduler)
     _assert_loaded_from(folder, pipe)
-    assert generator.preset == "tiny" and generator.fps == 8 and generator.default_steps == 4
-    assert generator.device == "cpu" and pipe.transformer.dtype == torch.float32
-    assert generator.makes_sound and generator.sample_rate == 16000
-    assert generator.applied["sound"].startswith("joint")
+    assert tiny.preset == "tiny" and tiny.fps == 8 and tiny.default_steps == 4
+    assert tiny.device == "cpu" and pipe.transformer.dtype == torch.float32
+    assert tiny.makes_sound and tiny.sample_rate == 16000
+    assert tiny.applied["sound"].startswith("joint")
 
 
 def test_tiny_ltx_video_and_tiny_wan_load_their_classes(ltx, wan, tiny_models_root):
@@ -148,13 +122,13 @@ def test_tiny_ltx_video_and_tiny_wan_load_their_classes(ltx, wan, tiny_models_ro
     assert (wan.temporal_compression, wan.spatial_compression) == (4, 16)
 
 
-def test_tokenizers_round_trip_without_unknowns(generator, ltx):
-    for tok in (generator.pipe.tokenizer, ltx.pipe.tokenizer):
+def test_tokenizers_round_trip_without_unknowns(tiny, ltx):
+    for tok in (tiny.pipe.tokenizer, ltx.pipe.tokenizer):
         ids = tok("a cat walks on the beach at sunset, 42!").input_ids
         assert tok.unk_token_id not in ids
         assert len(ids) > 5
     # Whole words are single pieces in both vocabularies.
-    gemma = generator.pipe.tokenizer
+    gemma = tiny.pipe.tokenizer
     assert gemma.convert_ids_to_tokens(gemma(" cat walks").input_ids) == ["\u2581cat", "\u2581walks"]
     t5 = ltx.pipe.tokenizer
     assert t5("a cat").input_ids[-1] == t5.eos_token_id
@@ -178,13 +152,13 @@ def test_build_leaves_caller_rng_alone(tmp_path):
     assert torch.equal(torch.rand(3), expected)
 
 
-def test_existing_build_is_reused_not_rebuilt(tiny_models_root, generator):
+def test_existing_build_is_reused_not_rebuilt(tiny_models_root, tiny):
     index = tiny_models_root / "tiny-ltx2" / "model_index.json"
     before = index.stat()
     again = load_generator("tiny-ltx2", tiny_models_root, device="cpu")
     after = index.stat()
     assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
-    assert again.pipe is not generator.pipe
+    assert again.pipe is not tiny.pipe
 
 
 def test_concurrent_builders_end_with_one_complete_folder(tmp_path):
@@ -240,36 +214,36 @@ def test_folder_from_another_build_version_is_replaced(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny-ltx2"]
 
 
-def test_generate_returns_uint8_frames_of_the_requested_shape(generator):
-    video = generator.generate("a red fox runs through snow", **SIZE, steps=4, seed=7)
+def test_generate_returns_uint8_frames_of_the_requested_shape(tiny):
+    video = tiny.generate("a red fox runs through snow", **SIZE, steps=4, seed=7)
     assert video.shape == (9, 64, 64, 3)
     assert video.dtype == np.uint8
     assert video.flags.c_contiguous
     assert video.std() > 0  # not a constant image
 
 
-@pytest.mark.parametrize("which", ["generator", "ltx", "wan"])
+@pytest.mark.parametrize("which", ["tiny", "ltx", "wan"])
 def test_generate_other_sizes(request, which):
     gen = request.getfixturevalue(which)
     video = gen.generate("a boat", width=96, height=64, num_frames=17, steps=1, seed=1)
     assert video.shape == (17, 64, 96, 3)
 
 
-def test_same_seed_same_video_different_seed_different_video(generator):
-    a = generator.generate("a cat", **SIZE, steps=2, seed=11)
-    b = generator.generate("a cat", **SIZE, steps=2, seed=11)
-    c = generator.generate("a cat", **SIZE, steps=2, seed=12)
+def test_same_seed_same_video_different_seed_different_video(tiny):
+    a = tiny.generate("a cat", **SIZE, steps=2, seed=11)
+    b = tiny.generate("a cat", **SIZE, steps=2, seed=11)
+    c = tiny.generate("a cat", **SIZE, steps=2, seed=12)
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
 
 
-def test_on_step_is_called_once_per_step_in_order(generator):
+def test_on_step_is_called_once_per_step_in_order(tiny):
     calls: list[tuple[int, int]] = []
-    generator.generate("a bird", **SIZE, steps=4, seed=1, on_step=lambda i, n: calls.append((i, n)))
+    tiny.generate("a bird", **SIZE, steps=4, seed=1, on_step=lambda i, n: calls.append((i, n)))
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
-def test_exception_from_on_step_stops_generation_early(generator):
+def test_exception_from_on_step_stops_generation_early(tiny):
     calls: list[int] = []
 
     def on_step(i: int, total: int) -> None:
@@ -278,16 +252,16 @@ def test_exception_from_on_step_stops_generation_early(generator):
             raise Cancelled("job cancelled")
 
     with pytest.raises(Cancelled, match="job cancelled"):
-        generator.generate("a bird", **SIZE, steps=6, seed=1, on_step=on_step)
+        tiny.generate("a bird", **SIZE, steps=6, seed=1, on_step=on_step)
     assert calls == [1, 2]  # steps 3..6 never ran
 
     # The generator is still usable after a cancelled run.
     after: list[int] = []
-    video = generator.generate("a bird", **SIZE, steps=3, seed=1, on_step=lambda i, n: after.append(i))
+    video = tiny.generate("a bird", **SIZE, steps=3, seed=1, on_step=lambda i, n: after.append(i))
     assert after == [1, 2, 3] and video.shape == (9, 64, 64, 3)
 
 
-@pytest.mark.parametrize("which,channels,grid", [("generator", 4, (3, 4, 4)), ("ltx", 8, (3, 16, 16)), ("wan", 48, (3, 4, 4))])
+@pytest.mark.parametrize("which,channels,grid", [("tiny", 4, (3, 4, 4)), ("ltx", 8, (3, 16, 16)), ("wan", 48, (3, 4, 4))])
 def test_on_latents_gets_unpacked_latents_each_step(request, which, channels, grid):
     gen = request.getfixturevalue(which)
     seen: list[tuple[int, int, tuple[int, ...]]] = []
@@ -304,45 +278,45 @@ def test_on_latents_gets_unpacked_latents_each_step(request, which, channels, gr
     assert steps == [1, 2, 3]
 
 
-def test_frame_count_follows_fps_and_8k_plus_1(generator):
-    assert generator.frame_count(1) == 9
-    assert generator.frame_count(4) == 33
+def test_frame_count_follows_fps_and_8k_plus_1(tiny):
+    assert tiny.frame_count(1) == 9
+    assert tiny.frame_count(4) == 33
     ltx = VideoGenerator(None, PRESETS["ltx-video"], "cpu")  # rules only, no model
     assert ltx.frame_count(1) == 25
     assert all((ltx.frame_count(s) - 1) % 8 == 0 for s in (1, 4, 8, 12))
     wan = VideoGenerator(None, PRESETS["wan2.1-t2v-1.3b"], "cpu")
     assert wan.frame_count(5) == 81  # Wan's usual 81 frames at 16 fps
     with pytest.raises(ValueError):
-        generator.frame_count(0)
+        tiny.frame_count(0)
 
 
 @pytest.mark.parametrize(
     "width,height,needle",
     [(65, 64, "multiples of 32"), (64, 100, "multiples of 32"), (0, 64, "positive"), (-32, 64, "positive"), (2048, 64, "up to")],
 )
-def test_check_size_rejects_sizes_the_model_cannot_make(generator, width, height, needle):
+def test_check_size_rejects_sizes_the_model_cannot_make(tiny, width, height, needle):
     with pytest.raises(ValueError, match=needle):
-        generator.check_size(width, height)
+        tiny.check_size(width, height)
 
 
-def test_check_size_accepts_multiples_of_32(generator):
-    generator.check_size(64, 64)
-    generator.check_size(96, 32)
+def test_check_size_accepts_multiples_of_32(tiny):
+    tiny.check_size(64, 64)
+    tiny.check_size(96, 32)
     VideoGenerator(None, PRESETS["ltx-video"], "cpu").check_size(1280, 704)  # rules only, no model
     VideoGenerator(None, PRESETS["wan2.1-t2v-1.3b"], "cpu").check_size(832, 480)
 
 
-def test_generate_rejects_bad_requests_before_running(generator):
+def test_generate_rejects_bad_requests_before_running(tiny):
     calls: list[int] = []
     for kwargs in (dict(width=60, height=64, num_frames=9), dict(width=64, height=64, num_frames=8)):
         with pytest.raises(ValueError):
-            generator.generate("x", **kwargs, steps=2, on_step=lambda i, n: calls.append(i))
+            tiny.generate("x", **kwargs, steps=2, on_step=lambda i, n: calls.append(i))
     with pytest.raises(ValueError):
-        generator.generate("x", **SIZE, steps=0)
+        tiny.generate("x", **SIZE, steps=0)
     assert calls == []
 
 
-@pytest.mark.parametrize("which", ["generator", "ltx", "wan"])
+@pytest.mark.parametrize("which", ["tiny", "ltx", "wan"])
 def test_generator_frames_are_exactly_a_plain_pipeline_call(request, which):
     """The worker's path (cached embeddings, uint8 on the device) changes nothing about the video."""
     from gen.pipelines.base import to_uint8
@@ -444,7 +418,7 @@ def test_pyramid_attention_broadcast_runs(tiny_models_root):
     assert gen.generate("a kite", **SIZE, steps=3, seed=1).shape == (9, 64, 64, 3)
 
 
-@pytest.mark.parametrize("which", ["generator", "ltx", "wan"])
+@pytest.mark.parametrize("which", ["tiny", "ltx", "wan"])
 def test_prompt_cache_gives_the_same_video_and_skips_the_text_encoder(request, tiny_models_root, which):
     gen = request.getfixturevalue(which)
     uncached = load_generator(gen.preset, tiny_models_root, device="cpu", options=GenOptions(prompt_cache=0, sound="silent"))
@@ -492,7 +466,7 @@ def _first_frame_inputs(gen: VideoGenerator, image, seed: int = 2) -> tuple[np.n
     return video, seen
 
 
-@pytest.mark.parametrize("which", ["generator", "ltx", "wan"])
+@pytest.mark.parametrize("which", ["tiny", "ltx", "wan"])
 def test_reference_image_conditions_the_first_frame(request, which):
     """The conditioned-latent path is taken: with an image, the first latent
     frame the denoiser sees is the encoded image at every step (it is not
@@ -511,10 +485,10 @@ def test_reference_image_conditions_the_first_frame(request, which):
     assert not np.array_equal(red, plain) and not np.array_equal(red, blue)
 
 
-def test_image_pipeline_shares_the_loaded_modules(generator, ltx, wan):
+def test_image_pipeline_shares_the_loaded_modules(tiny, ltx, wan):
     from diffusers import LTX2ImageToVideoPipeline, LTXImageToVideoPipeline, WanImageToVideoPipeline
 
-    for gen, cls in ((generator, LTX2ImageToVideoPipeline), (ltx, LTXImageToVideoPipeline), (wan, WanImageToVideoPipeline)):
+    for gen, cls in ((tiny, LTX2ImageToVideoPipeline), (ltx, LTXImageToVideoPipeline), (wan, WanImageToVideoPipeline)):
         image_pipe = gen._image_pipeline()
         assert isinstance(image_pipe, cls)
         assert image_pipe.transformer is gen.pipe.transformer and image_pipe.vae is gen.pipe.vae
@@ -585,13 +559,13 @@ def test_broken_real_model_folder_is_reported_as_missing(tmp_path):
         load_generator("ltx-video", tmp_path, device="cpu")
 
 
-def test_generated_clip_encodes_to_an_mp4_with_every_frame(generator, tmp_path):
+def test_generated_clip_encodes_to_an_mp4_with_every_frame(tiny, tmp_path):
     import av
 
     from gen.encode import encode_mp4
 
-    video = generator.generate("a lighthouse at night", **SIZE, steps=2, seed=3)
-    out = encode_mp4(video, generator.fps, tmp_path / "video_test" / "video.mp4")
+    video = tiny.generate("a lighthouse at night", **SIZE, steps=2, seed=3)
+    out = encode_mp4(video, tiny.fps, tmp_path / "video_test" / "video.mp4")
     assert Path(out.path).stat().st_size == out.bytes
     with av.open(out.path) as container:
         assert sum(1 for _ in container.decode(video=0)) == 9

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,26 +26,9 @@ from gen.preview_render import (
     register_projection,
     render_preview,
 )
+from tests.gen_fixtures import SIZE
 
-SIZE = dict(width=64, height=64, num_frames=9)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Tiny models gain nothing from a second thread, and on a CPU shared with
-    # other busy processes OpenMP threads spinning against each other make
-    # them many times slower. Restored for the modules that follow.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def tiny_models_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.getbasetemp() / "gen-models"
-    root.mkdir(exist_ok=True)
-    return root
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def jpeg(data: bytes) -> Image.Image:
@@ -155,8 +137,8 @@ def test_tiny_builds_store_a_projection_fitted_to_their_vae(tiny_models_root, pr
     assert projection_for(gen.preview_family, channels) == stored
 
 
-def test_previews_of_a_real_run(tiny_models_root):
-    gen = load_generator("tiny", tiny_models_root, device="cpu")
+def test_previews_of_a_real_run(tiny):
+    gen = tiny
     previews: list[tuple[int, int, bytes]] = []
     gen.generate(
         "a fox in the snow",

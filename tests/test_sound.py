@@ -4,12 +4,9 @@ host asks for it; and it ends up as an AAC track in the MP4."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import av
 import numpy as np
 import pytest
-import torch
 
 from gen.audio import audio_prompt, crossfade_concat, fit_length, samples_for
 from gen.encode import encode_mp4
@@ -17,35 +14,9 @@ from gen.pipelines.base import Clip, VideoGenerator
 from gen.pipelines.options import GenOptions
 from gen.pipelines.registry import load_generator, load_sound
 from gen.pipelines.sound import SoundGenerator
+from tests.gen_fixtures import SIZE, Cancelled
 
-SIZE = dict(width=64, height=64, num_frames=9)
-
-
-class Cancelled(Exception):
-    pass
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Tiny models gain nothing from a second thread, and on a CPU shared with
-    # other busy processes OpenMP threads spinning against each other make
-    # them many times slower. Restored for the modules that follow.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def tiny_models_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.getbasetemp() / "gen-models"
-    root.mkdir(exist_ok=True)
-    return root
-
-
-@pytest.fixture(scope="module")
-def joint(tiny_models_root) -> VideoGenerator:
-    return load_generator("tiny", tiny_models_root, device="cpu")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +30,9 @@ def sound(separate) -> SoundGenerator:
     return separate.sound
 
 
-def test_joint_model_makes_video_and_sound_in_one_run(joint):
+def test_joint_model_makes_video_and_sound_in_one_run(tiny):
     steps: list[tuple[int, int]] = []
-    clip = joint.generate_clip("waves on a beach", **SIZE, steps=3, seed=4, on_step=lambda i, n: steps.append((i, n)))
+    clip = tiny.generate_clip("waves on a beach", **SIZE, steps=3, seed=4, on_step=lambda i, n: steps.append((i, n)))
     assert isinstance(clip, Clip)
     assert clip.frames.shape == (9, 64, 64, 3) and clip.frames.dtype == np.uint8
     assert clip.fps == 8 and clip.sample_rate == 16000
@@ -70,14 +41,14 @@ def test_joint_model_makes_video_and_sound_in_one_run(joint):
     assert np.abs(clip.audio).max() <= 1.0 and clip.audio.std() > 0
     assert steps == [(1, 3), (2, 3), (3, 3)]  # one denoising run for both
     # The frames are exactly what generate() returns for the same request.
-    assert np.array_equal(clip.frames, joint.generate("waves on a beach", **SIZE, steps=3, seed=4))
-    again = joint.generate_clip("waves on a beach", **SIZE, steps=3, seed=4)
+    assert np.array_equal(clip.frames, tiny.generate("waves on a beach", **SIZE, steps=3, seed=4))
+    again = tiny.generate_clip("waves on a beach", **SIZE, steps=3, seed=4)
     assert np.array_equal(again.audio, clip.audio)
 
 
 @pytest.mark.parametrize("num_frames", [9, 17, 33])
-def test_sound_is_exactly_as_long_as_the_video(joint, separate, num_frames):
-    for gen in (joint, separate):
+def test_sound_is_exactly_as_long_as_the_video(tiny, separate, num_frames):
+    for gen in (tiny, separate):
         clip = gen.generate_clip("rain on a tin roof", width=64, height=64, num_frames=num_frames, steps=1, seed=1, audio_steps=1)
         assert clip.audio.shape[1] == samples_for(num_frames, gen.fps, clip.sample_rate) == round(num_frames / 8 * 16000)
 
@@ -135,8 +106,8 @@ def test_load_sound_alone(tiny_models_root):
         load_sound("nope", tiny_models_root)
 
 
-def test_clip_encodes_to_an_mp4_with_one_video_and_one_audio_stream(joint, tmp_path):
-    clip = joint.generate_clip("a lighthouse at night, waves", width=96, height=64, num_frames=17, steps=2, seed=3)
+def test_clip_encodes_to_an_mp4_with_one_video_and_one_audio_stream(tiny, tmp_path):
+    clip = tiny.generate_clip("a lighthouse at night, waves", width=96, height=64, num_frames=17, steps=2, seed=3)
     out = encode_mp4(clip.frames, clip.fps, tmp_path / "v.mp4", audio=clip.audio, sample_rate=clip.sample_rate)
     assert out.audio_channels == 2 and out.sample_rate == 16000
     with av.open(out.path) as container:
