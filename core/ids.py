@@ -9,7 +9,7 @@ import threading
 
 from ulid import ULID
 
-KINDS = ("user", "video", "post", "tok", "req", "comment", "notif")
+KINDS = ("user", "video", "post", "tok", "req", "comment", "notif", "cameo", "chal")
 
 _lock = threading.Lock()
 _last = 0

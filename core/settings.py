@@ -55,6 +55,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     quota_max_pending: int = 100
     quota_max_queued: int = 0
 
+    # --- cameos (cameos.verification, server.routes.cameos) ---
+    # processes that verify cameo recordings (liveness, identity), made on first use
+    cameo_workers: int = 1
+    # the largest recording accepted (bigger is a 413 before it is decoded)
+    cameo_max_upload_bytes: int = 50 * 1024 * 1024
+
     # --- media store (gen.media.open_media_store) ---
     # Empty: the local folder ``media_dir`` (default <data_dir>/media).
     # ``s3://bucket/prefix``: an S3-compatible bucket; credentials from the

@@ -44,6 +44,10 @@ VARIANTS: dict[str, tuple[str, str]] = {
     # the image a job is conditioned on (an upload, or the last frame of the
     # video an extension continues), normalised to PNG
     "reference": (".png", "image/png"),
+    # a cameo's likeness, kept under its cameo id (cameos.store): its best
+    # frontal frames and a sample of its voice
+    **{f"frame{i}": (".jpg", "image/jpeg") for i in range(1, 6)},
+    "voice": (".wav", "audio/wav"),
 }
 
 CHUNK = 256 * 1024

@@ -1,0 +1,123 @@
+"""Making a cameo from a recording: the order of the checks, cheapest first.
+
+A person's own cameo (``create_human_cameo``):
+
+1. the account has no cameo of its own face yet (409 ``cameo_exists``);
+2. the file's header reads as a video of at most 30 s (422 / 413), before
+   anything is decoded;
+3. the challenge is taken, once (410 ``challenge_expired`` / ``challenge_used``);
+4. the liveness pipeline runs in the process pool (422 ``liveness_failed``
+   with what it saw);
+5. under the identity lock, the face is nobody else's cameo (409
+   ``likeness_taken``, logged for review), and the cameo is stored with its
+   embedding, reference frames and voice sample.
+
+A character (``create_character``, what the OpenAI SDK's
+``create_character`` makes): the same header check, then the faces in the
+video are counted. With a human face it must come with a challenge and pass
+the same liveness check and identity test; without one it is kept as it is,
+with frames taken from the video as its references.
+
+The recording itself is not kept: only what the cameo needs is stored."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cameos import challenges, identity, store, verification
+from cameos.errors import cameo_exists, liveness_failed, liveness_required, too_many_cameos
+from cameos.store import Cameo
+from core.errors import BadRequest
+from core.settings import Settings
+from core.stores import Stores
+from policy.mentions import character_mention
+
+if TYPE_CHECKING:
+    from gen.media import MediaStore
+
+
+async def _verified(stores: Stores, settings: Settings, user_id: str, challenge_id: str, path: str):
+    challenge = await challenges.take_challenge(stores, user_id, challenge_id)
+    report = await verification.verify(settings, path, challenge.digits, challenge.moves)
+    if not report.ok or not report.embedding:
+        details = report.details()
+        if report.ok:  # passed, yet no identity came out of it
+            details["failures"] = [*details["failures"], "identity"]
+        raise liveness_failed(details)
+    return report
+
+
+async def create_human_cameo(
+    stores: Stores, media: MediaStore, settings: Settings, *, user_id: str, name: str, challenge_id: str, path: str
+) -> Cameo:
+    """The person's own cameo from a challenge recording at ``path``."""
+    challenges.check_id(challenge_id)
+    if await store.find_by_mention(stores, user_id, None) is not None:
+        raise cameo_exists("this account has a cameo of its own face already; delete it to record a new one")
+    await verification.probe(settings, path)
+    report = await _verified(stores, settings, user_id, challenge_id, path)
+    async with identity.claim(stores):
+        await identity.ensure_unclaimed(stores, report.embedding, user_id=user_id, context="cameo")
+        return await store.create_cameo(
+            stores,
+            media,
+            owner_id=user_id,
+            kind="human",
+            name=name,
+            mention=None,
+            embedding=list(report.embedding),
+            frames=list(report.reference_jpegs),
+            voice=report.voice_wav,
+        )
+
+
+def mention_for(name: str) -> str:
+    """A character's mention name from its display name; 400 when none can be made."""
+    mention = character_mention(name)
+    if not mention:
+        raise BadRequest("the name needs at least one letter or digit", code="invalid_name")
+    return mention
+
+
+async def create_character(
+    stores: Stores,
+    media: MediaStore,
+    settings: Settings,
+    *,
+    user_id: str,
+    name: str,
+    path: str,
+    challenge_id: str | None = None,
+) -> Cameo:
+    """A character from a video: live-verified when it shows a human face
+    (``challenge_id`` required then), checked to show no face otherwise."""
+    mention = mention_for(name)
+    if challenge_id is not None:
+        challenges.check_id(challenge_id)
+    if await store.count_characters(stores, user_id) >= store.MAX_CHARACTERS:
+        raise too_many_cameos(store.MAX_CHARACTERS)
+    if await store.find_by_mention(stores, user_id, mention) is not None:
+        raise cameo_exists(f"a character named @{mention} exists already", details={"mention": mention})
+    await verification.probe(settings, path)
+    if await verification.face_count(settings, path) > 0:
+        if challenge_id is None:
+            raise liveness_required()
+        report = await _verified(stores, settings, user_id, challenge_id, path)
+        async with identity.claim(stores):
+            await identity.ensure_unclaimed(stores, report.embedding, user_id=user_id, context="character")
+            return await store.create_cameo(
+                stores,
+                media,
+                owner_id=user_id,
+                kind="character",
+                name=name,
+                mention=mention,
+                embedding=list(report.embedding),
+                frames=list(report.reference_jpegs),
+                voice=report.voice_wav,
+            )
+    frames = await verification.character_frames(settings, path)
+    return await store.create_cameo(
+        stores, media, owner_id=user_id, kind="character", name=name, mention=mention, embedding=None, frames=frames, voice=None
+    )
+

@@ -1,0 +1,73 @@
+"""Shared by the cameo store, grant and route tests: users straight in Mongo,
+cameos without a recording (a stand-in embedding and frames), the edges
+between users."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+
+from accounts import graph_writes, users
+from cameos import store
+from cameos.store import Cameo
+
+JPEG = bytes.fromhex("ffd8ffe000104a46494600") + b"frame" + bytes.fromhex("ffd9")  # stands in for a frame
+WAV = b"RIFF" + b"\x00" * 40  # stands in for a voice sample
+
+
+def face(seed: int) -> list[float]:
+    """A unit-ish 128-d descriptor; two seeds are ~1.4 apart, far past the 0.6 threshold."""
+    v = np.random.default_rng(seed).normal(size=128)
+    return list(v / np.linalg.norm(v))
+
+
+def near(embedding: list[float], distance: float, seed: int = 99) -> list[float]:
+    """A descriptor ``distance`` away from ``embedding``."""
+    step = np.random.default_rng(seed).normal(size=128)
+    step *= distance / np.linalg.norm(step)
+    return list(np.asarray(embedding) + step)
+
+
+async def new_user(stores, handle: str | None = None) -> users.User:
+    return await users.create_user(stores, handle or "c" + uuid.uuid4().hex[:12], "not-a-real-hash")
+
+
+async def human_cameo(stores, media, owner: users.User, *, seed: int | None = None, frames: int = 3, **settings) -> Cameo:
+    cameo = await store.create_cameo(
+        stores,
+        media,
+        owner_id=owner.id,
+        kind="human",
+        name=owner.handle,
+        mention=None,
+        embedding=face(seed if seed is not None else hash(owner.id) % 10_000),
+        frames=[JPEG] * frames,
+        voice=WAV,
+    )
+    if settings:
+        cameo = await store.update_cameo(stores, cameo.id, owner.id, settings)
+    return cameo
+
+
+async def character(stores, media, owner: users.User, mention: str, **settings) -> Cameo:
+    cameo = await store.create_cameo(
+        stores, media, owner_id=owner.id, kind="character", name=mention.title(), mention=mention,
+        embedding=None, frames=[JPEG, JPEG], voice=None,
+    )
+    if settings:
+        cameo = await store.update_cameo(stores, cameo.id, owner.id, settings)
+    return cameo
+
+
+async def follow(stores, a: users.User, b: users.User) -> None:
+    await graph_writes.follow(stores, a.id, b.id)
+
+
+async def mutual(stores, a: users.User, b: users.User) -> None:
+    await follow(stores, a, b)
+    await follow(stores, b, a)
+
+
+async def block(stores, a: users.User, b: users.User) -> None:
+    await graph_writes.block(stores, a.id, b.id)
