@@ -7,6 +7,7 @@ from core.stores import Stores
 
 async def ensure_all(stores: Stores) -> None:
     import accounts.indexes
+    import cameos.indexes
     import feed.social.comments
     import feed.social.likes
     import feed.social.notifications
@@ -15,6 +16,7 @@ async def ensure_all(stores: Stores) -> None:
     import gen.jobs
 
     await accounts.indexes.ensure(stores)
+    await cameos.indexes.ensure(stores)
     await gen.jobs.ensure_indexes(stores)
     await feed.social.posts.ensure_indexes(stores)
     await feed.social.likes.ensure_indexes(stores)
