@@ -16,7 +16,7 @@ from cameos import grants, identity, store
 from core.stores import Stores
 
 if TYPE_CHECKING:
-    from gen.media import MediaStore
+    from core.media_store import MediaStore
 
 
 async def delete_cameo(stores: Stores, media: MediaStore, cameo_id: str) -> bool:

@@ -33,7 +33,7 @@ from core.stores import Stores
 from policy.mentions import character_mention
 
 if TYPE_CHECKING:
-    from gen.media import MediaStore
+    from core.media_store import MediaStore
 
 
 async def _verified(stores: Stores, settings: Settings, user_id: str, challenge_id: str, path: str):

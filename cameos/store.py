@@ -19,7 +19,7 @@ The media live in the media store under the cameo's id: ``frame1`` …
 ``frame5`` (JPEG) and ``voice`` (WAV). Deleting a cameo erases the document
 (embedding included) and every media object; ``erase`` leaves nothing.
 
-The media store is passed in (``gen.media.MediaStore``: the server owns
+The media store is passed in (``core.media_store.MediaStore``: the server owns
 the process's one store)."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from core.ids import new_id
 from core.stores import Stores
 
 if TYPE_CHECKING:
-    from gen.media import MediaStore
+    from core.media_store import MediaStore
 
 Kind = Literal["human", "character"]
 MAX_FRAMES = 5

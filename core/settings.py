@@ -61,7 +61,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # the largest recording accepted (bigger is a 413 before it is decoded)
     cameo_max_upload_bytes: int = 50 * 1024 * 1024
 
-    # --- media store (gen.media.open_media_store) ---
+    # --- media store (core.media_store.open_media_store) ---
     # Empty: the local folder ``media_dir`` (default <data_dir>/media).
     # ``s3://bucket/prefix``: an S3-compatible bucket; credentials from the
     # usual AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...).

@@ -7,7 +7,7 @@ the running job. A job makes a clip with its sound track
 (``VideoGenerator.generate_clip``), conditioned on the job's reference image
 when it has one (image-to-video: uploads, extensions); every step's latents
 become a JPEG preview (``gen.previews``); the MP4 and thumbnail go to the
-media store (``gen.media``) under the job id.
+media store (``core.media_store``) under the job id.
 
 One job at a time, in an attempt fenced on the job document (see
 ``gen.jobs``). After every denoising step the worker records progress — a
@@ -45,7 +45,7 @@ from core.settings import Settings
 from core.stores import Stores, open_stores
 from gen import cancel, events, heartbeat, jobs, previews, queue
 from gen.encode import encode_mp4, write_thumbnail
-from gen.media import LocalMediaStore, open_media_store
+from core.media_store import LocalMediaStore, open_media_store
 from gen.reference import open_reference
 
 log = logging.getLogger("fabula.worker")

@@ -16,7 +16,7 @@ from typing import Any
 from core.errors import BadRequest, FabulaError, NotFound, PayloadTooLarge, Unavailable
 from core.settings import Settings
 from gen import reference as refs
-from gen.media import LocalMediaStore, MediaStore, open_media_store
+from core.media_store import LocalMediaStore, MediaStore, open_media_store
 from gen.spritesheet import make_spritesheet
 
 log = logging.getLogger("fabula.media")

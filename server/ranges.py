@@ -10,7 +10,7 @@ from litestar import Response
 from litestar.response import Stream
 
 from core.errors import NotFound, RangeNotSatisfiable
-from gen.media import MediaStore
+from core.media_store import MediaStore
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024

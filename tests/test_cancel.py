@@ -7,7 +7,7 @@ from __future__ import annotations
 from core.stores import open_stores
 from gen import events, heartbeat, jobs, queue
 from gen.cancel import cancel_job
-from gen.media import LocalMediaStore
+from core.media_store import LocalMediaStore
 from tests.conftest import signup
 from tests.test_queue import new_job, owner_ids, poll, private_settings
 

@@ -8,7 +8,7 @@ import pytest
 
 from gen.encode import encode_mp4, write_thumbnail
 from core.settings import Settings
-from gen.media import LocalMediaStore, S3MediaStore, open_media_store
+from core.media_store import LocalMediaStore, S3MediaStore, open_media_store
 
 VID = "video_01jabcdefghjkmnpqrstvwxyz0"
 

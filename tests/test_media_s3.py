@@ -14,7 +14,7 @@ import pytest
 
 from gen import jobs
 from gen.encode import encode_mp4, write_thumbnail
-from gen.media import S3MediaStore, open_media_store
+from core.media_store import S3MediaStore, open_media_store
 from tests.conftest import signup
 from tests.procs import start_api
 

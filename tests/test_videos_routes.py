@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from gen import jobs, previews
-from gen.media import LocalMediaStore
+from core.media_store import LocalMediaStore
 from tests.conftest import signup
 
 OVERSIZED = "x" * (300 * 1024)  # the test server's body limit is 256 KiB

@@ -8,7 +8,7 @@ import pytest
 
 from cameos import appearances, deletion, grants, indexes, resolve, store
 from core.errors import FabulaError
-from gen.media import LocalMediaStore
+from core.media_store import LocalMediaStore
 from tests.cameos.helpers import block, character, follow, human_cameo, mutual, new_user
 
 

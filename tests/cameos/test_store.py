@@ -9,7 +9,7 @@ import pytest
 
 from cameos import appearances, deletion, grants, identity, indexes, store
 from cameos.errors import FabulaError
-from gen.media import LocalMediaStore
+from core.media_store import LocalMediaStore
 from tests.cameos.helpers import JPEG, WAV, character, face, human_cameo, near, new_user
 
 

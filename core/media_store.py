@@ -1,4 +1,4 @@
-"""Where finished media live: a local directory by default, an S3-compatible
+"""Where media live (finished videos, job references, cameo likenesses): a local directory by default, an S3-compatible
 bucket when ``FABULA_MEDIA_URL`` names one.
 
 Owns the layout (``<video_id>/<variant><ext>`` under a root folder or a
