@@ -184,7 +184,8 @@ def decode_recording(
             raise RecordingError(
                 TOO_LONG, f"the recording is {probe.duration_s:.1f} s long; at most {max_duration_s:.0f} s"
             )
-        _check_header(probe, require_audio=require_audio)
+        # no sound is judged after decoding: a damaged header can hide the tracks after the first
+        _check_header(probe, require_audio=False)
         video = container.streams.video[0]
         video.thread_type = "AUTO"
         audio = container.streams.audio[0] if container.streams.audio else None
@@ -251,7 +252,8 @@ def decode_recording(
         container.close()
 
     if not frames:
-        raise RecordingError(NO_VIDEO, "the recording has no decodable video frames")
+        # the header promised a video track, but nothing in it decodes
+        raise RecordingError(CORRUPT, "the recording's video track has no decodable frames")
     samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
     if samples.size and first_audio_t is not None and first_t is not None:
         # put the sound on the frames' clock: sample 0 is the first frame's time
@@ -261,7 +263,9 @@ def decode_recording(
         elif shift < 0:
             samples = samples[-shift:]
     if require_audio and samples.size == 0:
-        raise RecordingError(NO_AUDIO, "the recording's sound track is empty")
+        if probe.has_audio:
+            raise RecordingError(NO_AUDIO, "the recording's sound track is empty")
+        raise RecordingError(NO_AUDIO, "the recording has no sound track")
     video_span = (times[-1] + step) if times else 0.0
     duration = max(video_span, samples.size / SAMPLE_RATE)
     if probe.duration_s is not None:
