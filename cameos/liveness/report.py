@@ -43,7 +43,7 @@ class LivenessReport(msgspec.Struct, kw_only=True):
     faces_max: int  # most faces in one analysed frame
     frames_without_face: int
     lip_speech_correlation: float | None
-    identity_spread: float | None  # largest descriptor distance from the clip's mean identity
+    identity_spread: float | None  # largest distance between two sampled frames' descriptors
     # the likeness (filled when a face was tracked)
     embedding: list[float] | None = None  # 128-d dlib descriptor, mean of the frontal frames
     reference_jpegs: list[bytes] = []  # 3-5 best frontal frames
