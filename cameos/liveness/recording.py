@@ -11,7 +11,7 @@ held to the same limit while it decodes. The caller checks the byte size
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -66,7 +66,6 @@ class Recording:
     duration_s: float
     source_size: tuple[int, int]  # (width, height) as displayed, before downscaling
     has_audio: bool = True
-    extra: dict = field(default_factory=dict)
 
     @property
     def fps(self) -> float:

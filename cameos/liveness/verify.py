@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import wave
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -88,7 +88,6 @@ class Identity:
     descriptors: list[np.ndarray]
     spread: float | None  # largest distance between two of them
     embedding: np.ndarray | None  # mean of the frontal ones
-    extra: dict = field(default_factory=dict)
 
 
 def _iou(a: Box, b: Box) -> float:
