@@ -108,14 +108,16 @@ class HeadRig:
     """One base frame with one or more faces; ``render`` turns and opens the face
     ``face_index`` (others stay still)."""
 
-    def __init__(self, base: np.ndarray) -> None:
+    def __init__(self, base: np.ndarray, *, flat: bool = False) -> None:
+        """``flat``: no depth, so a "turn" swings the picture like a photo on its vertical
+        axis (the nose keeps its place between the eyes)."""
         self.base = np.ascontiguousarray(base)
         h, w = base.shape[:2]
         boxes = faces.detect_faces(self.base, upsample=1)
         if not boxes:
             raise RuntimeError("no face found in the capture's base frame")
         boxes.sort(key=lambda b: b.center[0])  # left to right
-        self.faces = [self._face(faces.landmarks(self.base, b)) for b in boxes]
+        self.faces = [self._face(faces.landmarks(self.base, b), flat) for b in boxes]
         border = [
             (0, 0), (w / 2, 0), (w - 1, 0), (w - 1, h / 2), (w - 1, h - 1), (w / 2, h - 1), (0, h - 1), (0, h / 2),
         ]
@@ -140,7 +142,7 @@ class HeadRig:
         self.triangles = mesh_idx[tri.simplices]
 
     @staticmethod
-    def _face(lm: np.ndarray) -> _Face:
+    def _face(lm: np.ndarray, flat: bool = False) -> _Face:
         jaw_w = float(np.linalg.norm(lm[16] - lm[0]))
         cx = float(lm[:, 0].mean())
         brow_y = float(lm[list(_BROWS), 1].mean())
@@ -160,6 +162,8 @@ class HeadRig:
         nose_extra = {27: 0.04, 28: 0.08, 29: 0.12, 30: 0.2, 31: 0.1, 32: 0.13, 33: 0.15, 34: 0.13, 35: 0.1}
         for i, extra in nose_extra.items():
             depth[i] += extra * jaw_w
+        if flat:
+            depth[: 68 + 6] = 1e-6  # turns, but every point at the same depth
         depth[68 + 6 :] = 0.0  # the ring stays put
         face_h = chin_y - brow_y
         return _Face(
@@ -337,10 +341,12 @@ def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _rig(kind: str) -> HeadRig:
+def head_rig(kind: str) -> HeadRig:
     w, h = CANVAS
     if kind in _HEADS:
         return HeadRig(_fit(_HEADS[kind](), w, h))
+    if kind.endswith("_flat") and kind[: -len("_flat")] in _HEADS:
+        return HeadRig(_fit(_HEADS[kind[: -len("_flat")]](), w, h), flat=True)
     if kind == "pair":
         left = _fit(astronaut_head(), w // 2, h)
         right = _fit(hopper_head(), w // 2, h)
@@ -401,7 +407,7 @@ def make_capture(
                 yield _sized(big[dy : dy + h, dx : dx + w], size)
             return
         if variant == "still":
-            rig = _rig(person)
+            rig = head_rig(person)
             jitter = np.cumsum(rng.normal(0, 0.4, size=(n, 2)), axis=0)
             jitter -= jitter.mean(axis=0)
             for i in range(n):
@@ -409,7 +415,7 @@ def make_capture(
                 yield _sized(cv2.warpAffine(rig.base, m, CANVAS, borderMode=cv2.BORDER_REPLICATE), size)
             return
         if variant == "two_faces":
-            rig = _rig("pair")
+            rig = head_rig("pair")
             for i, t in enumerate(times):
                 yield _sized(rig.render(yaw_at(t, schedule), mouth[i], face_index=0), size)
             return
@@ -417,10 +423,10 @@ def make_capture(
             other = "hopper" if person != "hopper" else "astronaut"
             cut = total / 2.0
             for i, t in enumerate(times):
-                rig = _rig(person if t < cut else other)
+                rig = head_rig(person if t < cut else other)
                 yield _sized(rig.render(yaw_at(t, schedule), mouth[i]), size)
             return
-        rig = _rig(person)
+        rig = head_rig(person)
         for i, t in enumerate(times):
             yield _sized(rig.render(yaw_at(t, schedule), mouth[i]), size)
 
