@@ -281,13 +281,16 @@ def mouth_track(audio: np.ndarray, sample_rate: int, times: np.ndarray) -> np.nd
 # ---------------------------------------------------------------- encoding
 
 
-def _encode(path: str, frames, fps: int, audio: np.ndarray | None, sample_rate: int, container: str) -> None:
+def _encode(
+    path: str, frames, fps: int, audio: np.ndarray | None, sample_rate: int, container: str, header_duration: bool = True
+) -> None:
     if container == "mp4":
         out = av.open(path, "w", format="mp4", options={"movflags": "+faststart"})
         vs = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "23"})
         audio_rate, audio_codec = 44100, "aac"
     elif container == "webm":
-        out = av.open(path, "w", format="webm")
+        # live mode writes no duration and no cues, as browsers' MediaRecorder does
+        out = av.open(path, "w", format="webm", options={} if header_duration else {"live": "1"})
         vs = out.add_stream("libvpx", rate=fps, options={"deadline": "realtime", "cpu-used": "8", "crf": "10", "b": "2M"})
         audio_rate, audio_codec = 48000, "libopus"
     else:
@@ -372,6 +375,7 @@ def make_capture(
     seconds: float | None = None,
     person: str = "astronaut",
     size: tuple[int, int] | None = None,
+    header_duration: bool = True,
 ) -> str:
     """Write a synthetic capture to ``path`` and return it.
 
@@ -380,7 +384,8 @@ def make_capture(
     Variants: ``live`` (turns and lips), ``still`` (a photo held to the camera: a slight
     shake, no turn, a closed mouth), ``two_faces`` (the person and Grace Hopper side by side),
     ``no_face`` (a cat), ``swap_person`` (the person, then a cut to Grace Hopper, both
-    turning and speaking). ``size`` scales the frames (width, height)."""
+    turning and speaking). ``size`` scales the frames (width, height).
+    ``header_duration=False`` writes a WebM whose header does not say how long it is."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}")
     silent = audio is None
@@ -430,7 +435,7 @@ def make_capture(
         for i, t in enumerate(times):
             yield _sized(rig.render(yaw_at(t, schedule), mouth[i]), size)
 
-    _encode(path, frames(), fps, None if silent else audio, sample_rate, container)
+    _encode(path, frames(), fps, None if silent else audio, sample_rate, container, header_duration)
     return path
 
 
