@@ -7,7 +7,7 @@ What it does:
      shapes the code writes): ``--users`` users (accounts.users.create_user's
      shape) each following ``--follows`` others (accounts.graph_writes.follow's shape,
      counters included), a bearer token per user (accounts.tokens.issue's
-     shape), and ``--posts`` public posts (feed.social.posts.publish's shape plus
+     shape), and ``--posts`` public posts (feed.publishing.publish's shape plus
      feed.social.counters.initial_fields(), with random engagement and ages up to a
      week). Captions come from a few hundred distinct texts on ~20 topics;
      each post's embedding is feed.ranking.embeddings.embed_texts of its

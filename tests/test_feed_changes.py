@@ -19,9 +19,9 @@ from ulid import ULID
 from accounts import graph, graph_cache, graph_writes
 from core.broadcast import ORIGIN
 from core.errors import NotFound
+from feed.publishing import delete_post, update_post
 from feed.ranking.pool import PostPool
 from feed.social import counters, post_changes
-from feed.social.posts import delete_post, update_post
 from server.fanout import Subscription
 from server.feed_runtime import VIEWER_TTL_S, FeedRuntime
 from tests.test_ranking import make_authors, make_user, new_world, seed_posts

@@ -25,7 +25,7 @@ async def indexes(stores):
 
 
 async def make_post(stores, author_id: str | None = None) -> str:
-    """A post document as ``feed.social.posts.publish`` writes it (no video, no embedding)."""
+    """A post document as ``feed.publishing.publish`` writes it (no video, no embedding)."""
     pid = new_id("post")
     await stores.db["posts"].insert_one(
         {

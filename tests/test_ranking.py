@@ -7,7 +7,7 @@ Each end-to-end test gets its own world: a fresh namespace (database and
 Redis prefix) on the session's servers, seeded first, then its own api
 process, so no other test's posts take part in the ranking.
 
-Seeding writes post documents of the shape ``feed.social.posts.publish`` writes (the
+Seeding writes post documents of the shape ``feed.publishing.publish`` writes (the
 Post fields plus ``feed.social.counters.initial_fields()``, counters preset where a
 test needs engagement), with embeddings from ``feed.ranking.embeddings.embed_texts``
 of ``post_text(prompt, caption)`` as at publish, and ids minted at the posts'
@@ -453,7 +453,7 @@ async def test_blocked_hidden_and_invisible_posts_stay_out(world):
     )
     good = await seed_posts(world.stores, [{"author_id": followed, "caption": "followers only, and followed", "visibility": "followers"}])
     from accounts import graph_writes
-    from feed.social.posts import delete_post
+    from feed.publishing import delete_post
 
     await graph_writes.block(world.stores, blocker, viewer["user"]["id"])
     await graph_writes.block(world.stores, viewer["user"]["id"], blocked)

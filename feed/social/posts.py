@@ -2,15 +2,15 @@
 
 A post document holds the post (author, video, caption, visibility, the
 prompt it was made from, its text embedding, the post it remixes) and its
-counters (``feed.social.counters``). One post per video: an unpublished completed
-video is a draft its owner alone sees. Deleting a post removes it with its
-likes, comments, shares and notifications; the video stays, a draft again,
-and remixes of it keep their ``remix_of`` (the chain ends there). Edits and
-deletes are told to every api process (``feed.social.post_changes``)."""
+counters (``feed.social.counters``). One post per video: an unpublished
+completed video is a draft its owner alone sees.
+
+This module reads and writes the documents; publishing, edits and deletes
+with what follows them (notifications, counters, the change broadcast, the
+likes, comments and shares of a deleted post) are ``feed.publishing``."""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 import msgspec
@@ -18,17 +18,11 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 from ulid import ULID
 
-from core.clock import utcnow
 from core.errors import Conflict
-from core.ids import new_id
 from core.mongo_compat import ensure_newest_by_index
 from core.stores import Stores
 from feed.social import counters
 from policy.visibility import Visibility
-
-log = logging.getLogger("fabula.feed")
-
-UNSET = msgspec.UNSET
 
 
 class Post(msgspec.Struct, kw_only=True):
@@ -65,57 +59,23 @@ async def ensure_indexes(stores: Stores) -> None:
     await ensure_newest_by_index(stores, "posts", "remix_of", "remix_of_newest")
 
 
-async def publish(
-    stores: Stores,
-    *,
-    author_id: str,
-    video_id: str,
-    caption: str,
-    visibility: Visibility = "public",
-    prompt: str = "",
-    remix_of: Post | None = None,
-) -> Post:
-    """Publish a video the caller has checked is the author's and completed; once per video.
+async def video_has_post(stores: Stores, video_id: str) -> bool:
+    return bool(await _collection(stores).count_documents({"video_id": video_id}, limit=1))
 
-    ``remix_of`` is the source post (the caller checked the author may see it):
-    its ``remixes`` counter moves and its author is notified."""
-    from feed.ranking.embeddings import embed_async, post_text
 
-    if await _collection(stores).count_documents({"video_id": video_id}, limit=1):
-        raise _already_published(video_id)  # cheap early answer; the unique index decides races
-    embedding: list[float] | None
-    try:
-        [embedding] = await embed_async([post_text(prompt, caption)])
-    except Exception:  # a missing model must not stop publishing; ranking copes without
-        log.exception("post embedding failed", extra={"video_id": video_id})
-        embedding = None
-    post = Post(
-        id=new_id("post"),
-        author_id=author_id,
-        video_id=video_id,
-        caption=caption,
-        created_at=utcnow(),
-        visibility=visibility,
-        prompt=prompt,
-        embedding=embedding,
-        remix_of=remix_of.id if remix_of else None,
-    )
+async def insert_post(stores: Stores, post: Post) -> None:
+    """Store a new post with its counters at zero; ``already_published`` when
+    its video has a post (the unique index decides races)."""
     doc = msgspec.to_builtins(post, builtin_types=(datetime,))
     doc["_id"] = doc.pop("id")
     doc.update(counters.initial_fields())
     try:
         await _collection(stores).insert_one(doc)
     except DuplicateKeyError:
-        raise _already_published(video_id) from None
-    if remix_of is not None:
-        from feed.social import notifications
-
-        await counters.bump(stores, remix_of.id, remixes=1)
-        await notifications.notify(stores, recipient_id=remix_of.author_id, actor_id=author_id, kind="remix", post_id=post.id)
-    return post
+        raise already_published(post.video_id) from None
 
 
-def _already_published(video_id: str) -> Conflict:
+def already_published(video_id: str) -> Conflict:
     return Conflict("this video is already published", code="already_published", details={"video_id": video_id})
 
 
@@ -193,67 +153,21 @@ async def posts_of_author(
     return [_to_post(doc) async for doc in cursor]
 
 
-async def update_post(
-    stores: Stores,
-    post_id: str,
-    *,
-    author_id: str,
-    caption: str | msgspec.UnsetType = UNSET,
-    visibility: Visibility | msgspec.UnsetType = UNSET,
-) -> Post | None:
-    """Change a post's caption or visibility (its author only; None otherwise).
-    The embedding stays the one computed at publish."""
-    changes: dict = {}
-    if caption is not UNSET:
-        changes["caption"] = caption
-    if visibility is not UNSET:
-        changes["visibility"] = visibility
-    if not changes:
-        found = await get_post(stores, post_id)
-        return found if found is not None and found.author_id == author_id else None
-    changes["edited_at"] = utcnow()
+async def set_fields(stores: Stores, post_id: str, author_id: str, changes: dict) -> Post | None:
+    """Set ``changes`` on the author's post; the post as it is now, None when
+    ``author_id`` has no post ``post_id``."""
     doc = await _collection(stores).find_one_and_update(
         {"_id": post_id, "author_id": author_id}, {"$set": changes}, return_document=ReturnDocument.AFTER
     )
-    if doc is None:
-        return None
-    post = _to_post(doc)
-    from feed.social import post_changes
-
-    await post_changes.announce(stores, "updated", post)
-    return post
+    return _to_post(doc) if doc is not None else None
 
 
-async def delete_post(stores: Stores, post_id: str, *, author_id: str | None = None) -> Post | None:
-    """Delete a post (only its author's when ``author_id`` is given) with its
-    likes, comments, shares and notifications; the source of a remix counts
-    one remix fewer. Returns the deleted post, None when nothing was deleted."""
-    from feed.social import comments, likes, notifications, shares
-
+async def remove_post(stores: Stores, post_id: str, *, author_id: str | None = None) -> Post | None:
+    """Remove the post document (only the author's when ``author_id`` is
+    given) and return it; None when nothing was removed. What hangs off the
+    post is removed by ``feed.publishing.delete_post``."""
     query: dict = {"_id": post_id}
     if author_id is not None:
         query["author_id"] = author_id
     doc = await _collection(stores).find_one_and_delete(query)
-    if doc is None:
-        return None
-    post = _to_post(doc)
-    from feed.social import post_changes
-
-    await post_changes.announce(stores, "deleted", post)
-    await counters.forget(stores, post.id)
-    await likes.delete_for_post(stores, post.id)
-    await comments.delete_for_post(stores, post.id)
-    await shares.delete_for_post(stores, post.id)
-    await notifications.delete_for_post(stores, post.id)
-    if post.remix_of:
-        await counters.bump(stores, post.remix_of, remixes=-1)
-    return post
-
-
-async def delete_for_video(stores: Stores, video_id: str) -> int:
-    """Remove the post of ``video_id`` (its video is being deleted) with
-    everything hanging off it; returns how many went (0 or 1)."""
-    post = await post_for_video(stores, video_id)
-    if post is None:
-        return 0
-    return 1 if await delete_post(stores, post.id) is not None else 0
+    return _to_post(doc) if doc is not None else None

@@ -2,7 +2,7 @@
 
 A video made with the Videos API's remix has ``remixed_from_video_id``; when
 it is published, the post of that source video (if it has one) becomes the
-new post's ``remix_of`` (``feed.social.posts.publish`` then bumps the source's
+new post's ``remix_of`` (``feed.publishing.publish`` then bumps the source's
 ``remixes`` counter and notifies its author). The chain reads both ways:
 ``children`` (the remixes of a post, newest first) and ``ancestors`` (the
 post it remixes, that one's source, … up to the root)."""

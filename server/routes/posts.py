@@ -17,6 +17,7 @@ from core.errors import BadRequest, Conflict, Forbidden, NotFound
 from core.ids import has_kind
 from core.settings import Settings
 from core.stores import Stores
+from feed import publishing
 from feed.social import posts as feed_posts
 from feed.social import remixes
 from gen import jobs
@@ -115,7 +116,7 @@ async def publish_post(data: PublishPost, stores: Stores, user: User) -> PostVie
     if job.status != "completed":
         raise Conflict(f"video {data.video_id!r} is {job.status}; only completed videos can be published", code="video_not_ready")
     source = await _remix_source(stores, job, data.remix_of, user)
-    created = await feed_posts.publish(
+    created = await publishing.publish(
         stores,
         author_id=user.id,
         video_id=job.id,
@@ -137,7 +138,7 @@ async def get_post(post_id: str, stores: Stores, user: User) -> PostView:
 async def edit_post(post_id: str, data: PostPatch, stores: Stores, user: User) -> PostView:
     """Edit my post's caption or visibility."""
     await own_post(stores, post_id, user)
-    updated = await feed_posts.update_post(stores, post_id, author_id=user.id, caption=data.caption, visibility=data.visibility)
+    updated = await publishing.update_post(stores, post_id, author_id=user.id, caption=data.caption, visibility=data.visibility)
     if updated is None:  # deleted meanwhile
         raise post_not_found(post_id)
     return (await post_views(stores, [updated], user.id))[0]
@@ -147,7 +148,7 @@ async def edit_post(post_id: str, data: PostPatch, stores: Stores, user: User) -
 async def delete_post(post_id: str, stores: Stores, user: User) -> PostDeleted:
     """Delete my post with its likes, comments and shares; the video becomes a draft again."""
     await own_post(stores, post_id, user)
-    if await feed_posts.delete_post(stores, post_id, author_id=user.id) is None:
+    if await publishing.delete_post(stores, post_id, author_id=user.id) is None:
         raise post_not_found(post_id)
     return PostDeleted(id=post_id)
 

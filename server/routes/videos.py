@@ -17,7 +17,7 @@ from accounts.users import User
 from core.errors import BadRequest, Conflict, NotFound, PolicyViolation, RateLimited
 from core.settings import Settings
 from core.stores import Stores
-from feed.social import posts as feed_posts
+from feed import publishing
 from gen import jobs, previews, queue
 from gen.cancel import cancel_job
 from gen.jobs import job_seed
@@ -326,7 +326,7 @@ async def delete_video(video_id: str, stores: Stores, settings: Settings, user: 
     job = await owned_job(stores, video_id, user)
     if not job.done:
         await cancel_job(stores, job.id, reason="deleted")
-    await feed_posts.delete_for_video(stores, job.id)
+    await publishing.delete_for_video(stores, job.id)
     await guarded("delete", media_store(settings).delete(job.id))
     await previews.clear(stores, job.id)
     await jobs.delete_job(stores, job.id)
