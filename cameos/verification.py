@@ -131,7 +131,7 @@ async def _run(settings: Settings, fn, *args: Any) -> Any:
     except Exception as exc:
         if type(exc).__name__ == "RecordingError":
             raise _recording_error(exc) from None
-        if type(exc).__name__ == "FaceModelsMissing":
+        if type(exc).__name__ == "FaceModelsMissing" or isinstance(exc, ImportError):
             log.error("face models missing", extra={"error": str(exc)})
             raise Unavailable("cameo verification is not available on this server", code="cameos_unavailable") from None
         log.exception("cameo analysis failed", extra={"fn": fn.__name__})

@@ -21,12 +21,14 @@ NotificationId = Annotated[str, Meta(min_length=1, max_length=64)]
 class NotificationView(msgspec.Struct, kw_only=True):
     id: str
     object: str = "notification"
-    kind: str  # like | comment | reply | follow | remix
+    kind: str  # like | comment | reply | follow | remix | cameo_request | cameo_approved | cameo_declined | cameo_revoked | cameo_used | cameo_removed
     actor: Author
     post_id: str | None
     comment_id: str | None
     created_at: int
     read: bool
+    cameo_id: str | None = None
+    video_id: str | None = None
 
 
 class MarkRead(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -61,6 +63,8 @@ async def notification_views(
             comment_id=n.comment_id,
             created_at=unix(n.created_at),
             read=n.read,
+            cameo_id=n.cameo_id,
+            video_id=n.video_id,
         )
         for n in items
         if n.actor_id in found

@@ -4,7 +4,11 @@ One document per event and recipient: ``{_id: notif_…, recipient_id, kind,
 actor_id, post_id, comment_id, created_at, unread: 1|0}`` (``unread`` is an
 integer: nx-27017 stores booleans set by an update as 1, which a query for
 ``true`` then misses). Kinds: ``like``, ``comment``, ``reply``, ``follow``,
-``remix``. Nobody is notified of their own actions. Only a like that created
+``remix``, and for cameos (``cameo_id``, and ``video_id`` for a use):
+``cameo_request`` (to the owner), ``cameo_approved`` / ``cameo_declined`` /
+``cameo_revoked`` (to the requester), ``cameo_used`` (to the owner) and
+``cameo_removed`` (to a video's creator, when a cameo's owner removed it).
+Nobody is notified of their own actions. Only a like that created
 the like document notifies, and an unlike that removed it takes the
 notification back, so a repeated like (like, unlike, like) leaves one
 notification, the latest, with one insert per like. (A like and an unlike of
@@ -30,8 +34,14 @@ from core.ids import new_id
 from core.mongo_compat import ensure_newest_by_index
 from core.stores import Stores
 
-Kind = Literal["like", "comment", "reply", "follow", "remix"]
-KINDS: tuple[str, ...] = ("like", "comment", "reply", "follow", "remix")
+Kind = Literal[
+    "like", "comment", "reply", "follow", "remix",
+    "cameo_request", "cameo_approved", "cameo_declined", "cameo_revoked", "cameo_used", "cameo_removed",
+]
+KINDS: tuple[str, ...] = (
+    "like", "comment", "reply", "follow", "remix",
+    "cameo_request", "cameo_approved", "cameo_declined", "cameo_revoked", "cameo_used", "cameo_removed",
+)
 NOTIFY_CHANNEL = "notifications"  # published on stores.key(NOTIFY_CHANNEL)
 
 
@@ -44,6 +54,8 @@ class Notification(msgspec.Struct, kw_only=True):
     comment_id: str | None = None
     created_at: datetime
     read: bool = False
+    cameo_id: str | None = None
+    video_id: str | None = None
 
 
 class Published(msgspec.Struct):
@@ -76,6 +88,8 @@ def _from_doc(doc: dict) -> Notification:
         comment_id=doc.get("comment_id"),
         created_at=doc["created_at"],
         read=not doc.get("unread"),
+        cameo_id=doc.get("cameo_id"),
+        video_id=doc.get("video_id"),
     )
 
 
@@ -93,6 +107,8 @@ async def notify(
     kind: Kind,
     post_id: str | None = None,
     comment_id: str | None = None,
+    cameo_id: str | None = None,
+    video_id: str | None = None,
 ) -> Notification | None:
     """Store a notification and push it live; None when the actor is the recipient."""
     if kind not in KINDS:
@@ -107,6 +123,8 @@ async def notify(
         post_id=post_id,
         comment_id=comment_id,
         created_at=utcnow(),
+        cameo_id=cameo_id,
+        video_id=video_id,
     )
     doc = {
         "_id": note.id,
@@ -118,6 +136,8 @@ async def notify(
         "created_at": note.created_at,
         "unread": 1,
     }
+    if cameo_id is not None:
+        doc.update(cameo_id=cameo_id, video_id=video_id)
     await _collection(stores).insert_one(doc)
     await stores.redis.publish(stores.key(NOTIFY_CHANNEL), _encode(Published(recipient_id, note)))
     return note
@@ -155,6 +175,10 @@ async def mark_read(stores: Stores, recipient_id: str, ids: list[str] | None) ->
 
 async def delete_for_post(stores: Stores, post_id: str) -> None:
     await _collection(stores).delete_many({"post_id": post_id})
+
+
+async def delete_for_cameo(stores: Stores, cameo_id: str) -> None:
+    await _collection(stores).delete_many({"cameo_id": cameo_id})
 
 
 async def delete_for_comment(stores: Stores, comment_id: str) -> None:
