@@ -134,8 +134,12 @@ def _check_header(probe: Probe, *, require_audio: bool) -> None:
         raise RecordingError(NO_AUDIO, "the recording has no sound track")
 
 
+MAX_UPSCALE = 2.0
+
+
 def _scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
-    scale = min(1.0, max_side / max(width, height))
+    # a small recording is enlarged up to twice (the face detector's smallest face is ~80 px)
+    scale = min(MAX_UPSCALE, max_side / max(width, height))
     # even sizes keep swscale's chroma handling simple
     w = max(2, int(round(width * scale / 2)) * 2)
     h = max(2, int(round(height * scale / 2)) * 2)
@@ -169,8 +173,9 @@ def decode_recording(
     min_duration_s: float = MIN_DURATION_S,
     max_duration_s: float = MAX_DURATION_S,
 ) -> Recording:
-    """Decode ``path``: frames sampled at about ``target_fps``, scaled so the long side is at
-    most ``max_side`` pixels, and the sound as float32 mono at 16 kHz.
+    """Decode ``path``: frames sampled at about ``target_fps``, scaled so the long side is
+    ``max_side`` pixels (a small recording is enlarged at most twice), and the sound as
+    float32 mono at 16 kHz.
 
     Raises ``RecordingError`` with code ``corrupt``, ``too_long``, ``too_short``,
     ``no_video`` or ``no_audio``."""
