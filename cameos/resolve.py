@@ -5,10 +5,12 @@
 finds each cameo (``@handle``: that person's own cameo; ``@handle.name``:
 their character), gathers the facts (follows both ways, a block either way,
 an approved grant) and asks the policy, prompt included (restrictions).
-``check_cameo_ids`` does the same for cameos known by id: the worker's
-re-check at pickup, publishing a draft, and the cameos a remix or an
-extension inherits from its source (``check_remix``), so a likeness is never
-laundered through someone else's video.
+``check_cameo_ids`` does the same for cameos known by id;
+``check_video_cameos`` for the cameos a video was made with (the worker's
+re-check at pickup, publishing a draft); ``check_remix`` for a remix or an
+extension, which inherits its source's cameos, so a likeness is never
+laundered through someone else's video. ``record_uses`` notes a new video's
+cameos as its appearances.
 
 Errors (``cameos.errors``): an unknown mention is 422 ``unknown_cameo``; a
 refusal 403 ``cameo_permission_denied`` (a cameo deleted since counts as
@@ -140,6 +142,17 @@ async def check_cameo_ids(stores: Stores, user_id: str, cameo_ids: list[str], pr
         name = mention_of(cameo, owner.handle)
         out.append(_accepted(cameo, name, await decide(stores, user_id, cameo, name, prompt)))
     return ResolvedCameos(cameos=tuple(out))
+
+
+async def check_video_cameos(stores: Stores, user_id: str, video_id: str, prompt: str) -> ResolvedCameos:
+    """Check again, for ``user_id``, every cameo a video was made with (its
+    appearances): the worker's re-check when it picks a queued job up, and
+    publishing a draft. A grant revoked or a cameo paused or deleted since
+    refuses (403 ``cameo_permission_denied``)."""
+    ids = [a.cameo_id for a in await appearances.of_video(stores, video_id)]
+    if not ids:
+        return ResolvedCameos()
+    return await check_cameo_ids(stores, user_id, ids, prompt)
 
 
 async def check_remix(stores: Stores, user_id: str, prompt: str, source_video_id: str) -> ResolvedCameos:

@@ -278,10 +278,13 @@ async def test_revoking_is_seen_by_the_next_check(ready, media):
     [used] = await resolve.record_uses(ready, made, video_id="video_queued1", creator_id=fan.id)
     assert used.basis == "approved" and used.grant_id == f"{cameo.id}:{fan.id}" and used.owner_id == owner.id
     await resolve.check_cameo_ids(ready, fan.id, made.ids, prompt)  # still fine at pickup
+    assert (await resolve.check_video_cameos(ready, fan.id, "video_queued1", prompt)).ids == [cameo.id]
     await _decide(ready, cameo, fan, "revoke")
-    with pytest.raises(FabulaError) as exc:
-        await resolve.check_cameo_ids(ready, fan.id, made.ids, prompt)
-    assert exc.value.code == "cameo_permission_denied"
+    for check in (resolve.check_cameo_ids(ready, fan.id, made.ids, prompt), resolve.check_video_cameos(ready, fan.id, "video_queued1", prompt)):
+        with pytest.raises(FabulaError) as exc:
+            await check
+        assert exc.value.code == "cameo_permission_denied"
+    assert not await resolve.check_video_cameos(ready, fan.id, "video_without_cameos", prompt)
 
 
 async def test_a_deleted_cameo_is_refused_by_id(ready, media):
