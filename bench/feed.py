@@ -144,12 +144,12 @@ def make_app():
         ``limit`` pool posts taken at random. No ranker can beat it."""
         import random
 
+        from feed.live.runtime import POOL_REFRESH_S, ready
         from feed.ranking import interest
         from feed.serving import sessions
         from feed.serving.for_you import Picked
         from feed.serving.stream import FeedStream
         from server import feed_items
-        from server.feed_runtime import POOL_REFRESH_S, ready
 
         class Random:  # a source that picks without ranking; FeedStream does the rest as for the real page
             async def next(self, n: int) -> list[Picked]:
@@ -159,7 +159,7 @@ def make_app():
         rt = await ready(stores)
         await rt.pool.refresh(max_age=POOL_REFRESH_S)
         state = sessions.new(stores, user_id=user.id, kind="for_you", window=limit)
-        await rt.viewer(user.id)
+        await rt.viewers.viewer(user.id)
         async with stores.redis.pipeline(transaction=False) as pipe:  # the taste read a session opens with
             interest.load_commands(pipe, stores, user.id)
             await pipe.execute()
@@ -174,8 +174,8 @@ def make_app():
     async def page_static(stores: Stores, user: User, limit: int = 10) -> FeedPage:
         """The same ``limit`` rendered pool posts every time: what the signed-in
         user's token check and sending a page cost, with no feed work at all."""
+        from feed.live.runtime import ready
         from server import feed_items
-        from server.feed_runtime import ready
 
         if not static:
             rt = await ready(stores)

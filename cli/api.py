@@ -26,9 +26,8 @@ def run_api(host: str, port: int, workers: int = 1) -> int:
         http="httptools",
         ws="websockets",
         # no permessage-deflate: WebSocket messages are small JSON (feed items,
-        # counts, acks) or JPEG previews; deflating every send cost the feed
-        # stream ~8% of the api's CPU for bytes that are noise next to the videos
-        # (docs/PERFORMANCE.md, "Feed")
+        # counts, acks) or JPEG previews; deflating every send costs the api CPU
+        # for bytes that are noise next to the videos (docs/PERFORMANCE.md, "Feed")
         ws_per_message_deflate=False,
         log_config=None,
         access_log=False,

@@ -1,4 +1,4 @@
-"""``fabula feed-builder``: one opening builder (``server.opening_builder``),
+"""``fabula feed-builder``: one opening builder (``feed.live.opening_builder``),
 ranking users' next for-you pages ahead of time; stops cleanly on SIGINT/SIGTERM.
 
 It runs at the lowest CPU priority (``--nice``, 19 by default): its
@@ -23,8 +23,8 @@ def run_feed_builder(nice: int = 19) -> int:
     if nice:
         os.nice(nice)
     from core.stores import open_stores
-    from server.feed_runtime import stop as stop_runtime
-    from server.opening_builder import OpeningBuilder
+    from feed.live.opening_builder import OpeningBuilder
+    from feed.live.runtime import stop as stop_runtime
 
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json, process="feed-builder")

@@ -4,7 +4,7 @@ once, the others through Redis pub/sub.
 ``Broadcast(channel, Message)`` is one kind of change. ``announce`` calls this
 process's listeners before it returns (so the request that made the change
 sees it applied), then PUBLISHes ``<origin>\\n<json>`` on ``{ns}:<channel>``;
-``receive`` (wired to the process's subscription, ``server.fanout``) decodes
+``receive`` (wired to the process's subscription, ``core.subscription``) decodes
 a message and calls the listeners, skipping the process's own. A listener is
 a plain function and must not block. Delivery to other processes is at most
 once: a listener that must never miss a change also re-reads on its own."""

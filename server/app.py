@@ -1,5 +1,6 @@
 """The Litestar app factory: settings, stores, indexes, routes, errors, metrics,
-and the collector's clock (``server.heap``)."""
+the feed's runtime (``feed.live.runtime``) and the collector's clock
+(``core.gc_clock``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from core import gc_clock
 from core.settings import Settings, load_settings
 from core.stores import open_stores
-from server import feed_runtime, heap
+from feed.live import runtime as feed_runtime
 from server.errors import EXCEPTION_HANDLERS
 from server.indexes import ensure_all
 from server.request_log import RequestLogMiddleware
@@ -30,7 +32,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
 
     async def open_connections(app: Litestar) -> None:
-        app.state.collector = asyncio.create_task(heap.collect_often(), name="gc")
+        app.state.collector = asyncio.create_task(gc_clock.collect_often(), name="gc")
         app.state.stores = open_stores(settings)
         await ensure_all(app.state.stores)
         await feed_runtime.start(app)  # candidate pool loaded, live counts subscribed

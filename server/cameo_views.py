@@ -19,8 +19,8 @@ from cameos.resolve import mention_of
 from cameos.store import Cameo
 from core.clock import unix
 from core.stores import Stores
+from feed.social.authors import Author, authors
 from policy.cameo_restrictions import IDS as RESTRICTION_IDS
-from server.post_views import Author, authors
 
 PREFERENCE_MAX, PREFERENCES_MAX = 200, 5
 _CONTROL = {chr(c) for c in range(32)} | {"\x7f"}

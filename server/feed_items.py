@@ -2,9 +2,9 @@
 (author, counts, my like, URLs), plus its place in the session (``index``) and
 the candidate source that brought it (``source``) on the WebSocket.
 
-Authors come from the runtime's short-lived cache; counters from the
-candidate pool, which the live-counts listener keeps current (from Redis for
-posts outside it); my likes are read for every item sent."""
+Authors come from the runtime's short-lived cache (``feed.live.author_cache``);
+counters from the candidate pool, which the live-counts hub keeps current
+(from Redis for posts outside it); my likes are read for every item sent."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import msgspec
 
 from core.clock import unix
 from core.stores import Stores
+from feed.live.runtime import FeedRuntime
 from feed.social import counters, likes
 from feed.social.posts import Post
-from server.feed_runtime import FeedRuntime
 from server.post_views import Counts, PostView
 
 PUBLIC_COUNTS = Counts.__struct_fields__
@@ -52,10 +52,10 @@ async def views(
     # read with the served batch); gathering anyway would make a task per part
     # and cost the page a trip round the event loop, so only reads run together.
     author_ids = [p.author_id for p in posts]
-    found = rt.cached_authors(author_ids)
+    found = rt.authors.cached(author_ids)
     reads: dict[str, Awaitable] = {}
     if found is None:
-        reads["authors"] = rt.authors(author_ids)
+        reads["authors"] = rt.authors.get(author_ids)
     if missing:
         reads["counts"] = counters.get_counts(stores, missing)
     if liked is None:

@@ -12,8 +12,8 @@ from msgspec import Meta
 
 from core.clock import unix
 from core.stores import Stores
+from feed.social.authors import Author, authors
 from feed.social.notifications import Notification
-from server.post_views import Author, authors
 
 NotificationId = Annotated[str, Meta(min_length=1, max_length=64)]
 

@@ -19,11 +19,13 @@ from ulid import ULID
 from accounts import graph, graph_cache, graph_writes
 from core.broadcast import ORIGIN
 from core.errors import NotFound
+from core.subscription import Subscription
+from feed.live.runtime import FeedRuntime
+from feed.live.viewer_cache import VIEWER_TTL_S
+from feed.live.visibility import check_visible
 from feed.publishing import delete_post, update_post
 from feed.ranking.pool import PostPool
 from feed.social import counters, post_changes
-from server.fanout import Subscription
-from server.feed_runtime import VIEWER_TTL_S, FeedRuntime
 from tests.test_ranking import make_authors, make_user, new_world, seed_posts
 
 
@@ -163,34 +165,34 @@ async def test_the_graph_around_a_viewer_is_reread_as_soon_as_an_edge_changes(wo
     rt = FeedRuntime(world.stores)
     await rt.start()
     try:
-        first = await rt.viewer(viewer)
+        first = await rt.viewers.viewer(viewer)
         assert first.following == set() and first.blocked == set()
-        assert await rt.viewer(viewer) is first  # cached
+        assert await rt.viewers.viewer(viewer) is first  # cached
 
         await graph_writes.follow(world.stores, viewer, b)
-        now = await rt.viewer(viewer)
+        now = await rt.viewers.viewer(viewer)
         assert now.following == {b}
 
         await graph_writes.block(world.stores, a, viewer)  # blocked by someone
         await graph_writes.block(world.stores, viewer, c)  # blocking someone
-        now = await rt.viewer(viewer)
+        now = await rt.viewers.viewer(viewer)
         assert now.blocked == {a, c} and now.following == {b}
 
         await graph_writes.unblock(world.stores, a, viewer)
-        assert (await rt.viewer(viewer)).blocked == {c}
+        assert (await rt.viewers.viewer(viewer)).blocked == {c}
 
         # another process's change: the edge written and the shared cache dropped
         # (as accounts.graph does) without telling us, then its message
-        await rt.viewer(viewer)
-        await asyncio.gather(*rt._background)  # friends of friends read: they join the entry when they land
-        cached = await rt.viewer(viewer)
+        await rt.viewers.viewer(viewer)
+        await asyncio.gather(*rt.background.tasks)  # friends of friends read: they join the entry when they land
+        cached = await rt.viewers.viewer(viewer)
         await world.stores.db.blocks.delete_one({"_id": f"{viewer}:{c}"})
         await graph_cache.invalidate(world.stores, [viewer, c])
-        assert await rt.viewer(viewer) is cached
+        assert await rt.viewers.viewer(viewer) is cached
         body = msgspec.json.encode(graph.GraphChange(kind="block", users=[viewer, c]))
         await world.stores.redis.publish(graph.CHANGES.key(world.stores), b"another-process\n" + body)
-        await until(lambda: viewer not in rt._viewers, "the graph message")
-        assert (await rt.viewer(viewer)).blocked == set()
+        await until(lambda: viewer not in rt.viewers._viewers, "the graph message")
+        assert (await rt.viewers.viewer(viewer)).blocked == set()
     finally:
         await rt.stop()
 
@@ -204,21 +206,21 @@ async def test_an_old_graph_entry_is_answered_at_once_and_read_again_behind(worl
     rt = FeedRuntime(world.stores)
     await rt.start()
     try:
-        await rt.viewer(viewer)
-        await asyncio.gather(*rt._background)  # anything read behind the first call has landed
-        first = await rt.viewer(viewer)
+        await rt.viewers.viewer(viewer)
+        await asyncio.gather(*rt.background.tasks)  # anything read behind the first call has landed
+        first = await rt.viewers.viewer(viewer)
         # a follow that this process never hears of (edge and shared cache written directly)
         await world.stores.db.follows.insert_one(
             {"_id": f"{viewer}:{a}", "follower": viewer, "followee": a, "k": str(ULID()), "created_at": datetime.now(UTC)}
         )
         await graph_cache.invalidate(world.stores, [viewer, a])
-        assert await rt.viewer(viewer) is first  # fresh enough: no read
-        at, kept = rt._viewers[viewer]
-        rt._viewers[viewer] = (at - VIEWER_TTL_S - 1, kept)
-        assert await rt.viewer(viewer) is first  # too old: answered as it is...
-        assert rt._background  # ...and read again behind the call
-        await asyncio.gather(*rt._background)
-        assert (await rt.viewer(viewer)).following == {a}
+        assert await rt.viewers.viewer(viewer) is first  # fresh enough: no read
+        at, kept = rt.viewers._viewers[viewer]
+        rt.viewers._viewers[viewer] = (at - VIEWER_TTL_S - 1, kept)
+        assert await rt.viewers.viewer(viewer) is first  # too old: answered as it is...
+        assert rt.background.tasks  # ...and read again behind the call
+        await asyncio.gather(*rt.background.tasks)
+        assert (await rt.viewers.viewer(viewer)).following == {a}
     finally:
         await rt.stop()
 
@@ -239,15 +241,15 @@ async def test_a_graph_read_overtaken_by_a_change_of_its_user_is_not_kept(world,
             return found
 
         monkeypatch.setattr(graph_cache, "around", slow_around)
-        reading = asyncio.create_task(rt.viewer(viewer))
+        reading = asyncio.create_task(rt.viewers.viewer(viewer))
         await read_done.wait()
         await graph_writes.follow(world.stores, viewer, a)  # its message reaches this runtime
-        await until(lambda: rt._user_epoch.get(viewer), "the follow's message")
+        await until(lambda: rt.viewers._user_epoch.get(viewer), "the follow's message")
         release.set()
         assert (await reading).following == set()  # the caller gets what was read...
-        assert viewer not in rt._viewers  # ...but it is not kept
+        assert viewer not in rt.viewers._viewers  # ...but it is not kept
         monkeypatch.setattr(graph_cache, "around", real_around)
-        assert (await rt.viewer(viewer)).following == {a}
+        assert (await rt.viewers.viewer(viewer)).following == {a}
     finally:
         await rt.stop()
 
@@ -268,17 +270,17 @@ async def test_a_like_or_share_on_the_stream_checks_visibility_against_the_kept_
     try:
         await rt.pool.refresh()
         assert public.id in rt.pool.posts and narrow.id in rt.pool.posts and hidden.id not in rt.pool.posts
-        assert (await rt.check_visible(viewer, public.id)).id == public.id
+        assert (await check_visible(world.stores, rt.pool, rt.viewers, viewer, public.id)).id == public.id
         with pytest.raises(NotFound):
-            await rt.check_visible(viewer, narrow.id)  # in the pool, but for followers alone
+            await check_visible(world.stores, rt.pool, rt.viewers, viewer, narrow.id)  # in the pool, but for followers alone
         await graph_writes.follow(world.stores, viewer, friend)
-        assert (await rt.check_visible(viewer, narrow.id)).id == narrow.id
+        assert (await check_visible(world.stores, rt.pool, rt.viewers, viewer, narrow.id)).id == narrow.id
         with pytest.raises(NotFound):
-            await rt.check_visible(viewer, hidden.id)  # not in the pool: read, and refused the same way
+            await check_visible(world.stores, rt.pool, rt.viewers, viewer, hidden.id)  # not in the pool: read, and refused the same way
         with pytest.raises(NotFound):
-            await rt.check_visible(viewer, "post_nothing")
+            await check_visible(world.stores, rt.pool, rt.viewers, viewer, "post_nothing")
         await graph_writes.block(world.stores, author, viewer)
         with pytest.raises(NotFound):
-            await rt.check_visible(viewer, public.id)
+            await check_visible(world.stores, rt.pool, rt.viewers, viewer, public.id)
     finally:
         await rt.stop()

@@ -1,4 +1,4 @@
-"""The api's collector clock (server.heap.collect_often): young collections
+"""The api's collector clock (core.gc_clock.collect_often): young collections
 run on a clock, every MIDDLE_EVERY-th one takes the middle generation too."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 
-from server import heap
+from core import gc_clock
 
 
 async def test_the_clock_runs_young_collections_and_every_tenth_takes_the_middle_generation():
@@ -19,10 +19,10 @@ async def test_the_clock_runs_young_collections_and_every_tenth_takes_the_middle
     automatic = gc.isenabled()
     gc.disable()  # only the clock's collections are counted
     gc.callbacks.append(on_gc)
-    clock = asyncio.create_task(heap.collect_often(0.001))
+    clock = asyncio.create_task(gc_clock.collect_often(0.001))
     try:
         for _ in range(5000):
-            if len(seen) >= 2 * heap.MIDDLE_EVERY:
+            if len(seen) >= 2 * gc_clock.MIDDLE_EVERY:
                 break
             await asyncio.sleep(0.002)
     finally:
@@ -30,7 +30,7 @@ async def test_the_clock_runs_young_collections_and_every_tenth_takes_the_middle
         gc.callbacks.remove(on_gc)
         if automatic:
             gc.enable()
-    runs = seen[: 2 * heap.MIDDLE_EVERY]
-    assert len(runs) == 2 * heap.MIDDLE_EVERY
-    assert [i for i, gen in enumerate(runs) if gen == 1] == [heap.MIDDLE_EVERY - 1, 2 * heap.MIDDLE_EVERY - 1]
+    runs = seen[: 2 * gc_clock.MIDDLE_EVERY]
+    assert len(runs) == 2 * gc_clock.MIDDLE_EVERY
+    assert [i for i, gen in enumerate(runs) if gen == 1] == [gc_clock.MIDDLE_EVERY - 1, 2 * gc_clock.MIDDLE_EVERY - 1]
     assert set(runs) == {0, 1}

@@ -18,8 +18,8 @@ import httpx
 import psutil
 import pytest
 
+from feed.live.counts_hub import CountsHub
 from feed.social import counters
-from server.live_counts import CountsHub
 from server.ws import feed_session
 from server.ws import protocol as proto
 from tests.test_feed_stream import open_feed, until

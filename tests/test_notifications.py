@@ -218,8 +218,8 @@ async def test_live_delivery_takes_the_actors_profile_from_the_process_cache(htt
     import msgspec
 
     from core.clock import utcnow
+    from feed.live import runtime as feed_runtime
     from feed.social.notifications import Notification, Published
-    from server import feed_runtime
     from server.ws.notifications import Hub
     from tests.test_author_cache import count_profile_reads
 

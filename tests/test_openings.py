@@ -1,5 +1,5 @@
 """Openings (``feed.serving.openings``): the first pages of a user's next for-you
-session, ranked ahead by the opening builder (``server.opening_builder``)
+session, ranked ahead by the opening builder (``feed.live.opening_builder``)
 and served in one round trip.
 
 In process for the builder and ``take`` (a world of its own, the api's own
@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from accounts import graph_writes
+from feed.live.opening_builder import OpeningBuilder
 from feed.ranking import diversity
 from feed.serving import openings, seen, sessions
 from feed.serving.for_you import ForYou
 from feed.social import views
-from server.opening_builder import OpeningBuilder
 from tests.test_ranking import make_authors, make_user, new_world, seed_posts
 from tests.test_shortlist_reuse import open_session, runtime_and_viewer
 
@@ -61,7 +61,7 @@ async def test_an_opening_is_what_a_new_session_would_serve_and_pages_take_it_in
         built = await opening_of(world.stores, viewer)
         # the same ranking a new session makes in the api (its own, not sharing the builder's shortlist)
         state = sessions.new(world.stores, user_id=viewer, kind="for_you", window=30)
-        by_hand = ForYou(world.stores, rt.pool, state, await rt.viewer(viewer))
+        by_hand = ForYou(world.stores, rt.pool, state, await rt.viewers.viewer(viewer))
         await by_hand.prepare()
         assert [p.post.id for p in await by_hand.next(size)] == built
 
@@ -129,7 +129,7 @@ async def test_the_asks_claimed_together_are_built_at_once_and_each_as_it_would_
         assert await asked(world.stores) == []
         for user_id in users:
             state = sessions.new(world.stores, user_id=user_id, kind="for_you", window=20)
-            by_hand = ForYou(world.stores, rt.pool, state, await rt.viewer(user_id))
+            by_hand = ForYou(world.stores, rt.pool, state, await rt.viewers.viewer(user_id))
             await by_hand.prepare()
             assert [p.post.id for p in await by_hand.next(20)] == await opening_of(world.stores, user_id)
 
@@ -312,7 +312,7 @@ async def test_posts_gone_from_an_opening_page_close_their_gaps_within_the_autho
 
 
 async def test_the_builder_outlives_a_failed_claim_and_stops_when_told(world, monkeypatch):
-    from server import opening_builder
+    from feed.live import opening_builder
 
     monkeypatch.setattr(opening_builder, "ERROR_PAUSE_S", 0.05)
     async with runtime_and_viewer(world.stores) as (rt, _):

@@ -64,7 +64,7 @@ async def test_a_next_session_does_not_check_again_what_was_found_seen(world, mo
 
         async def a_session() -> list[str]:
             state = sessions.new(world.stores, user_id=viewer, kind="for_you", window=10)
-            source = ForYou(world.stores, rt.pool, state, await rt.viewer(viewer), seen_memory=memory)  # no shared shortlist: it builds
+            source = ForYou(world.stores, rt.pool, state, await rt.viewers.viewer(viewer), seen_memory=memory)  # no shared shortlist: it builds
             await source.prepare()
             return [p.post.id for p in await source.next(10)]
 

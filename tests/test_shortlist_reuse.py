@@ -13,13 +13,13 @@ import contextlib
 import numpy as np
 import pytest
 
+from feed.live.runtime import FeedRuntime
 from feed.ranking import interest as taste
 from feed.ranking.features import unit
 from feed.serving import seen, sessions
 from feed.serving.for_you import REBUILD_MIN_S, REUSE_S, ForYou, load_session
 from feed.serving.stream import FeedStream
 from feed.social import views
-from server.feed_runtime import FeedRuntime
 from tests.test_ranking import make_authors, make_user, new_world, seed_posts
 
 
@@ -45,7 +45,7 @@ async def runtime_and_viewer(stores):
 async def open_session(rt: FeedRuntime, user_id: str, *, clock=None) -> tuple[ForYou, FeedStream]:
     state = await sessions.create(rt.stores, user_id=user_id, kind="for_you", window=10)
     extra = {"clock": clock} if clock else {}
-    source = ForYou(rt.stores, rt.pool, state, await rt.viewer(user_id), rt.viewers(user_id), shared=rt.shortlists, **extra)
+    source = ForYou(rt.stores, rt.pool, state, await rt.viewers.viewer(user_id), rt.viewers, shared=rt.shortlists, **extra)
     await source.prepare()
     return source, FeedStream(rt.stores, state, source)
 
@@ -86,7 +86,7 @@ async def resume(rt: FeedRuntime, user_id: str, session_id: str) -> tuple[ForYou
     """The session as a cursor page or a reconnect takes it up: loaded from Redis
     with what it starts from, into a new source."""
     state, started = await load_session(rt.stores, session_id, user_id, rt.pool, rt.shortlists)
-    source = ForYou(rt.stores, rt.pool, state, await rt.viewer(user_id), rt.viewers(user_id), shared=rt.shortlists)
+    source = ForYou(rt.stores, rt.pool, state, await rt.viewers.viewer(user_id), rt.viewers, shared=rt.shortlists)
     await source.started(*started)
     return source, FeedStream(rt.stores, state, source)
 

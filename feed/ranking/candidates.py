@@ -18,43 +18,19 @@ work)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from feed.ranking import trending
 from feed.ranking.features import Table, build_table
 from feed.ranking.pool import PostPool, concat
+from feed.viewer import Viewer
 
 _RNG = np.random.default_rng()  # seeded from the OS once, not on every gather
 
 SOURCES = ("following", "fof", "similar", "trending", "fresh", "recent", "explore")
 LIMITS = {"following": 200, "fof": 200, "similar": 300, "trending": 200, "fresh": 200, "recent": 100, "explore": 100}
-
-
-@dataclass
-class Viewer:
-    """The graph around the viewer, as the server read it (``server.feed_runtime``):
-    whom the viewer follows, the friends of friends read in the background,
-    everyone the viewer blocks or is blocked by, and posts from outside the
-    pool the caller wants considered (``extras``; None: none)."""
-
-    user_id: str
-    following: set[str] = field(default_factory=set)
-    fof: set[str] = field(default_factory=set)
-    blocked: set[str] = field(default_factory=set)
-    extras: Table | None = None
-    # what ``gather`` derived from this graph, per pool version (a Viewer is
-    # not changed once made: the server makes a new one when an edge changes)
-    memo: dict = field(default_factory=dict, compare=False, repr=False)
-
-    def derived(self, key: tuple, make):
-        found = self.memo.get(key)
-        if found is None:
-            if len(self.memo) >= 16:
-                self.memo.clear()
-            found = self.memo[key] = make()
-        return found
 
 
 @dataclass

@@ -8,7 +8,7 @@ counters, so ranking a session's next item reads no database.
   ``_id`` with a small limit, widened while everything it finds is new), then
   the new ones by id (``feed.social.posts.get_posts``). Both shapes are cheap on
   nx-27017 too, where a range query on ``_id`` (``recent_posts``) scans the
-  whole collection. The api refreshes every ``server.feed_runtime.POOL_REFRESH_S``.
+  whole collection. The api refreshes every ``feed.live.runtime.POOL_REFRESH_S``.
 * Counters stay current through ``update_counts``, fed by the live-counts
   listener (every ``feed.social.counters.bump`` is published). In case a message
   was missed, ``reread_next`` re-reads the pool a slice at a time (counters

@@ -17,8 +17,9 @@ How a pick is made:
 4. **Gate**: each picked post as it is now (the pool's copy, which edits and
    deletes reach as they happen; a post from outside the pool is read from
    Mongo) goes through ``policy.visibility.can_view_post`` with the graph
-   around the viewer as the caller holds it now (``viewers``: whom I follow,
-   whom I block or am blocked by; the server keeps it current). A post
+   around the viewer as it stands now (``graphs``, ``feed.viewer.ViewerGraphs``:
+   whom I follow, whom I block or am blocked by; the api process keeps it
+   current, ``feed.live.viewer_cache``). A post
    deleted, hidden from me or behind a block is dropped and the next pick
    takes its place. In the usual case a pick reads nothing.
 
@@ -36,14 +37,14 @@ to the next item; one it runs low on, or a mute, still comes at once.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.stores import Stores
 from feed.ranking import interest as taste
-from feed.ranking.candidates import Viewer, gather
+from feed.ranking.candidates import gather
 from feed.ranking.diversity import RULES, Rules, select
 from feed.ranking.features import (
     INDEX,
@@ -64,6 +65,7 @@ from feed.serving.seen_memory import SeenMemory
 from feed.serving.sessions import SessionState
 from feed.social import posts as feed_posts
 from feed.social.posts import Post
+from feed.viewer import Viewer, ViewerGraphs
 from policy.visibility import can_view_post
 
 SHORTLIST = 120
@@ -75,9 +77,6 @@ CHECKED = 2 * SHORTLIST  # best candidates checked against the seen sets per bui
 REUSE_S = REBUILD_AFTER_S  # a shortlist serves this long after it was built, in one session or in the next ones of its user
 SHARED_MAX = 20_000  # users whose last shortlist a process keeps
 REBUILD_MIN_S = 10.0  # a drifting taste rebuilds the shortlist at most this often (it is re-scored every pick)
-
-Viewers = Callable[[], Awaitable[Viewer]]  # the graph around the viewer, as it stands now
-
 
 @dataclass
 class Picked:
@@ -127,7 +126,7 @@ class ForYou:
         pool: PostPool,
         state: SessionState,
         viewer: Viewer,
-        viewers: Viewers | None = None,
+        graphs: ViewerGraphs | None = None,
         *,
         weights: Weights = WEIGHTS,
         rules: Rules = RULES,
@@ -140,7 +139,7 @@ class ForYou:
         self.pool = pool
         self.state = state
         self.viewer = viewer
-        self.viewers = viewers
+        self.graphs = graphs  # asked for the viewer's graph as it stands now before each pick (None: ``viewer`` throughout)
         self.weights = weights
         self.rules = rules
         self.priors = priors
@@ -268,8 +267,8 @@ class ForYou:
     # -- picking -----------------------------------------------------------------
 
     async def next(self, n: int) -> list[Picked]:
-        if self.viewers is not None:
-            viewer = await self.viewers()
+        if self.graphs is not None:
+            viewer = await self.graphs.viewer(self.viewer.user_id)
             if viewer is not self.viewer:
                 self.viewer = viewer
                 if viewer.extras is not None and viewer.extras is not self.extras:
@@ -561,4 +560,4 @@ def _topics(raw: bytes, dim: int) -> np.ndarray | None:
     return np.frombuffer(raw, dtype=np.float32).reshape(-1, dim).copy()
 
 
-__all__ = ["ForYou", "Picked", "PostMeta", "Viewer", "gate", "load_session", "posts_by_id", "start_commands", "unix"]
+__all__ = ["ForYou", "Picked", "PostMeta", "gate", "load_session", "posts_by_id", "start_commands", "unix"]

@@ -4,7 +4,7 @@ time and off the api's request path.
 An opening is the sequence of posts a new for-you session of the user would
 serve first (``feed.serving.for_you``: candidates, scores, author cap, MMR, the seen
 check), made by the opening builder (``fabula feed-builder``,
-``server.opening_builder``) and kept in Redis:
+``feed.live.opening_builder``) and kept in Redis:
 
 * ``feed:opening:<user>`` (hash): ``id`` (new at every build), ``interest``
   (the session taste the picks were made for, float32 bytes), ``taken`` (how

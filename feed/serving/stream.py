@@ -19,20 +19,19 @@ renders and delivers what ``top_up`` returns."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from core.stores import Stores
 from feed.ranking import interest as taste
-from feed.ranking.candidates import Viewer
 from feed.serving import openings, seen, sessions
 from feed.serving.following import following_feed
 from feed.serving.for_you import Picked, PostMeta
 from feed.social import likes, views
 from feed.social.posts import Post, get_posts
+from feed.social.visibility import visible_posts
+from feed.viewer import Viewer
 
-Visible = Callable[[list[Post]], Awaitable[list[Post]]]
 Save = Literal["now", "with_items", "later"]  # when ``top_up`` saves what events changed
 MAX_RESEND = 200  # a resume may ask for at most this many already-served items
 
@@ -51,15 +50,15 @@ class Served:
 
 class FollowingSource:
     """The following feed as a stream: newest first, then older, by the same
-    query as ``GET /v1/feed?kind=following``."""
+    query as ``GET /v1/feed?kind=following``, each post checked as the routes
+    check it (``feed.social.visibility``)."""
 
     kind = "following"
 
-    def __init__(self, stores: Stores, state: sessions.SessionState, viewer: Viewer, visible: Visible):
+    def __init__(self, stores: Stores, state: sessions.SessionState, viewer: Viewer):
         self.stores = stores
         self.state = state
         self.viewer = viewer
-        self.visible = visible
         self.before = state.served[-1] if state.served else None
         self.ended = False
         self.meta: dict[str, PostMeta] = {}
@@ -81,7 +80,7 @@ class FollowingSource:
                 break
             self.before = page.items[-1].id
             self.ended = page.next_cursor is None
-            for post in await self.visible(page.items):
+            for post in await visible_posts(self.stores, page.items, self.viewer.user_id):
                 picks.append(Picked(post, "following"))
                 self.meta[post.id] = PostMeta(post.author_id, None, False)
         return picks

@@ -8,7 +8,7 @@ an insert that succeeded (or a delete that removed a document) moves the
 the likes and unlikes interleave.
 
 These functions do not check who may see the post (the follow/block graph
-belongs to ``accounts``): callers check first (server.post_views.visible_post).
+belongs to ``accounts``): callers check first (feed.social.visibility.visible_post).
 
 The Redis mirror
 ----------------

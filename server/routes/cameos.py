@@ -43,9 +43,10 @@ from cameos.resolve import ResolvedCameos, record_uses
 from core.errors import BadRequest, Forbidden, NotFound, PolicyViolation
 from core.settings import Settings
 from core.stores import Stores
-from feed.social import notifications
 from feed import publishing
+from feed.social import notifications
 from feed.social import posts as feed_posts
+from feed.social.authors import authors
 from gen import jobs, previews
 from gen.cancel import cancel_job
 from policy.prompt import moderate_prompt
@@ -71,7 +72,6 @@ from server.cameo_views import (
 )
 from server.media import guarded, media_store
 from server.openapi import errors
-from server.post_views import authors
 from server.streamed_form import streamed_form
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="page size, 1 to 100")]

@@ -20,13 +20,14 @@ from core.stores import Stores
 from feed import publishing
 from feed.social import posts as feed_posts
 from feed.social import remixes
+from feed.social.visibility import post_not_found, view_decision
+from feed.social.visibility import visible_post as _visible_post
 from gen import jobs
 from policy.visibility import visible_kinds
 from server.auth import AUTH
-from server.openapi import errors
-from server.post_views import PostView, post_not_found, post_views, view_decision
-from server.post_views import visible_post as _visible_post
 from server.media import media_store
+from server.openapi import errors
+from server.post_views import PostView, post_views
 from server.ranges import media_response
 from server.videos_schema import VideoObject, video_object
 

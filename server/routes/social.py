@@ -20,11 +20,13 @@ from core.errors import BadRequest, NotFound
 from core.settings import Settings
 from core.stores import Stores
 from feed.social import comments, counters, likes, remixes, shares, views
+from feed.social.authors import Author, authors
 from feed.social.comments import Comment
 from feed.social.posts import get_post
+from feed.social.visibility import post_not_found, visible_post, visible_posts
 from server.auth import AUTH
 from server.openapi import errors
-from server.post_views import Author, PostView, authors, post_not_found, post_views, visible_post, visible_posts
+from server.post_views import PostView, post_views
 from server.routes.posts import Cursor, Limit, PostPage, check_cursor
 
 _CONTROL = {chr(c) for c in range(32) if chr(c) not in "\n\t"} | {"\x7f"}

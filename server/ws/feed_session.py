@@ -14,8 +14,12 @@ that does serve items saves it with them when no earlier effects are still
 to run. The effects queue is bounded (``EFFECTS_QUEUE``); ``feed.ack``
 leaves once an event's effects are done.
 
+A for-you session's source is built and started as the HTTP pages' is
+(``feed.live.ranker``), and items served before (a resume) are checked
+again as they are (``feed.live.pages.served_again``).
+
 Live counts: every session watches the posts of its window on the process's
-``CountsHub``, which hands it the current counters of a changed post (read
+``CountsHub`` (``feed.live.counts_hub``), which hands it the current counters of a changed post (read
 once per flush for every session). They wait in a dict, one entry per post,
 the latest; at most every ``COUNTS_INTERVAL_S``, and only while the
 connection's outbox is less than half full, they are pushed where they differ
@@ -36,14 +40,15 @@ import msgspec
 from msgspec import Meta
 
 from core.errors import FabulaError
+from feed.live import pages, ranker
+from feed.live.runtime import POOL_REFRESH_S, FeedRuntime, ready
+from feed.live.visibility import check_visible
 from feed.ranking.interest import EVENTS
 from feed.serving import sessions
-from feed.serving.for_you import ForYou, load_session
+from feed.serving.for_you import load_session
 from feed.serving.stream import MAX_RESEND, FeedStream, FollowingSource, NotInSession, Served
 from feed.social import likes, shares
-from feed.social.posts import get_posts
 from server import feed_items
-from server.feed_runtime import POOL_REFRESH_S, FeedRuntime, ready
 from server.post_views import Counts
 from server.ws import protocol as proto
 from server.ws.connection import Connection
@@ -141,11 +146,8 @@ class Live:
         places = [(s.index, s.source) for s in served]
         liked = {s.post.id for s in served if s.liked} if all(s.liked is not None for s in served) and not resent else None
         if resent:
-            found = await get_posts(conn.stores, [pid for _, pid in resent])
-            again = await self.rt.visible(conn.user.id)([found[pid] for _, pid in resent if pid in found])
-            kept = {p.id for p in again}
-            by_id = {p.id: p for p in again}
-            old = [(i, by_id[pid]) for i, pid in resent if pid in kept]
+            again = await pages.served_again(conn.stores, conn.user.id, [pid for _, pid in resent])
+            old = [(i, again[pid]) for i, pid in resent if pid in again]
             posts = [p for _, p in old] + posts
             places = [(i, "resent") for i, _ in old] + places
         items = await feed_items.views(conn.stores, self.rt, conn.user.id, posts, places=places, liked=liked)
@@ -225,17 +227,14 @@ async def on_open(conn: Connection, msg: proto.Message) -> None:
         state = await sessions.create(stores, user_id=user_id, kind=req.kind, window=req.window or DEFAULT_WINDOW)
         cursor = 0
 
-    viewer = await rt.viewer(user_id)
+    viewer = await rt.viewers.viewer(user_id)
     if state.kind == "for_you":
-        source = ForYou(stores, rt.pool, state, viewer, rt.viewers(user_id), shared=rt.shortlists, seen_memory=rt.seen_memory)
-        source.defer_rebuilds = True  # run by each event's effects (``after``), off the path to the next item
-        if started is not None:
-            await source.started(*started)
-        else:
+        if started is None:
             await rt.pool.refresh(max_age=POOL_REFRESH_S)
-            await source.prepare()
+        # a rebuild that can wait is run by each event's effects (``after``), off the path to the next item
+        source = await ranker.open_for_you(rt, state, viewer, started, defer_rebuilds=True)
     else:
-        source = FollowingSource(stores, state, viewer, rt.visible(user_id))
+        source = FollowingSource(stores, state, viewer)
         await source.prepare()
     stream = FeedStream(stores, state, source)
     if req.session_id is None:
@@ -308,10 +307,10 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
             await stream.refresh()
         share_url = None
         if req.event == "like":
-            post = await live.rt.check_visible(user_id, req.post_id)
+            post = await check_visible(stores, live.rt.pool, live.rt.viewers, user_id, req.post_id)
             await likes.like(stores, user_id, req.post_id, post=post)
         elif req.event == "share":
-            await live.rt.check_visible(user_id, req.post_id)
+            await check_visible(stores, live.rt.pool, live.rt.viewers, user_id, req.post_id)
             share_url = stores.settings.public_url.rstrip("/") + await shares.share(stores, user_id, req.post_id)
         if moved:
             if lives(conn).get(stream.id) is live:

@@ -1,7 +1,7 @@
 """Live notifications over the WebSocket.
 
 Each api process listens on the notifications channel (``Hub``, through a
-``server.fanout.Subscription``) and keeps a map of signed-in user → that process's connections. A
+``core.subscription.Subscription``) and keeps a map of signed-in user → that process's connections. A
 new notification, published by whichever process created it, reaches every
 api process; each pushes ``{"type": "notification", "data": {…}}`` to the
 recipient's connections it holds, so a user connected to several replicas
@@ -24,9 +24,9 @@ import logging
 import msgspec
 
 from core.stores import Stores
+from core.subscription import Subscription
+from feed.live.runtime import runtime
 from feed.social import notifications
-from server.fanout import Subscription
-from server.feed_runtime import runtime
 from server.notification_views import MarkRead, notification_views
 from server.ws import protocol as proto
 from server.ws.connection import Connection
@@ -70,7 +70,7 @@ class Hub:
         if not targets:
             return
         # the actor's profile from this process's author cache (a like's actor is often shown again soon)
-        views = await notification_views(self.stores, [published.notification], read_authors=runtime(self.stores).authors)
+        views = await notification_views(self.stores, [published.notification], read_authors=runtime(self.stores).authors.get)
         if not views:
             return
         payload = proto.out("notification", msgspec.to_builtins(views[0]))

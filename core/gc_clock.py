@@ -3,24 +3,22 @@
 After start-up an api process holds a large set of objects that live as
 long as it does: imported modules (Litestar, PyMongo, NumPy, the embedding
 model's libraries) and the candidate pool. CPython's full collections walk
-all of them, which measured 60–200 ms with the pool loaded, a pause of the
-whole event loop that every request and swipe in flight waits through
-(docs/PERFORMANCE.md, "Feed"). ``freeze_startup_heap`` moves what exists once
-start-up is done into the collector's permanent generation, so later
-collections walk only what was made since. Those objects are still freed
-by reference counting; only cycles among them would outlive their use, and
-start-up structures do not turn into garbage.
+all of them, a pause of the whole event loop that every request and swipe
+in flight waits through (docs/PERFORMANCE.md, "Feed", has the figures).
+``freeze_startup_heap`` moves what exists once start-up is done into the
+collector's permanent generation, so later collections walk only what was
+made since. Those objects are still freed by reference counting; only
+cycles among them would outlive their use, and start-up structures do not
+turn into garbage.
 
 Young collections run on a clock (``collect_often``), not only on
 allocations. CPython starts one when allocations outnumber deallocations by
 a threshold; a server whose every wake-up frees the coroutines and futures
 it made at the last one (hundreds of WebSocket sessions) keeps that balance
 near zero, so the young generation fills with every session's current
-awaitables until something else tips it, and then one collection walks tens
-of thousands of them: 20–130 ms measured with 500 swipe sessions, the whole
-event loop stopped. Collected every ``YOUNG_EVERY_S``, each walks only what
-was made since: at most about 10 ms once the sessions are open (15 ms while
-500 open at once)."""
+awaitables until something else tips it, and then one collection walks all
+of them while the event loop stands still. Collected every
+``YOUNG_EVERY_S``, each walks only what was made since."""
 
 from __future__ import annotations
 

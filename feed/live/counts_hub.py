@@ -1,5 +1,5 @@
-"""Live counters across api replicas, heard on the process's one Redis
-subscription (``server.fanout``).
+"""Live counters across api replicas, heard on the feed runtime's Redis
+subscription (``feed.live.runtime``, ``core.subscription``).
 
 Every ``feed.social.counters.bump`` (a like, view, share, comment, remix, in any
 process) PUBLISHes ``{post_id, counts}`` on ``{ns}:counts``. The process's
@@ -58,7 +58,7 @@ class CountsHub:
 
     @property
     def channel(self) -> str:
-        """The channel whose messages go to ``deliver`` (the process's ``server.fanout.Subscription`` reads it)."""
+        """The channel whose messages go to ``deliver`` (the runtime's ``core.subscription.Subscription`` reads it)."""
         return self.stores.key(counters.COUNTS_CHANNEL)
 
     def start(self) -> None:

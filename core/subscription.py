@@ -1,12 +1,15 @@
-"""One Redis pub/sub subscription per api process, shared by everyone in it
-who listens to a channel: the live counters, the candidate pool's post
-changes, the follow/block graph cache (``server.feed_runtime``) and the
-WebSocket notifications (``server.ws.notifications``).
+"""Receiving broadcasts: one Redis pub/sub connection that reads several
+channels and hands each message to its channel's handler (the sending half
+is ``core.broadcast``).
 
 ``Subscription(stores, {channel: handler})`` reads every channel on one
 connection; each message's raw payload goes to its channel's handler. A
 handler is a plain function (it runs on the reader task, so it must not
 block) or a coroutine function (awaited in order, one message at a time).
+An api process holds two: the feed's (``feed.live.runtime``: live counters,
+post changes and follow/block graph changes) and the WebSocket
+notifications' (``server.ws.notifications``), each shared by everyone in
+the process who listens to its channels.
 
 The reader waits with a timeout well below the Redis socket timeout, so a
 quiet channel never looks like a dead socket, and on any error it

@@ -1,13 +1,13 @@
 """The opening builder (``fabula feed-builder``): ranks the first pages of
-users' next for-you sessions ahead of time (``feed.serving.openings``), so that an
-api process serves them in one round trip instead of ranking them in the
-request.
+users' next for-you sessions ahead of time (``feed.serving.openings``), so
+that an api process serves them in one round trip instead of ranking them in
+the request.
 
 A build is the ranking an api process would run for a new session of the
-user (``feed.serving.for_you.ForYou``, on a ``FeedRuntime``'s candidate pool and
-graph cache, which the same Redis subscription keeps current), taken
-``openings.SIZE`` picks deep; an opening still in use is extended to that
-size as its session would go on. Builds are made for users whose opening was
+user (``feed.serving.for_you.ForYou``, built by ``feed.live.ranker`` on a
+``FeedRuntime``'s candidate pool and graph cache, which the same Redis
+subscription keeps current), taken ``openings.SIZE`` picks deep; an opening
+still in use is extended to that size as its session would go on. Builds are made for users whose opening was
 asked for (``openings.wanted``), oldest ask first. Several builders may run:
 each ask goes to one of them."""
 
@@ -19,9 +19,10 @@ import logging
 import time
 
 from core.stores import Stores
+from feed.live import ranker
+from feed.live.runtime import POOL_REFRESH_S, FeedRuntime, ready
 from feed.serving import openings, sessions
-from feed.serving.for_you import ForYou, start_commands
-from server.feed_runtime import POOL_REFRESH_S, FeedRuntime, ready
+from feed.serving.for_you import start_commands
 
 log = logging.getLogger("fabula.openings")
 
@@ -35,7 +36,7 @@ class OpeningBuilder:
     def __init__(self, stores: Stores, *, size: int = openings.SIZE, runtime: FeedRuntime | None = None):
         self.stores = stores
         self.size = size
-        self.runtime = runtime  # None: this process's (``server.feed_runtime.ready``)
+        self.runtime = runtime  # None: this process's (``feed.live.runtime.ready``)
         self.built = 0
         self._stop = asyncio.Event()
 
@@ -53,7 +54,7 @@ class OpeningBuilder:
         rt = await self._runtime()
         await rt.pool.refresh(max_age=POOL_REFRESH_S)
         for _ in range(ATTEMPTS):
-            viewer = await rt.viewer(user_id)
+            viewer = await rt.viewers.viewer(user_id)
             # the opening as it stands and what a session of the user starts from, in one round trip
             async with self.stores.redis.pipeline(transaction=True) as pipe:
                 openings.current_commands(pipe, self.stores, user_id)
@@ -64,7 +65,7 @@ class OpeningBuilder:
             state = sessions.new(self.stores, user_id=user_id, kind="for_you", window=self.size)
             if base is not None:
                 state.served, state.interest = list(base.items), base.interest  # excluded, and the picks' history
-            source = ForYou(self.stores, rt.pool, state, viewer, shared=rt.shortlists, seen_memory=rt.seen_memory)
+            source = ranker.for_you(rt, state, viewer, follow_graph=False)  # the builder reads the graph once per build
             await source.started(last, replies[openings.CURRENT_REPLIES :])
             start_taste = state.interest  # what the session starts from; picking does not move it
             have = len(base.items) if base is not None else 0
@@ -83,8 +84,7 @@ class OpeningBuilder:
         """Build for the asks due now (up to ``BATCH``), all at once; returns how many.
 
         The builds of one batch run concurrently: their round trips overlap,
-        and a round trip costs redis-py less CPU while others are in flight
-        (one build after another cost the builder 12-20% more CPU)."""
+        and a round trip costs redis-py less CPU while others are in flight."""
         users = await openings.wanted(self.stores, BATCH)
         await asyncio.gather(*(self._build_logged(user_id) for user_id in users))
         return len(users)

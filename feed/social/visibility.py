@@ -1,0 +1,59 @@
+"""Who may see a post, read from the follow/block graph (``accounts``) and
+decided by the visibility rule (``policy.visibility``): the check of every
+route that shows or acts on a post, and of the following feed.
+
+An unknown post and one the viewer may not see answer the same 404, so a
+private post or a block reveals nothing. (The api's swipe stream gates its
+picks against the graph it caches per process instead: ``feed.live``.)"""
+
+from __future__ import annotations
+
+from accounts.graph import blocked_among, is_blocked_between, is_following
+from core.errors import NotFound
+from core.stores import Stores
+from feed.social.posts import Post, get_post
+from policy.decision import Decision
+from policy.visibility import can_view_post
+
+
+async def view_decision(stores: Stores, post: Post, viewer_id: str) -> Decision:
+    if viewer_id == post.author_id:
+        return Decision.allow()
+    blocked = await is_blocked_between(stores, post.author_id, viewer_id)
+    follows = post.visibility == "followers" and not blocked and await is_following(stores, viewer_id, post.author_id)
+    return can_view_post(
+        visibility=post.visibility, author_id=post.author_id, viewer_id=viewer_id, viewer_follows_author=follows, blocked=blocked
+    )
+
+
+def post_not_found(post_id: str) -> NotFound:
+    return NotFound(f"no post {post_id!r}", code="post_not_found")
+
+
+async def visible_post(stores: Stores, post_id: str, viewer_id: str) -> Post:
+    """The post, if ``viewer_id`` may see it; otherwise the same 404 as for an
+    unknown post (a private post or a block reveals nothing)."""
+    found = await get_post(stores, post_id)
+    if found is None or not (await view_decision(stores, found, viewer_id)).allowed:
+        raise post_not_found(post_id)
+    return found
+
+
+async def visible_posts(stores: Stores, posts: list[Post], viewer_id: str) -> list[Post]:
+    """The posts of ``posts`` that ``viewer_id`` may see, in order."""
+    others = list({p.author_id for p in posts if p.author_id != viewer_id})
+    blocked = await blocked_among(stores, viewer_id, others)
+    follows: dict[str, bool] = {}
+    for author_id in {p.author_id for p in posts if p.visibility == "followers" and p.author_id in others and p.author_id not in blocked}:
+        follows[author_id] = await is_following(stores, viewer_id, author_id)
+    return [
+        p
+        for p in posts
+        if can_view_post(
+            visibility=p.visibility,
+            author_id=p.author_id,
+            viewer_id=viewer_id,
+            viewer_follows_author=follows.get(p.author_id, False),
+            blocked=p.author_id in blocked,
+        ).allowed
+    ]
