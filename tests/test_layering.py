@@ -48,7 +48,10 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 
 # The core modules that do no I/O (types, errors, ids, the clock, settings'
 # Struct): the only part of core that policy may use.
-POLICY_CORE = frozenset({"core", "core.clock", "core.errors", "core.ids", "core.messages", "core.settings"})
+# core.minilm and core.package_files read the models that decisions run on (once per process).
+POLICY_CORE = frozenset(
+    {"core", "core.clock", "core.errors", "core.ids", "core.messages", "core.settings", "core.minilm", "core.package_files"}
+)
 
 # Outside modules policy may import: stdlib and third-party code that computes
 # and does no I/O. Not here on purpose: asyncio, socket, ssl, subprocess, os,
