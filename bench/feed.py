@@ -149,7 +149,7 @@ def make_app():
         from feed.serving import sessions
         from feed.serving.for_you import Picked
         from feed.serving.stream import FeedStream
-        from server import feed_items
+        from server.post_views import feed_views
 
         class Random:  # a source that picks without ranking; FeedStream does the rest as for the real page
             async def next(self, n: int) -> list[Picked]:
@@ -165,7 +165,7 @@ def make_app():
             await pipe.execute()
         served = await FeedStream(stores, state, Random()).top_up()
         liked = {s.post.id for s in served if s.liked}
-        data = await feed_items.views(stores, rt, user.id, [s.post for s in served], liked=liked)
+        data = await feed_views(stores, rt, user.id, [s.post for s in served], liked=liked)
         return FeedPage(kind="for_you", data=data, next_cursor=f"{state.id}.{len(served)}")
 
     static: list = []
@@ -175,12 +175,12 @@ def make_app():
         """The same ``limit`` rendered pool posts every time: what the signed-in
         user's token check and sending a page cost, with no feed work at all."""
         from feed.live.runtime import ready
-        from server import feed_items
+        from server.post_views import feed_views
 
         if not static:
             rt = await ready(stores)
             posts = [rt.pool.posts[pid] for pid in rt.pool.table.ids[:limit]]
-            static.extend(await feed_items.views(stores, rt, user.id, posts, liked=set()))
+            static.extend(await feed_views(stores, rt, user.id, posts, liked=set()))
         return FeedPage(kind="for_you", data=static, next_cursor="x")
 
     @get(ROUND_TRIPS_PATH, dependencies=AUTH, signature_namespace={"User": User, "Stores": Stores, "FeedPage": FeedPage})

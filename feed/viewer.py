@@ -6,6 +6,11 @@ background, everyone the viewer blocks or is blocked by, and posts from
 outside the candidate pool the caller wants considered (``extras``). The
 ranking (``feed.ranking.candidates``, ``feed.serving.for_you``) reads it;
 the api process keeps one per user current (``feed.live.viewer_cache``).
+A caller that read only the edges between the viewer and some authors
+(``feed.social.visibility``) makes one of those.
+
+``Viewer.may_see`` is the one place a post meets the visibility rule
+(``policy.visibility.can_view_post``).
 
 ``ViewerGraphs`` is what a for-you source asks before each pick for the
 graph as it stands now (the process's viewer cache answers it), so a
@@ -14,9 +19,14 @@ follow or block made during a session reaches its next pick."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from feed.ranking.features import Table
+from feed.social.posts import Post
+from policy.decision import Decision
+from policy.visibility import can_view_post
+
+if TYPE_CHECKING:
+    from feed.ranking.features import Table
 
 
 @dataclass
@@ -42,6 +52,16 @@ class Viewer:
                 self.memo.clear()
             found = self.memo[key] = make()
         return found
+
+    def may_see(self, post: Post) -> Decision:
+        """Whether the viewer may see ``post``, by the graph this Viewer holds."""
+        return can_view_post(
+            visibility=post.visibility,
+            author_id=post.author_id,
+            viewer_id=self.user_id,
+            viewer_follows_author=post.author_id in self.following,
+            blocked=post.author_id in self.blocked,
+        )
 
 
 class ViewerGraphs(Protocol):

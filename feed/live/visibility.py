@@ -11,7 +11,6 @@ from feed.ranking.pool import PostPool
 from feed.social.posts import Post
 from feed.social.visibility import post_not_found, visible_post
 from feed.viewer import ViewerGraphs
-from policy.visibility import can_view_post
 
 
 async def check_visible(stores: Stores, pool: PostPool, graphs: ViewerGraphs, viewer_id: str, post_id: str) -> Post:
@@ -20,13 +19,6 @@ async def check_visible(stores: Stores, pool: PostPool, graphs: ViewerGraphs, vi
     if post is None:
         return await visible_post(stores, post_id, viewer_id)
     viewer = await graphs.viewer(viewer_id)
-    decision = can_view_post(
-        visibility=post.visibility,
-        author_id=post.author_id,
-        viewer_id=viewer_id,
-        viewer_follows_author=post.author_id in viewer.following,
-        blocked=post.author_id in viewer.blocked,
-    )
-    if not decision.allowed:
+    if not viewer.may_see(post).allowed:
         raise post_not_found(post_id)
     return post

@@ -16,7 +16,7 @@ How a pick is made:
    interest vector and affinities (cheap: a few hundred rows).
 4. **Gate**: each picked post as it is now (the pool's copy, which edits and
    deletes reach as they happen; a post from outside the pool is read from
-   Mongo) goes through ``policy.visibility.can_view_post`` with the graph
+   Mongo) goes through ``Viewer.may_see`` with the graph
    around the viewer as it stands now (``graphs``, ``feed.viewer.ViewerGraphs``:
    whom I follow, whom I block or am blocked by; the api process keeps it
    current, ``feed.live.viewer_cache``). A post
@@ -66,7 +66,6 @@ from feed.serving.sessions import SessionState
 from feed.social import posts as feed_posts
 from feed.social.posts import Post
 from feed.viewer import Viewer, ViewerGraphs
-from policy.visibility import can_view_post
 
 SHORTLIST = 120
 REBUILD_AFTER_S = 30.0
@@ -503,17 +502,9 @@ async def gate(stores: Stores, pool: PostPool, viewer: Viewer, post_ids: list[st
         post = found.get(pid)
         if post is None or post.author_id == viewer.user_id:
             continue
-        blocked = post.author_id in viewer.blocked
-        decision = can_view_post(
-            visibility=post.visibility,
-            author_id=post.author_id,
-            viewer_id=viewer.user_id,
-            viewer_follows_author=post.author_id in viewer.following,
-            blocked=blocked,
-        )
-        if decision.allowed:
+        if viewer.may_see(post).allowed:
             allowed[pid] = post
-        elif blocked:
+        elif post.author_id in viewer.blocked:
             blocked_authors.add(post.author_id)
     return allowed, blocked_authors
 

@@ -1,6 +1,7 @@
 """Who may see a post, read from the follow/block graph (``accounts``) and
-decided by the visibility rule (``policy.visibility``): the check of every
-route that shows or acts on a post, and of the following feed.
+decided by the visibility rule (``feed.viewer.Viewer.may_see``, on the
+edges read for it): the check of every route that shows or acts on a post,
+and of the following feed.
 
 An unknown post and one the viewer may not see answer the same 404, so a
 private post or a block reveals nothing. (The api's swipe stream gates its
@@ -12,8 +13,8 @@ from accounts.graph import blocked_among, is_blocked_between, is_following
 from core.errors import NotFound
 from core.stores import Stores
 from feed.social.posts import Post, get_post
+from feed.viewer import Viewer
 from policy.decision import Decision
-from policy.visibility import can_view_post
 
 
 async def view_decision(stores: Stores, post: Post, viewer_id: str) -> Decision:
@@ -21,9 +22,8 @@ async def view_decision(stores: Stores, post: Post, viewer_id: str) -> Decision:
         return Decision.allow()
     blocked = await is_blocked_between(stores, post.author_id, viewer_id)
     follows = post.visibility == "followers" and not blocked and await is_following(stores, viewer_id, post.author_id)
-    return can_view_post(
-        visibility=post.visibility, author_id=post.author_id, viewer_id=viewer_id, viewer_follows_author=follows, blocked=blocked
-    )
+    edges = Viewer(user_id=viewer_id, following={post.author_id} if follows else set(), blocked={post.author_id} if blocked else set())
+    return edges.may_see(post)
 
 
 def post_not_found(post_id: str) -> NotFound:
@@ -43,17 +43,9 @@ async def visible_posts(stores: Stores, posts: list[Post], viewer_id: str) -> li
     """The posts of ``posts`` that ``viewer_id`` may see, in order."""
     others = list({p.author_id for p in posts if p.author_id != viewer_id})
     blocked = await blocked_among(stores, viewer_id, others)
-    follows: dict[str, bool] = {}
+    followed: set[str] = set()
     for author_id in {p.author_id for p in posts if p.visibility == "followers" and p.author_id in others and p.author_id not in blocked}:
-        follows[author_id] = await is_following(stores, viewer_id, author_id)
-    return [
-        p
-        for p in posts
-        if can_view_post(
-            visibility=p.visibility,
-            author_id=p.author_id,
-            viewer_id=viewer_id,
-            viewer_follows_author=follows.get(p.author_id, False),
-            blocked=p.author_id in blocked,
-        ).allowed
-    ]
+        if await is_following(stores, viewer_id, author_id):
+            followed.add(author_id)
+    edges = Viewer(user_id=viewer_id, following=followed, blocked=set(blocked))
+    return [p for p in posts if edges.may_see(p).allowed]

@@ -32,10 +32,9 @@ from core.stores import Stores
 from feed.live import pages
 from feed.live.runtime import ready
 from feed.serving.following import following_feed
-from server import feed_items
 from server.auth import AUTH
 from server.openapi import errors
-from server.post_views import PostView, post_views
+from server.post_views import PostView, feed_views, post_views
 
 _FOR_YOU_CURSOR = re.compile(r"(fs_[0-9a-hjkmnp-tv-z]{26})\.(\d{1,5})(o?)")
 
@@ -81,7 +80,7 @@ async def for_you_page(stores: Stores, user: User, cursor: str | None, limit: in
             raise BadRequest("invalid cursor: pass the next_cursor of the previous page", code="invalid_cursor")
         place = (match.group(1), int(match.group(2)), bool(match.group(3)))
     page = await pages.for_you_page(rt, user.id, limit, place)
-    data = await feed_items.views(stores, rt, user.id, page.posts, liked=page.liked)
+    data = await feed_views(stores, rt, user.id, page.posts, liked=page.liked)
     next_cursor = None if page.next_at is None else f"{page.session_id}.{page.next_at}{'o' if page.marked else ''}"
     return FeedPage(kind="for_you", data=data, next_cursor=next_cursor)
 

@@ -48,8 +48,7 @@ from feed.serving import sessions
 from feed.serving.for_you import load_session
 from feed.serving.stream import MAX_RESEND, FeedStream, FollowingSource, NotInSession, Served
 from feed.social import likes, shares
-from server import feed_items
-from server.post_views import Counts
+from server.post_views import Counts, counts_view, feed_views, to_wire
 from server.ws import protocol as proto
 from server.ws.connection import Connection
 
@@ -127,7 +126,7 @@ class Live:
                     await asyncio.sleep(COUNTS_INTERVAL_S)  # the client is behind: let counts coalesce
                 changed: dict[str, dict] = {}
                 for post_id, raw in self.pending.items():
-                    counts = feed_items.public_counts(raw)
+                    counts = counts_view(raw)
                     if post_id in self.window and self.last_sent.get(post_id) != counts:
                         self.last_sent[post_id] = counts
                         changed[post_id] = msgspec.to_builtins(counts)
@@ -150,7 +149,7 @@ class Live:
             old = [(i, again[pid]) for i, pid in resent if pid in again]
             posts = [p for _, p in old] + posts
             places = [(i, "resent") for i, _ in old] + places
-        items = await feed_items.views(conn.stores, self.rt, conn.user.id, posts, places=places, liked=liked)
+        items = await feed_views(conn.stores, self.rt, conn.user.id, posts, places=places, liked=liked)
         for item in items:
             self.last_sent[item.id] = item.counts
         exhausted = stream.exhausted and stream.ahead <= 0
@@ -162,7 +161,7 @@ class Live:
             last = n == len(chunks) - 1
             data = {
                 "session_id": stream.id,
-                "items": feed_items.to_wire(chunk),
+                "items": to_wire(chunk),
                 "cursor": stream.cursor if last else chunk[-1].index + 1,  # type: ignore[attr-defined]
                 "exhausted": exhausted if last else False,
             }
