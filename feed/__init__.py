@@ -13,5 +13,6 @@
 - ``feed.live``: the per-process live layer (the runtime and its caches,
   the counts hub, for-you pages, the opening builder).
 
-Each goes down only: social, then ranking, serving, live. May import core,
-accounts and policy."""
+The subpackages import downwards only: social, ranking, serving, live
+(``viewer`` sits beside social; ``publishing`` also uses ranking's
+embedding model). May import core, accounts and policy."""
