@@ -16,10 +16,20 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
 
 
+MAX_DIGITS = 18  # byte positions past 10**18 are no file's; longer numbers are refused before int() reads them
+
+
+def _unsatisfiable(message: str, size: int) -> RangeNotSatisfiable:
+    # the header is never echoed: it is the client's own, and may be arbitrarily long
+    return RangeNotSatisfiable(message, details={"size": size}, headers={"Content-Range": f"bytes */{size}"})
+
+
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """The inclusive byte span a single-range header asks for; None for the whole file.
 
-    Multiple ranges and other units are answered with the whole file, as RFC 9110 allows."""
+    Multiple ranges and other units are answered with the whole file, as RFC 9110 allows.
+    A range outside the file, or with a number of more than ``MAX_DIGITS``
+    digits, is a 416 whose message names the problem."""
     if not header:
         return None
     match = _RANGE.match(header.strip())
@@ -28,17 +38,17 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     first, last = match.groups()
     if first == "" and last == "":
         return None
+    if len(first) > MAX_DIGITS or len(last) > MAX_DIGITS:
+        raise _unsatisfiable(f"the Range header's byte positions are limited to {MAX_DIGITS} digits", size)
     if first == "":  # suffix: the last N bytes
         length = int(last)
         if length == 0:
-            raise RangeNotSatisfiable("empty suffix range", details={"size": size}, headers={"Content-Range": f"bytes */{size}"})
+            raise _unsatisfiable("empty suffix range", size)
         return max(0, size - length), size - 1
     start = int(first)
     end = min(int(last), size - 1) if last else size - 1
     if start >= size or end < start:
-        raise RangeNotSatisfiable(
-            f"range {header!r} is outside 0-{size - 1}", details={"size": size}, headers={"Content-Range": f"bytes */{size}"}
-        )
+        raise _unsatisfiable(f"the requested range is outside the file's bytes 0-{size - 1}", size)
     return start, end
 
 
