@@ -26,7 +26,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_video_seconds: int = 12
     max_body_bytes: int = 10 * 1024 * 1024
     max_upload_bytes: int = 25 * 1024 * 1024
+    # a token unused for token_ttl_s expires; use extends it (at most one
+    # write per token every token_extend_every_s), but never past
+    # token_max_age_s after it was issued
     token_ttl_s: int = 30 * 24 * 3600
+    token_extend_every_s: int = 3600
+    token_max_age_s: int = 365 * 24 * 3600
     job_max_attempts: int = 3
     public_url: str = ""
     log_level: str = "INFO"
@@ -60,6 +65,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cameo_workers: int = 1
     # the largest recording accepted (bigger is a 413 before it is decoded)
     cameo_max_upload_bytes: int = 50 * 1024 * 1024
+
+    # --- rate limits (core.rate_limit): "N/PERIOD" (e.g. "10/10m": 10 at
+    # once, refilled at 10 per 10 minutes) or "off" ---
+    rate_login_handle: str = "10/10m"  # login attempts per handle (a good login resets it)
+    rate_login_ip: str = "60/10m"  # login attempts per client address
+    # a login bucket that runs dry locks its handle or address out this long,
+    # twice as long each time it runs dry again, at most rate_login_lockout_max_s
+    rate_login_lockout_s: int = 60
+    rate_login_lockout_max_s: int = 3600
+    rate_signup_ip: str = "10/1h"  # accounts made per client address
+    rate_password_check: str = "10/10m"  # password change and account deletion, per user
+    rate_export: str = "3/1h"  # data exports per user
+
+    # --- the public surface (server.app) ---
+    # /schema (the OpenAPI document and its viewers); `fabula dev` turns it on
+    openapi: bool = False
+    # /metrics: served to `Authorization: Bearer <metrics_token>` when a token
+    # is set, to anyone when metrics_public (`fabula dev` turns it on), else not at all
+    metrics_token: str = ""
+    metrics_public: bool = False
 
     # --- media store (core.media_store.open_media_store) ---
     # Empty: the local folder ``media_dir`` (default <data_dir>/media).
