@@ -12,7 +12,7 @@ The edges are written by ``accounts.graph_writes`` (follow, unfollow, block,
 unblock), which announces each change on ``CHANGES`` (a ``core.broadcast``,
 defined here so that its listeners need only the read side) after the shared
 cache of the graph around each of the two users (``accounts.graph_cache``)
-dropped their entries; per-process caches (``server.feed_runtime``) drop
+dropped their entries; per-process caches (``feed.live.viewer_cache``) drop
 theirs when they hear it."""
 
 from __future__ import annotations

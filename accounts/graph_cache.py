@@ -1,7 +1,7 @@
 """The graph around one user, cached in Redis for every api process: whom
 they follow and everyone they block or are blocked by. Opening a feed needs
-both; read from Mongo they are three queries, which on nx-27017 take about
-10 ms each. From here they are one GET.
+both; read from Mongo they are three queries (what those cost on nx-27017:
+docs/PERFORMANCE.md, "Feed"). From here they are one GET.
 
 Friends of friends (``friends_of_friends``) are cached beside it for ten
 minutes, without invalidation: they move with other people's follows.

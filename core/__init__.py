@@ -1,3 +1,8 @@
 """Shared infrastructure: settings, Mongo and Redis connections, ids, clock,
-errors, logging, the embedded dev/test services and the Structs that cross
-process boundaries. Imports only the standard library and third-party code."""
+errors, logging, the embedded dev/test services, the Structs that cross
+process boundaries, change broadcasts and their receiving subscription
+(``broadcast``, ``subscription``), rate limits (``rate_limit``), the api's
+collector clock (``gc_clock``), the media store (``media_store``), the
+sentence-embedding model (``minilm``), package data files
+(``package_files``) and the differences between MongoDB and nx-27017
+(``mongo_compat``). Imports only the standard library and third-party code."""

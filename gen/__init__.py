@@ -1,5 +1,10 @@
-"""Video generation: the job queue, the worker, pipelines, step previews,
-encoding and the media store.
+"""Video generation: video jobs (``jobs``), the fair job queue (``queue``),
+cancel flags (``cancel``), each job's event and preview streams (``events``,
+``previews``, drawn by ``preview_render``), workers' heartbeats
+(``heartbeat``), the worker (``worker``), the pipelines (``pipelines``) and
+what turns their output into files (``encode``, ``audio``, ``spritesheet``;
+reference images in ``reference``). The media store it writes to is
+``core.media_store``.
 
 May import core and policy; never server.
 """
