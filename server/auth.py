@@ -35,6 +35,14 @@ def bearer_token(connection: ASGIConnection) -> str | None:
     return None
 
 
+def client_address(connection: ASGIConnection) -> str:
+    """The client's address, for per-address limits. Behind a reverse proxy
+    this is the address the proxy forwards (uvicorn reads X-Forwarded-For from
+    the proxies in FORWARDED_ALLOW_IPS, by default the loopback only)."""
+    client = connection.scope.get("client")
+    return client[0] if client else "unknown"
+
+
 async def token_from_scope(connection: ASGIConnection, stores: Stores | None = None) -> User:
     """The user behind the connection's token; raises Unauthorized when it is
     missing, unknown, revoked or expired. For HTTP routes and WebSocket handshakes alike."""

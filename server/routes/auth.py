@@ -1,4 +1,10 @@
-"""Sign up, log in, log out."""
+"""Sign up, log in, log out.
+
+Attempts are limited (``core.rate_limit``, the ``FABULA_RATE_*`` settings):
+logins per handle and per client address, with a lockout that grows each
+time a bucket runs dry (a good login resets its handle's bucket), and
+signups per client address. A refused attempt is a 429 with Retry-After,
+checked before any password is hashed."""
 
 from __future__ import annotations
 
@@ -9,10 +15,14 @@ from litestar import Request, post
 
 from accounts import credentials, passwords, tokens
 from accounts.credentials import Session
-from accounts.users import Handle, User, check_handle
+from accounts.users import Handle, User, check_handle, handle_key
+from core import rate_limit
+from core.settings import Settings
 from core.stores import Stores
-from server.auth import AUTH, bearer_token
+from server.auth import AUTH, bearer_token, client_address
 from server.openapi import errors
+
+TOO_MANY_LOGINS = "too many login attempts; try again later"
 
 
 class SignupIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -30,17 +40,27 @@ class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
     password: Annotated[str, msgspec.Meta(max_length=passwords.MAX_LENGTH)]
 
 
-@post("/v1/auth/signup", status_code=201, tags=["auth"], responses=errors(409))
-async def signup(data: SignupIn, stores: Stores) -> Session:
-    """Create an account and return its first token (409 when the handle is taken, ignoring case)."""
+@post("/v1/auth/signup", status_code=201, tags=["auth"], responses=errors(409, 429))
+async def signup(data: SignupIn, request: Request, stores: Stores, settings: Settings) -> Session:
+    """Create an account and return its first token (409 when the handle is
+    taken, ignoring case; 429 past the signups allowed from one address)."""
+    rules = rate_limit.rules(settings)
+    await rate_limit.enforce(stores, rules.signup_ip, client_address(request), message="too many signups; try again later")
     return await credentials.signup(stores, data.handle, data.password)
 
 
-@post("/v1/auth/login", status_code=200, tags=["auth"], responses=errors(401))
-async def login(data: LoginIn, stores: Stores) -> Session:
+@post("/v1/auth/login", status_code=200, tags=["auth"], responses=errors(401, 429))
+async def login(data: LoginIn, request: Request, stores: Stores, settings: Settings) -> Session:
     """Exchange a handle and password for a new token. A wrong password and an
-    unknown handle get the same 401."""
-    return await credentials.login(stores, data.handle, data.password)
+    unknown handle get the same 401; too many attempts on a handle or from an
+    address get 429 with Retry-After, even with the right password."""
+    rules = rate_limit.rules(settings)
+    handle = handle_key(data.handle)
+    await rate_limit.enforce(stores, rules.login_ip, client_address(request), message=TOO_MANY_LOGINS)
+    await rate_limit.enforce(stores, rules.login_handle, handle, message=TOO_MANY_LOGINS)
+    session = await credentials.login(stores, data.handle, data.password)
+    await rate_limit.reset(stores, rules.login_handle, handle)
+    return session
 
 
 @post("/v1/auth/logout", status_code=204, tags=["auth"], dependencies=AUTH, responses=errors(401))
