@@ -19,6 +19,7 @@ from core.clock import unix, utcnow
 from core.errors import Conflict, NotFound
 from core.ids import new_id
 from core.stores import Stores
+from core.text import check_text
 
 HANDLE_MIN, HANDLE_MAX = 3, 30
 DISPLAY_NAME_MAX = 50
@@ -49,8 +50,6 @@ AvatarUrl = Annotated[
 # before a final newline; these full matches close that gap.
 _HANDLE_RE = re.compile(r"[A-Za-z0-9_]{%d,%d}" % (HANDLE_MIN, HANDLE_MAX))
 _URL_RE = re.compile(r"https?://[!-~]+")  # printable ASCII, no spaces
-_ONE_LINE_RE = re.compile(r"[^\x00-\x1f\x7f]*")
-_TEXT_RE = re.compile(r"[^\x00-\x08\x0b-\x1f\x7f]*")  # newlines and tabs allowed
 
 
 def valid_handle(handle: str) -> bool:
@@ -64,11 +63,10 @@ def check_handle(handle: str) -> None:
 
 
 def check_profile_text(display_name: Any = None, bio: Any = None, avatar_url: Any = None) -> None:
-    """Raise ValueError on control characters or a malformed URL (for request Structs)."""
-    if isinstance(display_name, str) and not _ONE_LINE_RE.fullmatch(display_name):
-        raise ValueError("display_name must be one line without control characters")
-    if isinstance(bio, str) and not _TEXT_RE.fullmatch(bio):
-        raise ValueError("bio must not contain control characters")
+    """Raise ValueError on control or bidirectional control characters
+    (``core.text``) or a malformed URL (for request Structs)."""
+    check_text("display_name", display_name, one_line=True)
+    check_text("bio", bio)
     if isinstance(avatar_url, str) and avatar_url and not _URL_RE.fullmatch(avatar_url):
         raise ValueError("avatar_url must be an http(s) URL")
 

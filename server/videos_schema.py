@@ -13,6 +13,7 @@ from msgspec import Meta
 from core.clock import unix
 from core.errors import BadRequest
 from core.settings import Settings
+from core.text import check_text
 from gen.jobs import Job
 from gen.pipelines.presets import RULES
 
@@ -42,9 +43,15 @@ class CreateVideo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     seed: Annotated[int, Meta(ge=0, lt=2**32)] | None = None
     steps: Annotated[int, Meta(ge=1, le=100)] | None = None
 
+    def __post_init__(self) -> None:
+        check_text("prompt", self.prompt)
+
 
 class RemixVideo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     prompt: Prompt
+
+    def __post_init__(self) -> None:
+        check_text("prompt", self.prompt)
 
 
 class VideoRef(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -61,6 +68,9 @@ class ExtendVideo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Fabula extras
     seed: Annotated[int, Meta(ge=0, lt=2**32)] | None = None
     steps: Annotated[int, Meta(ge=1, le=100)] | None = None
+
+    def __post_init__(self) -> None:
+        check_text("prompt", self.prompt)
 
 
 class DeletedVideo(msgspec.Struct, kw_only=True):

@@ -17,6 +17,7 @@ from core.errors import BadRequest, Conflict, Forbidden, NotFound
 from core.ids import has_kind
 from core.settings import Settings
 from core.stores import Stores
+from core.text import check_text
 from feed import publishing
 from feed.social import posts as feed_posts
 from feed.social import remixes
@@ -48,12 +49,18 @@ class PublishPost(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # the post of the video's remixed_from_video_id (when published) is used.
     remix_of: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
 
+    def __post_init__(self) -> None:
+        check_text("caption", self.caption)
+
 
 class PostPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The fields to change; absent fields stay as they are."""
 
     caption: Caption | msgspec.UnsetType = msgspec.UNSET
     visibility: VisibilityField | msgspec.UnsetType = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        check_text("caption", self.caption)
 
 
 class PostDeleted(msgspec.Struct, kw_only=True):

@@ -19,6 +19,7 @@ from core.clock import unix
 from core.errors import BadRequest, NotFound
 from core.settings import Settings
 from core.stores import Stores
+from core.text import check_text
 from feed.social import comments, counters, likes, remixes, shares, views
 from feed.social.authors import Author, authors
 from feed.social.comments import Comment
@@ -28,8 +29,6 @@ from server.auth import AUTH
 from server.openapi import errors
 from server.post_views import PostView, post_views
 from server.routes.posts import Cursor, Limit, PostPage, check_cursor
-
-_CONTROL = {chr(c) for c in range(32) if chr(c) not in "\n\t"} | {"\x7f"}
 
 
 class LikeOut(msgspec.Struct, kw_only=True):
@@ -46,8 +45,7 @@ class NewComment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         if not self.text.strip():
             raise ValueError("text must not be blank")
-        if any(ch in _CONTROL for ch in self.text):
-            raise ValueError("text must not contain control characters")
+        check_text("text", self.text)
 
 
 class CommentView(msgspec.Struct, kw_only=True):
