@@ -1,5 +1,6 @@
 """``fabula worker``: one generation worker; stops cleanly on SIGINT/SIGTERM
-(the job in hand is finished first). Runs on uvloop when it is installed."""
+(the job in hand is finished first). Each job's cameos are checked again
+at pickup (``cameos.admission``). Runs on uvloop when it is installed."""
 
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ def loop_factory():
 
 
 def run_worker(name: str | None = None) -> int:
+    from cameos.admission import refusal
     from gen.worker import Worker
 
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json, process="worker")
-    worker = Worker(settings, name=name)
+    worker = Worker(settings, name=name, admission=refusal)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

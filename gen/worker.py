@@ -34,6 +34,7 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,11 @@ from core.media_store import LocalMediaStore, open_media_store
 from gen.reference import open_reference
 
 log = logging.getLogger("fabula.worker")
+
+# The consent re-check at pickup: (stores, owner_id, video_id, prompt) ->
+# (code, message) when the job may no longer run, else None. The worker's
+# command passes cameos.admission.refusal; generation itself knows no cameos.
+Admission = Callable[[Stores, str, str, str], Awaitable[tuple[str, str] | None]]
 
 PRUNE_CONSUMERS_EVERY_S = 300.0
 CONSUMER_IDLE_MS = 3_600_000
@@ -86,8 +92,15 @@ class Running:
 
 
 class Worker:
-    def __init__(self, settings: Settings, name: str | None = None, visibility_ms: int | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        name: str | None = None,
+        visibility_ms: int | None = None,
+        admission: Admission | None = None,
+    ):
         self.settings = settings
+        self.admission = admission
         self.name = name or default_name()
         self.visibility_ms = visibility_ms or settings.job_visibility_ms
         self.media = open_media_store(settings)
@@ -180,6 +193,9 @@ class Worker:
             await self._give_up(entry, current, reason, fenced=False)
             return None
 
+        if self.admission is not None and (refused := await self.admission(stores, job.owner_id, job.id, job.prompt)):
+            return await self._refuse(entry, job, *refused)
+
         run = Running(entry=entry, job=job)
         self.current = run
         self.status.state, self.status.video_id = "busy", job.id
@@ -235,6 +251,21 @@ class Worker:
         self.status.jobs_lost += 1
         log.warning("job taken over by another worker; abandoned", extra={"video_id": run.job.id, "attempt": run.attempt})
         return None
+
+    async def _refuse(self, entry: queue.Entry, job: jobs.Job, code: str, message: str) -> str | None:
+        """The job may no longer run (consent withdrawn while it waited): it fails with the refusal's code."""
+        stores = self.stores
+        assert stores is not None
+        failed = await jobs.fail_attempt(stores, job.id, self.name, job.attempts, code, message)
+        if failed is None:  # cancelled or taken over meanwhile
+            return entry.entry_id if await queue.touch(stores, self.name, entry.entry_id) else None
+        self.status.jobs_failed += 1
+        log.info("job refused at pickup", extra={"video_id": job.id, "code": code})
+        await events.publish(
+            stores,
+            JobEvent(type="status", video_id=job.id, status="failed", progress=failed.progress, error={"code": code, "message": message[:500]}),
+        )
+        return entry.entry_id
 
     async def _give_up(self, entry: queue.Entry, job: jobs.Job, reason: str, *, fenced: bool) -> None:
         """Too many attempts: fail the job with its last reason and dead-letter the entry."""
