@@ -7,7 +7,8 @@ from litestar import WebSocket, websocket
 
 from core.errors import FabulaError
 from core.stores import Stores
-from server.auth import current_user
+from server import token_sockets
+from server.auth import bearer_token, current_user
 from server.ws import feed_session, jobs, notifications
 from server.ws import protocol as proto
 from server.ws.connection import Connection, Handler, serve
@@ -32,6 +33,7 @@ async def ws_endpoint(socket: WebSocket, stores: Stores) -> None:
     conn = Connection(socket, stores, user, HANDLERS)
     conn.send(proto.out("hello", {"user_id": user.id, "handle": user.handle}))
     await notifications.attach(conn)  # live before hello leaves (serve starts the sender): none is missed after it
+    await token_sockets.watch(conn, bearer_token(socket) or "")  # closed with 4401 when its token is revoked
     await serve(conn)
 
 

@@ -36,6 +36,7 @@ class Connection:
         self.outbox: asyncio.Queue[tuple[str, str | bytes] | None] = asyncio.Queue(proto.OUTBOX_LIMIT)
         self.tasks: dict[str, asyncio.Task] = {}
         self.too_slow = False
+        self.ending: tuple[int, str] | None = None  # (close code, reason) asked for by ``end``
         self._finishers: list[Callable[[], Awaitable[None]]] = []
 
     # -- outgoing -------------------------------------------------------
@@ -61,6 +62,18 @@ class Connection:
         self._put(("binary", payload))
         return True
 
+    def end(self, code: int, reason: str) -> None:
+        """Close the connection with ``code`` once what is queued before it is
+        sent (e.g. 4401 when its token is revoked); later messages are dropped."""
+        if self.ending is None:
+            self.ending = (code, reason)
+            try:
+                self.outbox.put_nowait(None)
+            except asyncio.QueueFull:
+                with contextlib.suppress(asyncio.QueueFull, asyncio.QueueEmpty):
+                    self.outbox.get_nowait()
+                    self.outbox.put_nowait(None)
+
     async def sender(self) -> None:
         while True:
             item = await self.outbox.get()
@@ -68,7 +81,9 @@ class Connection:
                 break
             mode, payload = item
             await self.socket.send_data(payload, mode=mode)  # type: ignore[arg-type]
-        if self.too_slow:
+        if self.ending is not None:
+            await self.socket.close(code=self.ending[0], reason=self.ending[1])
+        elif self.too_slow:
             await self.socket.close(code=proto.CLOSE_TOO_SLOW, reason="client too slow")
 
     # -- background tasks ----------------------------------------------
