@@ -1,4 +1,5 @@
-"""Signing up and logging in: a handle and a password in, a bearer token out.
+"""Signing up, logging in and changing a password: a handle and a password
+in, a bearer token out.
 
 A failed login says the same thing, with the same status, whether the handle
 exists or not, and costs the same: an unknown handle is verified against a
@@ -10,7 +11,7 @@ import msgspec
 
 from accounts import passwords, tokens, users
 from accounts.users import User
-from core.errors import Unauthorized
+from core.errors import Forbidden, Unauthorized
 from core.stores import Stores
 
 
@@ -47,3 +48,26 @@ async def login(stores: Stores, handle: str, password: str) -> Session:
         await users.set_password_hash(stores, user.id, await passwords.hash_password(password))
     issued = await tokens.issue(stores, user.id)
     return Session(token=issued.token, expires_at=issued.expires_at, user=user)
+
+
+def wrong_password() -> Forbidden:
+    return Forbidden("the current password is wrong", code="wrong_password")
+
+
+async def check_password(stores: Stores, user: User, password: str) -> None:
+    """Raise Forbidden (``wrong_password``) unless ``password`` is ``user``'s
+    (a signed-in user confirming a sensitive change)."""
+    found = await users.credentials(stores, user.handle)
+    if found is None or found[0].id != user.id:
+        await passwords.verify_nothing(password)
+        raise wrong_password()
+    if not await passwords.verify_password(found[1], password):
+        raise wrong_password()
+
+
+async def change_password(stores: Stores, user: User, current: str, new: str, *, keep_token: str | None) -> int:
+    """Set ``user``'s password to ``new`` once ``current`` is confirmed, and
+    revoke every token of theirs but ``keep_token``; returns how many were revoked."""
+    await check_password(stores, user, current)
+    await users.set_password_hash(stores, user.id, await passwords.hash_password(new))
+    return await tokens.revoke_all(stores, user.id, keep=keep_token)

@@ -1,10 +1,13 @@
-"""Sign up, log in, log out.
+"""Sign up, log in, log out (one token or all of them), change the password.
 
-Attempts are limited (``core.rate_limit``, the ``FABULA_RATE_*`` settings):
+New passwords must be strong enough (``accounts.passwords``: not a common
+password, not easily guessed), else 400 ``weak_password``. Attempts are limited (``core.rate_limit``, the ``FABULA_RATE_*`` settings):
 logins per handle and per client address, with a lockout that grows each
 time a bucket runs dry (a good login resets its handle's bucket), and
 signups per client address. A refused attempt is a 429 with Retry-After,
-checked before any password is hashed."""
+checked before any password is hashed. A password change needs the
+current password (403 ``wrong_password``; limited per user) and revokes
+every other token of the user, closing their WebSockets (4401)."""
 
 from __future__ import annotations
 
@@ -40,12 +43,25 @@ class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
     password: Annotated[str, msgspec.Meta(max_length=passwords.MAX_LENGTH)]
 
 
+class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: Annotated[str, msgspec.Meta(max_length=passwords.MAX_LENGTH)]
+    new_password: passwords.Password
+
+
+class Revoked(msgspec.Struct):
+    """How many tokens stopped working."""
+
+    revoked: int
+
+
 @post("/v1/auth/signup", status_code=201, tags=["auth"], responses=errors(409, 429))
 async def signup(data: SignupIn, request: Request, stores: Stores, settings: Settings) -> Session:
     """Create an account and return its first token (409 when the handle is
-    taken, ignoring case; 429 past the signups allowed from one address)."""
+    taken, ignoring case; 400 ``weak_password`` for a common or guessable
+    password; 429 past the signups allowed from one address)."""
     rules = rate_limit.rules(settings)
     await rate_limit.enforce(stores, rules.signup_ip, client_address(request), message="too many signups; try again later")
+    await passwords.require_strong(data.password, handle=data.handle)
     return await credentials.signup(stores, data.handle, data.password)
 
 
@@ -65,10 +81,29 @@ async def login(data: LoginIn, request: Request, stores: Stores, settings: Setti
 
 @post("/v1/auth/logout", status_code=204, tags=["auth"], dependencies=AUTH, responses=errors(401))
 async def logout(request: Request, stores: Stores, user: User) -> None:
-    """Revoke the token this request was made with."""
+    """Revoke the token this request was made with; its WebSockets close (4401)."""
     token = bearer_token(request)
     if token is not None:
         await tokens.revoke(stores, token)
 
 
-ROUTES = [signup, login, logout]
+@post("/v1/auth/logout-all", status_code=200, tags=["auth"], dependencies=AUTH, responses=errors(401))
+async def logout_all(stores: Stores, user: User) -> Revoked:
+    """Log out everywhere: revoke every token of the signed-in user, this one
+    included; their WebSockets close (4401)."""
+    return Revoked(revoked=await tokens.revoke_all(stores, user.id))
+
+
+@post("/v1/auth/password", status_code=200, tags=["auth"], dependencies=AUTH, responses=errors(401, 403, 429))
+async def change_password(data: PasswordChange, request: Request, stores: Stores, settings: Settings, user: User) -> Revoked:
+    """Change the signed-in user's password. Needs the current one (403
+    ``wrong_password``); the new one must be strong enough (400
+    ``weak_password``). Every other token of the user is revoked and its
+    WebSockets close (4401); the token of this request keeps working."""
+    await rate_limit.enforce(stores, rate_limit.rules(settings).password_check, user.id, message="too many password checks; try again later")
+    await passwords.require_strong(data.new_password, handle=user.handle, field="new_password")
+    revoked = await credentials.change_password(stores, user, data.current_password, data.new_password, keep_token=bearer_token(request))
+    return Revoked(revoked=revoked)
+
+
+ROUTES = [signup, login, logout, logout_all, change_password]
