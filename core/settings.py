@@ -60,6 +60,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     quota_max_pending: int = 100
     quota_max_queued: int = 0
 
+    # --- WebSockets (server.ws) ---
+    # sockets one user may hold open on one api process (one more is closed with 4429)
+    ws_max_connections_per_user: int = 8
+    # videos one socket may follow at once (one more is answered too_many_subscriptions)
+    ws_max_subscriptions: int = 32
+
     # --- cameos (cameos.verification, server.routes.cameos) ---
     # processes that verify cameo recordings (liveness, identity), made on first use
     cameo_workers: int = 1

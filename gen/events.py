@@ -31,4 +31,9 @@ async def read(stores: Stores, video_id: str, last_id: str = "0-0", block_ms: in
     reply = await stores.redis.xread({events_key(stores, video_id): last_id}, block=block_ms, count=100)
     if not reply:
         return []
-    return [(entry_id.decode(), _decode(fields[b"e"])) for entry_id, fields in reply[0][1]]
+    return [(entry_id.decode(), entry_event(fields)) for entry_id, fields in reply[0][1]]
+
+
+def entry_event(fields: dict) -> JobEvent:
+    """The event of one entry of a job's event stream (its fields as Redis returns them)."""
+    return _decode(fields[b"e"])

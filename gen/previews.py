@@ -25,7 +25,8 @@ def preview_key(stores: Stores, video_id: str) -> str:
     return stores.key("video", video_id, "preview")
 
 
-def _preview(video_id: str, fields: dict) -> Preview:
+def entry_preview(video_id: str, fields: dict) -> Preview:
+    """The preview of one entry of a job's preview stream (its fields as Redis returns them)."""
     return Preview(
         video_id=video_id,
         step=int(fields[b"step"]),
@@ -55,7 +56,7 @@ async def latest(stores: Stores, video_id: str) -> tuple[str, Preview] | None:
     if not rows:
         return None
     entry_id, fields = rows[0]
-    return entry_id.decode(), _preview(video_id, fields)
+    return entry_id.decode(), entry_preview(video_id, fields)
 
 
 async def read(stores: Stores, video_id: str, last_id: str, block_ms: int = 5000) -> list[tuple[str, Preview]]:
@@ -63,7 +64,7 @@ async def read(stores: Stores, video_id: str, last_id: str, block_ms: int = 5000
     reply = await stores.redis.xread({preview_key(stores, video_id): last_id}, block=block_ms, count=MAXLEN)
     if not reply:
         return []
-    return [(entry_id.decode(), _preview(video_id, fields)) for entry_id, fields in reply[0][1]]
+    return [(entry_id.decode(), entry_preview(video_id, fields)) for entry_id, fields in reply[0][1]]
 
 
 async def clear(stores: Stores, video_id: str) -> None:

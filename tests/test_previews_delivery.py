@@ -122,7 +122,7 @@ async def test_late_joiner_gets_the_newest_frame_then_each_new_one(api, http, st
         await events.publish(stores, JobEvent(type="progress", video_id=job.id, status="in_progress", progress=50, step=4, steps=8))
         progress = await next_json(ws, "progress")
         assert progress["data"] == {
-            "type": "progress", "video_id": job.id, "status": "in_progress", "progress": 50, "step": 4, "steps": 8,
+            "video_id": job.id, "status": "in_progress", "progress": 50, "step": 4, "steps": 8,
             "value": 4, "max": 8, "prompt_id": job.id,
         }
 

@@ -1,6 +1,8 @@
 """Live previews on the WebSocket: binary frames of a running job's latest
 denoising step, relayed from the job's preview stream in Redis (so any api
-replica serves any job).
+replica serves any job). A process reads each followed job's previews once
+(a ``PreviewTopic`` of its ``server.ws.streams`` reader) and offers each to
+every subscriber.
 
 A client asks for them with ``subscribe {"video_id", "previews": true}``
 (see ``server.ws.jobs``). It gets the newest preview at once (a late joiner
@@ -31,7 +33,9 @@ import weakref
 
 import msgspec
 
+from core.stores import Stores
 from gen import jobs, previews
+from server.ws import streams
 from server.ws.connection import Connection
 
 EVENT_PREVIEW = 1
@@ -42,9 +46,8 @@ _STEPS = struct.Struct(">II")
 
 # Messages allowed in a client's outbox before a new preview waits for it to drain.
 MAX_QUEUED = 2
-# How often a waiting preview retries, and how often the job's end is checked.
+# How often a waiting preview retries (the job's end is checked by server.ws.streams).
 RETRY_MS = 100
-CHECK_S = 5.0
 
 
 class PreviewFrame(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,6 +108,8 @@ class _Relay:
         self.conn = conn
         self.pending: previews.Preview | None = None
         self.stats = _stats.setdefault(conn, {})[video_id] = PreviewStats()
+        self.done = asyncio.Event()
+        self._retry: asyncio.TimerHandle | None = None
 
     def offer(self, preview: previews.Preview, superseded: int = 0) -> None:
         self.stats.dropped += superseded + (self.pending is not None)
@@ -112,7 +117,11 @@ class _Relay:
         self.flush()
 
     def flush(self) -> None:
-        if self.pending is None or self.conn.outbox.qsize() > MAX_QUEUED:
+        self._retry = None
+        if self.pending is None or self.done.is_set():
+            return
+        if self.conn.outbox.qsize() > MAX_QUEUED:  # try again soon: the client may have read by then
+            self._retry = asyncio.get_running_loop().call_later(RETRY_MS / 1000, self.flush)
             return
         if self.conn.send_binary(encode_frame(self.pending), droppable=True):
             self.stats.sent += 1
@@ -120,27 +129,54 @@ class _Relay:
             self.stats.dropped += 1
         self.pending = None
 
+    def stop(self) -> None:
+        self.done.set()
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+
+
+class PreviewTopic(streams.Topic):
+    """One job's preview stream, followed by this process's subscribers: the
+    newest preview is kept for the next to join, and every new one is
+    offered to each subscriber's slot."""
+
+    def __init__(self, stores: Stores, video_id: str):
+        super().__init__(previews.preview_key(stores, video_id))
+        self.stores = stores
+        self.video_id = video_id
+        self.latest: previews.Preview | None = None
+
+    def join(self, relay: _Relay) -> None:
+        if self.latest is not None:
+            relay.offer(self.latest)
+        self.subscribers.add(relay)
+
+    def deliver(self, entries: list[tuple[bytes, dict]]) -> None:
+        first = self.latest is None  # the first read takes the stream as it is: only its newest entry is news
+        self.latest = previews.entry_preview(self.video_id, entries[-1][1])
+        superseded = 0 if first else len(entries) - 1
+        for relay in self.subscribers:
+            relay.offer(self.latest, superseded)
+
+    async def over(self) -> bool:
+        job = await jobs.get_job(self.stores, self.video_id)
+        return job is None or job.done
+
+    def close(self) -> None:
+        super().close()
+        for relay in self.subscribers:
+            relay.stop()
+
 
 async def follow_previews(conn: Connection, video_id: str) -> None:
     """Relay ``video_id``'s previews to ``conn`` until the job ends (or is gone)."""
-    stores = conn.stores
-    loop = asyncio.get_running_loop()
+    reader = streams.reader(conn.stores)
+    topic = reader.topic(previews.preview_key(conn.stores, video_id), lambda: PreviewTopic(conn.stores, video_id))
     relay = _Relay(conn, video_id)
-    newest = await previews.latest(stores, video_id)
-    last_id = "0-0"
-    if newest is not None:
-        last_id, preview = newest
-        relay.offer(preview)
-    next_check = loop.time() + CHECK_S
-    while True:
-        batch = await previews.read(stores, video_id, last_id, block_ms=RETRY_MS if relay.pending else int(CHECK_S * 1000))
-        if batch:
-            last_id = batch[-1][0]
-            relay.offer(batch[-1][1], superseded=len(batch) - 1)
-        else:
-            relay.flush()
-        if not batch and loop.time() >= next_check:
-            next_check = loop.time() + CHECK_S
-            job = await jobs.get_job(stores, video_id)
-            if job is None or job.done:
-                return
+    topic.join(relay)
+    try:
+        await relay.done.wait()
+    finally:
+        relay.stop()
+        reader.leave(topic, relay)
