@@ -1,16 +1,14 @@
 """Job events and previews on the WebSocket come from one blocking Redis read
 per api process, fanned out in memory (server.ws.streams): many
 subscriptions to one job (or to many) hold one reader, and every subscriber
-still gets every event, in order, and the final video. A user holds at most
-``ws_max_connections_per_user`` sockets (one more is closed with 4429) and a
-socket follows at most ``ws_max_subscriptions`` videos."""
+still gets every event, in order, and the final video. A socket follows at
+most ``ws_max_subscriptions`` videos (the socket cap is tests/test_ws_limits.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-
 
 from core.clock import utcnow
 from core.messages import JobEvent

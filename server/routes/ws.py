@@ -9,7 +9,7 @@ from core.errors import FabulaError
 from core.stores import Stores
 from server import token_sockets
 from server.auth import bearer_token, current_user
-from server.ws import feed_session, jobs, notifications
+from server.ws import feed_session, jobs, limits, notifications
 from server.ws import protocol as proto
 from server.ws.connection import Connection, Handler, serve
 
@@ -30,11 +30,20 @@ async def ws_endpoint(socket: WebSocket, stores: Stores) -> None:
         await socket.send_data(proto.error(exc.code, exc.message).decode(), mode="text")
         await socket.close(code=proto.CLOSE_UNAUTHORIZED, reason="unauthorized")
         return
-    conn = Connection(socket, stores, user, HANDLERS)
-    conn.send(proto.out("hello", {"user_id": user.id, "handle": user.handle}))
-    await notifications.attach(conn)  # live before hello leaves (serve starts the sender): none is missed after it
-    await token_sockets.watch(conn, bearer_token(socket) or "")  # closed with 4401 when its token is revoked
-    await serve(conn)
+    limit = stores.settings.ws_max_connections_per_user
+    if not limits.admit(user.id, limit):
+        message = f"a user holds at most {limit} sockets at once; close one"
+        await socket.send_data(proto.error("too_many_connections", message).decode(), mode="text")
+        await socket.close(code=proto.CLOSE_TOO_MANY_CONNECTIONS, reason="too many connections")
+        return
+    try:
+        conn = Connection(socket, stores, user, HANDLERS)
+        conn.send(proto.out("hello", {"user_id": user.id, "handle": user.handle}))
+        await notifications.attach(conn)  # live before hello leaves (serve starts the sender): none is missed after it
+        await token_sockets.watch(conn, bearer_token(socket) or "")  # closed with 4401 when its token is revoked
+        await serve(conn)
+    finally:
+        limits.release(user.id)
 
 
 ROUTES = [ws_endpoint]
