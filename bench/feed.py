@@ -853,7 +853,8 @@ async def run(args) -> int:
             if args.lag:
                 env.setdefault("FABULA_BENCH_LAG", "1")
             env.update(FABULA_MONGO_URL=services.mongo_url, FABULA_REDIS_URL=redis_url, FABULA_NAMESPACE=namespace,
-                       FABULA_DATA_DIR=str(tmp_path / "data"), FABULA_LOG_LEVEL=args.log_level, FABULA_LOG_JSON="true")
+                       FABULA_DATA_DIR=str(tmp_path / "data"), FABULA_LOG_LEVEL=args.log_level, FABULA_LOG_JSON="true",
+                       FABULA_METRICS_PUBLIC="true")
             api, url = start_api(env, tmp_path / "api.log", workers=args.api_workers)
             builders = start_builders(args.builders, env, tmp_path, args.builder_nice)
             import httpx

@@ -56,6 +56,8 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
         base = load_settings()
         env = dict(os.environ)
         env.update(settings_env(base))
+        for name in ("FABULA_OPENAPI", "FABULA_METRICS_PUBLIC"):  # the development surface, unless set otherwise
+            env[name] = os.environ.get(name, "true")
         env.update(
             FABULA_MONGO_URL=services.mongo_url,
             FABULA_REDIS_URL=services.redis_url,

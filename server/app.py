@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -17,6 +17,7 @@ from core.settings import Settings, load_settings
 from core.stores import open_stores
 from feed.live import runtime as feed_runtime
 from server.errors import EXCEPTION_HANDLERS
+from server.auth import metrics_guard, schema_guard
 from server.indexes import ensure_all
 from server.request_log import RequestLogMiddleware
 from server.routes import ROUTE_MODULES
@@ -26,6 +27,7 @@ from server.state import get_settings, get_stores
 class Metrics(PrometheusController):
     path = "/metrics"
     include_in_schema = False
+    guards = [metrics_guard]  # public, or behind FABULA_METRICS_TOKEN
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -47,7 +49,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await stores.close()
 
     prometheus = PrometheusConfig(app_name="fabula", prefix="fabula", group_path=True, exclude=["/metrics"])
-    handlers: list = [Metrics]
+    handlers: list = [Metrics] if settings.metrics_public or settings.metrics_token else []
     for module in ROUTE_MODULES:
         handlers.extend(module.ROUTES)
 
@@ -62,7 +64,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[prometheus.middleware],
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="Fabula", version="0.1.0", path="/schema"),
+        # /schema is served only when asked for (FABULA_OPENAPI; `fabula dev` turns it on)
+        openapi_config=OpenAPIConfig(
+            title="Fabula", version="0.1.0", path="/schema",
+            openapi_router=Router("/schema", route_handlers=[], guards=[schema_guard], include_in_schema=False),
+        ),
         state=State({"settings": settings}),
         logging_config=None,
         debug=False,

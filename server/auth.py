@@ -13,13 +13,16 @@ Routes take the signed-in user as a dependency::
 
 from __future__ import annotations
 
+import hmac
+
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
+from litestar.handlers.base import BaseRouteHandler
 
 from accounts import tokens, users
 from accounts.users import User
-from core.errors import Unauthorized
+from core.errors import NotFound, Unauthorized
 from core.stores import Stores
 
 
@@ -63,3 +66,20 @@ async def current_user(request: Request, stores: Stores) -> User:
 
 
 AUTH = {"user": Provide(current_user)}
+
+
+def metrics_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """``/metrics`` for anyone when ``metrics_public``, else only for the
+    bearer of ``metrics_token`` (the app does not serve it with neither)."""
+    settings = connection.app.state.settings
+    if settings.metrics_public:
+        return
+    presented = bearer_token(connection) or ""
+    if not settings.metrics_token or not hmac.compare_digest(presented.encode(), settings.metrics_token.encode()):
+        raise Unauthorized("the metrics token is required", code="invalid_token")
+
+
+def schema_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """``/schema`` (the OpenAPI document and its viewers) only with ``openapi`` on."""
+    if not connection.app.state.settings.openapi:
+        raise NotFound("not found", code="not_found")
