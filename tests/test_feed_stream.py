@@ -272,6 +272,26 @@ async def test_protocol_errors_leave_the_connection_usable(world):
         assert (await until(ws, "pong"))["id"] == "still"
 
 
+async def test_an_impression_after_a_takeover_is_session_moved(world):
+    """An impression of the item the client is on moves nothing in the session,
+    yet after another connection resumed it the answer is session_moved, not an ack."""
+    authors = await make_authors(world.stores, 10)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i}"} for i, a in enumerate(authors)])
+    viewer = await make_user(world.stores)
+    api = world.start_api()
+    async with connect(api, viewer) as first, connect(api, viewer) as second:
+        session, items, _ = await open_feed(first, kind="for_you", window=2)
+        sid = session["session_id"]
+        await send(first, "feed.event", {"session_id": sid, "post_id": items[0]["id"], "event": "impression"}, "i0")
+        assert (await until(first, "feed.ack"))["id"] == "i0"
+        await open_feed(second, session_id=sid)
+        await send(first, "feed.event", {"session_id": sid, "post_id": items[0]["id"], "event": "impression"}, "i1")
+        msg = await recv(first)
+        while msg["type"] == "feed.counts":
+            msg = await recv(first)
+        assert msg["type"] == "error" and msg["data"]["code"] == "session_moved" and msg["id"] == "i1", msg
+
+
 async def test_a_session_taken_over_elsewhere_stops_here(world):
     authors = await make_authors(world.stores, 10)
     await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i}"} for i, a in enumerate(authors)])

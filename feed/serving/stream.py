@@ -192,7 +192,8 @@ class FeedStream:
         hidden posts, with ``viewed`` (the first view of the post in this
         session) the view history, and what events changed in the session and
         ``top_up`` left unsaved. Raises ``SessionMoved`` (after the rest is
-        written) when another connection drives the session now."""
+        written) when another connection drives the session now, whatever
+        the event (one that changed nothing in the session too)."""
         user_id = self.state.user_id
         learns = meta is not None and bool(sig.interest or sig.affinity)
         keeps_taste = hasattr(self.source, "long_term")  # the ranked feed holds the vector it read; others read it here
@@ -203,7 +204,9 @@ class FeedStream:
         queued = 0
         dirty = self._take_dirty()
         async with self.stores.redis.pipeline(transaction=False) as pipe:
-            saves = sessions.save_commands(pipe, self.stores, self.state, dirty) if dirty else 0
+            # also with nothing to save: the script checks that this connection still
+            # drives the session (an impression of the current item moves nothing)
+            saves = sessions.save_commands(pipe, self.stores, self.state, dirty)
             if learns:
                 updated, queued = taste.record_commands(
                     pipe, self.stores, user_id, author_id=meta.author_id, embedding=meta.embedding, sig=sig, current=current
@@ -219,5 +222,4 @@ class FeedStream:
             if keeps_taste:
                 self.source.long_term = updated
             await taste.recorded(self.stores, user_id, sig, replies[saves : saves + queued])
-        if saves:
-            sessions.saved(self.state, replies[:saves])
+        sessions.saved(self.state, replies[:saves])
