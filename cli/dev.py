@@ -4,6 +4,7 @@ restarts. Ctrl-C or SIGTERM stops every child, workers first."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -44,6 +45,19 @@ def _wait_ready(url: str, api: subprocess.Popen, timeout: float = 60.0) -> bool:
     return False
 
 
+def _servers_file(data_dir: Path) -> Path:
+    return data_dir / "services" / "running.json"
+
+
+def running_dev_env(data_dir: Path) -> dict[str, str] | None:
+    """The FABULA_* variables that reach the servers of the ``fabula dev``
+    running under ``data_dir`` (for commands such as ``fabula admin``), or None."""
+    try:
+        return json.loads(_servers_file(data_dir.resolve()).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
     data_dir = Path(data).resolve()
     stop = threading.Event()
@@ -63,6 +77,7 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
             FABULA_REDIS_URL=services.redis_url,
             FABULA_DATA_DIR=str(data_dir),
         )
+        _servers_file(data_dir).write_text(json.dumps({k: env[k] for k in ("FABULA_MONGO_URL", "FABULA_REDIS_URL", "FABULA_NAMESPACE")}))
         api = _spawn(["api", "--host", host, "--port", str(port)], env)
         worker = _spawn(["worker", "--name", "dev-worker"], env)
         builder = _spawn(["feed-builder"], env)
@@ -82,4 +97,5 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
     finally:
         for child in children:  # worker and builder first, then api
             _stop(child)
+        _servers_file(data_dir).unlink(missing_ok=True)
         services.stop()

@@ -30,6 +30,12 @@ def _dev(args: argparse.Namespace) -> int:
     return run_dev(port=args.port, data=args.data, host=args.host)
 
 
+def _admin(args: argparse.Namespace) -> int:
+    from cli.admin import run_admin
+
+    return run_admin(args.action, getattr(args, "handle", None), data=args.data)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fabula",
@@ -56,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     builder = sub.add_parser("feed-builder", help="run one opening builder: ranks users' next for-you pages ahead of the api")
     builder.add_argument("--nice", type=int, default=19, help="CPU priority below the api's (default 19, the lowest; 0 keeps the same)")
     builder.set_defaults(func=_feed_builder)
+
+    admin = sub.add_parser("admin", help="grant, revoke or list administrator rights (the /v1/admin/* views)")
+    admin.add_argument("--data", default="var", help="without FABULA_MONGO_URL: the data directory of a running `fabula dev` (default ./var)")
+    actions = admin.add_subparsers(dest="action", required=True)
+    for action, what in (("grant", "make HANDLE an administrator"), ("revoke", "take HANDLE's administrator rights away")):
+        one = actions.add_parser(action, help=what)
+        one.add_argument("handle", metavar="HANDLE")
+    actions.add_parser("list", help="the administrators' handles, one a line")
+    admin.set_defaults(func=_admin)
     return parser
 
 

@@ -53,8 +53,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # FAULT INJECTION, for tests only: a worker raises on every attempt at a
     # job whose prompt contains this text (empty: off).
     worker_fail_prompt: str = ""
-    # Handles (comma-separated) allowed to read /v1/admin/*.
-    admin_handles: str = ""
     # Per user: queued + in-progress videos allowed at once, and queued alone
     # (0: no limit).
     quota_max_pending: int = 100

@@ -67,9 +67,9 @@ class Api(Proc):
     url: str = ""
 
 
-def start_api(settings: Settings, log_dir: Path, port: int | None = None, timeout: float = 60.0) -> Api:
+def start_api(settings: Settings, log_dir: Path, port: int | None = None, timeout: float = 60.0, **extra: str) -> Api:
     port = port or free_port()
-    p = spawn(["api", "--port", str(port)], settings, log_dir / f"api-{port}.log")
+    p = spawn(["api", "--port", str(port)], settings, log_dir / f"api-{port}.log", **extra)
     api = Api(p.proc, p.log_path, url=f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,10 +1,12 @@
 """The admin view (/v1/admin/workers, /v1/admin/queue) and the queue's
 Prometheus metrics, against an api whose namespace holds a known queue and
-one worker heartbeat."""
+one worker heartbeat; admin rights granted and revoked by ``fabula admin``."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import uuid
 
 import httpx
@@ -13,7 +15,7 @@ import pytest
 from core.stores import open_stores
 from gen import heartbeat, queue
 from tests.conftest import signup
-from tests.procs import start_api
+from tests.procs import child_env, start_api
 from tests.test_queue import new_job, owner_ids, poll, private_settings
 
 ADMIN = "boss_" + uuid.uuid4().hex[:8]
@@ -21,14 +23,22 @@ ADMIN = "boss_" + uuid.uuid4().hex[:8]
 
 @pytest.fixture(scope="module")
 def asettings(settings):
-    return private_settings(settings, admin_handles=f"someone_else, {ADMIN.upper()}", job_priority_max_cost=64 * 64)
+    return private_settings(settings, job_priority_max_cost=64 * 64)
 
 
 @pytest.fixture(scope="module")
 def admin_api(asettings, tmp_root):
-    proc = start_api(asettings, tmp_root / "logs")
+    # Admin rights once came from handles named in settings, which made the
+    # first person to sign up with a listed handle an admin: such a setting is ignored.
+    proc = start_api(asettings, tmp_root / "logs", FABULA_ADMIN_HANDLES=f"someone_else, {ADMIN.upper()}")
     yield proc
     proc.stop()
+
+
+def fabula_admin(asettings, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", "admin", *args], env=child_env(asettings), capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.fixture
@@ -67,8 +77,32 @@ async def test_admin_views_need_an_admin(ahttp):
         assert r.status_code == 403 and r.json()["error"]["code"] == "not_admin"
 
 
-async def test_admin_sees_workers_and_the_queue(ahttp, queue_state):
-    boss = await signup(ahttp, handle=ADMIN)
+async def test_admin_rights_come_from_the_command_only(ahttp, asettings):
+    boss = await signup(ahttp, handle=ADMIN)  # a handle the ignored setting names
+    r = await ahttp.get("/v1/admin/workers", headers=boss["headers"])
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_admin"
+
+    done = fabula_admin(asettings, "grant", ADMIN.lower())
+    assert done.returncode == 0, done.stderr
+    assert ADMIN in done.stdout
+    assert (await ahttp.get("/v1/admin/workers", headers=boss["headers"])).status_code == 200
+    listed = fabula_admin(asettings, "list")
+    assert listed.returncode == 0 and ADMIN in listed.stdout.split()
+
+    done = fabula_admin(asettings, "revoke", ADMIN)
+    assert done.returncode == 0, done.stderr
+    r = await ahttp.get("/v1/admin/workers", headers=boss["headers"])
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_admin"
+    assert ADMIN not in fabula_admin(asettings, "list").stdout.split()
+
+    unknown = fabula_admin(asettings, "grant", "nobody_" + uuid.uuid4().hex[:8])
+    assert unknown.returncode != 0 and "no such user" in unknown.stderr
+    assert fabula_admin(asettings, "grant", "not a handle!").returncode != 0
+
+
+async def test_admin_sees_workers_and_the_queue(ahttp, queue_state, asettings):
+    boss = await signup(ahttp)
+    assert fabula_admin(asettings, "grant", boss["user"]["handle"]).returncode == 0
     r = await ahttp.get("/v1/admin/workers", headers=boss["headers"])
     assert r.status_code == 200, r.text
     [w] = r.json()["data"]
@@ -111,3 +145,24 @@ async def test_metrics_show_the_queue_and_the_workers(ahttp, queue_state):
     assert metric(text, "fabula_worker_step_seconds_total", 'worker="adm-w1"') == 2.0
     assert metric(text, "fabula_worker_last_step_seconds", 'worker="adm-w1"') == 0.04
     assert metric(text, "fabula_worker_gpu_memory_bytes", 'kind="peak",worker="adm-w1"') == 2_000_000
+
+
+async def test_admin_command_finds_a_running_fabula_dev(ahttp, asettings, tmp_path):
+    import json
+
+    # what `fabula dev --data DIR` leaves beside its servers while it runs
+    env = child_env(asettings)
+    (tmp_path / "services").mkdir()
+    (tmp_path / "services" / "running.json").write_text(
+        json.dumps({k: env[k] for k in ("FABULA_MONGO_URL", "FABULA_REDIS_URL", "FABULA_NAMESPACE")})
+    )
+    for name in ("FABULA_MONGO_URL", "FABULA_REDIS_URL", "FABULA_NAMESPACE"):
+        del env[name]
+    someone = await signup(ahttp)
+    cmd = [sys.executable, "-m", "cli.main", "admin", "--data", str(tmp_path), "grant", someone["user"]["handle"]]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (await ahttp.get("/v1/admin/queue", headers=someone["headers"])).status_code == 200
+    cmd[cmd.index("--data") + 1] = str(tmp_path / "elsewhere")
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "fabula dev" in done.stderr

@@ -2,8 +2,8 @@
 
 ``GET /v1/admin/workers`` lists live workers from their heartbeats;
 ``GET /v1/admin/queue`` shows queue depth per lane, jobs in flight and the
-dead-letter stream. Both are for users whose handle is in
-``FABULA_ADMIN_HANDLES`` (comma-separated); anyone else gets 403.
+dead-letter stream. Both are for administrators (rights granted with
+``fabula admin grant HANDLE``, ``accounts.admins``); anyone else gets 403.
 
 ``/metrics`` (served by the app from prometheus_client's default registry)
 gains the queue's and the workers' figures through :class:`QueueCollector`,
@@ -22,6 +22,7 @@ from litestar import get
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from accounts import admins
 from accounts.users import User
 from core.errors import Forbidden
 from core.settings import Settings, load_settings
@@ -33,12 +34,8 @@ from server.openapi import errors
 log = logging.getLogger("fabula.admin")
 
 
-def admin_handles(settings: Settings) -> frozenset[str]:
-    return frozenset(h.strip().casefold() for h in settings.admin_handles.split(",") if h.strip())
-
-
-def require_admin(user: User, settings: Settings) -> None:
-    if user.handle.casefold() not in admin_handles(settings):
+async def require_admin(stores: Stores, user: User) -> None:
+    if not await admins.is_admin(stores, user.id):
         raise Forbidden("this needs an administrator", code="not_admin")
 
 
@@ -121,7 +118,7 @@ def worker_view(status: heartbeat.WorkerStatus, now: float) -> WorkerView:
 @get("/v1/admin/workers", dependencies=AUTH, responses=errors(401, 403), tags=["admin"])
 async def admin_workers(stores: Stores, settings: Settings, user: User) -> WorkerList:
     """Live workers (from heartbeats): state, current job, counters, step time, GPU memory."""
-    require_admin(user, settings)
+    await require_admin(stores, user)
     bind_queue_metrics(settings)
     now = time.time()
     return WorkerList(data=[worker_view(s, now) for s in await heartbeat.list_workers(stores)])
@@ -130,7 +127,7 @@ async def admin_workers(stores: Stores, settings: Settings, user: User) -> Worke
 @get("/v1/admin/queue", dependencies=AUTH, responses=errors(401, 403), tags=["admin"])
 async def admin_queue(stores: Stores, settings: Settings, user: User) -> QueueView:
     """Queue depth per lane, jobs in flight, and the dead-letter stream."""
-    require_admin(user, settings)
+    await require_admin(stores, user)
     bind_queue_metrics(settings)
     depth = await queue.depth(stores)
     workers = await heartbeat.list_workers(stores)
