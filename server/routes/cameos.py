@@ -39,7 +39,6 @@ from accounts.users import User
 from cameos import appearances, challenges, deletion, grants, onboarding, store
 from cameos.challenges import Challenge
 from cameos.errors import cameo_not_found, not_owner
-from cameos.resolve import ResolvedCameos, record_uses
 from core.errors import BadRequest, Forbidden, NotFound, PolicyViolation
 from core.settings import Settings
 from core.stores import Stores
@@ -423,18 +422,6 @@ async def remove_appearance(cameo_id: str, video_id: str, stores: Stores, settin
         stores, recipient_id=found.creator_id, actor_id=user.id, kind="cameo_removed", cameo_id=cameo_id, video_id=video_id
     )
     return AppearanceRemoved(cameo_id=cameo_id, video_id=video_id)
-
-
-# --- for the create-video path ---------------------------------------------------------------
-
-
-async def record_cameo_uses(stores: Stores, resolved: ResolvedCameos, *, video_id: str, creator_id: str) -> None:
-    """After a video that uses cameos was created: note its appearances and
-    tell each owner (not the creator using their own)."""
-    for used in await record_uses(stores, resolved, video_id=video_id, creator_id=creator_id):
-        await notifications.notify(
-            stores, recipient_id=used.owner_id, actor_id=creator_id, kind="cameo_used", cameo_id=used.cameo_id, video_id=video_id
-        )
 
 
 ROUTES = [

@@ -20,6 +20,8 @@ from core.stores import Stores
 from core.text import check_text
 from feed import publishing
 from feed.social import posts as feed_posts
+from cameos import appearances
+from cameos.resolve import check_video_cameos
 from feed.social import remixes
 from feed.social.visibility import post_not_found, view_decision
 from feed.social.visibility import visible_post as _visible_post
@@ -39,6 +41,7 @@ VisibilityField = Annotated[
 ]
 Limit = Annotated[int, Parameter(ge=1, le=50, description="page size, 1 to 50")]
 Cursor = Annotated[str | None, Parameter(max_length=64, description="next_cursor of the previous page")]
+CAMEO_POST_BATCH, CAMEO_POST_BATCHES = 50, 4
 
 
 class PublishPost(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -115,14 +118,18 @@ async def _remix_source(stores: Stores, job: jobs.Job, remix_of: str | None, use
     return source
 
 
-@post("/v1/posts", dependencies=AUTH, responses=errors(401, 404, 409), tags=["posts"])
+@post("/v1/posts", dependencies=AUTH, responses=errors(401, 403, 404, 409), tags=["posts"])
 async def publish_post(data: PublishPost, stores: Stores, user: User) -> PostView:
-    """Publish one of my completed videos (once per video)."""
+    """Publish one of my completed videos (once per video). A draft that
+    features cameos is checked again: a grant revoked, or a cameo paused or
+    deleted since it was made, refuses with 403 ``cameo_permission_denied``."""
     job = await jobs.get_job(stores, data.video_id)
     if job is None or job.owner_id != user.id:
         raise NotFound(f"no video {data.video_id!r}", code="video_not_found")
     if job.status != "completed":
         raise Conflict(f"video {data.video_id!r} is {job.status}; only completed videos can be published", code="video_not_ready")
+    if job.cameos:
+        await check_video_cameos(stores, user.id, job.id, job.prompt)
     source = await _remix_source(stores, job, data.remix_of, user)
     created = await publishing.publish(
         stores,
@@ -204,6 +211,36 @@ async def user_posts(handle: str, stores: Stores, user: User, cursor: Cursor = N
     return PostPage(data=await post_views(stores, page, user.id), next_cursor=page[-1].id if len(rows) > limit else None)
 
 
+@get("/v1/users/{handle:str}/cameo-posts", dependencies=AUTH, responses=errors(400, 401, 404), tags=["posts"])
+async def user_cameo_posts(handle: str, stores: Stores, user: User, cursor: Cursor = None, limit: Limit = 20) -> PostPage:
+    """A profile's cameos tab: published posts that feature the user's cameos
+    (made by anyone), those I may see, newest use first. ``next_cursor`` is
+    an appearance cursor: pass it back as ``cursor``."""
+    target = await users.get_by_handle(stores, handle)
+    if target is None or (target.id != user.id and await is_blocked_between(stores, user.id, target.id)):
+        raise users.no_such_user()
+    shown: list[feed_posts.Post] = []
+    seen: set[str] = set()
+    before, more = cursor, True
+    for _ in range(CAMEO_POST_BATCHES):  # a bounded walk past drafts and posts hidden from me
+        batch = await appearances.of_owner(stores, target.id, before=before, limit=CAMEO_POST_BATCH)
+        more = len(batch) == CAMEO_POST_BATCH
+        for used in batch:
+            before = used.k
+            if used.video_id in seen:
+                continue
+            seen.add(used.video_id)
+            found = await feed_posts.post_for_video(stores, used.video_id)
+            if found is not None and (await view_decision(stores, found, user.id)).allowed:
+                shown.append(found)
+                if len(shown) == limit:
+                    break
+        if len(shown) == limit or not more:
+            break
+    done = len(shown) < limit and not more
+    return PostPage(data=await post_views(stores, shown, user.id), next_cursor=None if done else before)
+
+
 @get("/v1/me/drafts", dependencies=AUTH, responses=errors(401), tags=["posts"])
 async def my_drafts(stores: Stores, user: User, cursor: Cursor = None, limit: Limit = 20) -> DraftPage:
     """My completed videos that are not published, newest first."""
@@ -225,4 +262,4 @@ async def my_drafts(stores: Stores, user: User, cursor: Cursor = None, limit: Li
     return DraftPage(data=[video_object(job) for job in page], next_cursor=page[-1].id if len(drafts) > limit else None)
 
 
-ROUTES = [publish_post, get_post, edit_post, delete_post, post_content, user_posts, my_drafts]
+ROUTES = [publish_post, get_post, edit_post, delete_post, post_content, user_posts, user_cameo_posts, my_drafts]

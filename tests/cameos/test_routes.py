@@ -395,7 +395,7 @@ async def test_appearances_list_every_state_and_the_owner_removes_one(http, stor
     r = await http.post("/v1/posts", json={"video_id": published, "caption": "wheee"}, headers=maker["headers"])
     assert r.status_code == 201, r.text
     post_id = r.json()["id"]
-    from server.routes.cameos import record_cameo_uses
+    from server.cameo_use import record as record_cameo_uses
 
     for vid in (queued.id, draft, published):
         await record_cameo_uses(stores, resolved, video_id=vid, creator_id=maker["user"]["id"])
