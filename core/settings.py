@@ -98,6 +98,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     s3_endpoint_url: str = ""  # MinIO, Ceph, R2 ...; empty: AWS
     s3_region: str = ""
 
+    # --- provenance marks on every output (gen.provenance, docs/PROVENANCE.md) ---
+    # the moving label "<watermark_text> @handle" burnt into every frame
+    watermark_visible: bool = True
+    watermark_text: str = "Fabula"
+    watermark_opacity: float = 0.6
+    watermark_size: float = 0.06  # label height / the frame's short side
+    # the invisible 48-bit key in every frame; strength in grey levels (3: PSNR ~39.5 dB)
+    watermark_invisible: bool = True
+    watermark_strength: float = 3.0
+    # C2PA manifests in the MP4 and thumbnail. Without a key and certificate
+    # chain (PEM) a development chain is made under provenance_dir
+    # (default <data_dir>/provenance); trust anchors: the root(s) readers trust.
+    c2pa_sign: bool = True
+    c2pa_key_path: Path | None = None
+    c2pa_cert_path: Path | None = None
+    c2pa_trust_anchors_path: Path | None = None
+    provenance_dir: Path | None = None
+
     @property
     def media_root(self) -> Path:
         return self.media_dir or self.data_dir / "media"
