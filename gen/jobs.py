@@ -16,6 +16,7 @@ from core.clock import utcnow
 from core.ids import new_id
 from core.mongo_compat import ensure_newest_by_index
 from core.stores import Stores
+from gen.provenance.manifest import CameoConsent
 
 Status = Literal["queued", "in_progress", "completed", "failed"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed"})
@@ -60,6 +61,10 @@ class Job(msgspec.Struct, kw_only=True):
     # media variant (gen.reference), an upload or the last frame of ``extend_of``
     reference: bool = False
     extend_of: str | None = None
+    # provenance (gen.provenance): the creator's handle for the visible mark and
+    # the manifest, and the consent behind each cameo, set when the job is made
+    creator_handle: str | None = None
+    cameo_consents: list[CameoConsent] = []
 
     @property
     def size(self) -> str:
@@ -100,6 +105,8 @@ async def create_job(
     remixed_from_video_id: str | None = None,
     reference: bool = False,
     extend_of: str | None = None,
+    creator_handle: str | None = None,
+    cameo_consents: list[CameoConsent] | None = None,
 ) -> Job:
     job = Job(
         id=new_id("video"),
@@ -115,6 +122,8 @@ async def create_job(
         created_at=utcnow(),
         reference=reference,
         extend_of=extend_of,
+        creator_handle=creator_handle,
+        cameo_consents=list(cameo_consents or ()),
     )
     doc = msgspec.to_builtins(job, builtin_types=(datetime,))
     doc["_id"] = doc.pop("id")

@@ -6,7 +6,9 @@ so the event loop stays free to publish progress, beat and keep its claim on
 the running job. A job makes a clip with its sound track
 (``VideoGenerator.generate_clip``), conditioned on the job's reference image
 when it has one (image-to-video: uploads, extensions); every step's latents
-become a JPEG preview (``gen.previews``); the MP4 and thumbnail go to the
+become a JPEG preview (``gen.previews``); the frames get their provenance
+marks (the moving label and the invisible key, ``gen.provenance``) before
+encoding, and the MP4 and thumbnail are C2PA-signed before they go to the
 media store (``core.media_store``) under the job id.
 
 One job at a time, in an attempt fenced on the job document (see
@@ -48,6 +50,10 @@ from gen import cancel, events, heartbeat, jobs, previews, queue
 from gen.encode import encode_mp4, write_thumbnail
 from core.media_store import LocalMediaStore, open_media_store
 from gen.reference import open_reference
+from gen.provenance import outputs as provenance_outputs
+from gen.provenance import registry as provenance_registry
+from gen.provenance.keys import SigningKeys, load_signing_keys
+from gen.provenance.manifest import Claims
 
 log = logging.getLogger("fabula.worker")
 
@@ -106,6 +112,7 @@ class Worker:
         self.media = open_media_store(settings)
         self.stores: Stores | None = None
         self.generator = None
+        self.signing: SigningKeys | None = None  # C2PA credentials, loaded at start when signing is on
         self.current: Running | None = None
         self.status = heartbeat.WorkerStatus(
             name=self.name,
@@ -134,6 +141,9 @@ class Worker:
 
         self.stores = open_stores(self.settings)
         await queue.ensure_group(self.stores)
+        await provenance_registry.ensure_indexes(self.stores)
+        if self.settings.c2pa_sign:
+            self.signing = await asyncio.to_thread(load_signing_keys, self.settings)
         self._beats = asyncio.create_task(self._beat_loop())
         self.generator = await asyncio.to_thread(
             load_generator, self.settings.model, self.settings.models_root, options=GenOptions.from_env()
@@ -378,20 +388,64 @@ class Worker:
         return await self._store(job, clip)
 
     async def _store(self, job: jobs.Job, clip) -> jobs.Media:
-        """Encode the MP4 (with its sound) and the thumbnail and put them in the media
-        store under the job id (a retry overwrites the same keys). A local store is
-        written in place; any other gets files encoded in a temporary folder."""
+        """Mark the frames (gen.provenance: the moving label, the invisible key),
+        encode the MP4 (with its sound) and the thumbnail, sign both (C2PA) and put
+        them in the media store under the job id (a retry overwrites the same keys).
+        Files are encoded and signed in a temporary folder and put whole; only an
+        unsigned local store is written in place."""
         store = self.media
-        frames = clip.frames
+        frames, key = await self._marked(job, clip.frames)
         with tempfile.TemporaryDirectory(prefix="fabula-worker-") as tmp:
-            local = isinstance(store, LocalMediaStore)
+            local = isinstance(store, LocalMediaStore) and self.signing is None
             video_path = store.path(job.id, "video") if local else Path(tmp) / "video.mp4"
             thumb_path = store.path(job.id, "thumbnail") if local else Path(tmp) / "thumbnail.jpg"
+            started = time.perf_counter()
             encoded = await asyncio.to_thread(encode_mp4, frames, clip.fps, video_path, audio=clip.audio, sample_rate=clip.sample_rate)
             await asyncio.to_thread(write_thumbnail, frames[len(frames) // 2], thumb_path)
-            await store.put_file(job.id, "video", video_path)
+            encoded_at = time.perf_counter()
+            if self.signing is not None:
+                video_path, thumb_path = await self._signed(job, key, video_path, thumb_path)
+            log.info(
+                "outputs made",
+                extra={
+                    "video_id": job.id,
+                    "encode_ms": round((encoded_at - started) * 1000, 1),
+                    "sign_ms": round((time.perf_counter() - encoded_at) * 1000, 1),
+                },
+            )
+            stored = await store.put_file(job.id, "video", video_path)
             await store.put_file(job.id, "thumbnail", thumb_path)
-        return jobs.Media(bytes=encoded.bytes, frames=encoded.frames, fps=encoded.fps, width=encoded.width, height=encoded.height)
+        return jobs.Media(bytes=stored, frames=encoded.frames, fps=encoded.fps, width=encoded.width, height=encoded.height)
+
+    async def _marked(self, job: jobs.Job, frames) -> tuple:
+        """The frames with their provenance marks, and the invisible key (None when off)."""
+        settings = self.settings
+        key = await provenance_registry.assign_key(self.stores, job.id) if settings.watermark_invisible else None
+        if key is None and not settings.watermark_visible:
+            return frames, None
+        started = time.perf_counter()
+        marked = await asyncio.to_thread(provenance_outputs.mark_frames, frames, key=key, handle=job.creator_handle, settings=settings)
+        log.info("frames marked", extra={"video_id": job.id, "mark_ms": round((time.perf_counter() - started) * 1000, 1)})
+        return marked, key
+
+    async def _signed(self, job: jobs.Job, key: int | None, video_path: Path, thumb_path: Path) -> tuple[Path, Path]:
+        """Signed copies of the MP4 and the thumbnail, beside the originals."""
+        assert self.signing is not None
+        claims = Claims(
+            video_id=job.id,
+            model=job.model,
+            creator_handle=job.creator_handle,
+            remixed_from_video_id=job.remixed_from_video_id,
+            extends_video_id=job.extend_of,
+            watermark_key=key,
+            cameos=tuple(job.cameo_consents),
+        )
+        signed_video = video_path.with_name(f"signed-{video_path.name}")
+        signed_thumb = thumb_path.with_name(f"signed-{thumb_path.name}")
+        await asyncio.to_thread(
+            provenance_outputs.sign_outputs, (video_path, signed_video), (thumb_path, signed_thumb), claims, self.signing
+        )
+        return signed_video, signed_thumb
 
     # --- liveness ----------------------------------------------------------
 
