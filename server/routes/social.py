@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import delete, get, post
+from litestar import Request, delete, get, post
 from msgspec import Meta
 
 from accounts.graph import blocked_among, is_blocked_between
@@ -25,10 +25,12 @@ from feed.social.authors import Author, authors
 from feed.social.comments import Comment
 from feed.social.posts import get_post
 from feed.social.visibility import post_not_found, visible_post, visible_posts
+from gen import jobs
 from server.auth import AUTH
 from server.openapi import errors
 from server.post_views import PostView, post_views
-from server.routes.posts import Cursor, Limit, PostPage, check_cursor
+from server.routes.app import share_page, wants_html
+from server.routes.posts import Cursor, Limit, PostPage, check_cursor, clip_length_ms
 
 
 class LikeOut(msgspec.Struct, kw_only=True):
@@ -235,9 +237,15 @@ async def share_post(post_id: str, stores: Stores, settings: Settings, user: Use
 
 @post("/v1/posts/{post_id:str}/view", status_code=200, dependencies=AUTH, responses=errors(401, 404), tags=["social"])
 async def view_post(post_id: str, data: NewView, stores: Stores, user: User) -> ViewOut:
-    """Record that I watched a post for ``watch_ms`` (and whether to the end)."""
-    await visible_post(stores, post_id, user.id)
-    await views.record_view(stores, user.id, post_id, watch_ms=data.watch_ms, completed=data.completed)
+    """Record that I watched a post for ``watch_ms`` (and whether to the end).
+    A view counts once per viewer and post an hour, and ``watch_ms`` at most
+    the clip's length; ``views`` is the count after this one."""
+    found = await visible_post(stores, post_id, user.id)
+    length = found.duration_ms
+    if length is None:  # a post published before its length was kept
+        job = await jobs.get_job(stores, found.video_id)
+        length = clip_length_ms(job) if job is not None else None
+    await views.record_view(stores, user.id, post_id, watch_ms=data.watch_ms, completed=data.completed, length_ms=length)
     counts = await counters.get_counts(stores, [post_id])
     return ViewOut(post_id=post_id, views=counts[post_id]["views"])
 
@@ -277,8 +285,11 @@ async def remix_chain(post_id: str, stores: Stores, user: User) -> Chain:
 
 
 @get("/p/{post_id:str}", responses=errors(404), tags=["social"])
-async def shared_post(post_id: str, stores: Stores) -> PostView:
-    """What a share link shows without signing in: a public post (404 for any other)."""
+async def shared_post(post_id: str, stores: Stores, settings: Settings, request: Request) -> PostView:
+    """What a share link shows without signing in: a public post (404 for any other).
+    A browser or a link unfurler gets the app's page for it instead (``server.routes.app``)."""
+    if wants_html(request):
+        return await share_page(request, stores, settings, post_id)  # type: ignore[return-value]
     found = await get_post(stores, post_id)
     if found is None or found.visibility != "public":
         raise post_not_found(post_id)

@@ -1,0 +1,103 @@
+// HTTP to the api: JSON in and out, the session's bearer token, and errors
+// turned into sentences a person can read.
+import { session } from "./session.js";
+
+export class ApiError extends Error {
+    constructor(status, code, message, details) {
+        super(message);
+        this.status = status;
+        this.code = code;
+        this.details = details;
+    }
+}
+
+// What to say when the server's own message is written for developers.
+const SENTENCES = {
+    invalid_credentials: "That handle and password don't match.",
+    handle_taken: "That handle is taken. Try another one.",
+    missing_token: "Please sign in again.",
+    invalid_token: "Your session ended. Please sign in again.",
+    rate_limited: "Too many tries. Wait a moment and try again.",
+    quota_exceeded: "You have videos cooking already. Wait for one to finish.",
+    video_not_ready: "This video isn't ready yet.",
+    challenge_expired: "That challenge expired. Here's a new one.",
+    challenge_used: "That challenge was already used. Here's a new one.",
+    likeness_taken: "This face already belongs to another account's cameo.",
+    cameo_exists: "You already have a cameo. Delete it first to record a new one.",
+    requests_closed: "This cameo is only for its owner.",
+    not_found: "We couldn't find that.",
+    post_not_found: "This post is gone, or it isn't shared with you.",
+    network: "Can't reach Fabula. Check your connection.",
+};
+
+function sentence(status, code, message, details) {
+    if (code === "invalid_request" && Array.isArray(details) && details.length) {
+        const first = details[0];
+        const key = (first.key || "").replace(/^\$\./, "");
+        const text = first.message || message;
+        if (key === "handle" || /handle/.test(text)) return "Handles are 3 to 30 letters, digits or underscores.";
+        if (key === "password" && /length/.test(text)) return "Use a password of at least 8 characters.";
+        return text.charAt(0).toUpperCase() + text.slice(1).replace(/ - at `[^`]*`$/, "") + ".";
+    }
+    if (code === "weak_password") return message.charAt(0).toUpperCase() + message.slice(1) + ".";
+    if (code === "conflict" && status === 409 && /handle/.test(message)) return SENTENCES.handle_taken;
+    if (status === 401 && code !== "missing_token" && code !== "invalid_token") return SENTENCES.invalid_credentials;
+    // refusals (moderation, cameo consent) carry the sentence to show: keep the server's words
+    if (status === 422 || status === 403) return message;
+    return SENTENCES[code] || message || `Something went wrong (${status}).`;
+}
+
+export async function api(path, { method = "GET", json, body, headers = {}, signal, auth = true } = {}) {
+    const h = { ...headers };
+    const token = session.token;
+    if (auth && token) h.Authorization = `Bearer ${token}`;
+    if (json !== undefined) {
+        h["Content-Type"] = "application/json";
+        body = JSON.stringify(json);
+    }
+    let response;
+    try {
+        response = await fetch(path, { method, headers: h, body, signal });
+    } catch (err) {
+        if (err.name === "AbortError") throw err;
+        throw new ApiError(0, "network", SENTENCES.network);
+    }
+    if (response.status === 204) return null;
+    const type = response.headers.get("content-type") || "";
+    const data = type.includes("json") ? await response.json().catch(() => null) : null;
+    if (!response.ok) {
+        const e = (data && data.error) || {};
+        const err = new ApiError(response.status, e.code || "error", sentence(response.status, e.code, e.message || "", e.details), e.details);
+        if (response.status === 401 && auth && token && (e.code === "invalid_token" || e.code === "missing_token")) session.expired();
+        if (response.status === 429) {
+            const wait = Number(response.headers.get("retry-after"));
+            if (wait) err.message = `Too many tries. Try again in ${wait < 90 ? `${wait} s` : `${Math.ceil(wait / 60)} min`}.`;
+        }
+        throw err;
+    }
+    return data;
+}
+
+export const get = (path, opts) => api(path, opts);
+export const post = (path, json, opts = {}) => api(path, { ...opts, method: "POST", json });
+export const patch = (path, json, opts = {}) => api(path, { ...opts, method: "PATCH", json });
+export const del = (path, opts = {}) => api(path, { ...opts, method: "DELETE" });
+
+/** A multipart upload with progress (fetch has none for uploads). */
+export function upload(path, form, onProgress) {
+    return new Promise((resolve, reject) => {
+        const xhr = new XMLHttpRequest();
+        xhr.open("POST", path);
+        if (session.token) xhr.setRequestHeader("Authorization", `Bearer ${session.token}`);
+        xhr.upload.onprogress = (e) => e.lengthComputable && onProgress && onProgress(e.loaded / e.total);
+        xhr.onerror = () => reject(new ApiError(0, "network", SENTENCES.network));
+        xhr.onload = () => {
+            let data = null;
+            try { data = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+            if (xhr.status >= 200 && xhr.status < 300) return resolve(data);
+            const e = (data && data.error) || {};
+            reject(new ApiError(xhr.status, e.code || "error", sentence(xhr.status, e.code, e.message || "", e.details), e.details));
+        };
+        xhr.send(form);
+    });
+}

@@ -1,0 +1,64 @@
+// Notifications for the whole session: the unread count (the tab's badge),
+// new ones pushed live over the WebSocket, and how each kind reads.
+import { get, post } from "./api.js";
+import { socket } from "./socket.js";
+import { toast } from "./ui.js";
+
+const WHAT = {
+    like: "liked your video",
+    comment: "commented on your video",
+    reply: "replied to your comment",
+    follow: "started following you",
+    remix: "remixed your video",
+    cameo_request: "asked to use your cameo",
+    cameo_approved: "approved your cameo request",
+    cameo_declined: "declined your cameo request",
+    cameo_revoked: "took back your cameo access",
+    cameo_used: "made a video with your cameo",
+    cameo_removed: "removed a video with their cameo",
+};
+const ICON = {
+    like: "heartFill", comment: "comment", reply: "comment", follow: "userPlus", remix: "remix",
+    cameo_request: "face", cameo_approved: "check", cameo_declined: "close", cameo_revoked: "lock",
+    cameo_used: "face", cameo_removed: "trash",
+};
+
+export const describe = (n) => WHAT[n.kind] || "sent you something";
+export const iconFor = (n) => ICON[n.kind] || "bell";
+
+let unread = 0;
+let off = null;
+const countListeners = new Set();
+const newListeners = new Set();
+let quiet = false; // the inbox is on screen: no toasts
+
+function setCount(n) {
+    unread = Math.max(0, n);
+    countListeners.forEach((fn) => fn(unread));
+}
+
+export const notifications = {
+    get unread() { return unread; },
+    onCount(fn) { countListeners.add(fn); fn(unread); return () => countListeners.delete(fn); },
+    onNew(fn) { newListeners.add(fn); return () => newListeners.delete(fn); },
+    setQuiet(value) { quiet = value; },
+    async start() {
+        this.stop();
+        off = socket.on("notification", (n) => {
+            setCount(unread + 1);
+            newListeners.forEach((fn) => fn(n));
+            if (!quiet) toast(`@${n.actor.handle} ${describe(n)}`, { author: n.actor });
+        });
+        try {
+            const page = await get("/v1/notifications?limit=1");
+            setCount(page.unread_count);
+        } catch { /* the badge stays as it is */ }
+    },
+    stop() { if (off) off(); off = null; setCount(0); },
+    async markAllRead() {
+        if (unread === 0) return;
+        const out = await post("/v1/notifications/read", { all: true });
+        setCount(out.unread_count);
+    },
+    setCount,
+};

@@ -1,0 +1,65 @@
+// Sign up and sign in: one form, two modes; the token is kept for the session.
+import { h } from "../dom.js";
+import { icon } from "../icons.js";
+import { post } from "../api.js";
+import { session } from "../session.js";
+import { navigate } from "../router.js";
+import { busy, formError } from "../ui.js";
+
+export function AuthScreen(query) {
+    let mode = query.get("mode") === "signin" ? "signin" : "signup";
+    const next = query.get("next") || "/";
+    const error = formError();
+    const handle = h("input.input", { name: "handle", autocomplete: "username", autocapitalize: "none", spellcheck: false, required: true, minLength: 3, maxLength: 30, placeholder: "yourname" });
+    const password = h("input.input", { name: "password", type: "password", required: true, placeholder: "A few unrelated words" });
+    const submit = h("button.btn.primary.block", { type: "submit" });
+    const switcher = h("div.segmented", { role: "tablist" });
+    const hint = h("p.hint");
+
+    function setMode(value) {
+        mode = value;
+        switcher.replaceChildren(
+            h("button", { type: "button", role: "tab", "aria-pressed": String(mode === "signup"), onclick: () => setMode("signup") }, "Create account"),
+            h("button", { type: "button", role: "tab", "aria-pressed": String(mode === "signin"), onclick: () => setMode("signin") }, "Sign in"),
+        );
+        submit.textContent = mode === "signup" ? "Create account" : "Sign in";
+        password.autocomplete = mode === "signup" ? "new-password" : "current-password";
+        hint.textContent = mode === "signup" ? "Handles are 3 to 30 letters, digits or underscores. Passwords need at least 8 characters; a few unrelated words work best." : "";
+        error.show("");
+    }
+    setMode(mode);
+
+    async function onSubmit(e) {
+        e.preventDefault();
+        error.show("");
+        busy(submit, true);
+        try {
+            const path = mode === "signup" ? "/v1/auth/signup" : "/v1/auth/login";
+            const out = await post(path, { handle: handle.value.trim(), password: password.value }, { auth: false });
+            session.set(out.token, out.user);
+            navigate(mode === "signup" && next === "/" ? "/?welcome=1" : next, { replace: true });
+        } catch (err) {
+            busy(submit, false);
+            error.show(err.message);
+        }
+    }
+
+    const el = h("section.screen.auth",
+        h("div.auth-hero",
+            h("div.auth-orbs", h("span"), h("span"), h("span")),
+            h("div.brand", h("span.logo", icon("play")), h("span.wordmark", "fabula")),
+            h("h1", "Make it. Star in it. Share it."),
+            h("p", "Short AI videos from a sentence, with you and your friends in them."),
+        ),
+        h("form.auth-form", { onsubmit: onSubmit, novalidate: true },
+            switcher,
+            h("label.field", h("span", "Handle"), handle),
+            h("label.field", h("span", "Password"), password),
+            hint,
+            error,
+            submit,
+        ),
+    );
+    setTimeout(() => handle.focus(), 50);
+    return { el, title: "Fabula: sign in" };
+}

@@ -1,0 +1,88 @@
+// A post's comments in a bottom sheet: the list (newest first), replies
+// under each, and a box to comment or reply.
+import { h, ago, clear, plural } from "../dom.js";
+import { icon } from "../icons.js";
+import { get, post as httpPost } from "../api.js";
+import { sheet, avatar, skeletonRows, empty, errorState, toast } from "../ui.js";
+
+function commentRow(c, { onReply, nested }) {
+    const body = c.deleted
+        ? h("div.grow", h("p.meta", "Comment deleted"))
+        : h("div.grow",
+            h("div.comment-head", h("a", { href: `/u/${encodeURIComponent(c.author.handle)}` }, h("strong", c.author.handle)), h("span.meta", ago(c.created_at))),
+            h("p.comment-text", c.text),
+            nested ? null : h("button.comment-reply", { onclick: () => onReply(c) }, "Reply"));
+    const row = h(`div.comment${nested ? ".nested" : ""}`, { dataset: { commentId: c.id } }, c.deleted ? h("span.avatar.sm") : avatar(c.author, "sm"), body);
+    if (!nested && c.reply_count > 0) {
+        const replies = h("div.replies");
+        const more = h("button.comment-more", {
+            onclick: async () => {
+                more.disabled = true;
+                try {
+                    const page = await get(`/v1/comments/${c.id}/replies?limit=50`);
+                    clear(replies, page.data.map((r) => commentRow(r, { nested: true })));
+                    more.remove();
+                } catch (err) { more.disabled = false; toast(err.message, { iconName: "alert" }); }
+            },
+        }, `View ${plural(c.reply_count, "reply", "replies")}`);
+        return h("div", row, h("div.reply-zone", more, replies));
+    }
+    return row;
+}
+
+export function openComments(post, { onCount } = {}) {
+    let replyTo = null;
+    const list = h("div.comments", skeletonRows(3));
+    const input = h("input.input", { placeholder: "Add a comment…", maxLength: 1000, "aria-label": "Comment" });
+    const replying = h("div.replying", { hidden: true });
+    const sendBtn = h("button.icon-btn.send", { type: "submit", "aria-label": "Send" }, icon("send"));
+    const form = h("form.comment-form", { onsubmit: submit }, input, sendBtn);
+    const s = sheet({ title: plural(post.counts.comments, "comment"), body: list, foot: h("div", { style: { flex: "1", display: "flex", flexDirection: "column", gap: "8px" } }, replying, form) });
+
+    function setReply(c) {
+        replyTo = c;
+        replying.hidden = !c;
+        if (c) clear(replying, h("span", `Replying to @${c.author.handle}`), h("button.link", { type: "button", onclick: () => setReply(null) }, "Cancel"));
+        input.focus();
+    }
+
+    async function load() {
+        try {
+            const page = await get(`/v1/posts/${post.id}/comments?limit=50`);
+            if (!page.data.length) clear(list, empty({ iconName: "comment", title: "No comments yet", text: "Start the conversation." }));
+            else clear(list, page.data.map((c) => commentRow(c, { onReply: setReply })));
+        } catch (err) {
+            clear(list, errorState(err, load));
+        }
+    }
+
+    async function submit(e) {
+        e.preventDefault();
+        const text = input.value.trim();
+        if (!text) return;
+        sendBtn.disabled = true;
+        try {
+            const made = await httpPost(`/v1/posts/${post.id}/comments`, replyTo ? { text, reply_to: replyTo.id } : { text });
+            input.value = "";
+            if (!replyTo) {
+                if (list.querySelector(".empty")) clear(list);
+                list.prepend(commentRow(made, { onReply: setReply }));
+            } else {
+                const zone = list.querySelector(`[data-comment-id="${replyTo.parent_id || replyTo.id}"]`);
+                if (zone) zone.after(commentRow(made, { nested: true }));
+            }
+            post.counts.comments += 1;
+            s.el.querySelector(".sheet-head h2").textContent = plural(post.counts.comments, "comment");
+            onCount && onCount(post.counts.comments);
+            setReply(null);
+        } catch (err) {
+            toast(err.message, { iconName: "alert" });
+        } finally {
+            sendBtn.disabled = false;
+        }
+    }
+
+    load();
+    setTimeout(() => input.focus(), 300);
+    return s;
+}

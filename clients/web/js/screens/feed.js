@@ -1,0 +1,143 @@
+// The feed: full-screen clips over a WebSocket feed session, For you or
+// Following, swiped by touch, wheel or arrow keys. Each clip sends an
+// impression when it comes on screen and a view (with its watch time),
+// complete or skip when it leaves; the next clips are fetched ahead.
+import { h, clear } from "../dom.js";
+import { icon } from "../icons.js";
+import { navigate } from "../router.js";
+import { FeedStream } from "../feed/stream.js";
+import { Swiper } from "../feed/swiper.js";
+import { PostCard } from "../feed/card.js";
+import { preload } from "../media.js";
+import { empty, toast } from "../ui.js";
+
+const AHEAD = 2; // clips fetched ahead of the one on screen
+const KEEP = 1; // clips kept loaded behind it
+const SKIP_MS = 1500;
+
+export function FeedScreen(kind, query) {
+    const track = h("div.feed-track");
+    const pull = h("div.pull", icon("refresh"));
+    const viewport = h("div.feed-viewport", pull, track);
+    const tabs = h("div.feed-tabs", { role: "tablist" },
+        h("a", { href: "/following", role: "tab", "aria-selected": String(kind === "following") }, "Following"),
+        h("a", { href: "/", role: "tab", "aria-selected": String(kind === "for_you") }, "For you"));
+    const status = h("div.feed-status");
+    const el = h("section.screen.feed", viewport, h("div.feed-top", tabs), status);
+
+    let stream = null;
+    let cards = [];
+    let current = -1;
+    let exhausted = false;
+    let swiper = null;
+
+    function skeleton() {
+        clear(status, h("div.feed-skeleton", { "aria-busy": "true", "aria-label": "Loading the feed" },
+            h("div.skeleton", { style: { position: "absolute", inset: "0", borderRadius: "0" } }),
+            h("div.feed-skel-rail", [0, 1, 2, 3].map(() => h("div.skeleton.circle", { style: { width: "44px", height: "44px" } }))),
+            h("div.feed-skel-meta", h("div.skeleton.line", { style: { width: "40%", height: "14px" } }), h("div.skeleton.line", { style: { width: "75%" } }))));
+    }
+
+    function showEmpty() {
+        if (cards.length) return;
+        clear(status, kind === "following"
+            ? empty({ iconName: "users", title: "Nothing from people you follow", text: "Follow creators from For you and their new videos land here.", action: h("a.btn.small.primary", { href: "/" }, "Explore For you") })
+            : empty({ iconName: "film", title: "No videos yet", text: "Be the first: make a video from a sentence.", action: h("a.btn.small.primary", { href: "/create" }, icon("plus"), "Create") }));
+    }
+
+    function leave(i) {
+        const card = cards[i];
+        if (!card) return;
+        const { watchMs, completed } = card.deactivate();
+        const event = completed ? "complete" : watchMs < SKIP_MS ? "skip" : "view";
+        stream.event(card.post.id, event, watchMs);
+    }
+
+    function enter(i) {
+        if (current >= 0 && current !== i) leave(current);
+        current = i;
+        const card = cards[i];
+        if (!card) return;
+        card.activate();
+        stream.event(card.post.id, "impression");
+        el.dataset.index = String(i);
+        el.dataset.postId = card.post.id;
+        // keep a few loaded around the one on screen, fetch the next ones ahead
+        cards.forEach((c, j) => {
+            if (j >= i - KEEP && j <= i + AHEAD) c.load();
+            else c.unload();
+        });
+        for (let j = i + 1; j <= i + AHEAD + 1 && j < cards.length; j++) preload(cards[j].post.content_url);
+    }
+
+    function addItems(items) {
+        const first = cards.length === 0;
+        for (const item of items) {
+            const card = PostCard(item, { stream, followingFeed: kind === "following" });
+            const slide = h("div.feed-slide", { style: { top: `${cards.length * 100}%` } }, card.el);
+            cards.push(card);
+            track.append(slide);
+            if (cards.length - 1 <= current + AHEAD) card.load();
+        }
+        el.dataset.count = String(cards.length);
+        if (first && cards.length) {
+            clear(status);
+            enter(0);
+        }
+    }
+
+    async function open() {
+        stream = new FeedStream(kind, {
+            window: 3,
+            onItems: addItems,
+            onCounts: (posts) => cards.forEach((c) => posts[c.post.id] && c.setCounts(posts[c.post.id])),
+            onExhausted: () => { exhausted = true; showEmpty(); },
+            onError: () => refresh(),
+        });
+        try {
+            await stream.open();
+        } catch (err) {
+            clear(status, empty({ iconName: "alert", title: "Couldn't load the feed", text: err.message, action: h("button.btn.small.ghost", { onclick: () => refresh() }, "Try again") }));
+        }
+    }
+
+    async function refresh() {
+        if (current >= 0) leave(current);
+        if (stream) stream.close();
+        cards.forEach((c) => c.destroy());
+        cards = [];
+        current = -1;
+        exhausted = false;
+        clear(track);
+        swiper.index = 0;
+        swiper._place(false);
+        skeleton();
+        await open();
+        if (!cards.length && !exhausted) return;
+        toast("Feed refreshed", { iconName: "refresh", ms: 1400 });
+    }
+
+    swiper = new Swiper(viewport, track, {
+        count: () => cards.length,
+        onChange: (i) => enter(i),
+        onRefresh: () => refresh(),
+        onTap: (e) => { const c = cards[swiper.index]; if (c) c.onTap(e); },
+    });
+
+    skeleton();
+    open();
+    if (query && query.get("welcome")) {
+        setTimeout(() => toast("Welcome to Fabula! Make your cameo to star in videos.", { iconName: "sparkle", ms: 4200 }), 400);
+    }
+
+    return {
+        el,
+        title: "Fabula",
+        destroy() {
+            if (current >= 0) leave(current);
+            if (stream) stream.close();
+            cards.forEach((c) => c.destroy());
+            swiper.destroy();
+        },
+    };
+}

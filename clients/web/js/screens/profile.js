@@ -1,0 +1,180 @@
+// A profile: who they are, follow, followers and following, and tabs for
+// their posts, their cameos, and (for oneself) drafts.
+import { h, clear, compact, plural } from "../dom.js";
+import { icon } from "../icons.js";
+import { get, post as httpPost, del } from "../api.js";
+import { session } from "../session.js";
+import { socket } from "../socket.js";
+import { navigate } from "../router.js";
+import { authedImage, mediaUrl } from "../media.js";
+import { avatar, confirm, empty, errorState, sheet, skeletonGrid, skeletonRows, toast, busy } from "../ui.js";
+
+const PERMISSION_TEXT = { only_me: "Only them", approved: "Ask to use", mutuals: "Mutuals only", everyone: "Open to everyone" };
+
+function userRow(u) {
+    return h("a.list-row", { href: `/u/${encodeURIComponent(u.handle)}` }, avatar(u),
+        h("div.grow", h("div.title", u.display_name || u.handle), h("div.meta", `@${u.handle}`)), icon("back", "flip"));
+}
+
+function openPeople(handle, which) {
+    const s = sheet({ title: which === "followers" ? "Followers" : "Following", body: skeletonRows(5) });
+    get(`/v1/users/${encodeURIComponent(handle)}/${which}?limit=100`).then((page) => {
+        clear(s.body, page.data.length ? h("div.list", page.data.map(userRow))
+            : empty({ iconName: "users", title: which === "followers" ? "No followers yet" : "Not following anyone yet" }));
+        s.body.querySelectorAll("a").forEach((a) => a.addEventListener("click", () => s.close()));
+    }).catch((err) => clear(s.body, errorState(err)));
+}
+
+export function ProfileScreen(handle, isMe) {
+    const params = new URLSearchParams(location.search);
+    let tab = params.get("tab") === "drafts" && isMe ? "drafts" : params.get("tab") === "cameos" ? "cameos" : "posts";
+    const head = h("div.profile-head", h("div.skeleton.circle", { style: { width: "84px", height: "84px" } }), h("div.skeleton.line", { style: { width: "40%" } }));
+    const tabsEl = h("div.profile-tabs", { role: "tablist" });
+    const panel = h("div.profile-panel");
+    const menuBtn = isMe ? h("button.icon-btn", { "aria-label": "Settings", onclick: openMenu }, icon("settings")) : null;
+    const el = h("section.screen.scroll.profile",
+        h("header.topbar", isMe ? null : h("button.icon-btn", { "aria-label": "Back", onclick: () => history.length > 1 ? history.back() : navigate("/") }, icon("back")), h("h1", `@${handle}`), menuBtn),
+        head, tabsEl, panel);
+    let user = null;
+
+    function openMenu() {
+        const s = sheet({ title: "Settings", body: h("div.list",
+            h("a.list-row", { href: "/cameo" }, h("span.radio-icon", icon("face")), h("div.grow", h("div.title", "Cameo settings"), h("div.meta", "Who can use your cameo, requests, appearances"))),
+            h("button.list-row", { onclick: () => { s.close(); signOut(); } }, h("span.radio-icon", icon("logout")), h("div.grow", h("div.title", "Sign out"))),
+        ) });
+        s.body.querySelectorAll("a").forEach((a) => a.addEventListener("click", () => s.close()));
+    }
+
+    async function signOut() {
+        try { await httpPost("/v1/auth/logout"); } catch { /* signing out locally anyway */ }
+        socket.disconnect();
+        session.clear();
+    }
+
+    async function loadHead() {
+        try {
+            user = await get(`/v1/users/${encodeURIComponent(handle)}`);
+        } catch (err) {
+            clear(head, errorState(err));
+            return;
+        }
+        if (isMe) session.update(user);
+        const followBtn = isMe ? h("a.btn.small.ghost", { href: "/cameo" }, icon("face"), "Cameo") : h("button.btn.small.primary", { onclick: toggleFollow, dataset: { follow: "" } }, "Follow");
+        let following = false;
+        async function toggleFollow() {
+            busy(followBtn, true);
+            try {
+                const rel = following ? await del(`/v1/users/${encodeURIComponent(handle)}/follow`) : await httpPost(`/v1/users/${encodeURIComponent(handle)}/follow`);
+                following = rel.following;
+                user = rel.user;
+                busy(followBtn, false);
+                renderFollow();
+                stats();
+            } catch (err) { busy(followBtn, false); renderFollow(); toast(err.message, { iconName: "alert" }); }
+        }
+        function renderFollow() {
+            if (isMe) return;
+            followBtn.textContent = following ? "Following" : "Follow";
+            followBtn.className = `btn small ${following ? "ghost" : "primary"}`;
+            followBtn.setAttribute("aria-pressed", String(following));
+        }
+        const statsEl = h("div.stats");
+        function stats() {
+            clear(statsEl,
+                h("button.stat", { onclick: () => openPeople(handle, "followers") }, h("strong", compact(user.followers)), h("span", user.followers === 1 ? "follower" : "followers")),
+                h("button.stat", { onclick: () => openPeople(handle, "following") }, h("strong", compact(user.following)), h("span", "following")));
+        }
+        stats();
+        clear(head, avatar(user, "lg"),
+            h("h2", user.display_name || user.handle), h("p.meta", `@${user.handle}`),
+            user.bio ? h("p.bio", user.bio) : null,
+            statsEl, followBtn);
+        if (!isMe) {
+            try {
+                const mine = await get(`/v1/users/${encodeURIComponent(session.user.handle)}/following?limit=100`);
+                following = mine.data.some((u) => u.id === user.id);
+            } catch { /* shown as not following */ }
+            renderFollow();
+        }
+    }
+
+    function renderTabs() {
+        const names = [["posts", "grid", "Posts"], ["cameos", "face", "Cameos"]];
+        if (isMe) names.push(["drafts", "draft", "Drafts"]);
+        clear(tabsEl, names.map(([name, ic, label]) => h("button", { role: "tab", "aria-selected": String(tab === name), dataset: { tab: name }, onclick: () => { tab = name; history.replaceState({}, "", `${location.pathname}?tab=${name}`); renderTabs(); loadPanel(); } }, icon(ic), label)));
+    }
+
+    function tile(thumbPath, href, overlay, onclick) {
+        const img = authedImage(thumbPath);
+        return h(href ? "a.tile" : "button.tile", { href, onclick }, img, overlay ? h("span.tile-meta", overlay) : null);
+    }
+
+    async function loadPanel() {
+        const which = tab;
+        clear(panel, which === "cameos" ? skeletonRows(2) : skeletonGrid(6));
+        try {
+            if (which === "posts") {
+                const page = await get(`/v1/users/${encodeURIComponent(handle)}/posts?limit=30`);
+                if (tab !== which) return;
+                clear(panel, page.data.length
+                    ? h("div.grid", page.data.map((p) => tile(p.thumbnail_url, `/p/${p.id}`, [icon("heart"), compact(p.counts.likes)])))
+                    : empty({ iconName: "film", title: isMe ? "Your videos show up here" : "No posts yet", text: isMe ? "Make something and share it." : null, action: isMe ? h("a.btn.small.primary", { href: "/create" }, icon("plus"), "Create") : null }));
+            } else if (which === "drafts") {
+                const page = await get("/v1/me/drafts?limit=30");
+                if (tab !== which) return;
+                clear(panel, page.data.length
+                    ? h("div.grid", page.data.map((v) => tile(`/v1/videos/${v.id}/content?variant=thumbnail`, null, [icon("draft"), "Draft"], () => openDraft(v))))
+                    : empty({ iconName: "draft", title: "No drafts", text: "Videos you make but don't post wait here." }));
+            } else {
+                const page = await get(isMe ? "/v1/me/cameos" : `/v1/users/${encodeURIComponent(handle)}/cameos`);
+                if (tab !== which) return;
+                clear(panel, page.data.length ? h("div.list.cameo-list", page.data.map(cameoRow))
+                    : isMe ? empty({ iconName: "face", title: "No cameo yet", text: "Record yourself once and star in any video.", action: h("a.btn.small.primary", { href: "/cameo/new" }, icon("camera"), "Make your cameo") })
+                    : empty({ iconName: "face", title: "No cameo", text: `@${handle} hasn't made a cameo.` }));
+            }
+        } catch (err) {
+            clear(panel, errorState(err, loadPanel));
+        }
+    }
+
+    function cameoRow(c) {
+        let action;
+        if (isMe) action = h("a.btn.small.ghost", { href: "/cameo" }, "Settings");
+        else if (c.my_grant === "approved" || c.permission === "everyone") action = h("a.btn.small.primary", { href: `/create?prompt=${encodeURIComponent(c.mention + " ")}` }, "Use");
+        else if (c.my_grant === "requested") action = h("span.pill.warn", "Requested");
+        else if (c.permission === "approved") {
+            action = h("button.btn.small.primary", { dataset: { request: c.id }, onclick: async () => {
+                busy(action, true);
+                try { await httpPost(`/v1/cameos/${c.id}/requests`); toast(`Asked @${handle}`, { iconName: "send" }); action.replaceWith(h("span.pill.warn", "Requested")); }
+                catch (err) { busy(action, false); toast(err.message, { iconName: "alert" }); }
+            } }, "Ask to use");
+        } else action = h("span.pill", PERMISSION_TEXT[c.permission]);
+        return h("div.list-row", { dataset: { cameoId: c.id } }, h("div.cameo-avatar.sm", icon("face")),
+            h("div.grow", h("div.title", c.mention), h("div.meta", `${c.kind === "human" ? "Cameo" : "Character"} · ${c.paused ? "paused" : PERMISSION_TEXT[c.permission].toLowerCase()}`)), action);
+    }
+
+    function openDraft(video) {
+        const player = h("video.result", { controls: true, loop: true, playsInline: true, autoplay: true, muted: true });
+        player.muted = true;
+        mediaUrl(`/v1/videos/${video.id}/content`).then((u) => { player.src = u; });
+        const caption = h("textarea.textarea", { rows: 2, maxLength: 2200, "aria-label": "Caption" }, video.prompt);
+        const postBtn = h("button.btn.primary", { style: { flex: "1" } }, icon("send"), "Post");
+        const s = sheet({ title: "Draft", body: h("div", { style: { display: "flex", flexDirection: "column", gap: "12px" } }, h("div.result-frame", player), caption),
+            foot: [h("button.btn.danger", { onclick: discard }, icon("trash")), postBtn] });
+        postBtn.onclick = async () => {
+            busy(postBtn, true);
+            try { const p = await httpPost("/v1/posts", { video_id: video.id, caption: caption.value.trim(), visibility: "public" }); s.close(); toast("Posted", { iconName: "check" }); navigate(`/p/${p.id}`); }
+            catch (err) { busy(postBtn, false); toast(err.message, { iconName: "alert" }); }
+        };
+        async function discard() {
+            if (!(await confirm("Delete this draft?"))) return;
+            try { await del(`/v1/videos/${video.id}`); s.close(); toast("Draft deleted", { iconName: "trash" }); loadPanel(); }
+            catch (err) { toast(err.message, { iconName: "alert" }); }
+        }
+    }
+
+    loadHead();
+    renderTabs();
+    loadPanel();
+    return { el, title: `@${handle} · Fabula` };
+}
