@@ -64,6 +64,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # videos one socket may follow at once (one more is answered too_many_subscriptions)
     ws_max_subscriptions: int = 32
 
+    # --- live previews over WebRTC (server.rtc, docs/WEBSOCKET.md) ---
+    # the addresses the api's peers offer as ICE host candidates, comma-separated;
+    # empty: every address of the machine's interfaces but loopback (aioice's
+    # choice), or 127.0.0.1 when there is no other. "127.0.0.1": loopback only
+    # (tests, a client on the same machine)
+    rtc_host_addresses: str = ""
+    # STUN servers the peers ask for their public address ("stun:host:port",
+    # comma-separated); empty: none (host candidates only; no outside lookup)
+    rtc_ice_servers: str = ""
+    # peers one api process holds, in all and per user (one more is 503 rtc_busy / 429 too_many_peers)
+    rtc_max_peers: int = 64
+    rtc_max_peers_per_user: int = 4
+    # a peer not connected this long after its answer is closed; any peer is closed after rtc_max_session_s
+    rtc_connect_timeout_s: float = 15.0
+    rtc_max_session_s: float = 1800.0
+
     # --- cameos (cameos.verification, server.routes.cameos) ---
     # processes that verify cameo recordings (liveness, identity), made on first use
     cameo_workers: int = 1

@@ -20,6 +20,7 @@ from server.errors import EXCEPTION_HANDLERS
 from server.auth import metrics_guard, schema_guard
 from server.indexes import ensure_all
 from server.request_log import RequestLogMiddleware
+from server.rtc import peers as rtc_peers
 from server.routes import ROUTE_MODULES
 from server.state import get_settings, get_stores
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         collector = getattr(app.state, "collector", None)
         if collector is not None:
             collector.cancel()
+        await rtc_peers.close_all()  # live previews over WebRTC end before the stores close
         await feed_runtime.stop(app)
         stores = getattr(app.state, "stores", None)
         if stores is not None:

@@ -9,6 +9,7 @@ from core.errors import FabulaError
 from core.stores import Stores
 from server import token_sockets
 from server.auth import bearer_token, current_user
+from server.rtc import ws as rtc_ws
 from server.ws import feed_session, jobs, limits, notifications
 from server.ws import protocol as proto
 from server.ws.connection import Connection, Handler, serve
@@ -18,7 +19,7 @@ async def on_ping(conn: Connection, msg: proto.Message) -> None:
     conn.send(proto.out("pong", msg.data, msg.id))
 
 
-HANDLERS: dict[str, Handler] = {"ping": on_ping, **jobs.HANDLERS, **notifications.HANDLERS, **feed_session.HANDLERS}
+HANDLERS: dict[str, Handler] = {"ping": on_ping, **jobs.HANDLERS, **notifications.HANDLERS, **feed_session.HANDLERS, **rtc_ws.HANDLERS}
 
 
 @websocket("/v1/ws")

@@ -1,0 +1,43 @@
+"""The live preview of a video over WebRTC: ``POST
+/v1/videos/{id}/preview/rtc`` with the client's SDP offer, answered by a
+peer of this api process that sends the job's preview track
+(``server.rtc``). The same exchange runs over the WebSocket
+(``preview.rtc``, ``server.rtc.ws``)."""
+
+from __future__ import annotations
+
+from litestar import post
+
+from accounts.users import User
+from core.settings import Settings
+from core.stores import Stores
+from server.auth import AUTH
+from server.media import media_store
+from server.openai_errors import OPENAI_ERROR_HANDLERS
+from server.openapi import errors
+from server.rtc import peers
+
+
+@post(
+    "/v1/videos/{video_id:str}/preview/rtc",
+    dependencies=AUTH,
+    status_code=200,
+    responses=errors(401, 404, 409, 429, 503),
+    tags=["videos"],
+    exception_handlers=OPENAI_ERROR_HANDLERS,
+)
+async def preview_rtc(video_id: str, data: peers.Offer, stores: Stores, settings: Settings, user: User) -> peers.Answer:
+    """Watch one of my videos live over WebRTC: send an SDP offer that
+    receives video (``{"sdp", "type": "offer"}``, all candidates gathered),
+    get the answer of a peer that sends one video track: the newest preview
+    at once, each new denoising step as it is made, then the finished clip
+    once, then the track ends. ``peer_id`` names the peer in the server's
+    logs. 400 ``invalid_sdp``; 404 ``video_not_found`` (no such video, or
+    not mine); 409 ``video_finished`` (it failed); 429 ``too_many_peers``;
+    503 ``rtc_busy``."""
+    job = await peers.watchable_job(stores, video_id, user.id)
+    _, answer = await peers.registry().answer(stores, media_store(settings), user.id, job.id, data)
+    return answer
+
+
+ROUTES = [preview_rtc]

@@ -1,0 +1,260 @@
+"""Live previews over WebRTC: an aiortc client peer (``fabula_client.rtc``)
+against an api of its own that offers loopback candidates only
+(``rtc_host_addresses = 127.0.0.1``, the setting a machine with no other
+interface, or a test, uses), with its own namespace so that only the worker
+this module starts runs its jobs.
+
+- a real tiny job: the peer connects while the job waits in the queue, the
+  worker starts, the track shows the job's previews, then its finished clip,
+  then ends;
+- previews published by hand (as the worker does) show as frames of their
+  colour, signalled over the WebSocket; a cancelled job's track ends;
+- another user's job, a bad SDP, an offer without video: refused;
+- caps per user, and peers closed with the socket that asked for them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import time
+import uuid
+
+import httpx
+import msgspec
+import numpy as np
+import pytest
+from aiortc import RTCPeerConnection
+from PIL import Image
+
+from clients.fabula_client import FabulaAPIError, FabulaClient
+from clients.fabula_client.rtc import open_rtc_preview
+from core.stores import open_stores
+from gen import jobs, previews
+from gen.cancel import cancel_job
+from tests.procs import start_api, start_worker
+
+WAIT = 60.0
+
+
+@pytest.fixture(scope="module")
+def rtc_settings(settings):
+    return msgspec.structs.replace(
+        settings,
+        namespace="rtc" + uuid.uuid4().hex[:8],
+        rtc_host_addresses="127.0.0.1",
+        rtc_max_peers_per_user=2,
+        rtc_connect_timeout_s=5.0,
+    )
+
+
+@pytest.fixture(scope="module")
+def rtc_api(rtc_settings, tmp_root):
+    proc = start_api(rtc_settings, tmp_root / "logs-rtc")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+async def rtc_stores(rtc_settings):
+    s = open_stores(rtc_settings)
+    yield s
+    await s.close()
+
+
+@contextlib.asynccontextmanager
+async def user(api):
+    async with FabulaClient(api.url) as client:
+        await client.signup("r" + uuid.uuid4().hex[:12], "correct horse battery")
+        yield client
+
+
+def jpeg(rgb: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, rgb).save(out, format="JPEG", quality=95)
+    return out.getvalue()
+
+
+async def queued_job(stores, client: FabulaClient, steps: int = 8) -> jobs.Job:
+    """A job in the database that no worker runs (nothing enqueues it)."""
+    me = await client.me()
+    return await jobs.create_job(stores, owner_id=me["id"], prompt="a lantern", model="tiny", width=64, height=64, seconds=1, steps=steps)
+
+
+async def publish(stores, job: jobs.Job, step: int, rgb: tuple[int, int, int]) -> None:
+    image = jpeg(rgb)
+    await previews.publish(stores, previews.Preview(video_id=job.id, step=step, steps=job.steps, progress=step * 10, image=image))
+
+
+def mean_rgb(frame) -> np.ndarray:
+    return frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0)
+
+
+async def next_frame(preview, timeout: float = WAIT):
+    return await asyncio.wait_for(preview.track.recv(), timeout)
+
+
+async def frame_of_colour(preview, rgb, timeout: float = WAIT):
+    """The first frame whose mean colour is ``rgb`` (within VP8's error)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = await next_frame(preview, max(0.1, deadline - time.monotonic()))
+        if np.abs(mean_rgb(frame) - np.array(rgb)).max() < 20:
+            return frame
+
+
+async def ended(preview, timeout: float = WAIT) -> list:
+    """The frames still to come, once the track has ended."""
+    frames = []
+
+    async def drain():
+        async for frame in preview.frames():
+            frames.append(frame)
+
+    await asyncio.wait_for(drain(), timeout)
+    return frames
+
+
+def candidates(sdp: str) -> list[str]:
+    return [line.split()[4] for line in sdp.splitlines() if line.startswith("a=candidate:")]
+
+
+async def test_a_tiny_jobs_previews_then_its_clip_then_the_end(rtc_api, rtc_settings, tmp_root):
+    async with user(rtc_api) as alice:
+        video = await alice.create_video("a paper boat drifting on a pond", seconds=1, size="64x64", steps=12)
+        async with await open_rtc_preview(alice, video["id"], host_addresses=["127.0.0.1"], timeout=WAIT) as preview:
+            assert set(candidates(preview.answer["sdp"])) == {"127.0.0.1"}  # the setting, not the machine's interfaces
+            assert preview.answer["type"] == "answer" and preview.answer["peer_id"].startswith("rtc_")
+            worker = start_worker(rtc_settings, tmp_root / "logs-rtc", name="rtc-worker")
+            try:
+                sizes = [(f.width, f.height) async for f in _until_end(preview)]
+            finally:
+                worker.stop()
+        final = await alice.video(video["id"])
+        assert final["status"] == "completed", final
+        newest = await alice.preview(video["id"])
+        preview_size = Image.open(io.BytesIO(newest.image)).size
+        preview_size = (preview_size[0] - preview_size[0] % 2, preview_size[1] - preview_size[1] % 2)
+        assert preview_size != (64, 64), "the preview strip and the clip must differ in size for this test to tell them apart"
+        assert preview_size in sizes, f"no preview frame among {sorted(set(sizes))}"
+        first_clip = sizes.index((64, 64))
+        assert first_clip > sizes.index(preview_size)  # previews first, then the clip
+        assert set(sizes[first_clip:]) == {(64, 64)}  # nothing but the clip once it plays
+        assert len(sizes) - first_clip >= 5  # the clip is 9 frames at 8 fps (a frame may be superseded)
+
+
+async def _until_end(preview, timeout: float = 240.0):
+    deadline = time.monotonic() + timeout
+    frames = preview.frames()
+    while True:
+        try:
+            frame = await asyncio.wait_for(frames.__anext__(), max(0.1, deadline - time.monotonic()))
+        except StopAsyncIteration:
+            return
+        yield frame
+
+
+async def test_previews_over_a_socket_signalled_peer_and_a_cancelled_jobs_end(rtc_api, rtc_stores):
+    async with user(rtc_api) as alice, alice.socket() as ws:
+        job = await queued_job(rtc_stores, alice)
+        await publish(rtc_stores, job, 1, (200, 30, 30))
+        preview = await open_rtc_preview(alice, job.id, signal=lambda sdp: ws.preview_rtc(job.id, sdp), timeout=WAIT)
+        try:
+            assert preview.answer["video_id"] == job.id
+            await frame_of_colour(preview, (200, 30, 30))  # the newest preview at once
+            await publish(rtc_stores, job, 2, (30, 30, 200))
+            await frame_of_colour(preview, (30, 30, 200))  # then each new one
+            assert await cancel_job(rtc_stores, job.id)
+            rest = await ended(preview)  # a failed job has no clip: the track just ends
+            assert all(np.abs(mean_rgb(f) - np.array((30, 30, 200))).max() < 20 for f in rest)
+        finally:
+            await preview.close()
+        # a failed job has nothing to show
+        with pytest.raises(FabulaAPIError) as refused:
+            await ws.preview_rtc(job.id, "v=0")
+        assert refused.value.code == "video_finished"
+
+
+async def test_another_users_job_is_refused(rtc_api, rtc_stores):
+    async with user(rtc_api) as alice, user(rtc_api) as bob:
+        job = await queued_job(rtc_stores, alice)
+        offer = await _offer()
+        with pytest.raises(FabulaAPIError) as http_refusal:
+            await bob.preview_rtc(job.id, offer)
+        assert (http_refusal.value.status, http_refusal.value.code) == (404, "video_not_found")
+        async with bob.socket() as ws:
+            with pytest.raises(FabulaAPIError) as ws_refusal:
+                await ws.preview_rtc(job.id, offer)
+            assert ws_refusal.value.code == "video_not_found"
+        with pytest.raises(FabulaAPIError) as missing:
+            await alice.preview_rtc("video_nothere", offer)
+        assert missing.value.status == 404
+
+
+async def _offer(kind: str = "video") -> str:
+    pc = RTCPeerConnection()
+    try:
+        pc.addTransceiver(kind, direction="recvonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        return pc.localDescription.sdp
+    finally:
+        await pc.close()
+
+
+async def test_a_bad_offer_is_a_400(rtc_api, rtc_stores):
+    async with user(rtc_api) as alice:
+        job = await queued_job(rtc_stores, alice)
+        url = f"{rtc_api.url}/v1/videos/{job.id}/preview/rtc"
+        headers = {"Authorization": f"Bearer {alice.token}"}
+        async with httpx.AsyncClient(timeout=WAIT) as http:
+            for body, code in [
+                ({"sdp": "this is not SDP", "type": "offer"}, "invalid_sdp"),
+                ({"sdp": "", "type": "offer"}, "invalid_sdp"),
+                ({"sdp": await _offer(), "type": "answer"}, "invalid_sdp"),
+                ({"sdp": await _offer("audio"), "type": "offer"}, "invalid_sdp"),  # nothing to receive video on
+                ({"type": "offer"}, None),  # no sdp at all
+            ]:
+                r = await http.post(url, json=body, headers=headers)
+                assert r.status_code == 400, (body, r.text)
+                if code is not None:
+                    assert r.json()["error"]["code"] == code, r.text
+            r = await http.post(url, content=b"{not json", headers={**headers, "Content-Type": "application/json"})
+            assert r.status_code == 400
+        async with alice.socket() as ws:
+            with pytest.raises(FabulaAPIError) as refused:
+                await ws.request("preview.rtc", {"video_id": job.id, "sdp": "nonsense"})
+            assert refused.value.code == "invalid_sdp"
+            with pytest.raises(FabulaAPIError) as malformed:
+                await ws.request("preview.rtc", {"video_id": job.id})
+            assert malformed.value.code == "invalid_message"
+        # a refused offer holds no peer: the user's whole allowance is still there
+        offers = [await _offer() for _ in range(2)]
+        for offer in offers:
+            await alice.preview_rtc(job.id, offer)  # never connected: closed after rtc_connect_timeout_s
+
+
+async def test_peers_per_user_are_capped_and_close_with_their_socket(rtc_api, rtc_stores):
+    async with user(rtc_api) as alice:
+        job = await queued_job(rtc_stores, alice)
+        await publish(rtc_stores, job, 1, (20, 180, 20))
+        async with alice.socket() as ws:
+            held = []
+            for _ in range(2):  # rtc_max_peers_per_user
+                held.append(await open_rtc_preview(alice, job.id, signal=lambda sdp: ws.preview_rtc(job.id, sdp), timeout=WAIT))
+            with pytest.raises(FabulaAPIError) as capped:
+                await ws.preview_rtc(job.id, await _offer())
+            assert capped.value.code == "too_many_peers"
+            with pytest.raises(FabulaAPIError) as capped_http:
+                await alice.preview_rtc(job.id, await _offer())
+            assert (capped_http.value.status, capped_http.value.code) == (429, "too_many_peers")
+            closed = await ws.close_rtc(held[0].peer_id)
+            assert closed == {"peer_id": held[0].peer_id}
+            await ended(held[0])  # the server closed it: the track ends for the client
+        await ended(held[1])  # the socket closed: so did its peer
+        for preview in held:
+            await preview.close()
+        # the allowance is back: a new peer connects and shows the newest preview
+        async with await open_rtc_preview(alice, job.id, timeout=WAIT) as again:
+            await frame_of_colour(again, (20, 180, 20))
+        await cancel_job(rtc_stores, job.id)
