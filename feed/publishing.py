@@ -42,8 +42,10 @@ async def publish(
     visibility: Visibility = "public",
     prompt: str = "",
     remix_of: Post | None = None,
+    duration_ms: int | None = None,
 ) -> Post:
     """Publish a video the caller has checked is the author's and completed; once per video.
+    ``duration_ms``: the clip's length, which caps a view's watch time.
 
     ``remix_of`` is the source post (the caller checked the author may see it):
     its ``remixes`` counter moves and its author is notified."""
@@ -65,6 +67,7 @@ async def publish(
         prompt=prompt,
         embedding=embedding,
         remix_of=remix_of.id if remix_of else None,
+        duration_ms=duration_ms,
     )
     await posts.insert_post(stores, post)
     if remix_of is not None:

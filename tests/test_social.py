@@ -420,15 +420,19 @@ async def test_share_link_and_count(http, stores):
 
 
 async def test_views_count_watch_time_and_completions(http, stores):
-    author, viewer = await signup(http), await signup(http)
-    post = await new_post(http, stores, author)
+    author = await signup(http)
+    viewers = [await signup(http) for _ in range(3)]
+    viewer = viewers[0]
+    post = await new_post(http, stores, author)  # a 1 s clip: a view counts at most 1000 ms
     pid = post["id"]
-    for watch_ms, completed in ((1200, False), (3000, True), (0, False)):
-        r = await http.post(f"/v1/posts/{pid}/view", json={"watch_ms": watch_ms, "completed": completed}, headers=viewer["headers"])
+    for who, (watch_ms, completed) in zip(viewers, ((600, False), (3000, True), (0, False))):
+        r = await http.post(f"/v1/posts/{pid}/view", json={"watch_ms": watch_ms, "completed": completed}, headers=who["headers"])
         assert r.status_code == 200, r.text
     assert r.json() == {"post_id": pid, "views": 3}
+    again = await http.post(f"/v1/posts/{pid}/view", json={"watch_ms": 900, "completed": True}, headers=viewer["headers"])
+    assert again.json() == {"post_id": pid, "views": 3}  # once per viewer and post in the window
     exact = await counters.exact_counts(stores, pid)
-    assert (exact["views"], exact["watch_ms"], exact["completes"]) == (3, 4200, 1)
+    assert (exact["views"], exact["watch_ms"], exact["completes"]) == (3, 1600, 1)
     from feed.social import views
 
     assert await views.seen_among(stores, viewer["user"]["id"], [pid, MISSING_POST]) == {pid}
@@ -465,7 +469,10 @@ async def test_remix_chain_reads_both_ways(http, stores):
     assert_error(await http.post("/v1/posts", json={"video_id": remix_vid, "remix_of": private["id"]}, headers=bob["headers"]), 404, "post_not_found")
     assert_error(await http.post("/v1/posts", json={"video_id": remix_vid, "remix_of": MISSING_POST}, headers=bob["headers"]), 404, "post_not_found")
     assert await stores.db["posts"].count_documents({"video_id": remix_vid}) == 0
-    explicit = await publish_with(http, bob, remix_vid, remix_of=middle["id"])
+    # ... and only of the post of the video it was made from
+    assert_error(await http.post("/v1/posts", json={"video_id": remix_vid, "remix_of": middle["id"]}, headers=bob["headers"]), 400, "not_remix_source")
+    from_middle = await ready_video(stores, bob, remixed_from=middle["video_id"])
+    explicit = await publish_with(http, bob, from_middle, remix_of=middle["id"])
     assert explicit["remix_of"] == middle["id"]
     assert (await counts(http, alice, middle["id"]))["remixes"] == 2
 

@@ -8,7 +8,9 @@ integer: nx-27017 stores booleans set by an update as 1, which a query for
 ``cameo_request`` (to the owner), ``cameo_approved`` / ``cameo_declined`` /
 ``cameo_revoked`` (to the requester), ``cameo_used`` (to the owner) and
 ``cameo_removed`` (to a video's creator, when a cameo's owner removed it).
-Nobody is notified of their own actions. Only a like that created
+Nobody is notified of their own actions. A follow notifies once per
+follower (``notify(once=True)``): unfollowing and following again sends
+nothing new. Only a like that created
 the like document notifies, and an unlike that removed it takes the
 notification back, so a repeated like (like, unlike, like) leaves one
 notification, the latest, with one insert per like. (A like and an unlike of
@@ -97,6 +99,9 @@ async def ensure_indexes(stores: Stores) -> None:
     await ensure_newest_by_index(stores, "notifications", "recipient_id", "recipient_newest")
     await _collection(stores).create_index([("recipient_id", ASCENDING), ("unread", ASCENDING)], name="recipient_unread")
     await _collection(stores).create_index([("post_id", ASCENDING)], name="post")
+    await _collection(stores).create_index(
+        [("recipient_id", ASCENDING), ("kind", ASCENDING), ("actor_id", ASCENDING)], name="recipient_kind_actor"
+    )
 
 
 async def notify(
@@ -109,11 +114,19 @@ async def notify(
     comment_id: str | None = None,
     cameo_id: str | None = None,
     video_id: str | None = None,
+    once: bool = False,
 ) -> Notification | None:
-    """Store a notification and push it live; None when the actor is the recipient."""
+    """Store a notification and push it live; None when the actor is the
+    recipient, and with ``once`` when the recipient has one of this kind from
+    this actor (about this post) already: a follow undone and made again
+    notifies once."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     if recipient_id == actor_id:
+        return None
+    if once and await _collection(stores).find_one(
+        {"recipient_id": recipient_id, "kind": kind, "actor_id": actor_id, "post_id": post_id}, {"_id": 1}
+    ):
         return None
     note = Notification(
         id=new_id("notif"),

@@ -36,6 +36,7 @@ class Post(msgspec.Struct, kw_only=True):
     embedding: list[float] | None = None  # feed.ranking.embeddings of prompt + caption, computed at publish
     remix_of: str | None = None  # the id of the post this one remixes
     edited_at: datetime | None = None
+    duration_ms: int | None = None  # the clip's length (caps a view's watch_ms); None on posts made before it was kept
 
 
 _FIELDS = frozenset(Post.__struct_fields__) - {"id"}

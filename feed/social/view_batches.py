@@ -37,10 +37,11 @@ class ViewBatches:
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
 
-    def add(self, post_id: str, *, watch_ms: int, completed: bool) -> None:
-        """Count one view of ``post_id`` (written with the next batch)."""
+    def add(self, post_id: str, *, watch_ms: int, completed: bool, length_ms: int | None = None) -> None:
+        """Count one view of ``post_id`` (written with the next batch); ``watch_ms``
+        at most ``length_ms``, the clip's length, when known."""
         into = self.pending.setdefault(post_id, {name: 0 for name in ("views", "watch_ms", "completes")})
-        for name, value in view_deltas(watch_ms, completed).items():
+        for name, value in view_deltas(watch_ms, completed, length_ms).items():
             into[name] += value
         self._wake.set()
 

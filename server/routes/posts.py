@@ -107,11 +107,28 @@ async def own_post(stores: Stores, post_id: str, user: User) -> feed_posts.Post:
     return found
 
 
+def clip_length_ms(job: jobs.Job) -> int | None:
+    """A finished video's length in milliseconds (its frames at its rate; else the seconds asked for)."""
+    if job.media is not None and job.media.fps:
+        return round(job.media.frames * 1000 / job.media.fps)
+    return job.seconds * 1000 if job.seconds else None
+
+
 async def _remix_source(stores: Stores, job: jobs.Job, remix_of: str | None, user: User) -> feed_posts.Post | None:
+    """The post a new post remixes: the post of the video this one was made
+    from (``remixed_from_video_id``), when published and visible to me.
+    ``remix_of``, when given, must name that very post."""
     if remix_of is not None:
         if job.remixed_from_video_id is None:
             raise BadRequest("remix_of is only for videos made as remixes", code="not_a_remix")
-        return await _visible_post(stores, remix_of, user.id)
+        named = await _visible_post(stores, remix_of, user.id)
+        if named.video_id != job.remixed_from_video_id:
+            raise BadRequest(
+                "remix_of must be the post of the video this one was remixed from",
+                code="not_remix_source",
+                details={"remixed_from_video_id": job.remixed_from_video_id},
+            )
+        return named
     source = await remixes.source_post(stores, job.remixed_from_video_id)
     if source is None or not (await view_decision(stores, source, user.id)).allowed:
         return None  # an unpublished or hidden source: the remix stands alone
@@ -139,6 +156,7 @@ async def publish_post(data: PublishPost, stores: Stores, user: User) -> PostVie
         visibility=data.visibility,
         prompt=job.prompt,
         remix_of=source,
+        duration_ms=clip_length_ms(job),
     )
     return (await post_views(stores, [created], user.id))[0]
 

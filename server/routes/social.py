@@ -25,11 +25,12 @@ from feed.social.authors import Author, authors
 from feed.social.comments import Comment
 from feed.social.posts import get_post
 from feed.social.visibility import post_not_found, visible_post, visible_posts
+from gen import jobs
 from server.auth import AUTH
 from server.openapi import errors
 from server.post_views import PostView, post_views
 from server.routes.app import share_page, wants_html
-from server.routes.posts import Cursor, Limit, PostPage, check_cursor
+from server.routes.posts import Cursor, Limit, PostPage, check_cursor, clip_length_ms
 
 
 class LikeOut(msgspec.Struct, kw_only=True):
@@ -236,9 +237,15 @@ async def share_post(post_id: str, stores: Stores, settings: Settings, user: Use
 
 @post("/v1/posts/{post_id:str}/view", status_code=200, dependencies=AUTH, responses=errors(401, 404), tags=["social"])
 async def view_post(post_id: str, data: NewView, stores: Stores, user: User) -> ViewOut:
-    """Record that I watched a post for ``watch_ms`` (and whether to the end)."""
-    await visible_post(stores, post_id, user.id)
-    await views.record_view(stores, user.id, post_id, watch_ms=data.watch_ms, completed=data.completed)
+    """Record that I watched a post for ``watch_ms`` (and whether to the end).
+    A view counts once per viewer and post an hour, and ``watch_ms`` at most
+    the clip's length; ``views`` is the count after this one."""
+    found = await visible_post(stores, post_id, user.id)
+    length = found.duration_ms
+    if length is None:  # a post published before its length was kept
+        job = await jobs.get_job(stores, found.video_id)
+        length = clip_length_ms(job) if job is not None else None
+    await views.record_view(stores, user.id, post_id, watch_ms=data.watch_ms, completed=data.completed, length_ms=length)
     counts = await counters.get_counts(stores, [post_id])
     return ViewOut(post_id=post_id, views=counts[post_id]["views"])
 

@@ -110,7 +110,7 @@ async def follow(handle: str, stores: Stores, user: User) -> RelationshipOut:
     """Follow a user (idempotent). 403 when you block them, 404 when they block you."""
     target = await _target(stores, handle)
     if await graph_writes.follow(stores, user.id, target.id):
-        await notifications.notify(stores, recipient_id=target.id, actor_id=user.id, kind="follow")
+        await notifications.notify(stores, recipient_id=target.id, actor_id=user.id, kind="follow", once=True)
     return await _relationship(stores, user, target)
 
 

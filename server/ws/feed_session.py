@@ -47,7 +47,7 @@ from feed.ranking.interest import EVENTS
 from feed.serving import sessions
 from feed.serving.for_you import load_session
 from feed.serving.stream import MAX_RESEND, FeedStream, FollowingSource, NotInSession, Served
-from feed.social import likes, shares
+from feed.social import likes, shares, views
 from server.post_views import Counts, counts_view, feed_views, to_wire
 from server.ws import protocol as proto
 from server.ws.connection import Connection
@@ -96,6 +96,7 @@ class Live:
         self.window: set[str] = set()
         self.wake = asyncio.Event()
         self.viewed: set[str] = set()
+        self.lengths: dict[str, int | None] = {}  # served posts' clip lengths (cap a view's watch_ms)
         self.told_exhausted = False
 
     @property
@@ -149,6 +150,8 @@ class Live:
             old = [(i, again[pid]) for i, pid in resent if pid in again]
             posts = [p for _, p in old] + posts
             places = [(i, "resent") for i, _ in old] + places
+        for post in posts:
+            self.lengths[post.id] = post.duration_ms
         items = await feed_views(conn.stores, self.rt, conn.user.id, posts, places=places, liked=liked)
         for item in items:
             self.last_sent[item.id] = item.counts
@@ -295,8 +298,12 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
         first_view = req.event in ("view", "skip", "complete") and req.post_id not in live.viewed
         if first_view:
             live.viewed.add(req.post_id)
-            # counted with the process's next batch (feed.social.view_batches); the history at once, with the taste
-            live.rt.views.add(req.post_id, watch_ms=req.watch_ms or 0, completed=req.event == "complete")
+            # once per viewer and post an hour, as over HTTP (feed.social.views); counted with the
+            # process's next batch (feed.social.view_batches); the history at once, with the taste
+            if await views.count_once(stores, user_id, req.post_id):
+                live.rt.views.add(
+                    req.post_id, watch_ms=req.watch_ms or 0, completed=req.event == "complete", length_ms=live.lengths.get(req.post_id)
+                )
         moved = False
         try:
             await stream.remember(req.post_id, req.event, meta, sig, viewed=first_view)
