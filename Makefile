@@ -11,7 +11,7 @@ DATA   ?= var
 # download); a GPU host sets TORCH_SPEC to its own build, or to nothing.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench clean chromium
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +22,22 @@ $(VENV)/.installed: $(PY) pyproject.toml
 		$(PY) -m pip install --quiet "$(TORCH_SPEC)"; \
 	fi
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@$(MAKE) --no-print-directory chromium
 	touch $@
+
+# Debian's chromium for the web app's browser tests (Playwright drives it; its own
+# browser downloads are never used). Installed when running as root, else skipped.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium not installed (needs root and apt-get): the browser tests will skip"; }
 
 install: $(VENV)/.installed
 
 run: install
 	$(VENV)/bin/fabula dev --port $(PORT) --data $(DATA)
 
-test: install
+test: install chromium
 	$(PY) -m pytest -q
 
 clean:
