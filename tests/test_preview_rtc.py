@@ -258,3 +258,27 @@ async def test_peers_per_user_are_capped_and_close_with_their_socket(rtc_api, rt
         async with await open_rtc_preview(alice, job.id, timeout=WAIT) as again:
             await frame_of_colour(again, (20, 180, 20))
         await cancel_job(rtc_stores, job.id)
+
+
+async def test_another_replica_serves_the_track_and_ends_it_at_shutdown(rtc_api, rtc_settings, rtc_stores, tmp_root):
+    """A second api process (the job's previews reach it through Redis) closes
+    its peers when it stops: the client's track ends at once, not after ICE
+    gives up."""
+    second = start_api(rtc_settings, tmp_root / "logs-rtc")
+    try:
+        async with user(rtc_api) as alice, FabulaClient(second.url, alice.token) as there:
+            job = await queued_job(rtc_stores, alice)
+            preview = await open_rtc_preview(there, job.id, timeout=WAIT)
+            try:
+                await publish(rtc_stores, job, 1, (220, 220, 40))
+                await frame_of_colour(preview, (220, 220, 40))
+                stopping = asyncio.get_running_loop().run_in_executor(None, second.stop)
+                await ended(preview, timeout=10.0)
+                await stopping
+                closed = [json.loads(line) for line in second.log().splitlines() if '"rtc peer closed"' in line]
+                assert [(c["peer"], c["reason"]) for c in closed] == [(preview.peer_id, "shutdown")], second.log()[-3000:]
+            finally:
+                await preview.close()
+            await cancel_job(rtc_stores, job.id)
+    finally:
+        second.stop()
