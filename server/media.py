@@ -23,6 +23,8 @@ log = logging.getLogger("fabula.media")
 
 _stores: dict[Settings, MediaStore] = {}
 _sprite_locks: dict[str, asyncio.Lock] = {}
+# reference images decoded at once by one process (each at most gen.reference.MAX_PIXELS)
+_decoding = asyncio.Semaphore(2)
 
 
 def media_store(settings: Settings) -> MediaStore:
@@ -134,7 +136,9 @@ async def reference_png(*, upload: Any = None, image_url: str | None = None, fil
     else:
         raise _bad("input_reference needs an image (a file upload or image_url)")
     try:
-        return await asyncio.to_thread(refs.normalize_image, data)
+        refs.check_header(data)  # no format, size or truncation problem gets as far as a thread
+        async with _decoding:  # a few decodes at a time, whatever the number of uploads
+            return await asyncio.to_thread(refs.normalize_image, data)
     except refs.BadReference as exc:
         raise _bad(str(exc)) from None
 
