@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cameos import grants, identity, store
+from cameos import appearances, grants, identity, store
 from core.stores import Stores
 
 if TYPE_CHECKING:
@@ -25,3 +25,18 @@ async def delete_cameo(stores: Stores, media: MediaStore, cameo_id: str) -> bool
     await grants.delete_for_cameo(stores, cameo_id)
     await identity.forget_cameo(stores, cameo_id)
     return existed
+
+
+async def delete_account_cameos(stores: Stores, media: MediaStore, user_id: str) -> int:
+    """Everything of the cameos package about a user whose account is being
+    deleted: each of their cameos erased as above, then what the account
+    itself left: their requests to use others' cameos, the appearances of
+    their cameos (their videos go with the account) and the review entries
+    about their attempts or their cameos. Returns how many cameos went."""
+    owned = await store.list_owned(stores, user_id)
+    for cameo in owned:
+        await delete_cameo(stores, media, cameo.id)
+    await grants._collection(stores).delete_many({"$or": [{"user_id": user_id}, {"owner_id": user_id}]})
+    await appearances._collection(stores).delete_many({"$or": [{"owner_id": user_id}, {"creator_id": user_id}]})
+    await identity._reviews(stores).delete_many({"$or": [{"user_id": user_id}, {"matched_owner_id": user_id}]})
+    return len(owned)

@@ -1,0 +1,40 @@
+"""The signed-in user's account as a whole: deleting it (``DELETE /v1/me``)
+and exporting its data (``GET /v1/me/export``). Both need a token; deletion
+also needs the password (checked under the per-user password-check limit),
+and export is limited per user (``FABULA_RATE_EXPORT``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import delete
+
+from accounts import credentials, passwords
+from accounts.users import User
+from core import rate_limit
+from core.settings import Settings
+from core.stores import Stores
+from server.account_deletion import delete_account
+from server.auth import AUTH
+from server.openapi import errors
+
+
+class AccountDeletion(msgspec.Struct, forbid_unknown_fields=True):
+    """The account's password, to confirm."""
+
+    password: Annotated[str, msgspec.Meta(max_length=passwords.MAX_LENGTH)]
+
+
+@delete("/v1/me", status_code=204, tags=["users"], dependencies=AUTH, responses=errors(401, 403, 429, 503))
+async def delete_me(data: AccountDeletion, stores: Stores, settings: Settings, user: User) -> None:
+    """Delete the signed-in user's account for good: their posts, videos and
+    media, likes, comments, shares, follows and blocks, notifications, cameos,
+    and every token (their WebSockets close with 4401). Needs the password
+    (403 ``wrong_password``); checks are limited per user (429)."""
+    await rate_limit.enforce(stores, rate_limit.rules(settings).password_check, user.id, message="too many password checks; try again later")
+    await credentials.check_password(stores, user, data.password)
+    await delete_account(stores, settings, user)
+
+
+ROUTES = [delete_me]
