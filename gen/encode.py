@@ -73,6 +73,27 @@ def _even(frames: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frames)
 
 
+def _fit_aspect(frames: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The centre of ``frames`` cut to the aspect ratio of ``width`` x ``height``."""
+    _, h, w, _ = frames.shape
+    if w * height > h * width:  # too wide: cut the sides
+        keep = max(2, round(h * width / height))
+        left = (w - keep) // 2
+        return frames[:, :, left : left + keep]
+    keep = max(2, round(w * height / width))
+    top = (h - keep) // 2
+    return frames[:, top : top + keep]
+
+
+def _check_size(size) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    width, height = size
+    if not all(isinstance(v, int) and v >= 2 and v % 2 == 0 for v in (width, height)):
+        raise ValueError(f"size must be two even sides of at least 2 pixels, got {size!r}")
+    return width, height
+
+
 def _check_audio(audio, sample_rate, n_frames: int, fps: int) -> np.ndarray | None:
     if audio is None:
         if sample_rate is not None:
@@ -101,6 +122,7 @@ def encode_mp4(
     out_path: Path,
     audio: np.ndarray | None = None,
     sample_rate: int | None = None,
+    size: tuple[int, int] | None = None,
 ) -> EncodedVideo:
     """Encode uint8 RGB ``frames`` (n, h, w, 3) as H.264 in a fast-start MP4 at ``out_path``.
 
@@ -108,15 +130,23 @@ def encode_mp4(
     channels, as long as the video to within a frame) and its ``sample_rate``,
     the file also holds an AAC track; video and sound packets are interleaved
     by time. Odd sides are padded by one pixel (the reported size is the
-    encoded one). Raises RuntimeError if the written file does not hold every
-    frame.
+    encoded one). With ``size`` (width, height), the frames' centre in that
+    aspect ratio is scaled to it as it is encoded. Raises RuntimeError if
+    the written file does not hold every frame.
     """
     import av
 
     frames = _even(_check_frames(frames))
     if not isinstance(fps, int) or fps < 1:
         raise ValueError(f"fps must be a positive integer, got {fps!r}")
+    scale_to = _check_size(size)
+    if scale_to is not None and scale_to != (frames.shape[2], frames.shape[1]):
+        frames = np.ascontiguousarray(_fit_aspect(frames, *scale_to))
+    else:
+        scale_to = None
     n, height, width, _ = frames.shape
+    if scale_to is not None:
+        width, height = scale_to
     sound = _check_audio(audio, sample_rate, n, fps)
     out_path = Path(out_path)
 
@@ -135,6 +165,8 @@ def encode_mp4(
             packets = []
             for i, rgb in enumerate(frames):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                if scale_to is not None:
+                    frame = frame.reformat(width=width, height=height, interpolation="BICUBIC")
                 frame.pts = i
                 packets += stream.encode(frame)
             packets += stream.encode(None)  # flush delayed frames
@@ -185,8 +217,10 @@ def _frame_count(path: Path) -> int:
         return int(container.streams.video[0].frames)
 
 
-def write_thumbnail(frame: np.ndarray, out_path: Path, max_side: int = 512) -> None:
-    """Write one uint8 RGB frame (h, w, 3) as a JPEG whose longer side is at most ``max_side``."""
+def write_thumbnail(frame: np.ndarray, out_path: Path, max_side: int = 512, size: tuple[int, int] | None = None) -> None:
+    """Write one uint8 RGB frame (h, w, 3) as a JPEG whose longer side is at
+    most ``max_side``; with ``size``, in the video's delivered shape (as
+    ``encode_mp4`` scales it)."""
     from PIL import Image
 
     frame = np.asarray(frame)
@@ -195,6 +229,9 @@ def write_thumbnail(frame: np.ndarray, out_path: Path, max_side: int = 512) -> N
     if max_side < 1:
         raise ValueError(f"max_side must be positive, got {max_side}")
     image = Image.fromarray(np.ascontiguousarray(frame))
+    if size is not None and tuple(size) != image.size:
+        fitted = _fit_aspect(np.asarray(image)[None], *size)[0]
+        image = Image.fromarray(np.ascontiguousarray(fitted)).resize(tuple(size), Image.Resampling.BICUBIC)
     image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     out_path = Path(out_path)
     with _atomic_target(out_path) as tmp:

@@ -65,6 +65,12 @@ class Job(msgspec.Struct, kw_only=True):
     # the manifest, and the consent behind each cameo, set when the job is made
     creator_handle: str | None = None
     cameo_consents: list[CameoConsent] = []
+    # the size the file is delivered at when it is not the generated one (one
+    # of OpenAI's sizes, made at the preset's own resolution), and the model
+    # name asked for when it is not the preset's (e.g. "sora-2")
+    output_width: int | None = None
+    output_height: int | None = None
+    model_name: str | None = None
 
     @property
     def size(self) -> str:
@@ -107,6 +113,9 @@ async def create_job(
     extend_of: str | None = None,
     creator_handle: str | None = None,
     cameo_consents: list[CameoConsent] | None = None,
+    output_width: int | None = None,
+    output_height: int | None = None,
+    model_name: str | None = None,
 ) -> Job:
     job = Job(
         id=new_id("video"),
@@ -124,6 +133,9 @@ async def create_job(
         extend_of=extend_of,
         creator_handle=creator_handle,
         cameo_consents=list(cameo_consents or ()),
+        output_width=output_width,
+        output_height=output_height,
+        model_name=model_name,
     )
     doc = msgspec.to_builtins(job, builtin_types=(datetime,))
     doc["_id"] = doc.pop("id")
@@ -215,6 +227,17 @@ async def requeue_attempt(stores: Stores, video_id: str, worker: str, attempt: i
     doc = await _collection(stores).find_one_and_update(
         _fence(video_id, worker, attempt),
         {"$set": {"status": "queued", "progress": 0, "last_error": reason[:500]}},
+        return_document=ReturnDocument.AFTER,
+    )
+    return _job(doc)
+
+
+async def release_attempt(stores: Stores, video_id: str, worker: str, attempt: int) -> Job | None:
+    """An attempt stopped by its worker's shutdown: back to ``queued``, and the
+    attempt is not counted (None when it was no longer this worker's)."""
+    doc = await _collection(stores).find_one_and_update(
+        _fence(video_id, worker, attempt),
+        {"$set": {"status": "queued", "progress": 0, "worker": None}, "$inc": {"attempts": -1}},
         return_document=ReturnDocument.AFTER,
     )
     return _job(doc)

@@ -400,8 +400,11 @@ class Worker:
             video_path = store.path(job.id, "video") if local else Path(tmp) / "video.mp4"
             thumb_path = store.path(job.id, "thumbnail") if local else Path(tmp) / "thumbnail.jpg"
             started = time.perf_counter()
-            encoded = await asyncio.to_thread(encode_mp4, frames, clip.fps, video_path, audio=clip.audio, sample_rate=clip.sample_rate)
-            await asyncio.to_thread(write_thumbnail, frames[len(frames) // 2], thumb_path)
+            size = (job.output_width, job.output_height) if job.output_width and job.output_height else None
+            encoded = await asyncio.to_thread(
+                encode_mp4, frames, clip.fps, video_path, audio=clip.audio, sample_rate=clip.sample_rate, size=size
+            )
+            await asyncio.to_thread(write_thumbnail, frames[len(frames) // 2], thumb_path, size=size)
             encoded_at = time.perf_counter()
             if self.signing is not None:
                 video_path, thumb_path = await self._signed(job, key, video_path, thumb_path)

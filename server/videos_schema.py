@@ -1,9 +1,15 @@
 """The OpenAI-compatible ``video`` object and the create request, with
 Fabula's extras, and the checks of a request against the served preset's
-rules (``gen.pipelines.presets``: sizes, image conditioning)."""
+rules (``gen.pipelines.presets``: sizes, image conditioning).
+
+Code written for OpenAI's Videos API works unchanged: Sora's model names
+map onto the served preset (``served_model``), and Sora's four sizes are
+made at the served model's own resolution in the requested aspect ratio
+and delivered at the requested size (``resolve_size``)."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Literal
 
@@ -105,9 +111,12 @@ class VideoObject(msgspec.Struct, kw_only=True):
     fps: int | None = None
     reference: bool = False  # the first frame was conditioned on a reference image
     extend_of: str | None = None  # the video this one continues
+    preset: str | None = None  # the served preset that makes it (``model`` is the name asked for)
+    generated_size: str | None = None  # the size the model made, when the file is delivered at another
 
 
 def video_object(job: Job) -> VideoObject:
+    delivered = f"{job.output_width}x{job.output_height}" if job.output_width and job.output_height else None
     return VideoObject(
         id=job.id,
         status=job.status,
@@ -115,8 +124,8 @@ def video_object(job: Job) -> VideoObject:
         created_at=unix(job.created_at),
         completed_at=unix(job.completed_at),
         expires_at=None,
-        model=job.model,
-        size=job.size,
+        model=job.model_name or job.model,
+        size=delivered or job.size,
         seconds=str(job.seconds),
         prompt=job.prompt,
         remixed_from_video_id=job.remixed_from_video_id,
@@ -127,18 +136,53 @@ def video_object(job: Job) -> VideoObject:
         fps=job.media.fps if job.media else None,
         reference=job.reference,
         extend_of=job.extend_of,
+        preset=job.model,
+        generated_size=job.size if delivered else None,
     )
 
 
-class VideoSpec(msgspec.Struct, frozen=True):
+class VideoSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """What a job makes: the served preset, the frame size it generates and
+    the length; the size the file is delivered at when it differs (an OpenAI
+    size the preset does not make itself), and the model name asked for when
+    it is not the preset's own (e.g. ``sora-2``)."""
+
     model: str
     width: int
     height: int
     seconds: int
+    output_width: int | None = None
+    output_height: int | None = None
+    model_name: str | None = None
+
+    @classmethod
+    def like(cls, job: Job, seconds: int | None = None) -> "VideoSpec":
+        """The spec of an existing job (a remix or an extension keeps it)."""
+        return cls(
+            model=job.model,
+            width=job.width,
+            height=job.height,
+            seconds=job.seconds if seconds is None else seconds,
+            output_width=job.output_width,
+            output_height=job.output_height,
+            model_name=job.model_name,
+        )
+
+    def job_fields(self) -> dict:
+        """The keyword arguments of ``gen.jobs.create_job`` this spec fills."""
+        return dict(
+            model=self.model,
+            width=self.width,
+            height=self.height,
+            seconds=self.seconds,
+            output_width=self.output_width,
+            output_height=self.output_height,
+            model_name=self.model_name,
+        )
 
 
-# OpenAI's sizes, and smaller ones of the same shapes for CPU presets: what
-# an invalid_size error lists (those this server can make).
+# OpenAI's sizes (always taken: see ``resolve_size``), and smaller ones of
+# the same shapes for CPU presets: what an invalid_size error lists.
 OPENAI_SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
 SMALL_SIZES = (
     "64x64", "96x64", "64x96", "128x128", "224x128", "128x224", "256x256",
@@ -148,6 +192,17 @@ MIN_SIDE = 32
 # The multiple asked for when the served model is no known preset (its worker
 # will not load it; the api still checks sizes the common way).
 DEFAULT_MULTIPLE = 32
+
+# OpenAI's model names (the ``openai`` SDK's VideoModel literals) and what
+# each asks for: "default" is the served preset, "best" the best one served.
+# An installation serves one preset (FABULA_MODEL), so both land on it.
+SORA_MODELS = {
+    "sora-2": "default",
+    "sora-2-2025-10-06": "default",
+    "sora-2-2025-12-08": "default",
+    "sora-2-pro": "best",
+    "sora-2-pro-2025-10-06": "best",
+}
 
 
 class SizeRule(msgspec.Struct, frozen=True):
@@ -177,8 +232,8 @@ def size_rule(settings: Settings) -> SizeRule:
 def allowed_sizes(settings: Settings) -> list[str]:
     """The named sizes this installation makes (any WxH obeying the same rule works too)."""
     rule = size_rule(settings)
-    out = []
-    for name in (*OPENAI_SIZES, *SMALL_SIZES):
+    out = list(OPENAI_SIZES)
+    for name in SMALL_SIZES:
         w, h = (int(v) for v in name.split("x"))
         if rule.allows(w, h):
             out.append(name)
@@ -186,6 +241,7 @@ def allowed_sizes(settings: Settings) -> list[str]:
 
 
 def parse_size(size: str, settings: Settings) -> tuple[int, int]:
+    """A ``WxH`` the served preset makes itself; 400 ``invalid_size`` otherwise."""
     match = _SIZE.match(size)
     if not match:
         raise BadRequest(
@@ -197,16 +253,84 @@ def parse_size(size: str, settings: Settings) -> tuple[int, int]:
     rule = size_rule(settings)
     if not rule.allows(width, height):
         m, low, top = rule.multiple, rule.min_side, rule.max_side
-        why = f"width and height must be multiples of {m} between {low} and {top}"
-        if size in OPENAI_SIZES:
-            why = f"model {settings.model!r} is served here with sides up to {top} pixels in multiples of {m}"
         sizes = allowed_sizes(settings)
         raise BadRequest(
-            f"size {width}x{height} is not available: {why}; sizes available: {', '.join(sizes)}",
+            f"size {width}x{height} is not available: width and height must be multiples of {m} between {low} and {top}"
+            f"; sizes available: {', '.join(sizes)}",
             code="invalid_size",
             details={"sizes": sizes, "multiple": m, "min_side": low, "max_side": top},
         )
     return width, height
+
+
+def _base_area(settings: Settings) -> int:
+    """The served model's own resolution, as a number of pixels: its default size's."""
+    match = _SIZE.match(settings.default_size)
+    if match and size_rule(settings).allows(int(match[1]), int(match[2])):
+        return int(match[1]) * int(match[2])
+    side = 2 * size_rule(settings).multiple
+    return side * side
+
+
+def served_resolution(width: int, height: int, settings: Settings) -> tuple[int, int]:
+    """The frame size the served preset makes for a clip delivered at
+    ``width`` x ``height``: about as many pixels as its default size, in the
+    same aspect ratio, both sides multiples of the preset's own multiple and
+    at most its largest side."""
+    rule = size_rule(settings)
+    m = rule.multiple
+    aspect = width / height
+    h = math.sqrt(_base_area(settings) / aspect)
+    w = h * aspect
+    shrink = min(1.0, rule.max_side / max(w, h))
+    low = -(-rule.min_side // m) * m
+    top = rule.max_side // m * m
+
+    def snap(side: float) -> int:
+        return min(top, max(low, round(side * shrink / m) * m))
+
+    return snap(w), snap(h)
+
+
+class SizeChoice(msgspec.Struct, frozen=True, kw_only=True):
+    """Frames generated at ``width`` x ``height``; the file delivered at the output size when one is set."""
+
+    width: int
+    height: int
+    output_width: int | None = None
+    output_height: int | None = None
+
+
+def resolve_size(size: str, settings: Settings) -> SizeChoice:
+    """A size the served preset makes is generated as it is. One of OpenAI's
+    four sizes that it does not make is generated at the preset's own
+    resolution in that aspect ratio (``served_resolution``) and delivered at
+    the size asked for (the worker scales it while encoding). Anything else
+    is 400 ``invalid_size``."""
+    if size in OPENAI_SIZES:
+        width, height = (int(v) for v in size.split("x"))
+        if size_rule(settings).allows(width, height):
+            return SizeChoice(width=width, height=height)
+        made_w, made_h = served_resolution(width, height, settings)
+        return SizeChoice(width=made_w, height=made_h, output_width=width, output_height=height)
+    width, height = parse_size(size, settings)
+    return SizeChoice(width=width, height=height)
+
+
+def served_model(name: str | None, settings: Settings) -> tuple[str, str | None]:
+    """The preset that serves a request's ``model``, and the name to report
+    when it is not the preset's own (OpenAI's ``sora-2`` family: see
+    ``SORA_MODELS``). 400 ``invalid_model`` for any other name."""
+    if name is None or name == settings.model:
+        return settings.model, None
+    if name in SORA_MODELS:
+        return settings.model, name
+    served = [settings.model, *SORA_MODELS]
+    raise BadRequest(
+        f"model {name!r} is not served here; served: {', '.join(served)} (OpenAI's names map onto {settings.model!r})",
+        code="invalid_model",
+        details={"served": served},
+    )
 
 
 def parse_seconds(raw: str | int | None, settings: Settings) -> int:
@@ -222,12 +346,18 @@ def parse_seconds(raw: str | int | None, settings: Settings) -> int:
 
 def resolve_spec(body: CreateVideo, settings: Settings) -> VideoSpec:
     """Checks model, size and length against what this installation serves."""
-    model = body.model or settings.model
-    if model != settings.model:
-        raise BadRequest(f"model {model!r} is not served here; served: {settings.model!r}", code="invalid_model", details={"served": [settings.model]})
-    width, height = parse_size(body.size or settings.default_size, settings)
+    model, model_name = served_model(body.model, settings)
+    size = resolve_size(body.size or settings.default_size, settings)
     seconds = parse_seconds(body.seconds, settings)
-    return VideoSpec(model=model, width=width, height=height, seconds=seconds)
+    return VideoSpec(
+        model=model,
+        width=size.width,
+        height=size.height,
+        seconds=seconds,
+        output_width=size.output_width,
+        output_height=size.output_height,
+        model_name=model_name,
+    )
 
 
 def model_takes_images(model: str) -> bool:

@@ -2,7 +2,11 @@
 remix, extend and download generated videos, and the latest live preview.
 
 Edits (``POST /v1/videos/edits``) answer 400 ``unsupported``: the served
-pipelines make video from text and from an image, not from a video."""
+pipelines make video from text and from an image, not from a video.
+
+Code written for OpenAI's Videos API works unchanged: Sora's model names,
+sizes and lengths are taken (``server.videos_schema``), and errors carry
+OpenAI's ``type`` and ``param`` too (``server.openai_errors``)."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from policy.prompt import moderate_prompt
 from policy.quota import QuotaLimits, decide_enqueue
 from server.auth import AUTH
 from server.body import decode_json_or_form
+from server.openai_errors import OPENAI_ERROR_HANDLERS
 from server.openapi import errors
 from server.media import (
     ensure_spritesheet,
@@ -44,7 +49,7 @@ from server.videos_schema import (
     VideoSpec,
     model_takes_images,
     parse_seconds,
-    parse_size,
+    resolve_size,
     resolve_spec,
     video_object,
 )
@@ -62,9 +67,16 @@ class VideoList(msgspec.Struct):
 
 _CREATE_FIELDS = {
     "prompt": Schema(type="string"),
-    "model": Schema(type="string"),
-    "seconds": Schema(type="string", description="clip length in seconds, e.g. \"4\""),
-    "size": Schema(type="string", description="WIDTHxHEIGHT, e.g. 64x64; OpenAI's 720x1280 etc. where the served model makes them"),
+    "model": Schema(
+        type="string",
+        description="the served preset (FABULA_MODEL), or OpenAI's sora-2, sora-2-pro and their dated names, which map onto it",
+    ),
+    "seconds": Schema(type="string", description="clip length in seconds, e.g. \"4\", \"8\", \"12\""),
+    "size": Schema(
+        type="string",
+        description="WIDTHxHEIGHT the served preset makes (e.g. 64x64), or OpenAI's 720x1280, 1280x720, 1024x1792, "
+        "1792x1024: made at the preset's own resolution in that shape, delivered (and reported) at the size asked for",
+    ),
     "seed": Schema(type="integer"),
     "steps": Schema(type="integer"),
 }
@@ -193,6 +205,7 @@ async def owned_job(stores: Stores, video_id: str, user: User) -> jobs.Job:
     responses=errors(401, 415, 422, 429, 503),
     status_code=200,
     tags=["videos"],
+    exception_handlers=OPENAI_ERROR_HANDLERS,
     request_max_body_size=None,  # decode_json_or_form applies max_body_bytes, or that plus max_upload_bytes for forms
 )
 async def create_video(request: Request, stores: Stores, settings: Settings, user: User) -> Response[VideoObject]:
@@ -221,10 +234,7 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
         owner_id=user.id,
         prompt=body.prompt,
         creator_handle=user.handle,
-        model=spec.model,
-        width=spec.width,
-        height=spec.height,
-        seconds=spec.seconds,
+        **spec.job_fields(),
         steps=body.steps,
         seed=body.seed,
         reference=reference is not None,
@@ -233,13 +243,13 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
     return Response(video_object(job), headers=poll_headers(job))
 
 
-@get("/v1/videos/{video_id:str}", dependencies=AUTH, responses=errors(401, 404), tags=["videos"])
+@get("/v1/videos/{video_id:str}", dependencies=AUTH, responses=errors(401, 404), tags=["videos"], exception_handlers=OPENAI_ERROR_HANDLERS)
 async def retrieve_video(video_id: str, stores: Stores, user: User) -> Response[VideoObject]:
     job = await owned_job(stores, video_id, user)
     return Response(video_object(job), headers=poll_headers(job))
 
 
-@get("/v1/videos", dependencies=AUTH, responses=errors(401), tags=["videos"])
+@get("/v1/videos", dependencies=AUTH, responses=errors(401), tags=["videos"], exception_handlers=OPENAI_ERROR_HANDLERS)
 async def list_videos(
     stores: Stores,
     user: User,
@@ -262,6 +272,7 @@ async def list_videos(
     dependencies=AUTH,
     responses=errors(401, 404, 409, 416, 503),
     tags=["videos"],
+    exception_handlers=OPENAI_ERROR_HANDLERS,
 )
 async def video_content(
     request: Request,
@@ -292,6 +303,7 @@ async def video_content(
     dependencies=AUTH,
     responses=errors(401, 404),
     tags=["videos"],
+    exception_handlers=OPENAI_ERROR_HANDLERS,
 )
 async def video_preview(video_id: str, stores: Stores, user: User) -> Response:
     """The latest live preview of a running video (JPEG), with its denoising
@@ -320,6 +332,7 @@ async def video_preview(video_id: str, stores: Stores, user: User) -> Response:
     responses=errors(401, 404, 503),
     status_code=200,
     tags=["videos"],
+    exception_handlers=OPENAI_ERROR_HANDLERS,
 )
 async def delete_video(video_id: str, stores: Stores, settings: Settings, user: User) -> DeletedVideo:
     """Delete a video: a queued or running one is cancelled first; its post,
@@ -340,6 +353,7 @@ async def delete_video(video_id: str, stores: Stores, settings: Settings, user: 
     responses=errors(401, 404, 409, 415, 422, 429, 503),
     status_code=200,
     tags=["videos"],
+    exception_handlers=OPENAI_ERROR_HANDLERS,
 )
 async def remix_video(request: Request, video_id: str, stores: Stores, settings: Settings, user: User) -> Response[VideoObject]:
     """A new video from one of my completed ones with a new prompt: same model,
@@ -355,10 +369,7 @@ async def remix_video(request: Request, video_id: str, stores: Stores, settings:
         owner_id=user.id,
         prompt=body.prompt,
         creator_handle=user.handle,
-        model=source.model,
-        width=source.width,
-        height=source.height,
-        seconds=source.seconds,
+        **VideoSpec.like(source).job_fields(),
         steps=source.steps,
         seed=job_seed(source),
         remixed_from_video_id=source.id,
@@ -376,6 +387,7 @@ async def remix_video(request: Request, video_id: str, stores: Stores, settings:
     responses=errors(401, 404, 409, 415, 422, 429, 503),
     status_code=200,
     tags=["videos"],
+    exception_handlers=OPENAI_ERROR_HANDLERS,
     request_max_body_size=None,  # decode_json_or_form applies max_body_bytes, or that plus max_upload_bytes for forms
 )
 async def extend_video(request: Request, stores: Stores, settings: Settings, user: User) -> Response[VideoObject]:
@@ -396,17 +408,20 @@ async def extend_video(request: Request, stores: Stores, settings: Settings, use
     await require_image_model(settings, "extending a video")
     if body.video is not None:
         source = await completed_source(stores, body.video.id, user)
-        spec = VideoSpec(model=source.model, width=source.width, height=source.height, seconds=seconds)
+        spec = VideoSpec.like(source, seconds=seconds)
         reference = await last_frame_of_stored(media_store(settings), source.id)
         extend_of: str | None = source.id
     else:
         reference = await last_frame_of_upload(upload, settings.max_upload_bytes)
         width, height = _png_size(reference)
         try:
-            width, height = parse_size(f"{width}x{height}", settings)
+            size = resolve_size(f"{width}x{height}", settings)
         except BadRequest:  # the worker fits the frame to the size asked for
-            width, height = parse_size(settings.default_size, settings)
-        spec = VideoSpec(model=settings.model, width=width, height=height, seconds=seconds)
+            size = resolve_size(settings.default_size, settings)
+        spec = VideoSpec(
+            model=settings.model, width=size.width, height=size.height, seconds=seconds,
+            output_width=size.output_width, output_height=size.output_height,
+        )
         extend_of = None
     await check_quota(stores, settings, user)
     job = await jobs.create_job(
@@ -414,10 +429,7 @@ async def extend_video(request: Request, stores: Stores, settings: Settings, use
         owner_id=user.id,
         prompt=body.prompt,
         creator_handle=user.handle,
-        model=spec.model,
-        width=spec.width,
-        height=spec.height,
-        seconds=spec.seconds,
+        **spec.job_fields(),
         steps=body.steps,
         seed=body.seed,
         reference=True,
@@ -438,6 +450,7 @@ def _png_size(png: bytes) -> tuple[int, int]:
     responses=errors(401),
     status_code=200,
     tags=["videos"],
+    exception_handlers=OPENAI_ERROR_HANDLERS,
 )
 async def edit_video(user: User) -> VideoObject:
     """Not supported here: always 400 ``unsupported``. The served pipelines
@@ -457,6 +470,7 @@ async def edit_video(user: User) -> VideoObject:
     responses=errors(401, 404, 409),
     status_code=200,
     tags=["videos"],
+    exception_handlers=OPENAI_ERROR_HANDLERS,
 )
 async def cancel_video(video_id: str, stores: Stores, user: User) -> VideoObject:
     """Stop a queued or running video: it fails with error code ``cancelled``;

@@ -1,0 +1,77 @@
+"""OpenAI's error shape for the routes that stand in for OpenAI's API.
+
+The OpenAI SDK reads ``error.message``, ``error.type``, ``error.param`` and
+``error.code`` from an error body and picks its exception class from the
+status (400 ``BadRequestError``, 404 ``NotFoundError``, 422
+``UnprocessableEntityError`` …). The service's own body is ``{"error":
+{"code", "message", "details"}}`` (``server.errors``); routes given
+``OPENAI_ERROR_HANDLERS`` answer the same body with ``type`` and ``param``
+added, so both kinds of client read it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+
+from server.errors import EXCEPTION_HANDLERS
+
+# the request field an error code is about, when the code says it
+PARAMS = {
+    "invalid_size": "size",
+    "invalid_seconds": "seconds",
+    "invalid_model": "model",
+    "prompt_refused": "prompt",
+    "invalid_reference": "input_reference",
+    "unsupported": None,
+}
+
+
+def error_type(status: int) -> str:
+    """OpenAI's ``type`` for a status."""
+    if status == 401:
+        return "authentication_error"
+    if status == 429:
+        return "rate_limit_error"
+    if status >= 500:
+        return "server_error"
+    return "invalid_request_error"
+
+
+def _param(code: str, details: Any) -> str | None:
+    if code in PARAMS:
+        return PARAMS[code]
+    problems = details if isinstance(details, list) else [details]
+    for problem in problems:
+        if isinstance(problem, dict):
+            for key in ("param", "field", "path", "key"):
+                value = problem.get(key)
+                if isinstance(value, str) and value:
+                    return value.removeprefix("$.")
+    return None
+
+
+def openai_shaped(response: Response) -> Response:
+    """``response`` (an error from ``server.errors``) with OpenAI's ``type`` and ``param`` added."""
+    try:
+        body = msgspec.json.decode(response.content)
+        error = body["error"]
+    except (msgspec.DecodeError, TypeError, KeyError):
+        return response
+    if not isinstance(error, dict):
+        return response
+    error.setdefault("type", error_type(response.status_code))
+    error.setdefault("param", _param(str(error.get("code") or ""), error.get("details")))
+    response.content = msgspec.json.encode(body)
+    return response
+
+
+def _wrap(handler):
+    def handle(request: Request, exc: Exception) -> Response:
+        return openai_shaped(handler(request, exc))
+
+    return handle
+
+
+OPENAI_ERROR_HANDLERS = {kind: _wrap(handler) for kind, handler in EXCEPTION_HANDLERS.items()}
