@@ -14,7 +14,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from core.clock import utcnow
 from core.ids import new_id
-from core.mongo_compat import ensure_newest_by_index
+from core.mongo_compat import ensure_newest_by_index, is_nx27017
 from core.stores import Stores
 from gen.provenance.manifest import CameoConsent
 
@@ -95,6 +95,13 @@ def _job(doc: dict | None) -> Job | None:
 
 async def ensure_indexes(stores: Stores) -> None:
     await ensure_newest_by_index(stores, "videos", "owner_id", "owner_newest")
+    # one owner's videos of one status, newest first (list_by_status: drafts). Ids
+    # are minted at creation and sort by it; nx-27017 takes no compound index
+    # holding _id (core.mongo_compat), so there it is (owner, status) alone.
+    keys = [("owner_id", ASCENDING), ("status", ASCENDING)]
+    if not await is_nx27017(stores):
+        keys.append(("_id", DESCENDING))
+    await _collection(stores).create_index(keys, name="owner_status_newest")
 
 
 async def create_job(
@@ -166,6 +173,17 @@ async def list_jobs(stores: Stores, owner_id: str, *, after: str | None, limit: 
     if after:
         query["_id"] = {"$lt": after} if newest_first else {"$gt": after}
     cursor = _collection(stores).find(query).sort("_id", DESCENDING if newest_first else ASCENDING).limit(limit)
+    return [_job(doc) async for doc in cursor]
+
+
+async def list_by_status(stores: Stores, owner_id: str, status: str, *, before: str | None = None, limit: int) -> list[Job]:
+    """``owner_id``'s videos of ``status``, newest first, older than the id
+    ``before``, through the (owner, status, newest) index: videos of other
+    statuses are never read."""
+    query: dict = {"owner_id": owner_id, "status": status}
+    if before is not None:
+        query["_id"] = {"$lt": before}
+    cursor = _collection(stores).find(query).sort("_id", DESCENDING).limit(limit)
     return [_job(doc) async for doc in cursor]
 
 

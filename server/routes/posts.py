@@ -259,25 +259,35 @@ async def user_cameo_posts(handle: str, stores: Stores, user: User, cursor: Curs
     return PostPage(data=await post_views(stores, shown, user.id), next_cursor=None if done else before)
 
 
+DRAFT_SCAN = 200  # completed videos one drafts page reads at most
+
+
 @get("/v1/me/drafts", dependencies=AUTH, responses=errors(401), tags=["posts"])
 async def my_drafts(stores: Stores, user: User, cursor: Cursor = None, limit: Limit = 20) -> DraftPage:
-    """My completed videos that are not published, newest first."""
-    check_cursor(cursor, "video")
+    """My completed videos that are not published, newest first.
+
+    A page reads at most 200 of my completed videos (through an index of
+    owner, status and creation order); when they are mostly published, a page may hold
+    fewer than ``limit`` drafts, even none, with a ``next_cursor`` to go on."""
+    after = check_cursor(cursor, "video")
     drafts: list[jobs.Job] = []
-    after = cursor
-    batch_size = max(limit + 1, 50)
-    while len(drafts) <= limit:
-        batch = await jobs.list_jobs(stores, user.id, after=after, limit=batch_size)
-        if not batch:
-            break
-        done = [job for job in batch if job.status == "completed"]
-        published = await feed_posts.published_video_ids(stores, [job.id for job in done])
-        drafts.extend(job for job in done if job.id not in published)
-        if len(batch) < batch_size:
+    scanned, ended = 0, False
+    while len(drafts) <= limit and scanned < DRAFT_SCAN:
+        want = min(max(limit + 1, 50), DRAFT_SCAN - scanned)
+        batch = await jobs.list_by_status(stores, user.id, "completed", before=after, limit=want)
+        scanned += len(batch)
+        published = await feed_posts.published_video_ids(stores, [job.id for job in batch])
+        drafts.extend(job for job in batch if job.id not in published)
+        if len(batch) < want:
+            ended = True
             break
         after = batch[-1].id
     page = drafts[:limit]
-    return DraftPage(data=[video_object(job) for job in page], next_cursor=page[-1].id if len(drafts) > limit else None)
+    if len(drafts) > limit:
+        next_cursor: str | None = page[-1].id
+    else:
+        next_cursor = None if ended else after
+    return DraftPage(data=[video_object(job) for job in page], next_cursor=next_cursor)
 
 
 ROUTES = [publish_post, get_post, edit_post, delete_post, post_content, user_posts, user_cameo_posts, my_drafts]
