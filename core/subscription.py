@@ -6,10 +6,11 @@ is ``core.broadcast``).
 connection; each message's raw payload goes to its channel's handler. A
 handler is a plain function (it runs on the reader task, so it must not
 block) or a coroutine function (awaited in order, one message at a time).
-An api process holds two: the feed's (``feed.live.runtime``: live counters,
-post changes and follow/block graph changes) and the WebSocket
-notifications' (``server.ws.notifications``), each shared by everyone in
-the process who listens to its channels.
+An api process holds three: the feed's (``feed.live.runtime``: live counters,
+post changes and follow/block graph changes), the WebSocket
+notifications' (``server.ws.notifications``) and the token revocations'
+(``server.token_sockets``), each shared by everyone in the process who
+listens to its channels.
 
 The reader waits with a timeout well below the Redis socket timeout, so a
 quiet channel never looks like a dead socket, and on any error it

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import delete
+from litestar import delete, get
+from litestar.response import Stream
 
 from accounts import credentials, passwords
 from accounts.users import User
@@ -16,7 +17,9 @@ from core import rate_limit
 from core.settings import Settings
 from core.stores import Stores
 from server.account_deletion import delete_account
+from server.account_export import export_zip
 from server.auth import AUTH
+from server.media import media_store
 from server.openapi import errors
 
 
@@ -37,4 +40,25 @@ async def delete_me(data: AccountDeletion, stores: Stores, settings: Settings, u
     await delete_account(stores, settings, user)
 
 
-ROUTES = [delete_me]
+@get(
+    "/v1/me/export",
+    tags=["users"],
+    dependencies=AUTH,
+    media_type="application/zip",
+    responses=errors(401, 429, 503),
+    response_description="a zip: one JSON file per kind of the user's documents, and their videos",
+)
+async def export_me(stores: Stores, settings: Settings, user: User) -> Stream:
+    """A zip of the signed-in user's own data (profile, posts, videos and
+    their documents, likes, comments, shares, follows, blocks, notifications,
+    cameos, grants, appearances: one JSON file each) and their finished
+    videos, streamed. Limited per user (429 with Retry-After)."""
+    await rate_limit.enforce(stores, rate_limit.rules(settings).export, user.id, message="too many exports; try again later")
+    return Stream(
+        export_zip(stores, media_store(settings), user),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="fabula-{user.handle}.zip"'},
+    )
+
+
+ROUTES = [delete_me, export_me]

@@ -1,0 +1,112 @@
+"""A user's data as a zip, streamed as it is written (``GET /v1/me/export``).
+
+One JSON file per kind of document, each a list of the user's own documents
+as stored, less what is not theirs to read back or not data about them
+(password hashes, face and text embeddings): ``account.json`` (the profile,
+an object), ``posts``, ``videos`` (the generation jobs), ``likes``,
+``comments``, ``shares``, ``following``, ``followers``, ``blocks``,
+``notifications`` (received), ``cameos`` (owned), ``cameo_grants`` (asked
+of their cameos or by them), ``cameo_appearances`` (of their cameos, or in
+their videos); then ``videos/<id>.mp4`` and ``videos/<id>.jpg`` (the
+thumbnail) for every finished video. JSON is deflated, videos are stored.
+
+The zip is written to a small in-memory sink that is emptied after every
+entry and every media chunk, so memory stays at about one chunk whatever
+the size of the export."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import msgspec
+
+from accounts import users
+from accounts.users import User
+from core.media_store import MediaStore
+from core.stores import Stores
+
+_HIDDEN = {"password_hash": 0, "embedding": 0, "prompt_embedding": 0}
+
+
+def _queries(user_id: str) -> dict[str, tuple[str, dict]]:
+    """file name -> (collection, query) of the user's own documents."""
+    return {
+        "posts": ("posts", {"author_id": user_id}),
+        "videos": ("videos", {"owner_id": user_id}),
+        "likes": ("likes", {"user_id": user_id}),
+        "comments": ("comments", {"author_id": user_id}),
+        "shares": ("shares", {"user_id": user_id}),
+        "following": ("follows", {"follower": user_id}),
+        "followers": ("follows", {"followee": user_id}),
+        "blocks": ("blocks", {"blocker": user_id}),
+        "notifications": ("notifications", {"recipient_id": user_id}),
+        "cameos": ("cameos", {"owner_id": user_id}),
+        "cameo_grants": ("cameo_grants", {"$or": [{"owner_id": user_id}, {"user_id": user_id}]}),
+        "cameo_appearances": ("cameo_appearances", {"$or": [{"owner_id": user_id}, {"creator_id": user_id}]}),
+    }
+
+
+def _enc(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return None  # binary fields (vectors) are not data about the user
+    raise NotImplementedError(type(value))
+
+
+_encode = msgspec.json.Encoder(enc_hook=_enc).encode
+
+
+class _Sink(io.RawIOBase):
+    """Where the zip is written: kept until ``take`` hands it on. Not seekable,
+    so zipfile writes each entry's sizes after its data."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._pos = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        self._chunks.append(bytes(data))
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def take(self) -> bytes:
+        out = b"".join(self._chunks)
+        self._chunks.clear()
+        return out
+
+
+async def export_zip(stores: Stores, media: MediaStore, user: User) -> AsyncIterator[bytes]:
+    """The bytes of ``user``'s export, in pieces."""
+    sink = _Sink()
+    archive = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED)
+    fresh = await users.get_user(stores, user.id) or user
+    archive.writestr("account.json", _encode(msgspec.to_builtins(fresh)))
+    yield sink.take()
+    video_ids: list[str] = []
+    for name, (collection, query) in _queries(user.id).items():
+        docs = await stores.db[collection].find(query, _HIDDEN).to_list()
+        if name == "videos":
+            video_ids = [doc["_id"] for doc in docs if doc.get("status") == "completed"]
+        archive.writestr(f"{name}.json", _encode(docs))
+        yield sink.take()
+    for video_id in video_ids:
+        for variant, suffix in (("video", "mp4"), ("thumbnail", "jpg")):
+            if await media.size(video_id, variant) is None:
+                continue
+            with archive.open(zipfile.ZipInfo(f"videos/{video_id}.{suffix}"), "w") as entry:
+                async for chunk in media.read(video_id, variant):
+                    entry.write(chunk)
+                    yield sink.take()
+            yield sink.take()
+    archive.close()
+    yield sink.take()
