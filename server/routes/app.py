@@ -84,15 +84,15 @@ def _matches(request: Request, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in given.split(",")) if given else False
 
 
-def send(request: Request, asset: Asset, cache: str, extra: dict[str, str] | None = None) -> Response:
+def send(request: Request, asset: Asset, cache: str, extra: dict[str, str] | None = None, status: int = 200) -> Response:
     """``asset`` with its ETag (304 when the client has it), gzipped when the client takes it."""
     headers = {"ETag": asset.etag, "Cache-Control": cache, "Vary": "Accept-Encoding", **(extra or {})}
-    if _matches(request, asset.etag):
+    if status == 200 and _matches(request, asset.etag):
         return Response(b"", status_code=304, headers=headers)
     body = asset.body
     if asset.gzipped is not None and _accepts_gzip(request):
         body, headers["Content-Encoding"] = asset.gzipped, "gzip"
-    return Response(body, media_type=asset.content_type, headers=headers)
+    return Response(body, media_type=asset.content_type, headers=headers, status_code=status)
 
 
 def _script_json(value: dict) -> str:
@@ -115,10 +115,8 @@ def render_page(request: Request, settings: Settings, *, title: str = "Fabula", 
         .replace("%CONFIG%", _script_json({**app_config(settings), "version": found.version, "data": data or {}}))
     ).encode()
     asset = Asset(body=page, gzipped=None, content_type="text/html; charset=utf-8", etag=etag_of(page))
-    response = send(request, asset, REVALIDATE, {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Vary": "Accept, Accept-Encoding"})
-    if response.status_code == 200:
-        response.status_code = status
-    return response
+    headers = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Vary": "Accept, Accept-Encoding"}
+    return send(request, asset, REVALIDATE, headers, status=status)
 
 
 @get(SHELL_PATHS, include_in_schema=False)

@@ -32,7 +32,7 @@ export class PreviewPlayer {
         c.dataset.frames = String(this.frames);
         if (step != null) c.dataset.step = `${step}/${steps}`;
         c.classList.add("live");
-        c.dispatchEvent(new CustomEvent("previewframe", { detail: { step, steps, frames: this.frames } }));
+        c.dispatchEvent(new CustomEvent("previewframe", { bubbles: true, detail: { step, steps, frames: this.frames } }));
         if (image.close) image.close();
     }
 

@@ -52,11 +52,19 @@ export function CreateScreen(query) {
     const error = formError();
     const submit = h("button.btn.primary.block", { type: "submit" }, icon("sparkle"), remixOf ? "Remix it" : "Create");
 
+    const shapeSeg = h("div.segmented", { role: "group", "aria-label": "Shape" });
     function renderChoices() {
         clear(lengthChips, config.seconds.map((s) => h("button.chip", { type: "button", "aria-pressed": String(s === seconds), dataset: { seconds: String(s) }, onclick: () => { seconds = s; renderChoices(); } }, `${s}s`)));
-        const order = ["portrait", "square", "landscape"];
-        const sizes = [...config.sizes].sort((a, b) => order.indexOf(shapeOf(a)) - order.indexOf(shapeOf(b)));
-        clear(sizeChips, sizes.map((s) => sizeChip(s, s === size, () => { size = s; renderChoices(); })));
+        const area = (s) => s.split("x").reduce((a, b) => a * b, 1);
+        const shape = shapeOf(size);
+        const shapes = Object.keys(SHAPES).filter((k) => config.sizes.some((s) => shapeOf(s) === k));
+        clear(shapeSeg, shapes.map((k) => h("button", { type: "button", "aria-pressed": String(k === shape), dataset: { shape: k }, onclick: () => {
+            const options = config.sizes.filter((s) => shapeOf(s) === k).sort((a, b) => area(a) - area(b));
+            size = options.includes(config.default_size) ? config.default_size : options[0];
+            renderChoices();
+        } }, SHAPES[k])));
+        const same = config.sizes.filter((s) => shapeOf(s) === shape).sort((a, b) => area(a) - area(b));
+        clear(sizeChips, same.map((s) => sizeChip(s, s === size, () => { size = s; renderChoices(); })));
     }
     renderChoices();
 
@@ -124,7 +132,7 @@ export function CreateScreen(query) {
         h("div.prompt-wrap", prompt, menu),
         h("div.field", h("span", "Cameos"), cameoStrip),
         remixOf ? null : h("div.field", h("span", "Length"), lengthChips),
-        remixOf ? null : h("div.field", h("span", "Size"), sizeChips),
+        remixOf ? null : h("div.field", h("span", "Size"), shapeSeg, sizeChips),
         error,
         submit,
     );
