@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pymongo import ASCENDING, DESCENDING
 
+from accounts import follow_requests
 from core.stores import Stores
 
 
@@ -23,3 +24,5 @@ async def ensure(stores: Stores) -> None:
     # of one user's both ways when the feed caches the graph around them.
     await db.blocks.create_index([("blocker", ASCENDING)], name="blocker")
     await db.blocks.create_index([("blocked", ASCENDING)], name="blocked")
+    # A private account's follow requests, newest first, and a user's own (accounts.follow_requests).
+    await follow_requests.ensure_indexes(stores)

@@ -87,9 +87,11 @@ class User(msgspec.Struct, kw_only=True):
     created_at: int
     followers: int = 0
     following: int = 0
+    # a private account's owner approves each follower (accounts.follow_requests)
+    private: bool = False
 
 
-_PUBLIC = {"handle": 1, "display_name": 1, "bio": 1, "avatar_url": 1, "created_at": 1, "followers": 1, "following": 1}
+_PUBLIC = {"handle": 1, "display_name": 1, "bio": 1, "avatar_url": 1, "created_at": 1, "followers": 1, "following": 1, "private": 1}
 
 
 def _user(doc: dict) -> User:
@@ -104,6 +106,7 @@ def _user(doc: dict) -> User:
         # unfollow race; never show that.
         followers=max(0, doc.get("followers", 0)),
         following=max(0, doc.get("following", 0)),
+        private=bool(doc.get("private", False)),
     )
 
 
@@ -172,11 +175,12 @@ async def update_profile(
     display_name: str | None = None,
     bio: str | None = None,
     avatar_url: str | None = None,
+    private: bool | None = None,
 ) -> User | None:
     """Set the given profile fields (None leaves a field as it is); returns the updated user."""
     changes = {
         name: value
-        for name, value in (("display_name", display_name), ("bio", bio), ("avatar_url", avatar_url))
+        for name, value in (("display_name", display_name), ("bio", bio), ("avatar_url", avatar_url), ("private", private))
         if value is not None
     }
     if not changes:

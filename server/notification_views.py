@@ -21,7 +21,7 @@ NotificationId = Annotated[str, Meta(min_length=1, max_length=64)]
 class NotificationView(msgspec.Struct, kw_only=True):
     id: str
     object: str = "notification"
-    kind: str  # like | comment | reply | follow | remix | cameo_request | cameo_approved | cameo_declined | cameo_revoked | cameo_used | cameo_removed
+    kind: str  # like | comment | reply | follow | follow_request | follow_accepted | remix | cameo_request | cameo_approved | cameo_declined | cameo_revoked | cameo_used | cameo_removed
     actor: Author
     post_id: str | None
     comment_id: str | None

@@ -194,7 +194,7 @@ async def test_followers_and_following_pages(http):
     r = await http.get(f"/v1/users/{star['user']['handle']}/following", params={"limit": 2}, headers=fans[5]["headers"])
     body = r.json()
     assert [u["handle"] for u in body["data"]] == [fans[2]["user"]["handle"], fans[1]["user"]["handle"]]
-    assert set(body["data"][0]) == {"id", "handle", "display_name", "bio", "avatar_url", "created_at", "followers", "following"}
+    assert set(body["data"][0]) == {"id", "handle", "display_name", "bio", "avatar_url", "created_at", "followers", "following", "private"}
     pages = await walk(http, star, f"/v1/users/{star['user']['handle']}/following", limit=2)
     assert pages == [[fans[2]["user"]["handle"], fans[1]["user"]["handle"]], [fans[0]["user"]["handle"]]]
 

@@ -4,7 +4,8 @@ One document per event and recipient: ``{_id: notif_…, recipient_id, kind,
 actor_id, post_id, comment_id, created_at, unread: 1|0}`` (``unread`` is an
 integer: nx-27017 stores booleans set by an update as 1, which a query for
 ``true`` then misses). Kinds: ``like``, ``comment``, ``reply``, ``follow``,
-``remix``, and for cameos (``cameo_id``, and ``video_id`` for a use):
+``follow_request`` (to a private account's owner), ``follow_accepted`` (to
+the one whose request was approved), ``remix``, and for cameos (``cameo_id``, and ``video_id`` for a use):
 ``cameo_request`` (to the owner), ``cameo_approved`` / ``cameo_declined`` /
 ``cameo_revoked`` (to the requester), ``cameo_used`` (to the owner) and
 ``cameo_removed`` (to a video's creator, when a cameo's owner removed it).
@@ -37,11 +38,11 @@ from core.mongo_compat import ensure_newest_by_index
 from core.stores import Stores
 
 Kind = Literal[
-    "like", "comment", "reply", "follow", "remix",
+    "like", "comment", "reply", "follow", "follow_request", "follow_accepted", "remix",
     "cameo_request", "cameo_approved", "cameo_declined", "cameo_revoked", "cameo_used", "cameo_removed",
 ]
 KINDS: tuple[str, ...] = (
-    "like", "comment", "reply", "follow", "remix",
+    "like", "comment", "reply", "follow", "follow_request", "follow_accepted", "remix",
     "cameo_request", "cameo_approved", "cameo_declined", "cameo_revoked", "cameo_used", "cameo_removed",
 )
 NOTIFY_CHANNEL = "notifications"  # published on stores.key(NOTIFY_CHANNEL)

@@ -1,4 +1,13 @@
-"""Profiles, follows and blocks."""
+"""Profiles, follows and blocks, and follow requests.
+
+A private account (``PATCH /v1/me {"private": true}``) approves each
+follower: following it makes a request (``requested: true``, the owner is
+notified with ``follow_request``), which the owner lists
+(``GET /v1/me/follow-requests``) and approves or declines; an approval makes
+the follow and notifies the requester (``follow_accepted``). Going public
+again approves every waiting request. Followers-only posts show to followers,
+so on a private account to those its owner let in; an owner can also remove
+a follower (``DELETE /v1/me/followers/{handle}``). See docs/PRIVATE-ACCOUNTS.md."""
 
 from __future__ import annotations
 
@@ -8,9 +17,10 @@ import msgspec
 from litestar import delete, get, patch, post
 from litestar.params import Parameter
 
-from accounts import graph, graph_writes, users
+from accounts import follow_requests, graph, graph_writes, users
 from accounts.graph import Relationship, UserPage
 from accounts.users import AvatarUrl, Bio, DisplayName, User, check_profile_text
+from core.errors import NotFound
 from core.stores import Stores
 from feed.social import notifications
 from server.auth import AUTH
@@ -27,6 +37,8 @@ class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True):
     display_name: DisplayName | msgspec.UnsetType = UNSET
     bio: Bio | msgspec.UnsetType = UNSET
     avatar_url: AvatarUrl | msgspec.UnsetType = UNSET
+    # true: each follower must be approved (a follow becomes a request); false again approves those waiting
+    private: bool | msgspec.UnsetType = UNSET
 
     def __post_init__(self) -> None:
         check_profile_text(self.display_name, self.bio, self.avatar_url)
@@ -39,6 +51,8 @@ class RelationshipOut(msgspec.Struct, kw_only=True):
     following: bool
     followed_by: bool
     blocking: bool
+    requested: bool = False  # I asked to follow them (a private account) and wait for their answer
+    requested_by: bool = False  # they asked to follow me
 
 
 def _or_none(value):
@@ -62,8 +76,11 @@ async def _visible(stores: Stores, viewer: User, handle: str) -> User:
 
 async def _relationship(stores: Stores, viewer: User, target: User) -> RelationshipOut:
     rel = await graph.relationship(stores, viewer.id, target.id)
+    asked, asked_by = await follow_requests.pending(stores, viewer.id, target.id)
     fresh = await users.get_user(stores, target.id) or target
-    return RelationshipOut(user=fresh, following=rel.following, followed_by=rel.followed_by, blocking=rel.blocking)
+    return RelationshipOut(
+        user=fresh, following=rel.following, followed_by=rel.followed_by, blocking=rel.blocking, requested=asked, requested_by=asked_by
+    )
 
 
 @get("/v1/me", tags=["users"], dependencies=AUTH, responses=errors(401))
@@ -74,14 +91,21 @@ async def me(user: User) -> User:
 
 @patch("/v1/me", tags=["users"], dependencies=AUTH, responses=errors(401))
 async def edit_me(data: ProfilePatch, stores: Stores, user: User) -> User:
-    """Edit the signed-in user's display name, bio or avatar URL."""
+    """Edit the signed-in user's display name, bio or avatar URL, or make the
+    account private (each follower must be approved) or public again (which
+    approves every waiting request)."""
     updated = await users.update_profile(
         stores,
         user.id,
         display_name=_or_none(data.display_name),
         bio=_or_none(data.bio),
         avatar_url=_or_none(data.avatar_url),
+        private=_or_none(data.private),
     )
+    if data.private is False:
+        for requester in await follow_requests.approve_all(stores, user.id):
+            await notifications.notify(stores, recipient_id=requester, actor_id=user.id, kind="follow_accepted", once=True)
+        updated = await users.get_user(stores, user.id)
     return updated or user
 
 
@@ -107,21 +131,65 @@ async def following(handle: str, stores: Stores, user: User, cursor: Cursor = No
 
 @post("/v1/users/{handle:str}/follow", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 403, 404))
 async def follow(handle: str, stores: Stores, user: User) -> RelationshipOut:
-    """Follow a user (idempotent). 403 when you block them, 404 when they block you."""
+    """Follow a user (idempotent). A private account is asked instead: the
+    answer says ``requested: true`` until its owner approves (then
+    ``following: true``) or declines. 403 when you block them, 404 when they block you."""
     target = await _target(stores, handle)
-    if await graph_writes.follow(stores, user.id, target.id):
+    if target.private and target.id != user.id and not await graph.is_following(stores, user.id, target.id):
+        if await follow_requests.request(stores, user.id, target.id):
+            await notifications.notify(stores, recipient_id=target.id, actor_id=user.id, kind="follow_request", once=True)
+    elif await graph_writes.follow(stores, user.id, target.id):
         await notifications.notify(stores, recipient_id=target.id, actor_id=user.id, kind="follow", once=True)
     return await _relationship(stores, user, target)
 
 
 @delete("/v1/users/{handle:str}/follow", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 403, 404))
 async def unfollow(handle: str, stores: Stores, user: User) -> RelationshipOut:
-    """Stop following a user (a no-op when not following)."""
+    """Stop following a user, or take back a request to follow them (a no-op when neither)."""
     target = await _target(stores, handle)
     if target.id != user.id:
         await graph.ensure_not_blocked(stores, user.id, target.id)
+        await follow_requests.cancel(stores, user.id, target.id)
         await graph_writes.unfollow(stores, user.id, target.id)
     return await _relationship(stores, user, target)
+
+
+def _no_request(handle: str) -> NotFound:
+    return NotFound(f"no follow request from {handle!r}", code="follow_request_not_found")
+
+
+@get("/v1/me/follow-requests", tags=["users"], dependencies=AUTH, responses=errors(401))
+async def my_follow_requests(stores: Stores, user: User, cursor: Cursor = None, limit: Limit = graph.DEFAULT_LIMIT) -> UserPage:
+    """Who asked to follow me (a private account), newest first; pass ``next_cursor`` back as ``cursor``."""
+    return await follow_requests.requests_page(stores, user.id, cursor=cursor, limit=limit)
+
+
+@post("/v1/me/follow-requests/{handle:str}/approve", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404))
+async def approve_follow_request(handle: str, stores: Stores, user: User) -> RelationshipOut:
+    """Let a requester follow me: they become a follower (``followed_by: true``) and are notified."""
+    requester = await _visible(stores, user, handle)
+    if not await follow_requests.approve(stores, user.id, requester.id):
+        raise _no_request(handle)
+    await notifications.notify(stores, recipient_id=requester.id, actor_id=user.id, kind="follow_accepted", once=True)
+    return await _relationship(stores, user, requester)
+
+
+@post("/v1/me/follow-requests/{handle:str}/decline", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404))
+async def decline_follow_request(handle: str, stores: Stores, user: User) -> RelationshipOut:
+    """Turn a request down (the requester is not told; they may ask again)."""
+    requester = await _visible(stores, user, handle)
+    if not await follow_requests.decline(stores, user.id, requester.id):
+        raise _no_request(handle)
+    return await _relationship(stores, user, requester)
+
+
+@delete("/v1/me/followers/{handle:str}", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404))
+async def remove_follower(handle: str, stores: Stores, user: User) -> RelationshipOut:
+    """Remove one of my followers (a no-op when they do not follow me): they no
+    longer see my followers-only posts, and on a private account must ask again."""
+    follower = await _visible(stores, user, handle)
+    await graph_writes.unfollow(stores, follower.id, user.id)
+    return await _relationship(stores, user, follower)
 
 
 @post("/v1/users/{handle:str}/block", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404))
@@ -130,6 +198,7 @@ async def block(handle: str, stores: Stores, user: User) -> Relationship:
     see or follow the other. Returns the relationship only: a blocked profile stays hidden."""
     target = await _target(stores, handle)
     await graph_writes.block(stores, user.id, target.id)
+    await follow_requests.drop_between(stores, user.id, target.id)
     await notifications.delete_between(stores, user.id, target.id)
     return await graph.relationship(stores, user.id, target.id)
 
@@ -142,4 +211,7 @@ async def unblock(handle: str, stores: Stores, user: User) -> Relationship:
     return await graph.relationship(stores, user.id, target.id)
 
 
-ROUTES = [me, edit_me, profile, followers, following, follow, unfollow, block, unblock]
+ROUTES = [
+    me, edit_me, profile, followers, following, follow, unfollow, block, unblock,
+    my_follow_requests, approve_follow_request, decline_follow_request, remove_follower,
+]
