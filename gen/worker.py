@@ -427,7 +427,9 @@ class Worker:
         if key is None and not settings.watermark_visible:
             return frames, None
         started = time.perf_counter()
-        marked = await asyncio.to_thread(provenance_outputs.mark_frames, frames, key=key, handle=job.creator_handle, settings=settings)
+        marked = await asyncio.to_thread(
+            provenance_outputs.mark_frames, frames, key=key, handle=job.creator_handle, settings=settings, in_place=True
+        )
         log.info("frames marked", extra={"video_id": job.id, "mark_ms": round((time.perf_counter() - started) * 1000, 1)})
         return marked, key
 

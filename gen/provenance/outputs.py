@@ -19,12 +19,13 @@ def visible_mark(settings: Settings) -> visible.VisibleMark:
     return visible.VisibleMark(text=settings.watermark_text, opacity=settings.watermark_opacity, size=settings.watermark_size)
 
 
-def mark_frames(frames: np.ndarray, *, key: int | None, handle: str | None, settings: Settings) -> np.ndarray:
-    """A marked copy of ``frames`` (uint8 (n, h, w, 3) RGB): the moving label
-    when ``watermark_visible``, then ``key`` (when given) at
-    ``watermark_strength``."""
+def mark_frames(frames: np.ndarray, *, key: int | None, handle: str | None, settings: Settings, in_place: bool = False) -> np.ndarray:
+    """``frames`` (uint8 (n, h, w, 3) RGB) marked: the moving label when
+    ``watermark_visible``, then ``key`` (when given) at ``watermark_strength``.
+    A copy, unless ``in_place`` (and the array is writable): then the frames
+    themselves, which spares a clip-sized allocation and copy."""
     frames = np.asarray(frames)
-    out = frames.copy()
+    out = frames if in_place and frames.flags.writeable else frames.copy()
     if settings.watermark_visible:
         mark = visible_mark(settings)
         visible.burn_label(out, visible.label_text(mark.text, handle), mark, out=out)
