@@ -3,7 +3,12 @@
 The ``espeakng-loader`` wheel ships libespeak-ng and its voice data; this
 module drives the library through ctypes (no apt package, no files on disk),
 resamples to the rate asked for and lays a quiet-room noise floor under the
-speech. The same digits, voice, rate and seed always give the same samples.
+speech (seeded).
+
+eSpeak NG carries a little state from one utterance to the next (its pitch
+flutter), so the same text said again later in a process can come out a few
+samples different. Each text, voice and rate is therefore synthesised once per
+process and reused.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class _Espeak:
         lib.espeak_Initialize.restype = ctypes.c_int
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         lib.espeak_Synth.argtypes = [
             ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
             ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
@@ -71,6 +77,7 @@ class _Espeak:
         if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise ValueError(f"unknown eSpeak NG voice {voice!r}")
         self.lib.espeak_SetParameter(_RATE, int(wpm), 0)
+        self.lib.espeak_ng_SetRandSeed(0)  # breath noise and the like: the same text always sounds the same
         data = text.encode() + b"\0"
         buf = ctypes.create_string_buffer(data)
         self._chunks = []
@@ -126,13 +133,19 @@ def add_noise_floor(x: np.ndarray, snr_db: float, sample_rate: int, seed: int = 
     return np.clip(x + noise, -1.0, 1.0).astype(np.float32)
 
 
-def speak(text: str, *, voice: str, rate: int | str = "normal", sample_rate: int = 16000) -> np.ndarray:
-    """``text`` spoken by eSpeak NG, float32 mono at ``sample_rate``, without noise or padding."""
+@lru_cache(maxsize=512)
+def _said(text: str, voice: str, wpm: int) -> tuple[np.ndarray, int]:
     with _lock:
         engine = _espeak()
-        raw = engine.say(text, voice, _words_per_minute(rate))
-        src = engine.sample_rate
-    return _resample(raw, src, sample_rate)
+        raw = engine.say(text, voice, wpm)
+    raw.setflags(write=False)
+    return raw, engine.sample_rate
+
+
+def speak(text: str, *, voice: str, rate: int | str = "normal", sample_rate: int = 16000) -> np.ndarray:
+    """``text`` spoken by eSpeak NG, float32 mono at ``sample_rate``, without noise or padding."""
+    raw, src = _said(text, voice, _words_per_minute(rate))
+    return _resample(raw, src, sample_rate).copy()
 
 
 def speak_digits(
