@@ -63,7 +63,8 @@ async def served(http_module, worker):
 async def http_module(api):
     import httpx
 
-    async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
+    # generous: a fresh api's first create may load the prompt checks' models
+    async with httpx.AsyncClient(base_url=api.url, timeout=120) as client:
         yield client
 
 
