@@ -4,7 +4,7 @@ every frame, and the reader that finds it again in a copy.
 ``embed_key(frames, key)`` adds the same faint pattern to every frame: a
 tile of ±1 chips (``mark_layout``) carrying the coded key (``key_code``),
 repeated over the frame, about ``strength`` grey levels at its peaks (3.0 by
-default: PSNR about 39.5 dB). Because it is the same in every frame and
+default: PSNR about 40 dB). Because it is the same in every frame and
 defined relative to the frame's size, changing speed, cutting an excerpt
 or rescaling changes nothing for it; re-encoding, blur and JPEG weaken it
 but leave its coarse chips (1/64 of the short side each).
@@ -24,10 +24,12 @@ but leave its coarse chips (1/64 of the short side each).
 
 It survives what the bench measures (docs/PROVENANCE.md): H.264 at CRF 28,
 scaling to 50%, a crop of 10% from any side, 0.5x and 2x speed, blur plus
-JPEG, a 2 s excerpt. It does not survive mirroring, rotation, a change of
-aspect ratio (stretching), or a crop of more than about a quarter of the
-short side; nor someone who averages many marked videos to estimate the
-pattern and subtract it.
+JPEG, a 2 s excerpt (and crops of up to about 30% of the short side). It
+does not survive mirroring, rotation, stretching to another aspect ratio,
+letterboxing, CRF 35 or a downscale to a quarter; nor frames whose short
+side is under about 256 px once attacked (the chips get too small); nor
+someone who averages many marked videos to estimate the pattern and
+subtract it.
 """
 
 from __future__ import annotations
