@@ -1,10 +1,18 @@
 """``fabula dev``: embedded Valkey and nx-27017, the api, one worker and one
 feed builder as one process tree. Data lives under ``--data`` (./var by default) and survives
-restarts. Ctrl-C or SIGTERM stops every child, workers first."""
+restarts.
+
+It prints the URL once the api answers ``/readyz`` and a worker is ready
+(its model loaded), so the first video does not wait for one. Ctrl-C or
+SIGTERM stops everything in order: the worker first (it takes no more jobs,
+gives a running one ``FABULA_WORKER_STOP_GRACE_S`` to finish, then hands it
+back to its lane, where the next start takes it at once), then the feed
+builder and the api, then Valkey and nx-27017. The children run in their own
+sessions, so a terminal's Ctrl-C reaches only this process, which stops them
+in that order."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -18,12 +26,17 @@ import httpx
 from core.embedded import EmbeddedServices
 from core.settings import load_settings, settings_env
 
+# beyond the worker's grace period: its pipeline stops at the next step, then it exits
+WORKER_STOP_MARGIN_S = 15.0
+STOP_TIMEOUT_S = 10.0
+
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cli.main", *args], env=env, stdin=subprocess.DEVNULL)
+    # a session of its own: the terminal's Ctrl-C goes to `fabula dev`, which stops children in order
+    return subprocess.Popen([sys.executable, "-m", "cli.main", *args], env=env, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def _stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+def _stop(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT_S) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -33,29 +46,31 @@ def _stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
             proc.wait()
 
 
-def _wait_ready(url: str, api: subprocess.Popen, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and api.poll() is None:
-        try:
-            if httpx.get(url + "/readyz", timeout=1.0).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    return False
-
-
-def _servers_file(data_dir: Path) -> Path:
-    return data_dir / "services" / "running.json"
-
-
-def running_dev_env(data_dir: Path) -> dict[str, str] | None:
-    """The FABULA_* variables that reach the servers of the ``fabula dev``
-    running under ``data_dir`` (for commands such as ``fabula admin``), or None."""
+def _ready(url: str) -> tuple[bool, int]:
+    """(the api is ready, generation workers ready)."""
     try:
-        return json.loads(_servers_file(data_dir.resolve()).read_text())
-    except (OSError, ValueError):
-        return None
+        r = httpx.get(url + "/readyz", timeout=1.0)
+    except httpx.HTTPError:
+        return False, 0
+    if r.status_code != 200:
+        return False, 0
+    return True, int(r.json().get("workers") or 0)
+
+
+def _wait_ready(url: str, children: list[subprocess.Popen], stop: threading.Event, timeout: float = 300.0) -> str | None:
+    """Wait until the api answers and a worker is ready; None, or why not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stop.is_set():
+            return "stopped while starting"
+        for child in children:
+            if child.poll() is not None:
+                return f"{child.args[3]} exited with {child.returncode}; see its log above"
+        api_ready, workers = _ready(url)
+        if api_ready and workers > 0:
+            return None
+        stop.wait(0.2)
+    return "the api or the worker did not become ready; see the log above"
 
 
 def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
@@ -64,27 +79,27 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
 
+    base = load_settings()
     services = EmbeddedServices.start(data_dir / "services")
-    children: list[subprocess.Popen] = []
+    worker = builder = api = None
     try:
-        base = load_settings()
         env = dict(os.environ)
         env.update(settings_env(base))
-        for name in ("FABULA_OPENAPI", "FABULA_METRICS_PUBLIC"):  # the development surface, unless set otherwise
-            env[name] = os.environ.get(name, "true")
         env.update(
             FABULA_MONGO_URL=services.mongo_url,
             FABULA_REDIS_URL=services.redis_url,
             FABULA_DATA_DIR=str(data_dir),
         )
-        _servers_file(data_dir).write_text(json.dumps({k: env[k] for k in ("FABULA_MONGO_URL", "FABULA_REDIS_URL", "FABULA_NAMESPACE")}))
         api = _spawn(["api", "--host", host, "--port", str(port)], env)
         worker = _spawn(["worker", "--name", "dev-worker"], env)
         builder = _spawn(["feed-builder"], env)
         children = [worker, builder, api]
         url = f"http://{host}:{port}"
-        if not _wait_ready(url, api):
-            print("fabula dev: the api did not become ready; see its log above", file=sys.stderr)
+        problem = _wait_ready(url, children, stop)
+        if problem is not None:
+            if stop.is_set():
+                return 0
+            print(f"fabula dev: {problem}", file=sys.stderr)
             return 1
         print(f"fabula dev: serving on {url}  (data in {data_dir}; Ctrl-C stops everything)", flush=True)
         while not stop.is_set():
@@ -93,9 +108,13 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
                 print(f"fabula dev: {dead[0].args[3]} exited with {dead[0].returncode}; stopping", file=sys.stderr)
                 return 1
             stop.wait(0.5)
+        print("fabula dev: stopping", flush=True)
         return 0
     finally:
-        for child in children:  # worker and builder first, then api
-            _stop(child)
-        _servers_file(data_dir).unlink(missing_ok=True)
+        # no more jobs taken, the running one finished or handed back; then the rest; then the servers
+        if worker is not None:
+            _stop(worker, base.worker_stop_grace_s + WORKER_STOP_MARGIN_S)
+        for child in (builder, api):
+            if child is not None:
+                _stop(child)
         services.stop()

@@ -83,7 +83,8 @@ def start_valkey(data_dir: Path, port: int | None = None) -> Service:
         "--protected-mode", "no",
         "--logfile", str(log_path.resolve()),
     ]
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    # a session of its own: a terminal's Ctrl-C reaches the parent, which stops the servers last
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     wait_for_port(port, proc)
     return Service("valkey", port, proc, log_path)
 
@@ -101,7 +102,8 @@ def start_mongo(data_dir: Path, port: int | None = None) -> Service:
         "--log-file", str(log_path.resolve()),
         "--pid-file", str((data_dir / "nx-27017.pid").resolve()),
     ]
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    # a session of its own: a terminal's Ctrl-C reaches the parent, which stops the servers last
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     wait_for_port(port, proc)
     return Service("mongo", port, proc, log_path)
 

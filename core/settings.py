@@ -50,6 +50,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     job_priority_burst: int = 3
     # How often a worker writes its heartbeat; it expires after three of these.
     worker_heartbeat_s: float = 5.0
+    # A stopping worker gives its running job this long to finish, then hands
+    # it back to the head of its lane (taken at once on the next start).
+    worker_stop_grace_s: float = 5.0
     # FAULT INJECTION, for tests only: a worker raises on every attempt at a
     # job whose prompt contains this text (empty: off).
     worker_fail_prompt: str = ""

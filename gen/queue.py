@@ -39,6 +39,11 @@ Failures: an attempt that raises is put back at the end of its owner's lane
 (``retry``); after ``job_max_attempts`` the job fails and its entry is copied
 to the dead-letter stream ``{ns}:jobs:dead`` with the reason (``dead_letter``).
 
+Shutdown: a worker that stops with a job in hand gives it back (``release``):
+the job goes to the head of its owner's lane and the owner to the head of
+the ring, so the next worker to take (after a restart, at once) takes it
+first, instead of waiting for the visibility timeout.
+
 Waking: every enqueue also pushes a token onto ``{ns}:jobs:wake``; an idle
 worker blocks on it (BLPOP) and then takes. A busy worker takes again right
 away, acknowledging its last entry in the same call, so a job costs the
@@ -240,6 +245,24 @@ redis.call('XDEL', KEYS[1], ARGV[1])
 return push(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 """
 
+# KEYS: stream; ARGV: consumer, entry id, prefix, owner, lane, video_id.
+# Only while the entry is still the consumer's: the job back at the head of
+# its owner's lane, the owner at the head of the ring, one wake token.
+_RELEASE = """
+local pend = redis.call('XPENDING', KEYS[1], 'workers', ARGV[2], ARGV[2], 1)
+if #pend == 0 or pend[1][2] ~= ARGV[1] then return 0 end
+redis.call('XACK', KEYS[1], 'workers', ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+local p, owner, lane = ARGV[3], ARGV[4], ARGV[5]
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local ring = p .. ':jobs:ring:' .. lane
+redis.call('LPUSH', p .. ':jobs:lane:' .. lane .. ':' .. owner, ARGV[6] .. ' ' .. now)
+redis.call('LREM', ring, 0, owner)
+redis.call('LPUSH', ring, owner)
+redis.call('RPUSH', p .. ':jobs:wake', '1')
+return 1
+"""
 
 # ARGV: prefix. Per lane class: {owners waiting, jobs queued}; then the
 # group's pending count and the dead-letter stream's length.
@@ -273,6 +296,7 @@ class _Scripts:
         self.touch = client.register_script(_TOUCH)
         self.dead_letter = client.register_script(_DEAD_LETTER)
         self.retry = client.register_script(_RETRY)
+        self.release = client.register_script(_RELEASE)
         self.depth = client.register_script(_DEPTH)
 
 
@@ -457,6 +481,17 @@ async def retry(stores: Stores, entry: Entry) -> None:
         keys=[stream_key(stores)],
         args=[entry.entry_id, stores.settings.namespace, entry.owner, entry.lane, entry.video_id],
     )
+
+
+async def release(stores: Stores, consumer: str, entry: Entry) -> bool:
+    """Give ``entry``'s job back (a worker stopping): to the head of its
+    owner's lane, to be taken next. False when the entry was no longer
+    ``consumer``'s (taken over, or already acknowledged)."""
+    released = await _scripts(stores).release(
+        keys=[stream_key(stores)],
+        args=[consumer, entry.entry_id, stores.settings.namespace, entry.owner, entry.lane, entry.video_id],
+    )
+    return bool(released)
 
 
 async def dead_letter(stores: Stores, entry: Entry, reason: str, attempts: int, worker: str) -> None:

@@ -24,7 +24,10 @@ An attempt that raises is retried (back to the end of its owner's lane) until
 ``job_max_attempts``; then the job fails as ``too_many_attempts`` with the last
 reason and its entry goes to the dead-letter stream. A job whose worker was
 killed is taken over by another worker after the visibility timeout and
-counts that lost attempt the same way.
+counts that lost attempt the same way. A worker told to stop (SIGTERM) takes
+no more jobs, gives a running one ``worker_stop_grace_s`` to finish, then
+hands it back to the head of its lane uncounted (``Worker.hand_back``), so
+the next worker takes it at once.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ def default_name() -> str:
 
 
 class JobAbandoned(Exception):
-    """Raised from the step callback to stop the pipeline (``reason``: cancelled | lost)."""
+    """Raised from the step callback to stop the pipeline (``reason``: cancelled | lost | shutdown)."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -90,7 +93,8 @@ class Running:
 
     entry: queue.Entry
     job: jobs.Job
-    stop: str | None = None  # set to "cancelled" or "lost" to abandon it at the next step
+    stop: str | None = None  # "cancelled", "lost" or "shutdown": abandon it at the next step
+    handed_back: bool = False  # given back to its lane by a stopping worker
 
     @property
     def attempt(self) -> int:
@@ -132,7 +136,33 @@ class Worker:
         return max(0.05, min(self.settings.worker_heartbeat_s, self.visibility_ms / 3000))
 
     def stop(self) -> None:
+        """Stop taking jobs; a running job has ``worker_stop_grace_s`` to finish,
+        then goes back to the head of its lane (``hand_back``) and the pipeline
+        stops at its next step. Called from the event loop (a signal handler)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
+        self.status.state = "stopping"
+        run = self.current
+        if run is not None:
+            log.info("stopping: the running job has its grace period", extra={"video_id": run.job.id, "grace_s": self.settings.worker_stop_grace_s})
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.settings.worker_stop_grace_s, lambda: loop.create_task(self.hand_back(run)))
+
+    async def hand_back(self, run: Running) -> None:
+        """Give a job this worker stops running back to its lane, uncounted, at
+        once: only while the attempt is still this worker's (a job that
+        finished meanwhile is acknowledged as usual)."""
+        if self.current is not run or run.handed_back or self.stores is None:
+            return
+        run.stop = run.stop or "shutdown"
+        released = await jobs.release_attempt(self.stores, run.job.id, self.name, run.attempt)
+        if released is None:
+            return
+        run.handed_back = True
+        await queue.release(self.stores, self.name, run.entry)
+        await events.publish(self.stores, JobEvent(type="status", video_id=run.job.id, status="queued", progress=0))
+        log.info("job handed back: the worker is stopping", extra={"video_id": run.job.id, "attempt": run.attempt})
 
     async def start(self) -> None:
         """Connect, start beating (state ``starting``), load the pipeline, become ``idle``."""
@@ -165,6 +195,9 @@ class Worker:
                     await asyncio.sleep(1.0)
                     continue
                 to_ack = None
+                if entry is not None and self._stop.is_set():  # taken while stopping: give it back untouched
+                    await queue.release(self.stores, self.name, entry)
+                    break
                 if entry is not None:
                     try:
                         to_ack = await self.handle(entry)
@@ -252,6 +285,9 @@ class Worker:
     async def _abandoned(self, run: Running, reason: str) -> str | None:
         stores = self.stores
         assert stores is not None
+        if reason == "shutdown":  # this worker is stopping: the job goes back to its lane (if it has not yet)
+            await self.hand_back(run)
+            return None
         still_mine = await queue.touch(stores, self.name, run.entry.entry_id)
         if reason == "cancelled" or (still_mine and not await jobs.owns_attempt(stores, run.job.id, self.name, run.attempt)):
             # cancelled or deleted by the api: it already recorded the outcome

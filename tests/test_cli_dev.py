@@ -1,17 +1,25 @@
-"""``fabula dev`` runs the whole house as one process tree and stops it together."""
+"""``fabula dev`` runs the whole house as one process tree, says it serves
+only once a worker is ready, and stops it together, in order: a Ctrl-C in
+the middle of a job hands the job back to its lane, prints no traceback,
+and leaves the servers up until the worker has gone."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import httpx
 import psutil
+from pymongo import MongoClient
+from redis import Redis
 
-from core.embedded import free_port
+from core.embedded import EmbeddedServices, free_port
 
 
 def test_help_lists_the_commands():
@@ -20,28 +28,64 @@ def test_help_lists_the_commands():
         assert command in out
 
 
-def test_dev_serves_and_stops_every_child_on_sigterm(tmp_path, model_dir):
-    port = free_port()
+def start_dev(tmp_path, model_dir, port: int, **env_extra: str) -> tuple[subprocess.Popen, object]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FABULA_")}
-    env["FABULA_MODEL_DIR"] = str(model_dir)
-    log = open(tmp_path / "dev.log", "wb")
+    env.update(FABULA_MODEL_DIR=str(model_dir), FABULA_GEN_THREADS="1", **env_extra)
+    log = open(tmp_path / "dev.log", "ab")
+    # a session of its own, as a shell gives a foreground job: Ctrl-C is SIGINT to the whole group
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "dev", "--port", str(port), "--data", str(tmp_path / "var")],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
+    return proc, log
+
+
+def wait_serving(tmp_path, proc: subprocess.Popen, timeout: float = 240.0, since: int = 0) -> str:
+    """The log from the point `fabula dev` printed its URL (after ``since`` characters of it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        text = (tmp_path / "dev.log").read_text(errors="replace")
+        at = text.find("fabula dev: serving on", since)
+        if at >= 0:
+            return text[at:]
+        time.sleep(0.2)
+    raise AssertionError("fabula dev did not serve:\n" + (tmp_path / "dev.log").read_text(errors="replace")[-4000:])
+
+
+def ctrl_c(proc: subprocess.Popen, timeout: float = 60.0) -> float:
+    """SIGINT to the process group, as a terminal's Ctrl-C; returns how long stopping took."""
+    began = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout) == 0
+    return time.monotonic() - began
+
+
+async def a_long_job(url: str) -> tuple[str, dict]:
+    """A user and a job that runs for a while on the tiny preset, seen in progress."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        r = await http.post("/v1/auth/signup", json={"handle": "d" + uuid.uuid4().hex[:10], "password": "correct horse battery"})
+        assert r.status_code == 201, r.text
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        r = await http.post("/v1/videos", json={"prompt": "a slow tide", "seconds": "12", "steps": 100}, headers=headers)
+        assert r.status_code == 200, r.text
+        vid = r.json()["id"]
+        deadline = time.monotonic() + 120
+        while True:
+            video = (await http.get(f"/v1/videos/{vid}", headers=headers)).json()
+            if video["status"] == "in_progress" and video["progress"] > 0:
+                return vid, headers
+            assert video["status"] in ("queued", "in_progress") and time.monotonic() < deadline, video
+            await asyncio.sleep(0.1)
+
+
+def test_dev_waits_for_a_worker_and_stops_in_order_handing_a_running_job_back(tmp_path, model_dir):
+    port = free_port()
+    proc, log = start_dev(tmp_path, model_dir, port, FABULA_WORKER_STOP_GRACE_S="0.5")
     try:
-        deadline = time.monotonic() + 90
-        ready = False
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
-                if r.status_code == 200 and r.json()["checks"] == {"mongo": True, "redis": True}:
-                    ready = True
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        assert ready, (tmp_path / "dev.log").read_text()[-4000:]
+        wait_serving(tmp_path, proc)
+        # the URL is printed once a worker is ready: /readyz says so
+        r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        assert r.status_code == 200 and r.json()["checks"] == {"mongo": True, "redis": True} and r.json()["workers"] == 1
         children = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children)
         assert "valkey-server" in names and "nx-27017" in names and " api " in names + " " and "worker" in names
@@ -50,11 +94,55 @@ def test_dev_serves_and_stops_every_child_on_sigterm(tmp_path, model_dir):
         assert (tmp_path / "var" / "services" / "valkey" / "appendonlydir").exists()
         assert (tmp_path / "var" / "services" / "mongo" / "mongo.sqlite").exists()
 
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
+        vid, _ = asyncio.run(a_long_job(f"http://127.0.0.1:{port}"))
+        took = ctrl_c(proc)
         gone, alive = psutil.wait_procs(children, timeout=15)
         assert not alive, [c.cmdline() for c in alive]
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+    text = (tmp_path / "dev.log").read_text(errors="replace")
+    assert "Traceback" not in text, text[-6000:]
+    assert re.search(r'"msg":"job handed back: the worker is stopping","video_id":"' + vid, text), text[-4000:]
+    assert took < 0.5 + 15, took  # the grace period, a step, and the others' orderly stops
+
+    # the job waits at the head of its owner's lane, its interrupted attempt uncounted
+    services = EmbeddedServices.start(tmp_path / "var" / "services")
+    try:
+        job = MongoClient(services.mongo_url)["fabula"]["videos"].find_one({"_id": vid})
+        assert (job["status"], job["attempts"], job["worker"]) == ("queued", 0, None)
+        redis = Redis.from_url(services.redis_url)
+        lane = redis.lrange(f"fabula:jobs:lane:prio:{job['owner_id']}", 0, 0) or redis.lrange(f"fabula:jobs:lane:std:{job['owner_id']}", 0, 0)
+        assert lane and lane[0].decode().startswith(vid + " ")
+        assert redis.xlen("fabula:jobs") == 0  # nothing left in flight for the visibility timeout to find
+    finally:
+        services.stop()
+
+
+def test_a_job_stopped_by_ctrl_c_is_taken_at_once_on_the_next_start(tmp_path, model_dir):
+    port = free_port()
+    # a visibility timeout far beyond the test: only a hand-back gets the job going again in time
+    env = dict(FABULA_WORKER_STOP_GRACE_S="0.2", FABULA_JOB_VISIBILITY_MS="600000")
+    proc, log = start_dev(tmp_path, model_dir, port, **env)
+    try:
+        wait_serving(tmp_path, proc)
+        vid, headers = asyncio.run(a_long_job(f"http://127.0.0.1:{port}"))
+        ctrl_c(proc)
+        log.close()
+        before = len((tmp_path / "dev.log").read_text(errors="replace"))
+        proc, log = start_dev(tmp_path, model_dir, port, **env)
+        wait_serving(tmp_path, proc, since=before)
+        # taken within seconds of the start, far inside the visibility timeout
+        pattern = re.compile(r'"msg":"job started","video_id":"' + vid + r'","attempt":(\d+),.*?"reclaimed":(true|false)')
+        began = time.monotonic()
+        while not (started := pattern.findall((tmp_path / "dev.log").read_text(errors="replace")[before:])):
+            assert time.monotonic() - began < 60, "the handed-back job was not taken after the restart"
+            time.sleep(0.1)
+        assert started[-1] == ("1", "false"), started  # the first counted attempt, not a takeover
+        ctrl_c(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    assert "Traceback" not in (tmp_path / "dev.log").read_text(errors="replace")

@@ -83,3 +83,26 @@ async def test_data_and_queued_jobs_survive_restart(fresh_services, tmp_path):
         if worker:
             worker.stop()
         api.stop()
+
+
+async def test_a_stopping_worker_finishes_a_job_within_its_grace_period(fresh_services, tmp_path):
+    """SIGTERM takes no more jobs; the running one, done within the grace period, completes once."""
+    services, s = fresh_services()
+    s = msgspec.structs.replace(s, worker_stop_grace_s=60.0)
+    api, worker = start_api(s, tmp_path / "logs"), start_worker(s, tmp_path / "logs", "graceful")
+    try:
+        async with FabulaClient(api.url) as a:
+            await a.signup("g" + uuid.uuid4().hex[:8], "restart password")
+            first = await a.create_video("a heron in reeds", seconds=2, size="64x64", steps=20)
+            second = await a.create_video("a heron takes off", seconds=1, size="64x64")
+            deadline = asyncio.get_running_loop().time() + 180
+            while (await a.video(first["id"]))["status"] != "in_progress":
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.05)
+            assert worker.stop(timeout=120) == 0
+            assert (await a.video(first["id"]))["status"] == "completed"
+            assert (await a.video(second["id"]))["status"] == "queued"  # not taken by a stopping worker
+        assert "Traceback" not in worker.log()
+    finally:
+        worker.stop()
+        api.stop()

@@ -49,7 +49,9 @@ async def test_healthz_and_readyz(http):
     assert r.status_code == 200 and r.json()["status"] == "ok"
     r = await http.get("/readyz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "checks": {"mongo": True, "redis": True}}
+    body = r.json()
+    assert (body["status"], body["checks"]) == ("ok", {"mongo": True, "redis": True})
+    assert isinstance(body["workers"], int) and body["workers"] >= 0  # generation workers ready now
 
 
 # --- metrics ------------------------------------------------------------------

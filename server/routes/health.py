@@ -6,12 +6,17 @@ import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
 
+from gen import heartbeat
 from server.openapi import errors
 
+READY_STATES = ("idle", "busy")  # a worker with its model loaded
 
-class Health(msgspec.Struct):
+
+class Health(msgspec.Struct, omit_defaults=True):
     status: str
     checks: dict[str, bool] = {}
+    # generation workers ready now (model loaded, heartbeat alive); None when Redis does not answer
+    workers: int | None = None
 
 
 @get("/healthz", sync_to_thread=False, tags=["health"], responses=errors())
@@ -20,12 +25,24 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
+async def ready_workers(stores) -> int | None:
+    try:
+        alive = await heartbeat.list_workers(stores)
+    except Exception:  # noqa: BLE001 - Redis down: the checks say so
+        return None
+    return sum(1 for w in alive if w.state in READY_STATES)
+
+
 @get("/readyz", tags=["health"], responses=errors(503))
 async def readyz(state: State) -> Response[Health]:
-    """Mongo and Redis both answer."""
+    """Mongo and Redis both answer (200, else 503 with ``Retry-After``);
+    ``workers`` counts the generation workers ready to take a job (0: videos
+    wait in the queue until one is)."""
     checks = await state.stores.ping()
     ok = all(checks.values())
-    return Response(Health(status="ok" if ok else "unavailable", checks=checks), status_code=200 if ok else 503)
+    workers = await ready_workers(state.stores) if checks.get("redis") else None
+    body = Health(status="ok" if ok else "unavailable", checks=checks, workers=workers)
+    return Response(body, status_code=200 if ok else 503, headers=None if ok else {"Retry-After": "1"})
 
 
 ROUTES = [healthz, readyz]
