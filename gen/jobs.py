@@ -61,16 +61,21 @@ class Job(msgspec.Struct, kw_only=True):
     # media variant (gen.reference), an upload or the last frame of ``extend_of``
     reference: bool = False
     extend_of: str | None = None
-    # provenance (gen.provenance): the creator's handle for the visible mark and
-    # the manifest, and the consent behind each cameo, set when the job is made
-    creator_handle: str | None = None
-    cameo_consents: list[CameoConsent] = []
+    # cameos: the ids of the cameos the video features (their consent is
+    # checked again at pickup), and the prompt the model is given, which adds
+    # each cameo's standing instructions to the one the person wrote
+    cameos: list[str] = []
+    render_prompt: str | None = None
     # the size the file is delivered at when it is not the generated one (one
     # of OpenAI's sizes, made at the preset's own resolution), and the model
     # name asked for when it is not the preset's (e.g. "sora-2")
     output_width: int | None = None
     output_height: int | None = None
     model_name: str | None = None
+    # provenance (gen.provenance): the creator's handle for the visible mark and
+    # the manifest, and the consent behind each cameo, set when the job is made
+    creator_handle: str | None = None
+    cameo_consents: list[CameoConsent] = []
 
     @property
     def size(self) -> str:
@@ -118,11 +123,13 @@ async def create_job(
     remixed_from_video_id: str | None = None,
     reference: bool = False,
     extend_of: str | None = None,
-    creator_handle: str | None = None,
-    cameo_consents: list[CameoConsent] | None = None,
+    cameos: list[str] | None = None,
+    render_prompt: str | None = None,
     output_width: int | None = None,
     output_height: int | None = None,
     model_name: str | None = None,
+    creator_handle: str | None = None,
+    cameo_consents: list[CameoConsent] | None = None,
 ) -> Job:
     job = Job(
         id=new_id("video"),
@@ -138,11 +145,13 @@ async def create_job(
         created_at=utcnow(),
         reference=reference,
         extend_of=extend_of,
-        creator_handle=creator_handle,
-        cameo_consents=list(cameo_consents or ()),
+        cameos=list(cameos or ()),
+        render_prompt=render_prompt if render_prompt != prompt else None,
         output_width=output_width,
         output_height=output_height,
         model_name=model_name,
+        creator_handle=creator_handle,
+        cameo_consents=list(cameo_consents or ()),
     )
     doc = msgspec.to_builtins(job, builtin_types=(datetime,))
     doc["_id"] = doc.pop("id")

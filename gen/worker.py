@@ -403,7 +403,7 @@ class Worker:
 
         clip = await asyncio.to_thread(
             generator.generate_clip,
-            job.prompt,
+            job.render_prompt or job.prompt,
             width=job.width,
             height=job.height,
             num_frames=num_frames,

@@ -16,10 +16,12 @@ import msgspec
 
 from cameos import store
 from cameos.conditioning import compose_reference
+from cameos.grants import grant_id
 from cameos.resolve import ResolvedCameos, check_prompt_cameos, check_remix, record_uses
 from core.settings import Settings
 from core.stores import Stores
 from feed.social import notifications
+from gen.provenance.manifest import CameoConsent
 from server.media import guarded, media_store
 from server.videos_schema import model_takes_images
 
@@ -32,6 +34,18 @@ class CameoUse(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def ids(self) -> list[str]:
         return self.resolved.ids
+
+    def consents(self, user_id: str) -> list[CameoConsent]:
+        """What allowed each cameo, for the video's provenance manifest."""
+        return [
+            CameoConsent(
+                cameo_id=c.cameo_id,
+                mention=c.mention,
+                basis=c.basis,
+                grant_id=grant_id(c.cameo_id, user_id) if c.basis == "approved" else None,
+            )
+            for c in self.resolved.cameos
+        ]
 
 
 async def _conditioning(stores: Stores, settings: Settings, resolved: ResolvedCameos, width: int, height: int) -> bytes | None:

@@ -27,6 +27,7 @@ from gen.cancel import cancel_job
 from gen.jobs import job_seed
 from policy.prompt import moderate_prompt
 from policy.quota import QuotaLimits, decide_enqueue
+from server import cameo_use
 from server.auth import AUTH
 from server.body import decode_json_or_form
 from server.openai_errors import OPENAI_ERROR_HANDLERS
@@ -202,7 +203,7 @@ async def owned_job(stores: Stores, video_id: str, user: User) -> jobs.Job:
     "/v1/videos",
     dependencies=AUTH,
     operation_class=CreateVideoOperation,
-    responses=errors(401, 415, 422, 429, 503),
+    responses=errors(401, 403, 415, 422, 429, 503),
     status_code=200,
     tags=["videos"],
     exception_handlers=OPENAI_ERROR_HANDLERS,
@@ -228,6 +229,11 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
             file_id=given.file_id if given else None,
             limit=settings.max_upload_bytes,
         )
+    use = await cameo_use.prepare(
+        stores, settings, user_id=user.id, prompt=body.prompt, model=spec.model,
+        width=spec.width, height=spec.height, has_reference=reference is not None,
+    )
+    reference = reference if reference is not None else use.reference
     await check_quota(stores, settings, user)
     job = await jobs.create_job(
         stores,
@@ -238,7 +244,11 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
         steps=body.steps,
         seed=body.seed,
         reference=reference is not None,
+        cameos=use.ids,
+        render_prompt=use.render_prompt,
+        cameo_consents=use.consents(user.id),
     )
+    await cameo_use.record(stores, use.resolved, video_id=job.id, creator_id=user.id)
     await queue_with_reference(stores, settings, job, reference)
     return Response(video_object(job), headers=poll_headers(job))
 
@@ -350,7 +360,7 @@ async def delete_video(video_id: str, stores: Stores, settings: Settings, user: 
 @post(
     "/v1/videos/{video_id:str}/remix",
     dependencies=AUTH,
-    responses=errors(401, 404, 409, 415, 422, 429, 503),
+    responses=errors(401, 403, 404, 409, 415, 422, 429, 503),
     status_code=200,
     tags=["videos"],
     exception_handlers=OPENAI_ERROR_HANDLERS,
@@ -363,6 +373,11 @@ async def remix_video(request: Request, video_id: str, stores: Stores, settings:
     source = await completed_source(stores, video_id, user)
     moderate(body.prompt)
     reference = await guarded("read", media_store(settings).get_bytes(source.id, "reference")) if source.reference else None
+    use = await cameo_use.prepare(
+        stores, settings, user_id=user.id, prompt=body.prompt, model=source.model, width=source.width,
+        height=source.height, has_reference=reference is not None, source_video_id=source.id,
+    )
+    reference = reference if reference is not None else use.reference
     await check_quota(stores, settings, user)
     job = await jobs.create_job(
         stores,
@@ -375,7 +390,11 @@ async def remix_video(request: Request, video_id: str, stores: Stores, settings:
         remixed_from_video_id=source.id,
         reference=reference is not None,
         extend_of=source.extend_of,
+        cameos=use.ids,
+        render_prompt=use.render_prompt,
+        cameo_consents=use.consents(user.id),
     )
+    await cameo_use.record(stores, use.resolved, video_id=job.id, creator_id=user.id)
     await queue_with_reference(stores, settings, job, reference)
     return Response(video_object(job), headers=poll_headers(job))
 
@@ -384,7 +403,7 @@ async def remix_video(request: Request, video_id: str, stores: Stores, settings:
     "/v1/videos/extensions",
     dependencies=AUTH,
     operation_class=ExtendVideoOperation,
-    responses=errors(401, 404, 409, 415, 422, 429, 503),
+    responses=errors(401, 403, 404, 409, 415, 422, 429, 503),
     status_code=200,
     tags=["videos"],
     exception_handlers=OPENAI_ERROR_HANDLERS,
@@ -423,6 +442,10 @@ async def extend_video(request: Request, stores: Stores, settings: Settings, use
             output_width=size.output_width, output_height=size.output_height,
         )
         extend_of = None
+    use = await cameo_use.prepare(
+        stores, settings, user_id=user.id, prompt=body.prompt, model=spec.model, width=spec.width,
+        height=spec.height, has_reference=True, source_video_id=extend_of,
+    )
     await check_quota(stores, settings, user)
     job = await jobs.create_job(
         stores,
@@ -434,7 +457,11 @@ async def extend_video(request: Request, stores: Stores, settings: Settings, use
         seed=body.seed,
         reference=True,
         extend_of=extend_of,
+        cameos=use.ids,
+        render_prompt=use.render_prompt,
+        cameo_consents=use.consents(user.id),
     )
+    await cameo_use.record(stores, use.resolved, video_id=job.id, creator_id=user.id)
     await queue_with_reference(stores, settings, job, reference)
     return Response(video_object(job), headers=poll_headers(job))
 

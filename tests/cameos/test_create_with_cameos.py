@@ -105,6 +105,8 @@ async def test_cameo_consent_through_create_pickup_publish_and_remix(world, tmp_
             r = await _create(http, bob, f"@{handle} waves from a boat")
             assert r.status_code == 200, r.text
             draft = r.json()["id"]
+            consents = (await jobs.get_job(stores, draft)).cameo_consents
+            assert [(c.cameo_id, c.basis, c.grant_id) for c in consents] == [(cid, "approved", f"{cid}:{bob_id}")]
             notes = (await http.get("/v1/notifications", headers=alice["headers"])).json()["data"]
             assert any(n["kind"] == "cameo_used" and n["cameo_id"] == cid and n["actor"]["id"] == bob_id for n in notes)
             appearances = (await http.get(f"/v1/cameos/{cid}/appearances", headers=alice["headers"])).json()["data"]
