@@ -13,6 +13,7 @@ in that order."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -73,6 +74,19 @@ def _wait_ready(url: str, children: list[subprocess.Popen], stop: threading.Even
     return "the api or the worker did not become ready; see the log above"
 
 
+def _servers_file(data_dir: Path) -> Path:
+    return data_dir / "services" / "running.json"
+
+
+def running_dev_env(data_dir: Path) -> dict[str, str] | None:
+    """The FABULA_* variables that reach the servers of the ``fabula dev``
+    running under ``data_dir`` (for commands such as ``fabula admin``), or None."""
+    try:
+        return json.loads(_servers_file(data_dir.resolve()).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
     data_dir = Path(data).resolve()
     stop = threading.Event()
@@ -85,11 +99,14 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
     try:
         env = dict(os.environ)
         env.update(settings_env(base))
+        for name in ("FABULA_OPENAPI", "FABULA_METRICS_PUBLIC"):  # the development surface, unless set otherwise
+            env[name] = os.environ.get(name, "true")
         env.update(
             FABULA_MONGO_URL=services.mongo_url,
             FABULA_REDIS_URL=services.redis_url,
             FABULA_DATA_DIR=str(data_dir),
         )
+        _servers_file(data_dir).write_text(json.dumps({k: env[k] for k in ("FABULA_MONGO_URL", "FABULA_REDIS_URL", "FABULA_NAMESPACE")}))
         api = _spawn(["api", "--host", host, "--port", str(port)], env)
         worker = _spawn(["worker", "--name", "dev-worker"], env)
         builder = _spawn(["feed-builder"], env)
@@ -117,4 +134,5 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
         for child in (builder, api):
             if child is not None:
                 _stop(child)
+        _servers_file(data_dir).unlink(missing_ok=True)
         services.stop()
