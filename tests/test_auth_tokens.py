@@ -5,8 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from accounts import tokens
 from core.clock import as_utc, utcnow
+from server.ws import protocol as proto
+from tests.conftest import signup
+from tests.test_auth_routes import assert_error
+from tests.test_auth_sockets import login
+from tests.test_ws import assert_usable, closed_code, connect
 
 HOUR = timedelta(hours=1)
 
@@ -65,14 +72,6 @@ async def test_an_expired_token_is_not_revived(stores):
 
 
 # --- over HTTP: log out everywhere, password change -----------------------------
-
-import pytest  # noqa: E402
-
-from server.ws import protocol as proto  # noqa: E402
-from tests.conftest import signup  # noqa: E402
-from tests.test_auth_routes import assert_error  # noqa: E402
-from tests.test_auth_sockets import login  # noqa: E402
-from tests.test_ws import assert_usable, closed_code, connect  # noqa: E402
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "purple elephant sunrise"
