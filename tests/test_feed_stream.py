@@ -231,6 +231,43 @@ async def test_following_kind_streams_newest_first_then_ends(world):
         assert [i["id"] for i in again] == [i["id"] for i in got[-2:]]
 
 
+async def drive_to_exhaustion(ws, sid: str, items: list[dict]) -> list[dict]:
+    """Watch every item as it comes until the stream says exhausted; returns all served."""
+    got = list(items)
+    for item in items:
+        await event(ws, sid, item["id"], "view", watch_ms=1000)
+    while True:
+        msg = await until(ws, "feed.items")
+        got += msg["data"]["items"]
+        for item in msg["data"]["items"]:
+            await event(ws, sid, item["id"], "view", watch_ms=1000)
+        if msg["data"]["exhausted"]:
+            return got
+
+
+async def test_exhausted_means_nothing_unseen_is_left_and_a_new_post_reopens_the_stream(world):
+    """One prolific author and two others: once the others ran out, the author cap
+    held the rest back and the stream said exhausted with posts unseen. Exhausted
+    means nothing visible and unseen is left; a post published later comes by itself."""
+    authors = await make_authors(world.stores, 4)
+    prolific, a, b, late = authors
+    specs = [{"author_id": prolific, "caption": f"the same creator, clip {i}"} for i in range(12)]
+    specs += [{"author_id": x, "caption": f"another creator's clip {j}"} for x in (a, b) for j in range(2)]
+    made = await seed_posts(world.stores, specs)
+    viewer = await make_user(world.stores)
+    api = world.start_api()
+    async with connect(api, viewer) as ws:
+        session, items, last = await open_feed(ws, kind="for_you", window=3)
+        sid = session["session_id"]
+        got = await drive_to_exhaustion(ws, sid, items) if not last["exhausted"] else items
+        assert sorted(i["id"] for i in got) == sorted(p.id for p in made), f"{len(got)} of {len(made)} served"
+        # nothing is left: a post published now reaches the open session without any event
+        [fresh] = await seed_posts(world.stores, [{"author_id": late, "caption": "published after the end"}])
+        msg = await asyncio.wait_for(until(ws, "feed.items"), WAIT)
+        assert [i["id"] for i in msg["data"]["items"]] == [fresh.id] and msg["data"]["exhausted"] is False, msg
+        assert msg["data"]["items"][0]["index"] == len(got)
+
+
 async def test_protocol_errors_leave_the_connection_usable(world):
     authors = await make_authors(world.stores, 3)
     await seed_posts(world.stores, [{"author_id": a, "caption": f"x {i}"} for i, a in enumerate(authors)])

@@ -10,7 +10,7 @@ Sources, in the order that names a candidate found by several:
 | ``trending`` | the pool's top time-decayed engagement (``feed.ranking.trending``) | 200 |
 | ``fresh`` | the pool's newest posts that still need exposure | 200 |
 | ``recent`` | the pool's newest posts | 100 |
-| ``explore`` | a random sample of the pool, so a long session never runs dry | 100 |
+| ``explore`` | a random sample of the pool, so a long session never runs dry; when every source above comes back empty, the rows left, newest first | 100 |
 
 The cameo graph (posts featuring people I know) joins as another source later.
 ``gather`` is pure over the pool's columns (numpy masks, no per-post Python
@@ -120,6 +120,8 @@ def gather(
         add(pool.fresh_rows(now, 4 * LIMITS["fresh"]), "fresh")
         add(pool.newest_rows(4 * LIMITS["recent"]), "recent")
         add((rng or _RNG).integers(0, n, 8 * LIMITS["explore"]), "explore", repeats=True)
+        if not parts:  # the samples above missed the few rows left: take them all, newest first
+            add(np.flatnonzero(~blocked)[::-1], "explore")
     rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     trend = pool.trending(now)[rows] if n else np.zeros(0)
     picked = build_table([], pool.dim)

@@ -82,6 +82,7 @@ class PostPool:
         self._sources: dict[tuple, tuple[float, np.ndarray]] = {}  # viewer-independent source rows (``_source``)
         self._background: set[asyncio.Task] = set()
         self._reread: list[str] = []  # what is left of the rolling re-read's pass (``reread_next``)
+        self._watchers: list[asyncio.Future] = []  # ``moved`` callers waiting for the rows to move
 
     def __len__(self) -> int:
         return len(self.table)
@@ -156,6 +157,17 @@ class PostPool:
         self.by_author = {a: np.asarray(r, dtype=np.int64) for a, r in grouped.items()}
         self.version += 1
         self._trending = None
+        watchers, self._watchers = self._watchers, []
+        for waiter in watchers:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def moved(self, version: int) -> None:
+        """Return once the pool's rows moved past ``version`` (a post came in or left)."""
+        while self.version == version:
+            waiter = asyncio.get_running_loop().create_future()
+            self._watchers.append(waiter)
+            await waiter
 
     # -- changes -------------------------------------------------------
 

@@ -13,7 +13,10 @@ How a pick is made:
    before that.
 3. **Sequence** (``feed.ranking.diversity.select``): author cap, exploration slot and
    MMR over the shortlist, after re-scoring it with the session's current
-   interest vector and affinities (cheap: a few hundred rows).
+   interest vector and affinities (cheap: a few hundred rows). When only
+   posts the author cap holds back are left, they are served all the same:
+   a session ends only when nothing visible and unseen is left (before
+   saying so, the pool reads the newest posts).
 4. **Gate**: each picked post as it is now (the pool's copy, which edits and
    deletes reach as they happen; a post from outside the pool is read from
    Mongo) goes through ``Viewer.may_see`` with the graph
@@ -36,6 +39,7 @@ to the next item; one it runs low on, or a mute, still comes at once.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +80,7 @@ CHECKED = 2 * SHORTLIST  # best candidates checked against the seen sets per bui
 REUSE_S = REBUILD_AFTER_S  # a shortlist serves this long after it was built, in one session or in the next ones of its user
 SHARED_MAX = 20_000  # users whose last shortlist a process keeps
 REBUILD_MIN_S = 10.0  # a drifting taste rebuilds the shortlist at most this often (it is re-scored every pick)
+EMPTY_REFRESH_S = 0.5  # a pick that finds nothing reads the newest posts first, unless the pool did this recently
 
 @dataclass
 class Picked:
@@ -266,6 +271,17 @@ class ForYou:
     # -- picking -----------------------------------------------------------------
 
     async def next(self, n: int) -> list[Picked]:
+        picks = await self._next(n)
+        if not picks and n > 0:
+            # before answering "nothing left": posts published since the pool's last refresh
+            version = self.pool.version
+            await self.pool.refresh(max_age=EMPTY_REFRESH_S)
+            if self.pool.version != version:
+                self._shortlist = None
+                picks = await self._next(n)
+        return picks
+
+    async def _next(self, n: int) -> list[Picked]:
         if self.graphs is not None:
             viewer = await self.graphs.viewer(self.viewer.user_id)
             if viewer is not self.viewer:
@@ -308,10 +324,18 @@ class ForYou:
                 rules=self.rules,
             )
             if not order:
-                if fresh_build:
-                    break  # nothing may follow what was served (author cap): fewer items for now
-                self._shortlist = None
-                continue
+                if not fresh_build:
+                    self._shortlist = None
+                    continue
+                # only posts the author cap holds back are left: they come all the same (exhausted
+                # must mean that nothing visible and unseen is left, not that diversity ran out)
+                order = select(
+                    scores(feats, self.weights), [sl.table.authors[r] for r in rows], embeddings, sl.fresh[rows], need,
+                    history_authors=h_authors, history_fresh=h_fresh, history_embeddings=h_emb,
+                    rules=dataclasses.replace(self.rules, author_cap=0),
+                )
+                if not order:
+                    break
             chosen = [int(rows[i]) for i in order]
             ok = await self._gate([sl.table.ids[r] for r in chosen])
             gone: list[str] = []  # out of the running from now on: the picks kept, and the one dropped
@@ -360,7 +384,7 @@ class ForYou:
     async def _build(self, now: float, direction: np.ndarray | None) -> Shortlist | None:
         if self.seen_memory is not None:
             self._exclude(self.seen_memory.of(self.viewer.user_id))
-        for _ in range(6):
+        for _ in range(max(6, len(self.pool) // CHECKED + 2)):  # until no unseen candidate is left
             cands = gather(
                 self.pool, self.extras, self.viewer, interest=direction, now=now,
                 excluded_rows=self._excluded_rows(), exclude_ids=self.out, exclude_authors=self.muted | self.bad_authors,

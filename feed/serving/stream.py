@@ -28,7 +28,7 @@ from feed.serving import openings, seen, sessions
 from feed.serving.following import following_feed
 from feed.serving.for_you import Picked, PostMeta
 from feed.social import likes, views
-from feed.social.posts import Post, get_posts
+from feed.social.posts import Post, get_posts, posts_by_authors
 from feed.social.visibility import visible_posts
 from feed.viewer import Viewer
 
@@ -51,7 +51,8 @@ class Served:
 class FollowingSource:
     """The following feed as a stream: newest first, then older, by the same
     query as ``GET /v1/feed?kind=following``, each post checked as the routes
-    check it (``feed.social.visibility``)."""
+    check it (``feed.social.visibility``). Once the oldest is served, posts
+    published since the session's newest come, oldest first."""
 
     kind = "following"
 
@@ -60,6 +61,7 @@ class FollowingSource:
         self.state = state
         self.viewer = viewer
         self.before = state.served[-1] if state.served else None
+        self.newest = max(state.served) if state.served else None  # ids sort by time
         self.ended = False
         self.meta: dict[str, PostMeta] = {}
 
@@ -70,6 +72,32 @@ class FollowingSource:
         return None
 
     async def next(self, n: int) -> list[Picked]:
+        picks = await self._older(n)
+        if len(picks) < n and self.ended:
+            if self.newest is None:  # nothing served yet: the newest page again
+                self.ended, self.before = False, None
+                picks += await self._older(n - len(picks))
+            else:
+                picks += await self._newer(n - len(picks))
+        for pick in picks:
+            self.newest = max(self.newest or pick.post.id, pick.post.id)
+        return picks
+
+    async def _newer(self, n: int) -> list[Picked]:
+        """Posts published after the newest this session served, oldest first."""
+        rows = await posts_by_authors(
+            self.stores, list(dict.fromkeys([self.viewer.user_id, *sorted(self.viewer.following)])), before=None,
+            after=self.newest, limit=n, viewer_id=self.viewer.user_id,
+        )
+        if rows:
+            self.newest = rows[-1].id
+        picks = []
+        for post in await visible_posts(self.stores, rows, self.viewer.user_id):
+            picks.append(Picked(post, "following"))
+            self.meta[post.id] = PostMeta(post.author_id, None, False)
+        return picks
+
+    async def _older(self, n: int) -> list[Picked]:
         picks: list[Picked] = []
         while len(picks) < n and not self.ended:
             page = await following_feed(

@@ -126,18 +126,20 @@ async def recent_posts(stores: Stores, *, since: datetime | None, limit: int, vi
 
 
 async def posts_by_authors(
-    stores: Stores, author_ids: list[str], *, before: str | None, limit: int, viewer_id: str | None = None
+    stores: Stores, author_ids: list[str], *, before: str | None, limit: int, viewer_id: str | None = None, after: str | None = None
 ) -> list[Post]:
     """Newest first; ``before`` is the id of the last post of the previous page.
+    With ``after`` instead: the posts newer than that id, oldest first.
     For timelines of followed authors: "only me" posts are left out, except
     the viewer's own when ``viewer_id`` is given."""
     if not author_ids:
         return []
-    page: dict = {"_id": {"$lt": before}} if before else {}
+    page: dict = {"_id": {"$lt": before}} if before else {"_id": {"$gt": after}} if after else {}
     others = [a for a in author_ids if a != viewer_id]
     shared: dict = {"author_id": {"$in": others}, "visibility": {"$in": ["public", "followers"]}, **page}
     query: dict = {"$or": [{"author_id": viewer_id, **page}, shared]} if viewer_id in author_ids else shared
-    cursor = _collection(stores).find(query).sort("_id", DESCENDING).limit(limit)
+    order = ASCENDING if after and not before else DESCENDING
+    cursor = _collection(stores).find(query).sort("_id", order).limit(limit)
     return [_to_post(doc) async for doc in cursor]
 
 

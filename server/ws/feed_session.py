@@ -98,10 +98,38 @@ class Live:
         self.viewed: set[str] = set()
         self.lengths: dict[str, int | None] = {}  # served posts' clip lengths (cap a view's watch_ms)
         self.told_exhausted = False
+        self.full = False  # the session served its maximum: nothing more will come
+        self.lock = asyncio.Lock()  # one top-up at a time: an event's, or ``wait_for_more``'s
 
     @property
     def task_key(self) -> str:
         return f"feed:{self.stream.id}"
+
+    @property
+    def more_key(self) -> str:
+        return f"feed-more:{self.stream.id}"
+
+    async def wait_for_more(self) -> None:
+        """The session said exhausted: serve what the pool takes in later (a post
+        published since), without waiting for an event (the client has none to send)."""
+        pool = self.rt.pool
+        while self.told_exhausted and not self.full:
+            await pool.moved(pool.version)
+            async with self.lock:
+                if not self.told_exhausted:
+                    return  # an event served items meanwhile
+                busy = effects_of(self.conn).busy
+                try:
+                    served = await self.stream.top_up(save="later" if busy else "with_items")
+                except sessions.SessionMoved:
+                    _drop(self.conn, self)
+                    return
+                except sessions.SessionFull:
+                    self.full = True
+                    return
+                if served:
+                    await self.send_items(served)
+                    self.rewatch()
 
     # -- counts --------------------------------------------------------------
 
@@ -159,6 +187,8 @@ class Live:
         if not items and not always and not (exhausted and not self.told_exhausted):
             return
         self.told_exhausted = exhausted
+        if exhausted and not self.full:
+            self.conn.start_task(self.more_key, self.wait_for_more())
         chunks = [items[i : i + ITEMS_PER_MESSAGE] for i in range(0, len(items), ITEMS_PER_MESSAGE)] or [[]]
         for n, chunk in enumerate(chunks):
             last = n == len(chunks) - 1
@@ -183,6 +213,7 @@ def lives(conn: Connection) -> dict[str, Live]:
 
 def _drop(conn: Connection, live: Live) -> None:
     conn.cancel_task(live.task_key)
+    conn.cancel_task(live.more_key)
     live.rt.hub.unwatch(live)
     lives(conn).pop(live.stream.id, None)
 
@@ -255,7 +286,7 @@ async def on_open(conn: Connection, msg: proto.Message) -> None:
         served = await stream.top_up()
     except sessions.SessionFull:
         served = []
-        stream.exhausted = True
+        stream.exhausted = live.full = True
         _error(conn, "session_full", f"this session served its {sessions.MAX_SERVED} items; open a new one", None)
     await live.send_items(served, resent, always=True)
     live.rewatch()
@@ -270,24 +301,25 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
         return
     stream = live.stream
     effects = effects_of(conn)
-    try:
-        meta, sig = await stream.event(req.post_id, req.event, req.watch_ms)
-        # what the event changed is saved by its effects, unless items go out now and
-        # no earlier effects may still write (they would land after): then with them
-        served = await stream.top_up(save="later" if effects.busy else "with_items")
-    except NotInSession:
-        _error(conn, "not_in_session", f"post {req.post_id!r} was not served in this session", msg.id)
-        return
-    except sessions.SessionMoved:
-        _drop(conn, live)
-        _error(conn, "session_moved", "this session was opened on another connection", msg.id)
-        return
-    except sessions.SessionFull:
-        served = []
-        stream.exhausted = True
-        _error(conn, "session_full", f"this session served its {sessions.MAX_SERVED} items; open a new one", msg.id)
-    await live.send_items(served)
-    live.rewatch()
+    async with live.lock:
+        try:
+            meta, sig = await stream.event(req.post_id, req.event, req.watch_ms)
+            # what the event changed is saved by its effects, unless items go out now and
+            # no earlier effects may still write (they would land after): then with them
+            served = await stream.top_up(save="later" if effects.busy else "with_items")
+        except NotInSession:
+            _error(conn, "not_in_session", f"post {req.post_id!r} was not served in this session", msg.id)
+            return
+        except sessions.SessionMoved:
+            _drop(conn, live)
+            _error(conn, "session_moved", "this session was opened on another connection", msg.id)
+            return
+        except sessions.SessionFull:
+            served = []
+            stream.exhausted = live.full = True
+            _error(conn, "session_full", f"this session served its {sessions.MAX_SERVED} items; open a new one", msg.id)
+        await live.send_items(served)
+        live.rewatch()
 
     # the event's other effects run in order on the connection's effects task,
     # off the path to the next item
