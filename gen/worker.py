@@ -54,6 +54,7 @@ from gen.encode import encode_mp4, write_thumbnail
 from core.media_store import LocalMediaStore, open_media_store
 from gen.reference import open_reference
 from gen.provenance import outputs as provenance_outputs
+from gen.provenance import phash, phash_store
 from gen.provenance import registry as provenance_registry
 from gen.provenance.keys import SigningKeys, load_signing_keys
 from gen.provenance.manifest import Claims
@@ -172,6 +173,7 @@ class Worker:
         self.stores = open_stores(self.settings)
         await queue.ensure_group(self.stores)
         await provenance_registry.ensure_indexes(self.stores)
+        await phash_store.ensure_indexes(self.stores)
         if self.settings.c2pa_sign:
             self.signing = await asyncio.to_thread(load_signing_keys, self.settings)
         self._beats = asyncio.create_task(self._beat_loop())
@@ -431,6 +433,8 @@ class Worker:
         unsigned local store is written in place."""
         store = self.media
         frames, key = await self._marked(job, clip.frames)
+        # the served frames' perceptual hashes, for the public check (gen.provenance.phash_store)
+        await phash_store.record(self.stores, job.id, await asyncio.to_thread(phash.frame_hashes, frames))
         with tempfile.TemporaryDirectory(prefix="fabula-worker-") as tmp:
             local = isinstance(store, LocalMediaStore) and self.signing is None
             video_path = store.path(job.id, "video") if local else Path(tmp) / "video.mp4"
