@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
         one.add_argument("handle", metavar="HANDLE")
     actions.add_parser("list", help="the administrators' handles, one a line")
     admin.set_defaults(func=_admin)
+
+    from cli.user import add_user_commands  # login, logout, whoami, create, feed, cameo status
+
+    add_user_commands(sub)
     return parser
 
 
