@@ -29,6 +29,7 @@ MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
 BATCH = 32
 
 Variant = Literal["float", "int8"]
+Pooling = Literal["mean", "mean+max"]
 
 _load_lock = threading.Lock()
 _locks: dict[str, threading.Lock] = {"float": threading.Lock(), "int8": threading.Lock()}
@@ -87,8 +88,13 @@ def is_quantised(variant: Variant = "int8") -> bool:
     return _quantised.get(variant, False)
 
 
-def embed(texts: list[str], variant: Variant = "float", max_tokens: int = MAX_TOKENS) -> list[list[float]]:
-    """One 384-d unit vector per text (blocking; the first call loads the model)."""
+def embed(
+    texts: list[str], variant: Variant = "float", max_tokens: int = MAX_TOKENS, pooling: Pooling = "mean"
+) -> list[list[float]]:
+    """One unit vector per text (blocking; the first call loads the model): the mean
+    of the token vectors (384-d, what sentence-transformers gives), or with
+    ``pooling="mean+max"`` that followed by the L2-normalised element-wise
+    maximum over the tokens (768-d), which keeps a single telling word visible."""
     if not texts:
         return []
     import torch
@@ -104,5 +110,8 @@ def embed(texts: list[str], variant: Variant = "float", max_tokens: int = MAX_TO
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            if pooling == "mean+max":
+                peak = (hidden + (mask - 1.0) * 1e4).max(dim=1).values  # padding never wins the maximum
+                pooled = torch.cat([pooled, torch.nn.functional.normalize(peak, p=2, dim=1)], dim=1)
             out.extend(pooled.tolist())
     return out

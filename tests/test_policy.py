@@ -1,7 +1,8 @@
 """The policy rules, one case each: prompt moderation (every category's words,
 every normalisation the code does, the empty and too-long prompts), who may
 see a post, the generation quota and the ``Decision`` they all return.
-Pure functions: no server, no fixture."""
+Pure functions: no server, no fixture (the prompt classifier's own tests are
+in test_moderation_model.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 
 from core.settings import Settings
 from policy.decision import Decision
-from policy.prompt import MAX_PROMPT_CHARS, moderate_prompt, normalise
-from policy.prompt_rules import RULES
+from policy.normalise import classifier_form, rule_forms
+from policy.prompt import MAX_PROMPT_CHARS, assess_prompt, moderate_prompt, normalise
+from policy.prompt_rules import RULES, first_match
 from policy.quota import QuotaLimits, decide_enqueue
 from policy.visibility import VISIBILITIES, can_view_post, visible_kinds
 
@@ -37,7 +39,7 @@ REFUSED: dict[str, tuple[str, ...]] = {
     "self_harm": (
         "suicide note", "self-harm", "self harm", "how to kill myself", "kill yourself", "he wants to kill himself",
         "she will kill herself", "they kill themselves", "cutting myself", "cutting herself", "cutting himself",
-        "hang myself", "hang yourself",
+        "hang myself", "hang yourself", "self harming", "selfharm", "she slit her wrists", "took his own life",
     ),
     "violence": (
         "gore", "a gory scene", "behead", "beheading", "decapitated", "decapitation", "dismembered",
@@ -45,7 +47,19 @@ REFUSED: dict[str, tuple[str, ...]] = {
     ),
     "hate": (
         "nazi propaganda poster", "ethnic cleansing", "genocide of a people", "white power rally",
-        "racial slur", "racial slurs", "heil hitler",
+        "racial slur", "racial slurs", "heil hitler", "immigrants are vermin", "kill all the jews",
+    ),
+    "extremism": (
+        "an isis recruitment video", "al qaeda propaganda", "join the taliban", "sieg heil", "a video praising hitler",
+        "a tribute to the mass shooter", "the great replacement",
+    ),
+    "illegal": (
+        "how to make a pipe bomb", "a tutorial on cooking meth", "step by step: synthesize fentanyl",
+        "buy cocaine on the dark web", "how to hotwire a car", "3d printed gun", "counterfeit money",
+    ),
+    "real_person": (
+        "the president of France on a horse", "the current us president", "the pope in a puffer jacket",
+        "the american prime minister",
     ),
 }
 
@@ -55,7 +69,10 @@ REFUSED: dict[str, tuple[str, ...]] = {
 )
 def test_each_rule_refuses_its_words(category, prompt):
     rule = next(rule for rule in RULES if rule.category == category)
-    assert moderate_prompt(prompt) == Decision(allowed=False, category=category, reason=rule.reason)
+    assert first_match(rule_forms(prompt))[0] is rule
+    decision = moderate_prompt(prompt)
+    assert (decision.allowed, decision.category) == (False, category)
+    assert decision.reason.startswith(rule.reason)  # a real person's refusal adds what it found
 
 
 def test_every_rule_has_cases_here():
@@ -76,12 +93,25 @@ def test_every_rule_has_cases_here():
         "a massacred tomato sauce",  # "massacre" is whole-word, not a prefix
         "the genocide museum",  # "genocide" alone; the rule is "genocide of"
         "cutting paper",  # self-harm needs cutting myself/herself/himself
-        "self harming",  # whole words: "self harm" then more letters
         "a nazi in a history documentary",  # the rule is "nazi propaganda"
+        "how to make a bath bomb",  # not a bomb
+        "a naked mole rat in a zoo",  # "naked" of an animal
+        "nude heels with a summer dress",  # "nude" as a colour
+        "a horror film, suspenseful, no gore",  # "gore" denied
+        "a trump card",  # a name followed by a thing
+        "a man named Bob fixing his truck",
+        "a president of the chess club giving a speech",
     ],
 )
 def test_harmless_prompts_pass(prompt):
+    assert first_match(rule_forms(prompt)) is None
     assert moderate_prompt(prompt) == Decision.allow()
+
+
+@pytest.mark.parametrize("prompt", ["a suicide prevention hotline ad", "the suicide awareness walk"])
+def test_words_the_rules_leave_to_the_classifier(prompt):
+    """No rule refuses these; the classifier decides (and may refuse: see docs/SAFETY.md)."""
+    assert first_match(rule_forms(prompt)) is None
 
 
 def test_minors_rule_wins_over_sexual():
@@ -90,12 +120,32 @@ def test_minors_rule_wins_over_sexual():
     assert moderate_prompt("naked child").category == "minors"
 
 
+def _rule(prompt: str) -> str | None:
+    found = first_match(rule_forms(prompt))
+    return found[0].category if found else None
+
+
 def test_minors_rule_reaches_sixty_characters_between_the_words():
+    """On one reading (the others cut the run of x's, which brings the words closer)."""
+
+    def on_the_text(prompt: str) -> str | None:
+        found = first_match([normalise(prompt)])
+        return found[0].category if found else None
+
     near = "a child " + "x" * 58 + " lingerie"  # 60 characters between the two words
     far = "a child " + "x" * 59 + " lingerie"  # 61
-    assert moderate_prompt(near).category == "minors"
-    assert moderate_prompt(far).allowed  # "lingerie" alone is in no rule
-    assert moderate_prompt("a child " + "x" * 59 + " naked").category == "sexual"  # too far for minors, still sexual
+    assert on_the_text(near) == "minors"
+    assert on_the_text(far) is None  # "lingerie" alone is in no rule
+    assert on_the_text("a child " + "x" * 59 + " naked") == "sexual"  # too far for minors, still sexual
+
+
+@pytest.mark.parametrize(
+    ("prompt", "category"),
+    [("a 12 year old in lingerie", "minors"), ("a 17-year-old posing topless", "minors"), ("an 18 year old posing topless", "sexual")],
+)
+def test_an_age_under_eighteen_is_a_minor(prompt, category):
+    """Ages are read with their digits (the digit-for-letter swaps would turn 12 into "i2")."""
+    assert _rule(prompt) == category
 
 
 # --- prompt moderation: what the text goes through first ----------------------
@@ -111,10 +161,39 @@ def test_minors_rule_reaches_sixty_characters_between_the_words():
         ("𝐧𝐮𝐝𝐞", "nude"),  # mathematical bold letters (same)
         ("0 1 3 4 5 7 @ $", "o i e a s t a s"),  # each digit-for-letter swap undone
         ("  kill \t\n  myself  ", "kill myself"),  # runs of white space collapse, ends trimmed
+        ("nu\u200bde", "nude"),  # zero-width space
+        ("nu\u00adde", "nude"),  # soft hyphen
+        ("nud\u0435", "nude"),  # Cyrillic е inside a Latin word
+        ("\u043f\u0440\u0438\u0432\u0435\u0442", "\u043f\u0440\u0438\u0432\u0435\u0442"),  # a Russian word stays Russian
+        ("ΝUDE", "nude"),  # Greek capital nu
     ],
 )
 def test_normalise(typed, seen):
     assert normalise(typed) == seen
+
+
+@pytest.mark.parametrize(
+    ("typed", "reading"),
+    [
+        ("n u d e", "nude"),
+        ("n.u.d.e", "nude"),
+        ("s-e-x tape", "sex tape"),
+        ("se.x", "sex"),
+        ("nuuude", "nude"),
+        ("killlll myself", "kill myself"),
+        ("ki11 myself", "kill myself"),
+    ],
+)
+def test_rule_forms_undo_what_one_form_cannot(typed, reading):
+    forms = rule_forms(typed)
+    assert forms[0] == normalise(typed)
+    assert reading in forms
+
+
+def test_the_classifier_reads_digits_and_joined_letters():
+    assert classifier_form("A 12 Year Old") == "a 12 year old"
+    assert classifier_form("n u d e  beach") == "nude beach"
+    assert classifier_form("sooooo coool") == "soo cool"
 
 
 @pytest.mark.parametrize(
@@ -156,9 +235,10 @@ def test_normalisation_tricks_are_undone_before_the_rules(prompt, category):
         pytest.param("selfharm", id="self-harm written as one word"),
     ],
 )
-@pytest.mark.xfail(strict=True, reason="not handled by policy.prompt today; a strict xfail, so handling it turns this red")
-def test_tricks_not_handled_yet(prompt):
-    assert not moderate_prompt(prompt).allowed
+def test_tricks_are_undone(prompt):
+    assessment = assess_prompt(prompt)
+    assert not assessment.decision.allowed
+    assert assessment.layer == "rules"  # the normalisation, not the classifier, caught it
 
 
 # --- prompt moderation: empty and too long ------------------------------------

@@ -1,0 +1,124 @@
+"""What a prompt's text goes through before the moderation reads it.
+
+``normalise`` gives the one form every check reads:
+
+- Unicode compatibility forms folded (full-width and mathematical letters
+  become plain ones), accents dropped (NFKD, combining marks removed);
+- invisible characters removed: every format character (zero-width space and
+  joiners, word joiner, byte-order mark, soft hyphen, bidirectional marks);
+- Cyrillic and Greek letters that look like Latin ones, inside a word that
+  also has Latin letters, read as those Latin letters ("nudе" with a
+  Cyrillic е); a word written wholly in Cyrillic or Greek is left alone;
+- lower case; the common digit-and-symbol swaps undone (0 o, 1 i, 3 e, 4 a,
+  5 s, 7 t, @ a, $ s); runs of white space collapsed.
+
+``rule_forms`` adds the readings that undo the tricks that a single form
+cannot (the rules try every one; the learned classifier reads the first):
+
+- letters spaced out or split by punctuation ("n u d e", "n.u.d.e", "s-e-x")
+  joined back together;
+- punctuation inside a word dropped ("se.x", "k*ll");
+- letters repeated three times or more cut to one ("nuuude") and to two
+  ("killlll");
+- 1, | and ! read as l ("ki11 myself") instead of i.
+
+Not undone: letters dropped or swapped ("nde", "ndue"), a letter doubled only
+once ("nuude"), words split in two by a space ("nu de"), look-alikes from
+scripts other than Cyrillic and Greek, and words in other languages.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACES = re.compile(r"\s+")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET_L = str.maketrans({"0": "o", "1": "l", "|": "l", "!": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+
+# Cyrillic and Greek small letters that look like a Latin one (after lower()).
+_LOOKALIKES = {
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+    "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "һ": "h", "ӏ": "l",
+    "ԛ": "q", "ԝ": "w", "ɡ": "g", "ı": "i",
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
+    "υ": "u", "χ": "x", "ω": "w", "ϲ": "c", "ϳ": "j",
+}
+# capitals first: a capital's small letter can look like another Latin letter (Greek Ν, ν: N, v)
+_CAPITAL_LOOKALIKES = {
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T", "У": "Y",
+    "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S",
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P",
+    "Τ": "T", "Υ": "Y", "Χ": "X",
+}
+_LOOKALIKE_TABLE = str.maketrans(_LOOKALIKES)
+_CAPITAL_TABLE = str.maketrans(_CAPITAL_LOOKALIKES)
+_HAS_CAPITAL_LOOKALIKE = re.compile("[" + "".join(_CAPITAL_LOOKALIKES) + "]")
+_MIXED_WORD = re.compile(r"\S*[A-Za-z]\S*")
+_HAS_LOOKALIKE = re.compile("[" + "".join(_LOOKALIKES) + "]")
+_LATIN_WORD = re.compile(r"\S*[a-z]\S*")
+
+# letters (or digits standing for letters) spaced out or split by punctuation: "n u d e", "n.u.d.e", "s-e-x"
+_SPACED = re.compile(r"(?<![a-z0-9])(?:[a-z0-9][ .\-_*,·•|/+~]{1,3}){2,}[a-z0-9](?![a-z0-9])")
+_SEPARATORS = re.compile(r"[ .\-_*,·•|/+~]")
+# punctuation inside a word: "se.x", "k*ll", "n_ude"
+_INNER_PUNCT = re.compile(r"(?<=[a-z])[.\-_*'`´·•~+]+(?=[a-z])")
+_RUN3 = re.compile(r"([a-z])\1{2,}")
+
+
+def _is_invisible(ch: str) -> bool:
+    return unicodedata.category(ch) == "Cf"
+
+
+def _fold_lookalikes(text: str) -> str:
+    if not _HAS_LOOKALIKE.search(text):
+        return text
+    return _LATIN_WORD.sub(lambda m: m.group(0).translate(_LOOKALIKE_TABLE), text)
+
+
+def _fold_capitals(text: str) -> str:
+    if not _HAS_CAPITAL_LOOKALIKE.search(text):
+        return text
+    return _MIXED_WORD.sub(lambda m: m.group(0).translate(_CAPITAL_TABLE), text)
+
+
+def _fold(text: str) -> str:
+    """Compatibility forms, accents and invisible characters; look-alikes; lower case."""
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch) and not _is_invisible(ch))
+    return _fold_lookalikes(_fold_capitals(folded).lower())
+
+
+def normalise(text: str) -> str:
+    """Lower case, accents and invisible characters dropped, look-alike letters and
+    digit-for-letter swaps undone, white space collapsed."""
+    return _SPACES.sub(" ", _fold(text).translate(_LEET)).strip()
+
+
+def _join_spaced(text: str) -> str:
+    return _SPACED.sub(lambda m: _SEPARATORS.sub("", m.group(0)), text)
+
+
+def rule_forms(text: str) -> list[str]:
+    """The readings of ``text`` that the rules try, ``normalise(text)`` first; no duplicates."""
+    folded = _fold(text)
+    base = _SPACES.sub(" ", folded.translate(_LEET)).strip()
+    as_l = _SPACES.sub(" ", folded.translate(_LEET_L)).strip()
+    plain = _SPACES.sub(" ", folded).strip()  # digits kept: ages, numbers
+    forms = [base, plain]
+    for start in (base, as_l):
+        joined = _INNER_PUNCT.sub("", _join_spaced(start))
+        forms.extend((start, joined, _RUN3.sub(r"\1", joined), _RUN3.sub(r"\1\1", joined)))
+    out: list[str] = []
+    for form in forms:
+        if form not in out:
+            out.append(form)
+    return out
+
+
+def classifier_form(text: str) -> str:
+    """What the learned classifier reads: folded like ``normalise`` but with digits
+    kept (ages, numbers), letters spaced out joined and runs of three or more
+    letters cut to two."""
+    folded = _SPACES.sub(" ", _fold(text)).strip()
+    return _RUN3.sub(r"\1\1", _join_spaced(folded))
