@@ -19,6 +19,7 @@ from feed.live import runtime as feed_runtime
 from server.errors import EXCEPTION_HANDLERS
 from server.auth import metrics_guard, schema_guard
 from server.indexes import ensure_all
+from server.openapi import declare_request_bodies
 from server.request_log import RequestLogMiddleware
 from server.rtc import peers as rtc_peers
 from server.routes import ROUTE_MODULES
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     handlers: list = [Metrics] if settings.metrics_public or settings.metrics_token else []
     for module in ROUTE_MODULES:
         handlers.extend(module.ROUTES)
+    declare_request_bodies(handlers)  # every write states its request body in the OpenAPI document
 
     app = Litestar(
         route_handlers=handlers,

@@ -1,8 +1,15 @@
-"""OpenAPI helpers: every status a route can return is declared on it."""
+"""OpenAPI helpers: every status a route can return is declared on it, and
+every write states its request body (``body_operation`` for a route that
+decodes its body itself, ``declare_request_bodies`` for those that take none)."""
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass
+
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 
 from core.errors import ErrorBody
 
@@ -30,3 +37,43 @@ def errors(*statuses: int) -> dict[int, ResponseSpec]:
         status: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS.get(status, "Error"), generate_examples=False)
         for status in sorted({*COMMON, *statuses})
     }
+
+
+def body_operation(content: dict[str, Schema], *, required: bool = True, description: str | None = None) -> type[Operation]:
+    """An operation class whose request body is ``content`` (media type → schema):
+    for a route that reads its body itself (JSON or a form), which Litestar cannot see."""
+
+    @dataclass
+    class BodyOperation(Operation):
+        # a dataclass again, so that its __init__ calls __post_init__ (Operation's does not)
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                required=required,
+                description=description,
+                content={media_type: OpenAPIMediaType(schema=schema) for media_type, schema in content.items()},
+            )
+
+    return BodyOperation
+
+
+# the body of a write that takes none: nothing, or an empty JSON object
+NoBodyOperation = body_operation(
+    {"application/json": Schema(type="object", max_properties=0, description="no fields: send no body (or {})")},
+    required=False,
+    description="This action takes no request body.",
+)
+WRITES = {"POST", "PATCH", "PUT"}
+
+
+def declare_request_bodies(handlers: list) -> None:
+    """Give every POST, PATCH and PUT handler that neither takes ``data`` nor
+    states its body (``operation_class``) the empty body, so that the OpenAPI
+    document states a request body for every write."""
+    for handler in handlers:
+        if not isinstance(handler, HTTPRouteHandler) or not (set(handler.http_methods) & WRITES):
+            continue
+        if handler.operation_class is not Operation:
+            continue
+        if "data" in inspect.signature(handler.fn).parameters:
+            continue
+        handler.operation_class = NoBodyOperation

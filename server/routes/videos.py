@@ -14,7 +14,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Request, Response, delete, get, post
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.spec import Schema
 from litestar.params import Parameter
 
 from accounts.users import User
@@ -31,7 +31,7 @@ from server import cameo_use
 from server.auth import AUTH
 from server.body import decode_json_or_form
 from server.openai_errors import OPENAI_ERROR_HANDLERS
-from server.openapi import errors
+from server.openapi import body_operation, errors
 from server.media import (
     ensure_spritesheet,
     guarded,
@@ -122,22 +122,14 @@ _EXTEND_FORM_SCHEMA = Schema(
 )
 
 
-def _body_operation(json_schema: Schema, form_schema: Schema) -> type[Operation]:
-    class BodyOperation(Operation):
-        def __post_init__(self) -> None:
-            self.request_body = RequestBody(
-                required=True,
-                content={
-                    "application/json": OpenAPIMediaType(schema=json_schema),
-                    "multipart/form-data": OpenAPIMediaType(schema=form_schema),
-                },
-            )
+_REMIX_SCHEMA = Schema(type="object", required=["prompt"], properties={"prompt": Schema(type="string", min_length=1, max_length=4000)})
+# (OpenAI's edits take a prompt and a video; none is served here: every call is 400 unsupported)
+_EDIT_SCHEMA = Schema(type="object", properties={"prompt": Schema(type="string"), "video": Schema(type="object")})
 
-    return BodyOperation
-
-
-CreateVideoOperation = _body_operation(_CREATE_SCHEMA, _CREATE_FORM_SCHEMA)
-ExtendVideoOperation = _body_operation(_EXTEND_SCHEMA, _EXTEND_FORM_SCHEMA)
+CreateVideoOperation = body_operation({"application/json": _CREATE_SCHEMA, "multipart/form-data": _CREATE_FORM_SCHEMA})
+ExtendVideoOperation = body_operation({"application/json": _EXTEND_SCHEMA, "multipart/form-data": _EXTEND_FORM_SCHEMA})
+RemixVideoOperation = body_operation({"application/json": _REMIX_SCHEMA, "multipart/form-data": _REMIX_SCHEMA})
+EditVideoOperation = body_operation({"application/json": _EDIT_SCHEMA, "multipart/form-data": _EDIT_SCHEMA}, required=False)
 
 
 def form_limit(settings: Settings) -> int:
@@ -364,6 +356,7 @@ async def delete_video(video_id: str, stores: Stores, settings: Settings, user: 
     status_code=200,
     tags=["videos"],
     exception_handlers=OPENAI_ERROR_HANDLERS,
+    operation_class=RemixVideoOperation,
 )
 async def remix_video(request: Request, video_id: str, stores: Stores, settings: Settings, user: User) -> Response[VideoObject]:
     """A new video from one of my completed ones with a new prompt: same model,
@@ -478,6 +471,7 @@ def _png_size(png: bytes) -> tuple[int, int]:
     status_code=200,
     tags=["videos"],
     exception_handlers=OPENAI_ERROR_HANDLERS,
+    operation_class=EditVideoOperation,
 )
 async def edit_video(user: User) -> VideoObject:
     """Not supported here: always 400 ``unsupported``. The served pipelines
