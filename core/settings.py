@@ -100,6 +100,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_signup_ip: str = "10/1h"  # accounts made per client address
     rate_password_check: str = "10/10m"  # password change and account deletion, per user
     rate_export: str = "3/1h"  # data exports per user
+    rate_provenance_check: str = "30/10m"  # public provenance checks per user, or per address signed out
+    # the largest file POST /v1/provenance/check accepts (bigger is a 413 while it streams)
+    provenance_check_max_upload_bytes: int = 100 * 1024 * 1024
 
     # --- the public surface (server.app) ---
     # /schema (the OpenAPI document and its viewers); `fabula dev` turns it on
