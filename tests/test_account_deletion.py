@@ -15,10 +15,13 @@ import pytest
 from cameos import appearances, grants, identity
 from cameos import store as cameo_store
 from core.media_store import open_media_store
+from core.messages import JobEvent
+from gen import events
 from server.ws import protocol as proto
 from tests.conftest import signup
 from tests.test_auth_routes import assert_error
-from tests.test_posts_feed import completed_videos, follow, publish
+from tests.test_account_export import made_video
+from tests.test_posts_feed import follow, publish
 from tests.test_ws import closed_code, connect
 
 PASSWORD = "my own secret words"  # (the other users have the suite's default one)
@@ -82,10 +85,13 @@ def media_mentions(settings, needles: set[str]) -> list[str]:
 
 
 @pytest.fixture
-async def pair(http, worker):
-    """The user who leaves (``me``) and one who stays (``other``), each with a published video."""
+async def pair(http, stores, settings):
+    """The user who leaves (``me``, two finished videos, one with the events a
+    worker leaves) and one who stays (``other``, one video)."""
     me, other = await signup(http, password=PASSWORD), await signup(http)
-    mine, theirs = await completed_videos(http, me, 2), await completed_videos(http, other, 1)
+    mine = [await made_video(stores, settings, me) for _ in range(2)]
+    theirs = [await made_video(stores, settings, other)]
+    await events.publish(stores, JobEvent(type="status", video_id=mine[0], status="completed", progress=100))
     return me, other, mine, theirs
 
 
