@@ -10,11 +10,17 @@ clip), then ``finish``. The sender takes frames with ``recv``:
   encoder never makes the track hold more than one frame;
 - a new frame is returned as soon as it arrives (no pacing to a frame
   rate: a denoising step comes when it comes);
+- a preview (``show_image``) is followed at once by one repeat of itself:
+  some receivers (aiortc's jitter buffer) hand a frame to their decoder
+  only when the next frame's first packet arrives, and previews come
+  seconds apart; the repeat shows each step without waiting for the next
+  (bench/preview_rtc.py). A clip's frames follow each other anyway;
 - while nothing new arrives the last frame is sent again every
   ``repeat_s``, so a late or lossy receiver gets a picture (and a key
   frame it asked for) without waiting for the next step;
-- after ``finish`` the waiting frame still goes out, then the track ends
-  (``recv`` raises ``MediaStreamError``; the peer's sender stops).
+- after ``finish`` the waiting frame (or the last one) still goes out,
+  with its repeat, then the track ends (``recv`` raises
+  ``MediaStreamError``; the peer's sender stops).
 
 Timestamps are the wall clock since the first frame, on the 90 kHz video
 clock. Pictures are cropped to even sides (4:2:0 needs them).
@@ -54,10 +60,11 @@ class PreviewTrack(MediaStreamTrack):
     def __init__(self, repeat_s: float = REPEAT_S) -> None:
         super().__init__()
         self.repeat_s = repeat_s
-        self._pending: av.VideoFrame | None = None
+        self._pending: tuple[av.VideoFrame, bool] | None = None
         self._last: av.VideoFrame | None = None
         self._wake = asyncio.Event()
         self._finished = False
+        self._follow_up = False  # send the last frame again at once (it was a preview)
         self._start: float | None = None
         self._last_pts = -1
         self.ended = asyncio.Event()  # set once the track has ended (finished and drained, or stopped)
@@ -67,21 +74,27 @@ class PreviewTrack(MediaStreamTrack):
 
     # -- the owner's side ------------------------------------------------
 
-    def show(self, frame: av.VideoFrame) -> None:
-        """Send ``frame`` next (replacing one still waiting)."""
+    def show(self, frame: av.VideoFrame, *, follow_up: bool = False) -> None:
+        """Send ``frame`` next (replacing one still waiting); ``follow_up``: then once more at once."""
         if self._finished or self.readyState != "live":
             return
         self.shown += 1
         if self._pending is not None:
             self.dropped += 1
-        self._pending = frame
+        self._pending = (frame, follow_up)
         self._wake.set()
 
     def show_image(self, data: bytes) -> None:
-        self.show(image_frame(data))
+        """Send a picture (a preview), followed by its repeat."""
+        self.show(image_frame(data), follow_up=True)
 
     def finish(self) -> None:
-        """No more frames: the waiting one goes out, then the track ends."""
+        """No more frames: the waiting one goes out, then once more (so that
+        every receiver shows it), then the track ends."""
+        if self._pending is not None:
+            self._pending = (self._pending[0], True)
+        elif self._last is not None:
+            self._follow_up = True
         self._finished = True
         self._wake.set()
 
@@ -96,9 +109,12 @@ class PreviewTrack(MediaStreamTrack):
             if self.readyState != "live":
                 raise MediaStreamError
             if self._pending is not None:
-                frame, self._pending = self._pending, None
+                (frame, self._follow_up), self._pending = self._pending, None
                 self._last = frame
                 return self._stamp(frame)
+            if self._follow_up and self._last is not None:
+                self._follow_up = False
+                return self._stamp(self._last)
             if self._finished:
                 self.stop()
                 raise MediaStreamError
