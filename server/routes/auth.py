@@ -24,7 +24,6 @@ from core.settings import Settings
 from core.stores import Stores
 from server.auth import AUTH, bearer_token, client_address
 from server.openapi import errors
-from server.routes import account
 
 TOO_MANY_LOGINS = "too many login attempts; try again later"
 
@@ -107,5 +106,4 @@ async def change_password(data: PasswordChange, request: Request, stores: Stores
     return Revoked(revoked=revoked)
 
 
-# with the account as a whole (deletion, export), registered here
-ROUTES = [signup, login, logout, logout_all, change_password, *account.ROUTES]
+ROUTES = [signup, login, logout, logout_all, change_password]
