@@ -9,7 +9,7 @@ import threading
 
 from ulid import ULID
 
-KINDS = ("user", "video", "post", "tok", "req", "comment", "notif", "cameo", "chal")
+KINDS = ("user", "video", "post", "tok", "req", "comment", "notif", "cameo", "chal", "report", "audit")
 
 _lock = threading.Lock()
 _last = 0

@@ -171,6 +171,9 @@ class Rules(msgspec.Struct, frozen=True, kw_only=True):
     signup_ip: Rule  # accounts made per client address
     password_check: Rule  # current-password checks per user (password change, account deletion)
     export: Rule  # data exports per user
+    reports: Rule  # reports per user
+    comments: Rule  # comments and replies per user
+    videos: Rule  # video creations per user
 
 
 _cache: dict[int, tuple[Settings, Rules]] = {}
@@ -188,6 +191,9 @@ def rules(settings: Settings) -> Rules:
         signup_ip=Rule.parse("signup:ip", settings.rate_signup_ip),
         password_check=Rule.parse("password:user", settings.rate_password_check),
         export=Rule.parse("export:user", settings.rate_export),
+        reports=Rule.parse("reports:user", settings.rate_reports),
+        comments=Rule.parse("comments:user", settings.rate_comments),
+        videos=Rule.parse("videos:user", settings.rate_videos),
     )
     _cache[id(settings)] = (settings, parsed)
     return parsed

@@ -101,6 +101,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_password_check: str = "10/10m"  # password change and account deletion, per user
     rate_export: str = "3/1h"  # data exports per user
     rate_provenance_check: str = "30/10m"  # public provenance checks per user, or per address signed out
+    rate_reports: str = "20/1h"  # reports (posts, comments, users, cameos) per user
+    rate_comments: str = "30/1m"  # comments and replies per user
+    rate_videos: str = "30/10m"  # video creations (new, remix, extend, edit) per user
     # the largest file POST /v1/provenance/check accepts (bigger is a 413 while it streams)
     provenance_check_max_upload_bytes: int = 100 * 1024 * 1024
 

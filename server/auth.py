@@ -20,9 +20,9 @@ from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 
-from accounts import tokens, users
+from accounts import suspensions, tokens, users
 from accounts.users import User
-from core.errors import NotFound, Unauthorized
+from core.errors import Forbidden, NotFound, Unauthorized
 from core.stores import Stores
 
 
@@ -58,6 +58,15 @@ async def token_from_scope(connection: ASGIConnection, stores: Stores | None = N
     if user is None:
         raise Unauthorized("invalid, expired or revoked token", code="invalid_token")
     return user
+
+
+async def refuse_suspended(stores: Stores, user_id: str, token: str | None = None) -> None:
+    """403 ``account_suspended`` for a suspended account (its tokens were
+    revoked when it was suspended; ``token``, just issued, is revoked too)."""
+    if await suspensions.is_suspended(stores, user_id):
+        if token is not None:
+            await tokens.revoke(stores, token)
+        raise Forbidden("this account is suspended", code="account_suspended")
 
 
 async def current_user(request: Request, stores: Stores) -> User:

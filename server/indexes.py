@@ -8,11 +8,14 @@ from core.stores import Stores
 async def ensure_all(stores: Stores) -> None:
     import accounts.indexes
     import cameos.indexes
+    import feed.audit
     import feed.social.comments
     import feed.social.likes
     import feed.social.notifications
     import feed.social.posts
+    import feed.social.reports
     import feed.social.shares
+    import feed.takedown
     import gen.jobs
 
     await accounts.indexes.ensure(stores)
@@ -23,3 +26,6 @@ async def ensure_all(stores: Stores) -> None:
     await feed.social.comments.ensure_indexes(stores)
     await feed.social.shares.ensure_indexes(stores)
     await feed.social.notifications.ensure_indexes(stores)
+    await feed.social.reports.ensure_indexes(stores)
+    await feed.audit.ensure_indexes(stores)
+    await feed.takedown.ensure_indexes(stores)

@@ -8,7 +8,10 @@ integer: nx-27017 stores booleans set by an update as 1, which a query for
 the one whose request was approved), ``remix``, and for cameos (``cameo_id``, and ``video_id`` for a use):
 ``cameo_request`` (to the owner), ``cameo_approved`` / ``cameo_declined`` /
 ``cameo_revoked`` (to the requester), ``cameo_used`` (to the owner) and
-``cameo_removed`` (to a video's creator, when a cameo's owner removed it).
+``cameo_removed`` (to a video's creator, when a cameo's owner removed it);
+``report_actioned`` (to a reporter, when the moderators acted on the report)
+and ``content_removed`` (to an author whose post, comment or cameo the
+moderators took down).
 Nobody is notified of their own actions. A follow notifies once per
 follower (``notify(once=True)``): unfollowing and following again sends
 nothing new. Only a like that created
@@ -40,10 +43,12 @@ from core.stores import Stores
 Kind = Literal[
     "like", "comment", "reply", "follow", "follow_request", "follow_accepted", "remix",
     "cameo_request", "cameo_approved", "cameo_declined", "cameo_revoked", "cameo_used", "cameo_removed",
+    "report_actioned", "content_removed",
 ]
 KINDS: tuple[str, ...] = (
     "like", "comment", "reply", "follow", "follow_request", "follow_accepted", "remix",
     "cameo_request", "cameo_approved", "cameo_declined", "cameo_revoked", "cameo_used", "cameo_removed",
+    "report_actioned", "content_removed",
 )
 NOTIFY_CHANNEL = "notifications"  # published on stores.key(NOTIFY_CHANNEL)
 

@@ -22,7 +22,7 @@ from accounts.users import Handle, User, check_handle, handle_key
 from core import rate_limit
 from core.settings import Settings
 from core.stores import Stores
-from server.auth import AUTH, bearer_token, client_address
+from server.auth import AUTH, bearer_token, client_address, refuse_suspended
 from server.openapi import errors
 
 TOO_MANY_LOGINS = "too many login attempts; try again later"
@@ -65,7 +65,7 @@ async def signup(data: SignupIn, request: Request, stores: Stores, settings: Set
     return await credentials.signup(stores, data.handle, data.password)
 
 
-@post("/v1/auth/login", status_code=200, tags=["auth"], responses=errors(401, 429))
+@post("/v1/auth/login", status_code=200, tags=["auth"], responses=errors(401, 403, 429))
 async def login(data: LoginIn, request: Request, stores: Stores, settings: Settings) -> Session:
     """Exchange a handle and password for a new token. A wrong password and an
     unknown handle get the same 401; too many attempts on a handle or from an
@@ -76,6 +76,7 @@ async def login(data: LoginIn, request: Request, stores: Stores, settings: Setti
     await rate_limit.enforce(stores, rules.login_handle, handle, message=TOO_MANY_LOGINS)
     session = await credentials.login(stores, data.handle, data.password)
     await rate_limit.reset(stores, rules.login_handle, handle)
+    await refuse_suspended(stores, session.user.id, session.token)
     return session
 
 

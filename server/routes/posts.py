@@ -18,7 +18,7 @@ from core.ids import has_kind
 from core.settings import Settings
 from core.stores import Stores
 from core.text import check_text
-from feed import publishing
+from feed import publishing, takedown
 from feed.social import posts as feed_posts
 from cameos import appearances
 from cameos.resolve import check_video_cameos
@@ -95,6 +95,16 @@ def check_cursor(value: str | None, kind: str) -> str | None:
     return value
 
 
+async def shown_post(stores: Stores, post_id: str, viewer: User) -> feed_posts.Post:
+    """The post, if the viewer may see it; 410 ``post_removed`` when the
+    moderators took down a post the viewer could see; 404 otherwise."""
+    try:
+        return await _visible_post(stores, post_id, viewer.id)
+    except NotFound:
+        await takedown.refuse_if_removed(stores, post_id, viewer.id)
+        raise
+
+
 async def visible_post(stores: Stores, post_id: str, viewer: User) -> feed_posts.Post:
     return await _visible_post(stores, post_id, viewer.id)
 
@@ -147,6 +157,7 @@ async def publish_post(data: PublishPost, stores: Stores, user: User) -> PostVie
         raise Conflict(f"video {data.video_id!r} is {job.status}; only completed videos can be published", code="video_not_ready")
     if job.cameos:
         await check_video_cameos(stores, user.id, job.id, job.prompt)
+    await takedown.refuse_removed_video(stores, job.id)
     source = await _remix_source(stores, job, data.remix_of, user)
     created = await publishing.publish(
         stores,
@@ -161,10 +172,11 @@ async def publish_post(data: PublishPost, stores: Stores, user: User) -> PostVie
     return (await post_views(stores, [created], user.id))[0]
 
 
-@get("/v1/posts/{post_id:str}", dependencies=AUTH, responses=errors(401, 404), tags=["posts"])
+@get("/v1/posts/{post_id:str}", dependencies=AUTH, responses=errors(401, 404, 410), tags=["posts"])
 async def get_post(post_id: str, stores: Stores, user: User) -> PostView:
-    """A post I may see (404 otherwise: unknown, hidden by its visibility, or across a block)."""
-    return (await post_views(stores, [await _visible_post(stores, post_id, user.id)], user.id))[0]
+    """A post I may see (404 otherwise: unknown, hidden by its visibility, or
+    across a block; 410 ``post_removed`` once the moderators took it down)."""
+    return (await post_views(stores, [await shown_post(stores, post_id, user)], user.id))[0]
 
 
 @patch("/v1/posts/{post_id:str}", dependencies=AUTH, responses=errors(401, 403, 404), tags=["posts"])
@@ -189,7 +201,7 @@ async def delete_post(post_id: str, stores: Stores, user: User) -> PostDeleted:
 @get(
     "/v1/posts/{post_id:str}/content",
     dependencies=AUTH,
-    responses=errors(401, 404, 416),
+    responses=errors(401, 404, 410, 416),
     tags=["posts"],
 )
 async def post_content(
@@ -200,8 +212,8 @@ async def post_content(
     user: User,
     variant: Annotated[str, Parameter(pattern="^(video|thumbnail)$")] = "video",
 ) -> Response:
-    """A post's MP4 or thumbnail; honours ``Range`` with 206."""
-    found = await _visible_post(stores, post_id, user.id)
+    """A post's MP4 or thumbnail; honours ``Range`` with 206 (410 once the post was taken down)."""
+    found = await shown_post(stores, post_id, user)
     return await media_response(
         media_store(settings),
         found.video_id,

@@ -15,6 +15,7 @@ from msgspec import Meta
 
 from accounts.graph import blocked_among, is_blocked_between
 from accounts.users import User
+from core import rate_limit
 from core.clock import unix
 from core.errors import BadRequest, NotFound
 from core.settings import Settings
@@ -46,7 +47,7 @@ class NewComment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         if not self.text.strip():
-            raise ValueError("text must not be blank")
+            raise ValueError("text: must not be blank")
         check_text("text", self.text)
 
 
@@ -166,10 +167,12 @@ async def list_comments(post_id: str, stores: Stores, user: User, cursor: Cursor
     return CommentPage(data=await _comment_views(stores, items, user.id), next_cursor=next_cursor)
 
 
-@post("/v1/posts/{post_id:str}/comments", dependencies=AUTH, responses=errors(401, 404), tags=["social"])
-async def add_comment(post_id: str, data: NewComment, stores: Stores, user: User) -> CommentView:
-    """Comment on a post, or reply to one of its comments (``reply_to``)."""
+@post("/v1/posts/{post_id:str}/comments", dependencies=AUTH, responses=errors(401, 404, 429), tags=["social"])
+async def add_comment(post_id: str, data: NewComment, stores: Stores, settings: Settings, user: User) -> CommentView:
+    """Comment on a post, or reply to one of its comments (``reply_to``);
+    limited per user (``FABULA_RATE_COMMENTS``, 429 with Retry-After)."""
     found = await visible_post(stores, post_id, user.id)
+    await rate_limit.enforce(stores, rate_limit.rules(settings).comments, user.id, message="too many comments; try again later")
     reply_to = None
     if data.reply_to is not None:
         reply_to = await comments.get_comment(stores, data.reply_to)
