@@ -127,6 +127,15 @@ class FabulaClient:
         """``display_name``, ``bio``, ``avatar_url`` ("" clears one)."""
         return await self._json("PATCH", "/v1/me", json=fields)
 
+    async def delete_account(self, password: str) -> None:
+        """Delete my account for good (everything I made and did goes with it)."""
+        await self.request("DELETE", "/v1/me", json={"password": password})
+        self.token = None
+
+    async def export_account(self) -> bytes:
+        """A zip of my data (one JSON file per kind) and my finished videos."""
+        return (await self.request("GET", "/v1/me/export")).content
+
     async def user(self, handle: str) -> dict:
         return await self._json("GET", f"/v1/users/{handle}")
 
@@ -370,6 +379,14 @@ class FabulaClient:
     async def feed(self, kind: str = "following", cursor: str | None = None, limit: int = 20) -> dict:
         """A page of the feed (``following`` or ``for_you``); pass ``next_cursor`` back for the next."""
         return await self._json("GET", "/v1/feed", params=_params(kind=kind, cursor=cursor, limit=limit))
+
+    # -- provenance -----------------------------------------------------
+
+    async def check_provenance(self, upload: Upload) -> dict:
+        """Is this file from a Fabula server? What its C2PA manifest, invisible mark and frames say (no sign-in needed)."""
+        filename, content, _ = _file(upload, "upload.mp4", "")
+        kind = "video/mp4" if filename.lower().endswith((".mp4", ".mov")) else "application/octet-stream"
+        return await self._json("POST", "/v1/provenance/check", files={"file": (filename, content, kind)})
 
     # -- admin ----------------------------------------------------------
 

@@ -107,6 +107,8 @@ async def test_accounts_videos_posts_and_the_social_loop(api, worker):
         assert hidden.value.status == 404
         await alice.unblock((await bob.me())["handle"])
         assert (await alice.delete_post(post["id"]))["deleted"] is True
+        checked = await bob.check_provenance(await alice.download(video["id"]))
+        assert isinstance(checked, dict) and checked
 
 
 async def test_swipe_sessions_and_previews_over_the_socket(api, stores):
@@ -192,6 +194,7 @@ async def test_errors_carry_the_servers_code(api):
         with pytest.raises(FabulaAPIError) as missing:
             await nobody.user("no_such_handle_" + uuid.uuid4().hex[:6])
         assert (missing.value.status, missing.value.code) == (404, "user_not_found")
+        assert (await nobody.export_account())[:2] == b"PK"  # a zip
         token = nobody.token
         await nobody.logout()
         assert nobody.token is None
@@ -199,3 +202,11 @@ async def test_errors_carry_the_servers_code(api):
         with pytest.raises(FabulaAPIError) as revoked:
             await nobody.me()
         assert revoked.value.status == 401
+    async with FabulaClient(api.url, timeout=120) as leaving:
+        name = handle("g")
+        await leaving.signup(name, PASSWORD)
+        await leaving.delete_account(PASSWORD)
+        assert leaving.token is None
+        with pytest.raises(FabulaAPIError) as gone:
+            await leaving.login(name, PASSWORD)
+        assert gone.value.status == 401
