@@ -85,3 +85,16 @@ async def entries(stores: Stores, *, before: str | None, limit: int, action: str
         doc["id"] = doc.pop("_id")
         out.append(msgspec.convert(doc, Entry, strict=False))
     return out
+
+
+async def prompt_refused(stores: Stores, user_id: str, prompt: str, category: str | None, reason: str | None) -> None:
+    """A prompt moderation refused: who, which category, and the prompt (cut to ``MAX_REASON``)."""
+    await append(
+        stores, actor_id=user_id, action="prompt.refused", target_kind="prompt", target_id="", reason=reason or "",
+        details={"category": category, "prompt": prompt[:MAX_REASON]},
+    )
+
+
+async def cameo_changed(stores: Stores, owner_id: str, cameo_id: str, what: str, details: dict[str, Any]) -> None:
+    """A cameo's owner changed who may use it (``what``: permission, paused, grant.approve …)."""
+    await append(stores, actor_id=owner_id, action=f"cameo.{what}", target_kind="cameo", target_id=cameo_id, details=details)

@@ -42,7 +42,7 @@ from cameos.errors import cameo_not_found, not_owner
 from core.errors import BadRequest, Forbidden, NotFound, PolicyViolation
 from core.settings import Settings
 from core.stores import Stores
-from feed import publishing
+from feed import audit, publishing
 from feed.social import notifications
 from feed.social import posts as feed_posts
 from feed.social.authors import authors
@@ -243,6 +243,9 @@ async def change_cameo(cameo_id: str, data: CameoChanges, stores: Stores, user: 
     updated = await store.update_cameo(stores, cameo_id, user.id, changes) if changes else await store.get_cameo(stores, cameo_id)
     if updated is None:
         raise cameo_not_found(cameo_id)
+    for what in ("permission", "paused"):
+        if what in changes:
+            await audit.cameo_changed(stores, user.id, cameo_id, what, {what: changes[what]})
     return await cameo_view(stores, updated, user.id)
 
 
@@ -308,6 +311,7 @@ _ANSWERS: dict[str, Literal["cameo_approved", "cameo_declined", "cameo_revoked"]
 async def _answer(stores: Stores, cameo_id: str, user_id: str, owner: User, action: str) -> GrantView:
     cameo = await owned_cameo(stores, cameo_id, owner)
     grant = await grants.decide(stores, cameo_id=cameo.id, user_id=user_id, action=action)  # type: ignore[arg-type]
+    await audit.cameo_changed(stores, owner.id, cameo.id, f"grant.{action}", {"user_id": user_id})
     await notifications.notify(stores, recipient_id=user_id, actor_id=owner.id, kind=_ANSWERS[action], cameo_id=cameo.id)
     return (await grant_views(stores, [grant]))[0]
 

@@ -18,10 +18,11 @@ from litestar.openapi.spec import Schema
 from litestar.params import Parameter
 
 from accounts.users import User
+from core import rate_limit
 from core.errors import BadRequest, Conflict, NotFound, PolicyViolation, RateLimited
 from core.settings import Settings
 from core.stores import Stores
-from feed import publishing
+from feed import audit, publishing
 from gen import jobs, previews, queue
 from gen.cancel import cancel_job
 from gen.jobs import job_seed
@@ -148,9 +149,12 @@ async def completed_source(stores: Stores, video_id: str, user: User) -> jobs.Jo
     return job
 
 
-def moderate(prompt: str) -> None:
+async def moderate(stores: Stores, settings: Settings, user: User, prompt: str) -> None:
+    """A new video's limit (``FABULA_RATE_VIDEOS``, 429) and its prompt's moderation (a refusal is audited)."""
+    await rate_limit.enforce(stores, rate_limit.rules(settings).videos, user.id, message="too many videos; try again later")
     decision = moderate_prompt(prompt)
     if not decision.allowed:
+        await audit.prompt_refused(stores, user.id, prompt, decision.category, decision.reason)
         raise PolicyViolation(decision.reason or "refused", code="prompt_refused", details={"category": decision.category})
 
 
@@ -210,7 +214,7 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
         request, CreateVideo, files=("input_reference",), max_bytes=settings.max_body_bytes, max_form_bytes=form_limit(settings)
     )
     spec = resolve_spec(body, settings)
-    moderate(body.prompt)
+    await moderate(stores, settings, user, body.prompt)
     reference: bytes | None = None
     if "input_reference" in uploads or body.input_reference is not None:
         await require_image_model(settings, "input_reference")
@@ -364,7 +368,7 @@ async def remix_video(request: Request, video_id: str, stores: Stores, settings:
     reference image if it had one."""
     body, _ = await decode_json_or_form(request, RemixVideo)
     source = await completed_source(stores, video_id, user)
-    moderate(body.prompt)
+    await moderate(stores, settings, user, body.prompt)
     reference = await guarded("read", media_store(settings).get_bytes(source.id, "reference")) if source.reference else None
     use = await cameo_use.prepare(
         stores, settings, user_id=user.id, prompt=body.prompt, model=source.model, width=source.width,
@@ -416,7 +420,7 @@ async def extend_video(request: Request, stores: Stores, settings: Settings, use
     if (upload is None) == (body.video is None):
         raise BadRequest("give the video to extend: either video {\"id\"} or a video file", code="invalid_request")
     seconds = parse_seconds(body.seconds, settings)
-    moderate(body.prompt)
+    await moderate(stores, settings, user, body.prompt)
     await require_image_model(settings, "extending a video")
     if body.video is not None:
         source = await completed_source(stores, body.video.id, user)
