@@ -151,6 +151,19 @@ class FabulaClient:
     async def unfollow(self, handle: str) -> dict:
         return await self._json("DELETE", f"/v1/users/{handle}/follow")
 
+    async def follow_requests(self, cursor: str | None = None, limit: int | None = None) -> dict:
+        """Who asked to follow me (a private account)."""
+        return await self._json("GET", "/v1/me/follow-requests", params=_params(cursor=cursor, limit=limit))
+
+    async def approve_follow_request(self, handle: str) -> dict:
+        return await self._json("POST", f"/v1/me/follow-requests/{handle}/approve", json={})
+
+    async def decline_follow_request(self, handle: str) -> dict:
+        return await self._json("POST", f"/v1/me/follow-requests/{handle}/decline", json={})
+
+    async def remove_follower(self, handle: str) -> dict:
+        return await self._json("DELETE", f"/v1/me/followers/{handle}")
+
     async def block(self, handle: str) -> dict:
         return await self._json("POST", f"/v1/users/{handle}/block")
 
@@ -202,6 +215,10 @@ class FabulaClient:
         if seconds is not None:
             body["seconds"] = str(seconds)
         return await self._json("POST", "/v1/videos/extensions", json=body)
+
+    async def edit(self, video_id: str, prompt: str) -> dict:
+        """OpenAI's video edit (400 ``unsupported`` where no served model makes video from video)."""
+        return await self._json("POST", "/v1/videos/edits", json={"prompt": prompt, "video": {"id": video_id}})
 
     async def download(self, video_id: str, variant: str = "video", byte_range: tuple[int, int] | None = None) -> bytes:
         """``variant``: video (MP4), thumbnail or spritesheet (JPEG)."""
@@ -380,6 +397,16 @@ class FabulaClient:
         """A page of the feed (``following`` or ``for_you``); pass ``next_cursor`` back for the next."""
         return await self._json("GET", "/v1/feed", params=_params(kind=kind, cursor=cursor, limit=limit))
 
+    # -- reports ----------------------------------------------------------
+
+    async def report(self, kind: str, target_id: str, reason: str, text: str | None = None) -> dict:
+        """Report a ``post``, ``comment``, ``user`` (by handle) or ``cameo`` I can see; ``reason``: sexual,
+        minors, violence, self_harm, hate, harassment, likeness, illegal, spam or other."""
+        paths = {"post": "/v1/posts/{}/report", "comment": "/v1/comments/{}/report", "user": "/v1/users/{}/report", "cameo": "/v1/cameos/{}/report"}
+        if kind not in paths:
+            raise ValueError(f"kind must be one of {sorted(paths)}")
+        return await self._json("POST", paths[kind].format(target_id), json={"reason": reason, **_params(text=text)})
+
     # -- provenance -----------------------------------------------------
 
     async def check_provenance(self, upload: Upload) -> dict:
@@ -395,6 +422,16 @@ class FabulaClient:
 
     async def admin_queue(self) -> dict:
         return await self._json("GET", "/v1/admin/queue")
+
+    async def admin_reports(self, state: str | None = None, cursor: str | None = None, limit: int | None = None) -> dict:
+        return await self._json("GET", "/v1/admin/reports", params=_params(state=state, cursor=cursor, limit=limit))
+
+    async def admin_act(self, report_id: str, action: str, note: str | None = None) -> dict:
+        """``remove``, ``restore``, ``suspend_user``, ``revoke_cameo`` or ``dismiss``."""
+        return await self._json("POST", f"/v1/admin/reports/{report_id}/action", json={"action": action, **_params(note=note)})
+
+    async def admin_audit(self, action: str | None = None, cursor: str | None = None, limit: int | None = None) -> dict:
+        return await self._json("GET", "/v1/admin/audit", params=_params(action=action, cursor=cursor, limit=limit))
 
     # -- WebSocket ------------------------------------------------------
 

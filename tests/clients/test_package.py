@@ -65,3 +65,26 @@ def test_pip_install_clients_in_a_fresh_virtualenv(tmp_path):
     assert imported.returncode == 0 and imported.stdout.strip() == "fabula_client.client", imported.stderr
     helped = subprocess.run([str(env_dir / "bin" / "fabula"), "--help"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert helped.returncode == 0 and "login" in helped.stdout
+
+
+def test_the_client_has_a_method_for_every_route():
+    """Every route of the OpenAPI document appears in the client as its
+    method and path (a new route needs its method in clients/fabula_client)."""
+    import re
+
+    from core.settings import Settings
+    from server.app import create_app
+
+    schema = create_app(Settings(openapi=True)).openapi_schema.to_schema()
+    source = (PACKAGE / "client.py").read_text()
+    missing = []
+    for path, item in schema["paths"].items():
+        for method in item:
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            parts = [re.escape(p) for p in re.sub(r"\{[^}]+\}", "{", path).split("{")]
+            called = re.search(r'"%s",\s*f?"%s"' % (method.upper(), r"\{[^}]*\}".join(parts)), source)
+            templated = re.search(r'"%s"' % r"\{\}".join(parts), source)  # a path table filled in with .format
+            if not (called or templated):
+                missing.append(f"{method.upper()} {path}")
+    assert not missing, "routes the Python client has no method for: " + ", ".join(missing)

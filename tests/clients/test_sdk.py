@@ -98,6 +98,12 @@ async def test_accounts_videos_posts_and_the_social_loop(api, worker):
         assert (await alice.read_notifications(all=True)) is not None
         assert (await alice.notifications())["unread_count"] == 0
         assert (await bob.unlike(post["id"]))["likes"] == 0
+        reported = await bob.report("post", post["id"], "spam", "testing the client")
+        assert reported["reason"] == "spam"
+        with pytest.raises(ValueError):
+            await bob.report("video", video["id"], "spam")
+        assert (await alice.follow_requests())["data"] == []  # a public account has none
+        assert (await alice.remove_follower((await bob.me())["handle"]))["followed_by"] is False
         assert (await alice.update_post(post["id"], caption="boat day!"))["caption"] == "boat day!"
 
         blocked = await alice.block((await bob.me())["handle"])
