@@ -4,8 +4,9 @@ and the invisible bidirectional controls that reorder what follows them
 (embeddings, overrides, isolates and the directional marks), which let a
 caption or a name display as something other than what it is.
 
-``check_text`` raises ValueError naming the field, so a request Struct's
-``__post_init__`` turns it into the one validation error shape."""
+``check_text`` raises ValueError as "field: problem", so a request Struct's
+``__post_init__`` turns it into the one validation error shape, with the
+field (``server.errors.field_problem``)."""
 
 from __future__ import annotations
 
@@ -32,4 +33,4 @@ def check_text(field: str, value: object, *, one_line: bool = False) -> None:
     bad = bad_character(value, one_line=one_line)
     if bad is not None:
         what = "line breaks or " if one_line and bad in "\n\r\t\u2028\u2029" else ""
-        raise ValueError(f"{field} must not contain {what}control or bidirectional control characters (found U+{ord(bad):04X})")
+        raise ValueError(f"{field}: must not contain {what}control or bidirectional control characters (found U+{ord(bad):04X})")

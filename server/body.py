@@ -17,6 +17,7 @@ import msgspec
 from litestar import Request
 
 from core.errors import BadRequest, FabulaError, PayloadTooLarge
+from server.errors import field_problem, invalid_request_message
 
 T = TypeVar("T")
 
@@ -24,7 +25,16 @@ FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def validation_error(exc: msgspec.ValidationError) -> BadRequest:
-    return BadRequest(str(exc), code="invalid_request")
+    """msgspec's error in the one validation shape (``server.errors.field_problem``)."""
+    return invalid_field(field_problem(str(exc)))
+
+
+def invalid_field(problem: dict) -> BadRequest:
+    return BadRequest(invalid_request_message([problem]), code="invalid_request", details=[problem])
+
+
+def _field_error(field: str, message: str) -> BadRequest:
+    return invalid_field({"field": field, "message": message, "source": "body"})
 
 
 _NESTED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[([A-Za-z_][A-Za-z0-9_]*)\]$")
@@ -60,13 +70,13 @@ def _nest(fields: dict[str, Any]) -> dict[str, Any]:
         match = _NESTED.match(key)
         if match is None:
             if isinstance(out.get(key), dict):
-                raise BadRequest(f"field {key!r} given both as a value and as an object", code="invalid_request")
+                raise _field_error(key, "given both as a value and as an object")
             out[key] = value
             continue
         outer, inner = match.groups()
         holder = out.setdefault(outer, {})
         if not isinstance(holder, dict):
-            raise BadRequest(f"field {outer!r} given both as a value and as an object", code="invalid_request")
+            raise _field_error(outer, "given both as a value and as an object")
         holder[inner] = value
     return out
 
@@ -91,7 +101,7 @@ async def decode_json_or_form(
     if content_type in ("application/json", ""):
         raw = await request.body()
         if not raw:
-            raise BadRequest("the request body is empty", code="invalid_request")
+            raise invalid_field({"field": None, "message": "the request body is empty; send a JSON object", "source": "body"})
         try:
             return msgspec.json.decode(raw, type=kind), uploads
         except msgspec.ValidationError as exc:
@@ -109,12 +119,12 @@ async def decode_json_or_form(
         for key, value in form.multi_items():
             if hasattr(value, "read"):
                 if key not in files:
-                    raise BadRequest(f"unexpected file field {key!r}", code="invalid_request")
+                    raise _field_error(key, "is not a file field")
                 if key in uploads:
-                    raise BadRequest(f"file field {key!r} given more than once", code="invalid_request")
+                    raise _field_error(key, "file given more than once")
                 uploads[key] = value
             elif key in fields:
-                raise BadRequest(f"field {key!r} given more than once", code="invalid_request")
+                raise _field_error(key, "given more than once")
             else:
                 fields[key] = value
         try:

@@ -95,12 +95,63 @@ def _is_empty_body(problem: Any) -> bool:
     return isinstance(problem, dict) and problem.get("key") == "data" and problem.get("message") == "'data'"
 
 
+# --- validation errors: one shape ------------------------------------------------
+#
+# Every validation error is 400 ``invalid_request`` with ``details`` a list of
+# problems ``{field, message, source}``: ``field`` the path of the field in the
+# body (``input_reference.image_url``, ``items[2]``) or the name of the query or
+# path parameter (None when the problem is the whole body), ``source`` one of
+# body, query, path, header; the message names the fields ("prompt: Expected
+# `str`, got `int`"). Litestar's own (routes taking ``data``, parameters) and
+# msgspec's (routes decoding their body themselves, ``server.body``) alike.
+
+_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_NAMED = re.compile(r"(?:missing required field|contains unknown field) `(?P<name>[^`]+)`")
+_FIELD_FIRST = re.compile(r"^(?P<field>[A-Za-z_][\w.\[\]]*): (?P<message>.+)$", re.S)  # "caption: must not ..." (core.text)
+
+
+def field_problem(message: str, path: str = "", source: str = "body") -> dict[str, Any]:
+    """One problem ``{field, message, source}`` from a validation message
+    (msgspec's "... - at `$.a.b`", "Object missing required field `x`", or a
+    check's "field: ...") and the path known beside it."""
+    found = _AT.match(message)
+    text, at = (found["message"], found["path"] or "") if found else (message, "")
+    field = (path or at).lstrip(".")
+    named = _NAMED.search(text)
+    first = None if named else _FIELD_FIRST.match(text)
+    if named:
+        field = f"{field}.{named['name']}" if field else named["name"]
+    elif first:
+        field = f"{field}.{first['field']}" if field else first["field"]
+        text = first["message"]
+    return {"field": field or None, "message": text, "source": source}
+
+
+def invalid_request_message(problems: list[dict[str, Any]]) -> str:
+    parts = [f"{p['field']}: {p['message']}" if p.get("field") else str(p.get("message")) for p in problems[:3]]
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return "; ".join(parts) + more if parts else "invalid request"
+
+
+def invalid_request(problems: list[dict[str, Any]]) -> Response:
+    return error_response(400, "invalid_request", invalid_request_message(problems), problems)
+
+
 def _validation_error(exc: ValidationException) -> Response:
-    """Litestar's validation problems: 400 with the list of problems as details."""
-    problems = exc.extra if isinstance(exc.extra, list) else []
-    if any(_is_empty_body(p) for p in problems):
-        return error_response(400, "invalid_request", EMPTY_BODY, [{"message": EMPTY_BODY, "source": "body"}])
-    return error_response(400, "invalid_request", _without_query(exc.detail) or "invalid request", problems or exc.extra or None)
+    """Litestar's validation problems (``{message, key, source}``) in the one shape."""
+    raw = exc.extra if isinstance(exc.extra, list) else []
+    if any(_is_empty_body(p) for p in raw):
+        return invalid_request([{"field": None, "message": EMPTY_BODY, "source": "body"}])
+    problems = []
+    for item in raw:
+        if not isinstance(item, dict):
+            continue
+        key = str(item.get("key") or "")
+        source = str(getattr(item.get("source"), "value", item.get("source")) or "body")  # (Litestar's ParamType for parameters)
+        problems.append(field_problem(_without_query(str(item.get("message") or "")), "" if key == "data" else key, source))
+    if not problems:
+        problems = [{"field": None, "message": _without_query(exc.detail) or "invalid request", "source": "body"}]
+    return invalid_request(problems)
 
 
 EXCEPTION_HANDLERS = {
