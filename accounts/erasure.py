@@ -7,14 +7,14 @@ tokens (whose sockets close) and the user document itself."""
 
 from __future__ import annotations
 
-from accounts import graph_cache, graph_writes, tokens
+from accounts import follow_requests, graph_cache, graph_writes, tokens
 from core.stores import Stores
 
 PAGE = 200
 
 
 async def erase_graph(stores: Stores, user_id: str) -> None:
-    """Every follow and block from or to ``user_id``."""
+    """Every follow, follow request and block from or to ``user_id``."""
     db = stores.db
     while edges := await db.follows.find({"$or": [{"follower": user_id}, {"followee": user_id}]}, {"follower": 1, "followee": 1}).limit(PAGE).to_list():
         for edge in edges:
@@ -24,6 +24,7 @@ async def erase_graph(stores: Stores, user_id: str) -> None:
         for edge in edges:
             if not await graph_writes.unblock(stores, edge["blocker"], edge["blocked"]):
                 await db.blocks.delete_one({"_id": edge["_id"]})
+    await follow_requests.erase_user(stores, user_id)
     await graph_cache.invalidate(stores, [user_id])
 
 
