@@ -55,7 +55,7 @@ def settings(service_urls, tmp_root, model_dir) -> Settings:
         model_dir=model_dir,
         log_json=True,
         max_body_bytes=256 * 1024,
-        # the whole suite signs up and logs in from one address (tests/test_auth_limits.py checks the limits)
+        # the whole suite signs up and logs in from one address (tests/accounts/test_auth_limits.py checks the limits)
         rate_signup_ip="off",
         rate_login_ip="off",
         # the development surface: tests read the OpenAPI document and the metrics

@@ -20,8 +20,8 @@ from core.stores import open_stores
 from gen import jobs
 from tests.cameos.test_routes import fixed_challenge, live_recording, upload
 from tests.conftest import signup
-from tests.test_auth_routes import assert_error
-from tests.test_posts_feed import FAST, poll
+from tests.accounts.test_auth_routes import assert_error
+from tests.feed.test_posts_feed import FAST, poll
 from tests.procs import start_api, start_worker
 
 

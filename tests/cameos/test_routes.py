@@ -20,10 +20,10 @@ from gen import jobs
 from tests.cameos.capture import make_capture, tone_speech
 from tests.cameos.helpers import JPEG, WAV, face
 from tests.conftest import signup
-from tests.test_auth_routes import assert_error
-from tests.test_notifications import next_of_type, notes
-from tests.test_social import block, ready_video
-from tests.test_ws import connect
+from tests.accounts.test_auth_routes import assert_error
+from tests.feed.test_notifications import next_of_type, notes
+from tests.feed.test_social import block, ready_video
+from tests.server.test_ws import connect
 
 MISSING = "cameo_01jzzzzzzzzzzzzzzzzzzzzzzz"
 

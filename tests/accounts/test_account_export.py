@@ -1,0 +1,90 @@
+"""Data export (GET /v1/me/export): a zip of the signed-in user's own data,
+one JSON file per kind, and their videos; nobody else's; limited per user."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+
+from core.media_store import open_media_store
+from gen import jobs
+from tests.conftest import signup
+from tests.accounts.test_auth_routes import assert_error
+from tests.feed.test_posts_feed import follow, publish
+
+
+async def made_video(stores, settings, user: dict) -> str:
+    """A completed video of ``user`` with its media, as a worker leaves it (no worker needed)."""
+    job = await jobs.create_job(
+        stores, owner_id=user["user"]["id"], prompt="a lantern at dusk", model="tiny", width=64, height=64, seconds=1, steps=2
+    )
+    media = open_media_store(settings)
+    await media.put_bytes(job.id, "video", os.urandom(300_000))  # (more than one chunk of a read)
+    await media.put_bytes(job.id, "thumbnail", b"\xff\xd8" + os.urandom(1000))
+    done = {"status": "completed", "progress": 100, "media": {"bytes": 300_000, "frames": 8, "fps": 8, "width": 64, "height": 64}}
+    await stores.db["videos"].update_one({"_id": job.id}, {"$set": done})
+    return job.id
+
+
+async def export(http, user: dict):
+    return await http.get("/v1/me/export", headers=user["headers"])
+
+
+async def test_export_holds_my_data_and_videos_only(http, stores, settings):
+    me, other = await signup(http), await signup(http)
+    video, their_video = await made_video(stores, settings, me), await made_video(stores, settings, other)
+    post = await publish(http, me, video, "my caption")
+    their_post = await publish(http, other, their_video, "their caption")
+    await follow(http, me, other)
+    assert (await http.post(f"/v1/posts/{their_post['id']}/like", headers=me["headers"])).status_code == 200
+    r = await http.post(f"/v1/posts/{their_post['id']}/comments", json={"text": "lovely"}, headers=me["headers"])
+    assert r.status_code in (200, 201), r.text
+
+    r = await export(http, me)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/zip"
+    assert "attachment" in r.headers["content-disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    assert archive.testzip() is None
+    names = set(archive.namelist())
+    data = {name: json.loads(archive.read(name)) for name in names if name.endswith(".json")}
+    assert data["account.json"]["id"] == me["user"]["id"] and data["account.json"]["handle"] == me["user"]["handle"]
+    assert [p["_id"] for p in data["posts.json"]] == [post["id"]]
+    assert [v["_id"] for v in data["videos.json"]] == [video]
+    assert [lk["post_id"] for lk in data["likes.json"]] == [their_post["id"]]
+    assert [c["text"] for c in data["comments.json"]] == ["lovely"]
+    assert [f["followee"] for f in data["following.json"]] == [other["user"]["id"]]
+    assert f"videos/{video}.jpg" in names
+    mp4 = (await http.get(f"/v1/videos/{video}/content", headers=me["headers"])).content
+    assert archive.read(f"videos/{video}.mp4") == mp4
+    everything = b"".join(archive.read(n) for n in names if n.endswith(".json")).decode()
+    assert "password_hash" not in everything and "embedding" not in everything
+    assert their_video not in names and f"videos/{their_video}.mp4" not in names
+    assert their_post["id"] not in json.dumps(data["posts.json"])
+
+    # the other user's export is theirs
+    r = await export(http, other)
+    theirs = zipfile.ZipFile(io.BytesIO(r.content))
+    assert json.loads(theirs.read("account.json"))["id"] == other["user"]["id"]
+    assert f"videos/{video}.mp4" not in theirs.namelist()
+
+
+async def test_export_needs_a_token_and_is_limited(http, settings):
+    assert_error(await http.get("/v1/me/export"), 401)
+    me = await signup(http)
+    allowed = int(settings.rate_export.split("/")[0])
+    for _ in range(allowed):
+        assert (await export(http, me)).status_code == 200
+    r = await export(http, me)
+    assert_error(r, 429, "rate_limited")
+    assert int(r.headers["retry-after"]) >= 1
+    assert (await export(http, await signup(http))).status_code == 200  # per user
+
+
+async def test_openapi_declares_export(http):
+    spec = (await http.get("/schema/openapi.json")).json()
+    op = spec["paths"]["/v1/me/export"]["get"]
+    assert {"200", "401", "429"} <= set(op["responses"])
+    assert "application/zip" in op["responses"]["200"]["content"]

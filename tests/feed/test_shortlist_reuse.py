@@ -1,0 +1,211 @@
+"""A user's next feed session may start from the last one's shortlist
+(``feed.serving.for_you.Shared``) instead of building one: only on the same pool,
+with the same starting taste, within ``REUSE_S``; and never serving what the
+user has been served since, however many posts that was.
+
+In process, on a world of its own (fresh servers, so the pool holds only the
+posts made here): the runtime, sessions and streams are the api's own."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+
+from feed.live.runtime import FeedRuntime
+from feed.ranking import interest as taste
+from feed.ranking.features import unit
+from feed.serving import seen, sessions
+from feed.serving.for_you import REBUILD_MIN_S, REUSE_S, ForYou, load_session
+from feed.serving.stream import FeedStream
+from feed.social import views
+from tests.feed.test_ranking import make_authors, make_user, new_world, seed_posts
+
+
+@pytest.fixture
+async def world(settings, tmp_root):
+    async with new_world(settings, tmp_root) as w:
+        yield w
+
+
+@contextlib.asynccontextmanager
+async def runtime_and_viewer(stores):
+    """A started feed runtime whose pool holds the posts made so far, and a new viewer."""
+    viewer = (await make_user(stores))["user"]["id"]
+    rt = FeedRuntime(stores)
+    await rt.start()
+    try:
+        await rt.pool.refresh()
+        yield rt, viewer
+    finally:
+        await rt.stop()
+
+
+async def open_session(rt: FeedRuntime, user_id: str, *, clock=None) -> tuple[ForYou, FeedStream]:
+    state = await sessions.create(rt.stores, user_id=user_id, kind="for_you", window=10)
+    extra = {"clock": clock} if clock else {}
+    source = ForYou(rt.stores, rt.pool, state, await rt.viewers.viewer(user_id), rt.viewers, shared=rt.shortlists, **extra)
+    await source.prepare()
+    return source, FeedStream(rt.stores, state, source)
+
+
+async def test_the_next_session_starts_from_the_shortlist_and_serves_nothing_seen(world):
+    authors = await make_authors(world.stores, 40)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 8)])  # more than a shortlist holds
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        first, stream = await open_session(rt, viewer)
+        served_first = [s.post.id for s in await stream.top_up()]
+        assert len(served_first) == 10
+        shared = rt.shortlists[viewer]
+        assert first._shortlist is shared.shortlist
+
+        second, stream2 = await open_session(rt, viewer)
+        assert second._shortlist is shared.shortlist  # adopted, not built
+        served_second = [s.post.id for s in await stream2.top_up()]
+        assert len(served_second) == 10 and not set(served_second) & set(served_first)
+
+        # everything in the shared shortlist seen since (other sessions, other ways): the
+        # adopting session checks again and serves none of it
+        await seen.mark(world.stores, viewer, list(shared.shortlist.table.ids))
+        third, stream3 = await open_session(rt, viewer)
+        served_third = [s.post.id for s in await stream3.top_up()]
+        assert served_third and not set(served_third) & set(shared.shortlist.table.ids)
+        assert third._shortlist is not shared.shortlist
+
+        # too old: built afresh
+        later, _ = await open_session(rt, viewer, clock=lambda: rt.shortlists[viewer].shortlist.built_at + REUSE_S + 1)
+        assert later._shortlist is None
+        # another user never gets it
+        other = (await make_user(world.stores))["user"]["id"]
+        theirs, _ = await open_session(rt, other)
+        assert theirs._shortlist is None
+
+
+async def resume(rt: FeedRuntime, user_id: str, session_id: str) -> tuple[ForYou, FeedStream]:
+    """The session as a cursor page or a reconnect takes it up: loaded from Redis
+    with what it starts from, into a new source."""
+    state, started = await load_session(rt.stores, session_id, user_id, rt.pool, rt.shortlists)
+    source = ForYou(rt.stores, rt.pool, state, await rt.viewers.viewer(user_id), rt.viewers, shared=rt.shortlists)
+    await source.started(*started)
+    return source, FeedStream(rt.stores, state, source)
+
+
+async def test_a_resumed_session_takes_up_the_shortlist_while_its_taste_is_unchanged(world):
+    """The next page of a session (an HTTP cursor, a reconnect) starts from the
+    user's shortlist as a new session does, and serves nothing already served;
+    once an event has moved the session's taste, it builds its own."""
+    authors = await make_authors(world.stores, 40)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 8)])
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        _, stream = await open_session(rt, viewer)
+        served = [s.post.id for s in await stream.top_up()]
+        shared = rt.shortlists[viewer]
+
+        again, stream2 = await resume(rt, viewer, stream.state.id)
+        assert again._shortlist is shared.shortlist  # taken up, not built
+        stream2.state.pos = len(served)  # the client reached the end of the first page
+        more = [s.post.id for s in await stream2.top_up()]
+        assert len(more) == 10 and not set(more) & set(served)
+        assert stream2.state.served == served + more
+
+        meta, sig = await stream2.event(more[0], "like")  # the taste moves, and the session keeps it
+        assert sig.interest and meta.embedding is not None
+        await sessions.save(world.stores, stream2.state, "interest")
+        moved, stream3 = await resume(rt, viewer, stream.state.id)
+        assert moved._shortlist is None
+        stream3.state.pos = len(served + more)
+        later = [s.post.id for s in await stream3.top_up()]
+        assert later and not set(later) & set(served + more)
+        assert moved._shortlist is not shared.shortlist
+
+
+async def test_a_session_serves_nothing_twice_when_the_pool_rows_move_under_its_shortlist(world):
+    """What is still available in a shortlist is read off the pool's column of
+    excluded rows while the pool stands as it did at the build; new posts and
+    deletes move the rows, and the session must then still skip what it served."""
+    authors = await make_authors(world.stores, 30)
+    posts = await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i}"} for i, a in enumerate(authors * 5)])
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        source, stream = await open_session(rt, viewer)
+        served = [s.post.id for s in await stream.top_up()]
+        shortlist = source._shortlist
+        assert len(served) == 10 and shortlist is not None and shortlist.pool_version == rt.pool.version
+
+        # the rows move: newer posts come in, some not yet served leave
+        await seed_posts(world.stores, [{"author_id": a, "caption": f"late {a[-4:]}"} for a in authors[:5]])
+        await rt.pool.refresh()
+        unserved = [p.id for p in posts if p.id not in served]
+        rt.pool.drop(unserved[:3])
+        assert rt.pool.version != shortlist.pool_version
+
+        for pid in served[:10]:  # the client moves on: one new item per impression
+            await stream.event(pid, "impression")
+            served += [s.post.id for s in await stream.top_up()]
+        assert source._shortlist is shortlist  # the same shortlist, read the slow way
+        assert len(served) == 20 and len(set(served)) == 20
+        assert not set(served[10:]) & set(unserved[:3])
+
+
+async def test_an_events_after_effects_reach_the_users_taste_history_and_hidden_set(world):
+    """``FeedStream.remember`` writes the long-term taste, the view history and
+    the hidden set in one round trip: each must land, and only where the event says."""
+    authors = await make_authors(world.stores, 6)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} of the harbour at dusk"} for i, a in enumerate(authors * 3)])
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        source, stream = await open_session(rt, viewer)
+        served = await stream.top_up()
+        watched, unwanted = served[0].post, next(s.post for s in served if s.post.author_id != served[0].post.author_id)
+
+        meta, sig = await stream.event(watched.id, "complete")
+        await stream.remember(watched.id, "complete", meta, sig, viewed=True)
+        long_term, affinity = await taste.load(world.stores, viewer)
+        assert long_term is not None and np.allclose(long_term, source.long_term)  # stored, and the session holds what it stored
+        assert affinity[watched.author_id] > 0
+        assert await views.seen_posts(world.stores, viewer) == [watched.id]
+        assert await seen.already(world.stores, viewer, [watched.id]) == {watched.id}
+
+        meta, sig = await stream.event(unwanted.id, "not_interested")
+        await stream.remember(unwanted.id, "not_interested", meta, sig)
+        _, affinity = await taste.load(world.stores, viewer)
+        assert affinity[unwanted.author_id] < 0
+        assert await stores_members(world.stores, seen.hidden_key(world.stores, viewer)) == {unwanted.id}
+        assert await views.seen_posts(world.stores, viewer) == [watched.id]  # not viewed: not in the history
+
+
+async def stores_members(stores, key: str) -> set[str]:
+    return {m.decode() for m in await stores.redis.smembers(key)}
+
+
+@pytest.mark.parametrize("defer", [True, False])
+async def test_a_rebuild_the_taste_calls_for_waits_for_refresh_when_deferred(world, defer):
+    """With ``defer_rebuilds`` (the swipe stream) a shortlist the taste drifted
+    from keeps serving the next pick and is rebuilt by ``refresh``, off the
+    path to the next item; without, the pick itself rebuilds it."""
+    authors = await make_authors(world.stores, 40)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 5)])
+    now = [1_000_000_000.0]
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        source, stream = await open_session(rt, viewer, clock=lambda: now[0])
+        source.defer_rebuilds = defer
+        served = [s.post.id for s in await stream.top_up()]
+        built = source._shortlist
+        assert built is not None and len(served) == 10
+
+        embeddings = rt.pool.table.embeddings
+        start = unit(source.interest)
+        far = embeddings[0] if start is None else embeddings[int(np.argmin(embeddings @ start))]
+        source.interest = far.copy()  # a taste the shortlist was not built for
+        now[0] += REBUILD_MIN_S + 1
+        await stream.event(served[0], "impression")
+        served += [s.post.id for s in await stream.top_up()]
+        assert len(served) == 11
+        if defer:
+            assert source._shortlist is built and source.rebuild_due
+            await stream.refresh()
+        assert source._shortlist is not built and not source.rebuild_due
+        assert float(unit(far) @ source._shortlist.interest) > 0.99  # built for the taste as it is now
+        for pid in served[1:10]:
+            await stream.event(pid, "impression")
+            served += [s.post.id for s in await stream.top_up()]
+        assert len(served) == 20 and len(set(served)) == 20

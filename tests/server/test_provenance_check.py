@@ -1,0 +1,152 @@
+"""The public check (POST /v1/provenance/check, server.routes.provenance):
+a served video names its video by manifest and key, a changed byte makes
+the manifest invalid, an attacked copy is still named, an unrelated clip
+is not, a deleted video answers "removed", and the upload limits hold.
+Signed out is allowed (limited per address)."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+
+from gen.provenance import attacks, phash
+from gen.provenance.phash_index import HashIndex, match_copy
+from tests.conftest import signup
+from tests.gen.test_provenance_marks import FPS, SECONDS, SIZE, decode_frames, wait_completed
+
+
+@pytest.fixture(scope="module")
+async def http_module(api):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=api.url, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+async def served(http_module, worker):
+    http = http_module
+    me = await signup(http, "chk" + uuid.uuid4().hex[:8])
+    r = await http.post("/v1/videos", json={"prompt": "a lighthouse in fog", "seconds": SECONDS, "size": SIZE, "seed": 23}, headers=me["headers"])
+    assert r.status_code == 200, r.text
+    video = await wait_completed(http, me["headers"], r.json()["id"])
+    mp4 = (await http.get(f"/v1/videos/{video['id']}/content", headers=me["headers"])).content
+    return {"id": video["id"], "mp4": mp4, "headers": me["headers"]}
+
+
+async def check(http, data: bytes, name: str = "copy.mp4", headers=None):
+    return await http.post("/v1/provenance/check", files={"file": (name, data, "application/octet-stream")}, headers=headers or {})
+
+
+async def test_served_video_is_named_by_manifest_key_and_hash(http_module, served):
+    r = await check(http_module, served["mp4"])  # signed out
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["from_here"] and answer["video"]["video_id"] == served["id"]
+    assert answer["manifest"]["state"] == "valid" and answer["manifest"]["video"]["video_id"] == served["id"]
+    assert answer["watermark"]["found"] and answer["watermark"]["video"]["video_id"] == served["id"]
+    assert answer["watermark"]["bit_confidence"] > 0.8
+    assert [p["video"]["video_id"] for p in answer["perceptual"]][:1] == [served["id"]]
+
+
+async def test_tampered_file_reads_manifest_invalid(http_module, served):
+    data = bytearray(served["mp4"])
+    at = data.find(b"mdat") + 200
+    data[at] ^= 0x01
+    r = await check(http_module, bytes(data))
+    assert r.status_code == 200, r.text
+    assert r.json()["manifest"]["state"] == "invalid"
+
+
+async def test_attacked_copy_is_identified(http_module, served):
+    frames = decode_frames(served["mp4"])
+    _, h, w, _ = frames.shape
+    small = np.stack([f[::2, ::2] for f in frames])  # half size
+    copy = attacks.h264(small, FPS, crf=28)
+    r = await check(http_module, copy)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["manifest"]["state"] == "absent"
+    named = {answer["watermark"]["video"] and answer["watermark"]["video"]["video_id"]} | {p["video"]["video_id"] for p in answer["perceptual"]}
+    assert served["id"] in named and answer["video"]["video_id"] == served["id"]
+
+
+async def test_unrelated_video_is_not_identified(http_module, served):
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 255, size=(8, 8, 3)).astype(np.uint8)
+    import cv2
+
+    frames = np.stack([np.roll(cv2.resize(base, (256, 256), interpolation=cv2.INTER_CUBIC), i * 4, axis=1) for i in range(16)])
+    r = await check(http_module, attacks.h264(frames, FPS))
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert not answer["from_here"] and answer["video"] is None and answer["perceptual"] == []
+    assert answer["watermark"]["video"] is None
+
+
+async def test_picture_is_checked(http_module, served):
+    import io
+
+    from PIL import Image
+
+    frame = decode_frames(served["mp4"])[10]
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="PNG")
+    r = await check(http_module, buf.getvalue(), "frame.png")
+    assert r.status_code == 200, r.text
+    assert r.json()["kind"] == "image" and r.json()["video"]["video_id"] == served["id"]
+
+
+async def test_corrupt_oversize_and_unknown_files(http_module, api):
+    junk = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 5000
+    r = await check(http_module, junk)
+    assert r.status_code == 422, r.text
+    r = await check(http_module, b"hello, this is text")
+    assert r.status_code == 415, r.text
+    # a body declared larger than the cap is refused before it is sent
+    import asyncio
+    from urllib.parse import urlsplit
+
+    where = urlsplit(api.url)
+    reader, writer = await asyncio.open_connection(where.hostname, where.port)
+    writer.write(
+        b"POST /v1/provenance/check HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        + f"Content-Length: {200 * 1024 * 1024}\r\n\r\n".encode()
+        + b"--b\r\n"
+    )
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), 30)
+    writer.close()
+    assert status_line.split()[1] == b"413", status_line
+
+
+async def test_removed_video_answers_removed(http_module, served, stores):
+    r = await http_module.delete(f"/v1/videos/{served['id']}", headers=served["headers"])
+    assert r.status_code == 200, r.text
+    r = await check(http_module, served["mp4"])
+    answer = r.json()
+    assert answer["from_here"] and answer["video"] == {"video_id": served["id"], "state": "removed", "post_id": None}
+    assert answer["watermark"]["video"]["state"] == "removed"
+
+
+
+async def test_verify_page(http_module):
+    r = await http_module.get("/verify")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"] and "/v1/provenance/check" not in r.text
+    assert "/verify/verify.js" in r.text
+    js = await http_module.get("/verify/verify.js")
+    assert js.status_code == 200 and "/v1/provenance/check" in js.text
+
+
+def test_index_finds_near_hashes_and_no_unrelated_ones():
+    rng = np.random.default_rng(3)
+    stored = rng.integers(0, 2**63, size=20000, dtype=np.uint64) * np.uint64(2)
+    index = HashIndex()
+    index.add_many([f"v{i // 4}" for i in range(len(stored))], stored)
+    target = [int(h) ^ (1 << 5) ^ (1 << 40) for h in stored[8:12]]  # video v2, two bits off
+    matches = match_copy(index, target)
+    assert matches[0].video_id == "v2" and matches[0].identified and matches[0].best_distance == 2
+    assert all(m.video_id == "v2" for m in matches)
+    assert phash.hamming(0, 2**64 - 1) == 64
