@@ -110,27 +110,29 @@ def browser(chromium, camera_files):
 def phone(browser, base_url: str, session: dict | None = None):
     """A new phone-sized browser context (its own sessionStorage: one person), and its page."""
     ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, base_url=base_url)
-    ctx.set_default_timeout(30_000)
+    ctx.set_default_timeout(60_000)
     if session is not None:
         stored = json.dumps({"token": session["token"], "user": session["user"]})
         ctx.add_init_script(f"sessionStorage.setItem('fabula.session', {json.dumps(stored)})")
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # the app's own errors; an HTTP error answer (a refusal, a wrong password) is the app working
+    page.on("console", lambda m: m.type == "error" and "Failed to load resource" not in m.text and errors.append(f"console: {m.text}"))
     page.js_errors = errors  # type: ignore[attr-defined]
     return page
 
 
 def api_signup(base_url: str, handle: str | None = None) -> dict:
     handle = handle or "u" + uuid.uuid4().hex[:10]
-    r = httpx.post(base_url + "/v1/auth/signup", json={"handle": handle, "password": PASSWORD}, timeout=30)
+    r = httpx.post(base_url + "/v1/auth/signup", json={"handle": handle, "password": PASSWORD}, timeout=120)
     assert r.status_code == 201, r.text
     body = r.json()
     body["headers"] = {"Authorization": f"Bearer {body['token']}"}
     return body
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, settle_ms: int = 400) -> None:
     """A phone-size screenshot for docs/screenshots, when FABULA_SCREENSHOTS names a folder."""
     if not SCREENSHOTS:
         return
@@ -140,7 +142,7 @@ def shot(page, name: str) -> None:
 
     folder = Path(SCREENSHOTS)
     folder.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(400)  # transitions settle
+    page.wait_for_timeout(settle_ms)  # transitions settle
     image = Image.open(io.BytesIO(page.screenshot())).convert("RGB").resize((PHONE["width"], PHONE["height"]), Image.LANCZOS)
     # a palette of 160 colours keeps a phone screen crisp at a fraction of the bytes
     image.quantize(colors=160, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(folder / f"{name}.png", optimize=True)

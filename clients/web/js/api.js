@@ -33,11 +33,11 @@ const SENTENCES = {
 function sentence(status, code, message, details) {
     if (code === "invalid_request" && Array.isArray(details) && details.length) {
         const first = details[0];
-        const key = (first.key || "").replace(/^\$\./, "");
-        const text = first.message || message;
+        const key = String(first.field || first.key || "").replace(/^\$\./, "");
+        const text = String(first.message || message).replace(/ - at `[^`]*`$/, "").replace(/^[\w.[\]]+: /, "");
         if (key === "handle" || /handle/.test(text)) return "Handles are 3 to 30 letters, digits or underscores.";
         if (key === "password" && /length/.test(text)) return "Use a password of at least 8 characters.";
-        return text.charAt(0).toUpperCase() + text.slice(1).replace(/ - at `[^`]*`$/, "") + ".";
+        return text.charAt(0).toUpperCase() + text.slice(1).replace(/\.?$/, ".");
     }
     if (code === "weak_password") return message.charAt(0).toUpperCase() + message.slice(1) + ".";
     if (code === "conflict" && status === 409 && /handle/.test(message)) return SENTENCES.handle_taken;

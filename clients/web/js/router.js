@@ -25,11 +25,6 @@ export function navigate(to, { replace = false } = {}) {
     onChange(url);
 }
 
-export function back(fallback = "/") {
-    if (history.length > 1 && document.referrer.startsWith(location.origin)) history.back();
-    else navigate(fallback, { replace: true });
-}
-
 export function start(handler) {
     onChange = handler;
     addEventListener("popstate", () => onChange(new URL(location.href)));
