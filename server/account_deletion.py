@@ -32,7 +32,8 @@ from cameos.deletion import delete_account_cameos
 from core.settings import Settings
 from core.stores import Stores
 from feed import erasure as feed_erasure
-from feed import publishing
+from feed import publishing, takedown
+from feed.social import reports
 from gen import erasure as gen_erasure
 from gen import jobs
 from gen.cancel import cancel_job
@@ -75,6 +76,8 @@ async def delete_account(stores: Stores, settings: Settings, user: User) -> None
     cameo_ids = [c.id for c in await cameo_store.list_owned(stores, user.id)]
     await delete_account_cameos(stores, media_store(settings), user.id)
     await feed_erasure.erase_user(stores, user.id)
+    await reports.delete_by_reporter(stores, user.id)
+    await takedown.delete_for_author(stores, user.id)
     await account_erasure.erase_graph(stores, user.id)
     await gen_erasure.forget_owner(stores, user.id)
     await account_erasure.delete_user(stores, user.id)
