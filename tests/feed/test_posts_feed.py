@@ -410,4 +410,4 @@ async def test_validation_messages_do_not_echo_the_query_string(http):
     r = await http.get("/v1/feed", params={"kind": "bogus", "token": "secret-token-value"}, headers=me["headers"])
     err = assert_error(r, 400, "invalid_request")
     assert "secret-token-value" not in r.text and "?" not in err["message"], err
-    assert any(d.get("key") == "kind" for d in err["details"]), err
+    assert any(d.get("field") == "kind" for d in err["details"]), err
