@@ -209,3 +209,16 @@ async def test_reports_and_comments_are_rate_limited(tight_api, stores):
         refused = await comment(http, me, posts[0]["id"], "three")
         assert_error(refused, 429, "rate_limited")
         assert int(refused.headers["Retry-After"]) > 0
+
+
+async def test_a_deleted_account_takes_its_reports_and_tombstones_along(http, stores):
+    author, reporter = await signup(http), await signup(http)
+    admin = await admin_user(http, stores)
+    p = await new_post(http, stores, author)
+    rep = (await report(http, reporter, f"/v1/posts/{p['id']}", "spam")).json()
+    assert (await act(http, admin, rep["id"], "remove")).status_code == 200
+    for who in (reporter, author):
+        r = await http.request("DELETE", "/v1/me", json={"password": "correct horse battery"}, headers=who["headers"], timeout=180)
+        assert r.status_code == 204, r.text
+    assert await stores.db["reports"].count_documents({"reporter_id": reporter["user"]["id"]}) == 0
+    assert await stores.db["removed_posts"].count_documents({"_id": p["id"]}) == 0
