@@ -9,6 +9,9 @@ from typing import Any
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from pymongo.errors import ConnectionFailure as MongoUnreachable
+from redis.exceptions import ConnectionError as RedisUnreachable
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from core.errors import ErrorBody, ErrorInfo, FabulaError
 
@@ -41,8 +44,25 @@ def error_response(status: int, code: str, message: str, details: Any = None, he
     )
 
 
+# how soon a client may try again after a 503
+RETRY_AFTER_S = "1"
+# Mongo or Redis not answering: a 503 over HTTP, an ``unavailable`` error on the socket
+BACKING_DOWN: tuple[type[Exception], ...] = (MongoUnreachable, RedisUnreachable, RedisTimeout)
+UNAVAILABLE_MESSAGE = "a backing service is unavailable; try again shortly"
+
+
 def _fabula_error(_: Request, exc: FabulaError) -> Response:
-    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+    headers = exc.headers
+    if exc.status == 503 and not any(k.lower() == "retry-after" for k in headers or {}):
+        headers = {**(headers or {}), "Retry-After": RETRY_AFTER_S}
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+
+def _backing_down(request: Request, exc: Exception) -> Response:
+    # Mongo or Redis does not answer (restarting, unreachable): nothing the
+    # client did wrong, and worth another try in a moment
+    log.warning("backing service unavailable", extra={"path": request.url.path, "error": f"{type(exc).__name__}: {exc}"[:300]})
+    return error_response(503, "unavailable", UNAVAILABLE_MESSAGE, headers={"Retry-After": RETRY_AFTER_S})
 
 
 def _http_exception(_: Request, exc: HTTPException) -> Response:
@@ -158,5 +178,8 @@ EXCEPTION_HANDLERS = {
     FabulaError: _fabula_error,
     HTTPException: _http_exception,
     RecursionError: _recursion,
+    MongoUnreachable: _backing_down,
+    RedisUnreachable: _backing_down,
+    RedisTimeout: _backing_down,
     Exception: _unhandled,
 }

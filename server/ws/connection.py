@@ -19,6 +19,7 @@ from litestar.exceptions import WebSocketDisconnect
 from accounts.users import User
 from core.errors import FabulaError
 from core.stores import Stores
+from server.errors import BACKING_DOWN, UNAVAILABLE_MESSAGE
 from server.ws import protocol as proto
 
 log = logging.getLogger("fabula.ws")
@@ -159,6 +160,9 @@ class Connection:
             self.send(proto.error("invalid_message", str(exc), msg.id))
         except FabulaError as exc:
             self.send(proto.error(exc.code, exc.message, msg.id))
+        except BACKING_DOWN as exc:  # Mongo or Redis restarting: the message may be sent again shortly
+            log.warning("backing service unavailable", extra={"type": msg.type, "error": type(exc).__name__})
+            self.send(proto.error("unavailable", UNAVAILABLE_MESSAGE, msg.id))
 
 
 async def receive_frame(socket: WebSocket) -> str | bytes:

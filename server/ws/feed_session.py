@@ -48,6 +48,7 @@ from feed.serving import sessions
 from feed.serving.for_you import load_session
 from feed.serving.stream import MAX_RESEND, FeedStream, FollowingSource, NotInSession, Served
 from feed.social import likes, shares, views
+from server.errors import BACKING_DOWN, UNAVAILABLE_MESSAGE
 from server.post_views import Counts, counts_view, feed_views, to_wire
 from server.ws import protocol as proto
 from server.ws.connection import Connection
@@ -391,6 +392,9 @@ class Effects:
                 await job()
             except FabulaError as exc:
                 self.conn.send(proto.error(exc.code, exc.message, reply_to))
+            except BACKING_DOWN as exc:  # Mongo or Redis restarting: the effects may be partly done
+                log.warning("feed event effects failed: backing service unavailable", extra={"error": type(exc).__name__})
+                self.conn.send(proto.error("unavailable", UNAVAILABLE_MESSAGE, reply_to))
             except Exception:
                 log.exception("feed event effects failed")
                 self.conn.send(proto.error("internal_error", "the event was applied to the feed but its effects failed", reply_to))

@@ -1,0 +1,624 @@
+"""Breaking a small Fabula on purpose, under load, and counting what was lost.
+
+``Cluster``: a private installation (embedded Valkey with its append-only
+file, nx-27017, api processes, generation workers) whose parts can be killed
+and started again on the same ports and data. ``Load``: a steady mixed load
+against it from one asyncio loop — swipers driving feed sessions over
+WebSockets (and resuming them on any api after a drop), likers, commenters
+and creators of tiny videos — that records every operation. ``FAULTS``: one
+function per fault, shared by ``tests/faults/`` (short) and
+``bench/faults.py`` (long, measured); each returns a ``Report`` of what was
+lost and how long recovery took.
+
+What counts as lost: a created video that does not complete, or completes
+more than once; a feed session whose indices have a gap, or that shows a
+post twice; a counter that disagrees with the documents it counts; a 5xx
+other than a 503 with ``Retry-After``; a half-written media file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import msgspec
+from pymongo import MongoClient
+
+from clients.sdk import FabulaAPIError, Socket
+from clients.fabula_client.socket import ws_url
+from core.embedded import Service, free_port, start_mongo, start_valkey
+from core.settings import Settings
+from tests.procs import Api, Proc, start_api, start_worker
+
+PASSWORD = "fault tolerant password"
+TINY = {"seconds": "1", "size": "64x64", "steps": 2}
+MONGO_SELECTION_S = 5  # core.stores: how long the driver waits for a server
+
+
+# --- the installation ----------------------------------------------------------
+
+
+@dataclass
+class Cluster:
+    root: Path
+    settings: Settings
+    redis_port: int
+    mongo_port: int
+    valkey: Service | None = None
+    mongo: Service | None = None
+    apis: list[Api | None] = field(default_factory=list)
+    api_ports: list[int] = field(default_factory=list)
+    workers: dict[str, Proc] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, root: Path, model_dir: Path, *, apis: int = 2, workers: int = 1, **overrides) -> "Cluster":
+        root.mkdir(parents=True, exist_ok=True)
+        redis_port, mongo_port = free_port(), free_port()
+        settings = Settings(
+            mongo_url=f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true",
+            redis_url=f"redis://127.0.0.1:{redis_port}/0",
+            namespace="f" + uuid.uuid4().hex[:8],
+            data_dir=root / "data",
+            model_dir=model_dir,
+            log_json=True,
+            rate_signup_ip="off",
+            rate_login_ip="off",
+            # a killed worker's job is taken over after this long
+            job_visibility_ms=3000,
+            worker_heartbeat_s=1.0,
+            **overrides,
+        )
+        cluster = cls(root=root, settings=settings, redis_port=redis_port, mongo_port=mongo_port)
+        try:
+            cluster.start_valkey()
+            cluster.start_mongo()
+            cluster.api_ports = [free_port() for _ in range(apis)]
+            cluster.apis = [None] * apis
+            for i in range(apis):
+                cluster.start_api(i)
+            for i in range(workers):
+                cluster.start_worker(f"w{i + 1}")
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.api_ports]
+
+    # parts, each stopped and started on the same port and data
+
+    def start_valkey(self) -> None:
+        self.valkey = start_valkey(self.root / "services" / "valkey", self.redis_port)
+
+    def kill_valkey(self) -> None:
+        assert self.valkey is not None
+        self.valkey.proc.kill()
+        self.valkey.proc.wait()
+
+    def start_mongo(self) -> None:
+        self.mongo = start_mongo(self.root / "services" / "mongo", self.mongo_port)
+
+    def stop_mongo(self) -> None:
+        assert self.mongo is not None
+        self.mongo.stop()
+
+    def start_api(self, i: int) -> Api:
+        self.apis[i] = start_api(self.settings, self.logs, port=self.api_ports[i], timeout=120)
+        return self.apis[i]
+
+    def kill_api(self, i: int) -> None:
+        api = self.apis[i]
+        assert api is not None
+        api.kill()
+        self.apis[i] = None
+
+    def start_worker(self, name: str) -> Proc:
+        self.workers[name] = start_worker(self.settings, self.logs, name)
+        return self.workers[name]
+
+    def kill_worker(self, name: str) -> None:
+        self.workers.pop(name).kill()
+
+    def worker_ready(self, name: str) -> bool:
+        return '"msg":"worker ready"' in self.workers[name].log()
+
+    def stop(self) -> None:
+        for worker in list(self.workers.values()):
+            worker.stop()
+        for api in self.apis:
+            if api is not None:
+                api.stop()
+        for service in (self.mongo, self.valkey):
+            if service is not None:
+                service.stop()
+
+    # what the logs say
+
+    def worker_log(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("worker-*.log")))
+
+    def completions(self) -> Counter:
+        """How many times each video was completed, by every worker that ever ran."""
+        return Counter(re.findall(r'"msg":"job completed","video_id":"(video_[0-9a-z]+)"', self.worker_log()))
+
+    def db(self):
+        return MongoClient(self.settings.mongo_url, serverSelectionTimeoutMS=10000)[self.settings.namespace]
+
+
+async def wait_until(check, timeout: float, what: str, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check() if asyncio.iscoroutinefunction(check) else check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} after {timeout:.0f}s")
+        await asyncio.sleep(every)
+
+
+async def wait_ready(cluster: Cluster, timeout: float = 180.0) -> None:
+    """Every api answers /readyz and counts every worker as ready."""
+
+    async def ready() -> bool:
+        async with httpx.AsyncClient(timeout=2) as http:
+            for url, api in zip(cluster.urls, cluster.apis):
+                if api is None:
+                    continue
+                try:
+                    r = await http.get(url + "/readyz")
+                except httpx.HTTPError:
+                    return False
+                if r.status_code != 200 or (r.json().get("workers") or 0) < len(cluster.workers):
+                    return False
+        return True
+
+    await wait_until(ready, timeout, "the cluster is not ready")
+
+
+# --- people and posts ---------------------------------------------------------
+
+
+@dataclass
+class User:
+    handle: str
+    id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def signup(http: httpx.AsyncClient, prefix: str) -> User:
+    handle = prefix + uuid.uuid4().hex[:8]
+    r = await http.post("/v1/auth/signup", json={"handle": handle, "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return User(handle=handle, id=body["user"]["id"], token=body["token"])
+
+
+async def make_posts(http: httpx.AsyncClient, author: User, count: int, timeout: float = 300.0) -> list[str]:
+    """``count`` public posts of tiny videos by ``author``."""
+    ids = []
+    for i in range(count):
+        r = await http.post("/v1/videos", json={"prompt": f"a paper lantern, take {i}", **TINY}, headers=author.headers)
+        assert r.status_code == 200, r.text
+        ids.append(r.json()["id"])
+    posts = []
+    for vid in ids:
+        async def done() -> bool:
+            status = (await http.get(f"/v1/videos/{vid}", headers=author.headers)).json()["status"]
+            assert status != "failed", vid
+            return status == "completed"
+
+        await wait_until(done, timeout, f"{vid} not completed")
+        r = await http.post("/v1/posts", json={"video_id": vid, "caption": "lantern"}, headers=author.headers)
+        assert r.status_code in (200, 201), r.text
+        posts.append(r.json()["id"])
+    return posts
+
+
+# --- the load -----------------------------------------------------------------
+
+
+class Op(msgspec.Struct):
+    t: float  # monotonic
+    kind: str
+    ok: bool
+    status: int = 0  # HTTP status, 0 for none
+    error: str = ""
+    retry_after: bool = False
+
+
+@dataclass
+class LoadShape:
+    swipers: int = 4
+    likers: int = 2
+    commenters: int = 1
+    creators: int = 1
+    pause_s: float = 0.25  # between one actor's operations
+    swipe_pause_s: float = 0.5  # between one swiper's items
+    create_pause_s: float = 1.5
+    window: int = 3
+
+
+class Load:
+    """A steady mixed load, spread over every api (a client whose api is
+    gone moves to the next, as behind a load balancer)."""
+
+    def __init__(self, cluster: Cluster, people: list[User], posts: list[str], shape: LoadShape):
+        self.cluster = cluster
+        self.people = people
+        self.posts = posts
+        self.shape = shape
+        self.ops: list[Op] = []
+        self.sessions: dict[str, dict[int, str]] = defaultdict(dict)  # session -> index -> post
+        self.session_problems: list[str] = []
+        self.resumes = 0
+        self.swiping: dict[int, tuple[int, str | None]] = {}  # swiper -> (api, session it drives)
+        self.created: list[tuple[User, str]] = []
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._clients = [httpx.AsyncClient(base_url=url, timeout=20) for url in cluster.urls]
+        self._routes: dict[tuple[str, int], int] = {}  # (kind, actor) -> the api it uses
+
+    # plumbing
+
+    def record(self, kind: str, ok: bool, status: int = 0, error: str = "", retry_after: bool = False) -> None:
+        self.ops.append(Op(time.monotonic(), kind, ok, status, error[:200], retry_after))
+
+    async def http(self, kind: str, actor: int, method: str, path: str, user: User, **kwargs) -> httpx.Response | None:
+        """One request through the actor's api, or the next one if that is unreachable."""
+        n = len(self._clients)
+        route = (kind, actor)
+        for _ in range(n):
+            at = self._routes.setdefault(route, actor % n)
+            try:
+                r = await self._clients[at].request(method, path, headers=user.headers, **kwargs)
+            except httpx.TransportError as exc:
+                self.record(kind, False, 0, f"{type(exc).__name__}: {exc}")
+                self._routes[route] = (at + 1) % n  # and it stays there, as behind a load balancer
+                continue
+            ok = r.status_code < 400
+            self.record(kind, ok, r.status_code, "" if ok else r.text, "retry-after" in r.headers)
+            return r
+        return None
+
+    def start(self) -> None:
+        s = self.shape
+        people = self.people
+        actors = [self.swiper(i, people[i]) for i in range(s.swipers)]
+        actors += [self.liker(i, people[(s.swipers + i) % len(people)]) for i in range(s.likers)]
+        actors += [self.commenter(i, people[(s.swipers + s.likers + i) % len(people)]) for i in range(s.commenters)]
+        actors += [self.creator(i, people[-1 - i]) for i in range(s.creators)]
+        self._tasks = [asyncio.create_task(a) for a in actors]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for client in self._clients:
+            await client.aclose()
+
+    async def pause(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds * random.uniform(0.7, 1.3))
+
+    # actors
+
+    async def liker(self, i: int, user: User) -> None:
+        liked: set[str] = set()
+        while not self._stop.is_set():
+            post = random.choice(self.posts)
+            method = "DELETE" if post in liked else "POST"
+            r = await self.http("like", i, method, f"/v1/posts/{post}/like", user)
+            if r is not None and r.status_code == 200:
+                liked.symmetric_difference_update({post})
+            await self.pause(self.shape.pause_s)
+
+    async def commenter(self, i: int, user: User) -> None:
+        n = 0
+        while not self._stop.is_set():
+            n += 1
+            await self.http("comment", i, "POST", f"/v1/posts/{random.choice(self.posts)}/comments", user, json={"text": f"nice {n}"})
+            await self.pause(self.shape.pause_s)
+
+    async def creator(self, i: int, user: User) -> None:
+        """Creates tiny videos and publishes each once it is done: fresh posts for the swipers."""
+        n = 0
+        unpublished: list[str] = []
+        while not self._stop.is_set():
+            n += 1
+            r = await self.http("create", i, "POST", "/v1/videos", user, json={"prompt": f"a kite, take {n}", **TINY})
+            if r is not None and r.status_code == 200:
+                self.created.append((user, r.json()["id"]))
+                unpublished.append(r.json()["id"])
+            for vid in list(unpublished):
+                r = await self.http("publish", i, "GET", f"/v1/videos/{vid}", user)
+                if r is not None and r.status_code == 200 and r.json()["status"] == "completed":
+                    r = await self.http("publish", i, "POST", "/v1/posts", user, json={"video_id": vid, "caption": "kite"})
+                    if r is not None and r.status_code in (200, 201):
+                        unpublished.remove(vid)
+            await self.pause(self.shape.create_pause_s)
+
+    async def swiper(self, i: int, user: User) -> None:
+        """A feed session over the socket, resumed (on the next api when its
+        own is gone) after every drop, with the cursor of the last items."""
+        session: str | None = None
+        cursor = 0
+        api = i
+        while not self._stop.is_set():
+            url = self.cluster.urls[api % len(self.cluster.urls)]
+            try:
+                async with Socket(ws_url(url), user.token, open_timeout=5, request_timeout=20) as ws:
+                    opened = await ws.open_feed("for_you", window=self.shape.window, session_id=session, cursor=cursor if session else None)
+                    if session is not None:
+                        self.resumes += 1
+                    session, cursor = opened.id, opened.cursor
+                    self.swiping[i] = (api % len(self.cluster.urls), session)
+                    self.record("swipe", True)
+                    while not self._stop.is_set():
+                        batch = await opened.items(timeout=20)
+                        cursor = batch["cursor"]
+                        for item in batch["items"]:
+                            self.saw(session, item["index"], item["id"])
+                        if batch["exhausted"] and not batch["items"]:
+                            self.record("swipe", True)
+                            session, cursor = None, 0  # nothing more now: a fresh session later
+                            self.swiping[i] = (api % len(self.cluster.urls), None)
+                            await self.pause(1.0)
+                            break
+                        for item in batch["items"]:
+                            if self._stop.is_set():
+                                break
+                            await opened.event(item["id"], "impression", ack=True)
+                            self.record("swipe", True)
+                            await self.pause(self.shape.swipe_pause_s)
+            except FabulaAPIError as exc:
+                if exc.code == "unavailable":  # the socket's 503: try again shortly (here: resume)
+                    self.record("swipe", False, 503, f"{exc.code}: {exc}", retry_after=True)
+                else:
+                    self.record("swipe", False, exc.status, f"{exc.code}: {exc}")
+                if exc.code in ("feed_session_not_found", "invalid_cursor"):
+                    self.session_problems.append(f"{session}: could not resume: {exc.code}")
+                    session, cursor = None, 0
+                await self.pause(0.3)
+            except (OSError, ConnectionError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - a drop of any kind
+                if self._stop.is_set():
+                    return
+                self.record("swipe", False, 0, f"{type(exc).__name__}: {exc}")
+                api += 1  # the next api, as a load balancer would
+                await self.pause(0.3)
+
+    def saw(self, session: str, index: int, post: str) -> None:
+        served = self.sessions[session]
+        if index in served:
+            if served[index] != post:
+                self.session_problems.append(f"{session}: index {index} was {served[index]}, now {post}")
+            return
+        if post in served.values():
+            self.session_problems.append(f"{session}: {post} served twice")
+        served[index] = post
+
+    # after the run
+
+    def gaps(self) -> list[str]:
+        out = []
+        for session, served in self.sessions.items():
+            if served and sorted(served) != list(range(max(served) + 1)):
+                missing = sorted(set(range(max(served) + 1)) - set(served))
+                out.append(f"{session}: indices {missing[:5]} never arrived")
+        return out
+
+
+# --- checks -------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    fault: str
+    ops: int = 0
+    failed_ops: int = 0
+    server_errors: list[str] = field(default_factory=list)  # 5xx other than 503 + Retry-After
+    lost: list[str] = field(default_factory=list)  # everything that breaks a promise
+    recovery_s: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def line(self) -> str:
+        rec = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(self.recovery_s.items()))
+        return f"{self.fault}: {self.ops} ops, {self.failed_ops} refused or dropped, lost {len(self.lost)}; recovery: {rec or '-'}"
+
+
+def judge(load: Load, report: Report, fault_at: float, allow_drops: bool) -> None:
+    """Count the operations; every failure must be a 503 with Retry-After (or
+    a dropped connection where the fault allows it); recovery per kind is
+    the time from the fault to its last failure."""
+    report.ops = len(load.ops)
+    last_failure: dict[str, float] = {}
+    for op in load.ops:
+        if op.ok:
+            continue
+        report.failed_ops += 1
+        last_failure[op.kind] = max(last_failure.get(op.kind, 0.0), op.t)
+        if op.status >= 500 and not (op.status == 503 and op.retry_after):
+            report.server_errors.append(f"{op.kind} {op.status} {op.error}")
+        elif op.status == 0 and not allow_drops and op.kind != "swipe":
+            report.server_errors.append(f"{op.kind} dropped: {op.error}")
+        elif 400 <= op.status < 500 and op.status != 429:
+            report.lost.append(f"{op.kind} refused {op.status}: {op.error}")
+    for kind, at in last_failure.items():
+        report.recovery_s[kind] = max(0.0, at - fault_at)
+    report.lost += load.session_problems + load.gaps()
+    report.notes["resumes"] = load.resumes
+
+
+async def settle_jobs(cluster: Cluster, load: Load, report: Report, timeout: float) -> None:
+    """Every video any creator has (whatever its create call saw) completes, exactly once."""
+    db = cluster.db()
+    owners = {user.id for user, _ in load.created}
+    began = time.monotonic()
+
+    def pending() -> list[dict]:
+        return list(db.videos.find({"owner_id": {"$in": list(owners)}, "status": {"$in": ["queued", "in_progress"]}}, {"_id": 1}))
+
+    try:
+        await wait_until(lambda: not pending(), timeout, "videos still unfinished", every=0.5)
+    except TimeoutError:
+        report.lost += [f"{doc['_id']} never finished" for doc in pending()]
+    report.notes["jobs_settled_s"] = round(time.monotonic() - began, 1)
+    videos = list(db.videos.find({"owner_id": {"$in": list(owners)}}, {"_id": 1, "status": 1, "attempts": 1, "error": 1}))
+    completions = cluster.completions()
+    for video in videos:
+        if video["status"] == "failed":
+            report.lost.append(f"{video['_id']} failed: {video.get('error')}")
+        elif video["status"] == "completed" and completions[video["_id"]] != 1:
+            report.lost.append(f"{video['_id']} completed {completions[video['_id']]} times")
+    report.notes["videos"] = len(videos)
+
+
+async def reconcile_counters(cluster: Cluster, load: Load, report: Report, user: User) -> None:
+    """Every post's counters, as the api serves them (Redis) and as Mongo keeps
+    them, equal the documents they count."""
+    db = cluster.db()
+    async with httpx.AsyncClient(base_url=next(u for u, a in zip(cluster.urls, cluster.apis) if a), timeout=20) as http:
+        for post in load.posts:
+            doc = db.posts.find_one({"_id": post}, {"likes": 1, "comments": 1})
+            likes = db.likes.count_documents({"post_id": post})
+            comments = db.comments.count_documents({"post_id": post})
+            served = (await http.get(f"/v1/posts/{post}", headers=user.headers)).json()["counts"]
+            if (doc["likes"], served["likes"]) != (likes, likes) or (doc["comments"], served["comments"]) != (comments, comments):
+                report.lost.append(
+                    f"{post}: likes {likes} documents, Mongo {doc['likes']}, served {served['likes']}; "
+                    f"comments {comments} documents, Mongo {doc['comments']}, served {served['comments']}"
+                )
+
+
+# --- the faults -----------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    """How long each phase of a case lasts (short in tests, long in the bench)."""
+
+    before_s: float = 3.0  # load before the fault
+    outage_s: float = 3.0  # how long a stopped server stays down
+    after_s: float = 4.0  # load after recovery
+    settle_s: float = 180.0  # for every job to finish
+
+
+async def steady(load: Load, seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+async def kill_worker_mid_job(cluster: Cluster, load: Load, timing: Timing) -> Report:
+    """kill -9 the worker while it runs a job; a supervisor starts it again."""
+    report = Report("worker killed (-9) mid-job")
+    await steady(load, timing.before_s)
+    db = cluster.db()
+    running = await wait_until(lambda: db.videos.find_one({"status": "in_progress", "progress": {"$gt": 0}}), 60, "no job in progress", every=0.02)
+    name = next(iter(cluster.workers))
+    fault_at = time.monotonic()
+    cluster.kill_worker(name)
+    cluster.start_worker(name)
+    await wait_until(lambda: cluster.worker_ready(name), 180, "the restarted worker is not ready")
+    await wait_until(lambda: db.videos.find_one({"_id": running["_id"], "status": {"$in": ["completed", "failed"]}}), 120, "the interrupted job did not finish")
+    report.recovery_s["interrupted job done"] = time.monotonic() - fault_at
+    await steady(load, timing.after_s)
+    await load.stop()
+    judge(load, report, fault_at, allow_drops=False)
+    await settle_jobs(cluster, load, report, timing.settle_s)
+    return report
+
+
+async def restart_valkey(cluster: Cluster, load: Load, timing: Timing) -> Report:
+    """kill -9 Valkey, then start it again on the same port and append-only file."""
+    report = Report("Valkey killed (-9) and restarted, AOF on")
+    await steady(load, timing.before_s)
+    fault_at = time.monotonic()
+    cluster.kill_valkey()
+    await asyncio.sleep(timing.outage_s)
+    cluster.start_valkey()
+    report.notes["outage_s"] = round(time.monotonic() - fault_at, 1)
+    await steady(load, timing.after_s)
+    await load.stop()
+    judge(load, report, fault_at, allow_drops=False)
+    await settle_jobs(cluster, load, report, timing.settle_s)
+    await reconcile_counters(cluster, load, report, load.people[0])
+    return report
+
+
+async def restart_mongo(cluster: Cluster, load: Load, timing: Timing) -> Report:
+    """Stop the Mongo server (nx-27017), then start it again on the same port and file."""
+    report = Report("Mongo (nx-27017) restarted")
+    await steady(load, timing.before_s)
+    fault_at = time.monotonic()
+    cluster.stop_mongo()
+    # longer than the driver waits for a server (5 s), or requests just wait it out
+    await asyncio.sleep(max(timing.outage_s, MONGO_SELECTION_S + 2))
+    cluster.start_mongo()
+    report.notes["outage_s"] = round(time.monotonic() - fault_at, 1)
+    await steady(load, timing.after_s)
+    await load.stop()
+    judge(load, report, fault_at, allow_drops=False)
+    await settle_jobs(cluster, load, report, timing.settle_s)
+    await reconcile_counters(cluster, load, report, load.people[0])
+    return report
+
+
+async def kill_one_api(cluster: Cluster, load: Load, timing: Timing) -> Report:
+    """kill -9 one of two api processes; its clients go on with the other."""
+    report = Report("one of two api processes killed (-9)")
+    await steady(load, timing.before_s)
+    resumes = load.resumes
+    driving = sum(1 for api, session in load.swiping.values() if api == 0 and session)
+    report.notes["sessions on the killed api"] = driving
+    fault_at = time.monotonic()
+    cluster.kill_api(0)
+    await wait_until(lambda: load.resumes >= resumes + driving, 60, "the swipers of the killed api did not resume")
+    report.recovery_s["sockets resumed"] = time.monotonic() - fault_at
+    await steady(load, timing.after_s)
+    await load.stop()
+    judge(load, report, fault_at, allow_drops=True)
+    cluster.start_api(0)
+    await settle_jobs(cluster, load, report, timing.settle_s)
+    return report
+
+
+FAULTS = {
+    "worker": kill_worker_mid_job,
+    "valkey": restart_valkey,
+    "mongo": restart_mongo,
+    "api": kill_one_api,
+}
+
+
+async def run_case(cluster: Cluster, name: str, people: list[User], posts: list[str], shape: LoadShape, timing: Timing) -> Report:
+    """One fault under load. The swipers are new people each time (one who
+    has seen every post has nothing left to swipe)."""
+    await wait_ready(cluster)
+    async with httpx.AsyncClient(base_url=next(u for u, a in zip(cluster.urls, cluster.apis) if a), timeout=30) as http:
+        swipers = [await signup(http, "s") for _ in range(shape.swipers)]
+    load = Load(cluster, swipers + people, posts, shape)
+    load.start()
+    try:
+        return await FAULTS[name](cluster, load, timing)
+    finally:
+        if not load._stop.is_set():
+            await load.stop()
