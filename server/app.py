@@ -1,6 +1,6 @@
 """The Litestar app factory: settings, stores, indexes, routes, errors, metrics,
-the feed's runtime (``feed.live.runtime``) and the collector's clock
-(``core.gc_clock``)."""
+the feed's runtime (``feed.live.runtime``), the collector's clock
+(``core.gc_clock``) and the prompt classifier, loaded in the background at start."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from core import gc_clock
 from core.settings import Settings, load_settings
 from core.stores import open_stores
 from feed.live import runtime as feed_runtime
+from policy import moderation_model
 from server.errors import EXCEPTION_HANDLERS
 from server.auth import metrics_guard, schema_guard
 from server.indexes import ensure_all
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.stores = open_stores(settings)
         await ensure_all(app.state.stores)
         await feed_runtime.start(app)  # candidate pool loaded, live counts subscribed
+        # the prompt classifier loads in the background, so the first video does not wait for it
+        app.state.moderation = asyncio.create_task(asyncio.to_thread(moderation_model.load), name="moderation-load")
 
     async def close_connections(app: Litestar) -> None:
         collector = getattr(app.state, "collector", None)

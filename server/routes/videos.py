@@ -10,6 +10,8 @@ OpenAI's ``type`` and ``param`` too (``server.openai_errors``)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Annotated
 
 import msgspec
@@ -152,7 +154,7 @@ async def completed_source(stores: Stores, video_id: str, user: User) -> jobs.Jo
 async def moderate(stores: Stores, settings: Settings, user: User, prompt: str) -> None:
     """A new video's limit (``FABULA_RATE_VIDEOS``, 429) and its prompt's moderation (a refusal is audited)."""
     await rate_limit.enforce(stores, rate_limit.rules(settings).videos, user.id, message="too many videos; try again later")
-    decision = moderate_prompt(prompt)
+    decision = await asyncio.to_thread(moderate_prompt, prompt)  # the classifier is CPU work (and loads once)
     if not decision.allowed:
         await audit.prompt_refused(stores, user.id, prompt, decision.category, decision.reason)
         raise PolicyViolation(decision.reason or "refused", code="prompt_refused", details={"category": decision.category})
