@@ -121,7 +121,7 @@ class JobTopic(streams.Topic):
                 sub.conn.send(message)
             if event.type == "status" and event.status in jobs.TERMINAL:
                 self.ending = True
-                asyncio.ensure_future(self._end())
+                streams.reader(self.stores).run_soon(self._end())
                 return
 
     async def _end(self) -> None:

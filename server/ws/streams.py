@@ -70,6 +70,7 @@ class StreamReader:
         self.reads = 0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._background: set[asyncio.Task] = set()  # wake-ups and topics' ends, held until done
 
     # -- topics ------------------------------------------------------------
 
@@ -81,8 +82,14 @@ class StreamReader:
             found.quiet_since = self.loop.time()
             self._start()
             if self.reading is not None and key not in self.reading:
-                asyncio.ensure_future(self._wake())
+                self.run_soon(self._wake())
         return found
+
+    def run_soon(self, coro) -> None:
+        """Run ``coro`` in the background, held until it is done."""
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def leave(self, topic: Topic, subscriber) -> None:
         topic.subscribers.discard(subscriber)
