@@ -67,9 +67,13 @@ def model() -> Model:
 
 
 def embed(prompts: list[str]) -> np.ndarray:
-    """The classifier's features for ``prompts`` (one row each)."""
+    """The classifier's features for ``prompts`` (one row each), each prompt
+    embedded on its own: the int8 layers quantise their inputs per call, so a
+    batch would give features a little different from a single prompt's, which
+    is what the api scores (training reads the same features as serving)."""
     texts = [classifier_form(p) or "." for p in prompts]
-    return np.asarray(minilm.embed(texts, "int8", max_tokens=MAX_TOKENS, pooling="mean+max"), dtype=np.float64)
+    rows = [minilm.embed([t], "int8", max_tokens=MAX_TOKENS, pooling="mean+max")[0] for t in texts]
+    return np.asarray(rows, dtype=np.float64).reshape(len(texts), -1)
 
 
 def probabilities(prompt: str) -> dict[str, float]:

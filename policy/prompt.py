@@ -32,7 +32,10 @@ from policy.normalise import normalise, rule_forms
 from policy.prompt_rules import first_match
 from policy.public_figures import Figure, find_figures, name_key, usable
 
-__all__ = ["MAX_PROMPT_CHARS", "Assessment", "Screen", "assess_prompt", "load_models", "moderate_prompt", "normalise", "screen_prompt"]
+__all__ = [
+    "MAX_PROMPT_CHARS", "Assessment", "Screen", "assess_prompt", "load_models", "moderate_prompt", "normalise",
+    "screen_prompt",
+]
 
 MAX_PROMPT_CHARS = 2000
 
@@ -73,8 +76,19 @@ def _refuse(category: str, detail: str | None = None) -> Decision:
     return Decision.refuse(category, f"{reason} {detail}" if detail else reason)
 
 
-def assess_prompt(prompt: str, *, cameo_names: Iterable[str] = (), has_cameo: bool | None = None) -> Assessment:
-    """``moderate_prompt`` with how the decision was reached."""
+def assess_prompt(
+    prompt: str,
+    *,
+    cameo_names: Iterable[str] = (),
+    has_cameo: bool | None = None,
+    probabilities: dict[str, float] | None = None,
+) -> Assessment:
+    """``moderate_prompt`` with how the decision was reached. ``probabilities``:
+    the classifier's, when the caller computed them already.
+
+    The classifier embeds one prompt per call: the int8 layers quantise their
+    inputs per batch, so a prompt embedded in a batch can score a little
+    differently from the same prompt alone, as the api sees it."""
     if not normalise(prompt):
         return Assessment(decision=Decision.refuse("empty", "The prompt is empty."), layer="length")
     if len(prompt) > MAX_PROMPT_CHARS:
@@ -89,7 +103,9 @@ def assess_prompt(prompt: str, *, cameo_names: Iterable[str] = (), has_cameo: bo
         has_cameo = bool(parse_mentions(prompt))
     strict = bool(has_cameo or screen.figures or screen.cameo_figures or screen.rule == "real_person")
     text = strip_mentions(prompt)
-    probs = moderation_model.probabilities(text) if normalise(text) else {}
+    if probabilities is None:
+        probabilities = moderation_model.probabilities(text) if normalise(text) else {}
+    probs = probabilities
     category = moderation_model.flagged(probs, strict) if probs else None
     if category is not None:
         return Assessment(decision=_refuse(category), layer="classifier", strict=strict, probabilities=probs)
@@ -103,6 +119,8 @@ def assess_prompt(prompt: str, *, cameo_names: Iterable[str] = (), has_cameo: bo
         )
         return Assessment(decision=_refuse("real_person", detail), layer="names", strict=strict, probabilities=probs)
     return Assessment(decision=Decision.allow(), strict=strict, probabilities=probs)
+
+
 
 
 def moderate_prompt(prompt: str, *, cameo_names: Iterable[str] = (), has_cameo: bool | None = None) -> Decision:
