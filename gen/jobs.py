@@ -259,12 +259,17 @@ async def requeue_attempt(stores: Stores, video_id: str, worker: str, attempt: i
     return _job(doc)
 
 
-async def release_attempt(stores: Stores, video_id: str, worker: str, attempt: int) -> Job | None:
-    """An attempt stopped by its worker's shutdown: back to ``queued``, and the
-    attempt is not counted (None when it was no longer this worker's)."""
+async def release_attempt(stores: Stores, video_id: str, worker: str, attempt: int, reason: str | None = None) -> Job | None:
+    """An attempt stopped for no fault of the job (its worker's shutdown, a
+    media store that would not take the outputs): back to ``queued``, the
+    attempt not counted, ``reason`` kept as ``last_error`` (None when the
+    attempt was no longer this worker's)."""
+    changes: dict = {"status": "queued", "progress": 0, "worker": None}
+    if reason is not None:
+        changes["last_error"] = reason[:500]
     doc = await _collection(stores).find_one_and_update(
         _fence(video_id, worker, attempt),
-        {"$set": {"status": "queued", "progress": 0, "worker": None}, "$inc": {"attempts": -1}},
+        {"$set": changes, "$inc": {"attempts": -1}},
         return_document=ReturnDocument.AFTER,
     )
     return _job(doc)

@@ -27,13 +27,17 @@ killed is taken over by another worker after the visibility timeout and
 counts that lost attempt the same way. A worker told to stop (SIGTERM) takes
 no more jobs, gives a running one ``worker_stop_grace_s`` to finish, then
 hands it back to the head of its lane uncounted (``Worker.hand_back``), so
-the next worker takes it at once.
+the next worker takes it at once. A media store that will not take the
+outputs (full, read-only, unreachable) is no fault of the job either: it goes
+back the same way with the reason, and the worker waits a growing while
+before its next job, so the job is made once the store takes writes again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import os
 import socket
@@ -88,6 +92,16 @@ class InjectedFault(RuntimeError):
     """The failure FABULA_WORKER_FAIL_PROMPT asks for (tests only)."""
 
 
+class MediaUnavailable(RuntimeError):
+    """The media store would not take a job's outputs (full, read-only, unreachable): not the job's fault."""
+
+
+# after the media store refused outputs, the worker waits this long before its
+# next job, twice as long each time in a row, at most MEDIA_BACKOFF_MAX_S
+MEDIA_BACKOFF_S = 1.0
+MEDIA_BACKOFF_MAX_S = 30.0
+
+
 @dataclass
 class Running:
     """The job a worker is running now: what cancel and the beat task reach."""
@@ -130,6 +144,7 @@ class Worker:
         self._completions: collections.deque[float] = collections.deque()
         self._beats: asyncio.Task | None = None
         self._stop = asyncio.Event()
+        self._media_backoff_s = 0.0  # > 0 while the media store keeps refusing outputs
 
     @property
     def beat_interval_s(self) -> float:
@@ -203,6 +218,9 @@ class Worker:
                 if entry is not None:
                     try:
                         to_ack = await self.handle(entry)
+                        if self._media_backoff_s:  # the store refused the outputs: wait before the next try
+                            with contextlib.suppress(asyncio.TimeoutError):
+                                await asyncio.wait_for(self._stop.wait(), self._media_backoff_s)
                     except Exception:
                         # Mongo or Redis failed under us: the entry stays pending
                         # and is taken over (by any worker) after the visibility timeout
@@ -254,6 +272,8 @@ class Worker:
             media = await self._generate(run)
         except JobAbandoned as stop:
             return await self._abandoned(run, stop.reason)
+        except MediaUnavailable as exc:
+            return await self._media_down(run, str(exc))
         except Exception as exc:
             self.status.jobs_failed += 1
             reason = f"{type(exc).__name__}: {exc}"
@@ -276,6 +296,7 @@ class Worker:
                 log.info("job finished elsewhere", extra={"video_id": job.id, "attempt": job.attempts})
                 return entry.entry_id if await queue.touch(stores, self.name, entry.entry_id) else None
             self.status.jobs_done += 1
+            self._media_backoff_s = 0.0
             self._completions.append(time.monotonic())
             log.info("job completed", extra={"video_id": job.id, "attempt": job.attempts, "frames": media.frames})
             await events.publish(stores, JobEvent(type="status", video_id=job.id, status="completed", progress=100))
@@ -314,6 +335,27 @@ class Worker:
             JobEvent(type="status", video_id=job.id, status="failed", progress=failed.progress, error={"code": code, "message": message[:500]}),
         )
         return entry.entry_id
+
+    async def _media_down(self, run: Running, reason: str) -> str | None:
+        """The media store refused the outputs: the job goes back, uncounted, to
+        the head of its lane with the reason (``last_error``, and a ``queued``
+        event whose error is ``media_unavailable``), and the worker waits before
+        its next job, longer each time in a row, so the job is made again once
+        the store takes writes."""
+        stores = self.stores
+        assert stores is not None
+        self._media_backoff_s = min(MEDIA_BACKOFF_MAX_S, self._media_backoff_s * 2 or MEDIA_BACKOFF_S)
+        log.warning(
+            "media store unavailable; job handed back",
+            extra={"video_id": run.job.id, "attempt": run.attempt, "reason": reason, "retry_in_s": self._media_backoff_s},
+        )
+        if await jobs.release_attempt(stores, run.job.id, self.name, run.attempt, reason=reason) is None:
+            # cancelled or taken over meanwhile
+            return run.entry.entry_id if await queue.touch(stores, self.name, run.entry.entry_id) else None
+        await queue.release(stores, self.name, run.entry)
+        error = {"code": "media_unavailable", "message": reason[:500]}
+        await events.publish(stores, JobEvent(type="status", video_id=run.job.id, status="queued", progress=0, error=error))
+        return None
 
     async def _give_up(self, entry: queue.Entry, job: jobs.Job, reason: str, *, fenced: bool) -> None:
         """Too many attempts: fail the job with its last reason and dead-letter the entry."""
@@ -441,10 +483,15 @@ class Worker:
             thumb_path = store.path(job.id, "thumbnail") if local else Path(tmp) / "thumbnail.jpg"
             started = time.perf_counter()
             size = (job.output_width, job.output_height) if job.output_width and job.output_height else None
-            encoded = await asyncio.to_thread(
-                encode_mp4, frames, clip.fps, video_path, audio=clip.audio, sample_rate=clip.sample_rate, size=size
-            )
-            await asyncio.to_thread(write_thumbnail, frames[len(frames) // 2], thumb_path, size=size)
+            try:
+                encoded = await asyncio.to_thread(
+                    encode_mp4, frames, clip.fps, video_path, audio=clip.audio, sample_rate=clip.sample_rate, size=size
+                )
+                await asyncio.to_thread(write_thumbnail, frames[len(frames) // 2], thumb_path, size=size)
+            except OSError as exc:
+                if local:  # written in place: the store refused it
+                    raise MediaUnavailable(f"the media store cannot take the outputs: {exc}") from exc
+                raise
             encoded_at = time.perf_counter()
             if self.signing is not None:
                 video_path, thumb_path = await self._signed(job, key, video_path, thumb_path)
@@ -456,8 +503,11 @@ class Worker:
                     "sign_ms": round((time.perf_counter() - encoded_at) * 1000, 1),
                 },
             )
-            stored = await store.put_file(job.id, "video", video_path)
-            await store.put_file(job.id, "thumbnail", thumb_path)
+            try:
+                stored = await store.put_file(job.id, "video", video_path)
+                await store.put_file(job.id, "thumbnail", thumb_path)
+            except Exception as exc:  # each put is whole or nothing; a retry overwrites both
+                raise MediaUnavailable(f"the media store cannot take the outputs: {type(exc).__name__}: {exc}") from exc
         return jobs.Media(bytes=stored, frames=encoded.frames, fps=encoded.fps, width=encoded.width, height=encoded.height)
 
     async def _marked(self, job: jobs.Job, frames) -> tuple:

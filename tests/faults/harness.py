@@ -61,6 +61,7 @@ class Cluster:
     apis: list[Api | None] = field(default_factory=list)
     api_ports: list[int] = field(default_factory=list)
     workers: dict[str, Proc] = field(default_factory=dict)
+    media: "MediaFault | None" = None
 
     @classmethod
     def start(cls, root: Path, model_dir: Path, *, apis: int = 2, workers: int = 1, **overrides) -> "Cluster":
@@ -73,15 +74,20 @@ class Cluster:
             data_dir=root / "data",
             model_dir=model_dir,
             log_json=True,
+            # the load is a few busy people: limits meant for abuse stay out of its way
             rate_signup_ip="off",
             rate_login_ip="off",
+            rate_comments="off",
+            rate_videos="off",
             # a killed worker's job is taken over after this long
             job_visibility_ms=3000,
             worker_heartbeat_s=1.0,
             **overrides,
         )
         cluster = cls(root=root, settings=settings, redis_port=redis_port, mongo_port=mongo_port)
+        cluster.media = MediaFault(cluster)
         try:
+            cluster.media.prepare()
             cluster.start_valkey()
             cluster.start_mongo()
             cluster.api_ports = [free_port() for _ in range(apis)]
@@ -149,6 +155,8 @@ class Cluster:
         for service in (self.mongo, self.valkey):
             if service is not None:
                 service.stop()
+        if self.media is not None:
+            self.media.release()
 
     # what the logs say
 
@@ -161,6 +169,94 @@ class Cluster:
 
     def db(self):
         return MongoClient(self.settings.mongo_url, serverSelectionTimeoutMS=10000)[self.settings.namespace]
+
+
+class MediaFault:
+    """Makes the local media store full or read-only, and clears it again.
+
+    Where this process may mount (root with CAP_SYS_ADMIN), the media folder
+    is a small tmpfs of its own from the start: full is a filler file taking
+    its last byte (ENOSPC), read-only a remount (EROFS). Elsewhere, full
+    lowers the workers' file-size limit (EFBIG) and read-only takes the write
+    bits away (EACCES; not for root, which they do not stop)."""
+
+    SIZE = "128m"
+
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
+        self.root = cluster.settings.media_root
+        self.mounted = False
+
+    def prepare(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.SIZE}", "tmpfs", str(self.root)], capture_output=True)
+            self.mounted = done.returncode == 0
+
+    def release(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.root)], capture_output=True)
+            self.mounted = False
+
+    def supports(self, kind: str) -> bool:
+        return self.mounted or kind == "full" or os.geteuid() != 0
+
+    @contextlib.contextmanager
+    def broken(self, kind: str):
+        if kind == "full":
+            with self._full():
+                yield
+        else:
+            with self._read_only():
+                yield
+
+    @contextlib.contextmanager
+    def _full(self):
+        if self.mounted:
+            filler = self.root / ".filler"
+            with open(filler, "wb", buffering=0) as out:
+                for size in (1 << 20, 4096, 1):  # then the last bytes
+                    with contextlib.suppress(OSError):
+                        while True:
+                            out.write(b"\0" * size)
+            try:
+                yield
+            finally:
+                filler.unlink()
+            return
+        import psutil, resource
+
+        procs = [psutil.Process(w.proc.pid) for w in self.cluster.workers.values()]
+        for p in procs:
+            p.rlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+        try:
+            yield
+        finally:
+            for p in procs:
+                with contextlib.suppress(psutil.Error):
+                    p.rlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    @contextlib.contextmanager
+    def _read_only(self):
+        if self.mounted:
+            subprocess.run(["mount", "-o", "remount,ro", str(self.root)], check=True)
+            try:
+                yield
+            finally:
+                subprocess.run(["mount", "-o", "remount,rw", str(self.root)], check=True)
+            return
+        folders = [self.root, *(p for p in self.root.rglob("*") if p.is_dir())]
+        for folder in folders:
+            folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            for folder in folders:
+                folder.chmod(0o755)
+
+    def leftovers(self) -> list[str]:
+        """Temporary files a write left behind."""
+        return [str(p.relative_to(self.root)) for p in self.root.rglob("*.tmp")]
 
 
 async def wait_until(check, timeout: float, what: str, every: float = 0.2):
@@ -452,8 +548,12 @@ def judge(load: Load, report: Report, fault_at: float, allow_drops: bool) -> Non
     the time from the fault to its last failure."""
     report.ops = len(load.ops)
     last_failure: dict[str, float] = {}
+    limited = 0
     for op in load.ops:
         if op.ok:
+            continue
+        if op.status == 429:  # a limit, not a fault
+            limited += 1
             continue
         report.failed_ops += 1
         last_failure[op.kind] = max(last_failure.get(op.kind, 0.0), op.t)
@@ -461,12 +561,14 @@ def judge(load: Load, report: Report, fault_at: float, allow_drops: bool) -> Non
             report.server_errors.append(f"{op.kind} {op.status} {op.error}")
         elif op.status == 0 and not allow_drops and op.kind != "swipe":
             report.server_errors.append(f"{op.kind} dropped: {op.error}")
-        elif 400 <= op.status < 500 and op.status != 429:
+        elif 400 <= op.status < 500:
             report.lost.append(f"{op.kind} refused {op.status}: {op.error}")
     for kind, at in last_failure.items():
         report.recovery_s[kind] = max(0.0, at - fault_at)
     report.lost += load.session_problems + load.gaps()
     report.notes["resumes"] = load.resumes
+    if limited:
+        report.notes["rate limited"] = limited
 
 
 async def settle_jobs(cluster: Cluster, load: Load, report: Report, timeout: float) -> None:
@@ -601,11 +703,53 @@ async def kill_one_api(cluster: Cluster, load: Load, timing: Timing) -> Report:
     return report
 
 
+async def break_media_store(cluster: Cluster, load: Load, timing: Timing, kind: str) -> Report:
+    """The media store full or read-only while jobs finish, then fixed."""
+    report = Report(f"media store {kind}")
+    await steady(load, timing.before_s)
+    db = cluster.db()
+    hit_before = db.videos.count_documents({"last_error": {"$regex": "media store"}})
+    fault_at = time.monotonic()
+    with cluster.media.broken(kind):
+        # at least one job meets it
+        await wait_until(lambda: db.videos.count_documents({"last_error": {"$regex": "media store"}}) > hit_before, 60,
+                         "no job met the broken media store", every=0.2)
+        await asyncio.sleep(timing.outage_s)
+    cleared_at = time.monotonic()
+    hit = [d["_id"] for d in db.videos.find({"last_error": {"$regex": "media store"}}, {"_id": 1})]
+    report.notes["outage_s"] = round(cleared_at - fault_at, 1)
+    report.notes["jobs that met it"] = len(hit) - hit_before
+    await wait_until(lambda: db.videos.count_documents({"_id": {"$in": hit}, "status": "completed"}) == len(hit), 120,
+                     "the jobs that met the broken store did not complete")
+    report.recovery_s["jobs done after the fix"] = time.monotonic() - cleared_at
+    await steady(load, timing.after_s)
+    await load.stop()
+    judge(load, report, fault_at, allow_drops=False)
+    await settle_jobs(cluster, load, report, timing.settle_s)
+    report.lost += [f"left behind: {p}" for p in cluster.media.leftovers()]
+    for video in db.videos.find({"_id": {"$in": hit}}, {"_id": 1}):
+        folder = cluster.settings.media_root / video["_id"]
+        for variant in ("video.mp4", "thumbnail.jpg"):
+            if not (folder / variant).is_file() or (folder / variant).stat().st_size == 0:
+                report.lost.append(f"{video['_id']}: {variant} missing or empty")
+    return report
+
+
+async def media_full(cluster: Cluster, load: Load, timing: Timing) -> Report:
+    return await break_media_store(cluster, load, timing, "full")
+
+
+async def media_read_only(cluster: Cluster, load: Load, timing: Timing) -> Report:
+    return await break_media_store(cluster, load, timing, "read-only")
+
+
 FAULTS = {
     "worker": kill_worker_mid_job,
     "valkey": restart_valkey,
     "mongo": restart_mongo,
     "api": kill_one_api,
+    "media-full": media_full,
+    "media-read-only": media_read_only,
 }
 
 
