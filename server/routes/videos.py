@@ -151,10 +151,14 @@ async def completed_source(stores: Stores, video_id: str, user: User) -> jobs.Jo
     return job
 
 
-async def moderate(stores: Stores, settings: Settings, user: User, prompt: str) -> None:
-    """A new video's limit (``FABULA_RATE_VIDEOS``, 429) and its prompt's moderation (a refusal is audited)."""
+async def moderate(stores: Stores, settings: Settings, user: User, prompt: str, use: cameo_use.CameoUse) -> None:
+    """A new video's limit (``FABULA_RATE_VIDEOS``, 429) and its prompt's moderation (a refusal is audited).
+    The cameos the creator may use are passed on: a real person named in the prompt is allowed only
+    as such a cameo, and a cameo on screen makes the thresholds stricter."""
     await rate_limit.enforce(stores, rate_limit.rules(settings).videos, user.id, message="too many videos; try again later")
-    decision = await asyncio.to_thread(moderate_prompt, prompt)  # the classifier is CPU work (and loads once)
+    names = [c.name for c in use.resolved.cameos]
+    # the classifier is CPU work (and loads once): off the event loop
+    decision = await asyncio.to_thread(moderate_prompt, prompt, cameo_names=names, has_cameo=bool(use.resolved))
     if not decision.allowed:
         await audit.prompt_refused(stores, user.id, prompt, decision.category, decision.reason)
         raise PolicyViolation(decision.reason or "refused", code="prompt_refused", details={"category": decision.category})
@@ -216,7 +220,6 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
         request, CreateVideo, files=("input_reference",), max_bytes=settings.max_body_bytes, max_form_bytes=form_limit(settings)
     )
     spec = resolve_spec(body, settings)
-    await moderate(stores, settings, user, body.prompt)
     reference: bytes | None = None
     if "input_reference" in uploads or body.input_reference is not None:
         await require_image_model(settings, "input_reference")
@@ -231,6 +234,7 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
         stores, settings, user_id=user.id, prompt=body.prompt, model=spec.model,
         width=spec.width, height=spec.height, has_reference=reference is not None,
     )
+    await moderate(stores, settings, user, body.prompt, use)
     reference = reference if reference is not None else use.reference
     await check_quota(stores, settings, user)
     job = await jobs.create_job(
@@ -370,12 +374,12 @@ async def remix_video(request: Request, video_id: str, stores: Stores, settings:
     reference image if it had one."""
     body, _ = await decode_json_or_form(request, RemixVideo)
     source = await completed_source(stores, video_id, user)
-    await moderate(stores, settings, user, body.prompt)
     reference = await guarded("read", media_store(settings).get_bytes(source.id, "reference")) if source.reference else None
     use = await cameo_use.prepare(
         stores, settings, user_id=user.id, prompt=body.prompt, model=source.model, width=source.width,
         height=source.height, has_reference=reference is not None, source_video_id=source.id,
     )
+    await moderate(stores, settings, user, body.prompt, use)
     reference = reference if reference is not None else use.reference
     await check_quota(stores, settings, user)
     job = await jobs.create_job(
@@ -422,7 +426,6 @@ async def extend_video(request: Request, stores: Stores, settings: Settings, use
     if (upload is None) == (body.video is None):
         raise BadRequest("give the video to extend: either video {\"id\"} or a video file", code="invalid_request")
     seconds = parse_seconds(body.seconds, settings)
-    await moderate(stores, settings, user, body.prompt)
     await require_image_model(settings, "extending a video")
     if body.video is not None:
         source = await completed_source(stores, body.video.id, user)
@@ -445,6 +448,7 @@ async def extend_video(request: Request, stores: Stores, settings: Settings, use
         stores, settings, user_id=user.id, prompt=body.prompt, model=spec.model, width=spec.width,
         height=spec.height, has_reference=True, source_video_id=extend_of,
     )
+    await moderate(stores, settings, user, body.prompt, use)
     await check_quota(stores, settings, user)
     job = await jobs.create_job(
         stores,
