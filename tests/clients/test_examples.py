@@ -16,7 +16,7 @@ import pytest
 
 from clients.fabula_client import FabulaClient
 
-ROOT = Path(__file__).resolve().parents[2].parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "clients" / "examples"
 PASSWORD = "correct horse battery"
 

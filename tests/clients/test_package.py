@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-CLIENTS = Path(__file__).resolve().parents[2].parent / "clients"
+CLIENTS = Path(__file__).resolve().parents[2] / "clients"
 PACKAGE = CLIENTS / "fabula_client"
 ALLOWED = {"httpx", "websockets"}
 ALLOWED_RTC = ALLOWED | {"aiortc", "aioice"}
