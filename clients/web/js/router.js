@@ -32,7 +32,7 @@ export function start(handler) {
         const a = e.target.closest("a[href]");
         if (!a || a.target || e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
         const url = new URL(a.href, location.href);
-        if (url.origin !== location.origin || url.pathname.startsWith("/v1/") || url.pathname.startsWith("/app/")) return;
+        if (url.origin !== location.origin || !match(url.pathname)) return; // other pages (/verify) load as pages
         e.preventDefault();
         navigate(url.pathname + url.search);
     });

@@ -7,8 +7,9 @@ import { post as httpPost, del } from "../api.js";
 import { session } from "../session.js";
 import { navigate } from "../router.js";
 import { mediaUrl } from "../media.js";
-import { avatar, toast, copyText } from "../ui.js";
+import { avatar, toast, copyText, sheet } from "../ui.js";
 import { openComments } from "../screens/comments.js";
+import { openReport } from "../report.js";
 
 // muted until the person asks for sound, then for every clip after
 const sound = { on: false, listeners: new Set() };
@@ -76,6 +77,7 @@ export function PostCard(post, opts = {}) {
         h("span.rail-icon", icon("comment")), commentCount);
     const shareBtn = h("button.rail-btn", { "aria-label": "Share", onclick: () => share() }, h("span.rail-icon", icon("share")), h("span", "Share"));
     const remixBtn = h("button.rail-btn", { "aria-label": "Remix", onclick: () => remix() }, h("span.rail-icon", icon("remix")), h("span", "Remix"));
+    const moreBtn = h("button.rail-btn.more", { "aria-label": "More", onclick: () => more() }, h("span.rail-icon", icon("more")));
 
     const followBtn = me || opts.followingFeed || opts.publicMode ? null
         : h("button.follow-dot", { "aria-label": `Follow @${post.author.handle}`, onclick: (e) => { e.stopPropagation(); follow(post.author.handle, followBtn); } }, icon("plus"));
@@ -98,7 +100,7 @@ export function PostCard(post, opts = {}) {
         poster, video,
         h("div.card-scrim"),
         unmute, burst,
-        h("div.rail", authorLink, likeBtn, commentBtn, shareBtn, remixBtn),
+        h("div.rail", authorLink, likeBtn, commentBtn, shareBtn, remixBtn, moreBtn),
         h("div.card-meta",
             h("a.card-author", { href: `/u/${encodeURIComponent(post.author.handle)}` },
                 h("strong", post.author.display_name || post.author.handle), h("span", `@${post.author.handle} · ${ago(post.created_at)}`)),
@@ -164,6 +166,15 @@ export function PostCard(post, opts = {}) {
         const copied = await copyText(url);
         toast(copied ? "Link copied" : url, { iconName: "link" });
         el.dataset.sharedUrl = url;
+    }
+
+    function more() {
+        const item = (ic, label, onclick, attrs = {}) => h("button.list-row", { onclick: () => { s.close(); onclick(); }, ...attrs }, h("span.radio-icon", icon(ic)), h("div.grow", h("div.title", label)));
+        const s = sheet({ title: "This video", body: h("div.list",
+            item("link", "Copy link", () => share()),
+            item("shield", "Check where it came from", () => { location.href = "/verify"; }),
+            !me && session.signedIn ? item("alert", "Report", () => openReport("post", post.id, "this video"), { dataset: { report: "" } }) : null,
+        ) });
     }
 
     function remix() {

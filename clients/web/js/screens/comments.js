@@ -4,6 +4,8 @@ import { h, ago, clear, plural } from "../dom.js";
 import { icon } from "../icons.js";
 import { get, post as httpPost } from "../api.js";
 import { sheet, avatar, skeletonRows, empty, errorState, toast } from "../ui.js";
+import { session } from "../session.js";
+import { openReport } from "../report.js";
 
 function commentRow(c, { onReply, nested }) {
     const body = c.deleted
@@ -11,7 +13,9 @@ function commentRow(c, { onReply, nested }) {
         : h("div.grow",
             h("div.comment-head", h("a", { href: `/u/${encodeURIComponent(c.author.handle)}` }, h("strong", c.author.handle)), h("span.meta", ago(c.created_at))),
             h("p.comment-text", c.text),
-            nested ? null : h("button.comment-reply", { onclick: () => onReply(c) }, "Reply"));
+            h("div.comment-actions",
+                nested ? null : h("button.comment-reply", { onclick: () => onReply(c) }, "Reply"),
+                session.isMe(c.author.id) ? null : h("button.comment-reply", { onclick: () => openReport("comment", c.id, "this comment") }, "Report")));
     const row = h(`div.comment${nested ? ".nested" : ""}`, { dataset: { commentId: c.id } }, c.deleted ? h("span.avatar.sm") : avatar(c.author, "sm"), body);
     if (!nested && c.reply_count > 0) {
         const replies = h("div.replies");

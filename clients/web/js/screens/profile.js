@@ -8,6 +8,7 @@ import { socket } from "../socket.js";
 import { navigate } from "../router.js";
 import { authedImage, mediaUrl } from "../media.js";
 import { avatar, confirm, empty, errorState, sheet, skeletonGrid, skeletonRows, toast, busy } from "../ui.js";
+import { openReport } from "../report.js";
 
 const PERMISSION_TEXT = { only_me: "Only them", approved: "Ask to use", mutuals: "Mutuals only", everyone: "Open to everyone" };
 
@@ -31,7 +32,8 @@ export function ProfileScreen(handle, isMe) {
     const head = h("div.profile-head", h("div.skeleton.circle", { style: { width: "84px", height: "84px" } }), h("div.skeleton.line", { style: { width: "40%" } }));
     const tabsEl = h("div.profile-tabs", { role: "tablist" });
     const panel = h("div.profile-panel");
-    const menuBtn = isMe ? h("button.icon-btn", { "aria-label": "Settings", onclick: openMenu }, icon("settings")) : null;
+    const menuBtn = isMe ? h("button.icon-btn", { "aria-label": "Settings", onclick: openMenu }, icon("settings"))
+        : h("button.icon-btn", { "aria-label": "More", onclick: () => openReport("user", handle, `@${handle}`) }, icon("more"));
     const el = h("section.screen.scroll.profile",
         h("header.topbar", isMe ? null : h("button.icon-btn", { "aria-label": "Back", onclick: () => history.length > 1 ? history.back() : navigate("/") }, icon("back")), h("h1", `@${handle}`), menuBtn),
         head, tabsEl, panel);
@@ -40,6 +42,7 @@ export function ProfileScreen(handle, isMe) {
     function openMenu() {
         const s = sheet({ title: "Settings", body: h("div.list",
             h("a.list-row", { href: "/cameo" }, h("span.radio-icon", icon("face")), h("div.grow", h("div.title", "Cameo settings"), h("div.meta", "Who can use your cameo, requests, appearances"))),
+            h("a.list-row", { href: "/verify" }, h("span.radio-icon", icon("shield")), h("div.grow", h("div.title", "Check a video"), h("div.meta", "Was it made on Fabula? Its signature and watermark tell"))),
             h("button.list-row", { onclick: () => { s.close(); signOut(); } }, h("span.radio-icon", icon("logout")), h("div.grow", h("div.title", "Sign out"))),
         ) });
         s.body.querySelectorAll("a").forEach((a) => a.addEventListener("click", () => s.close()));
