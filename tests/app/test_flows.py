@@ -150,7 +150,8 @@ def test_sign_up_record_a_cameo_create_post_and_the_social_loop(app_api, app_wor
     assert "3 to 30 letters" in a.wait_for_selector(".form-error:not([hidden])").inner_text()
     a.fill("input[name=handle]", ada)
     a.click("form.auth-form button[type=submit]")
-    a.wait_for_selector(".feed-status .empty", timeout=120_000)
+    # the feed: empty, or what other tests of the session posted (they share the database)
+    a.wait_for_selector(".feed-status .empty, .post-card", timeout=120_000)
     assert json.loads(a.evaluate("sessionStorage.getItem('fabula.session')"))["user"]["handle"] == ada
 
     # cameo onboarding through the fake camera, judged by the real liveness check
@@ -222,6 +223,16 @@ def test_sign_up_record_a_cameo_create_post_and_the_social_loop(app_api, app_wor
     shot(b, "03-comments")
     b.click(".sheet-head button[aria-label=Close]")
     a.wait_for_function("() => window.__toasts.some((t) => t.includes('commented on your video'))")
+
+    # the post can be reported to the moderators from its "more" sheet
+    b.wait_for_selector(".sheet-scrim", state="detached")
+    b.click(f"{card} .rail-btn.more")
+    b.click(".sheet [data-report]")
+    b.click(".sheet button[data-reason=spam]")
+    with b.expect_response(lambda r: r.url.endswith(f"/v1/posts/{post_id}/report")) as reported:
+        b.click(".sheet button[data-send-report]")
+    assert reported.value.status == 200
+    b.wait_for_selector(".toast:has-text('moderators will take a look')")
     a.wait_for_function("() => document.querySelector('.tabbar .badge').textContent === '2'")
 
     # the inbox lists both and clears the badge; a follow arrives live while it is open
