@@ -17,6 +17,8 @@ class Health(msgspec.Struct, omit_defaults=True):
     checks: dict[str, bool] = {}
     # generation workers ready now (model loaded, heartbeat alive); None when Redis does not answer
     workers: int | None = None
+    # this api process has loaded its prompt classifier (it loads in the background at start)
+    moderation: bool | None = None
 
 
 @get("/healthz", sync_to_thread=False, tags=["health"], responses=errors())
@@ -37,11 +39,14 @@ async def ready_workers(stores) -> int | None:
 async def readyz(state: State) -> Response[Health]:
     """Mongo and Redis both answer (200, else 503 with ``Retry-After``);
     ``workers`` counts the generation workers ready to take a job (0: videos
-    wait in the queue until one is)."""
+    wait in the queue until one is); ``moderation`` says whether this process
+    has loaded its prompt classifier (until then the first create waits for it)."""
     checks = await state.stores.ping()
     ok = all(checks.values())
     workers = await ready_workers(state.stores) if checks.get("redis") else None
-    body = Health(status="ok" if ok else "unavailable", checks=checks, workers=workers)
+    loading = getattr(state, "moderation", None)
+    moderation = loading.done() and not loading.cancelled() and loading.exception() is None if loading else None
+    body = Health(status="ok" if ok else "unavailable", checks=checks, workers=workers, moderation=moderation)
     return Response(body, status_code=200 if ok else 503, headers=None if ok else {"Retry-After": "1"})
 
 

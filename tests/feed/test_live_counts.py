@@ -23,6 +23,7 @@ from feed.social import counters
 from server.ws import feed_session
 from server.ws import protocol as proto
 from tests.feed.test_feed_stream import open_feed, until
+from tests.feed.test_posts_feed import poll
 from tests.feed.test_ranking import make_authors, make_user, new_world, seed_posts
 from tests.server.test_ws import WAIT, connect, recv, send
 
@@ -65,12 +66,19 @@ async def test_a_like_on_one_replica_reaches_a_swiper_on_another(world):
         assert msg["data"]["posts"][in_window[2]]["views"] == 1
 
 
+async def _classifier_loaded(http) -> bool:
+    return (await http.get("/readyz")).json().get("moderation") is True
+
+
 async def test_a_reader_that_stalls_gets_coalesced_counts_and_the_server_stays_flat(world):
     authors = await make_authors(world.stores, 8)
     await seed_posts(world.stores, [{"author_id": a, "caption": f"busy clip {i}"} for i, a in enumerate(authors)])
     swiper = await make_user(world.stores)
     api = world.start_api()
     proc = psutil.Process(api.proc.pid)
+    async with httpx.AsyncClient(base_url=api.url, timeout=30) as http:
+        # the api loads its prompt classifier in the background at start: measure memory after that
+        await poll(lambda: _classifier_loaded(http), timeout=120, what="the api's prompt classifier to load")
     async with connect(api, swiper) as ws:
         _, items, _ = await open_feed(ws, kind="for_you", window=4)
         window = [i["id"] for i in items]

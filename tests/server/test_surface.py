@@ -19,7 +19,8 @@ from tests.accounts.test_auth_routes import assert_error
 from tests.feed.test_posts_feed import poll
 
 REQUEST_ID = re.compile(r"^req_[0-9a-z]{26}$")
-PUBLIC = {("post", "/v1/auth/signup"), ("post", "/v1/auth/login")}  # the only /v1 operations without a token
+# the /v1 operations without a token: signing up, logging in, and the public provenance check (a bad token is ignored there)
+PUBLIC = {("post", "/v1/auth/signup"), ("post", "/v1/auth/login"), ("post", "/v1/provenance/check")}
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -52,6 +53,16 @@ async def test_healthz_and_readyz(http):
     body = r.json()
     assert (body["status"], body["checks"]) == ("ok", {"mongo": True, "redis": True})
     assert isinstance(body["workers"], int) and body["workers"] >= 0  # generation workers ready now
+    assert isinstance(body["moderation"], bool)  # the prompt classifier, loading in the background at start
+
+
+async def test_readyz_reports_the_prompt_classifier_once_loaded(http):
+    from tests.feed.test_posts_feed import poll
+
+    async def loaded():
+        return (await http.get("/readyz")).json()["moderation"] is True
+
+    await poll(loaded, timeout=120, what="the prompt classifier to load")
 
 
 # --- metrics ------------------------------------------------------------------

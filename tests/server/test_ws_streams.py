@@ -69,10 +69,11 @@ async def test_many_subscriptions_hold_one_reader_and_all_get_every_event(api, h
                 assert (await recv(ws))["type"] == "subscribed"
                 first = await recv(ws)
                 assert first["type"] == "video" and first["data"]["status"] == "queued"
-        # one blocked read, however many subscriptions (it was one per subscription and per preview relay)
-        await until(lambda: _at_least(stores, baseline + 1), "the reader to block")
+        # one blocked read, however many subscriptions (it was one per subscription and per preview relay);
+        # the api may have been reading already for an earlier test's socket, so its one reader may be in the baseline
+        await until(lambda: _at_least(stores, max(baseline, 1)), "the reader to block")
         for _ in range(10):
-            assert await blocked_readers(stores) == baseline + 1
+            assert await blocked_readers(stores) in (baseline, baseline + 1)
             await asyncio.sleep(0.05)
 
         for job in made:
