@@ -11,6 +11,8 @@ failure."""
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import os
 import shutil
@@ -20,6 +22,8 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
+
+from tests.cameos.helpers import erase_recorded_faces
 
 from tests.procs import start_api, start_worker
 
@@ -75,6 +79,9 @@ def app_api(app_settings, tmp_root):
     proc = start_api(app_settings, tmp_root / "logs-app")
     yield proc
     proc.stop()
+    # the cameo recorded through the browser is the astronaut's face: one person, one cameo holds
+    # across accounts (and namespaces share collections on nx-27017), so later recordings need it gone
+    asyncio.run(erase_recorded_faces(app_settings))
 
 
 @pytest.fixture(scope="module")

@@ -71,3 +71,24 @@ async def mutual(stores, a: users.User, b: users.User) -> None:
 
 async def block(stores, a: users.User, b: users.User) -> None:
     await graph_writes.block(stores, a.id, b.id)
+
+
+async def erase_recorded_faces(settings) -> int:
+    """Delete every cameo with a verified face in ``settings``' database, media included.
+
+    Tests that record a real cameo (the astronaut's face) call this when they
+    end: one person, one cameo holds across accounts, and on nx-27017 every
+    namespace shares the same collections, so a face left behind would make
+    the next such test's recording ``likeness_taken``."""
+    from cameos.deletion import delete_cameo
+    from core.media_store import open_media_store
+    from core.stores import open_stores
+
+    stores = open_stores(settings)
+    try:
+        ids = [doc["_id"] async for doc in stores.db["cameos"].find({"face": True}, {"_id": 1})]
+        for cameo_id in ids:
+            await delete_cameo(stores, open_media_store(settings), cameo_id)
+        return len(ids)
+    finally:
+        await stores.close()

@@ -18,6 +18,7 @@ from PIL import Image
 from core.media_store import open_media_store
 from core.stores import open_stores
 from gen import jobs
+from tests.cameos.helpers import erase_recorded_faces
 from tests.cameos.test_routes import fixed_challenge, live_recording, upload
 from tests.conftest import signup
 from tests.accounts.test_auth_routes import assert_error
@@ -155,3 +156,4 @@ async def test_cameo_consent_through_create_pickup_publish_and_remix(world, tmp_
         if worker is not None:
             worker.stop()
         await stores.close()
+        await erase_recorded_faces(mine)

@@ -18,7 +18,7 @@ from cameos import appearances, resolve, store
 from core.media_store import open_media_store
 from gen import jobs
 from tests.cameos.capture import make_capture, tone_speech
-from tests.cameos.helpers import JPEG, WAV, face
+from tests.cameos.helpers import JPEG, WAV, erase_recorded_faces, face
 from tests.conftest import signup
 from tests.accounts.test_auth_routes import assert_error
 from tests.feed.test_notifications import next_of_type, notes
@@ -639,3 +639,4 @@ async def test_recording_a_cameo_and_one_person_one_cameo(own_http, own_api, tmp
         assert made["kind"] == "character" and made["face"] and made["mention"].endswith(".captain")
     finally:
         await own_stores.close()
+        await erase_recorded_faces(mine)
