@@ -189,9 +189,19 @@ async def store_reference(stores: Stores, settings: Settings, job: jobs.Job, png
 
 
 async def queue_with_reference(stores: Stores, settings: Settings, job: jobs.Job, png: bytes | None) -> None:
+    """Store the job's reference image (if any) and queue the job. A job that
+    could not be queued (Redis gone half-way through the request) is removed
+    again, reference and all, before the error goes out: otherwise it would
+    wait as ``queued`` for a worker that never hears of it."""
     if png is not None:
         await guarded("write", store_reference(stores, settings, job, png))
-    await queue.enqueue(stores, job)
+    try:
+        await queue.enqueue(stores, job)
+    except Exception:
+        await jobs.delete_job(stores, job.id)
+        if png is not None:
+            await guarded("delete", media_store(settings).delete(job.id))
+        raise
 
 
 async def owned_job(stores: Stores, video_id: str, user: User) -> jobs.Job:

@@ -460,6 +460,17 @@ class Load:
                         unpublished.remove(vid)
             await self.pause(self.shape.create_pause_s)
 
+    async def burst_of_creates(self, n: int) -> None:
+        """``n`` creates at once, by the creators: some are half-way when a fault strikes."""
+        creator = self.people[-1]
+
+        async def one(k: int) -> None:
+            r = await self.http("create", k, "POST", "/v1/videos", creator, json={"prompt": f"a burst, take {k}", **TINY})
+            if r is not None and r.status_code == 200:
+                self.created.append((creator, r.json()["id"]))
+
+        await asyncio.gather(*(one(k) for k in range(n)))
+
     async def swiper(self, i: int, user: User) -> None:
         """A feed session over the socket, resumed (on the next api when its
         own is gone) after every drop, with the cursor of the last items."""
@@ -659,8 +670,11 @@ async def restart_valkey(cluster: Cluster, load: Load, timing: Timing) -> Report
     """kill -9 Valkey, then start it again on the same port and append-only file."""
     report = Report("Valkey killed (-9) and restarted, AOF on")
     await steady(load, timing.before_s)
+    burst = asyncio.create_task(load.burst_of_creates(16))  # creates in flight when it dies
+    await asyncio.sleep(0.05)
     fault_at = time.monotonic()
     cluster.kill_valkey()
+    await burst
     await asyncio.sleep(timing.outage_s)
     cluster.start_valkey()
     report.notes["outage_s"] = round(time.monotonic() - fault_at, 1)
