@@ -180,12 +180,16 @@ def test_sign_up_record_a_cameo_create_post_and_the_social_loop(app_api, app_wor
     a.click("form.compose button[type=submit]")
     a.wait_for_selector(".preview-canvas")
     a.wait_for_function("() => window.__previewFrames.length >= 1", timeout=VIDEO_S)
+    source = a.get_attribute(".preview-canvas", "data-source")  # WebRTC when it connected in time
     shot(a, "09-live-preview")
     a.wait_for_selector(".done", timeout=VIDEO_S)
     frames = a.evaluate("window.__previewFrames")
     assert len(frames) >= 2, f"{len(frames)} preview frames drawn"
     assert len({f["image"] for f in frames}) >= 2, "the preview canvas never changed"
-    assert [f["step"] for f in frames] == sorted(f["step"] for f in frames)
+    # over WebRTC a frame carries no step number (the track has none); over the socket steps only go up
+    assert source in ("webrtc", "websocket"), source
+    steps = [f["step"] for f in frames if f["step"] is not None]
+    assert steps == sorted(steps)
     a.wait_for_function("() => document.querySelector('video.result').readyState >= 2")
     a.fill(".done textarea", f"@{ada} at dawn")
     shot(a, "10-post")

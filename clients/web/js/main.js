@@ -8,6 +8,7 @@ import { route, match, navigate, start, currentScreen, setCurrent } from "./rout
 import { mountOverlays, toast } from "./ui.js";
 import { notifications } from "./notifications.js";
 import { clearMedia } from "./media.js";
+import { registerRtcPreviews } from "./rtc_preview.js";
 import { AuthScreen } from "./screens/auth.js";
 import { FeedScreen } from "./screens/feed.js";
 import { CreateScreen } from "./screens/create.js";
@@ -48,6 +49,9 @@ notifications.onCount((n) => {
     document.title = document.title.replace(/^\(\d+\+?\) /, "");
     if (n > 0) document.title = `(${n > 99 ? "99+" : n}) ${document.title}`;
 });
+
+// live previews: WebRTC first when it connects in time, else the socket's JPEG frames
+registerRtcPreviews(socket);
 
 function startSession() {
     socket.connect();

@@ -14,6 +14,7 @@ export class PreviewPlayer {
         this.source = source;
         this.canvas.dataset.source = source.kind;
         await source.start((frame) => this.draw(frame));
+        this.canvas.dataset.source = source.kind;  // a source may have fallen back meanwhile (WebRTC -> WebSocket)
     }
 
     draw({ image, step, steps }) {
