@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -96,7 +97,13 @@ async def main(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def stop_on_sigterm() -> None:
+    # SIGTERM unwinds like Ctrl-C, so the installation (servers, mounts) is taken down
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+
 if __name__ == "__main__":
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--faults", default=",".join(FAULTS))
     parser.add_argument("--rounds", type=int, default=1)

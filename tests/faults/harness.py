@@ -30,6 +30,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -375,6 +376,7 @@ class Load:
         self.resumes = 0
         self.swiping: dict[int, tuple[int, str | None]] = {}  # swiper -> (api, session it drives)
         self.created: list[tuple[User, str]] = []
+        self.began_at = datetime.now(timezone.utc)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._clients = [httpx.AsyncClient(base_url=url, timeout=20) for url in cluster.urls]
@@ -589,20 +591,22 @@ def judge(load: Load, report: Report, fault_at: float, allow_drops: bool) -> Non
 
 
 async def settle_jobs(cluster: Cluster, load: Load, report: Report, timeout: float) -> None:
-    """Every video any creator has (whatever its create call saw) completes, exactly once."""
+    """Every video the creators made during the case (whatever their create
+    calls were told) completes, exactly once."""
     db = cluster.db()
-    owners = {user.id for user, _ in load.created}
+    owners = [user.id for user, _ in load.created] + [p.id for p in load.people[len(load.people) - load.shape.creators:]]
+    mine = {"owner_id": {"$in": owners}, "created_at": {"$gte": load.began_at - timedelta(seconds=2)}}
     began = time.monotonic()
 
     def pending() -> list[dict]:
-        return list(db.videos.find({"owner_id": {"$in": list(owners)}, "status": {"$in": ["queued", "in_progress"]}}, {"_id": 1}))
+        return list(db.videos.find({**mine, "status": {"$in": ["queued", "in_progress"]}}, {"_id": 1}))
 
     try:
         await wait_until(lambda: not pending(), timeout, "videos still unfinished", every=0.5)
     except TimeoutError:
         report.lost += [f"{doc['_id']} never finished" for doc in pending()]
     report.notes["jobs_settled_s"] = round(time.monotonic() - began, 1)
-    videos = list(db.videos.find({"owner_id": {"$in": list(owners)}}, {"_id": 1, "status": 1, "attempts": 1, "error": 1}))
+    videos = list(db.videos.find(mine, {"_id": 1, "status": 1, "attempts": 1, "error": 1}))
     completions = cluster.completions()
     for video in videos:
         if video["status"] == "failed":
