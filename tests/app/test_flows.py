@@ -105,14 +105,18 @@ document.addEventListener("previewframe", (e) => {
 
 
 def wait_for_feed_item(page, post_id: str, deadline_s: float = 60.0) -> None:
-    """The post is in the feed: swipe on, and pull to refresh when the feed runs out."""
+    """The post is the feed's item on screen: swipe to it, and pull to refresh when the feed runs out
+    (the feed may hold other tests' posts first; only the clips near the one on screen are loaded)."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        if page.query_selector(f'.post-card[data-post-id="{post_id}"]'):
+        if page.get_attribute(".screen.feed", "data-post-id") == post_id:
             return
         count = int(page.get_attribute(".screen.feed", "data-count") or 0)
         index = int(page.get_attribute(".screen.feed", "data-index") or 0)
-        if count and index < count - 1:
+        position = page.evaluate("(id) => [...document.querySelectorAll('.post-card')].findIndex((c) => c.dataset.postId === id)", post_id)
+        if position >= 0:
+            page.keyboard.press("ArrowDown" if position > index else "ArrowUp")
+        elif count and index < count - 1:
             page.keyboard.press("ArrowDown")
         else:
             page.keyboard.press("ArrowUp")
