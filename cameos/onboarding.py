@@ -56,15 +56,23 @@ async def create_human_cameo(
         raise cameo_exists("this account has a cameo of its own face already; delete it to record a new one")
     await verification.probe(settings, path)
     report = await _verified(stores, settings, user_id, challenge_id, path)
+    return await _store_likeness(stores, media, report, user_id=user_id, kind="human", name=name, mention=None)
+
+
+async def _store_likeness(
+    stores: Stores, media: MediaStore, report, *, user_id: str, kind: str, name: str, mention: str | None
+) -> Cameo:
+    """Store a verified face as a cameo, unless it is another account's (``likeness_taken``)."""
     async with identity.claim(stores):
-        await identity.ensure_unclaimed(stores, report.embedding, user_id=user_id, context="cameo")
+        context = "cameo" if kind == "human" else "character"
+        await identity.ensure_unclaimed(stores, report.embedding, user_id=user_id, context=context)
         return await store.create_cameo(
             stores,
             media,
             owner_id=user_id,
-            kind="human",
+            kind=kind,
             name=name,
-            mention=None,
+            mention=mention,
             embedding=list(report.embedding),
             frames=list(report.reference_jpegs),
             voice=report.voice_wav,
@@ -103,19 +111,7 @@ async def create_character(
         if challenge_id is None:
             raise liveness_required()
         report = await _verified(stores, settings, user_id, challenge_id, path)
-        async with identity.claim(stores):
-            await identity.ensure_unclaimed(stores, report.embedding, user_id=user_id, context="character")
-            return await store.create_cameo(
-                stores,
-                media,
-                owner_id=user_id,
-                kind="character",
-                name=name,
-                mention=mention,
-                embedding=list(report.embedding),
-                frames=list(report.reference_jpegs),
-                voice=report.voice_wav,
-            )
+        return await _store_likeness(stores, media, report, user_id=user_id, kind="character", name=name, mention=mention)
     frames = await verification.character_frames(settings, path)
     return await store.create_cameo(
         stores, media, owner_id=user_id, kind="character", name=name, mention=mention, embedding=None, frames=frames, voice=None
