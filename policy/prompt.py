@@ -82,6 +82,7 @@ def assess_prompt(
     cameo_names: Iterable[str] = (),
     has_cameo: bool | None = None,
     probabilities: dict[str, float] | None = None,
+    strict: bool = False,
 ) -> Assessment:
     """``moderate_prompt`` with how the decision was reached. ``probabilities``:
     the classifier's, when the caller computed them already.
@@ -101,7 +102,7 @@ def assess_prompt(
         return Assessment(decision=_refuse(screen.rule), layer="rules")
     if has_cameo is None:
         has_cameo = bool(parse_mentions(prompt))
-    strict = bool(has_cameo or screen.figures or screen.cameo_figures or screen.rule == "real_person")
+    strict = bool(strict or has_cameo or screen.figures or screen.cameo_figures or screen.rule == "real_person")
     text = strip_mentions(prompt)
     if probabilities is None:
         probabilities = moderation_model.probabilities(text) if normalise(text) else {}
@@ -123,15 +124,18 @@ def assess_prompt(
 
 
 
-def moderate_prompt(prompt: str, *, cameo_names: Iterable[str] = (), has_cameo: bool | None = None) -> Decision:
+def moderate_prompt(
+    prompt: str, *, cameo_names: Iterable[str] = (), has_cameo: bool | None = None, strict: bool = False
+) -> Decision:
     """Allow or refuse a prompt.
 
     ``cameo_names``: the names of the cameos the creator may use (the caller
     resolves them, e.g. "Ada Lovelace" for a granted cameo); a real person
     named in the prompt is allowed only when listed here. ``has_cameo``:
     whether the video puts a cameo on screen; by default, whether the prompt
-    has an ``@mention``. Either makes the classifier stricter."""
-    return assess_prompt(prompt, cameo_names=cameo_names, has_cameo=has_cameo).decision
+    has an ``@mention``. Either makes the classifier stricter. ``strict``:
+    the strict thresholds whatever the prompt holds (under-18 accounts)."""
+    return assess_prompt(prompt, cameo_names=cameo_names, has_cameo=has_cameo, strict=strict).decision
 
 
 def load_models() -> None:
