@@ -76,6 +76,8 @@ class Job(msgspec.Struct, kw_only=True):
     # the manifest, and the consent behind each cameo, set when the job is made
     creator_handle: str | None = None
     cameo_consents: list[CameoConsent] = []
+    # output moderation with the strict thresholds (an under-18 creator)
+    strict_moderation: bool = False
 
     @property
     def size(self) -> str:
@@ -130,6 +132,7 @@ async def create_job(
     model_name: str | None = None,
     creator_handle: str | None = None,
     cameo_consents: list[CameoConsent] | None = None,
+    strict_moderation: bool = False,
 ) -> Job:
     job = Job(
         id=new_id("video"),
@@ -152,6 +155,7 @@ async def create_job(
         model_name=model_name,
         creator_handle=creator_handle,
         cameo_consents=list(cameo_consents or ()),
+        strict_moderation=strict_moderation,
     )
     doc = msgspec.to_builtins(job, builtin_types=(datetime,))
     doc["_id"] = doc.pop("id")
