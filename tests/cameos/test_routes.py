@@ -20,7 +20,7 @@ from gen import jobs
 from tests.cameos.capture import make_capture, tone_speech
 from tests.cameos.helpers import JPEG, WAV, erase_recorded_faces, face
 from tests.conftest import signup
-from tests.accounts.test_auth_routes import assert_error
+from tests.server.test_videos_routes import assert_error  # the Videos API paths carry OpenAI's type and param too
 from tests.feed.test_notifications import next_of_type, notes
 from tests.feed.test_social import block, ready_video
 from tests.server.test_ws import connect
@@ -222,7 +222,8 @@ async def test_a_character_without_a_face(http, settings, recordings):
     media = open_media_store(settings)
     assert (await media.get_bytes(body["id"], "frame1"))[:2] == b"\xff\xd8"
     # the same name again is taken
-    assert_error(await upload(http, me, "/v1/videos/characters", {"name": "chelsea-the-cat"}, recordings["cat"]), 409, "cameo_exists")
+    taken = assert_error(await upload(http, me, "/v1/videos/characters", {"name": "chelsea-the-cat"}, recordings["cat"]), 409, "cameo_exists")
+    assert taken["type"] == "invalid_request_error"  # OpenAI's error shape on the Videos API
     assert_error(await upload(http, me, "/v1/videos/characters", {"name": "!!!"}, recordings["cat"]), 400, "invalid_name")
     assert_error(await upload(http, me, "/v1/videos/characters", {}, recordings["cat"]), 400)
 
