@@ -25,6 +25,7 @@ import msgspec
 import numpy as np
 
 from gen.audio import as_audio, fit_length, samples_for, silence
+from gen.pipelines.cfg_batch import cfg_batcher
 from gen.pipelines.families import Family, get_family
 from gen.pipelines.options import GenOptions
 from gen.pipelines.presets import PresetRules
@@ -387,7 +388,11 @@ class VideoGenerator:
             kwargs["image"] = image
         with self._lock, torch.inference_mode():
             kwargs.update(self._prompt_kwargs(prompt))
+            batcher = cfg_batcher(pipe)
             try:
+                if batcher is not None:
+                    # Wan's two guidance passes as one batch (GenOptions.cfg_batch).
+                    batcher.negative = kwargs.get("negative_prompt_embeds")
                 # "pt": frames stay on the device until they are uint8 (4x less to
                 # move, no float pass over the whole clip in numpy).
                 result = pipe(
@@ -398,6 +403,8 @@ class VideoGenerator:
                     callback_on_step_end_tensor_inputs=["latents"] if on_latents is not None else [],
                 )
             finally:
+                if batcher is not None:
+                    batcher.disarm()
                 # A cancelled run leaves cache hooks mid-trajectory; the pipeline only resets them on success.
                 reset = getattr(getattr(pipe, "transformer", None), "_reset_stateful_cache", None)
                 if reset is not None and getattr(pipe.transformer, "is_cache_enabled", False):

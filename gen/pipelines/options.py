@@ -1,4 +1,4 @@
-"""How a loaded pipeline is made fast: precision, attention, caching, compiling, offloading.
+"""How a loaded pipeline is made fast: precision, attention, caching, compiling, offloading, quantising.
 
 Owns :class:`GenOptions` (the settings, read from ``FABULA_GEN_*`` variables
 by :meth:`GenOptions.from_env`) and :func:`apply_options`, which applies them
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
@@ -24,6 +25,15 @@ Dtype = Literal["auto", "bfloat16", "float16", "float32"]
 Cache = Literal["none", "first_block", "pab"]
 Offload = Literal["none", "model", "sequential"]
 Sound = Literal["model", "silent"]
+Quantize = Literal["none", "int8_weight", "int8", "fp8"]
+
+# Under the models root: torch.compile's on-disk caches (see GenOptions.compile_cache).
+COMPILE_CACHE = ".compile-cache"
+# FP8 matmuls need Ada or Hopper tensor cores (compute capability 8.9 and up).
+FP8_MIN_CAPABILITY = (8, 9)
+
+
+_BOOLEANS = ("compile", "vae_tiling", "preview_fit", "compile_cache", "cfg_batch")
 
 
 class GenOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +61,22 @@ class GenOptions(msgspec.Struct, frozen=True, kw_only=True):
     threads: torch CPU threads for this process (0: torch's default, one per
         core). On a CPU shared with other busy processes, 1 avoids OpenMP
         threads spinning against each other (docs/PERFORMANCE.md, Generation).
+    compile_cache: keep torch.compile's caches (inductor FX graphs, AOTAutograd
+        graphs, Triton kernels) in ``<models root>/.compile-cache`` so a
+        restarted worker does not compile again; only with ``compile``.
+    quantize: torchao quantisation of the transformer's linear layers:
+        "int8_weight" (int8 weights, activations in the model dtype), "int8"
+        (int8 weights and dynamically quantised int8 activations), "fp8"
+        (float8 weights and activations; CUDA with compute capability 8.9+),
+        or "none". Needs the ``torchao`` package; changes the output (see
+        bench/gen_fidelity.py for by how much).
+    cfg_batch: run the conditional and unconditional guidance passes as one
+        batch of two. LTX-Video and LTX-2 pipelines already do; for Wan the
+        two transformer calls of a step become one (gen.pipelines.cfg_batch).
+
+    Every default is the CPU path's and, until bench/gpu_run.sh has measured
+    them, also the CUDA one's: compile, compile_cache, quantize and cfg_batch
+    are off on every device.
     """
 
     dtype: Dtype = "auto"
@@ -64,6 +90,9 @@ class GenOptions(msgspec.Struct, frozen=True, kw_only=True):
     sound: Sound = "model"
     preview_fit: bool = True
     threads: int = 0
+    compile_cache: bool = False
+    quantize: Quantize = "none"
+    cfg_batch: bool = False
 
     def __post_init__(self) -> None:
         if self.cache_threshold < 0:
@@ -87,7 +116,7 @@ class GenOptions(msgspec.Struct, frozen=True, kw_only=True):
             if key not in env:
                 continue
             value = env[key].strip()
-            if name in ("compile", "vae_tiling", "preview_fit"):
+            if name in _BOOLEANS:
                 lowered = value.lower()
                 if lowered in ("1", "true", "yes", "on"):
                     raw[name] = True
@@ -112,11 +141,13 @@ class GenOptions(msgspec.Struct, frozen=True, kw_only=True):
         return getattr(torch, self.dtype)
 
 
-def apply_options(pipe: Any, options: GenOptions, device: str) -> dict[str, str]:
+def apply_options(pipe: Any, options: GenOptions, device: str, *, compile_cache_dir: Path | None = None) -> dict[str, str]:
     """Place ``pipe`` on ``device`` and apply ``options``; returns {option: what happened}.
 
     Call once, right after loading. The dtype is the loader's business (it
-    goes to ``from_pretrained``); it is reported here.
+    goes to ``from_pretrained``); it is reported here. ``compile_cache_dir``
+    is where ``options.compile_cache`` keeps torch.compile's caches (the
+    loader passes ``<models root>/.compile-cache``).
     """
     import torch
 
@@ -164,7 +195,13 @@ def apply_options(pipe: Any, options: GenOptions, device: str) -> dict[str, str]
     else:
         report["attention"] = "native (torch SDPA)"
 
+    report["quantize"] = _apply_quantize(transformer, options, device)
+    # Before the cache hooks: they wrap whatever forward the transformer has then.
+    from gen.pipelines.cfg_batch import enable_cfg_batch
+
+    report["cfg_batch"] = enable_cfg_batch(pipe, options) if options.cfg_batch else "off"
     report["cache"] = _apply_cache(pipe, transformer, options)
+    report["compile_cache"] = _apply_compile_cache(options, compile_cache_dir)
 
     if options.compile:
         if transformer is None:
@@ -204,3 +241,78 @@ def _apply_cache(pipe: Any, transformer: Any, options: GenOptions) -> str:
     if options.cache == "first_block":
         return f"first_block (threshold {options.cache_threshold})"
     return "pab"
+
+
+def _apply_quantize(transformer: Any, options: GenOptions, device: str) -> str:
+    """torchao quantisation of the transformer's linear layers, in place."""
+    if options.quantize == "none":
+        return "none"
+    if transformer is None:
+        return "not applied: no transformer"
+    cuda = str(device).startswith("cuda")
+    if options.quantize == "fp8":
+        if not cuda:
+            return f"not applied: float8 matmuls need a CUDA device with compute capability >= 8.9 (running on {device})"
+        import torch
+
+        capability = torch.cuda.get_device_capability(torch.device(device))
+        if capability < FP8_MIN_CAPABILITY:
+            return f"not applied: float8 matmuls need compute capability >= 8.9 (this GPU has {capability[0]}.{capability[1]})"
+    try:
+        import torchao
+        from torchao.quantization import (
+            Float8DynamicActivationFloat8WeightConfig,
+            Int8DynamicActivationInt8WeightConfig,
+            Int8WeightOnlyConfig,
+            quantize_,
+        )
+    except ImportError as exc:
+        return f"not applied: torchao is not installed ({exc})"
+    import torch
+
+    def eligible(module: Any, _fqn: str) -> bool:
+        # float8 and int8 kernels want dimensions in multiples of 16; tiny layers gain nothing.
+        return isinstance(module, torch.nn.Linear) and module.in_features % 16 == 0 and module.out_features % 16 == 0
+
+    count = sum(1 for name, m in transformer.named_modules() if eligible(m, name))
+    if not count:
+        return "not applied: no linear layer with sides in multiples of 16"
+    config = {
+        "int8_weight": Int8WeightOnlyConfig,
+        "int8": Int8DynamicActivationInt8WeightConfig,
+        "fp8": Float8DynamicActivationFloat8WeightConfig,
+    }[options.quantize]()
+    try:
+        quantize_(transformer, config, filter_fn=eligible)
+    except Exception as exc:  # a kernel or layout this torch/torchao pair lacks: keep the model as loaded
+        return f"not applied ({type(exc).__name__}: {exc})"
+    return f"{options.quantize} ({count} linear layers, torchao {torchao.__version__})"
+
+
+def _apply_compile_cache(options: GenOptions, cache_dir: Path | None) -> str:
+    """Point torch.compile's on-disk caches at ``cache_dir`` (process-wide)."""
+    if not options.compile_cache:
+        return "off"
+    if not options.compile:
+        return "not applied: compile is off, so there is nothing to cache"
+    if cache_dir is None:
+        return "not applied: no folder given for it (the loader passes <models root>/.compile-cache)"
+    cache_dir = Path(cache_dir)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"not applied: cannot create {cache_dir} ({exc})"
+    files = sum(1 for p in cache_dir.rglob("*") if p.is_file())
+    # Read by inductor (FX graph and AOTAutograd caches, autotuning) and by
+    # Triton each time they look for a cached artefact, so setting them now,
+    # before the first compiled run, is enough.
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir.resolve())
+    os.environ["TRITON_CACHE_DIR"] = str((cache_dir / "triton").resolve())
+    import torch._functorch.config as functorch_config
+    import torch._inductor.config as inductor_config
+
+    inductor_config.fx_graph_cache = True
+    if hasattr(functorch_config, "enable_autograd_cache"):
+        functorch_config.enable_autograd_cache = True
+    state = f"warm: {files} files" if files else "cold: empty"
+    return f"{cache_dir} ({state})"

@@ -24,7 +24,7 @@ from typing import Any
 
 from gen.pipelines.base import Preset, SoundPreset, VideoGenerator
 from gen.pipelines.families import get_family
-from gen.pipelines.options import GenOptions, apply_options
+from gen.pipelines.options import COMPILE_CACHE, GenOptions, apply_options
 from gen.pipelines.presets import RULES, get_rules
 from gen.pipelines.tiny import (
     TINY_AUDIO_BUILD_VERSION,
@@ -216,7 +216,7 @@ def load_generator(
     if spec.vae_fp32 and dtype != torch.float32 and getattr(pipe, "vae", None) is not None:
         pipe.vae.to(torch.float32)
     pipe.set_progress_bar_config(disable=True)
-    applied = apply_options(pipe, options, device)
+    applied = apply_options(pipe, options, device, compile_cache_dir=root / COMPILE_CACHE)
 
     family = get_family(spec.family)
     sound = None
