@@ -1,8 +1,15 @@
-"""``fabula api``: the Litestar app under uvicorn (uvloop + httptools)."""
+"""``fabula api``: the Litestar app under uvicorn (uvloop + httptools).
+
+With ``--reuse-port`` the process binds its own listening socket with
+``SO_REUSEPORT``: several ``fabula api`` processes then share one port and
+the kernel spreads new connections over them (``fabula dev --api-procs N``).
+Each is a whole api on its own (its own feed runtime); what a session needs
+across processes is in Redis, so a swiper's session resumes on any of them."""
 
 from __future__ import annotations
 
 import os
+import socket
 
 import uvicorn
 
@@ -10,7 +17,19 @@ from core.logs import setup_logging
 from core.settings import load_settings
 
 
-def run_api(host: str, port: int, workers: int = 1) -> int:
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` that other processes may bind too (``SO_REUSEPORT``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_api(host: str, port: int, workers: int = 1, reuse_port: bool = False) -> int:
     # ranking does many small vector products: one BLAS thread each is
     # faster than a pool competing with the event loop (set before NumPy loads)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -18,8 +37,7 @@ def run_api(host: str, port: int, workers: int = 1) -> int:
 
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json, process="api")
-    uvicorn.run(
-        "server.app:create_app",
+    options = dict(
         factory=True,
         host=host,
         port=port,
@@ -38,4 +56,9 @@ def run_api(host: str, port: int, workers: int = 1) -> int:
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
+    if reuse_port:
+        sock = reuse_port_socket(host, port)
+        uvicorn.Server(uvicorn.Config("server.app:create_app", **options)).run(sockets=[sock])
+    else:
+        uvicorn.run("server.app:create_app", **options)
     return 0

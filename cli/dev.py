@@ -1,6 +1,8 @@
 """``fabula dev``: embedded Valkey and nx-27017, the api, one worker and one
-feed builder as one process tree. Data lives under ``--data`` (./var by default) and survives
-restarts.
+feed builder as one process tree. With ``--api-procs N`` it runs N api
+processes on the one port, each binding it with ``SO_REUSEPORT``
+(``fabula api --reuse-port``): the kernel spreads connections over them.
+Data lives under ``--data`` (./var by default) and survives restarts.
 
 It prints the URL once the api answers ``/readyz`` and a worker is ready
 (its model loaded), so the first video does not wait for one. Ctrl-C or
@@ -87,7 +89,7 @@ def running_dev_env(data_dir: Path) -> dict[str, str] | None:
         return None
 
 
-def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
+def run_dev(port: int, data: str, host: str = "127.0.0.1", api_procs: int = 1) -> int:
     data_dir = Path(data).resolve()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -95,7 +97,8 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
 
     base = load_settings()
     services = EmbeddedServices.start(data_dir / "services")
-    worker = builder = api = None
+    worker = builder = None
+    apis: list[subprocess.Popen] = []
     try:
         env = dict(os.environ)
         env.update(settings_env(base))
@@ -107,10 +110,11 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
             FABULA_DATA_DIR=str(data_dir),
         )
         _servers_file(data_dir).write_text(json.dumps({k: env[k] for k in ("FABULA_MONGO_URL", "FABULA_REDIS_URL", "FABULA_NAMESPACE")}))
-        api = _spawn(["api", "--host", host, "--port", str(port)], env)
+        shared = ["--reuse-port"] if api_procs > 1 else []
+        apis = [_spawn(["api", "--host", host, "--port", str(port), *shared], env) for _ in range(max(1, api_procs))]
         worker = _spawn(["worker", "--name", "dev-worker"], env)
         builder = _spawn(["feed-builder"], env)
-        children = [worker, builder, api]
+        children = [worker, builder, *apis]
         url = f"http://{host}:{port}"
         problem = _wait_ready(url, children, stop)
         if problem is not None:
@@ -118,7 +122,8 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
                 return 0
             print(f"fabula dev: {problem}", file=sys.stderr)
             return 1
-        print(f"fabula dev: serving on {url}  (data in {data_dir}; Ctrl-C stops everything)", flush=True)
+        procs = f", {len(apis)} api processes" if len(apis) > 1 else ""
+        print(f"fabula dev: serving on {url}  (data in {data_dir}{procs}; Ctrl-C stops everything)", flush=True)
         while not stop.is_set():
             dead = [c for c in children if c.poll() is not None]
             if dead:
@@ -131,7 +136,7 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1") -> int:
         # no more jobs taken, the running one finished or handed back; then the rest; then the servers
         if worker is not None:
             _stop(worker, base.worker_stop_grace_s + WORKER_STOP_MARGIN_S)
-        for child in (builder, api):
+        for child in (builder, *apis):
             if child is not None:
                 _stop(child)
         _servers_file(data_dir).unlink(missing_ok=True)

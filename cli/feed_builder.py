@@ -1,5 +1,9 @@
 """``fabula feed-builder``: one opening builder (``feed.live.opening_builder``),
-ranking users' next for-you pages ahead of time; stops cleanly on SIGINT/SIGTERM.
+ranking users' next for-you pages ahead of time, and the catalogue index's
+writer (``feed.live.index_builder``: every public post's embedding in a
+nearest-neighbour index under the data directory, which the api processes
+memory-map); stops cleanly on SIGINT/SIGTERM. Several builders may run; give
+one of them the index (``--no-index`` on the others).
 
 It runs at the lowest CPU priority (``--nice``, 19 by default): its
 work is ahead of need, so where both share cores the api's requests go
@@ -17,12 +21,13 @@ from core.logs import setup_logging
 from core.settings import load_settings
 
 
-def run_feed_builder(nice: int = 19) -> int:
+def run_feed_builder(nice: int = 19, index: bool = True) -> int:
     # one BLAS thread, as in the api: ranking is many small products (set before NumPy loads)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if nice:
         os.nice(nice)
     from core.stores import open_stores
+    from feed.live.index_builder import IndexBuilder
     from feed.live.opening_builder import OpeningBuilder
     from feed.live.runtime import stop as stop_runtime
 
@@ -32,11 +37,18 @@ def run_feed_builder(nice: int = 19) -> int:
     async def main() -> None:
         stores = open_stores(settings)
         builder = OpeningBuilder(stores)
+        indexer = IndexBuilder(stores) if index else None
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            builder.stop()
+            if indexer is not None:
+                indexer.stop()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, builder.stop)
+            loop.add_signal_handler(sig, stop)
         try:
-            await builder.run()
+            await asyncio.gather(builder.run(), *([indexer.run()] if indexer is not None else []))
         finally:
             await stop_runtime(None)
             await stores.close()

@@ -9,7 +9,7 @@ import sys
 def _api(args: argparse.Namespace) -> int:
     from cli.api import run_api
 
-    return run_api(host=args.host, port=args.port, workers=args.workers)
+    return run_api(host=args.host, port=args.port, workers=args.workers, reuse_port=args.reuse_port)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -21,13 +21,13 @@ def _worker(args: argparse.Namespace) -> int:
 def _feed_builder(args: argparse.Namespace) -> int:
     from cli.feed_builder import run_feed_builder
 
-    return run_feed_builder(nice=args.nice)
+    return run_feed_builder(nice=args.nice, index=not args.no_index)
 
 
 def _dev(args: argparse.Namespace) -> int:
     from cli.dev import run_dev
 
-    return run_dev(port=args.port, data=args.data, host=args.host)
+    return run_dev(port=args.port, data=args.data, host=args.host, api_procs=args.api_procs)
 
 
 def _admin(args: argparse.Namespace) -> int:
@@ -47,12 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=8000, help="HTTP port of the api (default 8000)")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--data", default="var", help="data directory (default ./var)")
+    dev.add_argument("--api-procs", type=int, default=1, help="api processes sharing the port (SO_REUSEPORT; default 1)")
     dev.set_defaults(func=_dev)
 
     api = sub.add_parser("api", help="run the HTTP/WebSocket api against FABULA_MONGO_URL and FABULA_REDIS_URL")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
     api.add_argument("--workers", type=int, default=1, help="server processes")
+    api.add_argument("--reuse-port", action="store_true", help="bind with SO_REUSEPORT, so several `fabula api` processes share the port")
     api.set_defaults(func=_api)
 
     worker = sub.add_parser("worker", help="run one generation worker")
@@ -61,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     builder = sub.add_parser("feed-builder", help="run one opening builder: ranks users' next for-you pages ahead of the api")
     builder.add_argument("--nice", type=int, default=19, help="CPU priority below the api's (default 19, the lowest; 0 keeps the same)")
+    builder.add_argument("--no-index", action="store_true", help="leave the catalogue index to another builder")
     builder.set_defaults(func=_feed_builder)
 
     admin = sub.add_parser("admin", help="grant, revoke or list administrator rights (the /v1/admin/* views)")

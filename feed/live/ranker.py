@@ -2,7 +2,7 @@
 runtime: the one place it is built, for the HTTP pages, the WebSocket
 stream and the opening builder alike.
 
-It ranks from the runtime's candidate pool, shares shortlists and the seen
+It ranks from the runtime's candidate pool and the catalogue index beyond it, shares shortlists and the seen
 memory with the process's other sessions, and (``follow_graph``) asks the
 viewer cache for the graph around the viewer before each pick, so a follow
 or block made during the session reaches its next pick."""
@@ -19,7 +19,7 @@ def for_you(rt: FeedRuntime, state: SessionState, viewer: Viewer, *, follow_grap
     """A for-you source for ``state``, not started yet (``open_for_you``, or
     ``ForYou.started`` with what the caller read itself)."""
     graphs = rt.viewers if follow_graph else None
-    return ForYou(rt.stores, rt.pool, state, viewer, graphs, shared=rt.shortlists, seen_memory=rt.seen_memory)
+    return ForYou(rt.stores, rt.pool, state, viewer, graphs, shared=rt.shortlists, seen_memory=rt.seen_memory, catalogue=rt.catalogue)
 
 
 async def open_for_you(

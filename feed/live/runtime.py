@@ -7,6 +7,8 @@ The parts:
 * ``pool``: the candidate pool (``feed.ranking.pool``), refreshed every
   ``POOL_REFRESH_S`` and re-read a slice at a time (all at once after a
   missed message);
+* ``catalogue``: the catalogue index the feed builder writes, memory-mapped
+  (``feed.live.catalogue``): the similar source beyond the pool;
 * ``hub``: the live counts (``feed.live.counts_hub``);
 * ``viewers``: the graph around each viewer (``feed.live.viewer_cache``);
 * ``authors``: authors' public profiles (``feed.live.author_cache``), whose
@@ -39,6 +41,7 @@ from core.stores import Stores
 from core.subscription import Subscription
 from feed.live.author_cache import AuthorCache
 from feed.live.background import Background
+from feed.live.catalogue import CatalogueReader
 from feed.live.counts_hub import CountsHub
 from feed.live.viewer_cache import ViewerCache
 from feed.ranking.pool import PostPool
@@ -59,6 +62,7 @@ class FeedRuntime:
         self.stores = stores
         self.pool = PostPool(stores, size=pool_size)
         self.hub = CountsHub(stores, on_counts=self.pool.update_counts)
+        self.catalogue = CatalogueReader(stores, self.pool)
         self.background = Background()
         self.viewers = ViewerCache(stores, self.background)
         self.authors = AuthorCache(stores, self.background)

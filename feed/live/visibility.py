@@ -15,7 +15,7 @@ from feed.viewer import ViewerGraphs
 
 async def check_visible(stores: Stores, pool: PostPool, graphs: ViewerGraphs, viewer_id: str, post_id: str) -> Post:
     """The post, if the viewer may see it now, else the 404 of an unknown post."""
-    post = pool.posts.get(post_id)
+    post = pool.post(post_id)
     if post is None:
         return await visible_post(stores, post_id, viewer_id)
     viewer = await graphs.viewer(viewer_id)

@@ -6,7 +6,7 @@ Sources, in the order that names a candidate found by several:
 | --- | --- | ---: |
 | ``following`` | posts of people I follow in the pool (their followers-only posts too: the pool's ``restricted`` rows reach followers alone), plus extras the caller read from outside the pool | 200 |
 | ``fof`` | posts by authors that people I follow follow (friends of friends) | 200 |
-| ``similar`` | the pool's posts nearest my interest vector | 300 |
+| ``similar`` | the pool's posts nearest my interest vector (the exact product over the pool), plus the catalogue's beyond the pool (``similar_extras``: ``feed.live.catalogue``, an approximate index over every public post) | 300 + 300 |
 | ``trending`` | the pool's top time-decayed engagement (``feed.ranking.trending``) | 200 |
 | ``fresh`` | the pool's newest posts that still need exposure | 200 |
 | ``recent`` | the pool's newest posts | 100 |
@@ -80,11 +80,14 @@ def gather(
     exclude_ids: set[str],
     exclude_authors: set[str],
     rng: np.random.Generator | None = None,
+    similar_extras: Table | None = None,
 ) -> Candidates:
     """Candidates from every source, each post once, none excluded.
 
     ``excluded_rows`` is a boolean column over the pool (``PostPool.mask`` of
-    the ids not to serve); ``exclude_ids`` covers the extras."""
+    the ids not to serve); ``exclude_ids`` covers the extras. ``extras`` are
+    followed authors' posts from outside the pool, ``similar_extras`` the
+    catalogue's nearest posts outside it (both with embeddings)."""
     out_authors = exclude_authors | viewer.blocked | {viewer.user_id}
     table = pool.table
     n = len(table)
@@ -126,19 +129,25 @@ def gather(
     trend = pool.trending(now)[rows] if n else np.zeros(0)
     picked = build_table([], pool.dim)
 
-    # followed authors' posts the pool does not hold (followers-only)
-    extra_rows = [
-        i for i, pid in enumerate(extras.ids)
-        if pid not in pool.rows and pid not in exclude_ids and extras.authors[i] not in out_authors
-    ]
-    if extra_rows and extras.embeddings.shape[1] in (pool.dim, 0):
-        part = extras.take(extra_rows)
+    # followed authors' posts the pool does not hold (followers-only), then the catalogue's nearest
+    seen_extra: set[str] = set()
+    for table_, source in ((extras, "following"), (similar_extras, "similar")):
+        if table_ is None or len(table_) == 0:
+            continue
+        extra_rows = [
+            i for i, pid in enumerate(table_.ids)
+            if pid not in pool.rows and pid not in exclude_ids and pid not in seen_extra and table_.authors[i] not in out_authors
+        ][: LIMITS[source] if source == "similar" else None]
+        if not extra_rows or table_.embeddings.shape[1] not in (pool.dim, 0):
+            continue
+        part = table_.take(extra_rows)
+        seen_extra.update(part.ids)
         if part.embeddings.shape[1] == 0:
             part.embeddings = np.zeros((len(part), pool.dim), dtype=np.float32)
         raw = trending.raw(part, now=now)
         best = max(pool.trending_best(now) if n else 0.0, float(raw.max()) if len(raw) else 0.0)
-        picked = part
-        sources += ["following"] * len(part)
+        picked = concat(picked, part)
+        sources += [source] * len(part)
         trend = np.concatenate([trend, raw / best if best > 0 else np.zeros(len(part))])
     return Candidates(rows=rows, extras=picked, sources=sources, trending=np.clip(trend, 0.0, 1.0), similarity=sims)
 

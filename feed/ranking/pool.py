@@ -18,6 +18,11 @@ counters, so ranking a session's next item reads no database.
 * The pool holds at most ``size`` posts, the newest; older ones drop out.
   Posts only their author sees are not taken in.
 
+* Beside its rows, the pool keeps the posts of the catalogue index's
+  answers that it does not hold (``outside``, filled by
+  ``feed.live.catalogue``), so they render and gate without a read too;
+  edits and deletes reach them as they reach the pool's own.
+
 * The pool also holds each post itself (``posts``: caption, visibility and
   the rest, without the embedding), so the feed renders what it serves
   without a read. Edits and deletes reach it as they happen
@@ -69,6 +74,7 @@ class PostPool:
         self.table = build_table([], dim)
         self.rows: dict[str, int] = {}
         self.posts: dict[str, posts.Post] = {}  # by id, without embeddings
+        self.outside: dict[str, posts.Post] = {}  # catalogue posts the rows do not hold (``keep_outside``)
         self.by_author: dict[str, np.ndarray] = {}
         self.version = 0  # moves whenever rows move
         self.refreshed_at = 0.0  # monotonic start time of the last completed refresh
@@ -174,6 +180,7 @@ class PostPool:
     def apply(self, change: post_changes.PostChange) -> None:
         """Take in an edit or a delete (a ``feed.social.post_changes`` listener)."""
         post = change.post
+        self.outside.pop(post.id, None)  # read again when the catalogue names it next
         if change.op == "deleted" or post.visibility not in POOL_VISIBILITIES:
             self._passed.add(post.id)
             self.drop([post.id])
@@ -185,6 +192,18 @@ class PostPool:
             task = asyncio.create_task(self._take_in(post.id))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+
+    def keep_outside(self, post) -> None:
+        """Keep a catalogue post the rows do not hold (``feed.live.catalogue``)."""
+        if post.id not in self.rows:
+            self.outside[post.id] = post
+
+    def forget_outside(self, post_id: str) -> None:
+        self.outside.pop(post_id, None)
+
+    def post(self, post_id: str):
+        """The post as this process holds it (a row's, or a catalogue post's), or None."""
+        return self.posts.get(post_id) or self.outside.get(post_id)
 
     async def _take_in(self, post_id: str) -> None:
         found = (await posts.get_posts(self.stores, [post_id])).get(post_id)

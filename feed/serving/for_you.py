@@ -138,6 +138,7 @@ class ForYou:
         clock: Callable[[], float] = time.time,
         shared: dict[str, Shared] | None = None,
         seen_memory: SeenMemory | None = None,
+        catalogue=None,
     ):
         self.stores = stores
         self.pool = pool
@@ -150,6 +151,7 @@ class ForYou:
         self.clock = clock
         self.shared = shared
         self.seen_memory = seen_memory  # what this process knows the user has seen (left out before the seen check)
+        self.catalogue = catalogue  # the catalogue index beyond the pool (``feed.live.catalogue.CatalogueReader``; None: the pool alone)
         self.interest = taste.from_bytes(state.interest)
         self.topics = _topics(state.topics, pool.dim)
         self.affinity: dict[str, float] = {}
@@ -384,10 +386,12 @@ class ForYou:
     async def _build(self, now: float, direction: np.ndarray | None) -> Shortlist | None:
         if self.seen_memory is not None:
             self._exclude(self.seen_memory.of(self.viewer.user_id))
+        similar = await self.catalogue.similar(direction) if self.catalogue is not None and direction is not None else None
         for _ in range(max(6, len(self.pool) // CHECKED + 2)):  # until no unseen candidate is left
             cands = gather(
                 self.pool, self.extras, self.viewer, interest=direction, now=now,
                 excluded_rows=self._excluded_rows(), exclude_ids=self.out, exclude_authors=self.muted | self.bad_authors,
+                similar_extras=similar,
             )
             if len(cands) == 0:
                 return None
@@ -508,7 +512,7 @@ class ForYou:
 async def posts_by_id(stores: Stores, pool: PostPool, post_ids: list[str]) -> dict[str, Post]:
     """The posts among ``post_ids`` that exist: the pool's copy, Mongo's for a
     post outside the pool (without its embedding)."""
-    found = {pid: post for pid in post_ids if (post := pool.posts.get(pid)) is not None}
+    found = {pid: post for pid in post_ids if (post := pool.post(pid)) is not None}
     missing = [pid for pid in post_ids if pid not in found]
     if missing:
         found.update(await feed_posts.get_posts(stores, missing, embeddings=False))

@@ -1,0 +1,112 @@
+"""The catalogue index as an api process reads it: the ``similar`` source
+beyond the pool.
+
+The pool (``feed.ranking.pool``) holds the newest posts; the index
+(``feed.ranking.ann``, written by the feed builder: ``feed.live.index_builder``)
+holds every public post. ``similar`` asks it for the posts nearest a
+session's interest and answers those the pool does not hold as a
+``Table`` of extras, ranked with the pool's candidates
+(``feed.ranking.candidates.gather``).
+
+* The index is opened memory-mapped and opened again when the builder has
+  written a newer version (its ``current.json`` is looked at no more than
+  every ``CHECK_S``); without one, ``similar`` answers nothing and the
+  pool's own similar source serves alone.
+* The posts it names outside the pool are read once (with their embeddings
+  and counters) and kept, the newest ``KEEP`` read, in ``rows``; their
+  posts go into the pool's ``outside`` map, so the feed renders and gates
+  them without a read, and edits and deletes reach them as they reach the
+  pool's posts. Counters read more than ``STALE_S`` ago are read again with
+  the next ask that names them. A post gone, or no longer public, is left
+  out."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import msgspec
+import numpy as np
+
+from core.stores import Stores
+from feed.ranking import ann
+from feed.ranking.features import Table, build_table
+from feed.ranking.pool import PostPool, unix
+from feed.social import counters, posts
+
+CHECK_S = 5.0
+K = 200  # neighbours asked for per shortlist build
+KEEP = 20_000  # rows kept of posts outside the pool
+STALE_S = 300.0
+
+
+class CatalogueReader:
+    def __init__(self, stores: Stores, pool: PostPool, directory: Path | None = None):
+        self.stores = stores
+        self.pool = pool
+        self.directory = directory or ann.index_dir(stores.settings.data_dir, stores.settings.namespace)
+        self.current: ann.Catalogue | None = None
+        self._checked_at = 0.0
+        self._pointer: tuple | None = None
+        self.rows: OrderedDict[str, tuple] = OrderedDict()  # id -> (author, created, embedding, counts, read_at)
+        self.reads = 0  # posts read from Mongo (for the bench)
+
+    def index(self) -> ann.Catalogue | None:
+        """The newest version written, opened (looked for at most every ``CHECK_S``)."""
+        now = time.monotonic()
+        if now - self._checked_at < CHECK_S and (self.current is not None or self._checked_at):
+            return self.current
+        self._checked_at = now
+        try:
+            stat = (self.directory / ann.CURRENT).stat()
+        except OSError:
+            return self.current
+        pointer = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if pointer != self._pointer:
+            opened = ann.open_current(self.directory)
+            if opened is not None:
+                self.current, self._pointer = opened, pointer
+        return self.current
+
+    def nearest(self, direction: np.ndarray | None, k: int = K) -> list[str]:
+        """Post ids nearest ``direction`` in the whole catalogue (empty without an index)."""
+        catalogue = self.index()
+        if catalogue is None or direction is None or len(catalogue) == 0:
+            return []
+        return catalogue.search(direction, k)
+
+    async def similar(self, direction: np.ndarray | None, *, k: int = K) -> Table:
+        """The posts nearest ``direction`` that the pool does not hold, as extras."""
+        outside = [pid for pid in self.nearest(direction, k) if pid not in self.pool.rows]
+        if not outside:
+            return build_table([], self.pool.dim)
+        now = time.time()
+        missing = [pid for pid in outside if pid not in self.rows or pid not in self.pool.outside or now - self.rows[pid][4] > STALE_S]
+        if missing:
+            await self._read(missing, now)
+        found = []
+        for pid in outside:
+            row = self.rows.get(pid)
+            if row is not None:
+                self.rows.move_to_end(pid)
+                found.append((pid, row[0], row[1], row[2], row[3]))
+        return build_table(found, self.pool.dim)
+
+    async def _read(self, post_ids: list[str], now: float) -> None:
+        got = await posts.get_posts(self.stores, post_ids)
+        public = [p for p in got.values() if p.visibility == "public" and p.embedding]
+        counts = await counters.get_counts(self.stores, [p.id for p in public]) if public else {}
+        self.reads += len(post_ids)
+        kept = {p.id for p in public}
+        for pid in post_ids:
+            if pid not in kept:
+                self.rows.pop(pid, None)
+                self.pool.forget_outside(pid)
+        for p in public:
+            self.rows[p.id] = (p.author_id, unix(p.created_at), np.asarray(p.embedding, dtype=np.float32), counts.get(p.id), now)
+            self.rows.move_to_end(p.id)
+            self.pool.keep_outside(msgspec.structs.replace(p, embedding=None))
+        while len(self.rows) > KEEP:
+            pid, _ = self.rows.popitem(last=False)
+            self.pool.forget_outside(pid)
