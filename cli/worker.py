@@ -1,14 +1,20 @@
 """``fabula worker``: one generation worker; stops cleanly on SIGINT/SIGTERM
 (the job in hand is finished first). Each job's cameos are checked again
-at pickup (``cameos.admission``). Runs on uvloop when it is installed."""
+at pickup (``cameos.admission``); each finished clip's faces go through the
+cameos' likeness check (``cameos.output_likeness``) beside the worker's own
+output checks, and a refused output is written to the audit log
+(``feed.audit``). Runs on uvloop when it is installed."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 
 from core.logs import setup_logging
 from core.settings import load_settings
+
+log = logging.getLogger("fabula.worker")
 
 
 def loop_factory():
@@ -19,13 +25,44 @@ def loop_factory():
     return uvloop.new_event_loop
 
 
+def likeness_check():
+    """The cameos' likeness check of finished clips, or None (with a warning)
+    while this installation has no ``cameos.output_likeness``."""
+    try:
+        from cameos.output_likeness import likeness_refusal
+    except ModuleNotFoundError as exc:
+        if exc.name != "cameos.output_likeness":
+            raise
+        log.warning("no likeness check of finished videos: cameos.output_likeness is missing")
+        return None
+    return likeness_refusal
+
+
+async def record_output_refusal(stores, job, finding) -> None:
+    """An output refused by moderation, in the audit log: the system refused
+    (``actor_id`` ""), the video, the check, the category and what was found."""
+    from feed import audit
+
+    await audit.append(
+        stores,
+        actor_id="",
+        action="output.refused",
+        target_kind="video",
+        target_id=job.id,
+        reason=finding.reason,
+        details={"owner_id": job.owner_id, "check": finding.check, "category": finding.category, **finding.details},
+    )
+
+
 def run_worker(name: str | None = None) -> int:
     from cameos.admission import refusal
     from gen.worker import Worker
 
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json, process="worker")
-    worker = Worker(settings, name=name, admission=refusal)
+    worker = Worker(
+        settings, name=name, admission=refusal, likeness_check=likeness_check(), record_refusal=record_output_refusal
+    )
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -31,6 +31,16 @@ the next worker takes it at once. A media store that will not take the
 outputs (full, read-only, unreachable) is no fault of the job either: it goes
 back the same way with the reason, and the worker waits a growing while
 before its next job, so the job is made once the store takes writes again.
+
+Every finished clip is moderated before anything of it is written
+(``gen.output_checks``: NudeNet on sampled frames, the sound track's
+transcript through the text moderation, and the likeness check the worker's
+command passes in, on the same frames). A refused clip ends the job
+``failed`` with ``moderation_blocked`` (the check and the category in its
+message), at once and without a retry (the same seed makes the same clip);
+nothing is stored, and outputs an earlier attempt left behind are deleted.
+The refusal is recorded on the job and, through the ``record_refusal`` hook
+the command passes in, in the audit log.
 """
 
 from __future__ import annotations
@@ -56,12 +66,15 @@ from core.stores import Stores, open_stores
 from gen import cancel, events, heartbeat, jobs, previews, queue
 from gen.encode import encode_mp4, write_thumbnail
 from core.media_store import LocalMediaStore, open_media_store
+from gen import output_checks
+from gen.output_checks import Finding
 from gen.reference import open_reference
 from gen.provenance import outputs as provenance_outputs
 from gen.provenance import phash, phash_store
 from gen.provenance import registry as provenance_registry
 from gen.provenance.keys import SigningKeys, load_signing_keys
 from gen.provenance.manifest import Claims
+from policy.decision import Decision
 
 log = logging.getLogger("fabula.worker")
 
@@ -69,6 +82,16 @@ log = logging.getLogger("fabula.worker")
 # (code, message) when the job may no longer run, else None. The worker's
 # command passes cameos.admission.refusal; generation itself knows no cameos.
 Admission = Callable[[Stores, str, str, str], Awaitable[tuple[str, str] | None]]
+
+# The likeness check of a finished clip: (stores, owner_id, sampled RGB uint8
+# frames, the ids of the cameos the job may show) -> a refusal (a Decision that
+# is not allowed), or None. The worker's command passes
+# cameos.output_likeness.likeness_refusal.
+LikenessCheck = Callable[[Stores, str, list, list[str]], Awaitable[Decision | None]]
+
+# Where a refused output is recorded beyond its job document (the worker's
+# command passes an audit-log writer): (stores, the failed job, the finding).
+RefusalRecord = Callable[[Stores, jobs.Job, Finding], Awaitable[None]]
 
 PRUNE_CONSUMERS_EVERY_S = 300.0
 CONSUMER_IDLE_MS = 3_600_000
@@ -94,6 +117,14 @@ class InjectedFault(RuntimeError):
 
 class MediaUnavailable(RuntimeError):
     """The media store would not take a job's outputs (full, read-only, unreachable): not the job's fault."""
+
+
+class OutputRefused(Exception):
+    """Output moderation refused the finished clip (``finding`` says why)."""
+
+    def __init__(self, finding: Finding):
+        super().__init__(f"{finding.check}: {finding.category}")
+        self.finding = finding
 
 
 # after the media store refused outputs, the worker waits this long before its
@@ -123,9 +154,13 @@ class Worker:
         name: str | None = None,
         visibility_ms: int | None = None,
         admission: Admission | None = None,
+        likeness_check: LikenessCheck | None = None,
+        record_refusal: RefusalRecord | None = None,
     ):
         self.settings = settings
         self.admission = admission
+        self.likeness_check = likeness_check
+        self.record_refusal = record_refusal
         self.name = name or default_name()
         self.visibility_ms = visibility_ms or settings.job_visibility_ms
         self.media = open_media_store(settings)
@@ -192,8 +227,9 @@ class Worker:
         if self.settings.c2pa_sign:
             self.signing = await asyncio.to_thread(load_signing_keys, self.settings)
         self._beats = asyncio.create_task(self._beat_loop())
-        self.generator = await asyncio.to_thread(
-            load_generator, self.settings.model, self.settings.models_root, options=GenOptions.from_env()
+        self.generator, _ = await asyncio.gather(
+            asyncio.to_thread(load_generator, self.settings.model, self.settings.models_root, options=GenOptions.from_env()),
+            asyncio.to_thread(output_checks.warm_up),  # the output checks' models, once per process
         )
         self.status.state = "idle"
         await self._beat()
@@ -272,6 +308,8 @@ class Worker:
             media = await self._generate(run)
         except JobAbandoned as stop:
             return await self._abandoned(run, stop.reason)
+        except OutputRefused as refused:
+            return await self._blocked(run, refused.finding)
         except MediaUnavailable as exc:
             return await self._media_down(run, str(exc))
         except Exception as exc:
@@ -335,6 +373,38 @@ class Worker:
             JobEvent(type="status", video_id=job.id, status="failed", progress=failed.progress, error={"code": code, "message": message[:500]}),
         )
         return entry.entry_id
+
+    async def _blocked(self, run: Running, finding: Finding) -> str | None:
+        """Output moderation refused the clip: the job fails as
+        ``moderation_blocked`` (no retry: the same seed makes the same clip),
+        outputs an earlier attempt may have stored are deleted, the refusal is
+        recorded (``record_refusal``) and the ``failed`` event names the check
+        and the category."""
+        stores = self.stores
+        assert stores is not None
+        job = run.job
+        message = f"{finding.reason} (output moderation: {finding.check}, category {finding.category})"
+        failed = await jobs.fail_attempt(stores, job.id, self.name, run.attempt, "moderation_blocked", message)
+        if failed is None:  # cancelled or taken over meanwhile
+            return run.entry.entry_id if await queue.touch(stores, self.name, run.entry.entry_id) else None
+        self.status.jobs_failed += 1
+        log.warning(
+            "output refused by moderation",
+            extra={"video_id": job.id, "check": finding.check, "category": finding.category, "details": finding.details},
+        )
+        try:  # an earlier attempt that died between storing and completing left them
+            if await self.media.size(job.id, "video") is not None or await self.media.size(job.id, "thumbnail") is not None:
+                await self.media.delete(job.id)
+        except Exception:
+            log.exception("could not delete a refused video's earlier outputs", extra={"video_id": job.id})
+        if self.record_refusal is not None:
+            try:
+                await self.record_refusal(stores, failed, finding)
+            except Exception:  # the job document holds the refusal either way
+                log.exception("could not record an output refusal", extra={"video_id": job.id})
+        error = {"code": "moderation_blocked", "message": message[:500], "category": finding.category, "check": finding.check}
+        await events.publish(stores, JobEvent(type="status", video_id=job.id, status="failed", progress=failed.progress, error=error))
+        return run.entry.entry_id
 
     async def _media_down(self, run: Running, reason: str) -> str | None:
         """The media store refused the outputs: the job goes back, uncounted, to
@@ -457,6 +527,7 @@ class Worker:
             on_latents=on_latents,
             image=image,
         )
+        finding = await self._moderate(run, clip)
         # the last chance to stop before anything is written
         if run.stop is None:
             if await cancel.is_cancelled(stores, job.id):
@@ -465,7 +536,54 @@ class Worker:
                 run.stop = "lost"
         if run.stop is not None:
             raise JobAbandoned(run.stop)
+        if finding is not None:
+            raise OutputRefused(finding)
         return await self._store(job, clip)
+
+    async def _moderate(self, run: Running, clip) -> Finding | None:
+        """Output moderation of the finished clip (``gen.output_checks``): frames
+        and sound in a thread, the likeness check beside them on the same sampled
+        frames; the first refusal (frames, sound, likeness), or None."""
+        stores = self.stores
+        assert stores is not None
+        job = run.job
+        started = time.perf_counter()
+        sample = output_checks.sample_frames(clip.frames, clip.fps)
+        checks = asyncio.to_thread(
+            output_checks.check_clip, sample, clip.audio, clip.sample_rate, strict=job.strict_moderation
+        )
+        likeness_ms: list[float] = []
+
+        async def likeness() -> Decision | None:
+            if self.likeness_check is None:
+                return None
+            at = time.perf_counter()
+            try:
+                return await self.likeness_check(stores, job.owner_id, sample, list(job.cameos))
+            finally:
+                likeness_ms.append(round((time.perf_counter() - at) * 1000, 1))
+
+        report, face = await asyncio.gather(checks, likeness())
+        finding = report.refusal
+        if finding is None and face is not None and not face.allowed:
+            finding = Finding(
+                check="likeness",
+                category=face.category or "likeness",
+                reason=face.reason or "The video shows someone whose likeness you may not use.",
+            )
+        log.info(
+            "output checked",
+            extra={
+                "video_id": job.id,
+                "frames_checked": report.frames_checked,
+                "frames_ms": report.frames_ms,
+                "sound_ms": report.sound_ms,
+                "likeness_ms": likeness_ms[0] if likeness_ms else None,
+                "check_ms": round((time.perf_counter() - started) * 1000, 1),
+                "refused": finding.check if finding is not None else None,
+            },
+        )
+        return finding
 
     async def _store(self, job: jobs.Job, clip) -> jobs.Media:
         """Mark the frames (gen.provenance: the moving label, the invisible key),
