@@ -4,19 +4,22 @@ A person's own cameo (``create_human_cameo``):
 
 1. the account has no cameo of its own face yet (409 ``cameo_exists``);
 2. the file's header reads as a video of at most 30 s (422 / 413), before
-   anything is decoded;
+   anything is decoded; then frames sampled over it go through NudeNet,
+   strictly (422 ``moderation_blocked``, ``cameos.capture_nudity``);
 3. the challenge is taken, once (410 ``challenge_expired`` / ``challenge_used``);
 4. the liveness pipeline runs in the process pool (422 ``liveness_failed``
    with what it saw);
-5. under the identity lock, the face is nobody else's cameo (409
-   ``likeness_taken``, logged for review), and the cameo is stored with its
-   embedding, reference frames and voice sample.
+5. its reference frames go through NudeNet too; under the identity lock,
+   the face is nobody else's cameo (409 ``likeness_taken``, logged for
+   review), and the cameo is stored with its embedding, reference frames and
+   voice sample.
 
 A character (``create_character``, what the OpenAI SDK's
-``create_character`` makes): the same header check, then the faces in the
+``create_character`` makes): the same header and nudity checks, then the faces in the
 video are counted. With a human face it must come with a challenge and pass
 the same liveness check and identity test; without one it is kept as it is,
-with frames taken from the video as its references.
+with frames taken from the video as its references (checked by NudeNet
+before they are stored).
 
 The recording itself is not kept: only what the cameo needs is stored."""
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cameos import challenges, identity, store, verification
+from cameos import capture_nudity, challenges, identity, store, verification
 from cameos.errors import cameo_exists, liveness_failed, liveness_required, too_many_cameos
 from cameos.store import Cameo
 from core.errors import BadRequest
@@ -55,6 +58,7 @@ async def create_human_cameo(
     if await store.find_by_mention(stores, user_id, None) is not None:
         raise cameo_exists("this account has a cameo of its own face already; delete it to record a new one")
     await verification.probe(settings, path)
+    await capture_nudity.check_recording(settings, path)
     report = await _verified(stores, settings, user_id, challenge_id, path)
     return await _store_likeness(stores, media, report, user_id=user_id, kind="human", name=name, mention=None)
 
@@ -62,7 +66,9 @@ async def create_human_cameo(
 async def _store_likeness(
     stores: Stores, media: MediaStore, report, *, user_id: str, kind: str, name: str, mention: str | None
 ) -> Cameo:
-    """Store a verified face as a cameo, unless it is another account's (``likeness_taken``)."""
+    """Store a verified face as a cameo, unless it is another account's (``likeness_taken``)
+    or its reference frames show nudity (``moderation_blocked``)."""
+    await capture_nudity.check_frames(list(report.reference_jpegs))
     async with identity.claim(stores):
         context = "cameo" if kind == "human" else "character"
         await identity.ensure_unclaimed(stores, report.embedding, user_id=user_id, context=context)
@@ -107,12 +113,14 @@ async def create_character(
     if await store.find_by_mention(stores, user_id, mention) is not None:
         raise cameo_exists(f"a character named @{mention} exists already", details={"mention": mention})
     await verification.probe(settings, path)
+    await capture_nudity.check_recording(settings, path)
     if await verification.face_count(settings, path) > 0:
         if challenge_id is None:
             raise liveness_required()
         report = await _verified(stores, settings, user_id, challenge_id, path)
         return await _store_likeness(stores, media, report, user_id=user_id, kind="character", name=name, mention=mention)
     frames = await verification.character_frames(settings, path)
+    await capture_nudity.check_frames(frames)
     return await store.create_cameo(
         stores, media, owner_id=user_id, kind="character", name=name, mention=mention, embedding=None, frames=frames, voice=None
     )

@@ -20,6 +20,8 @@ from litestar.openapi.spec import Schema
 from litestar.params import Parameter
 
 from accounts.users import User
+from cameos import reference_faces
+from cameos.upload_refusal import moderation_blocked
 from core import rate_limit
 from core.errors import BadRequest, Conflict, NotFound, PolicyViolation, RateLimited
 from core.settings import Settings
@@ -164,6 +166,19 @@ async def moderate(stores: Stores, settings: Settings, user: User, prompt: str, 
         raise PolicyViolation(decision.reason or "refused", code="prompt_refused", details={"category": decision.category})
 
 
+async def check_upload(stores: Stores, user: User, png: bytes, field: str, *, strict: bool = False) -> None:
+    """An uploaded picture's faces and nudity (``cameos.reference_faces``, in a thread): 422
+    ``moderation_blocked`` with the category, audited, and nothing stored. A face must be a cameo
+    the uploader may use."""
+    decision = await reference_faces.judge_reference(stores, user.id, png, strict=strict)
+    if not decision.allowed:
+        await audit.append(
+            stores, actor_id=user.id, action="upload.refused", target_kind="upload", target_id="",
+            reason=decision.reason or "", details={"category": decision.category, "field": field},
+        )
+        raise moderation_blocked(decision, field)
+
+
 async def check_quota(stores: Stores, settings: Settings, user: User) -> None:
     active, queued = await jobs.count_unfinished(stores, user.id)
     quota = decide_enqueue(active, queued, QuotaLimits.from_settings(settings))
@@ -245,6 +260,8 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
         width=spec.width, height=spec.height, has_reference=reference is not None,
     )
     await moderate(stores, settings, user, body.prompt, use)
+    if reference is not None:  # the upload (a cameo's own picture below is verified already)
+        await check_upload(stores, user, reference, "input_reference")
     reference = reference if reference is not None else use.reference
     await check_quota(stores, settings, user)
     job = await jobs.create_job(
@@ -459,6 +476,8 @@ async def extend_video(request: Request, stores: Stores, settings: Settings, use
         height=spec.height, has_reference=True, source_video_id=extend_of,
     )
     await moderate(stores, settings, user, body.prompt, use)
+    if upload is not None:  # an uploaded video's last frame is an uploaded picture too
+        await check_upload(stores, user, reference, "video")
     await check_quota(stores, settings, user)
     job = await jobs.create_job(
         stores,

@@ -1,0 +1,53 @@
+"""An uploaded reference picture (the Videos API's ``input_reference``, the
+last frame of an uploaded video to extend) before anything is stored:
+
+1. faces: every face dlib finds must be a verified cameo the uploader may
+   use (their own, or one ``policy.likeness`` lets them use): a photorealistic
+   face that is nobody's cameo, or someone else's they may not use, is
+   refused (``policy.face_likeness.judge_reference_faces``);
+2. nudity: NudeNet's detections judged by ``policy.images.judge_nudity``,
+   strictly when the picture holds a cameo's face (a likeness raises the
+   stakes) or when the caller asks (an under-18 account).
+
+The detectors are blocking; they run together in one thread. A refusal is
+the caller's to answer (``cameos.upload_refusal.moderation_blocked``, 422)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import numpy as np
+
+from cameos import face_search
+from core import nudity
+from core.stores import Stores
+from policy.decision import Decision
+from policy.face_likeness import judge_reference_faces, matched_cameos
+from policy.images import judge_nudity
+
+
+def _rgb(png: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _detect(png: bytes) -> tuple[list[np.ndarray], list[tuple[str, float]]]:
+    rgb = _rgb(png)
+    found = [(d.label, d.score) for d in nudity.detect(rgb)]
+    return face_search.describe_faces(rgb), found
+
+
+async def judge_reference(stores: Stores, user_id: str, png: bytes, *, strict: bool = False) -> Decision:
+    """May ``user_id`` use this picture (PNG bytes, as ``gen.reference`` normalised it)?"""
+    descriptors, detections = await asyncio.to_thread(_detect, png)
+    faces = await face_search.candidates(stores, descriptors)
+    matched = matched_cameos(faces)
+    usable = await face_search.usable_cameos(stores, user_id, matched) if matched else set()
+    likeness = judge_reference_faces(faces, usable)
+    if not likeness.allowed:
+        return Decision.refuse(likeness.category or "real_person", likeness.reason or "")
+    return judge_nudity(detections, strict=strict or bool(descriptors))
+
