@@ -10,27 +10,29 @@ from __future__ import annotations
 import msgspec
 
 from accounts import passwords, tokens, users
-from accounts.users import User
+from accounts.users import Me, User
 from core.errors import Forbidden, Unauthorized
 from core.stores import Stores
 
 
 class Session(msgspec.Struct, kw_only=True):
-    """What signup and login return: the token is shown this once."""
+    """What signup and login return: the token is shown this once; the user
+    as their owner sees them (``accounts.users.Me``)."""
 
     token: str
     expires_at: int
-    user: User
+    user: Me
 
 
 def invalid_credentials() -> Unauthorized:
     return Unauthorized("wrong handle or password", code="invalid_credentials")
 
 
-async def signup(stores: Stores, handle: str, password: str) -> Session:
-    """Create a user and a first token; raises Conflict when the handle is taken."""
+async def signup(stores: Stores, handle: str, password: str, birth_date: str | None = None) -> Session:
+    """Create a user and a first token; raises Conflict when the handle is taken.
+    ``birth_date``: ``YYYY-MM-DD``, checked already (``accounts.minors.check_birth_date``)."""
     encoded = await passwords.hash_password(password)
-    user = await users.create_user(stores, handle, encoded)
+    user = await users.create_user(stores, handle, encoded, birth_date)
     issued = await tokens.issue(stores, user.id)
     return Session(token=issued.token, expires_at=issued.expires_at, user=user)
 

@@ -15,6 +15,7 @@ import msgspec
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from accounts import minors
 from core.clock import unix, utcnow
 from core.errors import Conflict, NotFound
 from core.ids import new_id
@@ -91,7 +92,17 @@ class User(msgspec.Struct, kw_only=True):
     private: bool = False
 
 
+class Me(User, kw_only=True):
+    """A user as their owner sees them (``GET /v1/me``, sign-up and log-in):
+    the public shape plus the birth date they declared (never shown to
+    others) and whether the account is a minor today (``accounts.minors``)."""
+
+    birth_date: str | None = None  # YYYY-MM-DD; None for accounts from before it was asked
+    minor: bool = False
+
+
 _PUBLIC = {"handle": 1, "display_name": 1, "bio": 1, "avatar_url": 1, "created_at": 1, "followers": 1, "following": 1, "private": 1}
+_OWN = {**_PUBLIC, "birth_date": 1}
 
 
 def _user(doc: dict) -> User:
@@ -110,8 +121,14 @@ def _user(doc: dict) -> User:
     )
 
 
-async def create_user(stores: Stores, handle: str, password_hash: str) -> User:
-    """Insert a new user; raises Conflict when the handle is taken (ignoring case)."""
+def _me(doc: dict) -> Me:
+    birth_date = doc.get("birth_date") or None
+    return Me(**msgspec.structs.asdict(_user(doc)), birth_date=birth_date, minor=minors.is_minor(birth_date))
+
+
+async def create_user(stores: Stores, handle: str, password_hash: str, birth_date: str | None = None) -> Me:
+    """Insert a new user (``birth_date``: checked already, ``YYYY-MM-DD``);
+    raises Conflict when the handle is taken (ignoring case)."""
     now = utcnow()
     doc = {
         "_id": new_id("user"),
@@ -126,16 +143,33 @@ async def create_user(stores: Stores, handle: str, password_hash: str) -> User:
         "created_at": now,
         "updated_at": now,
     }
+    if birth_date is not None:
+        doc["birth_date"] = birth_date
     try:
         await stores.db.users.insert_one(doc)
     except DuplicateKeyError:
         raise Conflict("that handle is taken", code="handle_taken", details={"handle": handle}) from None
-    return _user(doc)
+    return _me(doc)
 
 
 async def get_user(stores: Stores, user_id: str) -> User | None:
     doc = await stores.db.users.find_one({"_id": user_id}, _PUBLIC)
     return _user(doc) if doc else None
+
+
+async def get_me(stores: Stores, user_id: str) -> Me | None:
+    """The user as their owner sees them (birth date included)."""
+    doc = await stores.db.users.find_one({"_id": user_id}, _OWN)
+    return _me(doc) if doc else None
+
+
+async def set_birth_date_once(stores: Stores, user_id: str, birth_date: str) -> bool:
+    """Declare the birth date of an account that has none (checked already);
+    False when one is declared already (it is never changed this way)."""
+    result = await stores.db.users.update_one(
+        {"_id": user_id, "birth_date": None}, {"$set": {"birth_date": birth_date, "updated_at": utcnow()}}
+    )
+    return result.modified_count == 1
 
 
 async def get_by_handle(stores: Stores, handle: str) -> User | None:
@@ -154,12 +188,12 @@ async def get_users(stores: Stores, user_ids: list[str]) -> dict[str, User]:
     return {doc["_id"]: _user(doc) async for doc in cursor}
 
 
-async def credentials(stores: Stores, handle: str) -> tuple[User, str] | None:
-    """The user behind ``handle`` and their password hash, for logging in."""
+async def credentials(stores: Stores, handle: str) -> tuple[Me, str] | None:
+    """The user behind ``handle`` (as their owner sees them) and their password hash, for logging in."""
     if not valid_handle(handle):
         return None
-    doc = await stores.db.users.find_one({"handle_lc": handle_key(handle)}, {**_PUBLIC, "password_hash": 1})
-    return (_user(doc), doc["password_hash"]) if doc else None
+    doc = await stores.db.users.find_one({"handle_lc": handle_key(handle)}, {**_OWN, "password_hash": 1})
+    return (_me(doc), doc["password_hash"]) if doc else None
 
 
 async def set_password_hash(stores: Stores, user_id: str, password_hash: str) -> None:

@@ -210,7 +210,7 @@ async def run(args) -> int:
                   f"{args.interval_ms:.0f} ms, {args.frames} per round ({args.warmup} warm-up), {args.rounds} round(s)", flush=True)
             rounds = []
             async with FabulaClient(url, timeout=60) as client:
-                await client.signup("bench" + uuid.uuid4().hex[:6], "bench password " + uuid.uuid4().hex)
+                await client.signup("bench" + uuid.uuid4().hex[:6], "bench password " + uuid.uuid4().hex, "1990-01-01")
                 for r in range(args.rounds):
                     result = await one_round(url, stores, client, args, width, height, r + 1)
                     rounds.append(result)

@@ -2,7 +2,7 @@
 
 One JSON file per kind of document, each a list of the user's own documents
 as stored, less what is not theirs to read back or not data about them
-(password hashes, face and text embeddings): ``account.json`` (the profile,
+(password hashes, face and text embeddings): ``account.json`` (the profile with the birth date,
 an object), ``posts``, ``videos`` (the generation jobs), ``likes``,
 ``comments``, ``shares``, ``following``, ``followers``, ``blocks``,
 ``notifications`` (received), ``cameos`` (owned), ``cameo_grants`` (asked
@@ -89,7 +89,7 @@ async def export_zip(stores: Stores, media: MediaStore, user: User) -> AsyncIter
     """The bytes of ``user``'s export, in pieces."""
     sink = _Sink()
     archive = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED)
-    fresh = await users.get_user(stores, user.id) or user
+    fresh = await users.get_me(stores, user.id) or user  # the owner's view: the birth date too
     archive.writestr("account.json", _encode(msgspec.to_builtins(fresh)))
     yield sink.take()
     video_ids: list[str] = []

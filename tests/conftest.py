@@ -91,10 +91,15 @@ async def http(api):
         yield client
 
 
-async def signup(http: httpx.AsyncClient, handle: str | None = None, password: str = "correct horse battery") -> dict:
-    """Create a user; returns {token, user, headers}."""
+ADULT_BIRTH_DATE = "1990-01-01"  # what test accounts declare unless a test makes a minor
+
+
+async def signup(
+    http: httpx.AsyncClient, handle: str | None = None, password: str = "correct horse battery", birth_date: str = ADULT_BIRTH_DATE
+) -> dict:
+    """Create a user (an adult unless ``birth_date`` says otherwise); returns {token, user, headers}."""
     handle = handle or "u" + uuid.uuid4().hex[:12]
-    r = await http.post("/v1/auth/signup", json={"handle": handle, "password": password})
+    r = await http.post("/v1/auth/signup", json={"handle": handle, "password": password, "birth_date": birth_date})
     assert r.status_code == 201, r.text
     body = r.json()
     body["headers"] = {"Authorization": f"Bearer {body['token']}"}

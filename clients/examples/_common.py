@@ -16,11 +16,18 @@ except ImportError:  # run from a checkout: the package is beside this folder
 from fabula_client import FabulaClient  # noqa: E402
 
 
+BOT_BIRTH_DATE = "2000-01-01"
+
+
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("url", help="the api, e.g. http://127.0.0.1:8000 (make run)")
     p.add_argument("--handle", help="sign in as this account (default: sign up a new bot account)")
     p.add_argument("--password", help="its password")
+    p.add_argument(
+        "--birth-date", default=BOT_BIRTH_DATE,
+        help=f"signing up: the birth date to declare, YYYY-MM-DD (default {BOT_BIRTH_DATE}: the bot is run by an adult)",
+    )
     return p
 
 
@@ -30,6 +37,6 @@ async def signed_in(args: argparse.Namespace, prefix: str) -> FabulaClient:
         await client.login(args.handle, args.password)
     else:
         handle = f"{prefix}_{secrets.token_hex(4)}"
-        await client.signup(handle, secrets.token_urlsafe(18))
+        await client.signup(handle, secrets.token_urlsafe(18), args.birth_date)
         print(f"signed up @{handle}", flush=True)
     return client

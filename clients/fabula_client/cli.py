@@ -2,7 +2,7 @@
 ``create``, ``feed`` and ``cameo status``, over the HTTP and WebSocket APIs.
 
 ``fabula login`` asks for a handle and a password (or ``--signup`` makes the
-account) and keeps the token in the user's config folder
+account, with the birth date of ``--birth-date`` or asked for) and keeps the token in the user's config folder
 (``fabula_client.config``, mode 0600); the other commands use it. The api is
 ``--url``, else ``FABULA_URL``, else the one logged in to, else
 ``http://127.0.0.1:8000`` (``make run``).
@@ -60,8 +60,14 @@ async def _login(args: argparse.Namespace) -> int:
     url = _url(args, saved)
     handle = args.handle or input("handle: ").strip()
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+    birth_date = None
+    if args.signup:
+        birth_date = args.birth_date or input("birth date (YYYY-MM-DD): ").strip()
     async with FabulaClient(url, timeout=HTTP_TIMEOUT_S) as client:
-        body = await (client.signup if args.signup else client.login)(handle, password)
+        if args.signup:
+            body = await client.signup(handle, password, birth_date)
+        else:
+            body = await client.login(handle, password)
     path = config.save(config.ClientConfig(url=url, token=body["token"], handle=body["user"]["handle"]))
     print(f"signed in to {url} as @{body['user']['handle']} (token kept in {path})")
     return 0
@@ -182,6 +188,7 @@ def add_user_commands(sub: Any) -> None:
     url_option(login)
     login.add_argument("--handle", help="your handle (asked for when left out)")
     login.add_argument("--signup", action="store_true", help="make the account first")
+    login.add_argument("--birth-date", help="with --signup: your birth date, YYYY-MM-DD (asked for when left out)")
     login.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     login.set_defaults(func=_run(_login))
 

@@ -7,6 +7,7 @@ on a 4xx/5xx. Lists come as ``{"data": [...], "next_cursor": ...}`` pages;
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -97,8 +98,13 @@ class FabulaClient:
 
     # -- accounts -------------------------------------------------------
 
-    async def signup(self, handle: str, password: str) -> dict:
-        body = await self._json("POST", "/v1/auth/signup", json={"handle": handle, "password": password})
+    async def signup(self, handle: str, password: str, birth_date: str | datetime.date) -> dict:
+        """Make an account and sign in with it. ``birth_date``: ``YYYY-MM-DD``
+        (or a date); under 13 is refused (403 ``too_young``), under 18 makes a
+        minor's account (strictest moderation, not found by adult strangers)."""
+        if isinstance(birth_date, datetime.date):
+            birth_date = birth_date.isoformat()
+        body = await self._json("POST", "/v1/auth/signup", json={"handle": handle, "password": password, "birth_date": birth_date})
         self.token = body["token"]
         return body
 

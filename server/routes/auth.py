@@ -5,18 +5,22 @@ password, not easily guessed), else 400 ``weak_password``. Attempts are limited 
 logins per handle and per client address, with a lockout that grows each
 time a bucket runs dry (a good login resets its handle's bucket), and
 signups per client address. A refused attempt is a 429 with Retry-After,
-checked before any password is hashed. A password change needs the
+checked before any password is hashed. A sign-up declares a birth date
+(``birth_date``, ``YYYY-MM-DD``): under 13 is 403 ``too_young``, a date
+in the future or before 1900 is 422 ``invalid_birth_date``, and an
+account under 18 is a minor (``accounts.minors``). A password change needs the
 current password (403 ``wrong_password``; limited per user) and revokes
 every other token of the user, closing their WebSockets (4401)."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated
 
 import msgspec
 from litestar import Request, post
 
-from accounts import credentials, passwords, tokens
+from accounts import credentials, minors, passwords, tokens
 from accounts.credentials import Session
 from accounts.users import Handle, User, check_handle, handle_key
 from core import rate_limit
@@ -28,9 +32,16 @@ from server.openapi import errors
 TOO_MANY_LOGINS = "too many login attempts; try again later"
 
 
+BirthDate = Annotated[
+    datetime.date,
+    msgspec.Meta(description="YYYY-MM-DD; at least 13 years ago (403 too_young), not in the future nor before 1900 (422 invalid_birth_date)"),
+]
+
+
 class SignupIn(msgspec.Struct, forbid_unknown_fields=True):
     handle: Handle
     password: passwords.Password
+    birth_date: BirthDate
 
     def __post_init__(self) -> None:
         check_handle(self.handle)
@@ -54,15 +65,18 @@ class Revoked(msgspec.Struct):
     revoked: int
 
 
-@post("/v1/auth/signup", status_code=201, tags=["auth"], responses=errors(409, 429))
+@post("/v1/auth/signup", status_code=201, tags=["auth"], responses=errors(403, 409, 422, 429))
 async def signup(data: SignupIn, request: Request, stores: Stores, settings: Settings) -> Session:
     """Create an account and return its first token (409 when the handle is
     taken, ignoring case; 400 ``weak_password`` for a common or guessable
-    password; 429 past the signups allowed from one address)."""
+    password; 403 ``too_young`` under 13; 422 ``invalid_birth_date`` for a
+    birth date in the future or before 1900; 429 past the signups allowed
+    from one address). An account under 18 is a minor: see docs/SAFETY.md."""
     rules = rate_limit.rules(settings)
     await rate_limit.enforce(stores, rules.signup_ip, client_address(request), message="too many signups; try again later")
+    birth_date = minors.check_birth_date(data.birth_date)
     await passwords.require_strong(data.password, handle=data.handle)
-    return await credentials.signup(stores, data.handle, data.password)
+    return await credentials.signup(stores, data.handle, data.password, birth_date)
 
 
 @post("/v1/auth/login", status_code=200, tags=["auth"], responses=errors(401, 403, 429))

@@ -35,6 +35,7 @@ from litestar import Request, delete, get, patch, post
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.params import Parameter, QueryParameter
 
+from accounts import minors
 from accounts.users import User
 from cameos import appearances, challenges, deletion, grants, onboarding, store
 from cameos.challenges import Challenge
@@ -239,11 +240,20 @@ async def change_cameo(cameo_id: str, data: CameoChanges, stores: Stores, user: 
     ``paused`` (no new uses, mine included), ``preferences`` (up to 5
     instructions added to every prompt that uses it), ``restrictions``
     (topics it must never appear in, checked against every prompt of others),
-    ``name``. A change applies to the next use, queued videos included."""
+    ``name``. A change applies to the next use, queued videos included.
+    An account under 18 cannot choose ``everyone`` (403 ``cameo_level_not_allowed``)
+    and its preferences are moderated with the strict thresholds."""
     await owned_cameo(stores, cameo_id, user)
     changes = data.changes()
+    minor = await minors.is_minor_user(stores, user.id)
+    if minor and changes.get("permission") == "everyone":
+        raise Forbidden(
+            "an account under 18 cannot open its cameos to everyone; choose only_me, approved or mutuals",
+            code="cameo_level_not_allowed",
+            details={"permission": "everyone", "allowed": ["only_me", "approved", "mutuals"]},
+        )
     for preference in changes.get("preferences", []):
-        decision = moderate_prompt(preference)
+        decision = moderate_prompt(preference, strict=minor)
         if not decision.allowed:
             raise PolicyViolation(
                 decision.reason or "refused", code="preference_refused", details={"category": decision.category}

@@ -7,20 +7,29 @@ notified with ``follow_request``), which the owner lists
 the follow and notifies the requester (``follow_accepted``). Going public
 again approves every waiting request. Followers-only posts show to followers,
 so on a private account to those its owner let in; an owner can also remove
-a follower (``DELETE /v1/me/followers/{handle}``). See docs/PRIVATE-ACCOUNTS.md."""
+a follower (``DELETE /v1/me/followers/{handle}``). See docs/PRIVATE-ACCOUNTS.md.
+
+``GET /v1/me`` shows the owner their birth date and whether the account is
+a minor; an account without a birth date (made before it was asked) may
+declare one once with ``PATCH /v1/me``. User search (``GET /v1/users?q=``)
+finds handles by their start, leaving out minors an adult does not know
+(``accounts.search``; docs/SAFETY.md, "Minors")."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated
 
 import msgspec
 from litestar import delete, get, patch, post
 from litestar.params import Parameter
 
-from accounts import follow_requests, graph, graph_writes, users
+from accounts import follow_requests, graph, graph_writes, minors, search, users
 from accounts.graph import Relationship, UserPage
-from accounts.users import AvatarUrl, Bio, DisplayName, User, check_profile_text
-from core.errors import NotFound
+from accounts.users import AvatarUrl, Bio, DisplayName, Me, User, check_profile_text
+from cameos import store as cameo_store
+from core.errors import Conflict, NotFound
+from feed import audit
 from core.stores import Stores
 from feed.social import notifications
 from server.auth import AUTH
@@ -39,6 +48,10 @@ class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True):
     avatar_url: AvatarUrl | msgspec.UnsetType = UNSET
     # true: each follower must be approved (a follow becomes a request); false again approves those waiting
     private: bool | msgspec.UnsetType = UNSET
+    birth_date: Annotated[
+        datetime.date,
+        msgspec.Meta(description="YYYY-MM-DD; only for an account that has none yet (409 birth_date_set otherwise)"),
+    ] | msgspec.UnsetType = UNSET
 
     def __post_init__(self) -> None:
         check_profile_text(self.display_name, self.bio, self.avatar_url)
@@ -83,17 +96,42 @@ async def _relationship(stores: Stores, viewer: User, target: User) -> Relations
     )
 
 
+async def _me(stores: Stores, user: User) -> Me:
+    return await users.get_me(stores, user.id) or Me(**msgspec.structs.asdict(user))
+
+
 @get("/v1/me", tags=["users"], dependencies=AUTH, responses=errors(401))
-async def me(user: User) -> User:
-    """The signed-in user."""
-    return user
+async def me(stores: Stores, user: User) -> Me:
+    """The signed-in user, with the birth date they declared (shown to no one
+    else) and whether the account is a minor."""
+    return await _me(stores, user)
 
 
-@patch("/v1/me", tags=["users"], dependencies=AUTH, responses=errors(401))
-async def edit_me(data: ProfilePatch, stores: Stores, user: User) -> User:
+async def _declare_birth_date(stores: Stores, user: User, birth: datetime.date) -> None:
+    """Set the birth date of an account that has none; a minor's cameos open
+    to ``everyone`` drop to ``mutuals`` (a minor's cannot be used by everyone)."""
+    birth_date = minors.check_birth_date(birth)
+    if not await users.set_birth_date_once(stores, user.id, birth_date):
+        raise Conflict(
+            "the birth date is set already and cannot be changed here", code="birth_date_set"
+        )
+    if minors.is_minor(birth_date):
+        for cameo in await cameo_store.list_owned(stores, user.id):
+            if cameo.permission == "everyone":
+                await cameo_store.update_cameo(stores, cameo.id, user.id, {"permission": "mutuals"})
+                await audit.cameo_changed(stores, user.id, cameo.id, "permission", {"permission": "mutuals", "why": "minor"})
+
+
+@patch("/v1/me", tags=["users"], dependencies=AUTH, responses=errors(401, 403, 409, 422))
+async def edit_me(data: ProfilePatch, stores: Stores, user: User) -> Me:
     """Edit the signed-in user's display name, bio or avatar URL, or make the
     account private (each follower must be approved) or public again (which
-    approves every waiting request)."""
+    approves every waiting request). ``birth_date`` declares the birth date
+    of an account that has none (accounts from before it was asked): once
+    only (409 ``birth_date_set``), with sign-up's checks (403 ``too_young``,
+    422 ``invalid_birth_date``); it is checked before anything else changes."""
+    if data.birth_date is not UNSET:
+        await _declare_birth_date(stores, user, data.birth_date)
     updated = await users.update_profile(
         stores,
         user.id,
@@ -105,8 +143,23 @@ async def edit_me(data: ProfilePatch, stores: Stores, user: User) -> User:
     if data.private is False:
         for requester in await follow_requests.approve_all(stores, user.id):
             await notifications.notify(stores, recipient_id=requester, actor_id=user.id, kind="follow_accepted", once=True)
-        updated = await users.get_user(stores, user.id)
-    return updated or user
+    return await _me(stores, updated or user)
+
+
+@get("/v1/users", tags=["users"], dependencies=AUTH, responses=errors(400, 401))
+async def search_users(
+    stores: Stores,
+    user: User,
+    q: Annotated[str, Parameter(min_length=1, max_length=search.QUERY_MAX, description="the start of a handle, ignoring case")],
+    cursor: Annotated[str | None, Parameter(max_length=64, description="next_cursor of the previous page")] = None,
+    limit: Limit = graph.DEFAULT_LIMIT,
+) -> UserPage:
+    """Users whose handle starts with ``q`` (ignoring case), in handle order.
+    Users across a block are left out, and so are minors from an adult who
+    neither follows them nor is followed by them (docs/SAFETY.md, "Minors");
+    a page can then be shorter than ``limit``. Pass ``next_cursor`` back as
+    ``cursor`` for the next page (None at the end)."""
+    return await search.search_users(stores, user.id, q, cursor=cursor, limit=limit)
 
 
 @get("/v1/users/{handle:str}", tags=["users"], dependencies=AUTH, responses=errors(401, 404))
@@ -212,6 +265,6 @@ async def unblock(handle: str, stores: Stores, user: User) -> Relationship:
 
 
 ROUTES = [
-    me, edit_me, profile, followers, following, follow, unfollow, block, unblock,
+    me, edit_me, search_users, profile, followers, following, follow, unfollow, block, unblock,
     my_follow_requests, approve_follow_request, decline_follow_request, remove_follower,
 ]

@@ -19,6 +19,7 @@ from litestar import Request, Response, delete, get, post
 from litestar.openapi.spec import Schema
 from litestar.params import Parameter
 
+from accounts import minors
 from accounts.users import User
 from cameos import reference_faces
 from cameos.upload_refusal import moderation_blocked
@@ -153,17 +154,20 @@ async def completed_source(stores: Stores, video_id: str, user: User) -> jobs.Jo
     return job
 
 
-async def moderate(stores: Stores, settings: Settings, user: User, prompt: str, use: cameo_use.CameoUse) -> None:
+async def moderate(stores: Stores, settings: Settings, user: User, prompt: str, use: cameo_use.CameoUse) -> bool:
     """A new video's limit (``FABULA_RATE_VIDEOS``, 429) and its prompt's moderation (a refusal is audited).
     The cameos the creator may use are passed on: a real person named in the prompt is allowed only
-    as such a cameo, and a cameo on screen makes the thresholds stricter."""
+    as such a cameo, and a cameo on screen makes the thresholds stricter. A minor's prompts get the
+    strict thresholds; returns whether the job must be checked strictly (its ``strict_moderation``)."""
     await rate_limit.enforce(stores, rate_limit.rules(settings).videos, user.id, message="too many videos; try again later")
     names = [c.name for c in use.resolved.cameos]
+    strict = await minors.is_minor_user(stores, user.id)
     # the classifier is CPU work (and loads once): off the event loop
-    decision = await asyncio.to_thread(moderate_prompt, prompt, cameo_names=names, has_cameo=bool(use.resolved))
+    decision = await asyncio.to_thread(moderate_prompt, prompt, cameo_names=names, has_cameo=bool(use.resolved), strict=strict)
     if not decision.allowed:
         await audit.prompt_refused(stores, user.id, prompt, decision.category, decision.reason)
         raise PolicyViolation(decision.reason or "refused", code="prompt_refused", details={"category": decision.category})
+    return strict
 
 
 async def check_upload(stores: Stores, user: User, png: bytes, field: str, *, strict: bool = False) -> None:
@@ -259,9 +263,9 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
         stores, settings, user_id=user.id, prompt=body.prompt, model=spec.model,
         width=spec.width, height=spec.height, has_reference=reference is not None,
     )
-    await moderate(stores, settings, user, body.prompt, use)
+    strict = await moderate(stores, settings, user, body.prompt, use)
     if reference is not None:  # the upload (a cameo's own picture below is verified already)
-        await check_upload(stores, user, reference, "input_reference")
+        await check_upload(stores, user, reference, "input_reference", strict=strict)
     reference = reference if reference is not None else use.reference
     await check_quota(stores, settings, user)
     job = await jobs.create_job(
@@ -276,6 +280,7 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
         cameos=use.ids,
         render_prompt=use.render_prompt,
         cameo_consents=use.consents(user.id),
+        strict_moderation=strict,
     )
     await cameo_use.record(stores, use.resolved, video_id=job.id, creator_id=user.id)
     await queue_with_reference(stores, settings, job, reference)
@@ -406,7 +411,7 @@ async def remix_video(request: Request, video_id: str, stores: Stores, settings:
         stores, settings, user_id=user.id, prompt=body.prompt, model=source.model, width=source.width,
         height=source.height, has_reference=reference is not None, source_video_id=source.id,
     )
-    await moderate(stores, settings, user, body.prompt, use)
+    strict = await moderate(stores, settings, user, body.prompt, use)
     reference = reference if reference is not None else use.reference
     await check_quota(stores, settings, user)
     job = await jobs.create_job(
@@ -423,6 +428,7 @@ async def remix_video(request: Request, video_id: str, stores: Stores, settings:
         cameos=use.ids,
         render_prompt=use.render_prompt,
         cameo_consents=use.consents(user.id),
+        strict_moderation=strict,
     )
     await cameo_use.record(stores, use.resolved, video_id=job.id, creator_id=user.id)
     await queue_with_reference(stores, settings, job, reference)
@@ -475,9 +481,9 @@ async def extend_video(request: Request, stores: Stores, settings: Settings, use
         stores, settings, user_id=user.id, prompt=body.prompt, model=spec.model, width=spec.width,
         height=spec.height, has_reference=True, source_video_id=extend_of,
     )
-    await moderate(stores, settings, user, body.prompt, use)
+    strict = await moderate(stores, settings, user, body.prompt, use)
     if upload is not None:  # an uploaded video's last frame is an uploaded picture too
-        await check_upload(stores, user, reference, "video")
+        await check_upload(stores, user, reference, "video", strict=strict)
     await check_quota(stores, settings, user)
     job = await jobs.create_job(
         stores,
@@ -492,6 +498,7 @@ async def extend_video(request: Request, stores: Stores, settings: Settings, use
         cameos=use.ids,
         render_prompt=use.render_prompt,
         cameo_consents=use.consents(user.id),
+        strict_moderation=strict,
     )
     await cameo_use.record(stores, use.resolved, video_id=job.id, creator_id=user.id)
     await queue_with_reference(stores, settings, job, reference)

@@ -47,7 +47,7 @@ def address() -> dict[str, str]:
 
 async def make_user(client: httpx.AsyncClient) -> str:
     handle = "rl_" + uuid.uuid4().hex[:10]
-    r = await client.post("/v1/auth/signup", json={"handle": handle, "password": PASSWORD}, headers=address())
+    r = await client.post("/v1/auth/signup", json={"handle": handle, "password": PASSWORD, "birth_date": "1990-01-01"}, headers=address())
     assert r.status_code == 201, r.text
     return handle
 
@@ -122,12 +122,12 @@ async def test_one_address_is_limited_across_handles(client):
 async def test_signups_per_address(client, stores):
     here = address()
     for _ in range(2):
-        r = await client.post("/v1/auth/signup", json={"handle": "su_" + uuid.uuid4().hex[:10], "password": PASSWORD}, headers=here)
+        r = await client.post("/v1/auth/signup", json={"handle": "su_" + uuid.uuid4().hex[:10], "password": PASSWORD, "birth_date": "1990-01-01"}, headers=here)
         assert r.status_code == 201, r.text
     handle = "su_" + uuid.uuid4().hex[:10]
-    r = await client.post("/v1/auth/signup", json={"handle": handle, "password": PASSWORD}, headers=here)
+    r = await client.post("/v1/auth/signup", json={"handle": handle, "password": PASSWORD, "birth_date": "1990-01-01"}, headers=here)
     assert_limited(r, "signup:ip")
-    r = await client.post("/v1/auth/signup", json={"handle": handle, "password": PASSWORD}, headers=address())
+    r = await client.post("/v1/auth/signup", json={"handle": handle, "password": PASSWORD, "birth_date": "1990-01-01"}, headers=address())
     assert r.status_code == 201, r.text
 
 

@@ -47,6 +47,6 @@ def test_long_passwords_are_checked_quickly():
 @pytest.mark.parametrize("pw", ["password", "password1", "qwertyuiop", "12345678"])
 async def test_signup_refuses_weak_passwords(http, stores, pw):
     handle = "pw_" + uuid.uuid4().hex[:10]
-    err = assert_error(await http.post("/v1/auth/signup", json={"handle": handle, "password": pw}), 400)
+    err = assert_error(await http.post("/v1/auth/signup", json={"handle": handle, "password": pw, "birth_date": "1990-01-01"}), 400)
     assert "password" in err["message"]
     assert await stores.db.users.count_documents({"handle_lc": handle}) == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import statistics
 import time
 import uuid
@@ -32,7 +34,7 @@ async def snapshot(stores) -> tuple[int, int]:
 
 async def test_signup_login_me_logout(http, stores):
     handle = "Mixed_" + uuid.uuid4().hex[:8]
-    r = await http.post("/v1/auth/signup", json={"handle": handle, "password": PASSWORD})
+    r = await http.post("/v1/auth/signup", json={"handle": handle, "password": PASSWORD, "birth_date": "1990-01-01"})
     assert r.status_code == 201, r.text
     first = r.json()
     assert set(first) == {"token", "expires_at", "user"}
@@ -71,7 +73,7 @@ async def test_handles_are_unique_ignoring_case(http, stores):
     await signup(http, handle)
     before = await snapshot(stores)
     for variant in (handle, handle.lower(), handle.upper(), handle.swapcase()):
-        r = await http.post("/v1/auth/signup", json={"handle": variant, "password": PASSWORD})
+        r = await http.post("/v1/auth/signup", json={"handle": variant, "password": PASSWORD, "birth_date": "1990-01-01"})
         assert_error(r, 409, "handle_taken")
     assert await snapshot(stores) == before
 
@@ -115,19 +117,26 @@ SIGNUP_BAD = [
     ("not an object", b'["abc", "password1"]', 400),
     ("null", b"null", 400),
     ("empty body", b"", 400),
-    ("handle wrong type", {"handle": 123, "password": PASSWORD}, 400),
-    ("password wrong type", {"handle": "okay_name", "password": 12345678}, 400),
-    ("unknown field", {**VALID, "admin": True}, 400),
-    ("missing password", {"handle": "okay_name"}, 400),
-    ("missing handle", {"password": PASSWORD}, 400),
-    ("handle too short", {"handle": "ab", "password": PASSWORD}, 400),
-    ("handle too long", {"handle": "x" * 31, "password": PASSWORD}, 400),
-    ("handle with space", {"handle": "ab cd", "password": PASSWORD}, 400),
-    ("handle with newline", {"handle": "abcd\n", "password": PASSWORD}, 400),
-    ("handle not ascii", {"handle": "ñandú", "password": PASSWORD}, 400),
-    ("password too short", {"handle": "okay_name", "password": "1234567"}, 400),
-    ("password too long", {"handle": "okay_name", "password": "p" * 257}, 400),
-    ("oversized body", {"handle": "okay_name", "password": PASSWORD, "pad": BIG}, 413),
+    ("handle wrong type", {"handle": 123, "password": PASSWORD, "birth_date": "1990-01-01"}, 400),
+    ("password wrong type", {"handle": "okay_name", "password": 12345678, "birth_date": "1990-01-01"}, 400),
+    ("unknown field", {**VALID, "birth_date": "1990-01-01", "admin": True}, 400),
+    ("missing password", {"handle": "okay_name", "birth_date": "1990-01-01"}, 400),
+    ("missing handle", {"password": PASSWORD, "birth_date": "1990-01-01"}, 400),
+    ("handle too short", {"handle": "ab", "password": PASSWORD, "birth_date": "1990-01-01"}, 400),
+    ("handle too long", {"handle": "x" * 31, "password": PASSWORD, "birth_date": "1990-01-01"}, 400),
+    ("handle with space", {"handle": "ab cd", "password": PASSWORD, "birth_date": "1990-01-01"}, 400),
+    ("handle with newline", {"handle": "abcd\n", "password": PASSWORD, "birth_date": "1990-01-01"}, 400),
+    ("handle not ascii", {"handle": "ñandú", "password": PASSWORD, "birth_date": "1990-01-01"}, 400),
+    ("password too short", {"handle": "okay_name", "password": "1234567", "birth_date": "1990-01-01"}, 400),
+    ("password too long", {"handle": "okay_name", "password": "p" * 257, "birth_date": "1990-01-01"}, 400),
+    ("birth date missing", {"handle": "okay_name", "password": PASSWORD}, 400),
+    ("birth date not a date", {"handle": "okay_name", "password": PASSWORD, "birth_date": "2001-02-30"}, 400),
+    ("birth date wrong shape", {"handle": "okay_name", "password": PASSWORD, "birth_date": "01/02/2001"}, 400),
+    ("birth date a number", {"handle": "okay_name", "password": PASSWORD, "birth_date": 20010101}, 400),
+    ("birth date in the future", {"handle": "okay_name", "password": PASSWORD, "birth_date": "2999-01-01"}, 422),
+    ("birth date absurd", {"handle": "okay_name", "password": PASSWORD, "birth_date": "1066-10-14"}, 422),
+    ("under 13", {"handle": "okay_name", "password": PASSWORD, "birth_date": f"{datetime.date.today().year - 5}-06-01"}, 403),
+    ("oversized body", {"handle": "okay_name", "password": PASSWORD, "pad": BIG, "birth_date": "1990-01-01"}, 413),
 ]
 
 LOGIN_BAD = [
@@ -187,11 +196,12 @@ async def test_logout_and_me_need_a_valid_token(http, stores, name, headers):
 async def test_openapi_declares_every_error_status(http):
     spec = (await http.get("/schema/openapi.json")).json()
     want = {
-        ("/v1/auth/signup", "post"): {"201", "400", "409", "413"},
+        ("/v1/auth/signup", "post"): {"201", "400", "403", "409", "413", "422"},
         ("/v1/auth/login", "post"): {"200", "400", "401", "413"},
         ("/v1/auth/logout", "post"): {"204", "400", "401", "413"},
         ("/v1/me", "get"): {"200", "400", "401", "413"},
-        ("/v1/me", "patch"): {"200", "400", "401", "413"},
+        ("/v1/me", "patch"): {"200", "400", "401", "403", "409", "413", "422"},
+        ("/v1/users", "get"): {"200", "400", "401"},
         ("/v1/users/{handle}", "get"): {"200", "401", "404"},
         ("/v1/users/{handle}/followers", "get"): {"200", "400", "401", "404"},
         ("/v1/users/{handle}/following", "get"): {"200", "400", "401", "404"},

@@ -17,6 +17,11 @@ from tests.conftest import signup
 from tests.accounts.test_auth_routes import BAD_AUTH, BIG, assert_error
 
 
+def public(me: dict) -> dict:
+    """A user as others see them: the owner's view less the birth date and the minor flag."""
+    return {k: v for k, v in me.items() if k not in ("birth_date", "minor")}
+
+
 async def snapshot(stores) -> tuple:
     db = stores.db
     return (
@@ -59,8 +64,8 @@ async def test_profile_by_handle_ignores_case(http):
     a, b = await signup(http), await signup(http, "Pro_" + uuid.uuid4().hex[:8])
     for spelled in (b["user"]["handle"], b["user"]["handle"].lower(), b["user"]["handle"].upper()):
         r = await profile(http, a, spelled)
-        assert r.status_code == 200 and r.json() == b["user"]
-    assert (await profile(http, a, a["user"]["handle"])).json() == a["user"]
+        assert r.status_code == 200 and r.json() == public(b["user"])
+    assert (await profile(http, a, a["user"]["handle"])).json() == public(a["user"])
 
 
 async def test_edit_profile(http):
@@ -77,7 +82,7 @@ async def test_edit_profile(http):
     )
     assert edited["id"] == a["user"]["id"] and edited["handle"] == a["user"]["handle"]
     assert (await http.get("/v1/me", headers=a["headers"])).json() == edited
-    assert (await profile(http, b, a["user"]["handle"])).json() == edited
+    assert (await profile(http, b, a["user"]["handle"])).json() == public(edited)
 
     # Absent fields stay; "" clears; an empty patch changes nothing.
     r = await http.patch("/v1/me", headers=a["headers"], json={"avatar_url": ""})
@@ -327,7 +332,7 @@ async def test_list_bad_query(http, which, params, name):
 
 def test_token_from_scope_for_websockets(api, settings):
     session = httpx.post(
-        api.url + "/v1/auth/signup", json={"handle": "ws_" + uuid.uuid4().hex[:8], "password": "correct horse"}
+        api.url + "/v1/auth/signup", json={"handle": "ws_" + uuid.uuid4().hex[:8], "password": "correct horse", "birth_date": "1990-01-01"}
     ).json()
 
     @websocket("/ws")

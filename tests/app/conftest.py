@@ -132,7 +132,7 @@ def phone(browser, base_url: str, session: dict | None = None):
 
 def api_signup(base_url: str, handle: str | None = None) -> dict:
     handle = handle or "u" + uuid.uuid4().hex[:10]
-    r = httpx.post(base_url + "/v1/auth/signup", json={"handle": handle, "password": PASSWORD}, timeout=120)
+    r = httpx.post(base_url + "/v1/auth/signup", json={"handle": handle, "password": PASSWORD, "birth_date": "1990-01-01"}, timeout=120)
     assert r.status_code == 201, r.text
     body = r.json()
     body["headers"] = {"Authorization": f"Bearer {body['token']}"}

@@ -37,6 +37,7 @@ def sign_up_in_app(page, name: str) -> None:
     page.goto("/signin")
     page.fill("input[name=handle]", name)
     page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=birth_date]", "1990-01-01")
     page.click("form.auth-form button[type=submit]")
     page.wait_for_selector(".screen.feed")
 
@@ -150,6 +151,7 @@ def test_sign_up_record_a_cameo_create_post_and_the_social_loop(app_api, app_wor
     shot(a, "01-sign-up")
     a.fill("input[name=handle]", "no")
     a.fill("input[name=password]", PASSWORD)
+    a.fill("input[name=birth_date]", "1990-01-01")
     a.click("form.auth-form button[type=submit]")
     assert "3 to 30 letters" in a.wait_for_selector(".form-error:not([hidden])").inner_text()
     a.fill("input[name=handle]", ada)

@@ -35,7 +35,7 @@ def fabula(tmp_path):
 
 def test_login_create_feed_cameo_status_logout(api, worker, fabula, tmp_path):
     name = "cli" + uuid.uuid4().hex[:10]
-    signed = fabula("login", "--url", api.url, "--handle", name, "--signup", "--password-stdin", stdin=PASSWORD + "\n")
+    signed = fabula("login", "--url", api.url, "--handle", name, "--signup", "--birth-date", "1990-01-01", "--password-stdin", stdin=PASSWORD + "\n")
     assert signed.returncode == 0, signed.stderr
     assert f"@{name}" in signed.stdout
     mode = stat.S_IMODE(fabula.config.stat().st_mode)

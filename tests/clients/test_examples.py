@@ -32,7 +32,7 @@ def poster(api):
 
     async def make() -> None:
         async with FabulaClient(api.url) as client:
-            await client.signup(handle, PASSWORD)
+            await client.signup(handle, PASSWORD, "1990-01-01")
 
     asyncio.run(make())
     return handle
@@ -60,7 +60,7 @@ def test_the_swiping_bot_likes_over_the_websocket(api, worker, poster):
 
     async def follow_the_poster() -> None:
         async with FabulaClient(api.url) as client:
-            await client.signup(handle, PASSWORD)
+            await client.signup(handle, PASSWORD, "1990-01-01")
             await client.follow(poster)
 
     asyncio.run(follow_the_poster())

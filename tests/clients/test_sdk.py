@@ -45,8 +45,8 @@ async def test_the_old_import_name_is_the_same_client():
 async def test_accounts_videos_posts_and_the_social_loop(api, worker):
     async with FabulaClient(api.url, timeout=120) as alice, FabulaClient(api.url, timeout=120) as bob:
         assert (await alice.health())["status"] == "ok"
-        await alice.signup(handle("a"), PASSWORD)
-        await bob.signup(handle("b"), PASSWORD)
+        await alice.signup(handle("a"), PASSWORD, "1990-01-01")
+        await bob.signup(handle("b"), PASSWORD, "1990-01-01")
         me = await alice.update_me(bio="boats and ponds")
         assert me["bio"] == "boats and ponds"
         followed = await bob.follow(me["handle"])
@@ -119,7 +119,7 @@ async def test_accounts_videos_posts_and_the_social_loop(api, worker):
 
 async def test_swipe_sessions_and_previews_over_the_socket(api, stores):
     async with FabulaClient(api.url, timeout=120) as carol:
-        await carol.signup(handle("c"), PASSWORD)
+        await carol.signup(handle("c"), PASSWORD, "1990-01-01")
         async with carol.socket() as ws:
             assert ws.hello["handle"] == (await carol.me())["handle"]
             assert await ws.ping({"n": 1}) == {"n": 1}
@@ -149,8 +149,8 @@ async def test_swipe_sessions_and_previews_over_the_socket(api, stores):
 
 async def test_cameos_characters_requests_grants_and_appearances(api, worker, cat_recording, face_recording):
     async with FabulaClient(api.url, timeout=120) as dana, FabulaClient(api.url, timeout=120) as eli:
-        await dana.signup(handle("d"), PASSWORD)
-        await eli.signup(handle("e"), PASSWORD)
+        await dana.signup(handle("d"), PASSWORD, "1990-01-01")
+        await eli.signup(handle("e"), PASSWORD, "1990-01-01")
         challenge = await dana.cameo_challenge()
         assert set(challenge) == {"id", "digits", "moves", "expires_at"}
         with pytest.raises(FabulaAPIError) as refused:  # a face that does not say the digits
@@ -196,7 +196,7 @@ async def test_errors_carry_the_servers_code(api):
         with pytest.raises(FabulaAPIError) as unauthorized:
             await nobody.me()
         assert unauthorized.value.status == 401
-        await nobody.signup(handle("f"), PASSWORD)
+        await nobody.signup(handle("f"), PASSWORD, "1990-01-01")
         with pytest.raises(FabulaAPIError) as missing:
             await nobody.user("no_such_handle_" + uuid.uuid4().hex[:6])
         assert (missing.value.status, missing.value.code) == (404, "user_not_found")
@@ -210,7 +210,7 @@ async def test_errors_carry_the_servers_code(api):
         assert revoked.value.status == 401
     async with FabulaClient(api.url, timeout=120) as leaving:
         name = handle("g")
-        await leaving.signup(name, PASSWORD)
+        await leaving.signup(name, PASSWORD, "1990-01-01")
         await leaving.delete_account(PASSWORD)
         assert leaving.token is None
         with pytest.raises(FabulaAPIError) as gone:

@@ -306,7 +306,7 @@ class User:
 
 async def signup(http: httpx.AsyncClient, prefix: str) -> User:
     handle = prefix + uuid.uuid4().hex[:8]
-    r = await http.post("/v1/auth/signup", json={"handle": handle, "password": PASSWORD})
+    r = await http.post("/v1/auth/signup", json={"handle": handle, "password": PASSWORD, "birth_date": "1990-01-01"})
     assert r.status_code == 201, r.text
     body = r.json()
     return User(handle=handle, id=body["user"]["id"], token=body["token"])

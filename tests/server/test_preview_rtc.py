@@ -66,7 +66,7 @@ async def rtc_stores(rtc_settings):
 @contextlib.asynccontextmanager
 async def user(api):
     async with FabulaClient(api.url) as client:
-        await client.signup("r" + uuid.uuid4().hex[:12], "correct horse battery")
+        await client.signup("r" + uuid.uuid4().hex[:12], "correct horse battery", "1990-01-01")
         yield client
 
 

@@ -28,8 +28,8 @@ def assert_invalid(r, field: str, source: str = "body") -> dict:
 
 
 CASES = [
-    ("signup wrong type", "POST", "/v1/auth/signup", {"json": {"handle": 5, "password": "correct horse battery"}}, "handle", "body"),
-    ("signup missing", "POST", "/v1/auth/signup", {"json": {"handle": "someone_new"}}, "password", "body"),
+    ("signup wrong type", "POST", "/v1/auth/signup", {"json": {"handle": 5, "password": "correct horse battery", "birth_date": "1990-01-01"}}, "handle", "body"),
+    ("signup missing", "POST", "/v1/auth/signup", {"json": {"handle": "someone_new", "birth_date": "1990-01-01"}}, "password", "body"),
     ("profile wrong type", "PATCH", "/v1/me", {"json": {"bio": 5}}, "bio", "body"),
     ("profile bidi", "PATCH", "/v1/me", {"json": {"bio": "a\u202eb"}}, "bio", "body"),
     ("profile unknown", "PATCH", "/v1/me", {"json": {"colour": "red"}}, "colour", "body"),

@@ -63,7 +63,7 @@ def ctrl_c(proc: subprocess.Popen, timeout: float = 60.0) -> float:
 async def a_long_job(url: str) -> tuple[str, dict]:
     """A user and a job that runs for a while on the tiny preset, seen in progress."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-        r = await http.post("/v1/auth/signup", json={"handle": "d" + uuid.uuid4().hex[:10], "password": "correct horse battery"})
+        r = await http.post("/v1/auth/signup", json={"handle": "d" + uuid.uuid4().hex[:10], "password": "correct horse battery", "birth_date": "1990-01-01"})
         assert r.status_code == 201, r.text
         headers = {"Authorization": f"Bearer {r.json()['token']}"}
         r = await http.post("/v1/videos", json={"prompt": "a slow tide", "seconds": "12", "steps": 100}, headers=headers)

@@ -16,8 +16,8 @@ async def test_signup_follow_create_watch_download_publish_feed(api, worker):
     pw = "a long enough password"
     handle_a, handle_b = "a" + uuid.uuid4().hex[:10], "b" + uuid.uuid4().hex[:10]
     async with FabulaClient(api.url) as alice, FabulaClient(api.url) as bob:
-        await alice.signup(handle_a, pw)
-        await bob.signup(handle_b, pw)
+        await alice.signup(handle_a, pw, "1990-01-01")
+        await bob.signup(handle_b, pw, "1990-01-01")
         await bob.follow(handle_a)
 
         seconds, size = 1, "64x96"

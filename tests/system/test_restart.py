@@ -50,8 +50,8 @@ async def test_data_and_queued_jobs_survive_restart(fresh_services, tmp_path):
     api, worker = start_api(s1, logs), start_worker(s1, logs, "before")
     try:
         async with FabulaClient(api.url) as a, FabulaClient(api.url) as b:
-            await a.signup(ha, pw)
-            await b.signup(hb, pw)
+            await a.signup(ha, pw, "1990-01-01")
+            await b.signup(hb, pw, "1990-01-01")
             await b.follow(ha)
             done = await a.create_video("lanterns over a river", seconds=1, size="64x64")
             await wait_status(a, done["id"], "completed")
@@ -92,7 +92,7 @@ async def test_a_stopping_worker_finishes_a_job_within_its_grace_period(fresh_se
     api, worker = start_api(s, tmp_path / "logs"), start_worker(s, tmp_path / "logs", "graceful")
     try:
         async with FabulaClient(api.url) as a:
-            await a.signup("g" + uuid.uuid4().hex[:8], "restart password")
+            await a.signup("g" + uuid.uuid4().hex[:8], "restart password", "1990-01-01")
             first = await a.create_video("a heron in reeds", seconds=2, size="64x64", steps=20)
             second = await a.create_video("a heron takes off", seconds=1, size="64x64")
             deadline = asyncio.get_running_loop().time() + 180

@@ -12,6 +12,8 @@ export function AuthScreen(query) {
     const error = formError();
     const handle = h("input.input", { name: "handle", autocomplete: "username", autocapitalize: "none", spellcheck: false, required: true, minLength: 3, maxLength: 30, placeholder: "yourname" });
     const password = h("input.input", { name: "password", type: "password", required: true, placeholder: "A few unrelated words" });
+    const birthDate = h("input.input", { name: "birth_date", type: "date", autocomplete: "bday", required: true, max: new Date().toISOString().slice(0, 10) });
+    const birthField = h("label.field", h("span", "Birth date"), birthDate);
     const submit = h("button.btn.primary.block", { type: "submit" });
     const switcher = h("div.segmented", { role: "tablist" });
     const hint = h("p.hint");
@@ -24,7 +26,8 @@ export function AuthScreen(query) {
         );
         submit.textContent = mode === "signup" ? "Create account" : "Sign in";
         password.autocomplete = mode === "signup" ? "new-password" : "current-password";
-        hint.textContent = mode === "signup" ? "Handles are 3 to 30 letters, digits or underscores. Passwords need at least 8 characters; a few unrelated words work best." : "";
+        birthField.hidden = mode !== "signup";
+        hint.textContent = mode === "signup" ? "Handles are 3 to 30 letters, digits or underscores. Passwords need at least 8 characters; a few unrelated words work best. You must be 13 or older; your birth date is shown to no one." : "";
         error.show("");
     }
     setMode(mode);
@@ -32,10 +35,13 @@ export function AuthScreen(query) {
     async function onSubmit(e) {
         e.preventDefault();
         error.show("");
+        if (mode === "signup" && !birthDate.value) return error.show("Enter your birth date.");
         busy(submit, true);
         try {
             const path = mode === "signup" ? "/v1/auth/signup" : "/v1/auth/login";
-            const out = await post(path, { handle: handle.value.trim(), password: password.value }, { auth: false });
+            const body = { handle: handle.value.trim(), password: password.value };
+            if (mode === "signup") body.birth_date = birthDate.value;
+            const out = await post(path, body, { auth: false });
             session.set(out.token, out.user);
             navigate(mode === "signup" && next === "/" ? "/?welcome=1" : next, { replace: true });
         } catch (err) {
@@ -55,6 +61,7 @@ export function AuthScreen(query) {
             switcher,
             h("label.field", h("span", "Handle"), handle),
             h("label.field", h("span", "Password"), password),
+            birthField,
             hint,
             error,
             submit,

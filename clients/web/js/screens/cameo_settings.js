@@ -5,6 +5,7 @@ import { icon } from "../icons.js";
 import { config } from "../config.js";
 import { get, patch, post as httpPost, del } from "../api.js";
 import { navigate } from "../router.js";
+import { session } from "../session.js";
 import { avatar, confirm, empty, errorState, skeletonRows, toast } from "../ui.js";
 
 const PERMISSIONS = [
@@ -61,7 +62,9 @@ export function CameoSettingsScreen() {
             h("div.grow", h("h2", c.name), h("p.meta", c.mention),
                 h("div.chips", c.face ? h("span.pill.ok", icon("shield"), "Verified") : null, c.paused ? h("span.pill.warn", "Paused") : h("span.pill.accent", "Active"))));
 
-        const perms = h("div.radio-list", { role: "radiogroup", "aria-label": "Who can use it" }, PERMISSIONS.map(([value, ic, label, text]) =>
+        // an account under 18 cannot open its cameos to everyone (the server refuses it too)
+        const offered = PERMISSIONS.filter(([value]) => value !== "everyone" || !(session.user && session.user.minor) || c.permission === "everyone");
+        const perms = h("div.radio-list", { role: "radiogroup", "aria-label": "Who can use it" }, offered.map(([value, ic, label, text]) =>
             h("button.radio-row", { role: "radio", "aria-checked": String(c.permission === value), dataset: { permission: value }, onclick: () => c.permission !== value && change({ permission: value }, `Now: ${label.toLowerCase()}`) },
                 h("span.radio-icon", icon(ic)), h("span.grow", h("strong", label), h("span.meta", text)), h("span.radio-dot"))));
 
