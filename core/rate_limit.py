@@ -22,6 +22,9 @@ Use::
 
     await rate_limit.reset(stores, rule, user.id)        # forget the key (e.g. after a good login)
 
+    verdict, refused_by = await rate_limit.hit_all(stores, [(per_conn, conn_id), (per_user, user.id)])
+    # several buckets in one call: allowed only when each has a token
+
 A rule's text is ``N/PERIOD``: ``N`` hits per period, the period in seconds
 or with a unit (``30s``, ``10m``, ``1h``, ``1d``), e.g. ``"10/10m"``; ``off``
 (or ``0``) turns the rule off, so that every hit is allowed without a call
@@ -143,6 +146,70 @@ async def hit(stores: Stores, rule: Rule, key: str, cost: int = 1) -> Verdict:
     return Verdict(bool(allowed), int(retry_ms) / 1000, int(remaining))
 
 
+_ALL_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = #KEYS
+local tokens = {}
+local retry = 0
+for i = 1, n do
+  local capacity = tonumber(ARGV[2 * i - 1])
+  local period_ms = tonumber(ARGV[2 * i])
+  local rate = capacity / period_ms
+  local s = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
+  local have = tonumber(s[1]) or capacity
+  local ts = tonumber(s[2]) or now
+  if now > ts then
+    have = math.min(capacity, have + (now - ts) * rate)
+  end
+  tokens[i] = have
+  if have < 1 then
+    retry = math.max(retry, math.ceil((1 - have) / rate))
+  end
+end
+local allowed = 0
+if retry == 0 then
+  allowed = 1
+end
+local refused_by = 0
+for i = 1, n do
+  local capacity = tonumber(ARGV[2 * i - 1])
+  local period_ms = tonumber(ARGV[2 * i])
+  local rate = capacity / period_ms
+  if allowed == 1 then
+    tokens[i] = tokens[i] - 1
+  elseif refused_by == 0 and tokens[i] < 1 then
+    refused_by = i
+  end
+  redis.call('HSET', KEYS[i], 'tokens', tostring(tokens[i]), 'ts', now)
+  redis.call('PEXPIRE', KEYS[i], math.max(math.ceil((capacity - tokens[i]) / rate), 1) + 1000)
+end
+return {allowed, retry, refused_by}
+"""
+
+
+async def hit_all(stores: Stores, hits: list[tuple[Rule, str]]) -> tuple[Verdict, Rule | None]:
+    """One hit on several buckets at once (one script call): allowed only
+    when every bucket has a token, and then one is taken from each; a refusal
+    takes none. Returns the verdict and the first rule that refused (None when
+    allowed). Rules that are off are skipped; rules with a lockout are not
+    taken here."""
+    live = [(rule, key) for rule, key in hits if not rule.off]
+    if any(rule.lockout_s > 0 for rule, _ in live):
+        raise ValueError("hit_all takes rules without a lockout")
+    if not live:
+        return Verdict(True, 0.0, 0), None
+    args: list[int] = []
+    for rule, _ in live:
+        args += [rule.capacity, int(rule.period_s * 1000)]
+    allowed, retry_ms, refused_by = await stores.script(_ALL_SCRIPT)(
+        keys=[_key(stores, rule, key) for rule, key in live], args=args
+    )
+    if allowed:
+        return Verdict(True, 0.0, 0), None
+    return Verdict(False, int(retry_ms) / 1000, 0), live[max(int(refused_by), 1) - 1][0]
+
+
 def refusal(rule: Rule, verdict: Verdict, message: str = "too many requests; try again later") -> RateLimited:
     """The 429 for a refused hit: code ``rate_limited``, ``Retry-After`` in whole seconds."""
     wait = max(1, math.ceil(verdict.retry_after_s))
@@ -174,6 +241,8 @@ class Rules(msgspec.Struct, frozen=True, kw_only=True):
     reports: Rule  # reports per user
     comments: Rule  # comments and replies per user
     videos: Rule  # video creations per user
+    ws_connection: Rule  # incoming WebSocket messages per connection
+    ws_user: Rule  # incoming WebSocket messages per user, every socket together
 
 
 _cache: dict[int, tuple[Settings, Rules]] = {}
@@ -194,6 +263,8 @@ def rules(settings: Settings) -> Rules:
         reports=Rule.parse("reports:user", settings.rate_reports),
         comments=Rule.parse("comments:user", settings.rate_comments),
         videos=Rule.parse("videos:user", settings.rate_videos),
+        ws_connection=Rule.parse("ws:conn", settings.rate_ws_connection),
+        ws_user=Rule.parse("ws:user", settings.rate_ws_user),
     )
     _cache[id(settings)] = (settings, parsed)
     return parsed

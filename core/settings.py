@@ -104,6 +104,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_reports: str = "20/1h"  # reports (posts, comments, users, cameos) per user
     rate_comments: str = "30/1m"  # comments and replies per user
     rate_videos: str = "30/10m"  # video creations (new, remix, extend, edit) per user
+    # incoming WebSocket messages (server.ws.rate): per connection and per user across
+    # every socket and api process; one over gets an ``error`` ``rate_limited``
+    rate_ws_connection: str = "60/10s"
+    rate_ws_user: str = "150/10s"
+    # a socket that goes on sending this many refused messages in a row is closed (1008)
+    rate_ws_close_after: int = 100
     # the largest file POST /v1/provenance/check accepts (bigger is a 413 while it streams)
     provenance_check_max_upload_bytes: int = 100 * 1024 * 1024
 

@@ -21,6 +21,7 @@ from core.errors import FabulaError
 from core.stores import Stores
 from server.errors import BACKING_DOWN, UNAVAILABLE_MESSAGE
 from server.ws import protocol as proto
+from server.ws.rate import MessageLimit
 
 log = logging.getLogger("fabula.ws")
 
@@ -39,6 +40,7 @@ class Connection:
         self.too_slow = False
         self.ending: tuple[int, str] | None = None  # (close code, reason) asked for by ``end``
         self._finishers: list[Callable[[], Awaitable[None]]] = []
+        self.limit = MessageLimit(stores, user.id)  # incoming messages (server.ws.rate)
 
     # -- outgoing -------------------------------------------------------
 
@@ -132,7 +134,29 @@ class Connection:
 
     # -- incoming -------------------------------------------------------
 
+    async def _refuse_over_limit(self, raw: str | bytes) -> bool:
+        """True when the frame is over the message limits (answered here; it is not handled)."""
+        try:
+            wait = await self.limit.admit()
+        except BACKING_DOWN:  # Redis restarting: the limits cannot be read; the frame goes on
+            return False
+        if wait is None:
+            return False
+        reply_to = None
+        if isinstance(raw, str) and len(raw) <= proto.MAX_MESSAGE_BYTES:
+            try:
+                reply_to = proto.decode(raw).id
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+                pass
+        if self.ending is None:
+            self.send(proto.out("error", self.limit.refusal_data(wait), reply_to))
+            if self.limit.abusive:
+                self.end(proto.CLOSE_RATE_LIMITED, "rate limit")
+        return True
+
     async def handle(self, raw: str | bytes) -> None:
+        if await self._refuse_over_limit(raw):
+            return
         if isinstance(raw, bytes):
             self.send(proto.error("invalid_message", "binary frames are not accepted; send JSON messages as text frames"))
             return

@@ -13,6 +13,7 @@ OUTBOX_LIMIT = 256  # messages queued for one client before it is cut off as too
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_SLOW = 4408
 CLOSE_TOO_MANY_CONNECTIONS = 4429  # the user holds ws_max_connections_per_user sockets on this process already
+CLOSE_RATE_LIMITED = 1008  # (policy violation) went on sending far past the message limits (server.ws.rate)
 
 
 class Message(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
