@@ -150,3 +150,24 @@ async def test_enforce_raises_the_429(stores):
     assert (err.status, err.code, err.message) == (429, "rate_limited", "slow down")
     assert err.headers == {"Retry-After": "90"}
     assert msgspec.to_builtins(err.body())["error"]["details"] == {"limit": "t-enforce", "retry_after_s": 90}
+
+
+async def test_hit_all_takes_from_every_bucket_or_from_none(stores):
+    small = Rule(name="t-all-small", capacity=2, period_s=3600)
+    big = Rule(name="t-all-big", capacity=3, period_s=3600)
+    a, b = fresh(), fresh()
+    for _ in range(2):
+        verdict, refused_by = await rate_limit.hit_all(stores, [(small, a), (big, b)])
+        assert verdict.allowed and refused_by is None
+    verdict, refused_by = await rate_limit.hit_all(stores, [(small, a), (big, b)])
+    assert not verdict.allowed and refused_by is small and 0 < verdict.retry_after_s <= 1800
+    # the refusal took nothing from the other bucket: its last token is still there
+    assert (await rate_limit.hit(stores, big, b)).allowed
+    assert not (await rate_limit.hit(stores, big, b)).allowed
+    verdict, refused_by = await rate_limit.hit_all(stores, [(Rule(name="t-all-x", capacity=5), fresh()), (big, b)])
+    assert not verdict.allowed and refused_by is big
+    # rules that are off are skipped; rules with a lockout are not taken
+    verdict, refused_by = await rate_limit.hit_all(stores, [(Rule(name="t-off", capacity=0), a)])
+    assert verdict.allowed and refused_by is None
+    with pytest.raises(ValueError):
+        await rate_limit.hit_all(stores, [(Rule(name="t-lock", capacity=1, lockout_s=5, lockout_max_s=5), a)])
