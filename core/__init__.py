@@ -3,7 +3,8 @@ errors, logging, the embedded dev/test services, the Structs that cross
 process boundaries, change broadcasts and their receiving subscription
 (``broadcast``, ``subscription``), rate limits (``rate_limit``), the api's
 collector clock (``gc_clock``), the media store (``media_store``), the
-sentence-embedding model (``minilm``), the nudity detector
+sentence-embedding model (``minilm``), free speech transcription
+(``transcribe``), the nudity detector
 (``nudity``), package data files
 (``package_files``) and the differences between MongoDB and nx-27017
 (``mongo_compat``). Imports only the standard library and third-party code."""
