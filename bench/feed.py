@@ -371,14 +371,22 @@ async def seed(stores, *, users: int, follows: int, posts: int, rng: random.Rand
     started = time.perf_counter()
     vectors = dict(zip(texts, await embed_async([post_text(t, t) for t in texts])))
     print(f"seed: embedded {len(texts)} distinct captions in {time.perf_counter() - started:.1f}s", flush=True)
+    # each post's embedding is its caption's plus a little noise (normalised): clustered on the
+    # captions' topics, yet no two alike, as a catalogue's are (the catalogue index needs that)
+    import numpy as np
+
+    noise = np.random.default_rng(rng.randint(0, 2**31))
+    base = {t: np.asarray(v, dtype=np.float32) for t, v in vectors.items()}
+    started = time.perf_counter()
     docs = []
     for n in range(posts):
         created = now - timedelta(seconds=rng.uniform(0, 7 * 24 * 3600))
         text = rng.choice(texts)
+        vec = base[text] + noise.standard_normal(384).astype(np.float32) * 0.02
         post = Post(
             id="post_" + str(ULID.from_timestamp(created.timestamp())).lower(),
             author_id=rng.choice(ids), video_id=f"video_{str(ULID()).lower()}", caption=text, created_at=created,
-            prompt=text, embedding=vectors[text],
+            prompt=text, embedding=(vec / np.linalg.norm(vec)).tolist(),
         )
         doc = msgspec.to_builtins(post, builtin_types=(datetime,))
         doc["_id"] = doc.pop("id")
@@ -387,8 +395,11 @@ async def seed(stores, *, users: int, follows: int, posts: int, rng: random.Rand
         doc.update(views=views, likes=int(views * rng.uniform(0, 0.2)), completes=int(views * rng.uniform(0, 0.6)),
                    watch_ms=views * rng.randint(1000, 9000), shares=int(views * rng.uniform(0, 0.02)))
         docs.append(doc)
-    for start in range(0, len(docs), 1000):
-        await stores.db["posts"].insert_many(docs[start : start + 1000])
+        if len(docs) == 1000 or n == posts - 1:  # bulk-loaded a thousand at a time, not through the api
+            await stores.db["posts"].insert_many(docs)
+            docs = []
+            if (n + 1) % 50_000 == 0:
+                print(f"seed: {n + 1} posts in {time.perf_counter() - started:.0f}s", flush=True)
     return tokens
 
 
@@ -699,12 +710,13 @@ def run_wrk(url: str, duration: int, connections: int, threads: int, script: Pat
 # --- the run -------------------------------------------------------------------------
 
 
-def start_builders(n: int, env: dict[str, str], log_dir: Path, nice: int = 19) -> list[subprocess.Popen]:
+def start_builders(n: int, env: dict[str, str], log_dir: Path, nice: int = 19, index: bool = True) -> list[subprocess.Popen]:
     """``n`` opening builders (``fabula feed-builder``), as ``fabula dev`` runs one."""
     procs = []
     for i in range(n):
         with open(log_dir / f"builder-{i + 1}.log", "wb") as handle:
-            procs.append(subprocess.Popen([sys.executable, "-m", "cli.main", "feed-builder", "--nice", str(nice)], env=env, cwd=ROOT,
+            extra = ["--no-index"] if i or not index else []  # one builder writes the catalogue index
+            procs.append(subprocess.Popen([sys.executable, "-m", "cli.main", "feed-builder", "--nice", str(nice), *extra], env=env, cwd=ROOT,
                                           stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True))
     return procs
 
@@ -780,7 +792,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per swiper count")
     parser.add_argument("--dwell-ms", type=float, default=3000.0, help="mean time on an item (default 3000)")
     parser.add_argument("--window", type=int, default=5)
-    parser.add_argument("--posts", type=int, default=10_000)
+    parser.add_argument("--posts", default="10000",
+                        help="posts seeded; comma-separated sizes (e.g. 10000,100000) run one after another in this invocation,"
+                             " each on fresh servers, and end with a table of the sizes against the first")
     parser.add_argument("--users", type=int, default=1_000)
     parser.add_argument("--follows", type=int, default=10, help="people each user follows")
     parser.add_argument("--wrk-duration", type=int, default=10)
@@ -801,6 +815,8 @@ def main() -> int:
                         help="opening builders beside the api (default 1, as fabula dev runs; 0: every page is ranked in the api)")
     parser.add_argument("--builder-nice", type=int, default=19, help="the builders' --nice (default 19, as fabula dev runs them)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-index", action="store_true", help="no catalogue index: the similar source reads the api's pool alone")
+    parser.add_argument("--index-timeout", type=float, default=900.0, help="seconds to wait for the builder's catalogue index before measuring")
     parser.add_argument("--keep-log", metavar="FILE", help="copy the api's log here at the end")
     parser.add_argument("--redis-max-connections", type=int, default=1000,
                         help="?max_connections= on the api's Redis URL: redis-py's default pool (100) raises"
@@ -822,11 +838,59 @@ def main() -> int:
 
 
 async def run(args) -> int:
+    sizes = [int(n) for n in str(args.posts).replace("_", "").split(",") if n.strip()]
+    results = []
+    for size in sizes:
+        print(f"=== {size} posts ===", flush=True)
+        results.append(await run_one(args, size))
+    if len(sizes) > 1:
+        print_scale(results)
+    return 0
+
+
+def api_memory(pid: int) -> dict[str, float]:
+    """The api's memory in MB: RSS, PSS (shared pages split among the processes that map them) and USS (its own)."""
+    import psutil
+
+    info = psutil.Process(pid).memory_full_info()
+    return {"rss": info.rss / 2**20, "pss": getattr(info, "pss", 0) / 2**20, "uss": info.uss / 2**20}
+
+
+async def index_ready(index_dir: Path, posts: int, builder: subprocess.Popen, timeout: float) -> float | None:
+    """Wait until the builder has written a catalogue index holding every post; seconds waited (None: not in time)."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout and builder.poll() is None:
+        try:
+            if json.loads((index_dir / "current.json").read_text())["count"] >= posts:
+                return time.perf_counter() - started
+        except (OSError, ValueError, KeyError):
+            pass
+        await asyncio.sleep(0.5)
+    return None
+
+
+def print_scale(results: list[dict]) -> None:
+    base = results[0]
+    print()
+    print(f"catalogue scale (ratios against {base['posts']} posts, same run)")
+    print(f"{'posts':>9} {'p50 ms':>7} {'p99 ms':>7} {'p99 ×':>6} {'events/s':>9} {'api ms/event':>12} {'for_you/s':>9} {'×':>5}"
+          f" {'api RSS MB':>10} {'PSS MB':>7} {'builder ms/opening':>18} {'index s':>8}")
+    for r in results:
+        p99x = r["p99_ms"] / base["p99_ms"] if base.get("p99_ms") else float("nan")
+        rpsx = r["for_you_rps"] / base["for_you_rps"] if base.get("for_you_rps") else float("nan")
+        print(f"{r['posts']:9} {r['p50_ms']:7.1f} {r['p99_ms']:7.1f} {p99x:6.2f} {r['events_per_s']:9.0f} {r['api_ms_per_event']:12.2f}"
+              f" {r['for_you_rps']:9.0f} {rpsx:5.2f} {r['memory']['rss']:10.0f} {r['memory']['pss']:7.0f} {r['builder_ms_per_opening']:18.2f}"
+              f" {r['index_s'] if r['index_s'] is not None else float('nan'):8.1f}")
+
+
+async def run_one(args, posts: int) -> dict:
     from core.embedded import EmbeddedServices
     from core.settings import Settings
     from core.stores import open_stores
 
     rng = random.Random(args.seed)
+    nan = float("nan")
+    scale: dict = {"posts": posts, "index_s": None, "builder_ms_per_opening": nan, "for_you_rps": nan, "memory": {"rss": nan, "pss": nan, "uss": nan}}
     counts = [int(n) for n in args.swipers.split(",") if n.strip()]
     scroll_pages = [int(n) for n in args.scroll_pages.split(",") if n.strip()]
     round_trips = [int(n) for n in args.round_trips.split(",") if n.strip()]
@@ -842,8 +906,8 @@ async def run(args) -> int:
 
             await server.indexes.ensure_all(stores)
             started = time.perf_counter()
-            tokens = await seed(stores, users=args.users, follows=args.follows, posts=args.posts, rng=rng)
-            print(f"seed: {args.users} users (each following {args.follows}), {args.posts} posts in {time.perf_counter() - started:.1f}s", flush=True)
+            tokens = await seed(stores, users=args.users, follows=args.follows, posts=posts, rng=rng)
+            print(f"seed: {args.users} users (each following {args.follows}), {posts} posts in {time.perf_counter() - started:.1f}s", flush=True)
 
             env = dict(os.environ)
             redis_url = services.redis_url + (f"?max_connections={args.redis_max_connections}" if args.redis_max_connections else "")
@@ -856,7 +920,12 @@ async def run(args) -> int:
                        FABULA_DATA_DIR=str(tmp_path / "data"), FABULA_LOG_LEVEL=args.log_level, FABULA_LOG_JSON="true",
                        FABULA_METRICS_PUBLIC="true")
             api, url = start_api(env, tmp_path / "api.log", workers=args.api_workers)
-            builders = start_builders(args.builders, env, tmp_path, args.builder_nice)
+            builders = start_builders(args.builders, env, tmp_path, args.builder_nice, index=not args.no_index)
+            from feed.ranking import ann
+
+            if builders and not args.no_index:
+                scale["index_s"] = await index_ready(ann.index_dir(tmp_path / "data", namespace), posts, builders[0], args.index_timeout)
+                print(f"catalogue index: {posts} posts written by the builder {scale['index_s']}s after it started", flush=True)
             import httpx
 
             async with httpx.AsyncClient(base_url=url, timeout=120) as http:  # waits for the pool's first load
@@ -870,6 +939,7 @@ async def run(args) -> int:
 
             tally: dict[str, list[WrkResult]] = {}
             if not args.skip_wrk:
+                cold_cpu = cpu_seconds(pids)["builder"]  # the openings built for the cold pages count too
                 cold = await first_pages(url, tokens, args.limit)
                 print(f"cold first pages (every user once, 16 at a time: graph read from Mongo, taste and seen sets empty): "
                       f"{cold:.0f} req/s", flush=True)
@@ -879,6 +949,7 @@ async def run(args) -> int:
                     spent = cpu_seconds(pids)["builder"] - before
                     print(f"openings: {kept} kept; the builders caught up {waited:.1f}s after the cold pages"
                           f" ({spent:.1f} CPU s in that time)", flush=True)
+                    scale["builder_ms_per_opening"] = 1000 * (cpu_seconds(pids)["builder"] - cold_cpu) / kept if kept else float("nan")
                 script = tmp_path / "tokens.lua"
                 write_lua(script, tokens)
                 paths = [("GET /healthz", "/healthz", None, args.threads), (HELLO_NAME, HELLO_PATH, script, args.threads),
@@ -916,6 +987,8 @@ async def run(args) -> int:
                               f" valkey {result.cpu['valkey']:3.0f}%, builder {result.cpu['builder']:3.0f}% ="
                               f" {result.ms('builder'):.2f} ms{flag}", flush=True)
             phases = []
+            scale["memory_before"] = api_memory(api.pid)
+            print(f"api memory before the swipers: RSS {scale['memory_before']['rss']:.0f} MB, PSS {scale['memory_before']['pss']:.0f} MB", flush=True)
             if counts:
                 # the load generator's own GC pauses would count as the server's latency:
                 # collect rarely here (in 20 s of 500 swipers, no collection at all; young
@@ -937,6 +1010,10 @@ async def run(args) -> int:
                       flush=True)
                 if result["mongo_per_s"]:
                     print("    Mongo commands per second (mean time from send to reply): " + _ops_line(result["mongo_per_s"], 1, 8), flush=True)
+            scale["memory"] = api_memory(api.pid)
+            per = (scale["memory"]["rss"] - scale["memory_before"]["rss"]) / max(counts) * 1024 if counts else float("nan")
+            print(f"api memory after the run: RSS {scale['memory']['rss']:.0f} MB, PSS {scale['memory']['pss']:.0f} MB,"
+                  f" USS {scale['memory']['uss']:.0f} MB ({per:.0f} KB more per swiper of the largest count than before them)", flush=True)
 
         finally:
             if stores is not None:
@@ -997,7 +1074,11 @@ async def run(args) -> int:
             base = cost[TRIPS_NAME.format(n=0)]
             for n in (n for n in round_trips if n):
                 print(f"one Redis round trip in the loaded api (n={n}): {(cost[TRIPS_NAME.format(n=n)] - base) / n:.3f} ms CPU")
-    return 0
+    last = phases[-1] if phases else {}
+    scale.update(p50_ms=last.get("p50_ms", float("nan")), p99_ms=last.get("p99_ms", float("nan")),
+                 events_per_s=last.get("events_per_s", float("nan")),
+                 api_ms_per_event=10 * last["cpu"]["api"] / last["events_per_s"] if last.get("events_per_s") else float("nan"))
+    return scale
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def main() -> int:
     parser.add_argument("--k", type=int, default=600, help="neighbours asked for (the similar source keeps 300 after filtering)")
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--threads", type=int, default=2, help="threads for building (queries run on one)")
-    parser.add_argument("--only", default="", help="comma-separated subset: exact,usearch-f16,usearch-i8,faiss-hnsw,faiss-ivf16,faiss-sq8-16,faiss-ivf48,faiss-sq8-48,hnswlib")
+    parser.add_argument("--only", default="", help="comma-separated subset: exact,usearch-f16,usearch-i8,faiss-hnsw,faiss-ivf16,faiss-sq8-16,faiss-ivf48,faiss-sq8-48,faiss-sq4,faiss-pq48,faiss-pq96,hnswlib,fabula")
     args = parser.parse_args()
     only = {s for s in args.only.split(",") if s}
     rng = np.random.default_rng(1)
@@ -177,6 +177,22 @@ def main() -> int:
         run(f"faiss-ivf{nprobe}", faiss_ivf(nprobe), faiss_search, faiss_save)
         run(f"faiss-sq8-{nprobe}", faiss_ivf(nprobe, sq8=True), faiss_search, faiss_save)
 
+    def faiss_factory(codes: str, nprobe: int = 48):
+        def build():
+            import faiss
+
+            faiss.omp_set_num_threads(args.threads)
+            nlist = int(2 * np.sqrt(len(vectors)))
+            index = faiss.index_factory(DIM, f"IVF{nlist},{codes}", faiss.METRIC_INNER_PRODUCT)
+            index.train(vectors[rng.choice(len(vectors), min(len(vectors), 40 * nlist), replace=False)])
+            index.add(vectors)
+            index.nprobe = nprobe
+            return index
+        return build
+
+    for codes in ("SQ4", "PQ48", "PQ96"):
+        run(f"faiss-{codes.lower()}", faiss_factory(codes), faiss_search, faiss_save)
+
     def hnsw_build():
         import hnswlib
 
@@ -192,10 +208,68 @@ def main() -> int:
         return path.stat().st_size
 
     run("hnswlib", hnsw_build, lambda i, q, k: i.knn_query(q, k)[0][0], hnsw_save)
+    if not only or "fabula" in only:
+        fabula_index(vectors, qs, truth, args, tmp)
     for f in tmp.iterdir():
         f.unlink()
     tmp.rmdir()
     return 0
+
+
+READER = """
+import sys, time, json, numpy as np, psutil
+from pathlib import Path
+from feed.ranking import ann
+before = psutil.Process().memory_full_info()
+t = time.perf_counter()
+cat = ann.open_current(Path(sys.argv[1]))
+opened = time.perf_counter() - t
+qs = np.load(sys.argv[2])
+times = []
+for q in qs:
+    t = time.perf_counter(); cat.search(q, int(sys.argv[3])); times.append(time.perf_counter() - t)
+after = psutil.Process().memory_full_info()
+ms = np.asarray(times) * 1000
+print(json.dumps({"open_s": opened, "p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
+                  "rss_mb": (after.rss - before.rss) / 2**20, "pss_mb": (after.pss - before.pss) / 2**20}))
+"""
+
+
+def fabula_index(vectors, qs, truth, args, tmp: Path) -> None:
+    """The index as Fabula builds it (``feed.ranking.ann``), saved, then opened
+    memory-mapped in a fresh process as an api process opens it: the memory its
+    queries make resident there, and their latency."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    from feed.ranking import ann
+
+    ids = [f"post_{i:026d}" for i in range(len(vectors))]
+    t = time.perf_counter()
+    catalogue = ann.build(ids, vectors, threads=args.threads)
+    built = time.perf_counter() - t
+    t = time.perf_counter()
+    ann.save(catalogue, tmp / "fabula")
+    saved = time.perf_counter() - t
+    size = sum(f.stat().st_size for f in (tmp / "fabula").glob("catalogue-*")) / 2**20
+    row = measure("fabula", lambda q, k: np.asarray([int(x[5:]) for x in catalogue.search(q, k)]), qs, truth, args.k)
+    del catalogue
+    np.save(tmp / "queries.npy", qs)
+    reader = subprocess.run([sys.executable, "-c", READER, str(tmp / "fabula"), str(tmp / "queries.npy"), str(args.k)],
+                            capture_output=True, text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    mapped = json.loads(reader.stdout.strip().splitlines()[-1]) if reader.returncode == 0 else {}
+    print(f"fabula       build {built:7.1f} s  save {saved:.1f} s  files {size:6.0f} MB  recall@{args.k} {row['recall']:.3f}"
+          f"  | opened memory-mapped in a fresh process: open {mapped.get('open_s', float('nan')):.2f} s,"
+          f" query p50 {mapped.get('p50', float('nan')):.2f} ms p99 {mapped.get('p99', float('nan')):.2f} ms,"
+          f" RSS +{mapped.get('rss_mb', float('nan')):.0f} MB (PSS +{mapped.get('pss_mb', float('nan')):.0f} MB) after {len(qs)} queries"
+          + ("" if reader.returncode == 0 else f"  [reader failed: {reader.stderr[-500:]}]"), flush=True)
+    for f in (tmp / "fabula").iterdir():
+        f.unlink()
+    (tmp / "fabula").rmdir()
+    (tmp / "queries.npy").unlink()
 
 
 if __name__ == "__main__":

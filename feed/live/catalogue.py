@@ -18,10 +18,18 @@ session's interest and answers those the pool does not hold as a
   them without a read, and edits and deletes reach them as they reach the
   pool's posts. Counters read more than ``STALE_S`` ago are read again with
   the next ask that names them. A post gone, or no longer public, is left
-  out."""
+  out.
+* Nothing waits on those reads: ``similar`` answers from what is kept and
+  hands what is missing to one background reader (``READ_CHUNK`` posts a
+  query, at most ``PENDING`` waiting), so the posts join the next build.
+  A first version waited for them in the build: at 500 swipers on 2 shared
+  cores that put nx-27017's reads of 200 embeddings on the path of the next
+  item (p50 2.5 s, docs/PERFORMANCE.md)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -35,7 +43,11 @@ from feed.ranking.features import Table, build_table
 from feed.ranking.pool import PostPool, unix
 from feed.social import counters, posts
 
+log = logging.getLogger("fabula.feed.catalogue")
+
 CHECK_S = 5.0
+READ_CHUNK = 100
+PENDING = 2000
 K = 200  # neighbours asked for per shortlist build
 KEEP = 20_000  # rows kept of posts outside the pool
 STALE_S = 300.0
@@ -51,6 +63,8 @@ class CatalogueReader:
         self._pointer: tuple | None = None
         self.rows: OrderedDict[str, tuple] = OrderedDict()  # id -> (author, created, embedding, counts, read_at)
         self.reads = 0  # posts read from Mongo (for the bench)
+        self._pending: dict[str, None] = {}  # ids to read, oldest ask first
+        self._reader: asyncio.Task | None = None
 
     def index(self) -> ann.Catalogue | None:
         """The newest version written, opened (looked for at most every ``CHECK_S``)."""
@@ -84,7 +98,7 @@ class CatalogueReader:
         now = time.time()
         missing = [pid for pid in outside if pid not in self.rows or pid not in self.pool.outside or now - self.rows[pid][4] > STALE_S]
         if missing:
-            await self._read(missing, now)
+            self._want(missing)
         found = []
         for pid in outside:
             row = self.rows.get(pid)
@@ -92,6 +106,37 @@ class CatalogueReader:
                 self.rows.move_to_end(pid)
                 found.append((pid, row[0], row[1], row[2], row[3]))
         return build_table(found, self.pool.dim)
+
+    def _want(self, post_ids: list[str]) -> None:
+        for pid in post_ids:
+            if len(self._pending) >= PENDING:
+                break
+            self._pending[pid] = None
+        if self._pending and (self._reader is None or self._reader.done()):
+            self._reader = asyncio.create_task(self._read_pending(), name="feed-catalogue-reads")
+
+    async def _read_pending(self) -> None:
+        while self._pending:
+            part = list(self._pending)[:READ_CHUNK]
+            try:
+                await self._read(part, time.time())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database away for a moment: the next build asks again
+                log.exception("catalogue: reading posts failed")
+                self._pending.clear()
+                return
+            for pid in part:
+                self._pending.pop(pid, None)
+
+    async def settled(self) -> None:
+        """Return once the posts asked for so far have been read (for tests)."""
+        while self._reader is not None and not self._reader.done():
+            await asyncio.shield(self._reader)
+
+    def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
 
     async def _read(self, post_ids: list[str], now: float) -> None:
         got = await posts.get_posts(self.stores, post_ids)

@@ -104,6 +104,7 @@ class FeedRuntime:
             stop_listening()
         await self.subscription.stop()
         self.background.cancel()
+        self.catalogue.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -145,6 +145,7 @@ def read_current(directory: Path) -> dict | None:
 def open_current(directory: Path) -> Catalogue | None:
     """The current version, memory-mapped; None when there is none yet."""
     faiss = _faiss()
+    faiss.omp_set_num_threads(1)  # one query at a time, on the event loop: no OpenMP pool spinning on shared cores
     pointer = read_current(directory)
     if pointer is None:
         return None

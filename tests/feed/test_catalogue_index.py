@@ -73,6 +73,9 @@ async def test_similar_reaches_posts_the_pool_does_not_hold(world):
         indexer = IndexBuilder(world.stores)
         assert await indexer.refresh() and indexer.count == len(cats) + len(skis)
         rt.catalogue._checked_at = 0.0  # look for the index now rather than within CHECK_S
+        first = await picks_for(rt, await make_user(world.stores), cat_taste, 8)  # asks for the posts beyond the pool
+        assert not {p.post.id for p in first} & {c.id for c in cats}  # nothing waits on their read
+        await rt.catalogue.settled()
         other = await make_user(world.stores)
         after = await picks_for(rt, other, cat_taste, 8)
         reached = [p for p in after if p.post.id in {c.id for c in cats}]
@@ -106,6 +109,8 @@ async def test_readers_switch_to_a_new_version_and_leave_out_deleted_posts(world
         user = await make_user(world.stores)
         taste = np.asarray((await embed_async([CATS[0]]))[0], dtype=np.float32)
         assert cats[0].id in rt.catalogue.nearest(taste, 5)
+        await picks_for(rt, await make_user(world.stores), taste, 10)
+        await rt.catalogue.settled()
         picked = {p.post.id for p in await picks_for(rt, user, taste, 10)}
         assert cats[0].id not in picked and picked & {c.id for c in cats[1:]}
         assert (await feed_posts.get_posts(world.stores, [cats[0].id])) == {}
