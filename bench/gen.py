@@ -63,6 +63,8 @@ import numpy as np  # noqa: E402
 PROMPT = "a red fox trots through fresh snow at sunrise, cinematic"
 REAL_SIZE = {"ltx-video": "768x512", "wan2.1-t2v-1.3b": "832x480", "ltx-2": "768x512"}
 REAL_FRAMES = {"ltx-video": 121, "wan2.1-t2v-1.3b": 81, "ltx-2": 121}
+# Prompt tokens of a --layers path check (the real presets take up to 1024).
+PATH_CHECK_TEXT_TOKENS = 32
 
 
 # --- measuring -------------------------------------------------------------------
@@ -343,6 +345,10 @@ def generator_for(pipe, preset: str, device: str, options, *, layers: int | None
     extra = real_size_call_kwargs(preset, layers)
     if extra:
         spec = dataclasses.replace(spec, call_kwargs={**spec.call_kwargs, **extra})
+    if layers is not None and spec.max_sequence_length > PATH_CHECK_TEXT_TOKENS:
+        # A path check on a CPU: prompts of up to 1024 tokens (LTX-2) through the real-width
+        # text stack would take minutes per call and measure nothing of interest.
+        spec = dataclasses.replace(spec, max_sequence_length=PATH_CHECK_TEXT_TOKENS)
     applied = apply_options(pipe, options, device, compile_cache_dir=compile_cache_dir)
     applied["sound"] = "silent track (real-size bench measures video)" if spec.family != "ltx2" else "joint (the video model makes it)"
     return VideoGenerator(pipe, spec, device, options=options.__class__(**{**_fields(options), "sound": "silent"}), applied=applied)
@@ -388,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", default="first_block", choices=["none", "first_block", "pab"], help="cache hook on the worker path")
     ap.add_argument("--cache-threshold", type=float, default=0.1, help="First Block Cache threshold (0.1 is a common video setting)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the transformer's blocks (CUDA; the plain call shares the transformer, so it runs compiled too)")
+    ap.add_argument("--attention", default="native", help="diffusers attention backend (native, flash, _native_cudnn, sage, ...; shared: the plain call runs it too)")
+    ap.add_argument("--quantize", default="none", choices=["none", "int8_weight", "int8", "fp8"], help="torchao quantisation of the transformer (shared: the plain call runs it too)")
+    ap.add_argument("--cfg-batch", action="store_true", help="batch the two guidance passes (Wan; LTX pipelines already do)")
     ap.add_argument("--device", default=None)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default); both paths share it")
     ap.add_argument("--models", type=Path, default=None, help="models root (default: a temporary folder)")
@@ -401,7 +410,10 @@ def main(argv: list[str] | None = None) -> int:
     from gen.pipelines.registry import load_generator
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    options = GenOptions(cache=args.cache, cache_threshold=args.cache_threshold, compile=args.compile, threads=args.threads)
+    options = GenOptions(
+        cache=args.cache, cache_threshold=args.cache_threshold, compile=args.compile, threads=args.threads,
+        attention=args.attention, quantize=args.quantize, cfg_batch=args.cfg_batch,
+    )
     if args.real_size_config:
         if args.preset not in REAL_SIZE:
             raise SystemExit(f"--real-size-config knows {', '.join(REAL_SIZE)}, not {args.preset}")

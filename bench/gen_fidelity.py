@@ -36,6 +36,7 @@ import gc
 import importlib.util
 import json
 import math
+import signal
 import sys
 import tempfile
 import time
@@ -302,22 +303,31 @@ def main(argv: list[str] | None = None) -> int:
     # Warm the plain path once before any timing.
     bg.plain_call(builds.plain, width, height, frames, steps, args.seed, bg.Runs("warm"))
 
-    rows = []
-    for name in names:
-        t0 = time.perf_counter()
-        row = measure(builds, name, VARIANTS[name], (width, height, frames, steps), args.runs, args.seed)
-        row["wall s"] = time.perf_counter() - t0
-        rows.append(row)
-        status = row["status"] if row["status"] != "measured" else f"frames/s x{row['frames/s x plain']:.2f}, PSNR {row['psnr']:.1f} dB, MAD {row['mad']:.3f}"
-        print(f"  {name}: {status}{(' (' + row['reason'] + ')') if 'reason' in row else ''} [{row['wall s']:.1f} s]", flush=True)
+    meta = {"preset": args.preset, "real_size_config": args.real_size_config, "layers": args.layers, "size": size,
+            "frames": frames, "steps": steps, "device": device, "machine": bg.describe_machine(device)}
+    rows: list[dict] = []
+
+    def stop(_signum, _frame):  # a time limit's SIGTERM: keep what was measured
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for name in names:
+            t0 = time.perf_counter()
+            row = measure(builds, name, VARIANTS[name], (width, height, frames, steps), args.runs, args.seed)
+            row["wall s"] = time.perf_counter() - t0
+            rows.append(row)
+            status = row["status"] if row["status"] != "measured" else f"frames/s x{row['frames/s x plain']:.2f}, PSNR {row['psnr']:.1f} dB, MAD {row['mad']:.3f}"
+            print(f"  {name}: {status}{(' (' + row['reason'] + ')') if 'reason' in row else ''} [{row['wall s']:.1f} s]", flush=True)
+            if args.json:  # after each variant, so a time limit loses only the one in progress
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=str))
+    except KeyboardInterrupt:
+        done = {row["variant"] for row in rows}
+        print(f"stopped by its time limit; not run: {', '.join(n for n in names if n not in done)}", flush=True)
     print_rows(rows)
     print(f"\nfidelity bound: PSNR >= {FIDELITY_BOUND_DB:.0f} dB against the plain call's frames (random weights show numerical drift only; "
           "whether a cache hook skips steps depends on the trained weights)")
-    if args.json:
-        meta = {"preset": args.preset, "real_size_config": args.real_size_config, "layers": args.layers, "size": size,
-                "frames": frames, "steps": steps, "device": device, "machine": bg.describe_machine(device)}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=str))
     return 0
 
 

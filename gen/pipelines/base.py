@@ -388,7 +388,8 @@ class VideoGenerator:
             kwargs["image"] = image
         with self._lock, torch.inference_mode():
             kwargs.update(self._prompt_kwargs(prompt))
-            batcher = cfg_batcher(pipe)
+            # Wan runs its unconditional pass only above guidance 1.
+            batcher = cfg_batcher(pipe) if self.spec.guidance_scale > 1.0 else None
             try:
                 if batcher is not None:
                     # Wan's two guidance passes as one batch (GenOptions.cfg_batch).
