@@ -1,13 +1,21 @@
-"""The learned layer of prompt moderation: all-MiniLM-L6-v2 token vectors
-(``core.minilm``, the int8 copy), mean- and max-pooled (768 features), under
-a multinomial logistic
-regression over ``benign`` and the categories of ``policy.categories``.
+"""The learned layer of prompt moderation: a multinomial logistic regression
+over ``benign`` and the categories of ``policy.categories`` (but
+``real_person``), on two kinds of features of the prompt:
 
-Its weights and thresholds are in ``policy/data/moderation_model.json``,
-written by ``bench/train_moderation.py`` from the train split of
+- all-MiniLM-L6-v2 token vectors (``core.minilm``, the int8 copy), mean- and
+  max-pooled (768 features): what the prompt is about, in any wording;
+- TF-IDF of character n-grams (2 to 5 letters, inside words) and of words and
+  word pairs of ``policy.normalise.normalise``'s form of the prompt (sublinear
+  counts, each block L2-normalised): the telling words and their misspellings,
+  which the pooled embedding blurs.
+
+Its weights, vocabularies and thresholds are in
+``policy/data/moderation_model.json``, written by
+``bench/train_moderation.py`` from the train split of
 ``policy/data/moderation_prompts.jsonl`` (deterministic: the same data,
 model and libraries give the same file). Thresholds come from out-of-fold
-probabilities on the train split, never from the test split.
+probabilities on the train split, never from the test split. The n-gram
+features are computed here, by the same code in training and serving.
 
 A prompt is refused when the probability that it is not benign reaches a
 threshold (``any``), under its most probable category, or when the
@@ -20,6 +28,9 @@ quantisation); ``load`` does it ahead of time."""
 
 from __future__ import annotations
 
+import math
+import re
+from collections import Counter
 from functools import cache
 
 import msgspec
@@ -27,31 +38,106 @@ import numpy as np
 
 from core import minilm
 from core.package_files import read_text
-from policy.normalise import classifier_form
+from policy.normalise import classifier_form, normalise
 
 WEIGHTS_FILE = "moderation_model.json"
 MAX_TOKENS = 128  # prompts are short; longer ones are cut for the classifier (the rules read all of it)
+EMBEDDING_DIM = 2 * minilm.DIM  # mean and max pooled
+CHAR_SIZES = (2, 3, 4, 5)
+WORD_SIZES = (1, 2)
+_WORD = re.compile(r"\w+")
+_SPACES = re.compile(r"\s+")
+
+
+class NgramBlock(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str  # "char" | "word"
+    vocabulary: list[str]  # the n-grams, in column order
+    idf: list[float]  # one per n-gram
 
 
 class Weights(msgspec.Struct, frozen=True, kw_only=True):
-    embedding: str  # what the features are, e.g. "all-MiniLM-L6-v2 int8 mean-pooled"
+    embedding: str  # what the dense features are
     classes: list[str]  # "benign" first, then categories
-    coef: list[list[float]]  # one row per class, 384 columns
+    coef: list[list[float]]  # one row per class: the embedding's columns, then each n-gram block's
     intercept: list[float]
     thresholds: dict[str, dict[str, float]]  # "default" | "strict" -> "any" | "minors" -> threshold
     train_examples: int
+    ngrams: list[NgramBlock] = []
     notes: str = ""
+
+
+def char_ngrams(text: str) -> list[str]:
+    """Character n-grams of each word padded with a space on both sides (a word
+    shorter than an n-gram counts once, whole)."""
+    out: list[str] = []
+    for word in text.split():
+        padded = f" {word} "
+        for n in CHAR_SIZES:
+            if len(padded) <= n:
+                out.append(padded)
+                break
+            out.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+    return out
+
+
+def word_ngrams(text: str) -> list[str]:
+    """Words and pairs of neighbouring words."""
+    words = _WORD.findall(text)
+    out: list[str] = []
+    for n in WORD_SIZES:
+        out.extend(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+    return out
+
+
+def ngram_form(prompt: str) -> str:
+    """The text the n-grams are read from."""
+    return _SPACES.sub(" ", normalise(prompt)).strip()
+
+
+def terms(prompt: str, kind: str) -> list[str]:
+    form = ngram_form(prompt)
+    return char_ngrams(form) if kind == "char" else word_ngrams(form)
+
+
+def tfidf(found: list[str], index: dict[str, int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, values) of one prompt's TF-IDF row for a block: 1 + log(count)
+    times the n-gram's idf, L2-normalised; n-grams outside the vocabulary are
+    dropped."""
+    counts = Counter(t for t in found if t in index)
+    if not counts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    columns = np.fromiter((index[t] for t in counts), dtype=np.int64, count=len(counts))
+    values = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float64, count=len(counts)) * idf[columns]
+    return columns, values / np.linalg.norm(values)
 
 
 class Model:
     def __init__(self, weights: Weights):
         self.weights = weights
         self.classes = weights.classes
-        self.coef = np.asarray(weights.coef, dtype=np.float64)
+        coef = np.asarray(weights.coef, dtype=np.float64)
         self.intercept = np.asarray(weights.intercept, dtype=np.float64)
+        self.dense = coef[:, :EMBEDDING_DIM]
+        self.blocks: list[tuple[str, dict[str, int], np.ndarray, np.ndarray]] = []
+        start = EMBEDDING_DIM
+        for block in weights.ngrams:
+            end = start + len(block.vocabulary)
+            index = {t: i for i, t in enumerate(block.vocabulary)}
+            self.blocks.append((block.kind, index, np.asarray(block.idf, dtype=np.float64), coef[:, start:end]))
+            start = end
+        if start != coef.shape[1]:
+            raise ValueError(f"{WEIGHTS_FILE}: {coef.shape[1]} columns, the features give {start}")
 
-    def probabilities(self, embedding: np.ndarray) -> dict[str, float]:
-        logits = self.coef @ embedding + self.intercept
+    def logits(self, embedding: np.ndarray, prompt: str) -> np.ndarray:
+        logits = self.dense @ embedding + self.intercept
+        for kind, index, idf, coef in self.blocks:
+            columns, values = tfidf(terms(prompt, kind), index, idf)
+            if len(columns):
+                logits = logits + coef[:, columns] @ values
+        return logits
+
+    def probabilities(self, embedding: np.ndarray, prompt: str = "") -> dict[str, float]:
+        logits = self.logits(embedding, prompt)
         logits -= logits.max()
         exp = np.exp(logits)
         probs = exp / exp.sum()
@@ -67,7 +153,7 @@ def model() -> Model:
 
 
 def embed(prompts: list[str]) -> np.ndarray:
-    """The classifier's features for ``prompts`` (one row each), each prompt
+    """The classifier's dense features for ``prompts`` (one row each), each prompt
     embedded on its own: the int8 layers quantise their inputs per call, so a
     batch would give features a little different from a single prompt's, which
     is what the api scores (training reads the same features as serving)."""
@@ -78,7 +164,7 @@ def embed(prompts: list[str]) -> np.ndarray:
 
 def probabilities(prompt: str) -> dict[str, float]:
     """Class -> probability for one prompt (the classes sum to one)."""
-    return model().probabilities(embed([prompt])[0])
+    return model().probabilities(embed([prompt])[0], prompt)
 
 
 def flagged(probs: dict[str, float], strict: bool) -> str | None:
@@ -99,4 +185,4 @@ def flagged(probs: dict[str, float], strict: bool) -> str | None:
 def load() -> None:
     """Load the weights and the embedding model now (at process start)."""
     model()
-    embed(["warm up"])
+    probabilities("warm up")

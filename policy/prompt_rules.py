@@ -72,7 +72,7 @@ _OFFICE = r"(?:president|prime minister|chancellor|supreme leader|vice president
 # "nude" as a colour ("nude heels", "a nude lipstick") is not nudity
 _NUDE = (
     r"nude(?! colou?r| colou?red| lipsticks?| lips?| heels| pumps| shoes| sandals| tones?| palettes?| makeup| nails"
-    r"| eyeshadows?| beige| shades?| blush| tights| stockings| bra| dress| gloss| polish)"
+    r"| eyeshadows?| beige| shades?| blush| tights| stockings| bra| dress| gloss| polish| sculptures?| statues?)"
 )
 _BOMB = r"(?<!bath )(?<!smoke )(?<!seed )(?<!photo )(?<!glitter )bombs?"
 _HOW = _alt("how to", "tutorial", "step by step", "step-by-step", "instructions?", "recipe for", "guide to", "teach(?:es|ing)? (?:me |you |us )?(?:how )?to")
@@ -89,7 +89,7 @@ RULES: tuple[Rule, ...] = (
         "sexual",
         REASONS["sexual"],
         _words(
-            r"porn\w*", _NUDE, "nudes", r"naked(?! eye| mole| flame| truth| ape)", "nudity", r"rap(?:e|es|ed|ing|ist|ists)", "nsfw", "sex", "sexual", "erotic", "erotica", "hentai",
+            r"porn\w*", _NUDE, "nudes", r"naked(?! eye| mole| flame| truth| ape)", "nudity", r"rap(?:e|es|ed|ing|ist|ists)", "nsfw", r"sex(?! education| ed class| determination)", "sexual", "erotic", "erotica", "hentai",
             "topless", "genitals?", r"orgasm\w*", "striptease", "strip tease", "xxx", "blowjobs?", "handjobs?",
             r"masturbat\w*", "intercourse", "onlyfans", "lap ?dances?", "strippers?", "bdsm", "dildos?", "threesome",
             "orgy", "orgies", "gangbang", "sex tape", "having sex", "boobs", "tits", "penis", "vagina", "camgirls?",
@@ -104,7 +104,8 @@ RULES: tuple[Rule, ...] = (
         "self_harm",
         REASONS["self_harm"],
         _words(
-            r"suicide(?! prevention| awareness| hotline| helpline| crisis line| squad)", "suicidal", r"self[- ]?harm\w*", r"self[- ]?injur\w*", r"self[- ]?mutilat\w*",
+            r"(?<!survived )suicide(?! prevention| awareness| hotline| helpline| crisis line| squad)", "suicidal",
+            r"(?<!without )(?<!survivor of )(?<!recovery from )(?<!recovering from )self[- ]?harm\w*", r"self[- ]?injur\w*", r"self[- ]?mutilat\w*",
             r"kill(?:s|ing)? (?:myself|yourself|himself|herself|themselves|oneself)",
             r"cut(?:s|ting)? (?:myself|yourself|herself|himself|themselves)",
             r"hang(?:s|ing)? (?:myself|yourself|himself|herself|themselves)",
