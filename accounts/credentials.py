@@ -34,7 +34,7 @@ async def signup(stores: Stores, handle: str, password: str, birth_date: str | N
     encoded = await passwords.hash_password(password)
     user = await users.create_user(stores, handle, encoded, birth_date)
     issued = await tokens.issue(stores, user.id)
-    return Session(token=issued.token, expires_at=issued.expires_at, user=user)
+    return Session(token=issued.token, expires_at=issued.expires_at, user=users.owner_view(user, birth_date))
 
 
 async def login(stores: Stores, handle: str, password: str) -> Session:

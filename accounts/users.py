@@ -121,12 +121,17 @@ def _user(doc: dict) -> User:
     )
 
 
+def owner_view(user: User, birth_date: str | None) -> Me:
+    """``user`` as their owner sees them, with the birth date they declared."""
+    public = user if type(user) is User else User(**{f: getattr(user, f) for f in User.__struct_fields__})
+    return Me(**msgspec.structs.asdict(public), birth_date=birth_date or None, minor=minors.is_minor(birth_date))
+
+
 def _me(doc: dict) -> Me:
-    birth_date = doc.get("birth_date") or None
-    return Me(**msgspec.structs.asdict(_user(doc)), birth_date=birth_date, minor=minors.is_minor(birth_date))
+    return owner_view(_user(doc), doc.get("birth_date"))
 
 
-async def create_user(stores: Stores, handle: str, password_hash: str, birth_date: str | None = None) -> Me:
+async def create_user(stores: Stores, handle: str, password_hash: str, birth_date: str | None = None) -> User:
     """Insert a new user (``birth_date``: checked already, ``YYYY-MM-DD``);
     raises Conflict when the handle is taken (ignoring case)."""
     now = utcnow()
@@ -149,7 +154,7 @@ async def create_user(stores: Stores, handle: str, password_hash: str, birth_dat
         await stores.db.users.insert_one(doc)
     except DuplicateKeyError:
         raise Conflict("that handle is taken", code="handle_taken", details={"handle": handle}) from None
-    return _me(doc)
+    return _user(doc)
 
 
 async def get_user(stores: Stores, user_id: str) -> User | None:

@@ -97,7 +97,7 @@ async def _relationship(stores: Stores, viewer: User, target: User) -> Relations
 
 
 async def _me(stores: Stores, user: User) -> Me:
-    return await users.get_me(stores, user.id) or Me(**msgspec.structs.asdict(user))
+    return await users.get_me(stores, user.id) or users.owner_view(user, None)
 
 
 @get("/v1/me", tags=["users"], dependencies=AUTH, responses=errors(401))

@@ -159,7 +159,7 @@ async def test_deleting_an_account_leaves_nothing(http, stores, settings, api, p
         assert await closed_code(socket) == proto.CLOSE_UNAUTHORIZED
 
     assert_error(await http.get("/v1/me", headers=h), 401)
-    r = await http.post("/v1/auth/login", json={"handle": me["user"]["handle"], "password": PASSWORD, "birth_date": "1990-01-01"})
+    r = await http.post("/v1/auth/login", json={"handle": me["user"]["handle"], "password": PASSWORD})
     assert_error(r, 401, "invalid_credentials")
     # (a video's provenance record, its watermark key and video id, outlives
     # it: a copy found later can still be told apart as made here)
