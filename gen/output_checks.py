@@ -8,12 +8,19 @@ holds in memory, before anything is marked, encoded or stored.
   (strict for under-18 creators).
 - **Sound** (``check_sound``): the track transcribed by PocketSphinx
   (``core.transcribe``), the transcript moderated as a prompt is
-  (``policy.prompt.moderate_prompt``) in windows of ``WINDOW_WORDS`` words.
-  Only the harmful categories refuse (``HARMFUL``): an empty transcript
-  (no speech, or nothing recognised) passes, and so does ``real_person``: a
-  name in a transcript is weak evidence (the recogniser turns ordinary words
-  into names, "cocaine" into "michael caine"), saying a name is not showing
-  a likeness, and faces have their own check.
+  (``policy.prompt.assess_prompt``, the decision of ``moderate_prompt`` with
+  the layer that made it) in windows of ``WINDOW_WORDS`` words. Only the
+  harmful categories refuse (``HARMFUL``): an empty transcript (no speech, or
+  nothing recognised) passes, and so does ``real_person``: a name in a
+  transcript is weak evidence (the recogniser turns ordinary words into
+  names, "cocaine" into "michael caine"), saying a name is not showing a
+  likeness, and faces have their own check. A transcript is noisier than a
+  typed prompt, so the rules (unambiguous phrases) refuse as they do for
+  prompts, but the learned classifier only on a window of at least
+  ``CLASSIFIER_MIN_WORDS`` words and when it is sure: P(not benign) >=
+  ``TRANSCRIPT_CLASSIFIER_MIN``, or ``minors`` at its own zero-tolerance
+  threshold (docs/SAFETY.md, "Output moderation", has the measurement
+  behind it).
 - **Likeness**: not here. Generation knows no cameos; the worker's command
   passes the cameos' check in (``gen.worker.LikenessCheck``) and the worker
   gives it the same sampled frames.
@@ -40,6 +47,12 @@ WINDOW_STEP = 30  # windows overlap, so a phrase across a cut is seen whole once
 # what refuses a sound track: every category but naming a person (and the
 # length checks, which speak of prompts)
 HARMFUL = frozenset(CATEGORIES) - {"real_person"}
+# the classifier's refusals of a transcript stand only this sure (minors aside,
+# at its own threshold) and only on this many words: misheard benign speech
+# reads as random words, which the prompts' strict thresholds refused one time
+# in ten (bench/output_checks.py --speech-set; docs/SAFETY.md)
+TRANSCRIPT_CLASSIFIER_MIN = 0.95
+CLASSIFIER_MIN_WORDS = 4
 
 
 class Finding(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,18 +130,29 @@ def _windows(words: list[str]) -> list[str]:
     return [" ".join(words[s : s + WINDOW_WORDS]) for s in starts]
 
 
+def _sure(probabilities: dict[str, float], category: str | None, words: int) -> bool:
+    if words < CLASSIFIER_MIN_WORDS:
+        return False
+    return category == "minors" or 1.0 - probabilities.get("benign", 0.0) >= TRANSCRIPT_CLASSIFIER_MIN
+
+
 def judge_transcript(text: str, *, strict: bool = False) -> Decision:
-    """A transcript's decision: refused only under a ``HARMFUL`` category (pure
-    but for the classifier, which loads once per process)."""
-    from policy.prompt import moderate_prompt
+    """A transcript's decision: refused only under a ``HARMFUL`` category, by
+    the rules, or by the classifier when it is sure (``_sure``; pure but for
+    the classifier, which loads once per process)."""
+    from policy.prompt import assess_prompt
 
     words = text.split()
     if not words:
         return Decision.allow()
     for window in _windows(words):
-        decision = moderate_prompt(window, strict=strict)
-        if not decision.allowed and decision.category in HARMFUL:
-            return decision
+        assessed = assess_prompt(window, strict=strict)
+        decision = assessed.decision
+        if decision.allowed or decision.category not in HARMFUL:
+            continue
+        if assessed.layer == "classifier" and not _sure(assessed.probabilities, decision.category, len(window.split())):
+            continue
+        return decision
     return Decision.allow()
 
 
