@@ -7,7 +7,7 @@ every ``REFRESH_S`` when there are any (readers switch to it atomically).
 * New posts are found as the pool finds them (``feed.ranking.pool``): the
   newest ids by a sort on ``_id`` with a small limit, widened while all it
   finds is new, then read by id. The first load reads the whole collection
-  once.
+  once, as a plain scan in batches (rows are kept in id order afterwards).
 * The index is trained again from every vector (kept here as float16) when
   the catalogue has grown past ``RETRAIN_GROWTH`` times what it was trained
   on, or past the flat index's limit; otherwise new posts join the trained
@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from pymongo import ASCENDING, DESCENDING
+from pymongo import DESCENDING
 
 from core.stores import Stores
 from feed.ranking import ann
@@ -78,7 +78,11 @@ class IndexBuilder:
         ids: list[str] = []
         parts: list[np.ndarray] = []
         batch: list[dict] = []
-        async for doc in col.find({"visibility": "public"}, {"_id": 1, "embedding": 1}).sort("_id", ASCENDING).batch_size(READ_CHUNK):
+        # no sort and no filter: nx-27017 streams a plain scan a batch at a time, where a sorted
+        # or filtered one held every document (100k posts: 1.5 GB, minutes, every other query timed out)
+        async for doc in col.find({}, {"_id": 1, "embedding": 1, "visibility": 1}).batch_size(READ_CHUNK):
+            if doc.get("visibility") != "public":
+                continue
             batch.append(doc)
             if len(batch) >= READ_CHUNK:
                 got, vecs = self._take(batch)
@@ -88,7 +92,9 @@ class IndexBuilder:
         got, vecs = self._take(batch)
         ids += got
         parts.append(vecs)
-        return ids, np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
+        vectors = np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
+        order = np.argsort(np.asarray(ids, dtype=object), kind="stable") if ids else np.zeros(0, dtype=np.int64)
+        return [ids[i] for i in order], vectors[order]
 
     async def _read_new(self) -> tuple[list[str], np.ndarray]:
         col = self.stores.db["posts"]
