@@ -84,6 +84,7 @@ def warm_up() -> None:
     from policy.prompt import load_models
 
     nudity.warm_up()
+    nudity.detect(np.zeros((64, 64, 3), dtype=np.uint8))  # onnxruntime's first run is the slow one
     transcribe.warm_up()
     load_models()
 
