@@ -145,6 +145,12 @@ class FabulaClient:
     async def user(self, handle: str) -> dict:
         return await self._json("GET", f"/v1/users/{handle}")
 
+    async def search_users(self, q: str, cursor: str | None = None, limit: int | None = None) -> dict:
+        """Users whose handle starts with ``q`` (ignoring case), a page at a time
+        (``pages(client.search_users, "ad")`` walks them). Minors are not shown
+        to an adult who neither follows them nor is followed by them."""
+        return await self._json("GET", "/v1/users", params=_params(q=q, cursor=cursor, limit=limit))
+
     async def followers(self, handle: str, cursor: str | None = None, limit: int | None = None) -> dict:
         return await self._json("GET", f"/v1/users/{handle}/followers", params=_params(cursor=cursor, limit=limit))
 

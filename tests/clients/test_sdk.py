@@ -5,6 +5,7 @@ previews, and errors as ``FabulaAPIError``."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import io
 import uuid
 
@@ -216,3 +217,15 @@ async def test_errors_carry_the_servers_code(api):
         with pytest.raises(FabulaAPIError) as gone:
             await leaving.login(name, PASSWORD)
         assert gone.value.status == 401
+
+
+async def test_search_users_pages_through_handles(api):
+    base = "sr" + uuid.uuid4().hex[:8]
+    async with FabulaClient(api.url) as one, FabulaClient(api.url) as viewer:
+        await one.signup(base + "_a", PASSWORD, "1990-01-01")
+        await viewer.signup(base + "_b", PASSWORD, "1990-01-01")
+        async with FabulaClient(api.url) as kid:
+            await kid.signup(base + "_c", PASSWORD, datetime.date(datetime.date.today().year - 15, 1, 1))
+            assert (await kid.me())["minor"] is True
+        found = [u["handle"] async for u in viewer.pages(viewer.search_users, base, limit=1)]
+        assert found == [base + "_a", base + "_b"]  # the minor is not shown to an adult stranger
