@@ -39,7 +39,8 @@ def _near(left: str, right: str, gap: int) -> re.Pattern[str]:
 _CHILD = _alt(
     "child", "children", "kid", "kids", "minor", "minors", "underage", "underaged", "teen", "teens", "preteens?",
     "pre-teens?", "toddlers?", "schoolgirls?", "schoolboys?", "loli", "infants?", "little girls?", "little boys?",
-    "young girls?", "young boys?", r"(?:[1-9]|1[0-7])[- ]?(?:year|yr)s?[- ]?old", "middle schoolers?", "elementary school",
+    "young girls?", "young boys?", r"(?:[1-9]|1[0-7])[- ]?(?:year|yr)s?[- ]?old",
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen)[- ](?:year|yr)s?[- ]old", "middle schoolers?", "elementary school",
     "tweens?", r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth) graders?", "child brides?", "childlike",
 )
 _CHILD_SEXUAL = _alt(
@@ -151,7 +152,9 @@ RULES: tuple[Rule, ...] = (
         REASONS["violence"],
         _words(
             r"(?<!no )(?<!without )(?<!zero )gor(?:e|y)", r"behead\w*", r"decapitat\w*", r"dismember\w*", r"disembowel\w*", r"mutilat\w*", "massacre",
-            "mass shooting", r"torture\w*", r"eviscerat\w*", "entrails", "guts spilling", "flayed", "skinned alive",
+            r"(?<!victims of a )(?<!victims of the )mass shooting", r"torture\w*",
+            r"(?:open|opens|opened|opening) fire (?:on|at|into) (?:a |the )?(?:crowds?|people|shoppers|civilians|students|children|kids|worshippers|passers-by|protesters|commuters|pedestrians|families)",
+            r"(?:picking|picks|pick) off (?:people|civilians|pedestrians|passers-by|commuters|shoppers|students)", r"eviscerat\w*", "entrails", "guts spilling", "flayed", "skinned alive",
             "burned alive", "burnt alive", "snuff film", "severed heads?", "severed limbs?", "blood spurting",
             "brains splattered", "execution video", "exploding heads?",
             r"(?:beat|beats|beaten|beating|stomp\w*|kick|kicks|kicked|kicking|stab\w*|club|clubbed|clubbing|hack|hacked|hacking"

@@ -86,7 +86,6 @@ def test_every_rule_has_cases_here():
         "kids playing football in the park",  # a child word alone
         "a teen skateboarding",
         "a sexy sports car",  # "sexy" alone is in no rule
-        "a model in lingerie",  # so is "lingerie"
         "Essex and Middlesex at dawn",  # whole words only: "sex" inside a word is fine
         "a sextant on a ship",
         "a kidding grin",  # "kid" inside a word
@@ -108,7 +107,14 @@ def test_harmless_prompts_pass(prompt):
     assert moderate_prompt(prompt) == Decision.allow()
 
 
-@pytest.mark.parametrize("prompt", ["a suicide prevention hotline ad", "the suicide awareness walk"])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a suicide prevention hotline ad",
+        "the suicide awareness walk",
+        "a model in lingerie",  # "lingerie" alone is in no rule (the classifier reads it as racy: see docs/SAFETY.md)
+    ],
+)
 def test_words_the_rules_leave_to_the_classifier(prompt):
     """No rule refuses these; the classifier decides (and may refuse: see docs/SAFETY.md)."""
     assert first_match(rule_forms(prompt)) is None
