@@ -63,8 +63,9 @@ import numpy as np  # noqa: E402
 PROMPT = "a red fox trots through fresh snow at sunrise, cinematic"
 REAL_SIZE = {"ltx-video": "768x512", "wan2.1-t2v-1.3b": "832x480", "ltx-2": "768x512"}
 REAL_FRAMES = {"ltx-video": 121, "wan2.1-t2v-1.3b": 81, "ltx-2": 121}
-# Prompt tokens of a --layers path check (the real presets take up to 1024).
-PATH_CHECK_TEXT_TOKENS = 32
+# Prompt tokens of a --layers path check (the real presets take up to 1024; 32
+# elsewhere). LTX-2's text connectors want a multiple of their 128 registers.
+PATH_CHECK_TEXT_TOKENS = {"ltx-2": 128}
 
 
 # --- measuring -------------------------------------------------------------------
@@ -295,7 +296,10 @@ def real_size_pipeline(preset: str, device: str, dtype, *, layers: int | None = 
                 # 2048-wide audio streams, 128-channel video VAE, 24 kHz vocoder).
                 pipe = LTX2Pipeline(
                     scheduler=FlowMatchEulerDiscreteScheduler(),
-                    vae=AutoencoderKLLTX2Video(),
+                    # The class derives 64x / 16x from its four scaling flags, but its blocks
+                    # (spatial, temporal, two spatio-temporal, patch 4) compress 32x32 by 8x,
+                    # as LTX-2 does; the pipeline sizes latents from these two numbers.
+                    vae=AutoencoderKLLTX2Video(spatial_compression_ratio=32, temporal_compression_ratio=8),
                     audio_vae=AutoencoderKLLTX2Audio(),
                     text_encoder=text,
                     tokenizer=tokenizer,
@@ -345,10 +349,11 @@ def generator_for(pipe, preset: str, device: str, options, *, layers: int | None
     extra = real_size_call_kwargs(preset, layers)
     if extra:
         spec = dataclasses.replace(spec, call_kwargs={**spec.call_kwargs, **extra})
-    if layers is not None and spec.max_sequence_length > PATH_CHECK_TEXT_TOKENS:
+    tokens = PATH_CHECK_TEXT_TOKENS.get(preset, 32)
+    if layers is not None and spec.max_sequence_length > tokens:
         # A path check on a CPU: prompts of up to 1024 tokens (LTX-2) through the real-width
         # text stack would take minutes per call and measure nothing of interest.
-        spec = dataclasses.replace(spec, max_sequence_length=PATH_CHECK_TEXT_TOKENS)
+        spec = dataclasses.replace(spec, max_sequence_length=tokens)
     applied = apply_options(pipe, options, device, compile_cache_dir=compile_cache_dir)
     applied["sound"] = "silent track (real-size bench measures video)" if spec.family != "ltx2" else "joint (the video model makes it)"
     return VideoGenerator(pipe, spec, device, options=options.__class__(**{**_fields(options), "sound": "silent"}), applied=applied)

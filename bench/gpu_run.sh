@@ -67,10 +67,13 @@ step() {
     local t0=$(date +%s)
     timeout --signal=TERM --kill-after=10 "$limit" "$@" 2>&1 | grep --line-buffered -v -E "Failed to load .*torchao|is an Enum subclass|Unable to import .torchao|Loading (pipeline components|weights)|Writing model shards" | tee -a "$LOG"
     local rc=${PIPESTATUS[0]}
-    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-        say "=== $name: stopped at its ${limit} s limit after $(( $(date +%s) - t0 )) s (figures above are what it finished)"
+    local took=$(( $(date +%s) - t0 ))
+    if { [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && [ "$took" -ge "$limit" ]; then
+        say "=== $name: stopped at its ${limit} s limit after ${took} s (figures above are what it finished)"
+    elif [ "$rc" = 137 ]; then
+        say "=== $name: killed after ${took} s (exit 137: SIGKILL, most likely out of memory)"
     else
-        say "=== $name: exit $rc after $(( $(date +%s) - t0 )) s"
+        say "=== $name: exit $rc after ${took} s"
     fi
 }
 
@@ -102,9 +105,9 @@ if [ "$MODE" = smoke ]; then
     # Compile variants are left to worker_start here: compiling on these 2 cores takes minutes per variant.
     SWEEP=worker,attention=flash,attention=_native_cudnn,int8_weight,int8,fp8,cfg_batch,vae_tiling,first_block_0.1
     step "LTX-Video options (path check)" 300 $PY bench/gen_fidelity.py --preset ltx-video --real-size-config --layers 2 "${TINY[@]}" --variants $SWEEP --json "$OUT/ltx-video.json"
-    step "Wan 2.1 1.3B options (path check)" 300 $PY bench/gen_fidelity.py --preset wan2.1-t2v-1.3b --real-size-config --layers 2 "${TINY[@]}" --variants $SWEEP --json "$OUT/wan.json"
+    step "Wan 2.1 1.3B options (path check)" 400 $PY bench/gen_fidelity.py --preset wan2.1-t2v-1.3b --real-size-config --layers 2 "${TINY[@]}" --variants worker,cfg_batch,first_block_0.1,int8_weight,fp8,attention=_native_cudnn,int8,vae_tiling --json "$OUT/wan.json"
     step "worker start, LTX-Video (path check)" 400 $PY bench/worker_start.py --preset ltx-video --real-size-config --layers 1 "${TINY[@]}" --json "$OUT/worker-start.json"
-    step "LTX-2 options (path check)" 400 $PY bench/gen_fidelity.py --preset ltx-2 --real-size-config --layers 1 "${TINY[@]}" --size 128x128 --variants worker,int8_weight,fp8,cfg_batch,first_block_0.1 --json "$OUT/ltx-2.json"
+    step "LTX-2 options (path check)" 400 $PY bench/gen_fidelity.py --preset ltx-2 --real-size-config --layers 1 "${TINY[@]}" --size 128x128 --frames 17 --variants worker,fp8,cfg_batch,first_block_0.1 --json "$OUT/ltx-2.json"
     step "Wan first preview (path check)" 200 $PY bench/gen.py --preset wan2.1-t2v-1.3b --real-size-config --layers 1 "${TINY[@]}" --runs 1 --cache none
 else
     step "LTX-Video 768x512 x 121, 8 steps: every option" 160 $PY bench/gen_fidelity.py --preset ltx-video --real-size-config --steps 8 --variants all --json "$OUT/ltx-video.json"

@@ -11,11 +11,11 @@ a preview rendered at every step); queue pickup and upload are not in it.
 
 Modes, one process each, in this order:
 
-  * ``no compile``: the options as they are by default;
-  * ``compile, cold cache``: ``GenOptions(compile=True, compile_cache=True)``
-    with an empty cache folder: the first job pays the whole compile;
-  * ``compile, warm cache``: the same, in a new process, with the folder the
-    cold run filled (what a restarted worker gets).
+  * ``no-compile``: the options as they are by default;
+  * ``compile-cold``: ``GenOptions(compile=True, compile_cache=True)`` with
+    an empty cache folder: the first job pays the whole compile;
+  * ``compile-warm``: the same, in a new process, with the folder the cold
+    run filled (what a restarted worker gets).
 
 Usage (from the repository root):
     .venv/bin/python bench/worker_start.py --preset tiny-ltx --threads 1
@@ -43,9 +43,9 @@ if str(ROOT) not in sys.path:
 
 PROMPT = "a red fox trots through fresh snow at sunrise, cinematic"
 MODES = {
-    "no compile": {"compile": False, "compile_cache": False, "clear": False},
-    "compile, cold cache": {"compile": True, "compile_cache": True, "clear": True},
-    "compile, warm cache": {"compile": True, "compile_cache": True, "clear": False},
+    "no-compile": {"compile": False, "compile_cache": False, "clear": False},
+    "compile-cold": {"compile": True, "compile_cache": True, "clear": True},
+    "compile-warm": {"compile": True, "compile_cache": True, "clear": False},
 }
 
 
@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     spec = importlib.util.spec_from_file_location("fabula_bench_gen", BENCH_DIR / "gen.py")
     bg = importlib.util.module_from_spec(spec)
+    sys.modules["fabula_bench_gen"] = bg  # its dataclasses look the module up there
     spec.loader.exec_module(bg)
     import torch
 
@@ -156,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"preset {args.preset} ({what}), {width}x{height} x {frames} frames, {steps} steps; one fresh process per mode")
     rows = []
     for name in [m.strip() for m in args.modes.split(",") if m.strip()]:
+        if name not in MODES:
+            raise SystemExit(f"unknown mode {name!r}; known: {', '.join(MODES)}")
         mode = MODES[name]
         if mode["clear"]:
             shutil.rmtree(cache_dir, ignore_errors=True)
