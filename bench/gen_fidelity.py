@@ -127,7 +127,7 @@ class Builds:
 
         self.bg, self.args, self.device = bg, args, device
         self.attention_backend = _AttentionBackendRegistry.get_active_backend()[0]
-        self.base_options = GenOptions(sound="silent", threads=args.threads)
+        self.base_options = GenOptions(sound="silent", threads=args.threads, dtype=args.dtype)
         self.cache_dir = Path(args.compile_cache_dir) if args.compile_cache_dir else None
         if args.real_size_config:
             import torch
@@ -272,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default="all", help=f"comma-separated, or 'all': {', '.join(VARIANTS)}")
     ap.add_argument("--device", default=None)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"],
+                    help="auto: bfloat16 on CUDA, float32 on CPU (bfloat16 halves a CPU path check's memory)")
     ap.add_argument("--models", type=Path, default=None, help="models root for tiny presets (default: a temporary folder)")
     ap.add_argument("--compile-cache-dir", default=None, help="where compile variants keep torch.compile's caches (real-size builds)")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows here")

@@ -107,7 +107,8 @@ if [ "$MODE" = smoke ]; then
     step "LTX-Video options (path check)" 300 $PY bench/gen_fidelity.py --preset ltx-video --real-size-config --layers 2 "${TINY[@]}" --variants $SWEEP --json "$OUT/ltx-video.json"
     step "Wan 2.1 1.3B options (path check)" 400 $PY bench/gen_fidelity.py --preset wan2.1-t2v-1.3b --real-size-config --layers 2 "${TINY[@]}" --variants worker,cfg_batch,first_block_0.1,int8_weight,fp8,attention=_native_cudnn,int8,vae_tiling --json "$OUT/wan.json"
     step "worker start, LTX-Video (path check)" 400 $PY bench/worker_start.py --preset ltx-video --real-size-config --layers 1 "${TINY[@]}" --json "$OUT/worker-start.json"
-    step "LTX-2 options (path check)" 400 $PY bench/gen_fidelity.py --preset ltx-2 --real-size-config --layers 1 "${TINY[@]}" --size 128x128 --frames 17 --variants worker,fp8,cfg_batch,first_block_0.1 --json "$OUT/ltx-2.json"
+    # bfloat16: LTX-2's real-width VAE, connectors and text encoder hold 10 GB in float32 even with one block.
+    step "LTX-2 options (path check)" 400 $PY bench/gen_fidelity.py --preset ltx-2 --real-size-config --layers 1 "${TINY[@]}" --frames 17 --dtype bfloat16 --variants worker,fp8,cfg_batch,first_block_0.1 --json "$OUT/ltx-2.json"
     step "Wan first preview (path check)" 200 $PY bench/gen.py --preset wan2.1-t2v-1.3b --real-size-config --layers 1 "${TINY[@]}" --runs 1 --cache none
 else
     step "LTX-Video 768x512 x 121, 8 steps: every option" 160 $PY bench/gen_fidelity.py --preset ltx-video --real-size-config --steps 8 --variants all --json "$OUT/ltx-video.json"
