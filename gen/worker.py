@@ -40,7 +40,10 @@ command passes in, on the same frames). A refused clip ends the job
 message), at once and without a retry (the same seed makes the same clip);
 nothing is stored, and outputs an earlier attempt left behind are deleted.
 The refusal is recorded on the job and, through the ``record_refusal`` hook
-the command passes in, in the audit log.
+the command passes in, in the audit log. The checks' models load once per
+process after the pipeline (the worker is ready without waiting for them;
+the first job's checks do), and the checks run on a thread of their
+own at a lower priority, so that heartbeats keep their time on a busy CPU.
 """
 
 from __future__ import annotations
@@ -48,11 +51,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import os
 import socket
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +133,18 @@ class OutputRefused(Exception):
         self.finding = finding
 
 
+# the output checks' thread runs this much nicer than the rest of the worker, so
+# that on a busy CPU the event loop (heartbeats, the claim on the job) comes first
+CHECKS_NICENESS = 10
+
+
+def _nicer_thread() -> None:
+    """Lower this thread's priority (Linux: a thread's own nice value; threads
+    that onnxruntime starts from it inherit it)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHECKS_NICENESS)
+
+
 # after the media store refused outputs, the worker waits this long before its
 # next job, twice as long each time in a row, at most MEDIA_BACKOFF_MAX_S
 MEDIA_BACKOFF_S = 1.0
@@ -180,6 +198,9 @@ class Worker:
         self._beats: asyncio.Task | None = None
         self._stop = asyncio.Event()
         self._media_backoff_s = 0.0  # > 0 while the media store keeps refusing outputs
+        # the output checks' models load and run on one thread of their own, at a lower priority
+        self._checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="output-checks", initializer=_nicer_thread)
+        self._checks_ready: asyncio.Future | None = None
 
     @property
     def beat_interval_s(self) -> float:
@@ -227,10 +248,13 @@ class Worker:
         if self.settings.c2pa_sign:
             self.signing = await asyncio.to_thread(load_signing_keys, self.settings)
         self._beats = asyncio.create_task(self._beat_loop())
-        self.generator, _ = await asyncio.gather(
-            asyncio.to_thread(load_generator, self.settings.model, self.settings.models_root, options=GenOptions.from_env()),
-            asyncio.to_thread(output_checks.warm_up),  # the output checks' models, once per process
+        self.generator = await asyncio.to_thread(
+            load_generator, self.settings.model, self.settings.models_root, options=GenOptions.from_env()
         )
+        # the output checks' models load once per process, on their thread, after the
+        # pipeline (two threads importing transformers at once can fail) and without
+        # holding the worker back: the first job's checks wait for them if need be
+        self._checks_ready = asyncio.get_running_loop().run_in_executor(self._checks, output_checks.warm_up)
         self.status.state = "idle"
         await self._beat()
         log.info("worker ready", extra={"worker": self.name, "model": self.settings.model, "visibility_ms": self.visibility_ms})
@@ -265,6 +289,7 @@ class Worker:
         finally:
             if self._beats is not None:
                 self._beats.cancel()
+            self._checks.shutdown(wait=False, cancel_futures=True)
             if self.stores is not None:
                 try:
                     if to_ack is not None:
@@ -549,8 +574,11 @@ class Worker:
         job = run.job
         started = time.perf_counter()
         sample = output_checks.sample_frames(clip.frames, clip.fps)
-        checks = asyncio.to_thread(
-            output_checks.check_clip, sample, clip.audio, clip.sample_rate, strict=job.strict_moderation
+        if self._checks_ready is not None:
+            await self._checks_ready  # a failed warm-up raises here: the attempt fails, nothing is completed unchecked
+        checks = asyncio.get_running_loop().run_in_executor(
+            self._checks,
+            functools.partial(output_checks.check_clip, sample, clip.audio, clip.sample_rate, strict=job.strict_moderation),
         )
         likeness_ms: list[float] = []
 

@@ -109,7 +109,8 @@ def private_api(wsettings, tmp_root):
 
 @pytest.fixture
 async def client(private_api):
-    async with httpx.AsyncClient(base_url=private_api.url, timeout=30) as c:
+    # the api loads its prompt classifier on the first prompt: slow on a busy machine
+    async with httpx.AsyncClient(base_url=private_api.url, timeout=120) as c:
         yield c
 
 
