@@ -28,7 +28,7 @@ thresholds. About four seconds per sentence on two shared cores.
 Usage (from the repository root; needs the dev extra for the speech):
     .venv/bin/python bench/output_checks.py [--presets tiny,tiny-wan]
         [--seconds 1,4] [--runs 5] [--steps 4] [--size 64x64] [--models DIR]
-        [--speech-set 70]
+        [--speech-set 70] [--threads 1]
 """
 
 from __future__ import annotations
@@ -112,11 +112,13 @@ def main() -> None:
     ap.add_argument("--size", default="64x64")
     ap.add_argument("--models", type=Path, default=None, help="models root (default: a temporary folder)")
     ap.add_argument("--speech-set", type=int, default=0, help="also judge N benign and N harmful spoken prompts")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (the tests' worker runs on one)")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     import torch
 
+    torch.set_num_threads(args.threads)
     from gen import output_checks
     from gen.encode import encode_mp4
     from gen.pipelines.registry import load_generator
