@@ -10,7 +10,9 @@
   also has Latin letters, read as those Latin letters ("nudе" with a
   Cyrillic е); a word written wholly in Cyrillic or Greek is left alone;
 - lower case; the common digit-and-symbol swaps undone (0 o, 1 i, 3 e, 4 a,
-  5 s, 7 t, @ a, $ s); runs of white space collapsed.
+  5 s, 7 t, @ a, $ s) inside words that also hold a letter ("s3xy", "k1d"),
+  while numbers standing alone stay numbers ("scene 1", "top 10", "a 12
+  year old"); runs of white space collapsed.
 
 ``rule_forms`` adds the readings that undo the tricks that a single form
 cannot (the rules try every one; the learned classifier reads the first):
@@ -64,6 +66,8 @@ _SEPARATORS = re.compile(r"[ .\-_*,·•|/+~]")
 # punctuation inside a word: "se.x", "k*ll", "n_ude"
 _INNER_PUNCT = re.compile(r"(?<=[a-z])[.\-_*'`´·•~+]+(?=[a-z])")
 _RUN3 = re.compile(r"([a-z])\1{2,}")
+# a word with at least one letter: the only place a digit or symbol can stand for a letter
+_HAS_LETTER_WORD = re.compile(r"[^\s]*[a-z][^\s]*")
 
 
 def _is_invisible(ch: str) -> bool:
@@ -89,10 +93,15 @@ def _fold(text: str) -> str:
     return _fold_lookalikes(_fold_capitals(folded).lower())
 
 
+def _unleet(text: str, table: dict[int, str]) -> str:
+    """Digit-for-letter swaps undone in the words that also hold a letter."""
+    return _HAS_LETTER_WORD.sub(lambda m: m.group(0).translate(table), text)
+
+
 def normalise(text: str) -> str:
     """Lower case, accents and invisible characters dropped, look-alike letters and
     digit-for-letter swaps undone, white space collapsed."""
-    return _SPACES.sub(" ", _fold(text).translate(_LEET)).strip()
+    return _SPACES.sub(" ", _unleet(_fold(text), _LEET)).strip()
 
 
 def _join_spaced(text: str) -> str:
@@ -101,13 +110,14 @@ def _join_spaced(text: str) -> str:
 
 def rule_forms(text: str) -> list[str]:
     """The readings of ``text`` that the rules try, ``normalise(text)`` first; no duplicates."""
-    folded = _fold(text)
-    base = _SPACES.sub(" ", folded.translate(_LEET)).strip()
-    as_l = _SPACES.sub(" ", folded.translate(_LEET_L)).strip()
-    plain = _SPACES.sub(" ", folded).strip()  # digits kept: ages, numbers
+    folded = _SPACES.sub(" ", _fold(text)).strip()
+    base = _unleet(folded, _LEET)
+    plain = folded  # digits kept: ages, numbers
     forms = [base, plain]
-    for start in (base, as_l):
-        joined = _INNER_PUNCT.sub("", _join_spaced(start))
+    for table in (_LEET, _LEET_L):
+        start = _unleet(folded, table)
+        # letters spaced out may hold swapped digits ("k 1 l l"): joined, they are a word to read again
+        joined = _INNER_PUNCT.sub("", _unleet(_join_spaced(start), table))
         forms.extend((start, joined, _RUN3.sub(r"\1", joined), _RUN3.sub(r"\1\1", joined)))
     out: list[str] = []
     for form in forms:

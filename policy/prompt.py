@@ -8,7 +8,8 @@ Layers, in order (``docs/SAFETY.md`` has their figures and blind spots):
 3. rules (``policy.prompt_rules``) for the unambiguous words and phrases;
 4. the learned classifier (``policy.moderation_model``) for the rest, with
    stricter thresholds when the prompt puts a cameo or a real person on
-   screen;
+   screen; a prompt of fewer than two words (besides fillers and numbers,
+   e.g. "scene 1") gives it nothing to judge and is left to the rules;
 5. real people (``policy.public_figures`` and the rules for offices such as
    "the president of France"): refused unless the name is one of the
    cameos the creator may use.
@@ -20,6 +21,7 @@ before the checks: whom they name is ``policy.likeness``'s decision.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import msgspec
@@ -56,6 +58,19 @@ class Assessment(msgspec.Struct, frozen=True, kw_only=True):
     layer: str | None = None  # "length" | "rules" | "classifier" | "names"; None when allowed
     strict: bool = False  # whether the classifier ran with the strict thresholds
     probabilities: dict[str, float] = {}
+
+
+_WORD = re.compile(r"[a-z]{2,}")
+_FILLER = frozenset({"a", "an", "the", "of", "and", "or", "in", "on", "at", "to", "for", "my", "our", "it", "is", "me"})
+MIN_CLASSIFIER_WORDS = 2
+
+
+def judgeable(text: str) -> bool:
+    """Whether the classifier has enough to read: two words of two letters or more
+    besides fillers ("scene 1", "video 16" and "surprise me" are not; the rules
+    and the names list still read every prompt)."""
+    words = [w for w in _WORD.findall(normalise(text)) if w not in _FILLER]
+    return len(words) >= MIN_CLASSIFIER_WORDS
 
 
 def screen_prompt(prompt: str, cameo_names: frozenset[str] = frozenset()) -> Screen:
@@ -105,7 +120,7 @@ def assess_prompt(
     strict = bool(strict or has_cameo or screen.figures or screen.cameo_figures or screen.rule == "real_person")
     text = strip_mentions(prompt)
     if probabilities is None:
-        probabilities = moderation_model.probabilities(text) if normalise(text) else {}
+        probabilities = moderation_model.probabilities(text) if judgeable(text) else {}
     probs = probabilities
     category = moderation_model.flagged(probs, strict) if probs else None
     if category is not None:

@@ -165,7 +165,9 @@ def test_an_age_under_eighteen_is_a_minor(prompt, category):
         ("nu\u0301de", "nude"),  # a combining accent typed on its own
         ("ｎｕｄｅ", "nude"),  # full-width letters (NFKD compatibility forms)
         ("𝐧𝐮𝐝𝐞", "nude"),  # mathematical bold letters (same)
-        ("0 1 3 4 5 7 @ $", "o i e a s t a s"),  # each digit-for-letter swap undone
+        ("x0 x1 x3 x4 x5 x7 x@ x$", "xo xi xe xa xs xt xa xs"),  # each digit-for-letter swap undone in a word
+        ("scene 1, take 10 at 4", "scene 1, take 10 at 4"),  # numbers standing alone stay numbers
+        ("a 12 year old", "a 12 year old"),
         ("  kill \t\n  myself  ", "kill myself"),  # runs of white space collapse, ends trimmed
         ("nu\u200bde", "nude"),  # zero-width space
         ("nu\u00adde", "nude"),  # soft hyphen
