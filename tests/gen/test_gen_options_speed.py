@@ -91,7 +91,15 @@ def test_compile_cache_points_torch_at_a_folder_under_the_models_root(tiny_model
 
 
 def test_int8_weight_quantisation_applies_on_cpu_and_stays_close(tiny_models_root):
-    pytest.importorskip("torchao", reason="torchao is a declared dependency; this host lacks it")
+    """With the ``gpu`` (or ``bench``) extra installed, int8 applies; without it the
+    report says so and the model is left as loaded."""
+    try:
+        import torchao  # noqa: F401
+    except ImportError:
+        gen = load_generator("tiny-ltx", tiny_models_root, device="cpu", options=GenOptions(quantize="int8_weight", sound="silent"))
+        assert gen.applied["quantize"].startswith("not applied: torchao is not installed")
+        assert all(type(m.weight).__name__ == "Parameter" for m in gen.pipe.transformer.modules() if isinstance(m, torch.nn.Linear))
+        return
     plain = load_generator("tiny-ltx", tiny_models_root, device="cpu", options=GenOptions(sound="silent"))
     gen = load_generator("tiny-ltx", tiny_models_root, device="cpu", options=GenOptions(quantize="int8_weight", sound="silent"))
     assert gen.applied["quantize"].startswith("int8_weight (") and "torchao" in gen.applied["quantize"]
