@@ -95,6 +95,14 @@ async def prompt_refused(stores: Stores, user_id: str, prompt: str, category: st
     )
 
 
+async def upload_refused(stores: Stores, user_id: str, category: str | None, reason: str | None, field: str) -> None:
+    """An uploaded picture or recording that moderation refused: who, which category, which form field."""
+    await append(
+        stores, actor_id=user_id, action="upload.refused", target_kind="upload", target_id="", reason=reason or "",
+        details={"category": category, "field": field},
+    )
+
+
 async def cameo_changed(stores: Stores, owner_id: str, cameo_id: str, what: str, details: dict[str, Any]) -> None:
     """A cameo's owner changed who may use it (``what``: permission, paused, grant.approve …)."""
     await append(stores, actor_id=owner_id, action=f"cameo.{what}", target_kind="cameo", target_id=cameo_id, details=details)

@@ -28,6 +28,8 @@ notifications (``feed.social.notifications``, pushed live on the WebSocket)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -146,6 +148,18 @@ async def new_challenge(stores: Stores, user: User) -> Challenge:
     return await challenges.new_challenge(stores, user.id)
 
 
+@asynccontextmanager
+async def _audited_upload(stores: Stores, user: User) -> AsyncIterator[None]:
+    """A recording that moderation refuses (422 ``moderation_blocked``) leaves an audit entry."""
+    try:
+        yield
+    except PolicyViolation as exc:
+        if exc.code == "moderation_blocked":
+            details = exc.details if isinstance(exc.details, dict) else {}
+            await audit.upload_refused(stores, user.id, details.get("category"), exc.message, str(details.get("field") or "video"))
+        raise
+
+
 @post(
     "/v1/cameos",
     dependencies=AUTH,
@@ -166,9 +180,10 @@ async def create_cameo(request: Request, stores: Stores, settings: Settings, use
         if not challenge_id:
             raise BadRequest("send the challenge_id the recording answers", code="invalid_request")
         upload = _upload(form)
-        cameo = await onboarding.create_human_cameo(
-            stores, media_store(settings), settings, user_id=user.id, name=name, challenge_id=challenge_id, path=str(upload.path)
-        )
+        async with _audited_upload(stores, user):
+            cameo = await onboarding.create_human_cameo(
+                stores, media_store(settings), settings, user_id=user.id, name=name, challenge_id=challenge_id, path=str(upload.path)
+            )
     return await cameo_view(stores, cameo, user.id)
 
 
@@ -191,15 +206,16 @@ async def create_character(request: Request, stores: Stores, settings: Settings,
     async with streamed_form(request, files=UPLOAD_FILES, max_file_bytes=settings.cameo_max_upload_bytes) as form:
         name = _name(form.fields)
         upload = _upload(form)
-        cameo = await onboarding.create_character(
-            stores,
-            media_store(settings),
-            settings,
-            user_id=user.id,
-            name=name,
-            path=str(upload.path),
-            challenge_id=form.fields.get("challenge_id") or None,
-        )
+        async with _audited_upload(stores, user):
+            cameo = await onboarding.create_character(
+                stores,
+                media_store(settings),
+                settings,
+                user_id=user.id,
+                name=name,
+                path=str(upload.path),
+                challenge_id=form.fields.get("challenge_id") or None,
+            )
     return character_object(cameo, user.handle)
 
 

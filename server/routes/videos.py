@@ -176,10 +176,7 @@ async def check_upload(stores: Stores, user: User, png: bytes, field: str, *, st
     the uploader may use."""
     decision = await reference_faces.judge_reference(stores, user.id, png, strict=strict)
     if not decision.allowed:
-        await audit.append(
-            stores, actor_id=user.id, action="upload.refused", target_kind="upload", target_id="",
-            reason=decision.reason or "", details={"category": decision.category, "field": field},
-        )
+        await audit.upload_refused(stores, user.id, decision.category, decision.reason, field)
         raise moderation_blocked(decision, field)
 
 

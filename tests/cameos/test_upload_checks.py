@@ -151,3 +151,28 @@ def test_nudenet_on_real_pictures_finds_no_nudity():
         assert judge_nudity([(d.label, d.score) for d in found], strict=True).allowed, found
     faces = [d.label for d in nudity.detect(skimage.data.astronaut())]
     assert "FACE_FEMALE" in faces  # the detector runs and sees the portrait
+
+
+async def test_a_recording_refused_by_moderation_is_audited_and_other_errors_are_not(stores):
+    """The cameo and character routes wrap onboarding in ``_audited_upload``. A nude recording
+    cannot be made legitimately here, so the refusal that onboarding raises is raised by hand."""
+    import types
+    import uuid
+
+    from cameos.upload_refusal import moderation_blocked
+    from core.errors import PolicyViolation
+    from policy.decision import Decision
+    from server.routes.cameos import _audited_upload
+
+    user = types.SimpleNamespace(id=f"user_{uuid.uuid4().hex[:12]}")
+    refusal = moderation_blocked(Decision.refuse("sexual", "This picture shows nudity."), "video")
+    with pytest.raises(PolicyViolation) as caught:
+        async with _audited_upload(stores, user):
+            raise refusal
+    assert caught.value is refusal  # the same 422 reaches the client
+    other = PolicyViolation("no digits heard", code="liveness_failed")
+    with pytest.raises(PolicyViolation):
+        async with _audited_upload(stores, user):
+            raise other
+    found = [d async for d in stores.db["audit"].find({"actor_id": user.id})]
+    assert [(d["action"], d["details"]) for d in found] == [("upload.refused", {"category": "sexual", "field": "video"})]
