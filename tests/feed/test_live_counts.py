@@ -209,6 +209,8 @@ async def test_a_client_that_never_reads_is_cut_off_and_the_server_memory_stays_
     api = world.start_api()
     proc = psutil.Process(api.proc.pid)
     port = int(api.url.rsplit(":", 1)[1])
+    async with httpx.AsyncClient(base_url=api.url, timeout=30) as http:  # its memory is measured once the classifier is in
+        await poll(lambda: _classifier_loaded(http), timeout=120, what="the api's prompt classifier to load")
 
     def flood() -> tuple[int, int, int | None]:
         sock = socket.socket()
