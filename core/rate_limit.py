@@ -241,6 +241,7 @@ class Rules(msgspec.Struct, frozen=True, kw_only=True):
     reports: Rule  # reports per user
     comments: Rule  # comments and replies per user
     videos: Rule  # video creations per user
+    search: Rule  # user searches per user
     ws_connection: Rule  # incoming WebSocket messages per connection
     ws_user: Rule  # incoming WebSocket messages per user, every socket together
 
@@ -263,6 +264,7 @@ def rules(settings: Settings) -> Rules:
         reports=Rule.parse("reports:user", settings.rate_reports),
         comments=Rule.parse("comments:user", settings.rate_comments),
         videos=Rule.parse("videos:user", settings.rate_videos),
+        search=Rule.parse("search:user", settings.rate_search),
         ws_connection=Rule.parse("ws:conn", settings.rate_ws_connection),
         ws_user=Rule.parse("ws:user", settings.rate_ws_user),
     )

@@ -104,6 +104,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_reports: str = "20/1h"  # reports (posts, comments, users, cameos) per user
     rate_comments: str = "30/1m"  # comments and replies per user
     rate_videos: str = "30/10m"  # video creations (new, remix, extend, edit) per user
+    rate_search: str = "60/1m"  # user searches per user (GET /v1/users?q=): no walking the whole directory
     # incoming WebSocket messages (server.ws.rate): per connection and per user across
     # every socket and api process; one over gets an ``error`` ``rate_limited``
     rate_ws_connection: str = "60/10s"

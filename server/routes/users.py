@@ -28,7 +28,9 @@ from accounts import follow_requests, graph, graph_writes, minors, search, users
 from accounts.graph import Relationship, UserPage
 from accounts.users import AvatarUrl, Bio, DisplayName, Me, User, check_profile_text
 from cameos import store as cameo_store
+from core import rate_limit
 from core.errors import Conflict, NotFound
+from core.settings import Settings
 from feed import audit
 from core.stores import Stores
 from feed.social import notifications
@@ -146,9 +148,10 @@ async def edit_me(data: ProfilePatch, stores: Stores, user: User) -> Me:
     return await _me(stores, updated or user)
 
 
-@get("/v1/users", tags=["users"], dependencies=AUTH, responses=errors(400, 401))
+@get("/v1/users", tags=["users"], dependencies=AUTH, responses=errors(400, 401, 429))
 async def search_users(
     stores: Stores,
+    settings: Settings,
     user: User,
     q: Annotated[str, Parameter(min_length=1, max_length=search.QUERY_MAX, description="the start of a handle, ignoring case")],
     cursor: Annotated[str | None, Parameter(max_length=64, description="next_cursor of the previous page")] = None,
@@ -158,7 +161,9 @@ async def search_users(
     Users across a block are left out, and so are minors from an adult who
     neither follows them nor is followed by them (docs/SAFETY.md, "Minors");
     a page can then be shorter than ``limit``. Pass ``next_cursor`` back as
-    ``cursor`` for the next page (None at the end)."""
+    ``cursor`` for the next page (None at the end). Each page counts against
+    ``FABULA_RATE_SEARCH`` (429 ``rate_limited``)."""
+    await rate_limit.enforce(stores, rate_limit.rules(settings).search, user.id, message="too many searches; try again later")
     return await search.search_users(stores, user.id, q, cursor=cursor, limit=limit)
 
 

@@ -190,7 +190,9 @@ async def test_revoke_cameo_pauses_it_and_restore_resumes_it(http, stores, setti
 
 @pytest.fixture(scope="module")
 def tight_api(settings, tmp_root):
-    proc = start_api(settings, tmp_root / "logs", FABULA_RATE_REPORTS="2/1h", FABULA_RATE_COMMENTS="2/1h")
+    proc = start_api(
+        settings, tmp_root / "logs", FABULA_RATE_REPORTS="2/1h", FABULA_RATE_COMMENTS="2/1h", FABULA_RATE_SEARCH="2/1h"
+    )
     yield proc
     proc.stop()
 
@@ -209,6 +211,18 @@ async def test_reports_and_comments_are_rate_limited(tight_api, stores):
         refused = await comment(http, me, posts[0]["id"], "three")
         assert_error(refused, 429, "rate_limited")
         assert int(refused.headers["Retry-After"]) > 0
+
+
+async def test_user_search_is_rate_limited_per_user(tight_api):
+    """The api with tight limits (above) also limits user search: the directory cannot be walked."""
+    async with httpx.AsyncClient(base_url=tight_api.url, timeout=30) as http:
+        me, other = await signup(http), await signup(http)
+        for _ in range(2):
+            assert (await http.get("/v1/users", params={"q": "a"}, headers=me["headers"])).status_code == 200
+        refused = await http.get("/v1/users", params={"q": "a"}, headers=me["headers"])
+        err = assert_error(refused, 429, "rate_limited")
+        assert int(refused.headers["Retry-After"]) > 0 and err["details"]["limit"] == "search:user"
+        assert (await http.get("/v1/users", params={"q": "a"}, headers=other["headers"])).status_code == 200  # per user
 
 
 async def test_a_deleted_account_takes_its_reports_and_tombstones_along(http, stores):
