@@ -74,7 +74,7 @@ def fixed_length_transcript(samples: np.ndarray, n: int) -> str | None:
     prepared, _ = speech._prepare(samples, levels)
     decoder = speech._get_decoder()
     with decoder.lock:
-        pcm = speech._pcm16(prepared)
+        pcm = speech.pcm16(prepared)
         decoder.decoder.add_jsgf_string("fixed", speech._jsgf(" ".join([speech._ANY_DIGIT] * n)))
         decoder.prime(pcm)
         hyp, _, _ = decoder.decode("fixed", pcm)

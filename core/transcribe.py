@@ -91,26 +91,31 @@ def _mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return x - x.mean() if x.size else x
 
 
-def _pcm16(x: np.ndarray) -> bytes:
+def pcm16(x: np.ndarray) -> bytes:
+    """Float samples (-1..1) as 16-bit little-endian PCM, what PocketSphinx reads."""
     return (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
 def _voiced_seconds(vad: Any, x: np.ndarray) -> float:
     step = vad.frame_bytes // 2
-    pcm = _pcm16(x)
+    pcm = pcm16(x)
     voiced = sum(
         1 for at in range(0, len(x) - step + 1, step) if vad.is_speech(pcm[at * 2 : (at + step) * 2])
     )
     return voiced * step / SAMPLE_RATE
 
 
-def _with_floor(x: np.ndarray) -> np.ndarray:
-    x = x * (0.5 / float(np.max(np.abs(x))))
+def with_noise_floor(x: np.ndarray, floor_db: float = FLOOR_DB) -> np.ndarray:
+    """``x`` (float64, mean removed) with its peak at -6 dBFS and a faint seeded noise
+    laid ``floor_db`` below the level of its loud 10 ms frames: clean synthetic speech
+    over digital silence otherwise makes PocketSphinx's silence model swallow words,
+    and the fixed seed makes the same track always read the same."""
+    x = x * (0.5 / (float(np.max(np.abs(x))) or 1.0))
     n = len(x) // 160 * 160
     energy = np.mean(x[:n].reshape(-1, 160) ** 2, axis=1) if n else np.zeros(1)
     level = float(np.sqrt(np.mean(energy[energy >= energy.max() * 1e-3]))) if energy.max() > 0 else 0.0
     rng = np.random.default_rng(0)
-    return x + rng.standard_normal(len(x)) * level * 10 ** (-FLOOR_DB / 20)
+    return x + rng.standard_normal(len(x)) * level * 10 ** (-floor_db / 20)
 
 
 def transcribe(samples: np.ndarray, sample_rate: int) -> Transcript:
@@ -129,7 +134,7 @@ def transcribe(samples: np.ndarray, sample_rate: int) -> Transcript:
         speech_s = _voiced_seconds(vad, x * (0.5 / float(np.max(np.abs(x)))))
     if speech_s < MIN_SPEECH_S:
         return done("", speech_s, False)
-    pcm = _pcm16(_with_floor(x))
+    pcm = pcm16(with_noise_floor(x))
     with _lock:
         decoder.start_utt()
         decoder.process_raw(pcm, full_utt=True)

@@ -39,6 +39,8 @@ from typing import NamedTuple
 import msgspec
 import numpy as np
 
+from core.transcribe import pcm16, with_noise_floor
+
 SAMPLE_RATE = 16000
 FRAME = 160  # PocketSphinx's 10 ms frame shift at 16 kHz
 
@@ -225,18 +227,7 @@ def _prepare(samples: np.ndarray, levels: _Levels) -> tuple[np.ndarray, int]:
     b = min(len(samples), (int(idx[-1]) + 1) * FRAME + pad)
     x = samples[a:b].astype(np.float64)
     x -= x.mean()
-    peak = float(np.max(np.abs(x))) or 1.0
-    x *= 0.5 / peak
-    loud = x[: len(x) // FRAME * FRAME].reshape(-1, FRAME)
-    energy = np.mean(loud**2, axis=1)
-    level = float(np.sqrt(np.mean(energy[energy >= energy.max() * 1e-3]))) if energy.size else 0.0
-    rng = np.random.default_rng(0)
-    x += rng.standard_normal(len(x)) * level * 10 ** (-FLOOR_DB / 20)
-    return x.astype(np.float32), a
-
-
-def _pcm16(x: np.ndarray) -> bytes:
-    return (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    return with_noise_floor(x, FLOOR_DB).astype(np.float32), a
 
 
 # ---------------------------------------------------------------- scoring
@@ -292,7 +283,7 @@ def verify_digits(samples: np.ndarray, sample_rate: int, expected: str) -> Speec
         return result(False, "too_little_speech", MARGIN_FLOOR)
 
     prepared, offset = _prepare(x, levels)
-    pcm = _pcm16(prepared)
+    pcm = pcm16(prepared)
     decoder = _get_decoder()
     with decoder.lock:
         decoder.prime(pcm)
