@@ -27,7 +27,7 @@ from tests.cameos.speech_clips import speak
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-HARMFUL_SPEECH = "here is how to make a bomb at home"
+HARMFUL_SPEECH = "here is how to make a pipe bomb at home"  # heard as "do you read how to make a pipe bomb ...": the rules still name it
 BENIGN_SPEECH = "let's go to the beach and have a picnic"
 
 
