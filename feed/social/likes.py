@@ -283,11 +283,15 @@ async def unlike(stores: Stores, user_id: str, post_id: str) -> bool:
     try:
         result = await _collection(stores).delete_one({"_id": _id(post_id, user_id)})
         outcome = None  # not liked now, whether or not it was
+        if result.deleted_count == 1:
+            # the counter moves with the document, before any Redis step that
+            # may fail (Redis gone between the delete and the mirror's finish
+            # must not leave the counter one too high)
+            await counters.bump(stores, post_id, likes=-1)
     finally:
         await _finish(stores, user_id, post_id, outcome)
     if result.deleted_count != 1:
         return False
-    await counters.bump(stores, post_id, likes=-1)
     await notifications.retract_like(stores, actor_id=user_id, post_id=post_id)
     return True
 

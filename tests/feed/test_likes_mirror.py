@@ -323,3 +323,21 @@ async def test_a_like_that_dies_between_its_steps_stays_in_doubt_through_a_fill(
         {"_id": f"{pid}:{user}", "post_id": pid, "user_id": user, "created_at": utcnow()}
     )
     assert await likes.liked_by(stores, user, [pid, other]) == {pid, other}
+
+
+async def test_redis_lost_after_an_unlike_keeps_the_counter_with_the_documents(stores, monkeypatch):
+    """Redis going away between an unlike's Mongo delete and its mirror step
+    (the Valkey fault case caught this): the request fails, but the counter
+    still moves with the document it counts."""
+    user = new_id("user")
+    pid = await make_post(stores)
+    assert await likes.like(stores, user, pid) is True
+
+    async def redis_gone(*args, **kwargs):
+        raise ConnectionError("Valkey went away")
+
+    monkeypatch.setattr(likes, "_finish", redis_gone)
+    with pytest.raises(ConnectionError):
+        await likes.unlike(stores, user, pid)
+    assert await in_mongo(stores, user) == set()
+    assert (await counters.exact_counts(stores, pid))["likes"] == 0
