@@ -98,6 +98,7 @@ FLOOR_PATH = "/bench/feed-floor"
 STATIC_PATH = "/bench/page-static"
 ROUND_TRIPS_PATH = "/bench/round-trips"
 MONGO_OPS_PATH = "/bench/mongo-ops"
+CATALOGUE_PATH = "/bench/catalogue"
 TIME_PREFIX = "µs "  # in the Mongo-ops counter: time spent, not commands
 HELLO_NAME = "GET /bench/hello (auth)"
 FLOOR_NAME = "GET /bench/feed-floor (no ranking)"
@@ -120,7 +121,7 @@ PLACES = ["in a neon city at night", "on a snowy mountain", "under the sea", "on
 def make_app():
     """``fabula api``'s app with its logging, plus an authenticated hello."""
     import msgspec
-    from litestar import get
+    from litestar import get, post
 
     from accounts.users import User
     from core.logs import setup_logging
@@ -195,6 +196,14 @@ def make_app():
                 await pipe.execute()
         return await page_static.fn(stores, user, limit)
 
+    @post(CATALOGUE_PATH, signature_namespace={"Stores": Stores})
+    async def catalogue_switch(stores: Stores, on: bool) -> dict[str, bool]:
+        """Let the for-you sessions use the catalogue index, or not (--index-ab)."""
+        from feed.live.runtime import ready
+
+        (await ready(stores)).catalogue.enabled = on
+        return {"catalogue": on}
+
     mongo_ops = _count_mongo_ops()  # before the app's client exists: pymongo's listeners apply to clients made later
 
     @get(MONGO_OPS_PATH)
@@ -210,6 +219,7 @@ def make_app():
     app.register(floor)
     app.register(page_static)
     app.register(round_trips)
+    app.register(catalogue_switch)
     if os.environ.get("FABULA_BENCH_LAG"):
         app.on_startup.append(_watch_lag)
     return app
@@ -815,6 +825,9 @@ def main() -> int:
                         help="opening builders beside the api (default 1, as fabula dev runs; 0: every page is ranked in the api)")
     parser.add_argument("--builder-nice", type=int, default=19, help="the builders' --nice (default 19, as fabula dev runs them)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--index-ab", type=int, default=0, metavar="PAIRS",
+                        help="for each swiper count, PAIRS pairs of phases with the catalogue index used and not used by the"
+                             " same api (alternating order), and the ratios (one api worker)")
     parser.add_argument("--no-index", action="store_true", help="no catalogue index: the similar source reads the api's pool alone")
     parser.add_argument("--index-timeout", type=float, default=900.0, help="seconds to wait for the builder's catalogue index before measuring")
     parser.add_argument("--keep-log", metavar="FILE", help="copy the api's log here at the end")
@@ -822,6 +835,8 @@ def main() -> int:
                         help="?max_connections= on the api's Redis URL: redis-py's default pool (100) raises"
                              " 'Too many connections' under a few hundred busy sockets (0: leave the URL alone)")
     args = parser.parse_args()
+    if args.index_ab and (args.no_index or args.api_workers != 1):
+        parser.error("--index-ab switches the catalogue of one api process: no --no-index, one --api-workers")
 
     have_wrk = shutil.which("wrk") is not None
     if not have_wrk and not args.skip_wrk:
@@ -998,10 +1013,19 @@ async def run_one(args, posts: int) -> dict:
                 gc.collect()
                 gc.freeze()
                 gc.set_threshold(20_000, 20, 50)
-            for n in counts:
+            plan = [(n, None) for n in counts]
+            if args.index_ab:  # pairs of phases, catalogue on and off, in alternating order
+                plan = [(n, on) for n in counts for pair in range(args.index_ab) for on in ((True, False) if pair % 2 == 0 else (False, True))]
+            for n, on in plan:
+                if on is not None:
+                    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+                        assert (await http.post(CATALOGUE_PATH, params={"on": str(on).lower()})).status_code == 201
                 result = await swipe_phase(ws_url, tokens, n, pids, window=args.window, dwell_s=args.dwell_ms / 1000,
                                            duration=args.duration, seed_=rng.randint(0, 2**31), api_url=url if args.mongo_ops else None)
+                result["catalogue"] = on
                 phases.append(result)
+                if on is not None:
+                    print(f"catalogue {'on ' if on else 'off'} ", end="")
                 cpu = ", ".join(f"{k} {v:.0f}%" for k, v in result["cpu"].items())
                 print(f"swipers {n:4}: next item p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms"
                       f"  (max {result['max_ms']:.0f}, {result['moves']} moves)  events {result['events_per_s']:6.0f}/s"
@@ -1035,6 +1059,18 @@ async def run_one(args, posts: int) -> dict:
                     os.killpg(api.pid, signal.SIGKILL)
             services.stop()
 
+    if args.index_ab:
+        print()
+        print("catalogue index on against off, same api, same data, alternating phases (ratio: on / off)")
+        for n in counts:
+            on = [r for r in phases if r["swipers"] == n and r["catalogue"]]
+            off = [r for r in phases if r["swipers"] == n and r["catalogue"] is False]
+            for key in ("p50_ms", "p99_ms"):
+                a, b = statistics.median(r[key] for r in on), statistics.median(r[key] for r in off)
+                print(f"{n:5} swipers {key[:3]}: on {', '.join(f'{r[key]:.1f}' for r in on)} (median {a:.1f}) |"
+                      f" off {', '.join(f'{r[key]:.1f}' for r in off)} (median {b:.1f}) | ratio {a / b:.2f}")
+            a, b = statistics.median(r["cpu"]["api"] for r in on), statistics.median(r["cpu"]["api"] for r in off)
+            print(f"{n:5} swipers api cpu: on {a:.0f}% off {b:.0f}%")
     print()
     print("swipe stream")
     print(f"{'swipers':>7} {'p50 ms':>7} {'p99 ms':>7} {'events/s':>9} {'api cpu':>8} {'nx cpu':>7} {'valkey':>7} {'loadgen':>8}")

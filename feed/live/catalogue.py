@@ -24,7 +24,11 @@ session's interest and answers those the pool does not hold as a
   query, at most ``PENDING`` waiting), so the posts join the next build.
   A first version waited for them in the build: at 500 swipers on 2 shared
   cores that put nx-27017's reads of 200 embeddings on the path of the next
-  item (p50 2.5 s, docs/PERFORMANCE.md)."""
+  item (p50 2.5 s, docs/PERFORMANCE.md).
+* ``similar`` says whether its answer was whole (nothing still to read);
+  a session keeps a whole answer and gives it again while the index
+  version and its taste stay (``feed.serving.for_you``), so most rebuilds
+  do not search at all."""
 
 from __future__ import annotations
 
@@ -65,6 +69,7 @@ class CatalogueReader:
         self.reads = 0  # posts read from Mongo (for the bench)
         self._pending: dict[str, None] = {}  # ids to read, oldest ask first
         self._reader: asyncio.Task | None = None
+        self.enabled = True  # False: answers nothing, as without an index (bench/feed.py --index-ab)
 
     def index(self) -> ann.Catalogue | None:
         """The newest version written, opened (looked for at most every ``CHECK_S``)."""
@@ -85,16 +90,23 @@ class CatalogueReader:
 
     def nearest(self, direction: np.ndarray | None, k: int = K) -> list[str]:
         """Post ids nearest ``direction`` in the whole catalogue (empty without an index)."""
-        catalogue = self.index()
+        catalogue = self.index() if self.enabled else None
         if catalogue is None or direction is None or len(catalogue) == 0:
             return []
         return catalogue.search(direction, k)
 
-    async def similar(self, direction: np.ndarray | None, *, k: int = K) -> Table:
-        """The posts nearest ``direction`` that the pool does not hold, as extras."""
+    def version(self) -> int:
+        """The version of the index open now (-1: none)."""
+        catalogue = self.index() if self.enabled else None
+        return -1 if catalogue is None else catalogue.version
+
+    async def similar(self, direction: np.ndarray | None, *, k: int = K) -> tuple[Table, bool]:
+        """The posts nearest ``direction`` that the pool does not hold, as
+        extras, and whether that answer is whole (False: some were still to be
+        read, or read too long ago, and will be there for a later ask)."""
         outside = [pid for pid in self.nearest(direction, k) if pid not in self.pool.rows]
         if not outside:
-            return build_table([], self.pool.dim)
+            return build_table([], self.pool.dim), True
         now = time.time()
         missing = [pid for pid in outside if pid not in self.rows or pid not in self.pool.outside or now - self.rows[pid][4] > STALE_S]
         if missing:
@@ -105,7 +117,7 @@ class CatalogueReader:
             if row is not None:
                 self.rows.move_to_end(pid)
                 found.append((pid, row[0], row[1], row[2], row[3]))
-        return build_table(found, self.pool.dim)
+        return build_table(found, self.pool.dim), not missing
 
     def _want(self, post_ids: list[str]) -> None:
         for pid in post_ids:

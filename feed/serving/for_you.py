@@ -79,6 +79,8 @@ MAX_TOPICS = 20
 CHECKED = 2 * SHORTLIST  # best candidates checked against the seen sets per build: the shortlist is the best unseen of them
 REUSE_S = REBUILD_AFTER_S  # a shortlist serves this long after it was built, in one session or in the next ones of its user
 SHARED_MAX = 20_000  # users whose last shortlist a process keeps
+SIMILAR_REUSE = 0.97  # the catalogue's last answer serves a taste this close (cosine) to the one it was asked for ...
+SIMILAR_KEEP_S = 120.0  # ... for this long
 REBUILD_MIN_S = 10.0  # a drifting taste rebuilds the shortlist at most this often (it is re-scored every pick)
 EMPTY_REFRESH_S = 0.5  # a pick that finds nothing reads the newest posts first, unless the pool did this recently
 
@@ -167,6 +169,7 @@ class ForYou:
         self.extras: Table = build_table([], pool.dim)
         self.muted_version = 0
         self._shortlist: Shortlist | None = None
+        self._similar: tuple[int, np.ndarray, Table, float] | None = None  # the catalogue's last whole answer (``_catalogue_extras``)
         self.tail_size = max(rules.author_window, rules.explore_every, rules.mmr_memory)
         self.defer_rebuilds = False  # a rebuild drift or age calls for waits for ``refresh`` (module doc)
         self.rebuild_due = False
@@ -383,10 +386,26 @@ class ForYou:
             self._shortlist = built
             self._share(built)
 
+    async def _catalogue_extras(self, now: float, direction: np.ndarray | None) -> Table | None:
+        """The catalogue's nearest posts beyond the pool (``feed.live.catalogue``).
+        A whole answer is kept and given again while the index version is the
+        same, the taste has barely moved (``SIMILAR_REUSE``) and it is younger
+        than ``SIMILAR_KEEP_S``: most rebuilds are for age or a few swipes, and
+        the search, the id decoding and the table would come out the same."""
+        if self.catalogue is None or direction is None:
+            return None
+        version = self.catalogue.version()
+        held = self._similar
+        if held is not None and held[0] == version and now - held[3] < SIMILAR_KEEP_S and float(direction @ held[1]) >= SIMILAR_REUSE:
+            return held[2]
+        table, whole = await self.catalogue.similar(direction)
+        self._similar = (version, direction, table, now) if whole else None
+        return table
+
     async def _build(self, now: float, direction: np.ndarray | None) -> Shortlist | None:
         if self.seen_memory is not None:
             self._exclude(self.seen_memory.of(self.viewer.user_id))
-        similar = await self.catalogue.similar(direction) if self.catalogue is not None and direction is not None else None
+        similar = await self._catalogue_extras(now, direction)
         for _ in range(max(6, len(self.pool) // CHECKED + 2)):  # until no unseen candidate is left
             cands = gather(
                 self.pool, self.extras, self.viewer, interest=direction, now=now,

@@ -145,3 +145,46 @@ def test_a_large_catalogue_gets_the_inverted_index_memory_mapped(tmp_path, monke
     exact = np.argsort(-(vectors @ vectors[11]))[:50]
     got = opened.search(vectors[11], 50)
     assert got[0] == "post_00011" and len(set(got) & {ids[i] for i in exact}) >= 40
+
+
+async def test_a_session_asks_the_catalogue_again_only_when_its_answer_would_change(world):
+    """A rebuild for age or a few swipes reuses the session's last whole
+    answer; a taste that moved, a new index version, or an answer that was
+    still waiting for reads asks again."""
+    cats, skis, rt = await a_catalogue(world)
+    try:
+        indexer = IndexBuilder(world.stores)
+        await indexer.refresh()
+        rt.catalogue._checked_at = 0.0
+        asked: list[int] = []
+        similar = rt.catalogue.similar
+
+        async def counted(direction, **kw):
+            answer = await similar(direction, **kw)
+            asked.append(len(answer[0]))
+            return answer
+
+        rt.catalogue.similar = counted
+        cat_taste = np.asarray((await embed_async(["a cat playing the piano"]))[0], dtype=np.float32)
+        ski_taste = np.asarray((await embed_async(["skiing down a snowy mountain"]))[0], dtype=np.float32)
+        user = await make_user(world.stores)
+        state = sessions.new(rt.stores, user_id=user["user"]["id"], kind="for_you", window=4, interest=interest.to_bytes(cat_taste))
+        source = ranker.for_you(rt, state, await rt.viewers.viewer(user["user"]["id"]), follow_graph=False)
+        await source.prepare()
+        now = source.clock()
+
+        await source._build(now, cat_taste)  # the rows beyond the pool are not read yet: not whole
+        await rt.catalogue.settled()
+        await source._build(now, cat_taste)
+        assert len(asked) == 2 and asked[1] > 0
+        await source._build(now + 5, cat_taste)  # age: the same answer
+        assert len(asked) == 2
+        await source._build(now + 6, ski_taste)  # the taste moved
+        assert len(asked) == 3
+        [late] = await seed_posts(world.stores, [{"author_id": (await make_authors(world.stores, 1))[0], "caption": "a cat on a piano stool", "age_h": 30}])
+        assert await indexer.refresh()
+        rt.catalogue._checked_at = 0.0
+        await source._build(now + 7, ski_taste)  # a new version of the index
+        assert len(asked) == 4
+    finally:
+        await rt.stop()
