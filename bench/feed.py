@@ -769,6 +769,8 @@ async def page_sources(url: str) -> dict[str, float]:
     found = {m.group(1): float(m.group(2)) for m in re.finditer(r'^fabula_feed_pages_total\{source="(\w+)"\} (\S+)$', text, re.MULTILINE)}
     for m in re.finditer(r'^fabula_feed_opening_misses_total\{reason="(\w+)"\} (\S+)$', text, re.MULTILINE):
         found[f"miss {m.group(1)}"] = float(m.group(2))
+    for m in re.finditer(r'^fabula_feed_shortlist_builds_total\{reason="([^"]+)"\} (\S+)$', text, re.MULTILINE):
+        found[f"build {m.group(1)}"] = float(m.group(2))
     return found
 
 
@@ -1014,24 +1016,29 @@ async def run_one(args, posts: int) -> dict:
                 gc.freeze()
                 gc.set_threshold(20_000, 20, 50)
             plan = [(n, None) for n in counts]
-            if args.index_ab:  # pairs of phases, catalogue on and off, in alternating order
-                plan = [(n, on) for n in counts for pair in range(args.index_ab) for on in ((True, False) if pair % 2 == 0 else (False, True))]
+            if args.index_ab:  # pairs of phases, catalogue on and off, in alternating order, after a warm-up phase not counted
+                plan = [(max(counts), "warm-up")] + [
+                    (n, on) for n in counts for pair in range(args.index_ab) for on in ((True, False) if pair % 2 == 0 else (False, True))]
             for n, on in plan:
-                if on is not None:
+                if isinstance(on, bool):
                     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
                         assert (await http.post(CATALOGUE_PATH, params={"on": str(on).lower()})).status_code == 201
+                builds = await page_sources(url)
                 result = await swipe_phase(ws_url, tokens, n, pids, window=args.window, dwell_s=args.dwell_ms / 1000,
                                            duration=args.duration, seed_=rng.randint(0, 2**31), api_url=url if args.mongo_ops else None)
+                builds = {k[6:]: v - builds.get(k, 0) for k, v in (await page_sources(url)).items() if k.startswith("build ") and v > builds.get(k, 0)}
                 result["catalogue"] = on
                 phases.append(result)
                 if on is not None:
-                    print(f"catalogue {'on ' if on else 'off'} ", end="")
+                    print("warm-up (not counted) " if on == "warm-up" else f"catalogue {'on ' if on else 'off'} ", end="")
                 cpu = ", ".join(f"{k} {v:.0f}%" for k, v in result["cpu"].items())
                 print(f"swipers {n:4}: next item p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms"
                       f"  (max {result['max_ms']:.0f}, {result['moves']} moves)  events {result['events_per_s']:6.0f}/s"
                       f"  counts pushed {result['counts_msgs']} ({result['count_updates']} posts)  errors {result['errors']}  | cpu {cpu}"
                       f"  | sessions opened in {result['open_s']:.1f}s | load generator's worst GC pause {result['gc_worst_ms']:.1f} ms",
                       flush=True)
+                if builds:
+                    print("    shortlist builds (from opening to the end of the phase): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(builds.items())), flush=True)
                 if result["mongo_per_s"]:
                     print("    Mongo commands per second (mean time from send to reply): " + _ops_line(result["mongo_per_s"], 1, 8), flush=True)
             scale["memory"] = api_memory(api.pid)
@@ -1063,7 +1070,7 @@ async def run_one(args, posts: int) -> dict:
         print()
         print("catalogue index on against off, same api, same data, alternating phases (ratio: on / off)")
         for n in counts:
-            on = [r for r in phases if r["swipers"] == n and r["catalogue"]]
+            on = [r for r in phases if r["swipers"] == n and r["catalogue"] is True]
             off = [r for r in phases if r["swipers"] == n and r["catalogue"] is False]
             for key in ("p50_ms", "p99_ms"):
                 a, b = statistics.median(r[key] for r in on), statistics.median(r[key] for r in off)

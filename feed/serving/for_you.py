@@ -45,6 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from prometheus_client import Counter
 
 from core.stores import Stores
 from feed.ranking import interest as taste
@@ -67,11 +68,14 @@ from feed.ranking.scoring import WEIGHTS, Weights, scores
 from feed.serving import seen, sessions
 from feed.serving.seen_memory import SeenMemory
 from feed.serving.sessions import SessionState
+
 from feed.social import posts as feed_posts
 from feed.social.posts import Post
 from feed.viewer import Viewer, ViewerGraphs
 
 SHORTLIST = 120
+BUILDS = Counter("fabula_feed_shortlist_builds", "for-you shortlist builds, by why (later: left for the session's refresh)", ["reason"])
+_BUILDS = {r: BUILDS.labels(r) for r in ("first", "taste muted", "used up", "drift", "age", "drift, later", "age, later")}
 REBUILD_AFTER_S = 30.0
 DRIFT = 0.8
 TOPIC_MUTE = 0.85  # posts this close to a not-interested post are left out for the session
@@ -370,7 +374,12 @@ class ForYou:
                 return sl, False
             if serves and self.defer_rebuilds and age <= 2 * REBUILD_AFTER_S:
                 self.rebuild_due = True
+                _BUILDS["drift, later" if drifted and age <= REBUILD_AFTER_S else "age, later"].inc()
                 return sl, False
+            reason = "taste muted" if sl.muted_version != self.muted_version else "used up" if not serves else "drift" if drifted and age <= REBUILD_AFTER_S else "age"
+        else:
+            reason = "first"
+        _BUILDS[reason].inc()
         self._shortlist = await self._build(now, direction)
         if self._shortlist is not None:
             self._share(self._shortlist)
