@@ -63,6 +63,15 @@ swipers and wrk. Usage (from the repository root):
 on asyncio's own loop instead of uvloop);
 ``--keep-log`` keeps that log.
 
+``--index-ab PAIRS`` compares the catalogue index used and not used by the
+same api on the same data: after a warm-up phase that is not counted,
+PAIRS pairs of phases per swiper count, on then off, off then on, ...
+(switched through the bench-only POST /bench/catalogue?on=), then the
+medians and their ratio. ``--memory-every S`` samples the api's RSS every S
+seconds of each measured phase (for the flatness run: ``--swipers 500
+--duration 600 --memory-every 60``). Each phase prints the shortlist builds
+it caused, by reason (``fabula_feed_shortlist_builds_total``).
+
 Needs wrk (Debian: apt-get install -y wrk) for the HTTP part.
 """
 
@@ -525,7 +534,7 @@ def cpu_seconds(pids: dict[str, int | list[int]]) -> dict[str, float]:
 
 
 async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int], *, window: int, dwell_s: float, duration: float, seed_: int,
-                      api_url: str | None = None) -> dict:
+                      api_url: str | None = None, memory_every: float = 0.0) -> dict:
     """``n`` swipers for ``duration`` measured seconds (and, with ``api_url``, the api's Mongo commands per second meanwhile)."""
     stats = Stats()
     stop = asyncio.Event()
@@ -548,8 +557,16 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
     stats.measuring = True
     pauses: list[tuple[int, float]] = []
     untrack = _track_gc_pauses(pauses)  # this process's: they would count as latency
+    rss: list[tuple[float, float]] = []  # (seconds into the phase, api RSS MB), with memory_every
     try:
-        await asyncio.sleep(duration)
+        if memory_every > 0:
+            end = t0 + duration
+            while (left := end - time.perf_counter()) > 0:
+                rss.append((time.perf_counter() - t0, api_memory(pids["api"])["rss"]))
+                await asyncio.sleep(min(memory_every, left))
+            rss.append((time.perf_counter() - t0, api_memory(pids["api"])["rss"]))
+        else:
+            await asyncio.sleep(duration)
     finally:
         untrack()
     stats.measuring = False
@@ -569,7 +586,7 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
         "max_ms": lat[-1] * 1000 if lat else float("nan"), "events_per_s": stats.events / wall,
         "counts_msgs": stats.counts, "count_updates": stats.count_updates, "errors": stats.errors, "exhausted": stats.exhausted,
         "cpu": {k: 100 * (after[k] - before[k]) / wall for k in pids}, "gc_worst_ms": 1000 * max((p for _, p in pauses), default=0.0),
-        "mongo_per_s": ops,
+        "mongo_per_s": ops, "rss": rss,
     }
 
 
@@ -827,6 +844,8 @@ def main() -> int:
                         help="opening builders beside the api (default 1, as fabula dev runs; 0: every page is ranked in the api)")
     parser.add_argument("--builder-nice", type=int, default=19, help="the builders' --nice (default 19, as fabula dev runs them)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--memory-every", type=float, default=0.0, metavar="S",
+                        help="sample the api's RSS every S seconds of each measured phase and print its growth (with a long --duration)")
     parser.add_argument("--index-ab", type=int, default=0, metavar="PAIRS",
                         help="for each swiper count, PAIRS pairs of phases with the catalogue index used and not used by the"
                              " same api (alternating order), and the ratios (one api worker)")
@@ -1025,7 +1044,8 @@ async def run_one(args, posts: int) -> dict:
                         assert (await http.post(CATALOGUE_PATH, params={"on": str(on).lower()})).status_code == 201
                 builds = await page_sources(url)
                 result = await swipe_phase(ws_url, tokens, n, pids, window=args.window, dwell_s=args.dwell_ms / 1000,
-                                           duration=args.duration, seed_=rng.randint(0, 2**31), api_url=url if args.mongo_ops else None)
+                                           duration=args.duration, seed_=rng.randint(0, 2**31), api_url=url if args.mongo_ops else None,
+                                           memory_every=args.memory_every)
                 builds = {k[6:]: v - builds.get(k, 0) for k, v in (await page_sources(url)).items() if k.startswith("build ") and v > builds.get(k, 0)}
                 result["catalogue"] = on
                 phases.append(result)
@@ -1037,6 +1057,10 @@ async def run_one(args, posts: int) -> dict:
                       f"  counts pushed {result['counts_msgs']} ({result['count_updates']} posts)  errors {result['errors']}  | cpu {cpu}"
                       f"  | sessions opened in {result['open_s']:.1f}s | load generator's worst GC pause {result['gc_worst_ms']:.1f} ms",
                       flush=True)
+                if result["rss"]:
+                    first, last = result["rss"][0][1], result["rss"][-1][1]
+                    print(f"    api RSS during the phase (MB): " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in result["rss"])
+                          + f"; last / first {last / first:.3f}, peak / first {max(m for _, m in result['rss']) / first:.3f}", flush=True)
                 if builds:
                     print("    shortlist builds (from opening to the end of the phase): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(builds.items())), flush=True)
                 if result["mongo_per_s"]:
