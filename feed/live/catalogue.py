@@ -25,10 +25,11 @@ session's interest and answers those the pool does not hold as a
   A first version waited for them in the build: at 500 swipers on 2 shared
   cores that put nx-27017's reads of 200 embeddings on the path of the next
   item (p50 2.5 s, docs/PERFORMANCE.md).
-* ``similar`` says whether its answer was whole (nothing still to read);
-  a session keeps a whole answer and gives it again while the index
-  version and its taste stay (``feed.serving.for_you``), so most rebuilds
-  do not search at all."""
+* ``similar`` answers post ids and whether all of them were at hand;
+  ``extras`` makes the table. A session keeps a whole answer's ids (not the
+  table: 200 embeddings are 300 KB a session) and gives them again while
+  the index version and its taste stay (``feed.serving.for_you``), so most
+  rebuilds do not search at all."""
 
 from __future__ import annotations
 
@@ -100,24 +101,28 @@ class CatalogueReader:
         catalogue = self.index() if self.enabled else None
         return -1 if catalogue is None else catalogue.version
 
-    async def similar(self, direction: np.ndarray | None, *, k: int = K) -> tuple[Table, bool]:
-        """The posts nearest ``direction`` that the pool does not hold, as
-        extras, and whether that answer is whole (False: some were still to be
-        read, or read too long ago, and will be there for a later ask)."""
+    async def similar(self, direction: np.ndarray | None, *, k: int = K) -> tuple[list[str], bool]:
+        """The ids of the posts nearest ``direction`` that the pool does not
+        hold, and whether all of them are at hand (False: some were still to be
+        read, or read too long ago, and will be there for a later ask).
+        ``extras`` makes them a table."""
         outside = [pid for pid in self.nearest(direction, k) if pid not in self.pool.rows]
-        if not outside:
-            return build_table([], self.pool.dim), True
         now = time.time()
         missing = [pid for pid in outside if pid not in self.rows or pid not in self.pool.outside or now - self.rows[pid][4] > STALE_S]
         if missing:
             self._want(missing)
+        return outside, not missing
+
+    def extras(self, post_ids: list[str]) -> Table:
+        """The posts among ``post_ids`` that are at hand (read, and not taken
+        into the pool since), as a ``Table`` of extras."""
         found = []
-        for pid in outside:
+        for pid in post_ids:
             row = self.rows.get(pid)
-            if row is not None:
+            if row is not None and pid not in self.pool.rows:
                 self.rows.move_to_end(pid)
                 found.append((pid, row[0], row[1], row[2], row[3]))
-        return build_table(found, self.pool.dim), not missing
+        return build_table(found, self.pool.dim)
 
     def _want(self, post_ids: list[str]) -> None:
         for pid in post_ids:

@@ -173,7 +173,7 @@ class ForYou:
         self.extras: Table = build_table([], pool.dim)
         self.muted_version = 0
         self._shortlist: Shortlist | None = None
-        self._similar: tuple[int, np.ndarray, Table, float] | None = None  # the catalogue's last whole answer (``_catalogue_extras``)
+        self._similar: tuple[int, np.ndarray, list[str], float] | None = None  # the catalogue's last whole answer, as ids (``_catalogue_extras``)
         self.tail_size = max(rules.author_window, rules.explore_every, rules.mmr_memory)
         self.defer_rebuilds = False  # a rebuild drift or age calls for waits for ``refresh`` (module doc)
         self.rebuild_due = False
@@ -400,16 +400,17 @@ class ForYou:
         A whole answer is kept and given again while the index version is the
         same, the taste has barely moved (``SIMILAR_REUSE``) and it is younger
         than ``SIMILAR_KEEP_S``: most rebuilds are for age or a few swipes, and
-        the search, the id decoding and the table would come out the same."""
+        the search and the id decoding would come out the same. Only the ids
+        are kept; the table is made again from the reader's rows."""
         if self.catalogue is None or direction is None:
             return None
         version = self.catalogue.version()
         held = self._similar
         if held is not None and held[0] == version and now - held[3] < SIMILAR_KEEP_S and float(direction @ held[1]) >= SIMILAR_REUSE:
-            return held[2]
-        table, whole = await self.catalogue.similar(direction)
-        self._similar = (version, direction, table, now) if whole else None
-        return table
+            return self.catalogue.extras(held[2])
+        ids, whole = await self.catalogue.similar(direction)
+        self._similar = (version, direction, ids, now) if whole else None
+        return self.catalogue.extras(ids)
 
     async def _build(self, now: float, direction: np.ndarray | None) -> Shortlist | None:
         if self.seen_memory is not None:
