@@ -235,7 +235,7 @@ class ForYou:
             fresh = fresh_mask(t.count("views")[rows], (self.clock() - t.created[rows]) / 3600.0, self.priors)
             has_embedding = t.embeddings[rows].any(axis=1)
             for (pid, row), is_fresh, has in zip(in_pool.items(), fresh.tolist(), has_embedding.tolist()):
-                self.meta[pid] = PostMeta(t.authors[row], t.embeddings[row] if has else None, is_fresh)
+                self.meta[pid] = PostMeta(t.authors[row], t.embeddings[row].copy() if has else None, is_fresh)  # not a view of the pool's table
         missing = [pid for pid in todo if pid not in in_pool]
         if missing:
             for post in (await feed_posts.get_posts(self.stores, missing)).values():
@@ -354,7 +354,7 @@ class ForYou:
                 if pid not in ok:
                     break  # re-pick from here: the sequence after a dropped item no longer holds
                 post = ok[pid]
-                emb = sl.table.embeddings[r]
+                emb = sl.table.embeddings[r].copy()  # its own: a view would keep the whole shortlist alive with the session
                 self.meta[pid] = PostMeta(post.author_id, emb if emb.any() else None, bool(sl.fresh[r]))
                 picks.append(Picked(post, sl.sources[r]))
             self._exclude(gone)
