@@ -108,6 +108,7 @@ STATIC_PATH = "/bench/page-static"
 ROUND_TRIPS_PATH = "/bench/round-trips"
 MONGO_OPS_PATH = "/bench/mongo-ops"
 CATALOGUE_PATH = "/bench/catalogue"
+MEMORY_TOP_PATH = "/bench/memory-top"
 TIME_PREFIX = "µs "  # in the Mongo-ops counter: time spent, not commands
 HELLO_NAME = "GET /bench/hello (auth)"
 FLOOR_NAME = "GET /bench/feed-floor (no ranking)"
@@ -213,6 +214,26 @@ def make_app():
         (await ready(stores)).catalogue.enabled = on
         return {"catalogue": on}
 
+    snapshots: list = []
+
+    @get(MEMORY_TOP_PATH)
+    async def memory_top(n: int = 25) -> list[str]:
+        """What the api allocated and still holds since the last call, by where
+        (the api must run with PYTHONTRACEMALLOC set: --tracemalloc)."""
+        import tracemalloc
+
+        if not tracemalloc.is_tracing():
+            return ["not tracing: start the api with PYTHONTRACEMALLOC=<frames>"]
+        snap = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        before = snapshots[-1] if snapshots else None
+        snapshots[:] = [snap]
+        stats = snap.compare_to(before, "traceback") if before is not None else snap.statistics("traceback")
+        out = []
+        for stat in stats[:n]:
+            where = " <- ".join(f"{f.filename.split('/site-packages/')[-1].replace('/work/main/', '')}:{f.lineno}" for f in stat.traceback[:4])
+            out.append(f"{getattr(stat, 'size_diff', stat.size) / 2**20:+.1f} MB ({getattr(stat, 'count_diff', stat.count):+d} blocks) {where}")
+        return out
+
     mongo_ops = _count_mongo_ops()  # before the app's client exists: pymongo's listeners apply to clients made later
 
     @get(MONGO_OPS_PATH)
@@ -229,6 +250,7 @@ def make_app():
     app.register(page_static)
     app.register(round_trips)
     app.register(catalogue_switch)
+    app.register(memory_top)
     if os.environ.get("FABULA_BENCH_LAG"):
         app.on_startup.append(_watch_lag)
     return app
@@ -534,7 +556,7 @@ def cpu_seconds(pids: dict[str, int | list[int]]) -> dict[str, float]:
 
 
 async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int], *, window: int, dwell_s: float, duration: float, seed_: int,
-                      api_url: str | None = None, memory_every: float = 0.0) -> dict:
+                      api_url: str | None = None, memory_every: float = 0.0, on_sample=None) -> dict:
     """``n`` swipers for ``duration`` measured seconds (and, with ``api_url``, the api's Mongo commands per second meanwhile)."""
     stats = Stats()
     stop = asyncio.Event()
@@ -563,6 +585,8 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
             end = t0 + duration
             while (left := end - time.perf_counter()) > 0:
                 rss.append((time.perf_counter() - t0, api_memory(pids["api"])["rss"]))
+                if on_sample is not None:
+                    await on_sample()
                 await asyncio.sleep(min(memory_every, left))
             rss.append((time.perf_counter() - t0, api_memory(pids["api"])["rss"]))
         else:
@@ -846,6 +870,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--memory-every", type=float, default=0.0, metavar="S",
                         help="sample the api's RSS every S seconds of each measured phase and print its growth (with a long --duration)")
+    parser.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
+                        help="trace the api's allocations (FRAMES deep; slow) and, with --memory-every, print at each sample"
+                             " what it allocated and still holds since the one before, by where")
     parser.add_argument("--index-ab", type=int, default=0, metavar="PAIRS",
                         help="for each swiper count, PAIRS pairs of phases with the catalogue index used and not used by the"
                              " same api (alternating order), and the ratios (one api worker)")
@@ -952,6 +979,8 @@ async def run_one(args, posts: int) -> dict:
             env.setdefault("OPENBLAS_NUM_THREADS", "1")
             if args.lag:
                 env.setdefault("FABULA_BENCH_LAG", "1")
+            if args.tracemalloc:
+                env["PYTHONTRACEMALLOC"] = str(args.tracemalloc)
             env.update(FABULA_MONGO_URL=services.mongo_url, FABULA_REDIS_URL=redis_url, FABULA_NAMESPACE=namespace,
                        FABULA_DATA_DIR=str(tmp_path / "data"), FABULA_LOG_LEVEL=args.log_level, FABULA_LOG_JSON="true",
                        FABULA_METRICS_PUBLIC="true")
@@ -1034,6 +1063,11 @@ async def run_one(args, posts: int) -> dict:
                 gc.collect()
                 gc.freeze()
                 gc.set_threshold(20_000, 20, 50)
+            async def memory_top() -> None:
+                async with httpx.AsyncClient(base_url=url, timeout=300) as http:
+                    lines = (await http.get(MEMORY_TOP_PATH, params={"n": 12})).json()
+                print("    api memory held since the last sample, by where:\n      " + "\n      ".join(lines), flush=True)
+
             plan = [(n, None) for n in counts]
             if args.index_ab:  # pairs of phases, catalogue on and off, in alternating order, after a warm-up phase not counted
                 plan = [(max(counts), "warm-up")] + [
@@ -1045,7 +1079,7 @@ async def run_one(args, posts: int) -> dict:
                 builds = await page_sources(url)
                 result = await swipe_phase(ws_url, tokens, n, pids, window=args.window, dwell_s=args.dwell_ms / 1000,
                                            duration=args.duration, seed_=rng.randint(0, 2**31), api_url=url if args.mongo_ops else None,
-                                           memory_every=args.memory_every)
+                                           memory_every=args.memory_every, on_sample=memory_top if args.tracemalloc else None)
                 builds = {k[6:]: v - builds.get(k, 0) for k, v in (await page_sources(url)).items() if k.startswith("build ") and v > builds.get(k, 0)}
                 result["catalogue"] = on
                 phases.append(result)
