@@ -40,6 +40,7 @@ to the next item; one it runs low on, or a mute, still comes at once.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,6 +84,7 @@ MAX_TOPICS = 20
 CHECKED = 2 * SHORTLIST  # best candidates checked against the seen sets per build: the shortlist is the best unseen of them
 REUSE_S = REBUILD_AFTER_S  # a shortlist serves this long after it was built, in one session or in the next ones of its user
 SHARED_MAX = 20_000  # users whose last shortlist a process keeps
+META_KEPT = 256  # served posts whose author, embedding and freshness a session keeps (``_forget_old_meta``)
 SIMILAR_REUSE = 0.97  # the catalogue's last answer serves a taste this close (cosine) to the one it was asked for ...
 SIMILAR_KEEP_S = 120.0  # ... for this long
 REBUILD_MIN_S = 10.0  # a drifting taste rebuilds the shortlist at most this often (it is re-scored every pick)
@@ -358,7 +360,17 @@ class ForYou:
                 self.meta[pid] = PostMeta(post.author_id, emb if emb.any() else None, bool(sl.fresh[r]))
                 picks.append(Picked(post, sl.sources[r]))
             self._exclude(gone)
+        self._forget_old_meta()
         return picks
+
+    def _forget_old_meta(self) -> None:
+        """Keep what is known of the last ``META_KEPT`` posts only: a session
+        lasts as long as its user swipes, and an event on an older post learns
+        it again (``learn``)."""
+        extra = len(self.meta) - META_KEPT
+        if extra > META_KEPT // 4:  # in steps, not on every pick
+            for pid in list(itertools.islice(self.meta, extra)):
+                del self.meta[pid]
 
     async def _current_shortlist(self, need: int) -> tuple[Shortlist | None, bool]:
         now = self.clock()

@@ -238,3 +238,23 @@ async def test_what_a_session_remembers_of_served_posts_holds_no_shortlist_or_po
             served = len(session.meta)
             assert served >= 30
             assert sum(held.values()) <= served * 384 * 4, f"{sum(held.values())} bytes held for {served} posts"
+
+
+async def test_a_long_session_keeps_what_it_knows_of_its_last_posts_only(world, monkeypatch):
+    """Each served post's author and embedding are kept for the events on it;
+    a session that lasts keeps the last ``META_KEPT`` of them, and an event on
+    an older post learns it again."""
+    from feed.serving import for_you
+
+    monkeypatch.setattr(for_you, "META_KEPT", 8)
+    authors = await make_authors(world.stores, 40)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 2)])
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        source, _ = await open_session(rt, viewer)
+        served = []
+        for _ in range(4):
+            served += [p.post.id for p in await source.next(10)]
+        assert len(served) == 40
+        assert len(source.meta) <= 10 and served[-1] in source.meta and served[0] not in source.meta
+        meta, sig = await source.on_event(served[0], "like", None)  # learnt again, from the pool
+        assert meta is not None and meta.embedding is not None and sig.interest
