@@ -211,6 +211,19 @@ async def test_a_rebuild_the_taste_calls_for_waits_for_refresh_when_deferred(wor
         assert len(served) == 20 and len(set(served)) == 20
 
 
+async def serve_rounds(source: ForYou, rounds: int, *, rebuild: bool = False) -> list[str]:
+    """Ten picks a round; with ``rebuild``, each round from a shortlist built
+    for it (as when the last is used up, old or drifted)."""
+    served: list[str] = []
+    for _ in range(rounds):
+        if rebuild:
+            source._shortlist = None
+        picks = await source.next(10)
+        assert picks
+        served += [p.post.id for p in picks]
+    return served
+
+
 async def test_what_a_session_remembers_of_served_posts_holds_no_shortlist_or_pool(world):
     """The embeddings a session keeps of the posts it served (to learn from
     the events on them) are those posts' own: not views into the shortlist
@@ -221,12 +234,7 @@ async def test_what_a_session_remembers_of_served_posts_holds_no_shortlist_or_po
     await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 8)])
     async with runtime_and_viewer(world.stores) as (rt, viewer):
         source, _ = await open_session(rt, viewer)
-        served = []
-        for _ in range(4):
-            source._shortlist = None  # as when it is used up, old or drifted: the next pick builds one
-            picks = await source.next(10)
-            assert picks
-            served += [p.post.id for p in picks]
+        served = await serve_rounds(source, 4, rebuild=True)
         other, _ = await open_session(rt, (await make_user(world.stores))["user"]["id"])
         await other.learn(served)  # a resumed session learns what it served, from the pool
         for session in (source, other):
@@ -251,9 +259,7 @@ async def test_a_long_session_keeps_what_it_knows_of_its_last_posts_only(world, 
     await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 2)])
     async with runtime_and_viewer(world.stores) as (rt, viewer):
         source, _ = await open_session(rt, viewer)
-        served = []
-        for _ in range(4):
-            served += [p.post.id for p in await source.next(10)]
+        served = await serve_rounds(source, 4)
         assert len(served) == 40
         assert len(source.meta) <= 10 and served[-1] in source.meta and served[0] not in source.meta
         meta, sig = await source.on_event(served[0], "like", None)  # learnt again, from the pool
