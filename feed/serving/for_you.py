@@ -82,6 +82,7 @@ DRIFT = 0.8
 TOPIC_MUTE = 0.85  # posts this close to a not-interested post are left out for the session
 MAX_TOPICS = 20
 CHECKED = 2 * SHORTLIST  # best candidates checked against the seen sets per build: the shortlist is the best unseen of them
+CHECKED_KEPT = 8 * CHECKED  # ids found unseen a session remembers; past this it forgets them all and checks again
 REUSE_S = REBUILD_AFTER_S  # a shortlist serves this long after it was built, in one session or in the next ones of its user
 SHARED_MAX = 20_000  # users whose last shortlist a process keeps
 META_KEPT = 256  # served posts whose author, embedding and freshness a session keeps (``_forget_old_meta``)
@@ -448,6 +449,8 @@ class ForYou:
             # session serves goes into ``out`` itself
             unchecked = [pid for pid in ids if pid not in self.checked]
             already = await seen.already(self.stores, self.viewer.user_id, unchecked) if unchecked else set()
+            if len(self.checked) > CHECKED_KEPT:  # a long session would keep every post it ever considered
+                self.checked.clear()
             self.checked.update(pid for pid in unchecked if pid not in already)
             self._learn_seen(already)
             keep = np.asarray([i for i, pid in zip(order, ids) if pid not in already][:SHORTLIST], dtype=np.int64)

@@ -264,3 +264,23 @@ async def test_a_long_session_keeps_what_it_knows_of_its_last_posts_only(world, 
         assert len(source.meta) <= 10 and served[-1] in source.meta and served[0] not in source.meta
         meta, sig = await source.on_event(served[0], "like", None)  # learnt again, from the pool
         assert meta is not None and meta.embedding is not None and sig.interest
+
+
+async def test_a_long_session_forgets_which_posts_it_found_unseen_and_checks_again(world, monkeypatch):
+    """The ids a session found unseen are a cache of the seen check; past
+    ``CHECKED_KEPT`` it is emptied, and what the user saw meanwhile is still
+    never served."""
+    from feed.serving import for_you
+
+    monkeypatch.setattr(for_you, "CHECKED", 20)  # candidates checked per build
+    monkeypatch.setattr(for_you, "CHECKED_KEPT", 30)
+    authors = await make_authors(world.stores, 40)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 4)])
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        source, _ = await open_session(rt, viewer)
+        served = await serve_rounds(source, 2, rebuild=True)
+        seen_elsewhere = [pid for pid in rt.pool.table.ids if pid not in served][:40]
+        await seen.mark(world.stores, viewer, seen_elsewhere)  # seen in another session meanwhile
+        served += await serve_rounds(source, 4, rebuild=True)
+        assert len(source.checked) <= 30 + 20
+        assert len(served) == len(set(served)) and not set(served[20:]) & set(seen_elsewhere)
