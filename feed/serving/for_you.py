@@ -69,7 +69,6 @@ from feed.ranking.scoring import WEIGHTS, Weights, scores
 from feed.serving import seen, sessions
 from feed.serving.seen_memory import SeenMemory
 from feed.serving.sessions import SessionState
-
 from feed.social import posts as feed_posts
 from feed.social.posts import Post
 from feed.viewer import Viewer, ViewerGraphs
@@ -385,11 +384,12 @@ class ForYou:
             due = age > REBUILD_AFTER_S or (drifted and age >= REBUILD_MIN_S)
             if serves and not due:
                 return sl, False
+            cause = "age" if age > REBUILD_AFTER_S else "drift"  # why it is due
             if serves and self.defer_rebuilds and age <= 2 * REBUILD_AFTER_S:
                 self.rebuild_due = True
-                _BUILDS["drift, later" if drifted and age <= REBUILD_AFTER_S else "age, later"].inc()
+                _BUILDS[f"{cause}, later"].inc()
                 return sl, False
-            reason = "taste muted" if sl.muted_version != self.muted_version else "used up" if not serves else "drift" if drifted and age <= REBUILD_AFTER_S else "age"
+            reason = cause if serves else "taste muted" if sl.muted_version != self.muted_version else "used up"
         else:
             reason = "first"
         _BUILDS[reason].inc()
