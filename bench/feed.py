@@ -230,7 +230,7 @@ def make_app():
         stats = snap.compare_to(before, "traceback") if before is not None else snap.statistics("traceback")
         out = []
         for stat in stats[:n]:
-            where = " <- ".join(f"{f.filename.split('/site-packages/')[-1].replace('/work/main/', '')}:{f.lineno}" for f in stat.traceback[:4])
+            where = " <- ".join(f"{f.filename.split('/site-packages/')[-1].replace(str(ROOT) + '/', '')}:{f.lineno}" for f in stat.traceback[:4])
             out.append(f"{getattr(stat, 'size_diff', stat.size) / 2**20:+.1f} MB ({getattr(stat, 'count_diff', stat.count):+d} blocks) {where}")
         return out
 
