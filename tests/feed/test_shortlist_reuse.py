@@ -284,3 +284,51 @@ async def test_a_long_session_forgets_which_posts_it_found_unseen_and_checks_aga
         served += await serve_rounds(source, 4, rebuild=True)
         assert len(source.checked) <= 30 + 20
         assert len(served) == len(set(served)) and not set(served[20:]) & set(seen_elsewhere)
+
+
+async def test_a_long_session_keeps_what_its_tail_and_window_need(world):
+    """``META_KEPT`` as shipped: bounded well under what a 10-minute session
+    serves (about 200 posts at a 3 s dwell, which the earlier bound of 256
+    never reached), yet every post of the diversity tail and of a full
+    window is still known without a read."""
+    from feed.serving import for_you
+    from server.ws.feed_session import MAX_WINDOW
+
+    authors = await make_authors(world.stores, 40)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 4)])
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        source, _ = await open_session(rt, viewer)
+        assert for_you.META_KEPT >= source.tail_size + MAX_WINDOW
+        served = await serve_rounds(source, 12, rebuild=True)
+        assert len(served) == 120
+        assert len(source.meta) <= for_you.META_KEPT + for_you.META_KEPT // 4 + 10
+        assert len(source.meta) < len(served) // 2  # the bound bites within a few minutes of swiping
+        assert all(pid in source.meta for pid in served[-(source.tail_size + MAX_WINDOW):])
+        authors_tail, _, _ = source._history(served)  # served by the stream, the tail would be state.served's
+        assert authors_tail and "" not in authors_tail
+
+
+async def test_a_process_forgets_shortlists_too_old_to_take_over(world):
+    """Each user's last shortlist is kept for their next session only while it
+    may be taken over (``REUSE_S``): the process holds its recent users'
+    shortlists, not one for everyone it ever served."""
+    authors = await make_authors(world.stores, 40)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 4)])
+    now = [1_000_000_000.0]
+    async with runtime_and_viewer(world.stores) as (rt, first_user):
+        users = [first_user] + [(await make_user(world.stores))["user"]["id"] for _ in range(3)]
+
+        async def build(user: str, at: float) -> None:
+            source, _ = await open_session(rt, user, clock=lambda: at)
+            assert await source.next(1)
+
+        for user in users[:3]:
+            await build(user, now[0])
+            now[0] += 1.0
+        assert list(rt.shortlists) == users[:3]
+        now[0] = rt.shortlists[users[1]].shortlist.built_at + REUSE_S + 0.5  # the first two are too old, the third is not
+        await build(users[3], now[0])
+        assert list(rt.shortlists) == users[2:]
+        # a user building again moves to the end, so the order stays the order of building
+        await build(users[2], now[0] + 1.0)
+        assert list(rt.shortlists) == [users[3], users[2]]
