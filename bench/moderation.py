@@ -6,6 +6,7 @@ one ``moderate_prompt`` call.
     python -m bench.moderation --split train   # the train split (what the thresholds were fitted on)
     python -m bench.moderation --file my.jsonl # another labelled set, same format
     python -m bench.moderation --misses        # also list every wrong decision
+    python -m bench.moderation --runtimes      # MiniLM's forward pass in each runtime considered
 
 Definitions, per category C (rows of the table are the labels, columns what
 the moderation answered):
@@ -20,6 +21,16 @@ Latency: wall time of ``moderate_prompt`` per prompt, one prompt at a time,
 after the models are loaded, with torch on one thread (as in a busy api
 process; set ``--threads`` otherwise). Each prompt is timed ``--repeat``
 times.
+
+``--runtimes`` times MiniLM's forward pass alone (one prompt at a time, in
+turn across the runtimes so the machine's load falls on all alike) in torch
+float32, torch's dynamic int8 quantisation (what moderation ran before), and
+ONNX Runtime 8-bit copies (``core.minilm.int8_copy``): unsigned weights
+(served), signed weights, and signed with a reduced range. It prints p50,
+p99, the ratio of p50 to torch int8's, and how closely each copy's
+mean-pooled vector follows float32's (cosine). A copy's decisions are the
+classifier's, trained on its features: the weights file is trained for the
+served copy only.
 """
 
 from __future__ import annotations
@@ -114,6 +125,51 @@ def run(examples: list[Example], repeat: int, show_misses: bool) -> dict:
     return {"figures": figures, "recall": overall_recall, "fpr": overall_fpr, "p50_ms": p50, "p99_ms": p99}
 
 
+def compare_runtimes(texts: list[str], repeat: int) -> dict[str, dict[str, float]]:
+    import numpy as np
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    from core import minilm
+
+    tokenizer, float_model = minilm.load("float")
+    runtimes = {"torch float32": float_model, "torch dynamic int8": quantize_dynamic(float_model, {torch.nn.Linear}, dtype=torch.qint8)}
+    for name, weights, reduce in (("onnxruntime u8 weights (served)", "uint8", False), ("onnxruntime s8 weights", "int8", False),
+                                  ("onnxruntime s8, reduced range", "int8", True)):
+        runtimes[name] = minilm.int8_copy(weights, reduce_range=reduce)[1]
+
+    def forward(model, batch) -> np.ndarray:
+        if isinstance(model, torch.nn.Module):
+            return model(**batch).last_hidden_state.numpy()
+        return model.run(None, {name: batch[name].numpy() for name in minilm.ONNX_INPUTS})[0]
+
+    times: dict[str, list[float]] = {name: [] for name in runtimes}
+    agreement: dict[str, list[float]] = {name: [] for name in runtimes}
+    with torch.inference_mode():
+        for text in texts:
+            batch = tokenizer([text], truncation=True, max_length=128, return_tensors="pt")
+            pooled = {}
+            for _ in range(repeat):
+                for name, model in runtimes.items():
+                    start = time.perf_counter()
+                    hidden = forward(model, batch)
+                    times[name].append((time.perf_counter() - start) * 1000)
+                    pooled[name] = hidden[0].mean(axis=0)
+            reference = pooled["torch float32"]
+            for name, vec in pooled.items():
+                agreement[name].append(float(vec @ reference / (np.linalg.norm(vec) * np.linalg.norm(reference))))
+    baseline = percentile(times["torch dynamic int8"], 0.5)
+    print(f"MiniLM forward pass, one prompt at a time ({len(texts)} prompts x {repeat}):")
+    print(f"{'runtime':<34}{'p50 ms':>8}{'p99 ms':>8}{'p50 / torch int8':>18}{'cosine to float32 (mean, min)':>32}")
+    out = {}
+    for name in runtimes:
+        p50, p99 = percentile(times[name], 0.5), percentile(times[name], 0.99)
+        cos = agreement[name]
+        out[name] = {"p50_ms": p50, "p99_ms": p99, "cos_mean": statistics.fmean(cos), "cos_min": min(cos)}
+        print(f"{name:<34}{p50:>8.2f}{p99:>8.2f}{p50 / baseline:>17.2f}x{statistics.fmean(cos):>20.4f}, {min(cos):.4f}")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", default="test", choices=["test", "train"])
@@ -121,11 +177,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timed calls per prompt")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--misses", action="store_true", help="list every wrong decision")
+    parser.add_argument("--runtimes", action="store_true", help="time MiniLM's forward pass in each runtime considered (no decisions)")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     examples = read_file(args.file) if args.file else split(args.split)
+    if args.runtimes:
+        from policy.normalise import classifier_form
+
+        compare_runtimes([classifier_form(e.text) or "." for e in examples], args.repeat)
+        return
     run(examples, args.repeat, args.misses)
 
 

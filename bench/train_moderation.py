@@ -6,7 +6,7 @@
 
 Reads the train split of ``policy/data/moderation_prompts.jsonl`` only (the
 test split is for ``bench/moderation.py``). Features
-(``policy.moderation_model``): all-MiniLM-L6-v2 int8 token vectors of
+(``policy.moderation_model``): all-MiniLM-L6-v2 8-bit token vectors of
 ``policy.normalise.classifier_form`` of each prompt, mean- and max-pooled,
 then TF-IDF blocks of character 2-5-grams and of words and word pairs (each
 block's vocabulary: the n-grams in at least ``MIN_DF`` prompts of the data
@@ -182,7 +182,7 @@ def train(
     model = fit(design(x, term_lists, everything, vocabularies), y)
     order = [list(model.classes_).index(k) for k in range(len(CLASSES))]
     return {
-        "embedding": "all-MiniLM-L6-v2 int8, mean- and max-pooled, each L2-normalised (core.minilm)",
+        "embedding": "all-MiniLM-L6-v2, ONNX Runtime u8 copy, mean- and max-pooled, each L2-normalised (core.minilm)",
         "classes": CLASSES,
         "coef": [[round(float(v), DECIMALS) for v in model.coef_[i]] for i in order],
         "intercept": [round(float(model.intercept_[i]), DECIMALS) for i in order],

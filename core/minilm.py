@@ -9,16 +9,23 @@ Two copies can be loaded, each with its own tokenizer and lock (fast
 tokenizers are not re-entrant):
 
 - ``"float"``: the model as shipped; the feed's post embeddings.
-- ``"int8"``: the same weights with every Linear layer quantised to int8
-  (torch's dynamic quantisation), three to four times faster on one CPU
-  thread for a short text; prompt moderation reads these. Where the running
-  torch has no dynamic quantisation any more, it is the float model.
+- ``"int8"``: the same model run by ONNX Runtime with its matrix weights
+  and activations quantised to 8 bits: exported from the float model
+  (``torch.onnx.export``) and quantised
+  (``onnxruntime.quantization.quantize_dynamic``) when first loaded, in a few
+  seconds, in memory. Prompt moderation reads these. Both sides are unsigned
+  (u8·u8): signed weights run twice as fast on CPUs with VNNI, but elsewhere
+  their kernels can saturate, so the same prompt would score differently
+  from one host to another (``python -m bench.moderation --runtimes``
+  compares the choices; docs/SAFETY.md has the figures).
 
 ``embed`` is blocking (CPU)."""
 
 from __future__ import annotations
 
+import logging
 import os
+import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -34,7 +41,8 @@ Pooling = Literal["mean", "mean+max"]
 _load_lock = threading.Lock()
 _locks: dict[str, threading.Lock] = {"float": threading.Lock(), "int8": threading.Lock()}
 _loaded: dict[str, tuple[Any, Any]] = {}
-_quantised: dict[str, bool] = {}
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+ONNX_OPSET = 17
 
 
 def model_dir() -> Path:
@@ -56,16 +64,63 @@ def _load_float() -> tuple[Any, Any]:
     return tokenizer, model
 
 
-def _quantise(model: Any) -> tuple[Any, bool]:
+def _traced(model: Any) -> Any:
+    """``model`` as a module of its three inputs, for the exporter."""
     import torch
 
-    try:
-        from torch.ao.quantization import quantize_dynamic
-    except ImportError:  # a torch without eager dynamic quantisation: the float model
-        return model, False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # its deprecation notices, once per process
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8), True
+    class Traced(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    return Traced()
+
+
+class _NoPreprocessingHint(logging.Filter):
+    """onnxruntime's quantiser logs, on the root logger, a hint to run its
+    pre-processing first; that pre-processing fails on this model (incomplete
+    symbolic shapes) and the quantised model serves as it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+def int8_copy(weights: Literal["uint8", "int8"] = "uint8", reduce_range: bool = False) -> tuple[Any, Any]:
+    """(tokenizer, ONNX Runtime session) of an 8-bit copy built from the
+    shipped weights; ``load("int8")`` keeps the default one. The exporter
+    traces a model of its own (it leaves the module it traced altered), so
+    the ``"float"`` copy is never touched."""
+    import onnxruntime as ort
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tokenizer, model = _load_float()
+    example = tokenizer(["a short example prompt"], return_tensors="pt")
+    with tempfile.TemporaryDirectory(prefix="fabula-minilm-") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's tracer warnings, once per process
+        exported, quantised = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
+        torch.onnx.export(
+            _traced(model), tuple(example[name] for name in ONNX_INPUTS), str(exported),
+            input_names=list(ONNX_INPUTS), output_names=["last_hidden_state"],
+            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in (*ONNX_INPUTS, "last_hidden_state")},
+            opset_version=ONNX_OPSET, dynamo=False,
+        )
+        hint = _NoPreprocessingHint()
+        logging.getLogger().addFilter(hint)
+        try:
+            weight_type = QuantType.QUInt8 if weights == "uint8" else QuantType.QInt8
+            quantize_dynamic(str(exported), str(quantised), weight_type=weight_type, reduce_range=reduce_range)
+        finally:
+            logging.getLogger().removeFilter(hint)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # one prompt at a time; callers run it in a thread of their own
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(quantised.read_bytes(), options, providers=["CPUExecutionProvider"])
+    return tokenizer, session
 
 
 def load(variant: Variant = "float") -> tuple[Any, Any]:
@@ -75,17 +130,18 @@ def load(variant: Variant = "float") -> tuple[Any, Any]:
         return found
     with _load_lock:
         if variant not in _loaded:
-            tokenizer, model = _load_float()
-            if variant == "int8":
-                model, _quantised[variant] = _quantise(model)
-            _loaded[variant] = (tokenizer, model)
+            _loaded[variant] = int8_copy() if variant == "int8" else _load_float()
     return _loaded[variant]
 
 
-def is_quantised(variant: Variant = "int8") -> bool:
-    """Whether ``variant`` runs int8 layers (after it was loaded)."""
-    load(variant)
-    return _quantised.get(variant, False)
+def _hidden(variant: Variant, model: Any, batch: Any) -> Any:
+    """The token vectors of a tokenised batch, as a torch tensor."""
+    import torch
+
+    if variant == "int8":
+        feeds = {name: batch[name].numpy() for name in ONNX_INPUTS}
+        return torch.from_numpy(model.run(None, feeds)[0])
+    return model(**batch).last_hidden_state
 
 
 def embed(
@@ -106,7 +162,7 @@ def embed(
             batch = tokenizer(
                 texts[start : start + BATCH], padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
             )
-            hidden = model(**batch).last_hidden_state
+            hidden = _hidden(variant, model, batch)
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)

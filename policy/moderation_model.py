@@ -2,7 +2,7 @@
 over ``benign`` and the categories of ``policy.categories`` (but
 ``real_person``), on two kinds of features of the prompt:
 
-- all-MiniLM-L6-v2 token vectors (``core.minilm``, the int8 copy), mean- and
+- all-MiniLM-L6-v2 token vectors (``core.minilm``, the 8-bit copy), mean- and
   max-pooled (768 features): what the prompt is about, in any wording;
 - TF-IDF of character n-grams (2 to 5 letters, inside words) and of words and
   word pairs of ``policy.normalise.normalise``'s form of the prompt (sublinear
@@ -23,8 +23,8 @@ probability of ``minors`` reaches a lower threshold of its own. Two sets of
 thresholds: ``default``, and ``strict`` (lower) for a prompt that puts a
 cameo or a real person on screen, where a likeness raises the stakes.
 
-Loaded once per process, on first use (about two seconds: the model and its
-quantisation); ``load`` does it ahead of time."""
+Loaded once per process, on first use (a few seconds: the model, its export
+and quantisation); ``load`` does it ahead of time."""
 
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ def model() -> Model:
 
 def embed(prompts: list[str]) -> np.ndarray:
     """The classifier's dense features for ``prompts`` (one row each), each prompt
-    embedded on its own: the int8 layers quantise their inputs per call, so a
+    embedded on its own: the 8-bit copy quantises its inputs per call, so a
     batch would give features a little different from a single prompt's, which
     is what the api scores (training reads the same features as serving)."""
     texts = [classifier_form(p) or "." for p in prompts]

@@ -102,7 +102,7 @@ def assess_prompt(
     """``moderate_prompt`` with how the decision was reached. ``probabilities``:
     the classifier's, when the caller computed them already.
 
-    The classifier embeds one prompt per call: the int8 layers quantise their
+    The classifier embeds one prompt per call: the 8-bit copy quantises its
     inputs per batch, so a prompt embedded in a batch can score a little
     differently from the same prompt alone, as the api sees it."""
     if not normalise(prompt):
