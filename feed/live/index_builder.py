@@ -7,7 +7,9 @@ every ``REFRESH_S`` when there are any (readers switch to it atomically).
 * New posts are found as the pool finds them (``feed.ranking.pool``): the
   newest ids by a sort on ``_id`` with a small limit, widened while all it
   finds is new, then read by id. The first load reads the whole collection
-  once, as a plain scan in batches (rows are kept in id order afterwards).
+  once, in pages of a sort on ``_id`` (``core.mongo_compat.pages_by_id``:
+  nx-27017 holds a plain find's whole answer before its first batch), so
+  rows are in id order from the start.
 * The index is trained again from every vector (kept here as float16) when
   the catalogue has grown past ``RETRAIN_GROWTH`` times what it was trained
   on, or past the flat index's limit; otherwise new posts join the trained
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from pymongo import DESCENDING
 
+from core import mongo_compat
 from core.stores import Stores
 from feed.ranking import ann
 
@@ -74,27 +77,14 @@ class IndexBuilder:
         return ids, vectors
 
     async def _read_all(self) -> tuple[list[str], np.ndarray]:
-        col = self.stores.db["posts"]
         ids: list[str] = []
         parts: list[np.ndarray] = []
-        batch: list[dict] = []
-        # no sort and no filter: nx-27017 streams a plain scan a batch at a time, where a sorted
-        # or filtered one held every document (100k posts: 1.5 GB, minutes, every other query timed out)
-        async for doc in col.find({}, {"_id": 1, "embedding": 1, "visibility": 1}).batch_size(READ_CHUNK):
-            if doc.get("visibility") != "public":
-                continue
-            batch.append(doc)
-            if len(batch) >= READ_CHUNK:
-                got, vecs = self._take(batch)
-                ids += got
-                parts.append(vecs)
-                batch = []
-        got, vecs = self._take(batch)
-        ids += got
-        parts.append(vecs)
+        async for docs in mongo_compat.pages_by_id(self.stores, "posts", {"_id": 1, "embedding": 1, "visibility": 1}, READ_CHUNK):
+            got, vecs = self._take([doc for doc in docs if doc.get("visibility") == "public"])
+            ids += got
+            parts.append(vecs)
         vectors = np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
-        order = np.argsort(np.asarray(ids, dtype=object), kind="stable") if ids else np.zeros(0, dtype=np.int64)
-        return [ids[i] for i in order], vectors[order]
+        return ids, vectors  # in id order, as the pages came
 
     async def _read_new(self) -> tuple[list[str], np.ndarray]:
         col = self.stores.db["posts"]
