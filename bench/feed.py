@@ -1152,6 +1152,7 @@ async def run_one(args, posts: int) -> dict:
                   f"  p99 {statistics.median(r.p99_ms for r in results):7.2f} ms  api {statistics.median(r.api_ms for r in results):.2f} ms"
                   f" + builder {statistics.median(r.ms('builder') for r in results):.2f} ms CPU/request")
         feed_name = next(n for n in tally if n.startswith("GET /v1/feed?"))
+        scale["for_you_rps"] = med[feed_name]
         for hello in ("GET /healthz", HELLO_NAME, FLOOR_NAME, STATIC_NAME):
             ratios = [f.rps / h.rps for f, h in zip(tally[feed_name], tally[hello])]
             print(f"for_you / {hello}: {med[feed_name] / med[hello]:.2f}x (per round {', '.join(f'{x:.2f}' for x in ratios)})")
