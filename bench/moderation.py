@@ -131,6 +131,7 @@ def compare_runtimes(texts: list[str], repeat: int) -> dict[str, dict[str, float
     from torch.ao.quantization import quantize_dynamic
 
     from core import minilm
+    from policy.moderation_model import MAX_TOKENS
 
     tokenizer, float_model = minilm.load("float")
     runtimes = {"torch float32": float_model, "torch dynamic int8": quantize_dynamic(float_model, {torch.nn.Linear}, dtype=torch.qint8)}
@@ -147,7 +148,7 @@ def compare_runtimes(texts: list[str], repeat: int) -> dict[str, dict[str, float
     agreement: dict[str, list[float]] = {name: [] for name in runtimes}
     with torch.inference_mode():
         for text in texts:
-            batch = tokenizer([text], truncation=True, max_length=128, return_tensors="pt")
+            batch = tokenizer([text], truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
             pooled = {}
             for _ in range(repeat):
                 for name, model in runtimes.items():

@@ -44,20 +44,16 @@ async def pages_by_id(stores: Stores, collection: str, projection: dict, page: i
     deleted during it can make the offset skip one document, which the
     next scan reads."""
     col = stores.db[collection]
-    if await is_nx27017(stores):
-        offset = 0
-        while True:
-            docs = await col.find({}, projection).sort("_id", ASCENDING).skip(offset).limit(page).to_list()
-            if docs:
-                yield docs
-            if len(docs) < page:
-                return
-            offset += len(docs)
-    last = None
+    by_offset = await is_nx27017(stores)
+    offset, last = 0, None
     while True:
-        docs = await col.find({"_id": {"$gt": last}} if last is not None else {}, projection).sort("_id", ASCENDING).limit(page).to_list()
+        if by_offset:
+            cursor = col.find({}, projection).sort("_id", ASCENDING).skip(offset)
+        else:
+            cursor = col.find({"_id": {"$gt": last}} if last is not None else {}, projection).sort("_id", ASCENDING)
+        docs = await cursor.limit(page).to_list()
         if docs:
             yield docs
         if len(docs) < page:
             return
-        last = docs[-1]["_id"]
+        offset, last = offset + len(docs), docs[-1]["_id"]

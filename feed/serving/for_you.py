@@ -83,7 +83,7 @@ MAX_TOPICS = 20
 CHECKED = 2 * SHORTLIST  # best candidates checked against the seen sets per build: the shortlist is the best unseen of them
 CHECKED_KEPT = 8 * CHECKED  # ids found unseen a session remembers; past this it forgets them all and checks again
 REUSE_S = REBUILD_AFTER_S  # a shortlist serves this long after it was built, in one session or in the next ones of its user
-SHARED_MAX = 5_000  # users whose last shortlist a process keeps (each about 200 KB; stale ones go first)
+SHARED_MAX = 5_000  # users whose last shortlist a process keeps at most (each about 200 KB; the oldest go first)
 META_KEPT = 48  # served posts whose author, embedding and freshness a session keeps (``_forget_old_meta``):
 # the diversity tail (10) and a full window (20) with room; an event on an older post learns it again
 SIMILAR_REUSE = 0.97  # the catalogue's last answer serves a taste this close (cosine) to the one it was asked for ...
@@ -220,9 +220,7 @@ class ForYou:
     def _share(self, shortlist: Shortlist) -> None:
         if self.shared is None or self.state.interest != self._start_interest or self.state.muted or self.bad_authors:
             return
-        forget_stale_shared(self.shared, shortlist.built_at)
-        if len(self.shared) >= SHARED_MAX:
-            self.shared.clear()
+        forget_old_shared(self.shared, shortlist.built_at)
         self.shared.pop(self.viewer.user_id, None)  # to the end: the dict stays in the order the shortlists were built
         self.shared[self.viewer.user_id] = Shared(shortlist, self._start_interest, self.pool.version)
 
@@ -584,14 +582,15 @@ async def gate(stores: Stores, pool: PostPool, viewer: Viewer, post_ids: list[st
     return allowed, blocked_authors
 
 
-def forget_stale_shared(shared: dict[str, Shared], now: float) -> None:
-    """Drop the shortlists too old to be taken over (``REUSE_S``) from the
-    front of ``shared``, which holds them in the order they were built: what a
-    process keeps is its users of the last ``REUSE_S`` seconds, not everyone
-    it ever served (each entry holds a whole shortlist, about 200 KB)."""
+def forget_old_shared(shared: dict[str, Shared], now: float) -> None:
+    """Make room for one more in ``shared``, which holds the shortlists in the
+    order they were built: drop from its front those too old to be taken over
+    (``REUSE_S``), and the oldest while it holds ``SHARED_MAX``. What a process
+    keeps is its users of the last ``REUSE_S`` seconds, not everyone it ever
+    served (each entry holds a whole shortlist, about 200 KB)."""
     while shared:
         user_id, oldest = next(iter(shared.items()))
-        if now - oldest.shortlist.built_at <= REUSE_S:
+        if len(shared) < SHARED_MAX and now - oldest.shortlist.built_at <= REUSE_S:
             return
         del shared[user_id]
 

@@ -332,3 +332,17 @@ async def test_a_process_forgets_shortlists_too_old_to_take_over(world):
         # a user building again moves to the end, so the order stays the order of building
         await build(users[2], now[0] + 1.0)
         assert list(rt.shortlists) == [users[3], users[2]]
+
+
+async def test_a_full_process_drops_its_oldest_shortlist_not_all_of_them(world, monkeypatch):
+    from feed.serving import for_you
+
+    monkeypatch.setattr(for_you, "SHARED_MAX", 2)
+    authors = await make_authors(world.stores, 40)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 2)])
+    async with runtime_and_viewer(world.stores) as (rt, first_user):
+        users = [first_user] + [(await make_user(world.stores))["user"]["id"] for _ in range(2)]
+        for user in users:
+            source, _ = await open_session(rt, user)
+            assert await source.next(1)
+        assert list(rt.shortlists) == users[1:]
