@@ -19,7 +19,8 @@ this model. Accuracy is modest: clear speech comes back mostly right, word
 errors are common (docs/SAFETY.md, "Output moderation").
 
 The decoder loads once per process (``warm_up``) and serves one utterance at a
-time (a lock); ``transcribe`` is blocking, so callers on an event loop run it
+time (a lock); its front end is reset before each, so a track's transcript never
+depends on what the process heard before; ``transcribe`` is blocking, so callers on an event loop run it
 in a thread."""
 
 from __future__ import annotations
@@ -136,6 +137,9 @@ def transcribe(samples: np.ndarray, sample_rate: int) -> Transcript:
         return done("", speech_s, False)
     pcm = pcm16(with_noise_floor(x))
     with _lock:
+        # a fresh front end: PocketSphinx otherwise carries feature state over from the last
+        # utterance, and the same track would read differently after another one
+        decoder.reinit_feat()
         decoder.start_utt()
         decoder.process_raw(pcm, full_utt=True)
         decoder.end_utt()

@@ -5,21 +5,23 @@ module drives the library through ctypes (no apt package, no files on disk),
 resamples to the rate asked for and lays a quiet-room noise floor under the
 speech (seeded).
 
-eSpeak NG carries a little state from one utterance to the next (its pitch
-flutter), so the same text said again later in a process can come out a few
-samples different. Each text, voice and rate is therefore synthesised once per
-process and reused.
+eSpeak NG carries state from one utterance to the next (its pitch flutter),
+which neither a new seed nor terminating and initialising the library again
+resets: the same text said after other texts comes out different, so a test's
+audio would depend on which tests ran before it. Each text, voice and rate is
+therefore synthesised by a fresh child process (this file run as a script, about
+0.1 s) and cached for the process.
 """
 
 from __future__ import annotations
 
 import ctypes
-import threading
+import subprocess
+import sys
 from functools import lru_cache
 from math import gcd
 
 import numpy as np
-from scipy.signal import lfilter, resample_poly
 
 # espeak_AUDIO_OUTPUT and espeak_PARAMETER values from speak_lib.h
 _SYNCHRONOUS = 0x02
@@ -40,7 +42,6 @@ _WORDS = {
 }
 
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
-_lock = threading.Lock()
 
 
 class _Espeak:
@@ -98,6 +99,8 @@ def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     if src == dst:
         return x
     g = gcd(src, dst)
+    from scipy.signal import resample_poly  # here, not at the top: the child process needs no scipy
+
     return resample_poly(x, dst // g, src // g).astype(np.float32)
 
 
@@ -110,6 +113,8 @@ def _words_per_minute(rate: int | str) -> int:
 def room_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     """Unit-RMS pinkish noise: white noise through a gentle low-pass, like a quiet room's hum and hiss."""
     white = rng.standard_normal(n + 2048)
+    from scipy.signal import lfilter
+
     shaped = lfilter([1.0], [1.0, -0.9], white)[2048:] + 0.3 * white[2048:]
     return (shaped / np.sqrt(np.mean(shaped**2))).astype(np.float32)
 
@@ -135,11 +140,25 @@ def add_noise_floor(x: np.ndarray, snr_db: float, sample_rate: int, seed: int = 
 
 @lru_cache(maxsize=512)
 def _said(text: str, voice: str, wpm: int) -> tuple[np.ndarray, int]:
-    with _lock:
-        engine = _espeak()
-        raw = engine.say(text, voice, wpm)
+    """``text`` said by a fresh eSpeak NG (a child process): the same words always sound the same."""
+    child = subprocess.run(
+        [sys.executable, __file__, text, voice, str(wpm)], capture_output=True, check=False, timeout=60
+    )
+    if child.returncode != 0:
+        raise RuntimeError(f"eSpeak NG failed: {child.stderr.decode(errors='replace')[-500:]}")
+    rate = int.from_bytes(child.stdout[:4], "little")
+    raw = np.frombuffer(child.stdout[4:], dtype="<i2").astype(np.float32) / 32768.0
     raw.setflags(write=False)
-    return raw, engine.sample_rate
+    return raw, rate
+
+
+def _say_to_stdout(text: str, voice: str, wpm: int) -> None:
+    """The child's side of ``_said``: the sample rate (4 bytes) then 16-bit PCM on stdout."""
+    engine = _espeak()
+    raw = engine.say(text, voice, wpm)
+    pcm = np.round(raw * 32768.0).astype("<i2")
+    sys.stdout.buffer.write(int(engine.sample_rate).to_bytes(4, "little") + pcm.tobytes())
+    sys.stdout.buffer.flush()
 
 
 def speak(text: str, *, voice: str, rate: int | str = "normal", sample_rate: int = 16000) -> np.ndarray:
@@ -175,3 +194,7 @@ def speak_digits(
     if noise_db is None:
         return clip
     return add_noise_floor(clip, noise_db, sample_rate, seed)
+
+
+if __name__ == "__main__":
+    _say_to_stdout(sys.argv[1], sys.argv[2], int(sys.argv[3]))

@@ -27,7 +27,7 @@ from tests.cameos.speech_clips import speak
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-HARMFUL_SPEECH = "here is how to make a pipe bomb at home"  # heard as "do you read how to make a pipe bomb ...": the rules still name it
+HARMFUL_SPEECH = "here is how to make a pipe bomb at home"  # heard here as "do you read how to mix of pipe bomb at home"
 BENIGN_SPEECH = "let's go to the beach and have a picnic"
 
 
@@ -106,6 +106,16 @@ def test_harmful_speech_in_the_sound_track_is_refused():
     assert "bomb" in transcript, transcript
     assert finding is not None and finding.check == "sound" and finding.category == "illegal", (finding, transcript)
     assert finding.details["transcript"] == transcript
+
+
+def test_a_track_reads_the_same_whatever_was_transcribed_before():
+    harmful = spoken_track(HARMFUL_SPEECH, seconds=4.0)
+    benign = spoken_track(BENIGN_SPEECH, seconds=4.0)
+    first = transcribe(harmful, 16000).text
+    assert first
+    assert transcribe(harmful, 16000).text == first
+    transcribe(benign, 16000)
+    assert transcribe(harmful, 16000).text == first
 
 
 def test_benign_speech_in_the_sound_track_is_allowed():
