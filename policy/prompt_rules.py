@@ -124,6 +124,14 @@ RULES: tuple[Rule, ...] = (
             r"(?:step|steps|stepping|jump|jumps|jumping|walk|walks|walking|threw (?:himself|herself)) in front of (?:a |the )?(?:bus|train|truck|car|subway)",
             r"(?:man|woman|teen\w*|boy|girl|person|body) hanging from (?:a |the )?(?:tree|rope|beam|noose|ceiling)",
             r"purg(?:e|es|ing) after (?:meals|eating|dinner)", r"(?:encourag\w*|hide|hiding|promot\w*|glorif\w*) (?:an |your |her |his |their )?eating disorders?",
+            r"(?:drown|drowns|drowning|drowned) (?:herself|himself|myself|themselves|yourself)",
+            r"(?:fill|fills|filling|filled) (?:her|his|my|their) pockets with (?:stones|rocks)",
+            r"(?:stones|rocks) in (?:her|his|my|their) pockets.{0,60}\b(?:sea|river|lake|ocean|water)",
+            r"(?:car|garage|cabin) (?:filling|filled|fills|full of) (?:with )?(?:exhaust|fumes|carbon monoxide)", r"hose (?:from|on|to) the exhaust",
+            r"(?:deciding|decides|decided) (?:whether )?to jump", r"last (?:day|hours?|night|morning) before (?:he|she|they|i) (?:jumps?|ends? it)",
+            r"(?:deliberately|intentionally|purposely|calmly) (?:steps?|stepping|stepped|walks?|walking|walked) (?:out )?into (?:the )?(?:oncoming )?traffic",
+            r"(?:step|steps|stepping|stepped) off (?:the |a )?(?:roof|ledge|bridge|edge of the roof)",
+            r"bath ?tub with (?:a |his |her |their )?(?:service )?(?:pistol|gun|revolver|razor blades?|razor)",
         ),
     ),
     Rule(
@@ -177,6 +185,8 @@ RULES: tuple[Rule, ...] = (
             r"(?:set|sets|setting) (?:a |the |an )?(?:\w+ )?(?:dog|cat|man|woman|person|child|boy|girl|puppy|kitten|horse) on fire",
             r"cut(?:s|ting)? off (?:a |the |his |her |their |an? )?(?:\w+ )?(?:head|heads|fingers|ears?|hands?|limbs)",
             r"chainsaw (?:cutting |slicing |going )?(?:through|into) (?:a |the )?(?:\w+ )?(?:man|woman|person|body|victim)",
+            r"(?:dog|cat|puppy|kitten|horse|animal|man|woman|person|child|boy|girl)s? (?:being |is |was |gets |got )?(?:set on fire|set alight|doused and set alight)",
+            r"(?:dog|cat|puppy|kitten)s? (?:being )?swung by (?:its|the|their) tails?",
         ),
     ),
     Rule(
@@ -223,6 +233,8 @@ RULES: tuple[Rule, ...] = (
                 r"counterfeit (?:money|bills|cash|banknotes)", r"3d[- ]?print(?:ed|ing)? (?:an? )?(?:guns?|firearms?|pistols?)",
                 r"(?:convert|converting) (?:an? )?(?:ar-?15|rifle|pistol|glock) to full[- ]?auto",
                 "credit card fraud tutorial", "card skimming tutorial", "human trafficking tutorial",
+                r"which (?:household )?(?:chemicals|ingredients) to (?:mix|combine) (?:to|for) (?:make |making )?(?:a |an )?(?:bomb|explosives?|poison gas|toxic gas)",
+                r"poach\w* (?:elephants|rhinos?|tigers|pangolins|ivory)\b.{0,30}\bhow to", r"how to poach (?:elephants|rhinos?|tigers|pangolins|ivory)",
                 r"how to (?:make|build|cook|synthesi[sz]e|brew|extract|press|get|buy|grow and sell) (?:\w+ ){0,3}(?:lsd|dmt|mdma|ecstasy|ghb"
                 r"|chloroform|thermite|grenades?|ieds?|detonators?|ammonium nitrate|fake ids?|fake passports?|counterfeit \w+|crack|oxy\w*|opium)",
                 r"how to (?:poison|drug|kidnap|stalk|mug|blackmail|smuggle|traffic) (?:\w+ ){0,2}(?:someone|somebody|a person|people|him|her|them"

@@ -45,7 +45,7 @@ SAMPLE_RATE = 16000
 FRAME = 160  # PocketSphinx's 10 ms frame shift at 16 kHz
 
 # Decision thresholds (measured; see the module docstring).
-MIN_WORD_MARGIN = -3.0  # smallest per-digit margin accepted (score units per frame)
+MIN_WORD_MARGIN = -2.0  # smallest per-digit margin accepted (score units per frame)
 MIN_WORD_MARGIN_SUM = -80.0  # smallest per-digit margin summed over the digit's frames
 MAX_UNACCOUNTED_FRAMES = 10  # loud frames in forced silence under a free-path digit (10 ms each)
 MIN_DYNAMIC_DB = 10.0  # loud frames above the recording's own floor

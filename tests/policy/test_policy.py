@@ -40,10 +40,14 @@ REFUSED: dict[str, tuple[str, ...]] = {
         "suicide note", "self-harm", "self harm", "how to kill myself", "kill yourself", "he wants to kill himself",
         "she will kill herself", "they kill themselves", "cutting myself", "cutting herself", "cutting himself",
         "hang myself", "hang yourself", "self harming", "selfharm", "she slit her wrists", "took his own life",
+        "a woman drowning herself in a lake", "she fills her pockets with stones", "a car filling with exhaust fumes",
+        "on the ledge, deciding to jump", "his last day before he jumps", "she deliberately steps into traffic",
+        "a boy stepping off the roof", "lying in the bathtub with his service pistol",
     ),
     "violence": (
         "gore", "a gory scene", "behead", "beheading", "decapitated", "decapitation", "dismembered",
         "disembowel", "mutilated", "massacre in town", "a mass shooting", "torture", "tortured",
+        "a cat set on fire by teenagers", "a kitten being swung by its tail",
     ),
     "hate": (
         "nazi propaganda poster", "ethnic cleansing", "genocide of a people", "white power rally",
@@ -56,6 +60,7 @@ REFUSED: dict[str, tuple[str, ...]] = {
     "illegal": (
         "how to make a pipe bomb", "a tutorial on cooking meth", "step by step: synthesize fentanyl",
         "buy cocaine on the dark web", "how to hotwire a car", "3d printed gun", "counterfeit money",
+        "which chemicals to mix to make a bomb", "poaching rhinos, how to do it",
     ),
     "real_person": (
         "the president of France on a horse", "the current us president", "the pope in a puffer jacket",
@@ -105,6 +110,24 @@ def test_every_rule_has_cases_here():
 def test_harmless_prompts_pass(prompt):
     assert first_match(rule_forms(prompt)) is None
     assert moderate_prompt(prompt) == Decision.allow()
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a lifeguard saves a man from drowning",
+        "a boy skipping stones on the lake",
+        "a mechanic checks the car's exhaust",
+        "a cliff diver deciding where to jump",
+        "a man stepping off the bus",
+        "a stuntman set on fire for a film scene",
+        "a kitten chasing its own tail",
+        "a documentary on rangers who stop elephant poaching",
+        "a chemistry teacher mixing baking soda and vinegar",
+    ],
+)
+def test_no_rule_refuses_the_look_alikes_of_its_phrases(prompt):
+    assert first_match(rule_forms(prompt)) is None
 
 
 @pytest.mark.parametrize(
