@@ -6,7 +6,8 @@ safe). Each process loads the face and speech models once, on its first
 recording, and keeps them. Work that a crash in a native library could take
 down (decoding an untrusted file, dlib) runs there too, so a bad upload
 kills at most a pool process: the pool is then made again and the upload
-answered as unreadable.
+answered as unreadable. A pool process ends with the process that made
+the pool, even one killed without a chance to stop it.
 
 Every call takes a file path on this host (the upload's temporary file) and
 maps the pipeline's own failures onto the API's errors: a file that cannot
@@ -20,6 +21,9 @@ import asyncio
 import io
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -82,11 +86,29 @@ def _frames(path: str, count: int) -> list[bytes]:
 # --- the api's side -----------------------------------------------------------------
 
 
+def _exit_with_parent() -> None:
+    """(Each pool process, at its start.) End when the process that made the pool
+    ends, however it ends: a pool process waits on a queue whose other end it
+    holds itself, so it would otherwise outlive a killed api for ever, with its
+    models loaded."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _executor(settings: Settings) -> ProcessPoolExecutor:
     global _pool, _pool_size
     if _pool is None:
         _pool_size = max(1, settings.cameo_workers)
-        _pool = ProcessPoolExecutor(max_workers=_pool_size, mp_context=multiprocessing.get_context("spawn"))
+        _pool = ProcessPoolExecutor(
+            max_workers=_pool_size, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent
+        )
     return _pool
 
 
