@@ -17,7 +17,9 @@ from feed.live.index_builder import IndexBuilder
 from feed.live.runtime import FeedRuntime
 from feed.ranking import ann, interest
 from feed.ranking.embeddings import embed_async
-from feed.serving import sessions
+from feed.ranking.pool import unix
+from feed.serving import for_you, sessions
+from feed.social import counters
 from feed.social import posts as feed_posts
 from tests.feed.test_ranking import make_authors, make_user, new_world, seed_posts
 
@@ -73,15 +75,42 @@ async def test_similar_reaches_posts_the_pool_does_not_hold(world):
         indexer = IndexBuilder(world.stores)
         assert await indexer.refresh() and indexer.count == len(cats) + len(skis)
         rt.catalogue._checked_at = 0.0  # look for the index now rather than within CHECK_S
-        first = await picks_for(rt, await make_user(world.stores), cat_taste, 8)  # asks for the posts beyond the pool
-        assert not {p.post.id for p in first} & {c.id for c in cats}  # nothing waits on their read
+        first = await picks_for(rt, await make_user(world.stores), cat_taste, 8)
+        reached = [p for p in first if p.post.id in {c.id for c in cats}]
+        assert reached and all(p.source == "similar" for p in reached)  # ranked from the index: no read waited for
+        assert len({p.post.id for p in first}) == len(first)
         await rt.catalogue.settled()
-        other = await make_user(world.stores)
-        after = await picks_for(rt, other, cat_taste, 8)
+        assert 0 < rt.catalogue.reads <= for_you.PREFETCH_SCAN  # read to be served, the best of the shortlist alone
+        after = await picks_for(rt, await make_user(world.stores), cat_taste, 8)
         reached = [p for p in after if p.post.id in {c.id for c in cats}]
-        assert reached and all(p.source == "similar" for p in reached)
-        assert len({p.post.id for p in after}) == len(after)
-        assert all(rt.pool.post(p.post.id) is not None for p in reached)  # rendered from memory
+        assert reached and all(rt.pool.post(p.post.id) is not None for p in reached)  # served from memory
+    finally:
+        await rt.stop()
+
+
+async def test_the_index_carries_author_time_and_counters_and_live_counters_win(world):
+    cats, skis, rt = await a_catalogue(world)
+    try:
+        await counters.bump(world.stores, cats[1].id, likes=3)  # live (cached in Redis) after the index is read below
+        indexer = IndexBuilder(world.stores)
+        await world.stores.db["posts"].update_one({"_id": cats[2].id}, {"$set": {"views": 40}})  # in Mongo, not cached
+        await counters.forget(world.stores, cats[2].id)
+        await indexer.refresh()
+        rt.catalogue._checked_at = 0.0
+        await counters.bump(world.stores, cats[1].id, likes=2)  # the live count moves on from the index's
+        cat_taste = np.asarray((await embed_async(["a cat playing the piano"]))[0], dtype=np.float32)
+        ids = await rt.catalogue.similar(cat_taste)
+        assert set(ids) == {c.id for c in cats}  # every post outside the pool; none was read
+        assert rt.catalogue.reads == 0
+        table = rt.catalogue.extras(ids)
+        row = {pid: i for i, pid in enumerate(table.ids)}
+        for cat in cats:
+            assert table.authors[row[cat.id]] == cat.author_id
+            assert table.created[row[cat.id]] == pytest.approx(unix(cat.created_at))
+            stored = np.asarray((await feed_posts.get_posts(world.stores, [cat.id]))[cat.id].embedding, dtype=np.float32)
+            assert float(table.embeddings[row[cat.id]] @ (stored / np.linalg.norm(stored))) > 0.999
+        assert table.count("likes")[row[cats[1].id]] == 5  # live, not the index's 3
+        assert table.count("views")[row[cats[2].id]] == 40  # the index's, Redis holding none
     finally:
         await rt.stop()
 
@@ -148,9 +177,8 @@ def test_a_large_catalogue_gets_the_inverted_index_memory_mapped(tmp_path, monke
 
 
 async def test_a_session_asks_the_catalogue_again_only_when_its_answer_would_change(world):
-    """A rebuild for age or a few swipes reuses the session's last whole
-    answer; a taste that moved, a new index version, or an answer that was
-    still waiting for reads asks again."""
+    """A rebuild for age or a few swipes reuses the session's last answer; a
+    taste that moved or a new index version asks again."""
     cats, skis, rt = await a_catalogue(world)
     try:
         indexer = IndexBuilder(world.stores)
@@ -161,7 +189,7 @@ async def test_a_session_asks_the_catalogue_again_only_when_its_answer_would_cha
 
         async def counted(direction, **kw):
             answer = await similar(direction, **kw)
-            asked.append(len(rt.catalogue.extras(answer[0])))
+            asked.append(len(rt.catalogue.extras(answer)))
             return answer
 
         rt.catalogue.similar = counted
@@ -173,18 +201,16 @@ async def test_a_session_asks_the_catalogue_again_only_when_its_answer_would_cha
         await source.prepare()
         now = source.clock()
 
-        await source._build(now, cat_taste)  # the rows beyond the pool are not read yet: not whole
-        await rt.catalogue.settled()
         await source._build(now, cat_taste)
-        assert len(asked) == 2 and asked[1] > 0
+        assert len(asked) == 1 and asked[0] > 0
         await source._build(now + 5, cat_taste)  # age: the same answer
-        assert len(asked) == 2
+        assert len(asked) == 1
         await source._build(now + 6, ski_taste)  # the taste moved
-        assert len(asked) == 3
+        assert len(asked) == 2
         [late] = await seed_posts(world.stores, [{"author_id": (await make_authors(world.stores, 1))[0], "caption": "a cat on a piano stool", "age_h": 30}])
         assert await indexer.refresh()
         rt.catalogue._checked_at = 0.0
         await source._build(now + 7, ski_taste)  # a new version of the index
-        assert len(asked) == 4
+        assert len(asked) == 3
     finally:
         await rt.stop()
