@@ -122,6 +122,7 @@ class CatalogueReader:
         now = time.time()
         outside: list[str] = []
         new: dict[str, tuple] = {}
+        kept: dict[str, tuple] = {}
         for row, vector in zip(found.tolist(), vectors):
             pid = catalogue.ids[row].decode()
             if pid in self.pool.rows or pid in self.gone:
@@ -130,6 +131,8 @@ class CatalogueReader:
             held = self.rows.get(pid)
             if held is None or now - held[4] > STALE_S:
                 new[pid] = (row, vector, held)
+            else:
+                kept[pid] = held
         if new:
             live = await counters.cached_counts(self.stores, list(new))
             columns = catalogue.columns
@@ -141,6 +144,8 @@ class CatalogueReader:
                 created = float(columns["created"][row]) if "created" in columns else 0.0
                 snapshot = {name: int(columns[name][row]) for name in counters.FIELDS if name in columns}
                 self.rows[pid] = (author, created, np.array(vector, dtype=np.float32), live.get(pid, snapshot), now)
+            for pid, held in kept.items():  # dropped by another ask while this one waited for Redis
+                self.rows.setdefault(pid, held)
         for pid in outside:
             self.rows.move_to_end(pid)
         while len(self.rows) > KEEP:

@@ -72,9 +72,8 @@ class Catalogue:
 
     def nearest(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The rows of (about) the ``k`` posts nearest ``vector`` (a unit vector),
-        nearest first, and their vectors as the index holds them (8-bit
-        quantised above ``EXACT_BELOW``: a cosine of about 0.9996 to the
-        original)."""
+        nearest first, and their vectors as the index holds them (exact up to
+        ``EXACT_BELOW``, 8-bit quantised above it)."""
         if len(self.ids) == 0 or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros((0, self.index.d), dtype=np.float32)
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)

@@ -9,9 +9,12 @@ with a pool far smaller than the catalogue, as a big catalogue has."""
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
+from feed.live import catalogue as catalogue_module
 from feed.live import ranker
 from feed.live.index_builder import IndexBuilder
 from feed.live.runtime import FeedRuntime
@@ -147,6 +150,43 @@ async def test_readers_switch_to_a_new_version_and_leave_out_deleted_posts(world
         await rt.stop()
 
 
+async def test_asks_that_overlap_survive_each_other_dropping_rows(world, monkeypatch):
+    """One ask waits for Redis while another adds rows past ``KEEP`` and drops
+    the oldest, some of them rows the first had found held: the first still
+    answers (at 1M posts, where the rows turn over fast, it raised)."""
+    cats, skis, rt = await a_catalogue(world)
+    try:
+        await IndexBuilder(world.stores).refresh()
+        rt.catalogue._checked_at = 0.0
+        monkeypatch.setattr(catalogue_module, "KEEP", 4)
+        cat_taste = np.asarray((await embed_async(["a cat playing the piano"]))[0], dtype=np.float32)
+        await rt.catalogue.similar(cat_taste)  # 8 cats beyond the pool: the farthest 4 kept
+        held = set(rt.catalogue.rows)
+        assert len(held) == 4
+        release = asyncio.Event()
+        calls = 0
+        real = counters.cached_counts
+
+        async def first_waits(stores, ids):
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                await release.wait()
+            return await real(stores, ids)
+
+        monkeypatch.setattr(catalogue_module.counters, "cached_counts", first_waits)
+        first = asyncio.create_task(rt.catalogue.similar(cat_taste))  # 4 held, the nearest 4 to add: waits
+        await asyncio.sleep(0)
+        second = await rt.catalogue.similar(cat_taste, k=4)  # adds the nearest 4, drops the 4 the first found held
+        assert not held & set(rt.catalogue.rows)
+        release.set()
+        answer = await first
+        assert set(answer) == {c.id for c in cats} and set(second) < set(answer)
+        assert len(rt.catalogue.rows) <= 4 and len(rt.catalogue.extras(answer)) == len(rt.catalogue.rows)
+    finally:
+        await rt.stop()
+
+
 def test_versions_are_replaced_whole_and_old_ones_cleared(tmp_path):
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((50, 384)).astype(np.float32)
@@ -159,6 +199,29 @@ def test_versions_are_replaced_whole_and_old_ones_cleared(tmp_path):
     assert names == sorted([ann.CURRENT] + [f"catalogue-{v}.{ext}" for v in range(version - ann.KEEP + 1, version + 1) for ext in ("faiss", "ids.npy")])
     opened = ann.open_current(tmp_path)
     assert opened.version == version and opened.search(vectors[7], 1) == ["post_0007"]
+
+
+def test_columns_travel_with_their_rows_through_add_save_and_open(tmp_path, monkeypatch):
+    monkeypatch.setattr(ann, "EXACT_BELOW", 100)
+    rng = np.random.default_rng(2)
+    vectors = rng.standard_normal((400, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"post_{i:05d}" for i in range(400)]
+
+    def columns(rows):
+        return {"author": np.asarray([f"user_{i % 7}".encode() for i in rows]), "likes": np.asarray(rows, dtype=np.int64) * 3}
+
+    catalogue = ann.add(ann.build(ids[:300], vectors[:300], columns=columns(range(300))), ids[300:], vectors[300:], columns(range(300, 400)))
+    ann.save(catalogue, tmp_path)
+    opened = ann.open_current(tmp_path)
+    rows, decoded = opened.nearest(vectors[345], 5)
+    assert opened.ids[rows[0]].decode() == "post_00345"
+    assert opened.columns["author"][rows[0]] == b"user_2" and opened.columns["likes"][rows[0]] == 345 * 3
+    assert float(decoded[0] @ vectors[345]) > 0.98  # the 8-bit codes, decoded (trained on 300 vectors: coarse)
+    with pytest.raises(ValueError):
+        ann.add(catalogue, ["post_x"], vectors[:1], {"author": np.asarray([b"user_1"])})  # a column missing
+    with pytest.raises(ValueError):
+        ann.build(ids[:3], vectors[:3], columns={"likes": np.zeros(2)})  # not one value per row
 
 
 def test_a_large_catalogue_gets_the_inverted_index_memory_mapped(tmp_path, monkeypatch):
