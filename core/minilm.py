@@ -79,13 +79,17 @@ def _traced(model: Any) -> Any:
     return Traced()
 
 
-class _NoPreprocessingHint(logging.Filter):
-    """onnxruntime's quantiser logs, on the root logger, a hint to run its
-    pre-processing first; that pre-processing fails on this model (incomplete
-    symbolic shapes) and the quantised model serves as it is."""
+class _QuantiserChatter(logging.Filter):
+    """What onnxruntime's quantiser logs on the root logger while it runs: a
+    line per tensor and per skipped node at INFO (dozens in the api's log at
+    each start), and a warning to run its pre-processing first, which fails
+    on this model (incomplete symbolic shapes; the quantised model serves as
+    it is). Other warnings and errors pass."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "pre-processing before quantization" not in record.getMessage()
+        if "onnxruntime" not in record.pathname:
+            return True
+        return record.levelno >= logging.WARNING and "pre-processing before quantization" not in record.getMessage()
 
 
 def int8_copy(weights: Literal["uint8", "int8"] = "uint8", reduce_range: bool = False) -> tuple[Any, Any]:
@@ -108,7 +112,7 @@ def int8_copy(weights: Literal["uint8", "int8"] = "uint8", reduce_range: bool = 
             dynamic_axes={name: {0: "batch", 1: "tokens"} for name in (*ONNX_INPUTS, "last_hidden_state")},
             opset_version=ONNX_OPSET, dynamo=False,
         )
-        hint = _NoPreprocessingHint()
+        hint = _QuantiserChatter()
         logging.getLogger().addFilter(hint)
         try:
             weight_type = QuantType.QUInt8 if weights == "uint8" else QuantType.QInt8

@@ -5,6 +5,8 @@ quantised from the float weights when first loaded."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from core import minilm
@@ -38,3 +40,10 @@ def test_a_prompt_alone_and_in_a_batch_pool_the_same_tokens():
     batched = minilm.embed(TEXTS, "int8", pooling="mean+max")
     assert len(alone[0]) == 2 * minilm.DIM
     np.testing.assert_allclose(np.asarray(batched), np.asarray(alone), atol=0.05)
+
+
+def test_building_the_int8_copy_leaves_the_log_quiet(caplog):
+    # the quantiser logs a line per tensor on the root logger: dozens at each api start
+    with caplog.at_level(logging.INFO):
+        minilm.int8_copy()
+    assert not [r for r in caplog.records if "onnxruntime" in r.pathname]
