@@ -12,29 +12,24 @@ session's interest and answers those the pool does not hold as a
   written a newer version (its ``current.json`` is looked at no more than
   every ``CHECK_S``); without one, ``similar`` answers nothing and the
   pool's own similar source serves alone.
-* The posts it names outside the pool are ranked from the index itself:
-  their vectors decoded from it, their author, creation time and counters
-  from the columns the builder wrote beside them
-  (``feed.live.index_builder``), the counters replaced by the live ones
-  when Redis holds them (``counters.cached_counts``; nothing is read from
-  Mongo). They are kept, the newest ``KEEP`` asked for, in ``rows``, their
-  counters looked at again after ``STALE_S``. At 1M posts the pool holds
-  half a percent of the catalogue, so nearly every post the index names is
-  outside it: reading each from the database, as a first version did, kept
-  nx-27017 busy with 20 reads of 100 posts a second at 500 swipers
-  (docs/PERFORMANCE.md).
-* A post is read only to be served: ``want_posts`` hands the first few of a
-  shortlist's posts from outside the pool to one background reader
-  (without embeddings, ``READ_CHUNK`` a query, at most ``PENDING``
-  waiting), which puts them in the pool's ``outside`` map, so the feed
-  renders and gates them without a read, and edits and deletes reach them
-  as they reach the pool's posts. A post found gone, or no longer public,
-  is dropped and left out of later answers. One the reader has not reached
-  yet is read where it is served (``feed.serving.for_you.gate``).
-* ``similar`` answers post ids; ``extras`` makes them a table. A session
-  keeps a whole answer's ids (not the table: 200 embeddings are 300 KB a
-  session) and gives them again while the index version and its taste
-  stay (``feed.serving.for_you``), so most rebuilds do not search at all."""
+* The posts it names outside the pool are read once (with their embeddings
+  and counters) and kept, the newest ``KEEP`` read, in ``rows``; their
+  posts go into the pool's ``outside`` map, so the feed renders and gates
+  them without a read, and edits and deletes reach them as they reach the
+  pool's posts. Counters read more than ``STALE_S`` ago are read again with
+  the next ask that names them. A post gone, or no longer public, is left
+  out.
+* Nothing waits on those reads: ``similar`` answers from what is kept and
+  hands what is missing to one background reader (``READ_CHUNK`` posts a
+  query, at most ``PENDING`` waiting), so the posts join the next build.
+  A first version waited for them in the build: at 500 swipers on 2 shared
+  cores that put nx-27017's reads of 200 embeddings on the path of the next
+  item (p50 2.5 s, docs/PERFORMANCE.md).
+* ``similar`` answers post ids and whether all of them were at hand;
+  ``extras`` makes the table. A session keeps a whole answer's ids (not the
+  table: 200 embeddings are 300 KB a session) and gives them again while
+  the index version and its taste stay (``feed.serving.for_you``), so most
+  rebuilds do not search at all."""
 
 from __future__ import annotations
 
@@ -44,12 +39,13 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
+import msgspec
 import numpy as np
 
 from core.stores import Stores
 from feed.ranking import ann
 from feed.ranking.features import Table, build_table
-from feed.ranking.pool import PostPool
+from feed.ranking.pool import PostPool, unix
 from feed.social import counters, posts
 
 log = logging.getLogger("fabula.feed.catalogue")
@@ -60,7 +56,6 @@ PENDING = 2000
 K = 200  # neighbours asked for per shortlist build
 KEEP = 20_000  # rows kept of posts outside the pool
 STALE_S = 300.0
-GONE_KEPT = 50_000  # posts found gone, left out of answers (cleared past this: the next index drops them)
 
 
 class CatalogueReader:
@@ -71,8 +66,7 @@ class CatalogueReader:
         self.current: ann.Catalogue | None = None
         self._checked_at = 0.0
         self._pointer: tuple | None = None
-        self.rows: OrderedDict[str, tuple] = OrderedDict()  # id -> (author, created, embedding, counts, counted_at)
-        self.gone: set[str] = set()  # posts found deleted or no longer public since the index was written
+        self.rows: OrderedDict[str, tuple] = OrderedDict()  # id -> (author, created, embedding, counts, read_at)
         self.reads = 0  # posts read from Mongo (for the bench)
         self._pending: dict[str, None] = {}  # ids to read, oldest ask first
         self._reader: asyncio.Task | None = None
@@ -95,14 +89,10 @@ class CatalogueReader:
                 self.current, self._pointer = opened, pointer
         return self.current
 
-    def _open(self) -> ann.Catalogue | None:
-        catalogue = self.index() if self.enabled else None
-        return None if catalogue is None or len(catalogue) == 0 else catalogue
-
     def nearest(self, direction: np.ndarray | None, k: int = K) -> list[str]:
         """Post ids nearest ``direction`` in the whole catalogue (empty without an index)."""
-        catalogue = self._open()
-        if catalogue is None or direction is None:
+        catalogue = self.index() if self.enabled else None
+        if catalogue is None or direction is None or len(catalogue) == 0:
             return []
         return catalogue.search(direction, k)
 
@@ -111,66 +101,34 @@ class CatalogueReader:
         catalogue = self.index() if self.enabled else None
         return -1 if catalogue is None else catalogue.version
 
-    async def similar(self, direction: np.ndarray | None, *, k: int = K) -> list[str]:
+    async def similar(self, direction: np.ndarray | None, *, k: int = K) -> tuple[list[str], bool]:
         """The ids of the posts nearest ``direction`` that the pool does not
-        hold (and that were not found gone), each with a row to rank it by;
+        hold, and whether all of them are at hand (False: some were still to be
+        read, or read too long ago, and will be there for a later ask).
         ``extras`` makes them a table."""
-        catalogue = self._open()
-        if catalogue is None or direction is None:
-            return []
-        found, vectors = catalogue.nearest(direction, k)
+        outside = [pid for pid in self.nearest(direction, k) if pid not in self.pool.rows]
         now = time.time()
-        outside: list[str] = []
-        new: dict[str, tuple] = {}
-        kept: dict[str, tuple] = {}
-        for row, vector in zip(found.tolist(), vectors):
-            pid = catalogue.ids[row].decode()
-            if pid in self.pool.rows or pid in self.gone:
-                continue
-            outside.append(pid)
-            held = self.rows.get(pid)
-            if held is None or now - held[4] > STALE_S:
-                new[pid] = (row, vector, held)
-            else:
-                kept[pid] = held
-        if new:
-            live = await counters.cached_counts(self.stores, list(new))
-            columns = catalogue.columns
-            for pid, (row, vector, held) in new.items():
-                if held is not None:
-                    self.rows[pid] = (*held[:3], live.get(pid, held[3]), now)
-                    continue
-                author = columns["author"][row].decode() if "author" in columns else ""
-                created = float(columns["created"][row]) if "created" in columns else 0.0
-                snapshot = {name: int(columns[name][row]) for name in counters.FIELDS if name in columns}
-                self.rows[pid] = (author, created, np.array(vector, dtype=np.float32), live.get(pid, snapshot), now)
-            for pid, held in kept.items():  # dropped by another ask while this one waited for Redis
-                self.rows.setdefault(pid, held)
-        for pid in outside:
-            self.rows.move_to_end(pid)
-        while len(self.rows) > KEEP:
-            pid, _ = self.rows.popitem(last=False)
-            self.pool.forget_outside(pid)
-        return outside
+        missing = [pid for pid in outside if pid not in self.rows or pid not in self.pool.outside or now - self.rows[pid][4] > STALE_S]
+        if missing:
+            self._want(missing)
+        return outside, not missing
 
     def extras(self, post_ids: list[str]) -> Table:
-        """The posts among ``post_ids`` that have a row (and were not taken into
-        the pool or found gone since), as a ``Table`` of extras."""
+        """The posts among ``post_ids`` that are at hand (read, and not taken
+        into the pool since), as a ``Table`` of extras."""
         found = []
         for pid in post_ids:
             row = self.rows.get(pid)
             if row is not None and pid not in self.pool.rows:
+                self.rows.move_to_end(pid)
                 found.append((pid, row[0], row[1], row[2], row[3]))
         return build_table(found, self.pool.dim)
 
-    def want_posts(self, post_ids: list[str]) -> None:
-        """Read these posts (from outside the pool) in the background, to be
-        served from memory; those already held are skipped."""
+    def _want(self, post_ids: list[str]) -> None:
         for pid in post_ids:
             if len(self._pending) >= PENDING:
                 break
-            if pid in self.rows and pid not in self.pool.outside and pid not in self.pool.rows:
-                self._pending[pid] = None
+            self._pending[pid] = None
         if self._pending and (self._reader is None or self._reader.done()):
             self._reader = asyncio.create_task(self._read_pending(), name="feed-catalogue-reads")
 
@@ -178,10 +136,10 @@ class CatalogueReader:
         while self._pending:
             part = list(self._pending)[:READ_CHUNK]
             try:
-                await self._read(part)
+                await self._read(part, time.time())
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the database away for a moment: the gate reads them when they are served
+            except Exception:  # the database away for a moment: the next build asks again
                 log.exception("catalogue: reading posts failed")
                 self._pending.clear()
                 return
@@ -197,20 +155,20 @@ class CatalogueReader:
         if self._reader is not None:
             self._reader.cancel()
 
-    async def _read(self, post_ids: list[str]) -> None:
-        got = await posts.get_posts(self.stores, post_ids, embeddings=False)
+    async def _read(self, post_ids: list[str], now: float) -> None:
+        got = await posts.get_posts(self.stores, post_ids)
+        public = [p for p in got.values() if p.visibility == "public" and p.embedding]
+        counts = await counters.get_counts(self.stores, [p.id for p in public]) if public else {}
         self.reads += len(post_ids)
+        kept = {p.id for p in public}
         for pid in post_ids:
-            post = got.get(pid)
-            if post is None or post.visibility != "public":
-                self.forget(pid)
-            elif pid in self.rows:  # not dropped from the rows while it was read
-                self.pool.keep_outside(post)
-
-    def forget(self, post_id: str) -> None:
-        """``post_id`` is gone or no longer public: left out of later answers."""
-        if len(self.gone) >= GONE_KEPT:
-            self.gone.clear()
-        self.gone.add(post_id)
-        self.rows.pop(post_id, None)
-        self.pool.forget_outside(post_id)
+            if pid not in kept:
+                self.rows.pop(pid, None)
+                self.pool.forget_outside(pid)
+        for p in public:
+            self.rows[p.id] = (p.author_id, unix(p.created_at), np.asarray(p.embedding, dtype=np.float32), counts.get(p.id), now)
+            self.rows.move_to_end(p.id)
+            self.pool.keep_outside(msgspec.structs.replace(p, embedding=None))
+        while len(self.rows) > KEEP:
+            pid, _ = self.rows.popitem(last=False)
+            self.pool.forget_outside(pid)

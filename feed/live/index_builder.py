@@ -14,11 +14,9 @@ every ``REFRESH_S`` when there are any (readers switch to it atomically).
   the catalogue has grown past ``RETRAIN_GROWTH`` times what it was trained
   on, or past the flat index's limit; otherwise new posts join the trained
   lists.
-* Beside each vector go the columns a reader ranks with (``COLUMNS``: the
-  author, the creation time and the counters as read), so the api ranks the
-  posts the index names without reading them (``feed.live.catalogue``).
 * A post deleted or made private stays in the index until the next
-  training: readers drop it when they read it to serve it.
+  training: readers read the posts the index names and drop what is gone
+  (``feed.live.catalogue``).
 
 Building runs in a thread (FAISS releases the GIL), so the builder's loop
 keeps serving openings meanwhile."""
@@ -37,8 +35,6 @@ from pymongo import DESCENDING
 from core import mongo_compat
 from core.stores import Stores
 from feed.ranking import ann
-from feed.ranking.pool import unix
-from feed.social import counters
 
 log = logging.getLogger("fabula.feed.index")
 
@@ -46,34 +42,6 @@ REFRESH_S = 30.0
 RETRAIN_GROWTH = 2.0
 READ_CHUNK = 1000
 FIRST_LOOK = 50
-COLUMNS = ("author", "created", *counters.FIELDS)  # written beside each vector
-_READ = {"_id": 1, "embedding": 1, "visibility": 1, "author_id": 1, "created_at": 1, **{name: 1 for name in counters.FIELDS}}
-
-
-def _columns(docs: list[dict]) -> dict[str, np.ndarray]:
-    """The ``COLUMNS`` of ``docs``, one value per doc."""
-    out: dict[str, np.ndarray] = {
-        "author": np.asarray([str(d.get("author_id") or "").encode() for d in docs], dtype="S"),
-        "created": np.asarray([unix(d["created_at"]) if d.get("created_at") else 0.0 for d in docs], dtype=np.float64),
-    }
-    for name in counters.FIELDS:
-        out[name] = np.asarray([int(d.get(name) or 0) for d in docs], dtype=np.int64)
-    if not docs:
-        out["author"] = np.zeros(0, dtype="S1")
-    return out
-
-
-def _join_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    if not parts:
-        return _columns([])
-    out = {}
-    for name in COLUMNS:
-        values = [p[name] for p in parts]
-        if name == "author":
-            width = max(v.dtype.itemsize for v in values)
-            values = [v.astype(f"S{width}") for v in values]
-        out[name] = np.concatenate(values)
-    return out
 
 
 class IndexBuilder:
@@ -86,7 +54,6 @@ class IndexBuilder:
         self.trained_on = 0
         self.ids: list[str] = []
         self.vectors: list[np.ndarray] = []  # float16 chunks, row for row with ``ids``
-        self.columns: list[dict[str, np.ndarray]] = []  # ``COLUMNS`` chunks, row for row with ``ids``
         self.known: set[str] = set()
         self.last_build_s = 0.0  # wall time of the last build or refresh that wrote a version
         self.last_read_s = 0.0
@@ -98,29 +65,28 @@ class IndexBuilder:
 
     # -- reading -------------------------------------------------------
 
-    def _take(self, docs: list[dict]) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
-        kept = []
+    def _take(self, docs: list[dict]) -> tuple[list[str], np.ndarray]:
+        ids, rows = [], []
         for doc in docs:
             emb = doc.get("embedding")
             if doc["_id"] in self.known or not emb or len(emb) != self.dim:
                 continue
-            kept.append(doc)
-        vectors = np.asarray([d["embedding"] for d in kept], dtype=np.float32).reshape(-1, self.dim)
-        return [d["_id"] for d in kept], vectors, _columns(kept)
+            ids.append(doc["_id"])
+            rows.append(emb)
+        vectors = np.asarray(rows, dtype=np.float32).reshape(-1, self.dim)
+        return ids, vectors
 
-    async def _read_all(self) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    async def _read_all(self) -> tuple[list[str], np.ndarray]:
         ids: list[str] = []
         parts: list[np.ndarray] = []
-        columns: list[dict[str, np.ndarray]] = []
-        async for docs in mongo_compat.pages_by_id(self.stores, "posts", _READ, READ_CHUNK):
-            got, vecs, cols = self._take([doc for doc in docs if doc.get("visibility") == "public"])
+        async for docs in mongo_compat.pages_by_id(self.stores, "posts", {"_id": 1, "embedding": 1, "visibility": 1}, READ_CHUNK):
+            got, vecs = self._take([doc for doc in docs if doc.get("visibility") == "public"])
             ids += got
             parts.append(vecs)
-            columns.append(cols)
         vectors = np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
-        return ids, vectors, _join_columns(columns)  # in id order, as the pages came
+        return ids, vectors  # in id order, as the pages came
 
-    async def _read_new(self) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    async def _read_new(self) -> tuple[list[str], np.ndarray]:
         col = self.stores.db["posts"]
         look = FIRST_LOOK
         while True:
@@ -130,11 +96,11 @@ class IndexBuilder:
                 break
             look *= 4
         if not new:
-            return [], np.zeros((0, self.dim), dtype=np.float32), _columns([])
+            return [], np.zeros((0, self.dim), dtype=np.float32)
         docs: list[dict] = []
         for start in range(0, len(new), READ_CHUNK):
             part = new[start : start + READ_CHUNK]
-            docs += [d async for d in col.find({"_id": {"$in": part}, "visibility": "public"}, _READ)]
+            docs += [d async for d in col.find({"_id": {"$in": part}, "visibility": "public"}, {"_id": 1, "embedding": 1})]
         docs.sort(key=lambda d: d["_id"])
         return self._take(docs)
 
@@ -144,7 +110,7 @@ class IndexBuilder:
         """Take in what is new (everything, the first time) and write a
         version when anything changed; True when one was written."""
         started = time.perf_counter()
-        ids, vectors, columns = await (self._read_all() if self.catalogue is None else self._read_new())
+        ids, vectors = await (self._read_all() if self.catalogue is None else self._read_new())
         self.last_read_s = time.perf_counter() - started
         if self.catalogue is not None and not ids:
             return False
@@ -152,7 +118,6 @@ class IndexBuilder:
         self.known.update(ids)
         if len(vectors):
             self.vectors.append(vectors.astype(np.float16))
-            self.columns.append(columns)
         retrain = (
             self.catalogue is None
             or (self.trained_on < ann.EXACT_BELOW <= self.count)
@@ -161,12 +126,10 @@ class IndexBuilder:
         if retrain:
             every = np.concatenate(self.vectors).astype(np.float32) if self.vectors else np.zeros((0, self.dim), dtype=np.float32)
             self.vectors = [every.astype(np.float16)] if len(every) else []
-            whole = _join_columns(self.columns)
-            self.columns = [whole] if len(every) else []
-            catalogue = await asyncio.to_thread(ann.build, list(self.ids), every, threads=self.threads, columns=whole)
+            catalogue = await asyncio.to_thread(ann.build, list(self.ids), every, threads=self.threads)
             self.trained_on = self.count
         else:
-            catalogue = await asyncio.to_thread(ann.add, self.catalogue, ids, vectors, columns)
+            catalogue = await asyncio.to_thread(ann.add, self.catalogue, ids, vectors)
         await asyncio.to_thread(ann.save, catalogue, self.directory)
         self.catalogue = catalogue
         self.last_build_s = time.perf_counter() - started

@@ -10,15 +10,9 @@ with it.
   searched per query. Chosen by ``bench/feed_ann.py``: it builds in seconds
   where HNSW (FAISS, hnswlib, usearch) took minutes on 100k posts, answers
   in well under a millisecond, and its lists can be memory-mapped.
-* **Columns.** Beside each vector, what a reader needs to rank the post
-  without reading it: named columns, row for row (the feed builder writes
-  the author, the creation time and the engagement counters as they were
-  read). ``nearest`` answers rows with their vectors decoded from the
-  index, so a reader needs no copy of the embeddings either.
-* **Files.** A version is the index, ``catalogue-<v>.faiss``, the post ids,
-  ``catalogue-<v>.ids.npy`` (row for row, fixed-width bytes), and a
-  ``catalogue-<v>.col-<name>.npy`` per column; then ``current.json`` names
-  it and its columns; every file is
+* **Files.** A version is two files in the index directory:
+  ``catalogue-<v>.faiss`` and ``catalogue-<v>.ids.npy`` (the post ids, row
+  for row, fixed-width bytes), then ``current.json`` names it; every file is
   written under a temporary name and renamed, so a reader sees the old
   version or the new one, never half of one. The last ``KEEP`` versions
   stay, so a process still reading an older one keeps its files.
@@ -33,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,21 +59,9 @@ class Catalogue:
     version: int
     newest: str  # the newest post id it holds ("" when empty)
     built_at: float
-    columns: dict[str, np.ndarray] = field(default_factory=dict)  # name -> one value per row
 
     def __len__(self) -> int:
         return len(self.ids)
-
-    def nearest(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The rows of (about) the ``k`` posts nearest ``vector`` (a unit vector),
-        nearest first, and their vectors as the index holds them (exact up to
-        ``EXACT_BELOW``, 8-bit quantised above it)."""
-        if len(self.ids) == 0 or k <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, self.index.d), dtype=np.float32)
-        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
-        _, rows, vectors = self.index.search_and_reconstruct(query, min(k, len(self.ids)))
-        found = rows[0] >= 0
-        return rows[0][found].astype(np.int64), vectors[0][found]
 
     def search(self, vector: np.ndarray, k: int) -> list[str]:
         """The ids of (about) the ``k`` posts nearest ``vector`` (a unit vector), nearest first."""
@@ -92,22 +74,8 @@ class Catalogue:
         return [raw.decode() for raw in self.ids[rows]]
 
 
-def _fixed_width(ids: list[str], width: int = 1) -> np.ndarray:
-    width = max(width, max((len(i.encode()) for i in ids), default=1))
-    return np.asarray([i.encode() for i in ids], dtype=f"S{width}")
-
-
-def _joined(old: np.ndarray, new: np.ndarray) -> np.ndarray:
-    if old.dtype.kind == "S":
-        width = max(old.dtype.itemsize, new.dtype.itemsize)
-        return np.concatenate([old.astype(f"S{width}"), new.astype(f"S{width}")])
-    return np.concatenate([old, new.astype(old.dtype)])
-
-
-def build(ids: list[str], vectors: np.ndarray, *, threads: int = 1, seed: int = 0,
-          columns: dict[str, np.ndarray] | None = None) -> Catalogue:
-    """An index over ``vectors`` (unit rows) named by ``ids``, in memory, with
-    ``columns`` (each one value per row) beside them."""
+def build(ids: list[str], vectors: np.ndarray, *, threads: int = 1, seed: int = 0) -> Catalogue:
+    """An index over ``vectors`` (unit rows) named by ``ids``, in memory."""
     faiss = _faiss()
     faiss.omp_set_num_threads(threads)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -124,26 +92,20 @@ def build(ids: list[str], vectors: np.ndarray, *, threads: int = 1, seed: int = 
         index.nprobe = NPROBE
     if n:
         index.add(vectors)
-    columns = {name: np.asarray(values) for name, values in (columns or {}).items()}
-    if any(len(values) != n for values in columns.values()):
-        raise ValueError("every column needs one value per vector")
-    return Catalogue(index=index, ids=_fixed_width(ids), version=0, newest=max(ids, default=""),
-                     built_at=time.time(), columns=columns)
+    width = max((len(i) for i in ids), default=1)
+    return Catalogue(index=index, ids=np.asarray([i.encode() for i in ids], dtype=f"S{width}"), version=0,
+                     newest=max(ids, default=""), built_at=time.time())
 
 
-def add(catalogue: Catalogue, ids: list[str], vectors: np.ndarray, columns: dict[str, np.ndarray] | None = None) -> Catalogue:
-    """``catalogue`` with more posts (the same trained lists) and their
-    ``columns`` (the same names as the catalogue's); in memory."""
+def add(catalogue: Catalogue, ids: list[str], vectors: np.ndarray) -> Catalogue:
+    """``catalogue`` with more posts (the same trained lists); in memory."""
     if not ids:
         return catalogue
-    columns = columns or {}
-    if set(columns) != set(catalogue.columns) or any(len(values) != len(ids) for values in columns.values()):
-        raise ValueError("the new posts need the catalogue's columns, one value per post")
     catalogue.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    merged = _joined(catalogue.ids, _fixed_width(ids))
-    joined = {name: _joined(values, np.asarray(columns[name])) for name, values in catalogue.columns.items()}
+    width = max(catalogue.ids.dtype.itemsize if len(catalogue.ids) else 1, max(len(i) for i in ids))
+    merged = np.concatenate([catalogue.ids.astype(f"S{width}"), np.asarray([i.encode() for i in ids], dtype=f"S{width}")])
     return Catalogue(index=catalogue.index, ids=merged, version=catalogue.version,
-                     newest=max(catalogue.newest, max(ids)), built_at=time.time(), columns=joined)
+                     newest=max(catalogue.newest, max(ids)), built_at=time.time())
 
 
 def save(catalogue: Catalogue, directory: Path) -> int:
@@ -157,14 +119,9 @@ def save(catalogue: Catalogue, directory: Path) -> int:
     tmp_index, tmp_ids = directory / f".{stem}.faiss.tmp", directory / f".{stem}.ids.tmp.npy"
     faiss.write_index(catalogue.index, str(tmp_index))
     np.save(tmp_ids, catalogue.ids)
-    for name, values in catalogue.columns.items():
-        tmp = directory / f".{stem}.col-{name}.tmp.npy"
-        np.save(tmp, np.asarray(values))
-        os.replace(tmp, directory / f"{stem}.col-{name}.npy")
     os.replace(tmp_index, directory / f"{stem}.faiss")
     os.replace(tmp_ids, directory / f"{stem}.ids.npy")
-    pointer = {"version": version, "count": int(len(catalogue.ids)), "newest": catalogue.newest, "built_at": catalogue.built_at,
-               "columns": sorted(catalogue.columns)}
+    pointer = {"version": version, "count": int(len(catalogue.ids)), "newest": catalogue.newest, "built_at": catalogue.built_at}
     tmp_pointer = directory / f".{CURRENT}.tmp"
     tmp_pointer.write_text(json.dumps(pointer))
     os.replace(tmp_pointer, directory / CURRENT)
@@ -196,10 +153,9 @@ def open_current(directory: Path) -> Catalogue | None:
     try:
         index = faiss.read_index(str(stem) + ".faiss", faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
         ids = np.load(str(stem) + ".ids.npy", mmap_mode="r")
-        columns = {name: np.load(f"{stem}.col-{name}.npy", mmap_mode="r") for name in pointer.get("columns", [])}
     except (OSError, RuntimeError):  # replaced under us: the next look finds the newer one
         return None
     if hasattr(index, "nprobe"):
         index.nprobe = NPROBE
     return Catalogue(index=index, ids=ids, version=int(pointer["version"]), newest=pointer.get("newest", ""),
-                     built_at=float(pointer.get("built_at", 0.0)), columns=columns)
+                     built_at=float(pointer.get("built_at", 0.0)))

@@ -88,7 +88,6 @@ META_KEPT = 48  # served posts whose author, embedding and freshness a session k
 # the diversity tail (10) and a full window (20) with room; an event on an older post learns it again
 SIMILAR_REUSE = 0.97  # the catalogue's last answer serves a taste this close (cosine) to the one it was asked for ...
 SIMILAR_KEEP_S = 120.0  # ... for this long
-PREFETCH_SCAN = 20  # a new shortlist's best this many: its posts from beyond the pool are read ahead of serving
 REBUILD_MIN_S = 10.0  # a drifting taste rebuilds the shortlist at most this often (it is re-scored every pick)
 EMPTY_REFRESH_S = 0.5  # a pick that finds nothing reads the newest posts first, unless the pool did this recently
 
@@ -423,8 +422,8 @@ class ForYou:
         held = self._similar
         if held is not None and held[0] == version and now - held[3] < SIMILAR_KEEP_S and float(direction @ held[1]) >= SIMILAR_REUSE:
             return self.catalogue.extras(held[2])
-        ids = await self.catalogue.similar(direction)
-        self._similar = (version, direction, ids, now)
+        ids, whole = await self.catalogue.similar(direction)
+        self._similar = (version, direction, ids, now) if whole else None
         return self.catalogue.extras(ids)
 
     async def _build(self, now: float, direction: np.ndarray | None) -> Shortlist | None:
@@ -456,8 +455,6 @@ class ForYou:
             self.checked.update(pid for pid in unchecked if pid not in already)
             self._learn_seen(already)
             keep = np.asarray([i for i, pid in zip(order, ids) if pid not in already][:SHORTLIST], dtype=np.int64)
-            if similar is not None and len(similar):  # the best from beyond the pool: read now, served from memory later
-                self.catalogue.want_posts([pid for pid in ids[:PREFETCH_SCAN] if pid not in already and pid not in self.pool.rows])
             if len(keep):
                 n = len(cands.rows)
                 keep = np.concatenate([keep[keep < n], keep[keep >= n]])  # the order Candidates.table gives

@@ -143,9 +143,9 @@ async def _exists(stores: Stores, post_id: str) -> bool:
     return await stores.db["posts"].count_documents({"_id": post_id}, limit=1) == 1
 
 
-async def cached_counts(stores: Stores, post_ids: list[str]) -> dict[str, dict[str, int]]:
-    """Counters of the posts among ``post_ids`` that Redis holds, in one round
-    trip; the others are left out (nothing is read from Mongo)."""
+async def get_counts(stores: Stores, post_ids: list[str]) -> dict[str, dict[str, int]]:
+    """Counters of each post, from Redis; a miss is read from Mongo and cached.
+    Unknown (or deleted) posts get zeros, which are not cached."""
     ids = list(dict.fromkeys(post_ids))
     if not ids:
         return {}
@@ -153,21 +153,13 @@ async def cached_counts(stores: Stores, post_ids: list[str]) -> dict[str, dict[s
         for post_id in ids:
             pipe.hgetall(cache_key(stores, post_id))
         cached = await pipe.execute()
-    return {
-        post_id: {name: int(found.get(name.encode(), 0)) for name in FIELDS}
-        for post_id, found in zip(ids, cached)
-        if found and b"cv" in found
-    }
-
-
-async def get_counts(stores: Stores, post_ids: list[str]) -> dict[str, dict[str, int]]:
-    """Counters of each post, from Redis; a miss is read from Mongo and cached.
-    Unknown (or deleted) posts get zeros, which are not cached."""
-    ids = list(dict.fromkeys(post_ids))
-    if not ids:
-        return {}
-    out = await cached_counts(stores, ids)
-    missing = [post_id for post_id in ids if post_id not in out]
+    out: dict[str, dict[str, int]] = {}
+    missing: list[str] = []
+    for post_id, found in zip(ids, cached):
+        if found and b"cv" in found:
+            out[post_id] = {name: int(found.get(name.encode(), 0)) for name in FIELDS}
+        else:
+            missing.append(post_id)
     if missing:
         refill: list[tuple[str, int, dict[str, int]]] = []
         async for doc in stores.db["posts"].find({"_id": {"$in": missing}}, _PROJECTION):
