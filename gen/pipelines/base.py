@@ -133,9 +133,9 @@ class VideoGenerator:
         self.spec = preset
         self.preset: str = preset.name
         self.fps: int = preset.fps
-        self.default_steps: int = preset.default_steps
         self.device = device
         self.options = options or GenOptions()
+        self.default_steps: int = self.options.steps or preset.default_steps
         self.family: Family = get_family(preset.family)
         self.sound = sound
         self.projection = projection

@@ -31,6 +31,8 @@ Quantize = Literal["none", "int8_weight", "int8", "fp8"]
 COMPILE_CACHE = ".compile-cache"
 # FP8 matmuls need Ada or Hopper tensor cores (compute capability 8.9 and up).
 FP8_MIN_CAPABILITY = (8, 9)
+# The most denoising steps a job may run (the Videos API's bound on a job's own ``steps``).
+MAX_STEPS = 100
 
 
 _BOOLEANS = ("compile", "vae_tiling", "preview_fit", "compile_cache", "cfg_batch")
@@ -73,6 +75,9 @@ class GenOptions(msgspec.Struct, frozen=True, kw_only=True):
     cfg_batch: run the conditional and unconditional guidance passes as one
         batch of two. LTX-Video and LTX-2 pipelines already do; for Wan the
         two transformer calls of a step become one (gen.pipelines.cfg_batch).
+    steps: denoising steps of a job that names none (0: the preset's own
+        default). A deployment's trade of quality against time; a job's
+        ``steps`` field still wins.
 
     Every default is the CPU path's and, until bench/gpu_run.sh has measured
     them, also the CUDA one's: compile, compile_cache, quantize and cfg_batch
@@ -93,6 +98,7 @@ class GenOptions(msgspec.Struct, frozen=True, kw_only=True):
     compile_cache: bool = False
     quantize: Quantize = "none"
     cfg_batch: bool = False
+    steps: int = 0
 
     def __post_init__(self) -> None:
         if self.cache_threshold < 0:
@@ -101,6 +107,8 @@ class GenOptions(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError(f"prompt_cache must be >= 0, got {self.prompt_cache}")
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0, got {self.threads}")
+        if not 0 <= self.steps <= MAX_STEPS:
+            raise ValueError(f"steps must be 0 (the preset's default) to {MAX_STEPS}, got {self.steps}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GenOptions:

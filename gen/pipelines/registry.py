@@ -229,6 +229,7 @@ def load_generator(
         applied["sound"] = f"{sound.name} ({sound.sample_rate} Hz)"
 
     generator = VideoGenerator(pipe, spec, device, options=options, sound=sound, applied=applied)
+    generator.applied["steps"] = f"{generator.default_steps} when a job names none" + ("" if options.steps else " (the preset's)")
     projection = _preview_projection(generator, root, source, options)
     generator.projection = projection
     generator.applied["preview"] = f"{projection.source} projection" + (f" (r2 {projection.r2})" if projection.r2 is not None else "")

@@ -28,6 +28,7 @@ from tests.cameos.helpers import erase_recorded_faces
 from tests.procs import start_api, start_worker
 
 PHONE = {"width": 390, "height": 844}
+PREVIEW_STEPS = 100
 PASSWORD = "correct horse battery"
 BROWSER_ARGS = [
     "--headless",
@@ -86,7 +87,9 @@ def app_api(app_settings, tmp_root):
 
 @pytest.fixture(scope="module")
 def app_worker(app_settings, tmp_root, app_api):
-    proc = start_worker(app_settings, tmp_root / "logs-app", name="app-worker")
+    # the tiny model's 4 steps take a tenth of a second, less than a WebRTC peer takes to connect:
+    # more steps make a job last long enough for its live preview to be watched (a deployment's setting)
+    proc = start_worker(app_settings, tmp_root / "logs-app", name="app-worker", FABULA_GEN_STEPS=str(PREVIEW_STEPS))
     yield proc
     proc.stop()
 

@@ -190,7 +190,7 @@ def test_sign_up_record_a_cameo_create_post_and_the_social_loop(app_api, app_wor
     shot(a, "09-live-preview")
     a.wait_for_selector(".done", timeout=VIDEO_S)
     frames = a.evaluate("window.__previewFrames")
-    assert len(frames) >= 2, f"{len(frames)} preview frames drawn"
+    assert len(frames) >= 2, f"{len(frames)} preview frames drawn (source: {source})"
     assert len({f["image"] for f in frames}) >= 2, "the preview canvas never changed"
     # over WebRTC a frame carries no step number (the track has none); over the socket steps only go up
     assert source in ("webrtc", "websocket"), source

@@ -360,9 +360,19 @@ def test_gen_options_from_env():
         ({"FABULA_GEN_CACHE_THRESHOLD": "-1"}, "FABULA_GEN_"),
         ({"FABULA_GEN_OFFLOAD": "disk"}, "FABULA_GEN_OFFLOAD"),
         ({"FABULA_GEN_THREADS": "two"}, "FABULA_GEN_THREADS"),
+        ({"FABULA_GEN_STEPS": "101"}, "FABULA_GEN_STEPS"),
+        ({"FABULA_GEN_STEPS": "-1"}, "FABULA_GEN_STEPS"),
     ):
         with pytest.raises(ValueError, match=name):
             GenOptions.from_env(env)
+
+
+def test_a_deployment_sets_the_steps_of_jobs_that_name_none(tiny_models_root, ltx):
+    """FABULA_GEN_STEPS replaces the preset's default; a job's own steps still win (the worker passes them)."""
+    assert GenOptions.from_env({"FABULA_GEN_STEPS": "12"}) == GenOptions(steps=12)
+    assert ltx.default_steps == 4 and "the preset's" in ltx.applied["steps"]
+    slow = load_generator("tiny-ltx", tiny_models_root, device="cpu", options=GenOptions(steps=7, sound="silent"))
+    assert slow.default_steps == 7 and slow.applied["steps"].startswith("7 ")
 
 
 def test_first_block_cache_is_enabled_and_skips_the_tail_blocks(tiny_models_root, ltx):
