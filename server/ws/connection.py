@@ -27,6 +27,7 @@ log = logging.getLogger("fabula.ws")
 
 Handler = Callable[["Connection", proto.Message], Awaitable[None]]
 FINISH_S = 5.0  # how long a closed connection's queued work may take to finish
+INTERNAL_MESSAGE = "the server failed on this message; it was logged, and the connection stays open"
 
 
 class Connection:
@@ -187,6 +188,9 @@ class Connection:
         except BACKING_DOWN as exc:  # Mongo or Redis restarting: the message may be sent again shortly
             log.warning("backing service unavailable", extra={"type": msg.type, "error": type(exc).__name__})
             self.send(proto.error("unavailable", UNAVAILABLE_MESSAGE, msg.id))
+        except Exception:  # a fault of the server's own: this message fails, the connection stays
+            log.exception("message handler failed", extra={"type": msg.type})
+            self.send(proto.error("internal_error", INTERNAL_MESSAGE, msg.id))
 
 
 async def receive_frame(socket: WebSocket) -> str | bytes:

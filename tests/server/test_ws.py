@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 
 import pytest
 import websockets
@@ -375,3 +376,27 @@ async def test_a_sender_that_fails_ends_the_read_it_waits_in(stores):
     conn.send(proto.out("hello", {}))
     await asyncio.wait_for(served, 5)  # the failed send ended the read: serve returned, not cancelled
     assert not served.cancelled() and served.exception() is None
+
+
+async def test_a_handler_that_fails_answers_internal_error_and_the_connection_goes_on(stores):
+    """A fault of the server's own in one message's handler answers that message
+    with ``internal_error`` (its id) and leaves the connection serving: no 4500
+    close. No real message type fails on demand, so the handler table here has
+    one that does, beside a working one."""
+    from accounts.users import User
+    from server.ws.connection import Connection
+
+    async def broken(conn, msg) -> None:
+        raise KeyError("a row that was there a moment ago")
+
+    async def echo(conn, msg) -> None:
+        conn.send(proto.out("echo", msg.data, msg.id))
+
+    user = User(id="user_" + uuid.uuid4().hex[:10], handle="h", created_at=0)
+    conn = Connection(object(), stores, user, {"broken": broken, "echo": echo})  # type: ignore[arg-type]
+    await conn.handle(json.dumps({"type": "broken", "data": {}, "id": "m1"}))
+    await conn.handle(json.dumps({"type": "echo", "data": {"n": 2}, "id": "m2"}))
+    sent = [json.loads(conn.outbox.get_nowait()[1]) for _ in range(conn.outbox.qsize())]
+    assert [m["type"] for m in sent] == ["error", "echo"]
+    assert sent[0]["data"]["code"] == "internal_error" and sent[0]["id"] == "m1"
+    assert sent[1] == {"type": "echo", "data": {"n": 2}, "id": "m2"}
