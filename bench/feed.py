@@ -812,6 +812,10 @@ async def page_sources(url: str) -> dict[str, float]:
         found[f"miss {m.group(1)}"] = float(m.group(2))
     for m in re.finditer(r'^fabula_feed_shortlist_builds_total\{reason="([^"]+)"\} (\S+)$', text, re.MULTILINE):
         found[f"build {m.group(1)}"] = float(m.group(2))
+    for m in re.finditer(r'^fabula_feed_catalogue_asks_total\{answer="(\w+)"\} (\S+)$', text, re.MULTILINE):
+        found[f"catalogue {m.group(1)}"] = float(m.group(2))
+    for m in re.finditer(r'^fabula_feed_catalogue_posts_read_total (\S+)$', text, re.MULTILINE):
+        found["catalogue read"] = float(m.group(1))
     return found
 
 
@@ -1080,7 +1084,10 @@ async def run_one(args, posts: int) -> dict:
                 result = await swipe_phase(ws_url, tokens, n, pids, window=args.window, dwell_s=args.dwell_ms / 1000,
                                            duration=args.duration, seed_=rng.randint(0, 2**31), api_url=url if args.mongo_ops else None,
                                            memory_every=args.memory_every, on_sample=memory_top if args.tracemalloc else None)
-                builds = {k[6:]: v - builds.get(k, 0) for k, v in (await page_sources(url)).items() if k.startswith("build ") and v > builds.get(k, 0)}
+                later = await page_sources(url)
+                grew = {k: v - builds.get(k, 0) for k, v in later.items() if v > builds.get(k, 0)}
+                builds = {k[6:]: v for k, v in grew.items() if k.startswith("build ")}
+                asks = grew.get("catalogue whole", 0) + grew.get("catalogue partial", 0)
                 result["catalogue"] = on
                 phases.append(result)
                 if on is not None:
@@ -1097,6 +1104,10 @@ async def run_one(args, posts: int) -> dict:
                           + f"; last / first {last / first:.3f}, peak / first {max(m for _, m in result['rss']) / first:.3f}", flush=True)
                 if builds:
                     print("    shortlist builds (from opening to the end of the phase): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(builds.items())), flush=True)
+                if asks or grew.get("catalogue read"):
+                    result["catalogue_read_per_s"] = grew.get("catalogue read", 0) / (result["open_s"] + result["wall_s"])
+                    print(f"    catalogue index: {asks:.0f} asks, {grew.get('catalogue whole', 0) / asks if asks else 0:.0%} with every post at hand;"
+                          f" {result['catalogue_read_per_s']:.0f} posts read a second (from opening to the end of the phase)", flush=True)
                 if result["mongo_per_s"]:
                     print("    Mongo commands per second (mean time from send to reply): " + _ops_line(result["mongo_per_s"], 1, 8), flush=True)
             scale["memory"] = api_memory(api.pid)

@@ -21,7 +21,16 @@ session's interest and answers those the pool does not hold as a
   out.
 * Nothing waits on those reads: ``similar`` answers from what is kept and
   hands what is missing to one background reader (``READ_CHUNK`` posts a
-  query, at most ``PENDING`` waiting), so the posts join the next build.
+  query, at most ``PENDING`` waiting, the newest asks kept when more
+  come), so the posts join the next build.
+* The reader reads at most ``READS_PER_S`` posts a second (``pace``), so
+  the database's share of this work is bounded whatever the catalogue's
+  size. At 1M posts, unbounded, it read without pause: nx-27017 spent 73%
+  of a core against 24% at 10k, and every other command of the api waited
+  behind it (docs/PERFORMANCE.md, catalogue scale). What is not read in
+  time is asked for again by a later build; the share of answers that were
+  whole is counted (``fabula_feed_catalogue_asks_total{answer}``), beside
+  the posts read (``fabula_feed_catalogue_posts_read_total``).
   A first version waited for them in the build: at 500 swipers on 2 shared
   cores that put nx-27017's reads of 200 embeddings on the path of the next
   item (p50 2.5 s, docs/PERFORMANCE.md).
@@ -41,6 +50,7 @@ from pathlib import Path
 
 import msgspec
 import numpy as np
+from prometheus_client import Counter
 
 from core.stores import Stores
 from feed.ranking import ann
@@ -56,6 +66,19 @@ PENDING = 2000
 K = 200  # neighbours asked for per shortlist build
 KEEP = 20_000  # rows kept of posts outside the pool
 STALE_S = 300.0
+READS_PER_S = 400.0  # posts read a second at most (nx-27017: about 0.27 ms a post, so about a tenth of a core)
+
+POSTS_READ = Counter("fabula_feed_catalogue_posts_read", "posts the catalogue index named beyond the pool, read from the database")
+ASKS = Counter("fabula_feed_catalogue_asks", "asks of the catalogue index, by whether every post it named was at hand", ["answer"])
+_WHOLE, _PARTIAL = ASKS.labels("whole"), ASKS.labels("partial")
+
+
+def pace(read: int, elapsed_s: float, per_s: float = READS_PER_S) -> float:
+    """Seconds to wait after reading ``read`` posts in ``elapsed_s`` so that
+    reads keep to ``per_s`` posts a second (0: no bound)."""
+    if per_s <= 0:
+        return 0.0
+    return max(0.0, read / per_s - elapsed_s)
 
 
 class CatalogueReader:
@@ -111,6 +134,8 @@ class CatalogueReader:
         missing = [pid for pid in outside if pid not in self.rows or pid not in self.pool.outside or now - self.rows[pid][4] > STALE_S]
         if missing:
             self._want(missing)
+        if outside:
+            (_PARTIAL if missing else _WHOLE).inc()
         return outside, not missing
 
     def extras(self, post_ids: list[str]) -> Table:
@@ -125,16 +150,20 @@ class CatalogueReader:
         return build_table(found, self.pool.dim)
 
     def _want(self, post_ids: list[str]) -> None:
-        for pid in post_ids:
-            if len(self._pending) >= PENDING:
-                break
+        """Queue ``post_ids`` for the reader; past ``PENDING`` the oldest asks
+        give way (their sessions have likely moved on)."""
+        for pid in post_ids[:PENDING]:
+            self._pending.pop(pid, None)  # asked again: to the back, with the newest
             self._pending[pid] = None
+        for pid in list(self._pending)[: max(0, len(self._pending) - PENDING)]:
+            del self._pending[pid]
         if self._pending and (self._reader is None or self._reader.done()):
             self._reader = asyncio.create_task(self._read_pending(), name="feed-catalogue-reads")
 
     async def _read_pending(self) -> None:
         while self._pending:
             part = list(self._pending)[:READ_CHUNK]
+            started = time.monotonic()
             try:
                 await self._read(part, time.time())
             except asyncio.CancelledError:
@@ -145,6 +174,9 @@ class CatalogueReader:
                 return
             for pid in part:
                 self._pending.pop(pid, None)
+            wait = pace(len(part), time.monotonic() - started)
+            if wait and self._pending:
+                await asyncio.sleep(wait)
 
     async def settled(self) -> None:
         """Return once the posts asked for so far have been read (for tests)."""
@@ -160,6 +192,7 @@ class CatalogueReader:
         public = [p for p in got.values() if p.visibility == "public" and p.embedding]
         counts = await counters.get_counts(self.stores, [p.id for p in public]) if public else {}
         self.reads += len(post_ids)
+        POSTS_READ.inc(len(post_ids))
         kept = {p.id for p in public}
         for pid in post_ids:
             if pid not in kept:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import asyncio
+
+from feed.live import catalogue as catalogue_reads
 from feed.live import ranker
 from feed.live.index_builder import IndexBuilder
 from feed.live.runtime import FeedRuntime
@@ -136,15 +139,17 @@ def test_a_large_catalogue_gets_the_inverted_index_memory_mapped(tmp_path, monke
     monkeypatch.setattr(ann, "EXACT_BELOW", 100)
     rng = np.random.default_rng(1)
     centres = rng.standard_normal((20, 384)).astype(np.float32)
-    vectors = centres[rng.integers(0, 20, 2000)] + rng.standard_normal((2000, 384)).astype(np.float32) * 0.05
+    vectors = centres[rng.integers(0, 20, 2000)] + rng.standard_normal((2000, 384)).astype(np.float32) * 0.2
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = [f"post_{i:05d}" for i in range(2000)]
     ann.save(ann.build(ids, vectors), tmp_path)
     opened = ann.open_current(tmp_path)
     assert type(opened.index).__name__ == "IndexIVFScalarQuantizer" and isinstance(opened.ids, np.memmap)
+    assert opened.index.code_size == 384 // 2  # 4 bits a dimension: an eighth of the float32 vectors
     exact = np.argsort(-(vectors @ vectors[11]))[:50]
     got = opened.search(vectors[11], 50)
-    assert got[0] == "post_00011" and len(set(got) & {ids[i] for i in exact}) >= 40
+    # about 100 posts a topic: a pick at random within the right topic would share about 25 of the exact 50
+    assert got[0] == "post_00011" and len(set(got) & {ids[i] for i in exact}) >= 35
 
 
 async def test_a_session_asks_the_catalogue_again_only_when_its_answer_would_change(world):
@@ -188,3 +193,25 @@ async def test_a_session_asks_the_catalogue_again_only_when_its_answer_would_cha
         assert len(asked) == 4
     finally:
         await rt.stop()
+
+
+def test_the_reader_keeps_to_its_posts_a_second():
+    """``pace``: the wait after a chunk that keeps reads to the bound (none without one)."""
+    assert catalogue_reads.pace(100, 0.05, per_s=400) == pytest.approx(0.2)  # 100 posts are a quarter second's share
+    assert catalogue_reads.pace(100, 0.3, per_s=400) == 0.0  # the read itself took longer than its share
+    assert catalogue_reads.pace(100, 0.0, per_s=0) == 0.0  # 0: unbounded
+
+
+async def test_past_the_pending_bound_the_newest_asks_are_kept(world, tmp_path, monkeypatch):
+    """Reads are bounded, so asks can come faster than they are read: the
+    queue keeps the newest (and an id asked again moves to the back)."""
+    monkeypatch.setattr(catalogue_reads, "PENDING", 4)
+    reader = catalogue_reads.CatalogueReader(world.stores, None, directory=tmp_path)  # type: ignore[arg-type]
+    busy = asyncio.get_running_loop().create_future()
+    reader._reader = busy  # the reader is mid-read: asks only queue
+    reader._want(["a", "b", "c"])
+    reader._want(["d", "a", "e"])
+    assert list(reader._pending) == ["c", "d", "a", "e"]
+    reader._want([f"n{i}" for i in range(10)])
+    assert list(reader._pending) == ["n0", "n1", "n2", "n3"]  # nearest first of one ask, at most PENDING
+    busy.cancel()
