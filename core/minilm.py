@@ -112,13 +112,13 @@ def int8_copy(weights: Literal["uint8", "int8"] = "uint8", reduce_range: bool = 
             dynamic_axes={name: {0: "batch", 1: "tokens"} for name in (*ONNX_INPUTS, "last_hidden_state")},
             opset_version=ONNX_OPSET, dynamo=False,
         )
-        hint = _QuantiserChatter()
-        logging.getLogger().addFilter(hint)
+        quiet = _QuantiserChatter()
+        logging.getLogger().addFilter(quiet)
         try:
             weight_type = QuantType.QUInt8 if weights == "uint8" else QuantType.QInt8
             quantize_dynamic(str(exported), str(quantised), weight_type=weight_type, reduce_range=reduce_range)
         finally:
-            logging.getLogger().removeFilter(hint)
+            logging.getLogger().removeFilter(quiet)
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # one prompt at a time; callers run it in a thread of their own
         options.inter_op_num_threads = 1
