@@ -812,7 +812,7 @@ async def page_sources(url: str) -> dict[str, float]:
         found[f"miss {m.group(1)}"] = float(m.group(2))
     for m in re.finditer(r'^fabula_feed_shortlist_builds_total\{reason="([^"]+)"\} (\S+)$', text, re.MULTILINE):
         found[f"build {m.group(1)}"] = float(m.group(2))
-    for m in re.finditer(r'^fabula_feed_catalogue_asks_total\{answer="(\w+)"\} (\S+)$', text, re.MULTILINE):
+    for m in re.finditer(r'^fabula_feed_catalogue_posts_named_total\{state="(\w+)"\} (\S+)$', text, re.MULTILINE):
         found[f"catalogue {m.group(1)}"] = float(m.group(2))
     for m in re.finditer(r'^fabula_feed_catalogue_posts_read_total (\S+)$', text, re.MULTILINE):
         found["catalogue read"] = float(m.group(1))
@@ -1087,7 +1087,7 @@ async def run_one(args, posts: int) -> dict:
                 later = await page_sources(url)
                 grew = {k: v - builds.get(k, 0) for k, v in later.items() if v > builds.get(k, 0)}
                 builds = {k[6:]: v for k, v in grew.items() if k.startswith("build ")}
-                asks = grew.get("catalogue whole", 0) + grew.get("catalogue partial", 0)
+                named = grew.get("catalogue at_hand", 0) + grew.get("catalogue to_read", 0)
                 result["catalogue"] = on
                 phases.append(result)
                 if on is not None:
@@ -1104,9 +1104,9 @@ async def run_one(args, posts: int) -> dict:
                           + f"; last / first {last / first:.3f}, peak / first {max(m for _, m in result['rss']) / first:.3f}", flush=True)
                 if builds:
                     print("    shortlist builds (from opening to the end of the phase): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(builds.items())), flush=True)
-                if asks or grew.get("catalogue read"):
+                if named or grew.get("catalogue read"):
                     result["catalogue_read_per_s"] = grew.get("catalogue read", 0) / (result["open_s"] + result["wall_s"])
-                    print(f"    catalogue index: {asks:.0f} asks, {grew.get('catalogue whole', 0) / asks if asks else 0:.0%} with every post at hand;"
+                    print(f"    catalogue index: {named:.0f} posts named beyond the pool, {grew.get('catalogue at_hand', 0) / named if named else 0:.0%} at hand;"
                           f" {result['catalogue_read_per_s']:.0f} posts read a second (from opening to the end of the phase)", flush=True)
                 if result["mongo_per_s"]:
                     print("    Mongo commands per second (mean time from send to reply): " + _ops_line(result["mongo_per_s"], 1, 8), flush=True)

@@ -28,9 +28,10 @@ session's interest and answers those the pool does not hold as a
   size. At 1M posts, unbounded, it read without pause: nx-27017 spent 73%
   of a core against 24% at 10k, and every other command of the api waited
   behind it (docs/PERFORMANCE.md, catalogue scale). What is not read in
-  time is asked for again by a later build; the share of answers that were
-  whole is counted (``fabula_feed_catalogue_asks_total{answer}``), beside
-  the posts read (``fabula_feed_catalogue_posts_read_total``).
+  time is asked for again by a later build. The posts named are counted by
+  whether they were at hand
+  (``fabula_feed_catalogue_posts_named_total{state}``), beside the posts
+  read (``fabula_feed_catalogue_posts_read_total``).
   A first version waited for them in the build: at 500 swipers on 2 shared
   cores that put nx-27017's reads of 200 embeddings on the path of the next
   item (p50 2.5 s, docs/PERFORMANCE.md).
@@ -66,11 +67,11 @@ PENDING = 2000
 K = 200  # neighbours asked for per shortlist build
 KEEP = 20_000  # rows kept of posts outside the pool
 STALE_S = 300.0
-READS_PER_S = 400.0  # posts read a second at most (nx-27017: about 0.27 ms a post, so about a tenth of a core)
+READS_PER_S = 250.0  # posts read a second at most (nx-27017: about 0.27 ms a post, so 7% of a core)
 
 POSTS_READ = Counter("fabula_feed_catalogue_posts_read", "posts the catalogue index named beyond the pool, read from the database")
-ASKS = Counter("fabula_feed_catalogue_asks", "asks of the catalogue index, by whether every post it named was at hand", ["answer"])
-_WHOLE, _PARTIAL = ASKS.labels("whole"), ASKS.labels("partial")
+NAMED = Counter("fabula_feed_catalogue_posts_named", "posts the catalogue index named beyond the pool, by whether they were at hand", ["state"])
+_AT_HAND, _TO_READ = NAMED.labels("at_hand"), NAMED.labels("to_read")
 
 
 def pace(read: int, elapsed_s: float, per_s: float = READS_PER_S) -> float:
@@ -135,7 +136,8 @@ class CatalogueReader:
         if missing:
             self._want(missing)
         if outside:
-            (_PARTIAL if missing else _WHOLE).inc()
+            _AT_HAND.inc(len(outside) - len(missing))
+            _TO_READ.inc(len(missing))
         return outside, not missing
 
     def extras(self, post_ids: list[str]) -> Table:

@@ -123,7 +123,9 @@ def wait_for_feed_item(page, post_id: str, deadline_s: float = 60.0) -> None:
             page.keyboard.press("ArrowUp")
             page.mouse.wheel(0, -200)  # at the top: pull to refresh
         page.wait_for_timeout(700)
-    pytest.fail(f"post {post_id} never reached the feed")
+    cards = page.evaluate("[...document.querySelectorAll('.post-card')].map((c) => c.dataset.postId)")
+    state = {k: page.get_attribute(".screen.feed", f"data-{k}") for k in ("post-id", "index", "count")}
+    pytest.fail(f"post {post_id} never reached the feed: feed {state}, cards {cards}, errors {page.js_errors}")
 
 
 def wait_done(base_url: str, user: dict, video_id: str, timeout_s: float = VIDEO_S / 1000) -> dict:

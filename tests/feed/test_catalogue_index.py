@@ -76,11 +76,16 @@ async def test_similar_reaches_posts_the_pool_does_not_hold(world):
         indexer = IndexBuilder(world.stores)
         assert await indexer.refresh() and indexer.count == len(cats) + len(skis)
         rt.catalogue._checked_at = 0.0  # look for the index now rather than within CHECK_S
+        counted = {s: catalogue_reads.NAMED.labels(s)._value.get() for s in ("at_hand", "to_read")}
+        read = catalogue_reads.POSTS_READ._value.get()
         first = await picks_for(rt, await make_user(world.stores), cat_taste, 8)  # asks for the posts beyond the pool
         assert not {p.post.id for p in first} & {c.id for c in cats}  # nothing waits on their read
         await rt.catalogue.settled()
+        assert catalogue_reads.NAMED.labels("to_read")._value.get() - counted["to_read"] == len(cats)
+        assert catalogue_reads.POSTS_READ._value.get() - read == len(cats)
         other = await make_user(world.stores)
         after = await picks_for(rt, other, cat_taste, 8)
+        assert catalogue_reads.NAMED.labels("at_hand")._value.get() - counted["at_hand"] >= len(cats)  # the second ask found them read
         reached = [p for p in after if p.post.id in {c.id for c in cats}]
         assert reached and all(p.source == "similar" for p in reached)
         assert len({p.post.id for p in after}) == len(after)
