@@ -101,7 +101,14 @@ export function FeedScreen(kind, query) {
         }
     }
 
-    async function refresh() {
+    let refreshing = null; // a refresh under way: another pull waits for it rather than starting over
+
+    function refresh() {
+        if (!refreshing) refreshing = reload().finally(() => { refreshing = null; });
+        return refreshing;
+    }
+
+    async function reload() {
         if (current >= 0) leave(current);
         if (stream) stream.close();
         cards.forEach((c) => c.destroy());
@@ -109,6 +116,10 @@ export function FeedScreen(kind, query) {
         current = -1;
         exhausted = false;
         clear(track);
+        // nothing is on screen until the new session's first item: say so (tests and assistive tools read these)
+        delete el.dataset.postId;
+        el.dataset.index = "0";
+        el.dataset.count = "0";
         swiper.index = 0;
         swiper._place(false);
         skeleton();
