@@ -57,7 +57,7 @@ from core.stores import Stores
 from feed.ranking import ann
 from feed.ranking.features import Table, build_table
 from feed.ranking.pool import PostPool, unix
-from feed.social import counters, posts
+from feed.social import posts
 
 log = logging.getLogger("fabula.feed.catalogue")
 
@@ -190,9 +190,8 @@ class CatalogueReader:
             self._reader.cancel()
 
     async def _read(self, post_ids: list[str], now: float) -> None:
-        got = await posts.get_posts(self.stores, post_ids)
+        got, counts = await posts.get_posts_and_counts(self.stores, post_ids)  # one read: the counters come with the posts
         public = [p for p in got.values() if p.visibility == "public" and p.embedding]
-        counts = await counters.get_counts(self.stores, [p.id for p in public]) if public else {}
         self.reads += len(post_ids)
         POSTS_READ.inc(len(post_ids))
         kept = {p.id for p in public}

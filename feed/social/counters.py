@@ -143,12 +143,8 @@ async def _exists(stores: Stores, post_id: str) -> bool:
     return await stores.db["posts"].count_documents({"_id": post_id}, limit=1) == 1
 
 
-async def get_counts(stores: Stores, post_ids: list[str]) -> dict[str, dict[str, int]]:
-    """Counters of each post, from Redis; a miss is read from Mongo and cached.
-    Unknown (or deleted) posts get zeros, which are not cached."""
-    ids = list(dict.fromkeys(post_ids))
-    if not ids:
-        return {}
+async def _cached_counts(stores: Stores, ids: list[str]) -> tuple[dict[str, dict[str, int]], list[str]]:
+    """The counters Redis holds for ``ids`` (one round trip), and the ids it does not hold."""
     async with stores.redis.pipeline(transaction=False) as pipe:
         for post_id in ids:
             pipe.hgetall(cache_key(stores, post_id))
@@ -160,14 +156,39 @@ async def get_counts(stores: Stores, post_ids: list[str]) -> dict[str, dict[str,
             out[post_id] = {name: int(found.get(name.encode(), 0)) for name in FIELDS}
         else:
             missing.append(post_id)
+    return out, missing
+
+
+async def get_counts(stores: Stores, post_ids: list[str]) -> dict[str, dict[str, int]]:
+    """Counters of each post, from Redis; a miss is read from Mongo and cached.
+    Unknown (or deleted) posts get zeros, which are not cached."""
+    ids = list(dict.fromkeys(post_ids))
+    if not ids:
+        return {}
+    out, missing = await _cached_counts(stores, ids)
     if missing:
-        refill: list[tuple[str, int, dict[str, int]]] = []
-        async for doc in stores.db["posts"].find({"_id": {"$in": missing}}, _PROJECTION):
-            counts = _from_doc(doc)
-            out[doc["_id"]] = counts
-            refill.append((doc["_id"], int(doc.get(VERSION) or 0), counts))
-        await _cache(stores, refill)
+        docs = [doc async for doc in stores.db["posts"].find({"_id": {"$in": missing}}, _PROJECTION)]
+        out.update(await _cache_docs(stores, docs))
     return {post_id: out.get(post_id) or zero() for post_id in ids}
+
+
+async def counts_of_docs(stores: Stores, docs: list[dict]) -> dict[str, dict[str, int]]:
+    """Counters of posts whose documents the caller has just read: Redis's
+    when it holds them, else the document's own (then cached), so that no
+    second read of the same posts is needed."""
+    by_id = {doc["_id"]: doc for doc in docs}
+    if not by_id:
+        return {}
+    out, missing = await _cached_counts(stores, list(by_id))
+    out.update(await _cache_docs(stores, [by_id[post_id] for post_id in missing]))
+    return out
+
+
+async def _cache_docs(stores: Stores, docs: list[dict]) -> dict[str, dict[str, int]]:
+    """The counters of ``docs`` (post documents), cached when newer than Redis's."""
+    counts = {doc["_id"]: _from_doc(doc) for doc in docs}
+    await _cache(stores, [(doc["_id"], int(doc.get(VERSION) or 0), counts[doc["_id"]]) for doc in docs])
+    return counts
 
 
 async def exact_counts(stores: Stores, post_id: str) -> dict[str, int] | None:

@@ -95,6 +95,17 @@ async def get_posts(stores: Stores, ids: list[str], *, embeddings: bool = True) 
     return {doc["_id"]: _to_post(doc) async for doc in _collection(stores).find({"_id": {"$in": ids}}, projection)}
 
 
+async def get_posts_and_counts(stores: Stores, ids: list[str]) -> tuple[dict[str, Post], dict[str, dict[str, int]]]:
+    """The posts among ``ids`` that exist (with their embeddings) and their
+    counters, from one read of the posts: the counters are Redis's where it
+    holds them, else the documents' (``counters.counts_of_docs``)."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return {}, {}
+    docs = [doc async for doc in _collection(stores).find({"_id": {"$in": ids}})]
+    return {doc["_id"]: _to_post(doc) for doc in docs}, await counters.counts_of_docs(stores, docs)
+
+
 async def post_for_video(stores: Stores, video_id: str) -> Post | None:
     doc = await _collection(stores).find_one({"video_id": video_id})
     return _to_post(doc) if doc else None

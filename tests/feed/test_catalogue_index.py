@@ -9,10 +9,10 @@ with a pool far smaller than the catalogue, as a big catalogue has."""
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
-
-import asyncio
 
 from feed.live import catalogue as catalogue_reads
 from feed.live import ranker

@@ -88,6 +88,25 @@ async def test_concurrent_views_shares_and_likes_on_one_post(http, stores):
     assert exact["likes"] == 10
 
 
+async def test_posts_read_with_their_counts_take_redis_first_and_refill_a_miss(http, stores):
+    """``posts.get_posts_and_counts``: one read of the posts; the counters are
+    Redis's when it holds them (it may be ahead of a document read a moment
+    ago), else the document's, which are then cached."""
+    from feed.social import posts
+
+    author, fan = await signup(http), await signup(http)
+    held, evicted = (await new_post(http, stores, author))["id"], (await new_post(http, stores, author))["id"]
+    for pid in (held, evicted):
+        await http.post(f"/v1/posts/{pid}/like", headers=fan["headers"])
+    await stores.redis.delete(counters.cache_key(stores, evicted))
+    await stores.redis.hset(counters.cache_key(stores, held), "views", 9)  # Redis ahead of Mongo's document
+    got, counts = await posts.get_posts_and_counts(stores, [held, evicted, MISSING_POST])
+    assert set(got) == set(counts) == {held, evicted} and got[held].embedding
+    assert counts[held]["views"] == 9 and counts[held]["likes"] == 1
+    assert counts[evicted] == await counters.exact_counts(stores, evicted)
+    assert (await redis_counts(stores, evicted))["likes"] == 1  # refilled from the document read
+
+
 async def test_cache_miss_refills_from_mongo(http, stores):
     author, fan = await signup(http), await signup(http)
     pid = (await new_post(http, stores, author))["id"]
