@@ -159,6 +159,7 @@ class Running:
     job: jobs.Job
     stop: str | None = None  # "cancelled", "lost" or "shutdown": abandon it at the next step
     handed_back: bool = False  # given back to its lane by a stopping worker
+    giving_back: asyncio.Future | None = None  # the one hand-back every caller waits for
 
     @property
     def attempt(self) -> int:
@@ -219,14 +220,28 @@ class Worker:
         if run is not None:
             log.info("stopping: the running job has its grace period", extra={"video_id": run.job.id, "grace_s": self.settings.worker_stop_grace_s})
             loop = asyncio.get_running_loop()
-            loop.call_later(self.settings.worker_stop_grace_s, lambda: loop.create_task(self.hand_back(run)))
+            loop.call_later(self.settings.worker_stop_grace_s, lambda: loop.create_task(self._hand_back_after_grace(run)))
+
+    async def _hand_back_after_grace(self, run: Running) -> None:
+        try:
+            await self.hand_back(run)
+        except Exception:  # Redis or Mongo gone: the entry stays pending until its visibility timeout
+            log.warning("hand-back failed; the job is taken again after the visibility timeout", extra={"video_id": run.job.id}, exc_info=True)
 
     async def hand_back(self, run: Running) -> None:
         """Give a job this worker stops running back to its lane, uncounted, at
         once: only while the attempt is still this worker's (a job that
-        finished meanwhile is acknowledged as usual)."""
-        if self.current is not run or run.handed_back or self.stores is None:
-            return
+        finished meanwhile is acknowledged as usual). The grace timer and the
+        pipeline's stop may both ask: there is one hand-back, and every caller
+        waits for it, so the worker closes its connections only after it."""
+        if run.giving_back is None:
+            if self.current is not run or self.stores is None:
+                return
+            run.giving_back = asyncio.ensure_future(self._give_back(run))
+        await asyncio.shield(run.giving_back)
+
+    async def _give_back(self, run: Running) -> None:
+        assert self.stores is not None
         run.stop = run.stop or "shutdown"
         released = await jobs.release_attempt(self.stores, run.job.id, self.name, run.attempt)
         if released is None:
@@ -365,6 +380,8 @@ class Worker:
             await events.publish(stores, JobEvent(type="status", video_id=job.id, status="completed", progress=100))
             return entry.entry_id
         finally:
+            if run.giving_back is not None:  # a hand-back begun as the job ended: the connections outlive it
+                await asyncio.wait([run.giving_back])
             self.current = None
             self.status.state, self.status.video_id = "idle", ""
 
