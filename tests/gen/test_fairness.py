@@ -1,7 +1,13 @@
 """Fairness with one real worker: a burst from one user does not starve
 another user's single job, and the priority lane neither waits behind long
 jobs nor starves them. Order is read from the job documents (started_at,
-completed_at), never from timing."""
+completed_at), never from timing.
+
+The worker is kept busy with a long job of a third user while the burst and
+the single job are queued, so every job of the test waits in its lane and
+the order they start in is the scheduler's alone (an idle worker takes the
+burst's first job at once, and under load its start could be stamped after
+the single job was queued, as if it had overtaken it)."""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from tests.gen.test_queue import new_job, owner_ids, poll, private_settings
 
 SHORT = {"seconds": 1, "steps": 1}  # 64x64 x 1 s: the priority lane here
 LONG = {"seconds": 2, "steps": 1}  # 64x64 x 2 s: over the threshold, the standard lane
+BLOCKER = {"seconds": 4, "steps": 100, "size": (128, 128)}  # keeps the worker busy while a test queues its jobs
 BURST = 2
 
 
@@ -45,8 +52,16 @@ async def fstores(fsettings, one_worker):
 
 
 async def burst_then_one(stores, burst: int, burst_shape: dict, one_shape: dict) -> tuple[list[str], jobs.Job]:
-    """User A enqueues ``burst`` jobs, then user B one; returns A's ids and B's job once it completed."""
-    who = owner_ids("A", "B")
+    """While the worker runs user C's long job, user A enqueues ``burst`` jobs,
+    then user B one; returns A's ids and B's job once it completed."""
+    who = owner_ids("A", "B", "C")
+    blocker = await new_job(stores, who["C"], **BLOCKER)
+    await queue.enqueue(stores, blocker)
+
+    async def blocker_running():
+        return (await jobs.get_job(stores, blocker.id)).status == "in_progress"
+
+    await poll(blocker_running, timeout=60, what="the worker to start the long job")
     a_ids = []
     for _ in range(burst):
         job = await new_job(stores, who["A"], **burst_shape)
@@ -60,7 +75,12 @@ async def burst_then_one(stores, burst: int, burst_shape: dict, one_shape: dict)
         assert job.status != "failed", job
         return job if job.status == "completed" else None
 
-    return a_ids, await poll(b_done, timeout=120, what="B's job to complete")
+    b_job = await poll(b_done, timeout=180, what="B's job to complete")
+    blocker_done = await jobs.get_job(stores, blocker.id)
+    assert blocker_done.status == "completed", blocker_done
+    # the premise: every job of the test was queued before the worker was free to take one
+    assert utc(blocker_done.completed_at) > utc(b_job.created_at), "the long job ended before the test's jobs were queued"
+    return a_ids, b_job
 
 
 def utc(dt: datetime | None) -> datetime | None:
