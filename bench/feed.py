@@ -375,14 +375,12 @@ def api_command(port: int, workers: int = 1) -> list[str]:
 
 async def seed(stores, *, users: int, follows: int, posts: int, rng: random.Random) -> list[str]:
     """Users, follows, tokens and posts; returns one bearer token per user."""
-    import msgspec
     from ulid import ULID
 
     from accounts.tokens import digest
     from core.ids import new_id
     from feed.ranking.embeddings import embed_async, post_text
-    from feed.social import counters
-    from feed.social.posts import Post
+    from feed.social.posts import Post, post_doc
 
     now = datetime.now(UTC)
     ids = [new_id("user") for _ in range(users)]
@@ -429,9 +427,7 @@ async def seed(stores, *, users: int, follows: int, posts: int, rng: random.Rand
             author_id=rng.choice(ids), video_id=f"video_{str(ULID()).lower()}", caption=text, created_at=created,
             prompt=text, embedding=(vec / np.linalg.norm(vec)).tolist(),
         )
-        doc = msgspec.to_builtins(post, builtin_types=(datetime,))
-        doc["_id"] = doc.pop("id")
-        doc.update(counters.initial_fields())
+        doc = post_doc(post)  # as the api writes it
         views = int(rng.paretovariate(1.2) * 5) if rng.random() < 0.8 else 0
         doc.update(views=views, likes=int(views * rng.uniform(0, 0.2)), completes=int(views * rng.uniform(0, 0.6)),
                    watch_ms=views * rng.randint(1000, 9000), shares=int(views * rng.uniform(0, 0.02)))

@@ -35,6 +35,7 @@ from pymongo import DESCENDING
 from core import mongo_compat
 from core.stores import Stores
 from feed.ranking import ann
+from feed.social import posts
 
 log = logging.getLogger("fabula.feed.index")
 
@@ -68,8 +69,8 @@ class IndexBuilder:
     def _take(self, docs: list[dict]) -> tuple[list[str], np.ndarray]:
         ids, rows = [], []
         for doc in docs:
-            emb = doc.get("embedding")
-            if doc["_id"] in self.known or not emb or len(emb) != self.dim:
+            emb = posts.embedding_of(doc)
+            if doc["_id"] in self.known or emb is None or len(emb) != self.dim:
                 continue
             ids.append(doc["_id"])
             rows.append(emb)

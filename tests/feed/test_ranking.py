@@ -7,9 +7,8 @@ Each end-to-end test gets its own world: a fresh namespace (database and
 Redis prefix) on the session's servers, seeded first, then its own api
 process, so no other test's posts take part in the ranking.
 
-Seeding writes post documents of the shape ``feed.publishing.publish`` writes (the
-Post fields plus ``feed.social.counters.initial_fields()``, counters preset where a
-test needs engagement), with embeddings from ``feed.ranking.embeddings.embed_texts``
+Seeding writes post documents as ``feed.publishing.publish`` writes them
+(``feed.social.posts.post_doc``, counters preset where a test needs engagement), with embeddings from ``feed.ranking.embeddings.embed_texts``
 of ``post_text(prompt, caption)`` as at publish, and ids minted at the posts'
 creation times. Everything read back goes through the api's own code."""
 
@@ -36,8 +35,7 @@ from core.stores import Stores, open_stores
 from feed.ranking import diversity, features, interest, scoring
 from feed.ranking.embeddings import embed_async, post_text
 from feed.ranking.features import FEATURES, Priors
-from feed.social import counters
-from feed.social.posts import Post
+from feed.social.posts import Post, post_doc
 from tests.procs import Api, start_api
 
 # --- worlds: an isolated namespace with its own api processes ------------------
@@ -133,9 +131,7 @@ async def seed_posts(stores: Stores, specs: list[dict]) -> list[Post]:
             prompt=spec.get("prompt", ""),
             embedding=vectors[text],
         )
-        doc = msgspec.to_builtins(post, builtin_types=(datetime,))
-        doc["_id"] = doc.pop("id")
-        doc.update(counters.initial_fields())
+        doc = post_doc(post)
         doc.update(spec.get("counts", {}))
         docs.append(doc)
         made.append(post)
