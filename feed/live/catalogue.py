@@ -22,7 +22,9 @@ session's interest and answers those the pool does not hold as a
 * Nothing waits on those reads: ``similar`` answers from what is kept and
   hands what is missing to one background reader (``READ_CHUNK`` posts a
   query, at most ``PENDING`` waiting, the newest asks kept when more
-  come), so the posts join the next build.
+  come), so the posts join the next build. The newest ask is read first,
+  nearest posts first: its session is the one still building, where an
+  old ask's may have moved on.
 * The reader reads at most ``READS_PER_S`` posts a second (``pace``), so
   the database's share of this work is bounded whatever the catalogue's
   size. At 1M posts, unbounded, it read without pause: nx-27017 spent 73%
@@ -92,7 +94,7 @@ class CatalogueReader:
         self._pointer: tuple | None = None
         self.rows: OrderedDict[str, tuple] = OrderedDict()  # id -> (author, created, embedding, counts, read_at)
         self.reads = 0  # posts read from Mongo (for the bench)
-        self._pending: dict[str, None] = {}  # ids to read, oldest ask first
+        self._pending: dict[str, None] = {}  # ids to read: the oldest ask first, each ask farthest first
         self._reader: asyncio.Task | None = None
         self.enabled = True  # False: answers nothing, as without an index (bench/feed.py --index-ab)
 
@@ -152,9 +154,10 @@ class CatalogueReader:
         return build_table(found, self.pool.dim)
 
     def _want(self, post_ids: list[str]) -> None:
-        """Queue ``post_ids`` for the reader; past ``PENDING`` the oldest asks
-        give way (their sessions have likely moved on)."""
-        for pid in post_ids[:PENDING]:
+        """Queue ``post_ids`` (nearest first) for the reader, which reads from
+        the back; past ``PENDING`` the oldest asks give way (their sessions
+        have likely moved on)."""
+        for pid in reversed(post_ids[:PENDING]):
             self._pending.pop(pid, None)  # asked again: to the back, with the newest
             self._pending[pid] = None
         for pid in list(self._pending)[: max(0, len(self._pending) - PENDING)]:
@@ -164,7 +167,7 @@ class CatalogueReader:
 
     async def _read_pending(self) -> None:
         while self._pending:
-            part = list(self._pending)[:READ_CHUNK]
+            part = list(self._pending)[-READ_CHUNK:][::-1]  # the newest ask's nearest posts
             started = time.monotonic()
             try:
                 await self._read(part, time.time())

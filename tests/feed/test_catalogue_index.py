@@ -209,14 +209,30 @@ def test_the_reader_keeps_to_its_posts_a_second():
 
 async def test_past_the_pending_bound_the_newest_asks_are_kept(world, tmp_path, monkeypatch):
     """Reads are bounded, so asks can come faster than they are read: the
-    queue keeps the newest (and an id asked again moves to the back)."""
+    queue keeps the newest (and an id asked again moves to the back), and the
+    reader takes the newest ask first, nearest first."""
     monkeypatch.setattr(catalogue_reads, "PENDING", 4)
     reader = catalogue_reads.CatalogueReader(world.stores, None, directory=tmp_path)  # type: ignore[arg-type]
     busy = asyncio.get_running_loop().create_future()
     reader._reader = busy  # the reader is mid-read: asks only queue
     reader._want(["a", "b", "c"])
     reader._want(["d", "a", "e"])
-    assert list(reader._pending) == ["c", "d", "a", "e"]
+    assert list(reader._pending) == ["b", "e", "a", "d"]  # the back is read first: d, the newest ask's nearest
     reader._want([f"n{i}" for i in range(10)])
-    assert list(reader._pending) == ["n0", "n1", "n2", "n3"]  # nearest first of one ask, at most PENDING
+    assert list(reader._pending) == ["n3", "n2", "n1", "n0"]  # one ask's nearest, at most PENDING
     busy.cancel()
+
+    order: list[list[str]] = []
+
+    async def read(post_ids, now):
+        order.append(post_ids)
+
+    monkeypatch.setattr(catalogue_reads, "READ_CHUNK", 2)
+    monkeypatch.setattr(catalogue_reads, "PENDING", 10)
+    reader._read = read
+    reader._reader = None
+    reader._pending.clear()
+    reader._want(["old1", "old2"])  # starts the reader: it reads once the loop lets it
+    reader._want(["new1", "new2", "new3"])
+    await reader.settled()
+    assert order == [["new1", "new2"], ["new3", "old1"], ["old2"]]
