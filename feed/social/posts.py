@@ -129,15 +129,21 @@ async def get_posts(stores: Stores, ids: list[str], *, embeddings: bool = True) 
     return {doc["_id"]: _to_post(doc) async for doc in _collection(stores).find({"_id": {"$in": ids}}, projection)}
 
 
-async def get_posts_and_counts(stores: Stores, ids: list[str]) -> tuple[dict[str, Post], dict[str, dict[str, int]]]:
-    """The posts among ``ids`` that exist (with their embeddings) and their
-    counters, from one read of the posts: the counters are Redis's where it
-    holds them, else the documents' (``counters.counts_of_docs``)."""
+async def get_posts_vectors_and_counts(
+    stores: Stores, ids: list[str]
+) -> tuple[dict[str, Post], dict[str, np.ndarray], dict[str, dict[str, int]]]:
+    """The posts among ``ids`` that exist (without their embeddings), the
+    embeddings of those that have one (float32 arrays, never made into
+    lists of numbers) and their counters, from one read of the posts: the
+    counters are Redis's where it holds them, else the documents'
+    (``counters.counts_of_docs``)."""
     ids = list(dict.fromkeys(ids))
     if not ids:
-        return {}, {}
+        return {}, {}, {}
     docs = [doc async for doc in _collection(stores).find({"_id": {"$in": ids}})]
-    return {doc["_id"]: _to_post(doc) for doc in docs}, await counters.counts_of_docs(stores, docs)
+    vectors = {doc["_id"]: vector for doc in docs if (vector := embedding_of(doc)) is not None}
+    found = {doc["_id"]: _to_post({k: v for k, v in doc.items() if k != "embedding"}) for doc in docs}
+    return found, vectors, await counters.counts_of_docs(stores, docs)
 
 
 async def post_for_video(stores: Stores, video_id: str) -> Post | None:

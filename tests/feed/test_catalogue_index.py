@@ -10,6 +10,7 @@ with a pool far smaller than the catalogue, as a big catalogue has."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import numpy as np
 import pytest
@@ -122,6 +123,32 @@ async def test_readers_switch_to_a_new_version_and_leave_out_deleted_posts(world
         picked = {p.post.id for p in await picks_for(rt, user, taste, 10)}
         assert cats[0].id not in picked and picked & {c.id for c in cats[1:]}
         assert (await feed_posts.get_posts(world.stores, [cats[0].id])) == {}
+    finally:
+        await rt.stop()
+
+
+async def test_a_large_index_is_searched_off_the_event_loop(world, monkeypatch):
+    """From ``OFF_LOOP_FROM`` posts a search runs on a thread (FAISS lets go of
+    the GIL), with the same answer; below it, on the loop."""
+    cats, skis, rt = await a_catalogue(world)
+    try:
+        assert await IndexBuilder(world.stores).refresh()
+        rt.catalogue._checked_at = 0.0
+        taste = np.asarray((await embed_async([CATS[0]]))[0], dtype=np.float32)
+        threads: list[int] = []
+        search = ann.Catalogue.search
+
+        def watched(self, vector, k):
+            threads.append(threading.get_ident())
+            return search(self, vector, k)
+
+        monkeypatch.setattr(ann.Catalogue, "search", watched)
+        off_loop = catalogue_reads.OFF_LOOP._value.get()
+        on_loop = await rt.catalogue.nearest_async(taste, 5)
+        assert threads == [threading.get_ident()] and catalogue_reads.OFF_LOOP._value.get() == off_loop
+        monkeypatch.setattr(catalogue_reads, "OFF_LOOP_FROM", len(cats) + len(skis))
+        assert await rt.catalogue.nearest_async(taste, 5) == on_loop and cats[0].id in on_loop
+        assert threads[1] != threads[0] and catalogue_reads.OFF_LOOP._value.get() == off_loop + 1
     finally:
         await rt.stop()
 

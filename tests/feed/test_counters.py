@@ -89,7 +89,7 @@ async def test_concurrent_views_shares_and_likes_on_one_post(http, stores):
 
 
 async def test_posts_read_with_their_counts_take_redis_first_and_refill_a_miss(http, stores):
-    """``posts.get_posts_and_counts``: one read of the posts; the counters are
+    """``posts.get_posts_vectors_and_counts``: one read of the posts; the counters are
     Redis's when it holds them (it may be ahead of a document read a moment
     ago), else the document's, which are then cached."""
     from feed.social import posts
@@ -100,8 +100,8 @@ async def test_posts_read_with_their_counts_take_redis_first_and_refill_a_miss(h
         await http.post(f"/v1/posts/{pid}/like", headers=fan["headers"])
     await stores.redis.delete(counters.cache_key(stores, evicted))
     await stores.redis.hset(counters.cache_key(stores, held), "views", 9)  # Redis ahead of Mongo's document
-    got, counts = await posts.get_posts_and_counts(stores, [held, evicted, MISSING_POST])
-    assert set(got) == set(counts) == {held, evicted} and got[held].embedding
+    got, vectors, counts = await posts.get_posts_vectors_and_counts(stores, [held, evicted, MISSING_POST])
+    assert set(got) == set(vectors) == set(counts) == {held, evicted} and vectors[held].shape == (384,)
     assert counts[held]["views"] == 9 and counts[held]["likes"] == 1
     assert counts[evicted] == await counters.exact_counts(stores, evicted)
     assert (await redis_counts(stores, evicted))["likes"] == 1  # refilled from the document read

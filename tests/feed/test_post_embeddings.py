@@ -28,8 +28,9 @@ async def test_publishing_stores_the_embedding_as_float32_bytes(http, stores):
     assert np.array_equal(posts.embedding_of(raw), np.asarray(read.embedding, dtype=np.float32))
     # the reads without embeddings still leave them out
     assert (await posts.get_posts(stores, [made["id"]], embeddings=False))[made["id"]].embedding is None
-    got, counts = await posts.get_posts_and_counts(stores, [made["id"]])
-    assert np.allclose(got[made["id"]].embedding, expected, atol=1e-6) and counts[made["id"]]["likes"] == 0
+    got, vectors, counts = await posts.get_posts_vectors_and_counts(stores, [made["id"]])
+    assert got[made["id"]].embedding is None and vectors[made["id"]].dtype == np.float32  # an array, never a list
+    assert np.allclose(vectors[made["id"]], expected, atol=1e-6) and counts[made["id"]]["likes"] == 0
 
 
 def test_a_post_without_an_embedding_stores_none():
