@@ -69,7 +69,7 @@ K = 200  # neighbours asked for per shortlist build
 KEEP = 20_000  # rows kept of posts outside the pool
 STALE_S = 300.0
 OFF_LOOP_FROM = 250_000  # posts in the index from which a search runs on a thread (about 1 ms a search here)
-READS_PER_S = 400.0  # posts read a second at most (nx-27017: about 0.27 ms a post, so about a tenth of a core)
+READS_PER_S = 400.0  # posts read a second at most (nx-27017: about 0.05 ms a post stored as bytes, 0.27 ms as a list)
 
 POSTS_READ = Counter("fabula_feed_catalogue_posts_read", "posts the catalogue index named beyond the pool, read from the database")
 NAMED = Counter("fabula_feed_catalogue_posts_named", "posts the catalogue index named beyond the pool, by whether they were at hand", ["state"])
