@@ -116,20 +116,25 @@ class CatalogueReader:
                 self.current, self._pointer = opened, pointer
         return self.current
 
-    def nearest(self, direction: np.ndarray | None, k: int = K) -> list[str]:
-        """Post ids nearest ``direction`` in the whole catalogue (empty without an index)."""
+    def _searchable(self, direction: np.ndarray | None) -> ann.Catalogue | None:
+        """The index to search for ``direction``, or None when there is nothing to search."""
         catalogue = self.index() if self.enabled else None
         if catalogue is None or direction is None or len(catalogue) == 0:
-            return []
-        return catalogue.search(direction, k)
+            return None
+        return catalogue
+
+    def nearest(self, direction: np.ndarray | None, k: int = K) -> list[str]:
+        """Post ids nearest ``direction`` in the whole catalogue (empty without an index)."""
+        catalogue = self._searchable(direction)
+        return [] if catalogue is None else catalogue.search(direction, k)
 
     async def nearest_async(self, direction: np.ndarray | None, k: int = K) -> list[str]:
         """``nearest``, on a thread once the index holds ``OFF_LOOP_FROM``
         posts: FAISS lets go of the GIL while it searches, so the event loop
         serves other sessions meanwhile (2.7 ms a search at 1M posts); a
         smaller index answers sooner than a thread would start."""
-        catalogue = self.index() if self.enabled else None
-        if catalogue is None or direction is None or len(catalogue) == 0:
+        catalogue = self._searchable(direction)
+        if catalogue is None:
             return []
         if len(catalogue) < OFF_LOOP_FROM:
             return catalogue.search(direction, k)

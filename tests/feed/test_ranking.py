@@ -8,8 +8,9 @@ Redis prefix) on the session's servers, seeded first, then its own api
 process, so no other test's posts take part in the ranking.
 
 Seeding writes post documents as ``feed.publishing.publish`` writes them
-(``feed.social.posts.post_doc``, counters preset where a test needs engagement), with embeddings from ``feed.ranking.embeddings.embed_texts``
-of ``post_text(prompt, caption)`` as at publish, and ids minted at the posts'
+(``feed.social.posts.post_doc``, counters preset where a test needs
+engagement), with embeddings from ``feed.ranking.embeddings.embed_texts`` of
+``post_text(prompt, caption)`` as at publish, and ids minted at the posts'
 creation times. Everything read back goes through the api's own code."""
 
 from __future__ import annotations
