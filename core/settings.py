@@ -48,6 +48,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     job_priority_max_cost: int = 4 * 512 * 512
     # Priority jobs a worker may take in a row while standard jobs wait.
     job_priority_burst: int = 3
+    # Every this often, one worker looks for unfinished jobs that Redis has
+    # no trace of (lost writes) and queues them again (gen.lost_jobs); 0: never.
+    job_sweep_every_s: float = 30.0
+    # ... among the jobs queued (or started) at least this long ago: a create
+    # writes its document a moment before it queues the job.
+    job_sweep_after_s: float = 60.0
     # How often a worker writes its heartbeat; it expires after three of these.
     worker_heartbeat_s: float = 5.0
     # A stopping worker gives its running job this long to finish, then hands

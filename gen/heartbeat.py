@@ -34,6 +34,7 @@ class WorkerStatus(msgspec.Struct, kw_only=True):
     jobs_failed: int = 0  # attempts that raised (retried or dead-lettered)
     jobs_cancelled: int = 0
     jobs_lost: int = 0  # attempts abandoned because another worker took the job over
+    jobs_recovered: int = 0  # unfinished jobs Redis had lost, queued again by this worker's sweeps
     jobs_last_min: int = 0  # completed in the last 60 s
     steps_done: int = 0
     step_seconds_total: float = 0.0

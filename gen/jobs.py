@@ -109,6 +109,8 @@ async def ensure_indexes(stores: Stores) -> None:
     if not await is_nx27017(stores):
         keys.append(("_id", DESCENDING))
     await _collection(stores).create_index(keys, name="owner_status_newest")
+    # the unfinished jobs of everyone (gen.lost_jobs)
+    await _collection(stores).create_index([("status", ASCENDING)], name="status")
 
 
 async def create_job(
@@ -197,6 +199,15 @@ async def list_by_status(stores: Stores, owner_id: str, status: str, *, before: 
     if before is not None:
         query["_id"] = {"$lt": before}
     cursor = _collection(stores).find(query).sort("_id", DESCENDING).limit(limit)
+    return [_job(doc) async for doc in cursor]
+
+
+async def list_unfinished(stores: Stores, *, after: str | None, limit: int) -> list[Job]:
+    """Everyone's ``queued`` and ``in_progress`` jobs, oldest id first, after the id ``after``."""
+    query: dict = {"status": {"$in": ["queued", "in_progress"]}}
+    if after is not None:
+        query["_id"] = {"$gt": after}
+    cursor = _collection(stores).find(query).sort("_id", ASCENDING).limit(limit)
     return [_job(doc) async for doc in cursor]
 
 

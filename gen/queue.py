@@ -44,6 +44,17 @@ the job goes to the head of its owner's lane and the owner to the head of
 the ring, so the next worker to take (after a restart, at once) takes it
 first, instead of waiting for the visibility timeout.
 
+Lost jobs: the job documents in Mongo are the record of every job; Redis
+only says where each one waits. A Valkey killed while its append-only file
+was behind (a slow background fsync postpones the file's write by up to
+2 s, and replies go out meanwhile), restarted from an older file, or a
+driver that failed after Mongo took a create, can leave a job that is
+``queued`` or ``in_progress`` in Mongo but in no lane and not in the stream.
+``missing`` finds such jobs and ``requeue_missing`` puts them back, both in
+one script, so a job that is somewhere is never queued twice;
+``gen.lost_jobs`` decides which jobs to ask about, and one worker at a time
+(``claim_sweep``) asks.
+
 Waking: every enqueue also pushes a token onto ``{ns}:jobs:wake``; an idle
 worker blocks on it (BLPOP) and then takes. A busy worker takes again right
 away, acknowledging its last entry in the same call, so a job costs the
@@ -264,6 +275,48 @@ redis.call('RPUSH', p .. ':jobs:wake', '1')
 return 1
 """
 
+# ARGV: prefix, requeue (0/1), then (video_id, owner, lane class) triples.
+# Returns the ids of those jobs found in none of their owner's lanes and not
+# in the stream (delivered or not); with requeue, each is pushed to the end
+# of its owner's lane, in the same script.
+_MISSING = _PUSH + """
+local p, requeue = ARGV[1], ARGV[2] == '1'
+local in_stream = {}
+for _, e in ipairs(redis.call('XRANGE', p .. ':jobs', '-', '+')) do
+  local f = e[2]
+  for i = 1, #f - 1, 2 do
+    if f[i] == 'v' or f[i] == 'video_id' then in_stream[f[i + 1]] = true end
+  end
+end
+local lanes = {}
+local function waiting(owner)
+  local found = lanes[owner]
+  if found then return found end
+  found = {}
+  for _, lane in ipairs({'prio', 'std'}) do
+    for _, item in ipairs(redis.call('LRANGE', p .. ':jobs:lane:' .. lane .. ':' .. owner, 0, -1)) do
+      local sp = string.find(item, ' ', 1, true)
+      found[sp and string.sub(item, 1, sp - 1) or item] = true
+    end
+  end
+  lanes[owner] = found
+  return found
+end
+local missing = {}
+for i = 3, #ARGV - 2, 3 do
+  local vid, owner, lane = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local queued = waiting(owner)
+  if not in_stream[vid] and not queued[vid] then
+    if requeue then
+      push(p, owner, lane, vid)
+      queued[vid] = true
+    end
+    missing[#missing + 1] = vid
+  end
+end
+return missing
+"""
+
 # ARGV: prefix. Per lane class: {owners waiting, jobs queued}; then the
 # group's pending count and the dead-letter stream's length.
 _DEPTH = """
@@ -298,6 +351,7 @@ class _Scripts:
         self.retry = client.register_script(_RETRY)
         self.release = client.register_script(_RELEASE)
         self.depth = client.register_script(_DEPTH)
+        self.missing = client.register_script(_MISSING)
 
 
 _REGISTERED: weakref.WeakKeyDictionary[object, _Scripts] = weakref.WeakKeyDictionary()
@@ -521,6 +575,41 @@ async def prune_consumers(stores: Stores, idle_ms: int) -> int:
             gone += 1
             await stores.redis.xgroup_delconsumer(stream_key(stores), GROUP, name)
     return gone
+
+
+# --- jobs Redis lost ----------------------------------------------------------
+
+
+def _triples(stores: Stores, found: list[Job]) -> list[str]:
+    args: list[str] = []
+    for job in found:
+        args += [job.id, job.owner_id, lane_for(stores, seconds=job.seconds, width=job.width, height=job.height)]
+    return args
+
+
+async def missing(stores: Stores, found: list[Job]) -> set[str]:
+    """The ids of the jobs in ``found`` that are in none of their owner's lanes
+    and not in the stream: Redis has no trace of them."""
+    if not found:
+        return set()
+    reply = await _scripts(stores).missing(args=[stores.settings.namespace, 0, *_triples(stores, found)])
+    return {vid.decode() for vid in reply}
+
+
+async def requeue_missing(stores: Stores, found: list[Job]) -> list[str]:
+    """Put each job of ``found`` that Redis has no trace of at the end of its
+    owner's lane (the check and the push in one script: a job that is in a
+    lane or in the stream is never queued twice); returns their ids."""
+    if not found:
+        return []
+    reply = await _scripts(stores).missing(args=[stores.settings.namespace, 1, *_triples(stores, found)])
+    return [vid.decode() for vid in reply]
+
+
+async def claim_sweep(stores: Stores, holder: str, every_s: float) -> bool:
+    """True for the first caller in each ``every_s`` period: one worker of the
+    installation looks for lost jobs at a time."""
+    return bool(await stores.redis.set(stores.key("jobs", "sweep"), holder, nx=True, px=max(1, int(every_s * 1000))))
 
 
 # --- looking at it ----------------------------------------------------------

@@ -69,7 +69,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from core.messages import JobEvent
 from core.settings import Settings
 from core.stores import Stores, open_stores
-from gen import cancel, events, heartbeat, jobs, previews, queue
+from gen import cancel, events, heartbeat, jobs, lost_jobs, previews, queue
 from gen.encode import encode_mp4, write_thumbnail
 from core.media_store import LocalMediaStore, open_media_store
 from gen import output_checks
@@ -197,6 +197,7 @@ class Worker:
         )
         self._completions: collections.deque[float] = collections.deque()
         self._beats: asyncio.Task | None = None
+        self._sweeps: asyncio.Task | None = None
         self._stop = asyncio.Event()
         self._media_backoff_s = 0.0  # > 0 while the media store keeps refusing outputs
         # the output checks' models load and run on one thread of their own, at a lower priority
@@ -263,6 +264,8 @@ class Worker:
         if self.settings.c2pa_sign:
             self.signing = await asyncio.to_thread(load_signing_keys, self.settings)
         self._beats = asyncio.create_task(self._beat_loop())
+        if self.settings.job_sweep_every_s > 0:
+            self._sweeps = asyncio.create_task(self._sweep_loop())
         self.generator = await asyncio.to_thread(
             load_generator, self.settings.model, self.settings.models_root, options=GenOptions.from_env()
         )
@@ -302,8 +305,9 @@ class Worker:
                         log.exception("job handling failed; leaving its entry pending", extra={"video_id": entry.video_id})
                         await asyncio.sleep(1.0)
         finally:
-            if self._beats is not None:
-                self._beats.cancel()
+            for task in (self._beats, self._sweeps):
+                if task is not None:
+                    task.cancel()
             self._checks.shutdown(wait=False, cancel_futures=True)
             if self.stores is not None:
                 try:
@@ -715,6 +719,23 @@ class Worker:
         self.status.jobs_last_min = len(self._completions)
         self.status.gpu_mem_bytes, self.status.gpu_mem_peak_bytes, self.status.gpu_mem_total_bytes = heartbeat.gpu_memory()
         await heartbeat.beat(self.stores, self.status)
+
+    async def _sweep_loop(self) -> None:
+        """Every ``job_sweep_every_s``, if no other worker has this period: queue
+        again the unfinished jobs Redis has no trace of (``gen.lost_jobs``)."""
+        stores = self.stores
+        assert stores is not None
+        every_s = self.settings.job_sweep_every_s
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                if await queue.claim_sweep(stores, self.name, every_s):
+                    swept = await lost_jobs.sweep(stores, older_than_s=self.settings.job_sweep_after_s)
+                    self.status.jobs_recovered += swept.recovered
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis or Mongo down: the next period tries again
+                log.warning("looking for lost jobs failed", extra={"worker": self.name}, exc_info=True)
 
     async def _beat_loop(self) -> None:
         """Heartbeat, and keep the claim on the running entry (or learn that it was lost)."""

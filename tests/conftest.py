@@ -58,6 +58,10 @@ def settings(service_urls, tmp_root, model_dir) -> Settings:
         # the whole suite signs up and logs in from one address (tests/accounts/test_auth_limits.py checks the limits)
         rate_signup_ip="off",
         rate_login_ip="off",
+        # tests write job documents they never queue (to look at a queued video):
+        # within the suite's time the workers' sweep (gen.lost_jobs) leaves them
+        # queued; tests/gen/test_lost_jobs.py sets its own period and age
+        job_sweep_after_s=3600.0,
         # the development surface: tests read the OpenAPI document and the metrics
         openapi=True,
         metrics_public=True,

@@ -52,6 +52,7 @@ class WorkerView(msgspec.Struct, kw_only=True):
     jobs_failed: int
     jobs_cancelled: int
     jobs_lost: int
+    jobs_recovered: int
     jobs_last_min: int
     last_step_s: float | None
     mean_step_s: float | None
@@ -105,6 +106,7 @@ def worker_view(status: heartbeat.WorkerStatus, now: float) -> WorkerView:
         jobs_failed=status.jobs_failed,
         jobs_cancelled=status.jobs_cancelled,
         jobs_lost=status.jobs_lost,
+        jobs_recovered=status.jobs_recovered,
         jobs_last_min=status.jobs_last_min,
         last_step_s=round(status.last_step_s, 6) if status.steps_done else None,
         mean_step_s=round(status.step_seconds_total / status.steps_done, 6) if status.steps_done else None,
@@ -236,6 +238,9 @@ class QueueCollector(Collector):
         done = CounterMetricFamily("fabula_worker_jobs_done", "Jobs completed by a worker since it started", labels=["worker"])
         failed = CounterMetricFamily("fabula_worker_jobs_failed", "Attempts that raised, by worker", labels=["worker"])
         cancelled = CounterMetricFamily("fabula_worker_jobs_cancelled", "Jobs stopped by a cancel, by worker", labels=["worker"])
+        recovered = CounterMetricFamily(
+            "fabula_worker_jobs_recovered", "Unfinished jobs Redis had lost, queued again by a worker's sweeps", labels=["worker"]
+        )
         steps = CounterMetricFamily("fabula_worker_steps", "Denoising steps run, by worker", labels=["worker"])
         step_s = CounterMetricFamily("fabula_worker_step_seconds", "Seconds spent in denoising steps, by worker", labels=["worker"])
         last_step = GaugeMetricFamily("fabula_worker_last_step_seconds", "Duration of a worker's latest denoising step", labels=["worker"])
@@ -245,6 +250,7 @@ class QueueCollector(Collector):
             done.add_metric([w.name], w.jobs_done)
             failed.add_metric([w.name], w.jobs_failed)
             cancelled.add_metric([w.name], w.jobs_cancelled)
+            recovered.add_metric([w.name], w.jobs_recovered)
             steps.add_metric([w.name], w.steps_done)
             step_s.add_metric([w.name], w.step_seconds_total)
             if w.steps_done:
@@ -254,7 +260,7 @@ class QueueCollector(Collector):
             for kind, value in (("allocated", w.gpu_mem_bytes), ("peak", w.gpu_mem_peak_bytes), ("total", w.gpu_mem_total_bytes)):
                 if value >= 0:
                     gpu.add_metric([w.name, kind], value)
-        yield from (done, failed, cancelled, steps, step_s, last_step, wait, gpu)
+        yield from (done, failed, cancelled, recovered, steps, step_s, last_step, wait, gpu)
 
 
 QUEUE_METRICS = QueueCollector()

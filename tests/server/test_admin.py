@@ -59,7 +59,7 @@ async def queue_state(asettings):
     await queue.dead_letter(s, dead, "RuntimeError: out of memory", attempts=3, worker="adm-w1")
     status = heartbeat.WorkerStatus(
         name="adm-w1", state="busy", video_id=running.video_id, host="gpu-7", pid=4242, model="tiny",
-        started_at=1_700_000_000.0, interval_s=60.0, jobs_done=12, jobs_failed=1, jobs_cancelled=2, jobs_last_min=3,
+        started_at=1_700_000_000.0, interval_s=60.0, jobs_done=12, jobs_failed=1, jobs_cancelled=2, jobs_recovered=4, jobs_last_min=3,
         steps_done=40, step_seconds_total=2.0, last_step_s=0.04, last_wait_ms=15,
         gpu_mem_bytes=1_000_000, gpu_mem_peak_bytes=2_000_000, gpu_mem_total_bytes=80_000_000,
     )
@@ -108,6 +108,7 @@ async def test_admin_sees_workers_and_the_queue(ahttp, queue_state, asettings):
     [w] = r.json()["data"]
     assert w["name"] == "adm-w1" and w["state"] == "busy" and w["video_id"] == queue_state["running"].video_id
     assert (w["host"], w["pid"], w["jobs_done"], w["jobs_cancelled"], w["jobs_last_min"]) == ("gpu-7", 4242, 12, 2, 3)
+    assert w["jobs_recovered"] == 4
     assert w["mean_step_s"] == 0.05 and w["last_step_s"] == 0.04 and w["last_wait_ms"] == 15
     assert w["gpu_mem_bytes"] == 1_000_000 and w["gpu_mem_total_bytes"] == 80_000_000
     assert 0 <= w["last_beat_s_ago"] < 60
@@ -141,6 +142,7 @@ async def test_metrics_show_the_queue_and_the_workers(ahttp, queue_state):
     assert metric(text, "fabula_workers_alive") == 1 and metric(text, "fabula_workers_busy") == 1
     assert metric(text, "fabula_jobs_per_minute") == 3
     assert metric(text, "fabula_worker_jobs_done_total", 'worker="adm-w1"') == 12
+    assert metric(text, "fabula_worker_jobs_recovered_total", 'worker="adm-w1"') == 4
     assert metric(text, "fabula_worker_steps_total", 'worker="adm-w1"') == 40
     assert metric(text, "fabula_worker_step_seconds_total", 'worker="adm-w1"') == 2.0
     assert metric(text, "fabula_worker_last_step_seconds", 'worker="adm-w1"') == 0.04
