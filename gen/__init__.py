@@ -1,4 +1,5 @@
-"""Video generation: video jobs (``jobs``), the fair job queue (``queue``),
+"""Video generation: video jobs (``jobs``), the fair job queue (``queue``)
+and the sweep that queues again the jobs Redis lost (``lost_jobs``),
 cancel flags (``cancel``), each job's event and preview streams (``events``,
 ``previews``, drawn by ``preview_render``), workers' heartbeats
 (``heartbeat``), the worker (``worker``), the pipelines (``pipelines``) and
