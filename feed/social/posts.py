@@ -27,7 +27,7 @@ from pymongo.errors import DuplicateKeyError
 from ulid import ULID
 
 from core.errors import Conflict
-from core.mongo_compat import ensure_newest_by_index
+from core.mongo_compat import ensure_newest_by_index, is_nx27017
 from core.stores import Stores
 from feed.social import counters
 from policy.visibility import Visibility
@@ -125,8 +125,14 @@ async def get_posts(stores: Stores, ids: list[str], *, embeddings: bool = True) 
     ids = list(dict.fromkeys(ids))
     if not ids:
         return {}
-    projection = None if embeddings else {"embedding": 0}
-    return {doc["_id"]: _to_post(doc) async for doc in _collection(stores).find({"_id": {"$in": ids}}, projection)}
+    # nx-27017 parses each document whole either way, and a projection costs it
+    # more than the embedding's 1.5 KB on the wire (docs/MONGO-COMPAT.md): there
+    # the field is left out here, not by the server
+    projection = None if embeddings or await is_nx27017(stores) else {"embedding": 0}
+    cursor = _collection(stores).find({"_id": {"$in": ids}}, projection)
+    if not embeddings:
+        return {doc["_id"]: _to_post({k: v for k, v in doc.items() if k != "embedding"}) async for doc in cursor}
+    return {doc["_id"]: _to_post(doc) async for doc in cursor}
 
 
 async def get_posts_vectors_and_counts(
