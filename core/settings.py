@@ -67,6 +67,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     quota_max_pending: int = 100
     quota_max_queued: int = 0
 
+    # an api process gives its C heap's free pages back this often (core.heap_trim; 0: never)
+    heap_trim_every_s: float = 10.0
+
     # --- WebSockets (server.ws) ---
     # sockets one user may hold open on one api process (one more is closed with 4429)
     ws_max_connections_per_user: int = 8

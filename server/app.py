@@ -1,6 +1,6 @@
 """The Litestar app factory: settings, stores, indexes, routes, errors, metrics,
 the feed's runtime (``feed.live.runtime``), the collector's clock
-(``core.gc_clock``) and the prompt classifier, loaded in the background at start."""
+(``core.gc_clock``), the heap's trim (``core.heap_trim``) and the prompt classifier, loaded in the background at start."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from core import gc_clock
+from core import gc_clock, heap_trim
 from core.settings import Settings, load_settings
 from core.stores import open_stores
 from feed.live import runtime as feed_runtime
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     async def open_connections(app: Litestar) -> None:
         app.state.collector = asyncio.create_task(gc_clock.collect_often(), name="gc")
+        app.state.heap_trim = asyncio.create_task(heap_trim.trim_often(settings.heap_trim_every_s), name="heap-trim")
         app.state.stores = open_stores(settings)
         await ensure_all(app.state.stores)
         await feed_runtime.start(app)  # candidate pool loaded, live counts subscribed
@@ -45,9 +46,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.moderation = asyncio.create_task(asyncio.to_thread(moderation_model.load), name="moderation-load")
 
     async def close_connections(app: Litestar) -> None:
-        collector = getattr(app.state, "collector", None)
-        if collector is not None:
-            collector.cancel()
+        for name in ("collector", "heap_trim"):
+            task = getattr(app.state, name, None)
+            if task is not None:
+                task.cancel()
         await rtc_peers.close_all()  # live previews over WebRTC end before the stores close
         await feed_runtime.stop(app)
         stores = getattr(app.state, "stores", None)
