@@ -812,6 +812,12 @@ async def page_sources(url: str) -> dict[str, float]:
         found[f"catalogue {m.group(1)}"] = float(m.group(2))
     for m in re.finditer(r'^fabula_feed_catalogue_posts_read_total (\S+)$', text, re.MULTILINE):
         found["catalogue read"] = float(m.group(1))
+    for m in re.finditer(r'^fabula_heap_trim_seconds_(count|sum) (\S+)$', text, re.MULTILINE):
+        found[f"trim {m.group(1)}"] = float(m.group(2))
+    for m in re.finditer(r'^fabula_heap_trim_seconds_bucket\{le="0\.01"\} (\S+)$', text, re.MULTILINE):
+        found["trim under 10ms"] = float(m.group(1))
+    for m in re.finditer(r'^fabula_heap_trim_longest_seconds (\S+)$', text, re.MULTILINE):
+        found["trim longest"] = float(m.group(1))
     return found
 
 
@@ -1104,6 +1110,10 @@ async def run_one(args, posts: int) -> dict:
                     result["catalogue_read_per_s"] = grew.get("catalogue read", 0) / (result["open_s"] + result["wall_s"])
                     print(f"    catalogue index: {named:.0f} posts named beyond the pool, {grew.get('catalogue at_hand', 0) / named if named else 0:.0%} at hand;"
                           f" {result['catalogue_read_per_s']:.0f} posts read a second (from opening to the end of the phase)", flush=True)
+                if grew.get("trim count"):
+                    print(f"    heap trims (core.heap_trim): {grew['trim count']:.0f}, mean {grew['trim sum'] / grew['trim count'] * 1000:.1f} ms,"
+                          f" {grew.get('trim under 10ms', 0) / grew['trim count']:.0%} under 10 ms; longest since the api started"
+                          f" {later.get('trim longest', 0) * 1000:.1f} ms", flush=True)
                 if result["mongo_per_s"]:
                     print("    Mongo commands per second (mean time from send to reply): " + _ops_line(result["mongo_per_s"], 1, 8), flush=True)
             scale["memory"] = api_memory(api.pid)
