@@ -71,10 +71,9 @@ async def sweep(stores: Stores, *, older_than_s: float, page: int = PAGE) -> Swe
         swept.looked_at += len(settled)
         queued = [job for job in settled if job.status == "queued"]
         swept.requeued += await queue.requeue_missing(stores, queued)
-        running = [job for job in settled if job.status == "in_progress"]
-        for vid in await queue.missing(stores, running):
-            job = next(job for job in running if job.id == vid)
-            if await _release(stores, job):
+        running = {job.id: job for job in settled if job.status == "in_progress"}
+        for vid in await queue.missing(stores, list(running.values())):
+            if await _release(stores, running[vid]):
                 swept.released.append(vid)
         if len(found) < page:
             break

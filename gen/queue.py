@@ -381,6 +381,10 @@ async def ensure_group(stores: Stores) -> None:
             raise
 
 
+def _lane_of(stores: Stores, job: Job) -> str:
+    return lane_for(stores, seconds=job.seconds, width=job.width, height=job.height)
+
+
 async def enqueue(stores: Stores, job: Job | str) -> str:
     """Put a job at the end of its owner's lane; returns the lane (``prio``/``std``).
 
@@ -394,11 +398,9 @@ async def enqueue(stores: Stores, job: Job | str) -> str:
         if found is None:
             owner, lane, video_id = ANONYMOUS, "std", job
         else:
-            owner, video_id = found.owner_id, found.id
-            lane = lane_for(stores, seconds=found.seconds, width=found.width, height=found.height)
+            owner, lane, video_id = found.owner_id, _lane_of(stores, found), found.id
     else:
-        owner, video_id = job.owner_id, job.id
-        lane = lane_for(stores, seconds=job.seconds, width=job.width, height=job.height)
+        owner, lane, video_id = job.owner_id, _lane_of(stores, job), job.id
     await _scripts(stores).enqueue(args=[stores.settings.namespace, owner, lane, video_id])
     return lane
 
@@ -583,7 +585,7 @@ async def prune_consumers(stores: Stores, idle_ms: int) -> int:
 def _triples(stores: Stores, found: list[Job]) -> list[str]:
     args: list[str] = []
     for job in found:
-        args += [job.id, job.owner_id, lane_for(stores, seconds=job.seconds, width=job.width, height=job.height)]
+        args += [job.id, job.owner_id, _lane_of(stores, job)]
     return args
 
 
