@@ -59,6 +59,8 @@ async def on_subscribe(conn: Connection, msg: proto.Message) -> None:
     conn.start_task(_job_key(job.id), follow_job(conn, job))
     if sub.previews and not job.done:
         conn.start_task(ws_previews.task_key(job.id), ws_previews.follow_previews(conn, job.id))
+    elif not sub.previews:  # subscribing again without previews stops them (a client whose WebRTC track took over)
+        conn.cancel_task(ws_previews.task_key(job.id))
 
 
 async def on_unsubscribe(conn: Connection, msg: proto.Message) -> None:

@@ -1,8 +1,9 @@
 """``clients/web/js/rtc_preview.js`` in Chromium against a real api: the
 page's RTCPeerConnection gets a job's previews (published by hand, as the
-worker does) in a ``<video>`` element, and ``RtcPreviewSource`` falls back
-to the socket's JPEG frames when WebRTC does not connect in time (here a
-page whose answers never land, as when UDP is blocked)."""
+worker does) in a ``<video>`` element, and ``RtcPreviewSource`` shows the
+socket's JPEG frames while WebRTC connects, keeps them when it does not
+connect in time (here a page whose answers never land, as when UDP is
+blocked), and turns them off when the track takes over."""
 
 from __future__ import annotations
 
@@ -102,27 +103,76 @@ def test_a_page_watches_a_jobs_previews_over_webrtc(app_api, app_settings, brows
     assert page.js_errors == []
 
 
-FALLBACK = """async ([url, videoId]) => {
-    // answers never land: the peer cannot connect, as behind a firewall that drops UDP
-    RTCPeerConnection.prototype.setRemoteDescription = () => new Promise(() => {});
+SOURCE = """async ([url, videoId, timeoutMs, hang]) => {
+    if (hang) {
+        // answers never land: the peer cannot connect, as behind a firewall that drops UDP
+        RTCPeerConnection.prototype.setRemoteDescription = () => new Promise(() => {});
+    }
     const { RtcPreviewSource } = await import(url);
     const { socket } = await import(url.replace(/rtc_preview\\.js$/, "socket.js"));
     socket.connect();
-    await socket.request("subscribe", { video_id: videoId, previews: false });
-    const source = new RtcPreviewSource(socket, videoId, { timeoutMs: 800 });
-    window.fallbackFrames = 0;
-    await source.start(() => { window.fallbackFrames += 1; });
-    window.fallbackSource = source;
+    window.socketFrames = 0; // binary frames the socket receives, whoever watches them
+    const receive = socket._receive.bind(socket);
+    socket._receive = (data) => { if (typeof data !== "string") window.socketFrames += 1; receive(data); };
+    const source = new RtcPreviewSource(socket, videoId, { timeoutMs });
+    // as the create screen does: the subscription asks for the socket's frames when the source wants them
+    await socket.request("subscribe", { video_id: videoId, previews: source.viaSocket });
+    window.frames = [];
+    window.started = source.start((frame) => window.frames.push(frame.image instanceof HTMLVideoElement ? "webrtc" : "websocket"));
+    window.source = source;
     return [source.kind, source.viaSocket];
 }"""
 
+STATE = "() => [window.source.kind, window.source.viaSocket, window.source.bridge !== null]"
 
-def test_the_source_falls_back_to_the_socket_when_webrtc_does_not_connect(app_api, app_settings, browser):
+
+def test_the_sockets_frames_show_while_webrtc_connects(app_api, app_settings, browser):
     me = api_signup(app_api.url)
     video_id = make_job(app_settings, me["user"]["id"])
     page = phone(browser, app_api.url, me)
     page.goto("/")
-    assert page.evaluate(FALLBACK, [module_url(page), video_id]) == ["websocket", True]
+    assert page.evaluate(SOURCE, [module_url(page), video_id, 10_000, True]) == ["webrtc", True]
     publish(app_settings, video_id, 1, COLOURS[2])
-    page.wait_for_function("() => window.fallbackFrames > 0")
-    page.evaluate("window.fallbackSource.stop()")
+    page.wait_for_function("() => window.frames.includes('websocket')")
+    assert page.evaluate(STATE) == ["webrtc", True, True]  # still trying WebRTC, the socket's frames meanwhile
+    page.evaluate("window.source.stop()")
+
+
+def test_the_source_keeps_the_sockets_frames_when_webrtc_does_not_connect(app_api, app_settings, browser):
+    me = api_signup(app_api.url)
+    video_id = make_job(app_settings, me["user"]["id"])
+    page = phone(browser, app_api.url, me)
+    page.goto("/")
+    page.evaluate(SOURCE, [module_url(page), video_id, 800, True])
+    page.evaluate("window.started")
+    assert page.evaluate(STATE) == ["websocket", True, True]
+    publish(app_settings, video_id, 1, COLOURS[2])
+    page.wait_for_function("() => window.frames.includes('websocket')")
+    page.evaluate("window.source.stop()")
+    assert page.js_errors == []
+
+
+def test_the_webrtc_track_takes_over_and_turns_the_sockets_frames_off(app_api, app_settings, browser):
+    me = api_signup(app_api.url)
+    video_id = make_job(app_settings, me["user"]["id"])
+    publish(app_settings, video_id, 1, COLOURS[0])
+    page = phone(browser, app_api.url, me)
+    page.goto("/")
+    page.evaluate(SOURCE, [module_url(page), video_id, 10_000, False])
+    page.evaluate("window.started")
+    page.wait_for_function("() => window.frames.includes('webrtc')")
+    assert page.evaluate(STATE) == ["webrtc", False, False]
+    # the handover's subscribe has been answered once a ping sent after it is: frames after that are not for us
+    page.evaluate("""async () => {
+        const { socket } = await import(document.querySelector('script[type=module]').src.replace(/main\\.js$/, 'socket.js'));
+        await socket.request("ping", {});
+        window.framesBefore = window.socketFrames;
+        window.trackFramesBefore = window.frames.length;
+    }""")
+    publish(app_settings, video_id, 2, COLOURS[1])
+    page.wait_for_function("() => window.frames.length > window.trackFramesBefore")  # the new step, on the track
+    page.wait_for_timeout(1000)
+    assert page.evaluate("window.socketFrames") == page.evaluate("window.framesBefore")
+    assert set(page.evaluate("window.frames")) <= {"webrtc", "websocket"}
+    page.evaluate("window.source.stop()")
+    assert page.js_errors == []

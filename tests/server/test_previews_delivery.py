@@ -148,6 +148,29 @@ async def test_previews_only_when_asked_for(api, http, stores):
     await jobs.delete_job(stores, job.id)
 
 
+async def test_subscribing_again_without_previews_stops_them_and_keeps_the_job(api, http, stores):
+    me = await signup(http)
+    job = await running_job(stores, me)
+    await publish(stores, job, 1)
+    async with connect(ws_url(api), me) as ws:
+        await subscribe(ws, job.id)
+        assert parse_by_hand(await next_frame(ws))[3] == 1
+        await send(ws, "subscribe", {"video_id": job.id, "previews": False}, "again")
+        again = await next_json(ws, "subscribed")
+        assert again["id"] == "again" and "previews" not in again["data"]
+        await publish(stores, job, 2)
+        await events.publish(stores, JobEvent(type="progress", video_id=job.id, status="in_progress", progress=25, step=2, steps=8))
+        # the job's messages go on; no frame comes before them
+        while True:
+            raw = await asyncio.wait_for(ws.recv(), WAIT)
+            assert not isinstance(raw, bytes), "a preview frame came after previews were turned off"
+            if json.loads(raw)["type"] == "progress":
+                break
+        await send(ws, "unsubscribe", {"video_id": job.id}, "u")
+        assert (await next_json(ws, "unsubscribed"))["data"]["previews"]["sent"] == 1  # counted while they were on
+    await jobs.delete_job(stores, job.id)
+
+
 async def test_subscription_before_the_first_preview_gets_it_when_it_comes(api, http, stores):
     me = await signup(http)
     job = await running_job(stores, me)

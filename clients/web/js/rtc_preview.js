@@ -13,9 +13,10 @@
 // timeoutMs. `ended` resolves when the server ends the track.
 //
 // RtcPreviewSource is the same thing as a preview source for the app's
-// PreviewPlayer (preview/source.js): it tries WebRTC first and, when that
-// does not connect in time, asks the app's socket for JPEG frames instead
-// and hands over to WebSocketPreviewSource. registerRtcPreviews(socket)
+// PreviewPlayer (preview/source.js): it shows the app's socket's JPEG frames
+// at once and tries WebRTC meanwhile; the track's first frame takes over
+// (and the socket's frames are turned off), and when WebRTC does not connect
+// in time the socket's frames simply stay. registerRtcPreviews(socket)
 // makes choosePreviewSource() try it for every video.
 import { registerPreviewSource } from "./preview/source.js";
 import { WebSocketPreviewSource } from "./preview/ws_source.js";
@@ -131,15 +132,19 @@ export class RtcPreviewSource {
         this.videoId = videoId;
         this.timeoutMs = timeoutMs;
         this.kind = "webrtc";
-        this.viaSocket = false; // the socket's JPEG frames are asked for only after a fallback
+        // the socket's JPEG frames show while WebRTC connects, so the job's subscription asks for
+        // them; once the track shows its first frame it takes over and they are turned off
+        this.viaSocket = true;
+        this.bridge = null;
         this.peer = null;
-        this.fallback = null;
         this.video = null;
         this.stopFrames = null;
         this.stopped = false;
     }
 
     async start(onFrame) {
+        this.bridge = new WebSocketPreviewSource(this.socket, this.videoId);
+        await this.bridge.start(onFrame);
         const video = document.createElement("video");
         video.className = "rtc-preview-sink";
         Object.assign(video.style, { position: "fixed", width: "2px", height: "2px", opacity: "0", pointerEvents: "none", left: "0", top: "0" });
@@ -148,19 +153,24 @@ export class RtcPreviewSource {
         try {
             this.peer = await openRtcPreview(this.videoId, session.token, video, { timeoutMs: this.timeoutMs });
         } catch {
+            // no WebRTC: the socket's frames, already showing, stay
             video.remove();
             this.video = null;
-            if (this.stopped) return;
             this.kind = "websocket";
-            this.viaSocket = true;
-            this.fallback = new WebSocketPreviewSource(this.socket, this.videoId);
-            await this.fallback.start(onFrame);
-            // the job is (or is about to be) subscribed without previews: ask again with them
-            this.socket.request("subscribe", { video_id: this.videoId, previews: true }).catch(() => {});
             return;
         }
         if (this.stopped) { this.stop(); return; }
-        this.stopFrames = eachFrame(video, () => onFrame({ image: video, step: null, steps: null }));
+        this.stopFrames = eachFrame(video, () => {
+            if (this.bridge) this._handOver();
+            onFrame({ image: video, step: null, steps: null });
+        });
+    }
+
+    _handOver() {
+        this.bridge.stop();
+        this.bridge = null;
+        this.viaSocket = false;
+        this.socket.request("subscribe", { video_id: this.videoId, previews: false }).catch(() => {});
     }
 
     stop() {
@@ -169,8 +179,8 @@ export class RtcPreviewSource {
         this.stopFrames = null;
         if (this.peer) this.peer.close();
         this.peer = null;
-        if (this.fallback) this.fallback.stop();
-        this.fallback = null;
+        if (this.bridge) this.bridge.stop();
+        this.bridge = null;
         if (this.video) this.video.remove();
         this.video = null;
     }

@@ -7,9 +7,9 @@
 //                                          or a playing HTMLVideoElement; step/steps may be null)
 //   stop(): void
 //
-// Today frames come as JPEGs on the app's WebSocket (WebSocketPreviewSource).
-// A WebRTC source plugs in here: try it first, keep it when it delivers a
-// frame within a short time, and fall back to the WebSocket otherwise.
+// Frames come as JPEGs on the app's WebSocket (WebSocketPreviewSource).
+// Other sources plug in here: the WebRTC one (rtc_preview.js) shows the
+// socket's frames while it connects and takes over at its first frame.
 import { WebSocketPreviewSource } from "./ws_source.js";
 
 const factories = [];
