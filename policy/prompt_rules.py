@@ -90,7 +90,7 @@ RULES: tuple[Rule, ...] = (
         "sexual",
         REASONS["sexual"],
         _words(
-            r"porn\w*", _NUDE, "nudes", r"naked(?! eye| mole| flame| truth| ape)", "nudity", r"rap(?:e|es|ed|ing|ist|ists)", "nsfw", r"sex(?! education| ed class| determination)", "sexual", "erotic", "erotica", "hentai",
+            r"porn\w*", _NUDE, "nudes", r"naked(?! eye| mole| flame| truth| ape| cakes?)", "nudity", r"rap(?:e|es|ed|ing|ist|ists)", "nsfw", r"sex(?! education| ed\b| determination)", "sexual", "erotic", "erotica", "hentai",
             "topless", "genitals?", r"orgasm\w*", "striptease", "strip tease", "xxx", "blowjobs?", "handjobs?",
             r"masturbat\w*", "intercourse", "onlyfans", "lap ?dances?", "strippers?", "bdsm", "dildos?", "threesome",
             "orgy", "orgies", "gangbang", "sex tape", "having sex", "boobs", "tits", "penis", "vagina", "camgirls?",

@@ -124,6 +124,8 @@ def test_harmless_prompts_pass(prompt):
         "a kitten chasing its own tail",
         "a documentary on rangers who stop elephant poaching",
         "a chemistry teacher mixing baking soda and vinegar",
+        "a naked cake with fresh berries, baking tutorial",  # "naked" of a cake
+        "a sex ed video about puberty for a health class",  # "sex ed"
     ],
 )
 def test_no_rule_refuses_the_look_alikes_of_its_phrases(prompt):
