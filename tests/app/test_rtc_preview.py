@@ -59,6 +59,17 @@ def publish(settings, video_id: str, step: int, rgb) -> None:
     run(send)
 
 
+def job_page(app_api, app_settings, browser, first_colour=None):
+    """A signed-in phone page on the app, and a job of its user (with a first preview when given)."""
+    me = api_signup(app_api.url)
+    video_id = make_job(app_settings, me["user"]["id"])
+    if first_colour is not None:
+        publish(app_settings, video_id, 1, first_colour)
+    page = phone(browser, app_api.url, me)
+    page.goto("/")
+    return me, video_id, page
+
+
 def module_url(page) -> str:
     return page.evaluate("document.querySelector('script[type=module]').src.replace(/main\\.js$/, 'rtc_preview.js')")
 
@@ -88,11 +99,7 @@ SEEN = """(rgb) => window.rtcColours.some((c) => c.every((v, i) => Math.abs(v - 
 
 
 def test_a_page_watches_a_jobs_previews_over_webrtc(app_api, app_settings, browser):
-    me = api_signup(app_api.url)
-    video_id = make_job(app_settings, me["user"]["id"])
-    publish(app_settings, video_id, 1, COLOURS[0])
-    page = phone(browser, app_api.url, me)
-    page.goto("/")
+    me, video_id, page = job_page(app_api, app_settings, browser, COLOURS[0])
     peer_id = page.evaluate(WATCH, [module_url(page), video_id, me["token"]])
     assert peer_id.startswith("rtc_")
     page.wait_for_function(SEEN, arg=list(COLOURS[0]))  # the newest preview at once
@@ -127,10 +134,7 @@ STATE = "() => [window.source.kind, window.source.viaSocket, window.source.bridg
 
 
 def test_the_sockets_frames_show_while_webrtc_connects(app_api, app_settings, browser):
-    me = api_signup(app_api.url)
-    video_id = make_job(app_settings, me["user"]["id"])
-    page = phone(browser, app_api.url, me)
-    page.goto("/")
+    _, video_id, page = job_page(app_api, app_settings, browser)
     assert page.evaluate(SOURCE, [module_url(page), video_id, 10_000, True]) == ["webrtc", True]
     publish(app_settings, video_id, 1, COLOURS[2])
     page.wait_for_function("() => window.frames.includes('websocket')")
@@ -139,10 +143,7 @@ def test_the_sockets_frames_show_while_webrtc_connects(app_api, app_settings, br
 
 
 def test_the_source_keeps_the_sockets_frames_when_webrtc_does_not_connect(app_api, app_settings, browser):
-    me = api_signup(app_api.url)
-    video_id = make_job(app_settings, me["user"]["id"])
-    page = phone(browser, app_api.url, me)
-    page.goto("/")
+    _, video_id, page = job_page(app_api, app_settings, browser)
     page.evaluate(SOURCE, [module_url(page), video_id, 800, True])
     page.evaluate("window.started")
     assert page.evaluate(STATE) == ["websocket", True, True]
@@ -153,11 +154,7 @@ def test_the_source_keeps_the_sockets_frames_when_webrtc_does_not_connect(app_ap
 
 
 def test_the_webrtc_track_takes_over_and_turns_the_sockets_frames_off(app_api, app_settings, browser):
-    me = api_signup(app_api.url)
-    video_id = make_job(app_settings, me["user"]["id"])
-    publish(app_settings, video_id, 1, COLOURS[0])
-    page = phone(browser, app_api.url, me)
-    page.goto("/")
+    _, video_id, page = job_page(app_api, app_settings, browser, COLOURS[0])
     page.evaluate(SOURCE, [module_url(page), video_id, 10_000, False])
     page.evaluate("window.started")
     page.wait_for_function("() => window.frames.includes('webrtc')")
