@@ -3,6 +3,7 @@
     python -m bench.train_moderation          # writes the file
     python -m bench.train_moderation --check  # fails if the file differs from what training gives
     python -m bench.train_moderation --cv     # only the cross-validation figures (writes nothing)
+    python -m bench.train_moderation --by-writer  # each writer left out in turn (writes nothing)
 
 Reads the train split of ``policy/data/moderation_prompts.jsonl`` only (the
 test split is for ``bench/moderation.py``). Features
@@ -16,6 +17,12 @@ out-of-fold probabilities on the train split (vocabularies fitted inside
 each fold), the lowest that keep the benign prompts refused by the whole
 pipeline (rules, names, classifier) within ``FPR_BUDGET``. Deterministic:
 fixed folds, no random initialisation, weights rounded.
+
+``--by-writer`` asks how the recipe does on prompts by someone whose
+prompts it has not read: for each writer of the set, it trains on the train
+split less that writer's prompts (thresholds from that training's own
+folds) and scores that writer's train-split prompts, so the test split
+stays unread.
 """
 
 from __future__ import annotations
@@ -135,7 +142,7 @@ def thresholds(probs: np.ndarray, y: np.ndarray, caught: np.ndarray) -> dict[str
 
 def report(probs: np.ndarray, y: np.ndarray, caught: np.ndarray, limits: dict[str, dict[str, float]]) -> None:
     for mode, table in limits.items():
-        refused = caught | (probs[:, CLASSES.index("minors")] >= table["minors"]) | (1.0 - probs[:, 0] >= table["any"])
+        refused = refused_at(probs, caught, table)
         print(f"out of fold, {mode} {table}: benign refused {refused[y == 0].mean():.3f}; "
               f"must-refuse refused {refused[y != 0].mean():.3f}; per category:", end="")
         for k, category in enumerate(CLASSES[1:], start=1):
@@ -158,6 +165,34 @@ def features(examples: list[Example], cache: Path | None) -> np.ndarray:
     return np.stack([known[e.text] for e in examples])
 
 
+def refused_at(probs: np.ndarray, caught: np.ndarray, table: dict[str, float]) -> np.ndarray:
+    """Which prompts the whole pipeline refuses at one mode's thresholds."""
+    return caught | (probs[:, CLASSES.index("minors")] >= table["minors"]) | (1.0 - probs[:, 0] >= table["any"])
+
+
+def by_writer(examples: list[Example], cache: Path | None = None) -> None:
+    """Each writer left out of training in turn, scored on their own prompts."""
+    examples = [e for e in examples if e.label in CLASSES]
+    x = features(examples, cache)
+    term_lists = {kind: [terms(e.text, kind) for e in examples] for kind in KINDS}
+    y = np.array([CLASSES.index(e.label) for e in examples])
+    caught = screened(examples)
+    writers = np.array([e.writer for e in examples])
+    for writer in sorted(set(writers)):
+        fitted, held = np.flatnonzero(writers != writer), np.flatnonzero(writers == writer)
+        lists = {kind: [found[i] for i in fitted] for kind, found in term_lists.items()}
+        limits = thresholds(out_of_fold(x[fitted], lists, y[fitted]), y[fitted], caught[fitted])
+        vocabularies = [Vocabulary(kind, lists[kind]) for kind in KINDS]
+        model = fit(design(x, term_lists, fitted, vocabularies), y[fitted])
+        probs = np.zeros((len(held), len(CLASSES)))
+        probs[:, model.classes_] = model.predict_proba(design(x, term_lists, held, vocabularies))
+        refused, labels = refused_at(probs, caught[held], limits["default"]), y[held]
+        per = " ".join(f"{c} {refused[labels == k].mean():.3f}" for k, c in enumerate(CLASSES[1:], start=1) if (labels == k).any())
+        print(f"writer {writer or '-'} left out ({len(held)} prompts; trained on {len(fitted)}): "
+              f"must-refuse refused {refused[labels != 0].mean():.3f} of {(labels != 0).sum()}, "
+              f"benign refused {refused[labels == 0].mean():.3f} of {(labels == 0).sum()}; {per}", flush=True)
+
+
 def train(
     examples: list[Example], cache: Path | None = None, cv_only: bool = False, show_misses: bool = False
 ) -> dict | None:
@@ -170,8 +205,7 @@ def train(
     limits = thresholds(probs, y, caught)
     report(probs, y, caught, limits)
     if show_misses:
-        table = limits["default"]
-        refused = caught | (probs[:, CLASSES.index("minors")] >= table["minors"]) | (1.0 - probs[:, 0] >= table["any"])
+        refused = refused_at(probs, caught, limits["default"])
         for e, k, r, p in zip(examples, y, refused, probs):
             if r != (k != 0):
                 print(f"  miss {e.label:>10} p(benign)={p[0]:.3f} {e.text}")
@@ -203,11 +237,15 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="compare with the committed file instead of writing it")
     parser.add_argument("--cv", action="store_true", help="print the cross-validation figures only")
     parser.add_argument("--misses", action="store_true", help="list the out-of-fold wrong decisions")
+    parser.add_argument("--by-writer", action="store_true", help="leave each writer out of training in turn (writes nothing)")
     parser.add_argument("--cache", type=Path, help="keep the embeddings in this .npz between runs")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)  # as the api scores one prompt (and float sums in one order)
+    if args.by_writer:
+        by_writer(split("train"), args.cache)
+        return
     weights = train(split("train"), args.cache, cv_only=args.cv, show_misses=args.misses)
     if weights is None:
         return

@@ -1,6 +1,8 @@
 """The labelled prompt set (``policy/data/moderation_prompts.jsonl``): one
-video prompt a line, ``{"text", "label"}``, the label ``benign`` or one of
-``policy.categories.CATEGORIES``.
+video prompt a line, ``{"text", "label", "writer"}``, the label ``benign`` or
+one of ``policy.categories.CATEGORIES``, the writer a short tag of who wrote
+the prompt (``bench/train_moderation.py --by-writer`` leaves each writer out
+in turn, to see how the classifier does on a writer it has not read).
 
 The split is fixed by the text alone: a prompt whose SHA-256 falls in the
 lowest 30% of the range is in ``test``, the rest in ``train``; adding
@@ -23,6 +25,7 @@ BENIGN = "benign"
 class Example(msgspec.Struct, frozen=True):
     text: str
     label: str
+    writer: str = ""
 
     @property
     def refuse(self) -> bool:

@@ -25,6 +25,8 @@ def test_the_set_covers_every_category_and_is_large_enough():
     assert min(labels.count(c) for c in CATEGORIES) >= 80
     assert labels.count(BENIGN) >= 600
     assert len({e.text.lower() for e in examples()}) == len(labels)  # no prompt twice
+    assert all(e.writer for e in examples())  # bench/train_moderation.py --by-writer reads who wrote each
+    assert len({e.writer for e in examples()}) >= 2
 
 
 def test_the_split_is_fixed_by_the_text_and_disjoint():
