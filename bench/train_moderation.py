@@ -170,13 +170,19 @@ def refused_at(probs: np.ndarray, caught: np.ndarray, table: dict[str, float]) -
     return caught | (probs[:, CLASSES.index("minors")] >= table["minors"]) | (1.0 - probs[:, 0] >= table["any"])
 
 
-def by_writer(examples: list[Example], cache: Path | None = None) -> None:
-    """Each writer left out of training in turn, scored on their own prompts."""
+def inputs(examples: list[Example], cache: Path | None):
+    """The classifier's examples (``real_person`` left out), their embeddings, n-gram lists,
+    class numbers, and which of them the rules or names refuse."""
     examples = [e for e in examples if e.label in CLASSES]
     x = features(examples, cache)
     term_lists = {kind: [terms(e.text, kind) for e in examples] for kind in KINDS}
     y = np.array([CLASSES.index(e.label) for e in examples])
-    caught = screened(examples)
+    return examples, x, term_lists, y, screened(examples)
+
+
+def by_writer(examples: list[Example], cache: Path | None = None) -> None:
+    """Each writer left out of training in turn, scored on their own prompts."""
+    examples, x, term_lists, y, caught = inputs(examples, cache)
     writers = np.array([e.writer for e in examples])
     for writer in sorted(set(writers)):
         fitted, held = np.flatnonzero(writers != writer), np.flatnonzero(writers == writer)
@@ -196,12 +202,8 @@ def by_writer(examples: list[Example], cache: Path | None = None) -> None:
 def train(
     examples: list[Example], cache: Path | None = None, cv_only: bool = False, show_misses: bool = False
 ) -> dict | None:
-    examples = [e for e in examples if e.label in CLASSES]
-    x = features(examples, cache)
-    term_lists = {kind: [terms(e.text, kind) for e in examples] for kind in KINDS}
-    y = np.array([CLASSES.index(e.label) for e in examples])
+    examples, x, term_lists, y, caught = inputs(examples, cache)
     probs = out_of_fold(x, term_lists, y)
-    caught = screened(examples)
     limits = thresholds(probs, y, caught)
     report(probs, y, caught, limits)
     if show_misses:

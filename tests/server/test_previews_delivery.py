@@ -166,8 +166,10 @@ async def test_subscribing_again_without_previews_stops_them_and_keeps_the_job(a
             assert not isinstance(raw, bytes), "a preview frame came after previews were turned off"
             if json.loads(raw)["type"] == "progress":
                 break
+        await subscribe(ws, job.id, tag="on again")  # previews back on: the newest first
+        assert parse_by_hand(await next_frame(ws))[3] == 2
         await send(ws, "unsubscribe", {"video_id": job.id}, "u")
-        assert (await next_json(ws, "unsubscribed"))["data"]["previews"]["sent"] == 1  # counted while they were on
+        assert (await next_json(ws, "unsubscribed"))["data"]["previews"]["sent"] == 1  # counted since they were last turned on
     await jobs.delete_job(stores, job.id)
 
 
