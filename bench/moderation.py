@@ -116,13 +116,50 @@ def run(examples: list[Example], repeat: int, show_misses: bool) -> dict:
     category_right = sum(1 for e, a in zip(examples, answers) if e.label != BENIGN and a == e.label)
     print(f"refused under their own label: {category_right}/{len(must)}")
 
+    by_writer(examples, answers)
+
     ms = [t * 1000 for t in times]
     p50, p99 = percentile(ms, 0.50), percentile(ms, 0.99)
     print(f"\nlatency per prompt: p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {max(ms):.2f} ms, mean {statistics.fmean(ms):.2f} ms ({len(ms)} calls)")
+    by_length(examples, ms, repeat)
     if show_misses:
         print("\nwrong decisions:")
         print("\n".join(misses) or "(none)")
     return {"figures": figures, "recall": overall_recall, "fpr": overall_fpr, "p50_ms": p50, "p99_ms": p99}
+
+
+def by_writer(examples: list[Example], answers: list[str]) -> None:
+    """Recall and benign refusals of each writer's prompts (the set names who wrote each one)."""
+    writers = sorted({e.writer for e in examples}, key=lambda w: (len(w), w))
+    if len(writers) < 2:
+        return
+    print("\nby writer:")
+    for writer in writers:
+        mine = [(e.label, a) for e, a in zip(examples, answers) if e.writer == writer]
+        must = [a for label, a in mine if label != BENIGN]
+        benign = [a for label, a in mine if label == BENIGN]
+        recall = f"{sum(a != BENIGN for a in must) / len(must):.3f}" if must else "-"
+        fpr = f"{sum(a != BENIGN for a in benign) / len(benign):.3f}" if benign else "-"
+        print(f"  {writer or '-':<5} recall {recall} of {len(must):<4} benign refused {fpr} of {len(benign)}")
+
+
+def by_length(examples: list[Example], ms: list[float], repeat: int) -> None:
+    """Latency by the prompt's length in MiniLM tokens (a call's cost grows with them)."""
+    from core import minilm
+    from policy.moderation_model import MAX_TOKENS
+    from policy.normalise import classifier_form
+
+    tokenizer = minilm.load("int8")[0]
+    bands = ((0, 32), (33, 64), (65, MAX_TOKENS), (MAX_TOKENS + 1, None))
+    timed: dict[tuple[int, int | None], list[float]] = {band: [] for band in bands}
+    for i, example in enumerate(examples):
+        tokens = len(tokenizer(classifier_form(example.text))["input_ids"])
+        band = next(b for b in bands if tokens >= b[0] and (b[1] is None or tokens <= b[1]))
+        timed[band].extend(ms[i * repeat : (i + 1) * repeat])
+    for (low, high), values in timed.items():
+        if values:
+            name = f"{low}-{high} tokens" if high else f"over {low - 1} tokens (cut to {MAX_TOKENS})"
+            print(f"  {name:<30} {len(values) // repeat:>5} prompts: p50 {percentile(values, 0.5):.2f} ms, p99 {percentile(values, 0.99):.2f} ms")
 
 
 def compare_runtimes(texts: list[str], repeat: int) -> dict[str, dict[str, float]]:

@@ -4,6 +4,7 @@
     python -m bench.train_moderation --check  # fails if the file differs from what training gives
     python -m bench.train_moderation --cv     # only the cross-validation figures (writes nothing)
     python -m bench.train_moderation --by-writer  # each writer left out in turn (writes nothing)
+    python -m bench.train_moderation --hold-out w6,w7,w8,w9  # those writers left out together
 
 Reads the train split of ``policy/data/moderation_prompts.jsonl`` only (the
 test split is for ``bench/moderation.py``). Features
@@ -180,12 +181,14 @@ def inputs(examples: list[Example], cache: Path | None):
     return examples, x, term_lists, y, screened(examples)
 
 
-def by_writer(examples: list[Example], cache: Path | None = None) -> None:
-    """Each writer left out of training in turn, scored on their own prompts."""
+def by_writer(examples: list[Example], cache: Path | None = None, groups: list[list[str]] | None = None) -> None:
+    """Each writer (or each group of writers in ``groups``) left out of training in
+    turn, scored on their own prompts."""
     examples, x, term_lists, y, caught = inputs(examples, cache)
     writers = np.array([e.writer for e in examples])
-    for writer in sorted(set(writers)):
-        fitted, held = np.flatnonzero(writers != writer), np.flatnonzero(writers == writer)
+    for group in groups or [[w] for w in sorted(set(writers))]:
+        writer = ",".join(group)
+        fitted, held = np.flatnonzero(~np.isin(writers, group)), np.flatnonzero(np.isin(writers, group))
         lists = {kind: [found[i] for i in fitted] for kind, found in term_lists.items()}
         limits = thresholds(out_of_fold(x[fitted], lists, y[fitted]), y[fitted], caught[fitted])
         vocabularies = [Vocabulary(kind, lists[kind]) for kind in KINDS]
@@ -240,13 +243,15 @@ def main() -> None:
     parser.add_argument("--cv", action="store_true", help="print the cross-validation figures only")
     parser.add_argument("--misses", action="store_true", help="list the out-of-fold wrong decisions")
     parser.add_argument("--by-writer", action="store_true", help="leave each writer out of training in turn (writes nothing)")
+    parser.add_argument("--hold-out", metavar="W1,W2", action="append", default=[],
+                        help="leave these writers out together and score their prompts (repeatable; writes nothing)")
     parser.add_argument("--cache", type=Path, help="keep the embeddings in this .npz between runs")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)  # as the api scores one prompt (and float sums in one order)
-    if args.by_writer:
-        by_writer(split("train"), args.cache)
+    if args.by_writer or args.hold_out:
+        by_writer(split("train"), args.cache, [group.split(",") for group in args.hold_out] or None)
         return
     weights = train(split("train"), args.cache, cv_only=args.cv, show_misses=args.misses)
     if weights is None:
