@@ -1,9 +1,11 @@
-"""Prompt moderation on the labelled test split: the confusion table,
+"""Prompt moderation on the labelled test split (or the train split, or the
+set by writers the training never read): the confusion table,
 per-category precision, recall and false-positive rate, and the latency of
 one ``moderate_prompt`` call.
 
     python -m bench.moderation                 # the test split
     python -m bench.moderation --split train   # the train split (what the thresholds were fitted on)
+    python -m bench.moderation --split unseen  # the set by writers the training never read
     python -m bench.moderation --file my.jsonl # another labelled set, same format
     python -m bench.moderation --misses        # also list every wrong decision
     python -m bench.moderation --runtimes      # MiniLM's forward pass in each runtime considered
@@ -210,7 +212,7 @@ def compare_runtimes(texts: list[str], repeat: int) -> dict[str, dict[str, float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", default="test", choices=["test", "train"])
+    parser.add_argument("--split", default="test", choices=["test", "train", "unseen"])
     parser.add_argument("--file", type=Path, help="a JSONL file of {text, label} instead of a split")
     parser.add_argument("--repeat", type=int, default=3, help="timed calls per prompt")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
