@@ -126,9 +126,24 @@ def rule_forms(text: str) -> list[str]:
     return out
 
 
+# what "nude" names as a colour ("nude heels", "a nude-tone bra"); the rules leave it alone and the
+# classifier reads it as "beige" (``colour_senses``), so the word's sexual sense does not carry over
+NUDE_COLOUR_NOUNS = (
+    r"colou?r|colou?red|lipsticks?|lips?|heels|pumps|shoes|sandals|tones?|toned|palettes?|makeup|nails|eyeshadows?|beige"
+    r"|shades?|blush|tights|stockings|bra|dress|gloss|polish|sculptures?|statues?|slingbacks?|stilettos?|boots|flats"
+    r"|nail polish|lip liner|gown|chiffon|satin|leather"
+)
+_NUDE_COLOUR = re.compile(rf"\bnude(?=[- ](?:{NUDE_COLOUR_NOUNS})\b)")
+
+
+def colour_senses(text: str) -> str:
+    """``text`` with "nude" as a colour written "beige" (lower-case text)."""
+    return _NUDE_COLOUR.sub("beige", text)
+
+
 def classifier_form(text: str) -> str:
     """What the learned classifier reads: folded like ``normalise`` but with digits
     kept (ages, numbers), letters spaced out joined and runs of three or more
     letters cut to two."""
     folded = _SPACES.sub(" ", _fold(text)).strip()
-    return _RUN3.sub(r"\1\1", _join_spaced(folded))
+    return colour_senses(_RUN3.sub(r"\1\1", _join_spaced(folded)))

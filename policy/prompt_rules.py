@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from policy.categories import REASONS
+from policy.normalise import NUDE_COLOUR_NOUNS
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,7 @@ _OFFICE = r"(?:president|prime minister|chancellor|supreme leader|vice president
 _NOT = r"(?<!\bno )(?<!without )(?<!without the )(?<!without any )(?<!no realistic )(?<!no real )(?<!zero )"
 # "nude" as a colour ("nude heels", "a nude lipstick") is not nudity
 _NUDE = (
-    _NOT + r"nude(?![- ](?:colou?r|colou?red|lipsticks?|lips?|heels|pumps|shoes|sandals|tones?|toned|palettes?|makeup|nails"
-    r"|eyeshadows?|beige|shades?|blush|tights|stockings|bra|dress|gloss|polish|sculptures?|statues?))"
+    _NOT + rf"nude(?![- ](?:{NUDE_COLOUR_NOUNS})\b)"
 )
 _BOMB = r"(?<!bath )(?<!smoke )(?<!seed )(?<!photo )(?<!glitter )bombs?"
 _HOW = _alt("how to", "tutorial", "step by step", "step-by-step", "instructions?", "recipe for", "guide to", "teach(?:es|ing)? (?:me |you |us )?(?:how )?to")
@@ -93,7 +93,7 @@ RULES: tuple[Rule, ...] = (
         REASONS["sexual"],
         _words(
             r"porn\w*", _NUDE, "nudes", r"naked(?! eye| mole| flame| truth| ape| cakes?)", _NOT + "nudity", r"rap(?:e|es|ed|ing|ist|ists)", "nsfw", r"(?<!same-)(?<!same )sex(?! education| ed\b| determination|[- ]positive)", r"(?<!not )(?<!non-)(?<!non )sexual(?! harassment| health| orientation| education)", "erotic", "erotica", "hentai",
-            "topless", "genitals?", r"orgasm\w*", "striptease", "strip tease", "xxx", "blowjobs?", "handjobs?",
+            r"topless(?! jeeps?| cars?| convertibles?| buses| bus)", "genitals?", r"orgasm\w*", "striptease", "strip tease", "xxx", "blowjobs?", "handjobs?",
             r"masturbat\w*", "intercourse", "onlyfans", "lap ?dances?", r"(?<!wire )(?<!paint )(?<!varnish )strippers?", "bdsm", "dildos?", "threesome",
             "orgy", "orgies", "gangbang", "sex tape", "having sex", "boobs", "tits", "penis", "vagina", "camgirls?",
             "upskirt", "milf", "horny", "bare breasts?", "bare-breasted", "fully unclothed", "without any clothes",
@@ -108,8 +108,8 @@ RULES: tuple[Rule, ...] = (
         REASONS["self_harm"],
         _words(
             r"(?<!survived )(?<!died by )(?<!lost to )(?<!signs of )suicide(?! prevention| awareness| hotline| helpline| crisis line| squad| doors?| sprints?| drills?)", "suicidal",
-            _NOT + r"(?<!survivor of )(?<!clean from )(?<!recovery from )(?<!recovering from )self[- ]?harm\w*", r"self[- ]?injur\w*", r"self[- ]?mutilat\w*",
-            r"kill(?:s|ing)? (?:myself|yourself|himself|herself|themselves|oneself)",
+            _NOT + r"(?<!survivor of )(?<!clean from )(?<!recovery from )(?<!recovering from )self[- ]?harm\w*(?![- ]free)", r"self[- ]?injur\w*", r"self[- ]?mutilat\w*",
+            r"kill(?:s|ing)? (?:myself|yourself|himself|herself|themselves|oneself)(?! laughing)",
             r"cut(?:s|ting)? (?:myself|yourself|herself|himself|themselves)",
             r"hang(?:s|ing)? (?:myself|yourself|himself|herself|themselves)",
             r"(?:slit|slits|slitting|cut|cuts|cutting) (?:my|your|her|his|their) wrists?",

@@ -11,6 +11,7 @@ import pytest
 
 from core.settings import Settings
 from policy.decision import Decision
+from policy.moderation_model import ngram_form
 from policy.normalise import classifier_form, rule_forms
 from policy.prompt import MAX_PROMPT_CHARS, assess_prompt, moderate_prompt, normalise
 from policy.prompt_rules import RULES, first_match
@@ -146,6 +147,9 @@ def test_harmless_prompts_pass(prompt):
         "six months clean from self-harm, a spinner ring to twist instead",
         "hair cutting tutorial: the fade and clipper guards",
         "a school shooting survivor, now a nurse, on her night shift",
+        "a topless jeep on the beach",
+        "killing myself laughing at this clip",
+        "one year self harm free, a cake with a butterfly candle",
     ],
 )
 def test_no_rule_refuses_the_look_alikes_of_its_phrases(prompt):
@@ -455,3 +459,24 @@ def test_a_decision_on_the_wire():
         "category": "quota",
         "reason": "wait",
     }
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("Nude heels with a summer dress", "beige heels with a summer dress"),
+        ("a nude-tone bra fitting", "beige-tone bra fitting"),
+        ("nude lip liner", "beige lip liner"),
+    ],
+)
+def test_the_classifier_reads_nude_as_a_colour_as_beige(typed, read):
+    """Where the rules take "nude" for a colour, the classifier's text says "beige",
+    so the word's sexual sense does not carry over (both of its readings)."""
+    assert read in classifier_form(typed)
+    assert read in ngram_form(typed)
+
+
+@pytest.mark.parametrize("prompt", ["a nude model on a couch", "nude woman in heels", "nude beach, people walking past"])
+def test_nude_as_nudity_is_read_as_it_is(prompt):
+    assert "nude" in classifier_form(prompt) and "nude" in ngram_form(prompt)
+    assert not moderate_prompt(prompt).allowed
