@@ -126,8 +126,9 @@ def rule_forms(text: str) -> list[str]:
     return out
 
 
-# what "nude" names as a colour ("nude heels", "a nude-tone bra"); the rules leave it alone and the
-# classifier reads it as "beige" (``colour_senses``), so the word's sexual sense does not carry over
+# the words after which "nude" is a colour ("nude heels", "a nude-tone bra") or art ("nude sculptures"),
+# not nudity: the rules leave it alone, and the classifier reads it as "beige" (``colour_senses``; for
+# art a simplification), so the word's sexual sense does not carry over
 NUDE_COLOUR_NOUNS = (
     r"colou?r|colou?red|lipsticks?|lips?|heels|pumps|shoes|sandals|tones?|toned|palettes?|makeup|nails|eyeshadows?|beige"
     r"|shades?|blush|tights|stockings|bra|dress|gloss|polish|sculptures?|statues?|slingbacks?|stilettos?|boots|flats"
