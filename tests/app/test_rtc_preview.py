@@ -160,12 +160,12 @@ def test_the_webrtc_track_takes_over_and_turns_the_sockets_frames_off(app_api, a
     page.wait_for_function("() => window.frames.includes('webrtc')")
     assert page.evaluate(STATE) == ["webrtc", False, False]
     # the handover's subscribe has been answered once a ping sent after it is: frames after that are not for us
-    page.evaluate("""async () => {
-        const { socket } = await import(document.querySelector('script[type=module]').src.replace(/main\\.js$/, 'socket.js'));
+    page.evaluate("""async (url) => {
+        const { socket } = await import(url.replace(/rtc_preview\\.js$/, "socket.js"));
         await socket.request("ping", {});
         window.framesBefore = window.socketFrames;
         window.trackFramesBefore = window.frames.length;
-    }""")
+    }""", module_url(page))
     publish(app_settings, video_id, 2, COLOURS[1])
     page.wait_for_function("() => window.frames.length > window.trackFramesBefore")  # the new step, on the track
     page.wait_for_timeout(1000)
