@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from policy.categories import CATEGORIES
-from policy.moderation_model import WEIGHTS_FILE, embed, terms, tfidf
+from policy.moderation_model import MAX_TOKENS, WEIGHTS_FILE, embed, embedding_input, terms, tfidf
 from policy.moderation_set import BENIGN, Example, split
 from policy.prompt import screen_prompt
 
@@ -152,18 +152,23 @@ def report(probs: np.ndarray, y: np.ndarray, caught: np.ndarray, limits: dict[st
 
 
 def features(examples: list[Example], cache: Path | None) -> np.ndarray:
-    """The embedding features, kept in ``cache`` (by text) between runs when given."""
+    """The embedding features, kept in ``cache`` between runs when given. Keyed by
+    what MiniLM reads of each prompt (``embedding_input``), not by the prompt, so a
+    change to the classifier's form of a prompt (such as "nude" read as a colour)
+    embeds it again; a cache made with another token limit is not read."""
     known: dict[str, np.ndarray] = {}
     if cache is not None and cache.exists():
         with np.load(cache) as saved:
-            known = dict(zip(saved["texts"].tolist(), saved["x"]))
-    missing = [e.text for e in examples if e.text not in known]
+            if "max_tokens" in saved and int(saved["max_tokens"]) == MAX_TOKENS:
+                known = dict(zip(saved["texts"].tolist(), saved["x"]))
+    keys = [embedding_input(e.text) for e in examples]
+    missing = {key: e.text for key, e in zip(keys, examples) if key not in known}  # key -> a prompt that reads so
     if missing:
-        known.update(zip(missing, embed(missing)))
+        known.update(zip(missing, embed(list(missing.values()))))
         if cache is not None:
             texts = sorted(known)
-            np.savez(cache, texts=np.array(texts), x=np.stack([known[t] for t in texts]))
-    return np.stack([known[e.text] for e in examples])
+            np.savez(cache, texts=np.array(texts), x=np.stack([known[t] for t in texts]), max_tokens=MAX_TOKENS)
+    return np.stack([known[k] for k in keys])
 
 
 def refused_at(probs: np.ndarray, caught: np.ndarray, table: dict[str, float]) -> np.ndarray:

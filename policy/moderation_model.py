@@ -152,12 +152,17 @@ def model() -> Model:
     return Model(msgspec.json.decode(read_text("policy.data", WEIGHTS_FILE), type=Weights))
 
 
+def embedding_input(prompt: str) -> str:
+    """The text MiniLM reads of ``prompt`` (what its dense features depend on)."""
+    return classifier_form(prompt) or "."
+
+
 def embed(prompts: list[str]) -> np.ndarray:
     """The classifier's dense features for ``prompts`` (one row each), each prompt
     embedded on its own: the 8-bit copy quantises its inputs per call, so a
     batch would give features a little different from a single prompt's, which
     is what the api scores (training reads the same features as serving)."""
-    texts = [classifier_form(p) or "." for p in prompts]
+    texts = [embedding_input(p) for p in prompts]
     rows = [minilm.embed([t], "int8", max_tokens=MAX_TOKENS, pooling="mean+max")[0] for t in texts]
     return np.asarray(rows, dtype=np.float64).reshape(len(texts), -1)
 
