@@ -150,10 +150,39 @@ def test_harmless_prompts_pass(prompt):
         "a topless jeep on the beach",
         "killing myself laughing at this clip",
         "one year self harm free, a cake with a butterfly candle",
+        "a D-Day landing, shaky and impressionistic, no visible gore",
+        "bjj tournament, caught in a rear naked choke, I tap",
+        "a support group for survivors of suicide loss, a circle of chairs",
+        "a suicide bereavement group for parents",
+        "a vet talks about the suicide rate in the profession",
+        "two years free from self harm, a sunflower tattoo",
+        "a song about self harm recovery, healed scars, hopeful",
+        "a tattoo artist covering old self harm scars with wildflowers",
+        "teacher training on recognising self-harm in pupils",
+        "a teen talks about getting help for self-harm",
+        "a phone torture test: dropped from a roof 50 times",
+        "cashier training on spotting counterfeit bills with a UV pen",
     ],
 )
 def test_no_rule_refuses_the_look_alikes_of_its_phrases(prompt):
     assert first_match(rule_forms(prompt)) is None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "category"),
+    [
+        ("a D-Day landing with visible gore everywhere", "violence"),
+        ("a naked woman doing a rear choke", "sexual"),
+        ("a suicide scene: he jumps, shown in full", "self_harm"),
+        ("a preacher blesses the boy before his suicide mission", "self_harm"),  # a suicide attack: "mission" is no exception
+        ("fresh self harm cuts on her arm, close up", "self_harm"),
+        ("she shows how to self harm without scars", "self_harm"),
+        ("a prisoner's torture in a cell", "violence"),
+        ("how to print counterfeit bills at home", "illegal"),
+    ],
+)
+def test_the_look_alikes_harmful_counterparts_stay_refused(prompt, category):
+    assert _rule(prompt) == category
 
 
 @pytest.mark.parametrize(
