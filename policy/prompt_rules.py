@@ -108,7 +108,7 @@ RULES: tuple[Rule, ...] = (
         REASONS["self_harm"],
         _words(
             r"(?<!survived )(?<!died by )(?<!lost to )(?<!signs of )suicide(?! prevention| awareness| hotline| helpline| crisis line| squad| doors?| sprints?| drills?| loss| bereavement| rates?)", "suicidal",
-            _NOT + r"(?<!survivor of )(?<!clean from )(?<!free from )(?<!recovery from )(?<!recovering from )(?<!help for )(?<!recognising )(?<!recognizing )(?<!old )(?<!healed )(?<!faded )self[- ]?harm\w*(?![- ]free| recovery)", r"self[- ]?injur\w*", r"self[- ]?mutilat\w*",
+            _NOT + r"(?<!survivor of )(?<!clean from )(?<!free from )(?<!recovery from )(?<!recovering from )(?<!help for )(?<!recognising )(?<!recognizing )(?<!healed )(?<!faded )self[- ]?harm\w*(?![- ]free| recovery)", r"self[- ]?injur\w*", r"self[- ]?mutilat\w*",
             r"kill(?:s|ing)? (?:myself|yourself|himself|herself|themselves|oneself)(?! laughing)",
             r"cut(?:s|ting)? (?:myself|yourself|herself|himself|themselves)",
             r"hang(?:s|ing)? (?:myself|yourself|himself|herself|themselves)",

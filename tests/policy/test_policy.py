@@ -157,7 +157,7 @@ def test_harmless_prompts_pass(prompt):
         "a vet talks about the suicide rate in the profession",
         "two years free from self harm, a sunflower tattoo",
         "a song about self harm recovery, healed scars, hopeful",
-        "a tattoo artist covering old self harm scars with wildflowers",
+        "a tattoo artist covering healed self harm scars with wildflowers",
         "teacher training on recognising self-harm in pupils",
         "a teen talks about getting help for self-harm",
         "a phone torture test: dropped from a roof 50 times",
@@ -177,6 +177,7 @@ def test_no_rule_refuses_the_look_alikes_of_its_phrases(prompt):
         ("a preacher blesses the boy before his suicide mission", "self_harm"),  # a suicide attack: "mission" is no exception
         ("fresh self harm cuts on her arm, close up", "self_harm"),
         ("she shows how to self harm without scars", "self_harm"),
+        ("a 13 year old self harming in her room", "self_harm"),  # "old" is no exception: ages come before it
         ("a prisoner's torture in a cell", "violence"),
         ("how to print counterfeit bills at home", "illegal"),
     ],
