@@ -467,7 +467,8 @@ class Load:
         creator = self.people[-1]
 
         async def one(k: int) -> None:
-            r = await self.http("create", k, "POST", "/v1/videos", creator, json={"prompt": f"a burst, take {k}", **TINY})
+            # zero-padded: the classifier refuses "a burst, take 14" (an age) and "take 357" (a calibre); docs/SAFETY.md
+            r = await self.http("create", k, "POST", "/v1/videos", creator, json={"prompt": f"a burst, take {k:04d}", **TINY})
             if r is not None and r.status_code == 200:
                 self.created.append((creator, r.json()["id"]))
 
