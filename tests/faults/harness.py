@@ -45,6 +45,14 @@ from tests.procs import Api, Proc, start_api, start_worker
 
 PASSWORD = "fault tolerant password"
 TINY = {"seconds": "1", "size": "64x64", "steps": 2}
+
+
+def take(subject: str, n: int) -> str:
+    """A unique, harmless prompt for the n-th create. The number is zero-padded: with
+    a bare number the classifier refuses "a burst, take 14" (read as an age) and
+    "take 357" (a calibre), which a fault case would count as a lost create
+    (docs/SAFETY.md, blind spots)."""
+    return f"{subject}, take {n:04d}"
 MONGO_SELECTION_S = 5  # core.stores: how long the driver waits for a server
 
 
@@ -316,7 +324,7 @@ async def make_posts(http: httpx.AsyncClient, author: User, count: int, timeout:
     """``count`` public posts of tiny videos by ``author``."""
     ids = []
     for i in range(count):
-        r = await http.post("/v1/videos", json={"prompt": f"a paper lantern, take {i}", **TINY}, headers=author.headers)
+        r = await http.post("/v1/videos", json={"prompt": take("a paper lantern", i), **TINY}, headers=author.headers)
         assert r.status_code == 200, r.text
         ids.append(r.json()["id"])
     posts = []
@@ -449,7 +457,7 @@ class Load:
         unpublished: list[str] = []
         while not self._stop.is_set():
             n += 1
-            r = await self.http("create", i, "POST", "/v1/videos", user, json={"prompt": f"a kite, take {n}", **TINY})
+            r = await self.http("create", i, "POST", "/v1/videos", user, json={"prompt": take("a kite", n), **TINY})
             if r is not None and r.status_code == 200:
                 self.created.append((user, r.json()["id"]))
                 unpublished.append(r.json()["id"])
@@ -467,8 +475,7 @@ class Load:
         creator = self.people[-1]
 
         async def one(k: int) -> None:
-            # zero-padded: the classifier refuses "a burst, take 14" (an age) and "take 357" (a calibre); docs/SAFETY.md
-            r = await self.http("create", k, "POST", "/v1/videos", creator, json={"prompt": f"a burst, take {k:04d}", **TINY})
+            r = await self.http("create", k, "POST", "/v1/videos", creator, json={"prompt": take("a burst", k), **TINY})
             if r is not None and r.status_code == 200:
                 self.created.append((creator, r.json()["id"]))
 
