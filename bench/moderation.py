@@ -9,6 +9,7 @@ one ``moderate_prompt`` call.
     python -m bench.moderation --file my.jsonl # another labelled set, same format
     python -m bench.moderation --misses        # also list every wrong decision
     python -m bench.moderation --runtimes      # MiniLM's forward pass in each runtime considered
+    python -m bench.moderation --memory        # what loading the classifier costs a process
 
 Definitions, per category C (rows of the table are the labels, columns what
 the moderation answered):
@@ -20,14 +21,14 @@ the moderation answered):
   benign prompt refused under any category.
 
 Latency: wall time of ``moderate_prompt`` per prompt, one prompt at a time,
-after the models are loaded, with torch on one thread (as in a busy api
-process; set ``--threads`` otherwise). Each prompt is timed ``--repeat``
+after the models are loaded, ONNX Runtime on one thread (as the api runs it;
+the process never imports torch). Each prompt is timed ``--repeat``
 times.
 
 ``--runtimes`` times MiniLM's forward pass alone (one prompt at a time, in
 turn across the runtimes so the machine's load falls on all alike) in torch
 float32, torch's dynamic int8 quantisation (what moderation ran before), and
-ONNX Runtime 8-bit copies (``core.minilm.int8_copy``): unsigned weights
+ONNX Runtime 8-bit copies (``core.minilm_build``): unsigned weights
 (served), signed weights, and signed with a reduced range. It prints p50,
 p99, the ratio of p50 to torch int8's, and how closely each copy's
 mean-pooled vector follows float32's (cosine). A copy's decisions are the
@@ -151,11 +152,10 @@ def by_length(examples: list[Example], ms: list[float], repeat: int) -> None:
     from policy.moderation_model import MAX_TOKENS
     from policy.normalise import classifier_form
 
-    tokenizer = minilm.load("int8")[0]
     bands = ((0, 32), (33, 64), (65, MAX_TOKENS), (MAX_TOKENS + 1, None))
     timed: dict[tuple[int, int | None], list[float]] = {band: [] for band in bands}
     for i, example in enumerate(examples):
-        tokens = len(tokenizer(classifier_form(example.text))["input_ids"])
+        tokens = len(minilm.token_ids(classifier_form(example.text)))
         band = next(b for b in bands if tokens >= b[0] and (b[1] is None or tokens <= b[1]))
         timed[band].extend(ms[i * repeat : (i + 1) * repeat])
     for (low, high), values in timed.items():
@@ -169,14 +169,14 @@ def compare_runtimes(texts: list[str], repeat: int) -> dict[str, dict[str, float
     import torch
     from torch.ao.quantization import quantize_dynamic
 
-    from core import minilm
+    from core import minilm, minilm_build
     from policy.moderation_model import MAX_TOKENS
 
-    tokenizer, float_model = minilm.load("float")
+    tokenizer, float_model = minilm_build.load_float()
     runtimes = {"torch float32": float_model, "torch dynamic int8": quantize_dynamic(float_model, {torch.nn.Linear}, dtype=torch.qint8)}
-    for name, weights, reduce in (("onnxruntime u8 weights (served)", "uint8", False), ("onnxruntime s8 weights", "int8", False),
-                                  ("onnxruntime s8, reduced range", "int8", True)):
-        runtimes[name] = minilm.int8_copy(weights, reduce_range=reduce)[1]
+    runtimes["onnxruntime u8 weights (served)"] = minilm.load("int8")[1]
+    for name, weights, reduce in (("onnxruntime s8 weights", "int8", False), ("onnxruntime s8, reduced range", "int8", True)):
+        runtimes[name] = minilm_build.int8_variant(weights, reduce_range=reduce)
 
     def forward(model, batch) -> np.ndarray:
         if isinstance(model, torch.nn.Module):
@@ -210,22 +210,83 @@ def compare_runtimes(texts: list[str], repeat: int) -> dict[str, dict[str, float
     return out
 
 
+# Each loads the classifier in a fresh process and prints its RSS growth (MiB),
+# the seconds it took, and whether torch was imported. "served" is what the api
+# does; "in process, with torch" is what it did before core.minilm_build: load
+# the shipped model with transformers, export and quantise it in memory, pool
+# with torch (a copy of the file it reads, so neither process builds a file).
+LOADERS = {
+    "served (ONNX files, numpy pooling)": """
+from policy import moderation_model
+moderation_model.load()
+""",
+    "in process, with torch (before)": """
+import torch
+from transformers import AutoTokenizer
+from core import minilm, minilm_build
+from policy import moderation_model
+session = minilm_build.int8_variant("uint8")  # loads the shipped model, exports, quantises; the model is let go
+tokenizer = AutoTokenizer.from_pretrained(str(minilm.model_dir()), local_files_only=True)
+moderation_model.model()
+batch = tokenizer(["warm up"], return_tensors="pt")
+hidden = torch.from_numpy(session.run(None, {name: batch[name].numpy() for name in ("input_ids", "attention_mask", "token_type_ids")})[0])
+torch.nn.functional.normalize(hidden.mean(1), dim=1)
+""",
+}
+PROBE = """
+import sys, time
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+import numpy
+before, start = rss(), time.perf_counter()
+{body}
+import ctypes
+ctypes.CDLL("libc.so.6").malloc_trim(0)
+print(rss() - before, time.perf_counter() - start, "torch" in sys.modules)
+"""
+
+
+def compare_loading(rounds: int = 3) -> None:
+    """Fresh processes load the classifier each way, in turn, ``rounds`` times."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    got: dict[str, list[tuple[float, float, str]]] = {name: [] for name in LOADERS}
+    for _ in range(rounds):
+        for name, body in LOADERS.items():
+            done = subprocess.run([sys.executable, "-c", PROBE.format(body=body)], cwd=root, capture_output=True, text=True, check=True)
+            mib, seconds, torch = done.stdout.split()
+            got[name].append((float(mib), float(seconds), torch))
+    print(f"loading the prompt classifier in a fresh process ({rounds} rounds, median; RSS growth after malloc_trim):")
+    served = statistics.median(m for m, _, _ in got[next(iter(LOADERS))])
+    for name, runs in got.items():
+        mib, seconds = statistics.median(m for m, _, _ in runs), statistics.median(s for _, s, _ in runs)
+        print(f"  {name:<38} RSS +{mib:7.1f} MiB ({mib / served:4.2f}x served)  {seconds:6.2f} s  torch imported: {runs[0][2]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", default="test", choices=["test", "train", "unseen"])
     parser.add_argument("--file", type=Path, help="a JSONL file of {text, label} instead of a split")
     parser.add_argument("--repeat", type=int, default=3, help="timed calls per prompt")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (--runtimes)")
     parser.add_argument("--misses", action="store_true", help="list every wrong decision")
     parser.add_argument("--runtimes", action="store_true", help="time MiniLM's forward pass in each runtime considered (no decisions)")
+    parser.add_argument("--memory", action="store_true", help="a fresh process's memory and time to load the classifier, served and as before")
     args = parser.parse_args()
-    import torch
-
-    torch.set_num_threads(args.threads)
+    if args.memory:
+        compare_loading()
+        return
     examples = read_file(args.file) if args.file else split(args.split)
     if args.runtimes:
         from policy.normalise import classifier_form
 
+        import torch
+
+        torch.set_num_threads(args.threads)
         compare_runtimes([classifier_form(e.text) or "." for e in examples], args.repeat)
         return
     run(examples, args.repeat, args.misses)

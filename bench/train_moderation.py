@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core import minilm
 from policy.categories import CATEGORIES
 from policy.moderation_model import MAX_TOKENS, WEIGHTS_FILE, embed, embedding_input, terms, tfidf
 from policy.moderation_set import BENIGN, Example, split
@@ -151,15 +152,21 @@ def report(probs: np.ndarray, y: np.ndarray, caught: np.ndarray, limits: dict[st
         print()
 
 
+def embedder() -> str:
+    """What made a cache's features: MiniLM's ONNX build, how it is pooled, the token limit."""
+    return f"minilm {minilm.build_key()}, onnxruntime and numpy mean+max pooling, {MAX_TOKENS} tokens"
+
+
 def features(examples: list[Example], cache: Path | None) -> np.ndarray:
     """The embedding features, kept in ``cache`` between runs when given. Keyed by
     what MiniLM reads of each prompt (``embedding_input``), not by the prompt, so a
     change to the classifier's form of a prompt (such as "nude" read as a colour)
-    embeds it again; a cache made with another token limit is not read."""
+    embeds it again; a cache made by another embedder (``embedder``: another build
+    of MiniLM, another pooling, another token limit) is not read."""
     known: dict[str, np.ndarray] = {}
     if cache is not None and cache.exists():
         with np.load(cache) as saved:
-            if "max_tokens" in saved and int(saved["max_tokens"]) == MAX_TOKENS:
+            if "embedder" in saved and str(saved["embedder"]) == embedder():
                 known = dict(zip(saved["texts"].tolist(), saved["x"]))
     keys = [embedding_input(e.text) for e in examples]
     missing = {key: e.text for key, e in zip(keys, examples) if key not in known}  # key -> a prompt that reads so
@@ -167,7 +174,7 @@ def features(examples: list[Example], cache: Path | None) -> np.ndarray:
         known.update(zip(missing, embed(list(missing.values()))))
         if cache is not None:
             texts = sorted(known)
-            np.savez(cache, texts=np.array(texts), x=np.stack([known[t] for t in texts]), max_tokens=MAX_TOKENS)
+            np.savez(cache, texts=np.array(texts), x=np.stack([known[t] for t in texts]), embedder=embedder())
     return np.stack([known[k] for k in keys])
 
 

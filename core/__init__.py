@@ -3,7 +3,8 @@ errors, logging, the embedded dev/test services, the Structs that cross
 process boundaries, change broadcasts and their receiving subscription
 (``broadcast``, ``subscription``), rate limits (``rate_limit``), the api's
 collector clock (``gc_clock``) and heap trim (``heap_trim``), the media store (``media_store``), the
-sentence-embedding model (``minilm``), free speech transcription
+sentence-embedding model (``minilm``, served without torch, and
+``minilm_build``, which makes its ONNX files), free speech transcription
 (``transcribe``), the nudity detector
 (``nudity``), package data files
 (``package_files``) and the differences between MongoDB and nx-27017

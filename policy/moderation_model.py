@@ -23,8 +23,8 @@ probability of ``minors`` reaches a lower threshold of its own. Two sets of
 thresholds: ``default``, and ``strict`` (lower) for a prompt that puts a
 cameo or a real person on screen, where a likeness raises the stakes.
 
-Loaded once per process, on first use (a few seconds: the model, its export
-and quantisation); ``load`` does it ahead of time."""
+Loaded once per process, on first use (a fraction of a second once the
+machine has MiniLM's ONNX files, ``core.minilm``); ``load`` does it ahead of time."""
 
 from __future__ import annotations
 

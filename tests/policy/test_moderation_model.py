@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from core import minilm
 from policy import moderation_model
 from policy.categories import CATEGORIES, REASONS
 from policy.moderation_model import flagged, model
@@ -72,7 +73,8 @@ def test_the_weights_were_trained_on_the_train_split_as_it_is():
 def test_the_training_cache_is_keyed_by_what_minilm_reads(tmp_path):
     """bench/train_moderation.py --cache: an entry made for a prompt's old reading
     (here, "nude" before it read as the colour "beige") is not reused, and a
-    cache made with another token limit is not read at all."""
+    cache made by another embedder (another token limit, another build of
+    MiniLM) is not read at all."""
     import numpy as np
 
     from bench import train_moderation
@@ -83,15 +85,17 @@ def test_the_training_cache_is_keyed_by_what_minilm_reads(tmp_path):
     real = moderation_model.embed([colour.text, plain.text])
     cache, stale = tmp_path / "cache.npz", np.zeros(2 * 384)
 
-    def write(keys: list[str], max_tokens: int) -> None:
-        np.savez(cache, texts=np.array(keys), x=np.stack([stale] * len(keys)), max_tokens=max_tokens)
+    def write(keys: list[str], embedder: str) -> None:
+        np.savez(cache, texts=np.array(keys), x=np.stack([stale] * len(keys)), embedder=embedder)
 
-    write([colour.text, moderation_model.embedding_input(plain.text)], moderation_model.MAX_TOKENS)
+    write([colour.text, moderation_model.embedding_input(plain.text)], train_moderation.embedder())
     got = train_moderation.features([colour, plain], cache)
     assert np.array_equal(got[0], real[0])  # keyed by the old reading: embedded again
     assert not got[1].any()  # keyed by what MiniLM reads: read from the cache
-    write([moderation_model.embedding_input(plain.text)], moderation_model.MAX_TOKENS // 2)
-    assert np.array_equal(train_moderation.features([plain], cache)[0], real[1])
+    for other in (train_moderation.embedder().replace(f"{moderation_model.MAX_TOKENS} tokens", "64 tokens"),
+                  train_moderation.embedder().replace(minilm.build_key(), "0123456789abcdef")):
+        write([moderation_model.embedding_input(plain.text)], other)
+        assert np.array_equal(train_moderation.features([plain], cache)[0], real[1])
 
 
 # --- the classifier on prompts it never saw ----------------------------------
