@@ -15,7 +15,8 @@ call):
 Both are ONNX files built from the shipped weights by ``core.minilm_build``
 (torch), which runs in a process of its own the first time a machine needs
 them, about ten seconds, and leaves them in a cache folder: ``$FABULA_MINILM_CACHE``,
-else ``$XDG_CACHE_HOME/fabula/minilm``, else ``~/.cache/fabula/minilm``, in a
+else ``$XDG_CACHE_HOME/fabula/minilm``, else ``~/.cache/fabula/minilm`` (a folder under the system's temporary one
+when that cannot be made), in a
 sub-folder named by what the files are built from (the model package's
 version and weights file, the exporting libraries' versions). So a process
 that embeds text never imports torch, and a restarted one does not build
@@ -31,6 +32,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from importlib import metadata
 from pathlib import Path
@@ -91,7 +93,15 @@ def onnx_folder() -> Path:
     folder = cache_root() / build_key()
     if all((folder / name).is_file() for name in FILES.values()):
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a read-only home: a folder of this user's under the system's temporary one
+        fallback = Path(tempfile.gettempdir()) / f"fabula-minilm-{os.getuid()}" / build_key()
+        log.warning("cannot create %s (%s); MiniLM's ONNX copies go to %s", folder, exc, fallback)
+        folder = fallback
+        if all((folder / name).is_file() for name in FILES.values()):
+            return folder
+        folder.mkdir(parents=True, exist_ok=True)
     with open(folder / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not all((folder / name).is_file() for name in FILES.values()):

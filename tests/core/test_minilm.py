@@ -122,3 +122,16 @@ def test_building_the_copies_leaves_the_log_quiet(caplog, tmp_path):
         minilm_build.build(tmp_path)
     assert not [r for r in caplog.records if "onnxruntime" in r.pathname]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(minilm.FILES.values())  # no temporary folder left
+
+
+
+def test_a_cache_folder_that_cannot_be_made_falls_back_to_a_temporary_one(tmp_path, monkeypatch):
+    served = minilm.onnx_folder()
+    blocked = tmp_path / "a file, not a folder"
+    blocked.write_text("")
+    monkeypatch.setenv("FABULA_MINILM_CACHE", str(blocked / "minilm"))
+    monkeypatch.setattr(minilm.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    fallback = tmp_path / "tmp" / f"fabula-minilm-{os.getuid()}" / minilm.build_key()
+    shutil.copytree(served, fallback, ignore=shutil.ignore_patterns(".lock"))  # as a build there would leave it
+    assert minilm.onnx_folder() == fallback
+    assert not blocked.is_dir()
