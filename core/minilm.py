@@ -65,7 +65,9 @@ def model_dir() -> Path:
 
 
 def cache_root() -> Path:
-    found = os.environ.get("FABULA_MINILM_CACHE")
+    from core.settings import load_settings
+
+    found = load_settings().minilm_cache
     if found:
         return Path(found)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"

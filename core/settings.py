@@ -20,6 +20,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     media_dir: Path | None = None
     model: str = "tiny"
     model_dir: Path | None = None
+    # MiniLM's ONNX copies, built once per machine (core.minilm; default ~/.cache/fabula/minilm)
+    minilm_cache: Path | None = None
     # what a request may ask of the served model (the tiny CPU preset by default)
     default_size: str = "64x64"
     max_video_side: int = 256
