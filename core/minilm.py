@@ -93,7 +93,7 @@ def onnx_folder() -> Path:
     """The cache folder that holds ``FILES``, built first if it lacks them (in a
     process of its own, one process at a time: others wait on a file lock)."""
     folder = cache_root() / build_key()
-    if all((folder / name).is_file() for name in FILES.values()):
+    if _complete(folder):
         return folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -101,14 +101,19 @@ def onnx_folder() -> Path:
         fallback = Path(tempfile.gettempdir()) / f"fabula-minilm-{os.getuid()}" / build_key()
         log.warning("cannot create %s (%s); MiniLM's ONNX copies go to %s", folder, exc, fallback)
         folder = fallback
-        if all((folder / name).is_file() for name in FILES.values()):
+        if _complete(folder):
             return folder
         folder.mkdir(parents=True, exist_ok=True)
     with open(folder / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not all((folder / name).is_file() for name in FILES.values()):
+        if not _complete(folder):
             _build(folder)
     return folder
+
+
+def _complete(folder: Path) -> bool:
+    """Whether ``folder`` holds every file of ``FILES``."""
+    return all((folder / name).is_file() for name in FILES.values())
 
 
 def _build(folder: Path) -> None:

@@ -25,7 +25,7 @@ TEXTS = [
     "time-lapse of clouds rolling over a mountain range",
     "two boxers trading punches in the last round",
 ]
-# what a process prints: whether it imported torch, one vector of each copy, its RSS growth
+# what a process prints: whether it imported torch, one vector of each copy, the folder it read
 PROBE = """
 import json, sys
 from core import minilm
