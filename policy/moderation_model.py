@@ -38,7 +38,7 @@ import numpy as np
 
 from core import minilm
 from core.package_files import read_text
-from policy.normalise import classifier_form, colour_senses, normalise
+from policy.normalise import classifier_form, normalise, word_senses
 
 WEIGHTS_FILE = "moderation_model.json"
 MAX_TOKENS = 128  # prompts are short; longer ones are cut for the classifier (the rules read all of it)
@@ -91,7 +91,7 @@ def word_ngrams(text: str) -> list[str]:
 
 def ngram_form(prompt: str) -> str:
     """The text the n-grams are read from."""
-    return colour_senses(_SPACES.sub(" ", normalise(prompt)).strip())
+    return word_senses(_SPACES.sub(" ", normalise(prompt)).strip())
 
 
 def terms(prompt: str, kind: str) -> list[str]:
