@@ -446,6 +446,7 @@ async def seed(stores, *, users: int, follows: int, posts: int, rng: random.Rand
 @dataclass
 class Stats:
     latencies: list[float] = field(default_factory=list)
+    answered: list[float] = field(default_factory=list)  # when each of ``latencies`` was answered (perf_counter)
     events: int = 0
     counts: int = 0  # feed.counts messages ...
     count_updates: int = 0  # ... and the posts' counts they carried
@@ -486,6 +487,7 @@ async def swiper(url: str, token: str, stats: Stats, stop: asyncio.Event, opened
                     if pending is not None:
                         if stats.measuring:
                             stats.latencies.append(got - pending[0])
+                            stats.answered.append(got)
                         pending[1].set_result(None)
                 if msg["data"]["exhausted"]:
                     stats.exhausted += 1
@@ -597,6 +599,7 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     lat = sorted(stats.latencies)
+    windows = window_p99s(stats.answered, stats.latencies, t0, WINDOW_S)
 
     def pct(p: float) -> float:
         return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
@@ -606,8 +609,24 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
         "max_ms": lat[-1] * 1000 if lat else float("nan"), "events_per_s": stats.events / wall,
         "counts_msgs": stats.counts, "count_updates": stats.count_updates, "errors": stats.errors, "exhausted": stats.exhausted,
         "cpu": {k: 100 * (after[k] - before[k]) / wall for k in pids}, "gc_worst_ms": 1000 * max((p for _, p in pauses), default=0.0),
-        "mongo_per_s": ops, "rss": rss,
+        "mongo_per_s": ops, "rss": rss, "window_p99_ms": windows,
     }
+
+
+WINDOW_S = 30.0  # the phase's p99 is also printed per window this long (where in the phase the tail came)
+
+
+def window_p99s(answered: list[float], latencies: list[float], t0: float, width_s: float) -> list[tuple[float, int, float]]:
+    """(window start in seconds into the phase, moves, p99 ms) per ``width_s``
+    of the phase, by when each move was answered."""
+    by: dict[int, list[float]] = {}
+    for at, lat in zip(answered, latencies):
+        by.setdefault(max(0, int((at - t0) // width_s)), []).append(lat)
+    out = []
+    for i in sorted(by):
+        lats = sorted(by[i])
+        out.append((i * width_s, len(lats), lats[min(len(lats) - 1, int(0.99 * len(lats)))] * 1000))
+    return out
 
 
 def _track_gc_pauses(pauses: list[tuple[int, float]]):
@@ -1104,6 +1123,9 @@ async def run_one(args, posts: int) -> dict:
                     first, last = result["rss"][0][1], result["rss"][-1][1]
                     print(f"    api RSS during the phase (MB): " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in result["rss"])
                           + f"; last / first {last / first:.3f}, peak / first {max(m for _, m in result['rss']) / first:.3f}", flush=True)
+                if result["window_p99_ms"]:
+                    print(f"    next item p99 by {WINDOW_S:.0f} s of the phase: "
+                          + ", ".join(f"{t:.0f}s {p:.1f} ms ({k})" for t, k, p in result["window_p99_ms"]), flush=True)
                 if builds:
                     print("    shortlist builds (from opening to the end of the phase): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(builds.items())), flush=True)
                 if named or grew.get("catalogue read"):
