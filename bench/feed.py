@@ -922,10 +922,17 @@ def main() -> int:
         uvloop.install()
     except ImportError:
         pass
-    return asyncio.run(run(args))
+    try:
+        return asyncio.run(run(args))
+    except asyncio.CancelledError:  # SIGTERM (``run``): the servers were stopped on the way out
+        print("stopped by SIGTERM", file=sys.stderr, flush=True)
+        return 128 + signal.SIGTERM
 
 
 async def run(args) -> int:
+    # SIGTERM (a ``timeout``, a killed job) cancels the run, so each phase's
+    # ``finally`` stops its api, builders and servers instead of leaving them running
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
     sizes = [int(n) for n in str(args.posts).replace("_", "").split(",") if n.strip()]
     results = []
     for size in sizes:
