@@ -602,7 +602,7 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
     windows = window_p99s(stats.answered, stats.latencies, t0, WINDOW_S)
 
     def pct(p: float) -> float:
-        return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
+        return nearest_rank(lat, p) * 1000 if lat else float("nan")
 
     return {
         "swipers": n, "open_s": open_s, "wall_s": wall, "moves": len(lat), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
@@ -611,6 +611,11 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
         "cpu": {k: 100 * (after[k] - before[k]) / wall for k in pids}, "gc_worst_ms": 1000 * max((p for _, p in pauses), default=0.0),
         "mongo_per_s": ops, "rss": rss, "window_p99_ms": windows,
     }
+
+
+def nearest_rank(ordered: list[float], p: float) -> float:
+    """The value at quantile ``p`` of ``ordered`` (sorted, not empty)."""
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
 WINDOW_S = 30.0  # the phase's p99 is also printed per window this long (where in the phase the tail came)
@@ -624,8 +629,7 @@ def window_p99s(answered: list[float], latencies: list[float], t0: float, width_
         by.setdefault(max(0, int((at - t0) // width_s)), []).append(lat)
     out = []
     for i in sorted(by):
-        lats = sorted(by[i])
-        out.append((i * width_s, len(lats), lats[min(len(lats) - 1, int(0.99 * len(lats)))] * 1000))
+        out.append((i * width_s, len(by[i]), nearest_rank(sorted(by[i]), 0.99) * 1000))
     return out
 
 
