@@ -218,9 +218,17 @@ class ForYou:
         self._shortlist = found.shortlist
 
     def _share(self, shortlist: Shortlist) -> None:
-        if self.shared is None or self.state.interest != self._start_interest or self.state.muted or self.bad_authors:
+        """Offer a new shortlist to the user's next sessions, if it may be taken
+        over. Either way, the process's shared shortlists too old for that go
+        now: after the first minute of a session its taste has moved, so its
+        rebuilds are its own, and theirs would be the only calls left to
+        drop what all the sessions opened at once shared at their start."""
+        if self.shared is None:
             return
-        forget_old_shared(self.shared, shortlist.built_at)
+        shares = self.state.interest == self._start_interest and not self.state.muted and not self.bad_authors
+        forget_old_shared(self.shared, shortlist.built_at, room=1 if shares else 0)
+        if not shares:
+            return
         self.shared.pop(self.viewer.user_id, None)  # to the end: the dict stays in the order the shortlists were built
         self.shared[self.viewer.user_id] = Shared(shortlist, self._start_interest, self.pool.version)
 
@@ -582,15 +590,16 @@ async def gate(stores: Stores, pool: PostPool, viewer: Viewer, post_ids: list[st
     return allowed, blocked_authors
 
 
-def forget_old_shared(shared: dict[str, Shared], now: float) -> None:
-    """Make room for one more in ``shared``, which holds the shortlists in the
-    order they were built: drop from its front those too old to be taken over
-    (``REUSE_S``), and the oldest while it holds ``SHARED_MAX``. What a process
-    keeps is its users of the last ``REUSE_S`` seconds, not everyone it ever
-    served (each entry holds a whole shortlist, about 200 KB)."""
+def forget_old_shared(shared: dict[str, Shared], now: float, *, room: int = 1) -> None:
+    """Make room for ``room`` more in ``shared``, which holds the shortlists in
+    the order they were built: drop from its front those too old to be taken
+    over (``REUSE_S``), and the oldest while it would hold more than
+    ``SHARED_MAX``. What a process keeps is its users of the last ``REUSE_S``
+    seconds, not everyone it ever served (each entry holds a whole shortlist,
+    about 200 KB)."""
     while shared:
         user_id, oldest = next(iter(shared.items()))
-        if len(shared) < SHARED_MAX and now - oldest.shortlist.built_at <= REUSE_S:
+        if len(shared) + room <= SHARED_MAX and now - oldest.shortlist.built_at <= REUSE_S:
             return
         del shared[user_id]
 

@@ -346,3 +346,34 @@ async def test_a_full_process_drops_its_oldest_shortlist_not_all_of_them(world, 
             source, _ = await open_session(rt, user)
             assert await source.next(1)
         assert list(rt.shortlists) == users[1:]
+
+
+@pytest.mark.parametrize("deferred", [False, True])
+async def test_rebuilds_of_moved_tastes_still_let_the_process_forget_old_shortlists(world, deferred):
+    """Sessions all opened at once share their first shortlists; then every
+    taste moves, so none of their rebuilds is shared. Those rebuilds must still
+    drop the shared shortlists too old to take over: otherwise each swiper's
+    first shortlist (about 200 KB) stays in the process beside the one it
+    serves from, for as long as no new session opens."""
+    authors = await make_authors(world.stores, 40)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 6)])
+    now = [1_000_000_000.0]
+    async with runtime_and_viewer(world.stores) as (rt, first_user):
+        users = [first_user] + [(await make_user(world.stores))["user"]["id"] for _ in range(2)]
+        opened = []
+        for user in users:
+            source, stream = await open_session(rt, user, clock=lambda: now[0])
+            source.defer_rebuilds = deferred
+            served = [s.post.id for s in await stream.top_up()]
+            await stream.event(served[0], "like")  # the taste moves: this session's rebuilds are its own
+            opened.append((source, stream))
+        assert list(rt.shortlists) == users
+        first = {user: rt.shortlists[user].shortlist for user in users}
+
+        now[0] += REUSE_S + 1.0  # every shared shortlist is too old to take over, and due for age
+        for source, stream in opened:
+            stream.state.pos = len(stream.state.served)
+            assert await stream.top_up()
+            await source.refresh()  # (deferred: the rebuild happens here)
+            assert source._shortlist is not first[source.viewer.user_id]  # rebuilt, not shared
+        assert list(rt.shortlists) == []
