@@ -70,7 +70,9 @@ PAIRS pairs of phases per swiper count, on then off, off then on, ...
 medians and their ratio. ``--memory-every S`` samples the api's RSS every S
 seconds of each measured phase (for the flatness run: ``--swipers 500
 --duration 600 --memory-every 60``). Each phase prints the shortlist builds
-it caused, by reason (``fabula_feed_shortlist_builds_total``).
+it caused, by reason (``fabula_feed_shortlist_builds_total``), and its p99
+and its builds per ``--window-s`` seconds (30 unless told), to show where in
+the phase the tail came and whether rebuilds came with it.
 
 Needs wrk (Debian: apt-get install -y wrk) for the HTTP part.
 """
@@ -554,8 +556,10 @@ def cpu_seconds(pids: dict[str, int | list[int]]) -> dict[str, float]:
 
 
 async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int], *, window: int, dwell_s: float, duration: float, seed_: int,
-                      api_url: str | None = None, memory_every: float = 0.0, on_sample=None) -> dict:
-    """``n`` swipers for ``duration`` measured seconds (and, with ``api_url``, the api's Mongo commands per second meanwhile)."""
+                      api_url: str | None = None, memory_every: float = 0.0, on_sample=None, metrics_url: str | None = None,
+                      window_s: float = 30.0) -> dict:
+    """``n`` swipers for ``duration`` measured seconds (and, with ``api_url``, the api's Mongo commands per second meanwhile;
+    with ``metrics_url``, the api's shortlist builds per ``window_s``, the width of the windows its p99 is also given by)."""
     stats = Stats()
     stop = asyncio.Event()
     opened = asyncio.Semaphore(16)
@@ -578,6 +582,8 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
     pauses: list[tuple[int, float]] = []
     untrack = _track_gc_pauses(pauses)  # this process's: they would count as latency
     rss: list[tuple[float, float]] = []  # (seconds into the phase, api RSS MB), with memory_every
+    window_builds: list[dict[str, float]] = []
+    counting = asyncio.create_task(builds_by_window(metrics_url, t0 + duration, window_s, window_builds)) if metrics_url else None
     try:
         if memory_every > 0:
             end = t0 + duration
@@ -591,6 +597,8 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
             await asyncio.sleep(duration)
     finally:
         untrack()
+        if counting is not None:
+            await counting
     stats.measuring = False
     if api_url:
         ops = {k: (v - ops.get(k, 0)) / duration for k, v in (await mongo_ops(api_url)).items() if v > ops.get(k, 0)}
@@ -599,7 +607,7 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     lat = sorted(stats.latencies)
-    windows = window_p99s(stats.answered, stats.latencies, t0, WINDOW_S)
+    windows = window_p99s(stats.answered, stats.latencies, t0, window_s)
 
     def pct(p: float) -> float:
         return nearest_rank(lat, p) * 1000 if lat else float("nan")
@@ -609,16 +617,27 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
         "max_ms": lat[-1] * 1000 if lat else float("nan"), "events_per_s": stats.events / wall,
         "counts_msgs": stats.counts, "count_updates": stats.count_updates, "errors": stats.errors, "exhausted": stats.exhausted,
         "cpu": {k: 100 * (after[k] - before[k]) / wall for k in pids}, "gc_worst_ms": 1000 * max((p for _, p in pauses), default=0.0),
-        "mongo_per_s": ops, "rss": rss, "window_p99_ms": windows,
+        "mongo_per_s": ops, "rss": rss, "window_p99_ms": windows, "window_builds": window_builds,
     }
+
+
+async def builds_by_window(url: str, end: float, width_s: float, out: list[dict[str, float]]) -> None:
+    """Append the api's shortlist builds by reason in each ``width_s`` until
+    ``end`` (``perf_counter``) to ``out``: whether the phase's tail comes with
+    bursts of rebuilds."""
+    last, start, i = await page_sources(url), time.perf_counter(), 0
+    while end - time.perf_counter() > 0:
+        i += 1
+        await asyncio.sleep(max(0.0, min(start + i * width_s, end) - time.perf_counter()))  # on the windows' edges, not drifting
+        now = await page_sources(url)
+        out.append({name[6:]: v - last.get(name, 0) for name, v in now.items() if name.startswith("build ") and v > last.get(name, 0)})
+        last = now
 
 
 def nearest_rank(ordered: list[float], p: float) -> float:
     """The value at quantile ``p`` of ``ordered`` (sorted, not empty)."""
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
-
-WINDOW_S = 30.0  # the phase's p99 is also printed per window this long (where in the phase the tail came)
 
 
 def window_p99s(answered: list[float], latencies: list[float], t0: float, width_s: float) -> list[tuple[float, int, float]]:
@@ -874,6 +893,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per swiper count")
     parser.add_argument("--dwell-ms", type=float, default=3000.0, help="mean time on an item (default 3000)")
     parser.add_argument("--window", type=int, default=5)
+    parser.add_argument("--window-s", type=float, default=30.0,
+                        help="the width of the windows the phase's p99 and the api's shortlist builds are also printed by (where in the phase the tail came)")
     parser.add_argument("--posts", default="10000",
                         help="posts seeded; comma-separated sizes (e.g. 10000,100000) run one after another in this invocation,"
                              " each on fresh servers, and end with a table of the sizes against the first")
@@ -1115,7 +1136,8 @@ async def run_one(args, posts: int) -> dict:
                 builds = await page_sources(url)
                 result = await swipe_phase(ws_url, tokens, n, pids, window=args.window, dwell_s=args.dwell_ms / 1000,
                                            duration=args.duration, seed_=rng.randint(0, 2**31), api_url=url if args.mongo_ops else None,
-                                           memory_every=args.memory_every, on_sample=memory_top if args.tracemalloc else None)
+                                           memory_every=args.memory_every, on_sample=memory_top if args.tracemalloc else None,
+                                           metrics_url=url, window_s=args.window_s)
                 later = await page_sources(url)
                 grew = {k: v - builds.get(k, 0) for k, v in later.items() if v > builds.get(k, 0)}
                 builds = {k[6:]: v for k, v in grew.items() if k.startswith("build ")}
@@ -1135,8 +1157,12 @@ async def run_one(args, posts: int) -> dict:
                     print(f"    api RSS during the phase (MB): " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in result["rss"])
                           + f"; last / first {last / first:.3f}, peak / first {max(m for _, m in result['rss']) / first:.3f}", flush=True)
                 if result["window_p99_ms"]:
-                    print(f"    next item p99 by {WINDOW_S:.0f} s of the phase: "
+                    print(f"    next item p99 by {args.window_s:g} s of the phase: "
                           + ", ".join(f"{t:.0f}s {p:.1f} ms ({k})" for t, k, p in result["window_p99_ms"]), flush=True)
+                if result["window_builds"]:
+                    print(f"    shortlist builds by {args.window_s:g} s of the phase: " + "; ".join(
+                        f"{i * args.window_s:g}s " + (", ".join(f"{k} {v:.0f}" for k, v in sorted(b.items())) or "none")
+                        for i, b in enumerate(result["window_builds"])), flush=True)
                 if builds:
                     print("    shortlist builds (from opening to the end of the phase): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(builds.items())), flush=True)
                 if named or grew.get("catalogue read"):
