@@ -52,6 +52,7 @@ from server.errors import BACKING_DOWN, UNAVAILABLE_MESSAGE
 from server.post_views import Counts, counts_view, feed_views, to_wire
 from server.ws import protocol as proto
 from server.ws.connection import Connection
+from server.ws.served_notes import ServedNotes
 
 log = logging.getLogger("fabula.ws")
 
@@ -96,8 +97,7 @@ class Live:
         self.last_sent: dict[str, Counts] = {}
         self.window: set[str] = set()
         self.wake = asyncio.Event()
-        self.viewed: set[str] = set()
-        self.lengths: dict[str, int | None] = {}  # served posts' clip lengths (cap a view's watch_ms)
+        self.notes = ServedNotes()  # by place in the session: viewed on this connection yet, the clip's length
         self.told_exhausted = False
         self.full = False  # the session served its maximum: nothing more will come
         self.lock = asyncio.Lock()  # one top-up at a time: an event's, or ``wait_for_more``'s
@@ -179,8 +179,8 @@ class Live:
             old = [(i, again[pid]) for i, pid in resent if pid in again]
             posts = [p for _, p in old] + posts
             places = [(i, "resent") for i, _ in old] + places
-        for post in posts:
-            self.lengths[post.id] = post.duration_ms
+        for post, (place, _) in zip(posts, places):
+            self.notes.note_length(place, post.duration_ms)
         items = await feed_views(conn.stores, self.rt, conn.user.id, posts, places=places, liked=liked)
         for item in items:
             self.last_sent[item.id] = item.counts
@@ -328,14 +328,14 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
     stores = conn.stores
 
     async def after() -> None:
-        first_view = req.event in ("view", "skip", "complete") and req.post_id not in live.viewed
+        place = stream.index.get(req.post_id, -1)  # (the event was for an item of the session: ``stream.event``)
+        first_view = req.event in ("view", "skip", "complete") and live.notes.first_view(place)
         if first_view:
-            live.viewed.add(req.post_id)
             # once per viewer and post an hour, as over HTTP (feed.social.views); counted with the
             # process's next batch (feed.social.view_batches); the history at once, with the taste
             if await views.count_once(stores, user_id, req.post_id):
                 live.rt.views.add(
-                    req.post_id, watch_ms=req.watch_ms or 0, completed=req.event == "complete", length_ms=live.lengths.get(req.post_id)
+                    req.post_id, watch_ms=req.watch_ms or 0, completed=req.event == "complete", length_ms=live.notes.length(place)
                 )
         moved = False
         try:

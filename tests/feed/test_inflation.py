@@ -119,3 +119,37 @@ async def test_remix_of_must_be_the_post_the_video_was_remixed_from(http, stores
     assert r.status_code == 201 and r.json()["remix_of"] == source["id"], r.text
     assert (await http.get(f"/v1/posts/{unrelated['id']}", headers=author["headers"])).json()["counts"]["remixes"] == 0
     assert (await http.get(f"/v1/posts/{source['id']}", headers=author["headers"])).json()["counts"]["remixes"] == 1
+
+
+async def test_stream_caps_each_views_watch_time_at_its_own_clip(api, http, stores):
+    """The stream notes each served item's clip length by its place in the
+    session (``server.ws.served_notes``): several items with different
+    lengths, viewed out of order, are each capped at their own."""
+    author, viewer = await signup(http), await signup(http)
+    await follow(http, viewer, author)
+    lengths = [1000, 2500, 4000]
+    made = []
+    for length in lengths:
+        post = await new_post(http, stores, author)
+        await stores.db.posts.update_one({"_id": post["id"]}, {"$set": {"duration_ms": length}})
+        made.append(post["id"])
+    async with connect(api, viewer) as ws:
+        await send(ws, "feed.open", {"kind": "following", "window": 3}, "o")
+        sid = (await next_of(ws, "feed.session"))["data"]["session_id"]
+        served = [item["id"] for item in (await next_of(ws, "feed.items"))["data"]["items"]]
+        assert sorted(served) == sorted(made)
+        for n, pid in enumerate(reversed(served)):
+            await send(ws, "feed.event", {"session_id": sid, "post_id": pid, "event": "complete", "watch_ms": HOUR_MS}, f"e{n}")
+            await next_of(ws, "feed.ack")
+        # the same items viewed again on the connection: not counted again
+        await send(ws, "feed.event", {"session_id": sid, "post_id": served[0], "event": "view", "watch_ms": HOUR_MS}, "again")
+        await next_of(ws, "feed.ack")
+
+        async def all_counted():
+            docs = [await post_doc(stores, pid) for pid in made]
+            return docs if all(d.get("views") == 1 for d in docs) else None
+
+        docs = await until(all_counted, "the stream's views to be written")
+    await asyncio.sleep(0.5)  # two view batches: a second count would have landed
+    docs = [await post_doc(stores, pid) for pid in made]
+    assert [(d["views"], d["watch_ms"], d["completes"]) for d in docs] == [(1, length, 1) for length in lengths]
