@@ -639,7 +639,6 @@ def nearest_rank(ordered: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
-
 def window_p99s(answered: list[float], latencies: list[float], t0: float, width_s: float) -> list[tuple[float, int, float]]:
     """(window start in seconds into the phase, moves, p99 ms) per ``width_s``
     of the phase, by when each move was answered."""

@@ -146,10 +146,9 @@ async def test_stream_caps_each_views_watch_time_at_its_own_clip(api, http, stor
         await next_of(ws, "feed.ack")
 
         async def all_counted():
-            docs = [await post_doc(stores, pid) for pid in made]
-            return docs if all(d.get("views") == 1 for d in docs) else None
+            return all(d.get("views") == 1 for d in [await post_doc(stores, pid) for pid in made])
 
-        docs = await until(all_counted, "the stream's views to be written")
+        await until(all_counted, "the stream's views to be written")
     await asyncio.sleep(0.5)  # two view batches: a second count would have landed
     docs = [await post_doc(stores, pid) for pid in made]
     assert [(d["views"], d["watch_ms"], d["completes"]) for d in docs] == [(1, length, 1) for length in lengths]

@@ -16,4 +16,3 @@ def test_a_place_is_a_first_view_once_and_keeps_its_own_length():
     assert notes.first_view(0) and notes.first_view(7) and not notes.first_view(0)
     assert notes.length(7) is None and notes.length(3) == 4000
     assert not notes.first_view(-1)  # no place: never counted as a first view
-
