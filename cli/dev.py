@@ -11,7 +11,9 @@ gives a running one ``FABULA_WORKER_STOP_GRACE_S`` to finish, then hands it
 back to its lane, where the next start takes it at once), then the feed
 builder and the api, then Valkey and nx-27017. The children run in their own
 sessions, so a terminal's Ctrl-C reaches only this process, which stops them
-in that order."""
+in that order. Killed outright (SIGKILL, an out-of-memory kill), it stops
+nothing itself: each child's watcher (``core.orphan_guard``) stops it, the
+worker with its grace period."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import httpx
 
+from core import orphan_guard
 from core.embedded import EmbeddedServices
 from core.settings import load_settings, settings_env
 
@@ -34,9 +37,20 @@ WORKER_STOP_MARGIN_S = 15.0
 STOP_TIMEOUT_S = 10.0
 
 
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    # a session of its own: the terminal's Ctrl-C goes to `fabula dev`, which stops children in order
-    return subprocess.Popen([sys.executable, "-m", "cli.main", *args], env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+def _spawn(args: list[str], env: dict[str, str], lifelines: list[orphan_guard.Guarded], grace_s: float = STOP_TIMEOUT_S) -> subprocess.Popen:
+    # a session of its own: the terminal's Ctrl-C goes to `fabula dev`, which stops children in order;
+    # stopped by its watcher if `fabula dev` dies without stopping it
+    guarded = orphan_guard.spawn(
+        [sys.executable, "-m", "cli.main", *args], grace_s=grace_s, env=env, stdin=subprocess.DEVNULL, start_new_session=True
+    )
+    lifelines.append(guarded)
+    return guarded.proc
+
+
+def _name(child: subprocess.Popen) -> str:
+    """The command a child runs ("api", "worker", "feed-builder")."""
+    args = list(child.args)
+    return args[args.index("cli.main") + 1]
 
 
 def _stop(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT_S) -> None:
@@ -68,7 +82,7 @@ def _wait_ready(url: str, children: list[subprocess.Popen], stop: threading.Even
             return "stopped while starting"
         for child in children:
             if child.poll() is not None:
-                return f"{child.args[3]} exited with {child.returncode}; see its log above"
+                return f"{_name(child)} exited with {child.returncode}; see its log above"
         api_ready, workers = _ready(url)
         if api_ready and workers > 0:
             return None
@@ -99,6 +113,7 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1", api_procs: int = 1) -
     services = EmbeddedServices.start(data_dir / "services")
     worker = builder = None
     apis: list[subprocess.Popen] = []
+    lifelines: list[orphan_guard.Guarded] = []
     try:
         env = dict(os.environ)
         env.update(settings_env(base))
@@ -111,9 +126,9 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1", api_procs: int = 1) -
         )
         _servers_file(data_dir).write_text(json.dumps({k: env[k] for k in ("FABULA_MONGO_URL", "FABULA_REDIS_URL", "FABULA_NAMESPACE")}))
         shared = ["--reuse-port"] if api_procs > 1 else []
-        apis = [_spawn(["api", "--host", host, "--port", str(port), *shared], env) for _ in range(max(1, api_procs))]
-        worker = _spawn(["worker", "--name", "dev-worker"], env)
-        builder = _spawn(["feed-builder"], env)
+        apis = [_spawn(["api", "--host", host, "--port", str(port), *shared], env, lifelines) for _ in range(max(1, api_procs))]
+        worker = _spawn(["worker", "--name", "dev-worker"], env, lifelines, base.worker_stop_grace_s + WORKER_STOP_MARGIN_S)
+        builder = _spawn(["feed-builder"], env, lifelines)
         children = [worker, builder, *apis]
         url = f"http://{host}:{port}"
         problem = _wait_ready(url, children, stop)
@@ -127,7 +142,7 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1", api_procs: int = 1) -
         while not stop.is_set():
             dead = [c for c in children if c.poll() is not None]
             if dead:
-                print(f"fabula dev: {dead[0].args[3]} exited with {dead[0].returncode}; stopping", file=sys.stderr)
+                print(f"fabula dev: {_name(dead[0])} exited with {dead[0].returncode}; stopping", file=sys.stderr)
                 return 1
             stop.wait(0.5)
         print("fabula dev: stopping", flush=True)
@@ -139,5 +154,7 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1", api_procs: int = 1) -
         for child in (builder, *apis):
             if child is not None:
                 _stop(child)
+        for lifeline in lifelines:
+            lifeline.release()
         _servers_file(data_dir).unlink(missing_ok=True)
         services.stop()

@@ -1,5 +1,6 @@
 """Shared infrastructure: settings, Mongo and Redis connections, ids, clock,
-errors, logging, the embedded dev/test services, the Structs that cross
+errors, logging, the embedded dev/test services and the watcher that stops
+a child whose parent died (``orphan_guard``), the Structs that cross
 process boundaries, change broadcasts and their receiving subscription
 (``broadcast``, ``subscription``), rate limits (``rate_limit``), the api's
 collector clock (``gc_clock``) and heap trim (``heap_trim``), the media store (``media_store``), the

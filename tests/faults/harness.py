@@ -125,8 +125,7 @@ class Cluster:
 
     def kill_valkey(self) -> None:
         assert self.valkey is not None
-        self.valkey.proc.kill()
-        self.valkey.proc.wait()
+        self.valkey.kill()
 
     def start_mongo(self) -> None:
         self.mongo = start_mongo(self.root / "services" / "mongo", self.mongo_port)

@@ -16,6 +16,7 @@ import uuid
 
 import httpx
 import psutil
+import pytest
 from pymongo import MongoClient
 from redis import Redis
 
@@ -146,3 +147,30 @@ def test_a_job_stopped_by_ctrl_c_is_taken_at_once_on_the_next_start(tmp_path, mo
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
     assert "Traceback" not in (tmp_path / "dev.log").read_text(errors="replace")
+
+
+
+def test_dev_killed_outright_leaves_nothing_running(tmp_path, model_dir):
+    port = free_port()
+    proc, log = start_dev(tmp_path, model_dir, port, FABULA_WORKER_STOP_GRACE_S="0.5")
+    tree: list[psutil.Process] = []
+    try:
+        wait_serving(tmp_path, proc)
+        tree = psutil.Process(proc.pid).children(recursive=True)
+        names = " ".join(" ".join(c.cmdline()) for c in tree)
+        assert "valkey-server" in names and "nx-27017" in names and "worker" in names and "feed-builder" in names
+        os.kill(proc.pid, signal.SIGKILL)  # no chance to stop anything itself
+        proc.wait(10)
+        gone, alive = psutil.wait_procs(tree, timeout=60)
+        assert not alive, [c.cmdline() for c in alive]
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        for child in tree:  # nothing of this test's tree may outlive it, whatever failed
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
+        log.close()
