@@ -50,11 +50,19 @@ def _queries(user_id: str) -> dict[str, tuple[str, dict]]:
 
 
 def _enc(value: object) -> object:
+    """What JSON gets for the driver's own types. It never raises: the zip is
+    streamed, so a value it could not write would cut the export short."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, bytes):
         return None  # binary fields (vectors) are not data about the user
-    raise NotImplementedError(type(value))
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):  # bson.Int64: any integer of 2**31 or more (a seed)
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)  # ObjectId, Decimal128 and the like, as their text
 
 
 _encode = msgspec.json.Encoder(enc_hook=_enc).encode

@@ -88,3 +88,19 @@ async def test_openapi_declares_export(http):
     op = spec["paths"]["/v1/me/export"]["get"]
     assert {"200", "401", "429"} <= set(op["responses"])
     assert "application/zip" in op["responses"]["200"]["content"]
+
+
+async def test_export_writes_64_bit_numbers_as_numbers(http):
+    """A seed of 2**31 or more (seeds go up to 2**32 - 1) is stored as a BSON
+    int64, which the driver reads as ``bson.Int64``: the export wrote the
+    entries before the videos and then broke off mid-stream."""
+    me = await signup(http)
+    seed = 2**32 - 5
+    r = await http.post("/v1/videos", json={"prompt": "a lantern at dusk", "seconds": "1", "size": "64x64", "seed": seed}, headers=me["headers"])
+    assert r.status_code == 200, r.text
+    r = await export(http, me)
+    assert r.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    assert archive.testzip() is None
+    assert [v["seed"] for v in json.loads(archive.read("videos.json"))] == [seed]
+    assert "cameo_appearances.json" in archive.namelist()  # the last entry: the stream ran to its end
