@@ -22,7 +22,6 @@ PARAMS = {
     "invalid_size": "size",
     "invalid_seconds": "seconds",
     "invalid_model": "model",
-    "prompt_refused": "prompt",
     "invalid_reference": "input_reference",
     "unsupported": None,
 }

@@ -166,7 +166,9 @@ async def moderate(stores: Stores, settings: Settings, user: User, prompt: str, 
     decision = await asyncio.to_thread(moderate_prompt, prompt, cameo_names=names, has_cameo=bool(use.resolved), strict=strict)
     if not decision.allowed:
         await audit.prompt_refused(stores, user.id, prompt, decision.category, decision.reason)
-        raise PolicyViolation(decision.reason or "refused", code="prompt_refused", details={"category": decision.category})
+        raise PolicyViolation(
+            decision.reason or "refused", code="moderation_blocked", details={"category": decision.category, "field": "prompt"}
+        )
     return strict
 
 

@@ -190,13 +190,13 @@ async def test_a_minors_borderline_prompt_is_refused_where_an_adults_passes(http
     assert r.status_code == 200, r.text
     assert (await jobs.get_job(stores, r.json()["id"])).strict_moderation is False
     before = await stores.db["videos"].count_documents({"owner_id": minor["user"]["id"]})
-    err = assert_error(await http.post("/v1/videos", json=body, headers=minor["headers"]), 422, "prompt_refused")
+    err = assert_error(await http.post("/v1/videos", json=body, headers=minor["headers"]), 422, "moderation_blocked")
     assert err["details"]["category"]
     assert await stores.db["videos"].count_documents({"owner_id": minor["user"]["id"]}) == before
 
     # a remix of the minor's own video: the same strict thresholds
     source = await ready_video(stores, minor)
-    assert_error(await http.post(f"/v1/videos/{source}/remix", json={"prompt": prompt}, headers=minor["headers"]), 422, "prompt_refused")
+    assert_error(await http.post(f"/v1/videos/{source}/remix", json={"prompt": prompt}, headers=minor["headers"]), 422, "moderation_blocked")
     mine = await ready_video(stores, adult)
     r = await http.post(f"/v1/videos/{mine}/remix", json={"prompt": prompt}, headers=adult["headers"])
     assert r.status_code == 200, r.text

@@ -347,7 +347,7 @@ def test_a_refused_prompt_shows_its_sentence_and_a_wrong_password_reads_plainly(
     p.click("form.compose button[type=submit]")
     refusal = p.wait_for_selector(".refusal")
     assert "Graphic violence and gore are not allowed." in refusal.inner_text()
-    assert "prompt_refused" not in refusal.inner_text() and "422" not in refusal.inner_text()
+    assert "moderation_blocked" not in refusal.inner_text() and "422" not in refusal.inner_text()
     shot(p, "15-refusal")
     assert httpx.get(f"{base}/v1/videos", headers=me["headers"], timeout=HTTP_S).json()["data"] == []
 

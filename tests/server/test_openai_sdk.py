@@ -126,7 +126,8 @@ async def test_errors_have_openai_shape(client, api):
     assert (info.value.code, info.value.param) == ("invalid_seconds", "seconds")
     with pytest.raises(openai.UnprocessableEntityError) as info:
         await client.videos.create(prompt="a naked person dancing", **SMALL)
-    assert (info.value.code, info.value.param, info.value.type) == ("prompt_refused", "prompt", "invalid_request_error")
+    assert (info.value.code, info.value.param, info.value.type) == ("moderation_blocked", "prompt", "invalid_request_error")
+    assert info.value.body["details"] == {"category": "sexual", "field": "prompt"}
     with pytest.raises(openai.BadRequestError) as info:
         await client.videos.edit(prompt="make it blue", video=("v.mp4", b"\x00" * 64, "video/mp4"))
     assert info.value.code == "unsupported"

@@ -65,7 +65,7 @@ async def test_create_json_and_multipart(http):
 async def test_policy_refusal_names_reason_and_writes_nothing(http):
     me = await signup(http)
     r = await http.post("/v1/videos", json={"prompt": "a naked person dancing"}, headers=me["headers"])
-    err = assert_error(r, 422, "prompt_refused")
+    err = assert_error(r, 422, "moderation_blocked")
     assert err["details"]["category"] == "sexual"
     assert await video_count(http, me["headers"]) == 0
 
@@ -366,7 +366,7 @@ async def test_remix_makes_a_new_video_from_a_completed_one(http, stores, finish
     await http.delete(f"/v1/videos/{remix['id']}", headers=me["headers"])
 
     before = await video_count(http, me["headers"])
-    assert_error(await http.post(f"/v1/videos/{src['id']}/remix", json={"prompt": "a naked dancer"}, headers=me["headers"]), 422, "prompt_refused")
+    assert_error(await http.post(f"/v1/videos/{src['id']}/remix", json={"prompt": "a naked dancer"}, headers=me["headers"]), 422, "moderation_blocked")
     assert_error(await http.post(f"/v1/videos/{src['id']}/remix", json={"prompt": ""}, headers=me["headers"]), 400)
     assert_error(await http.post(f"/v1/videos/{src['id']}/remix", json={"prompt": "x", "size": "64x64"}, headers=me["headers"]), 400)
     assert_error(await http.post(f"/v1/videos/{src['id']}/remix", content=b"{oops", headers={**me["headers"], "content-type": "application/json"}), 400)
@@ -413,7 +413,7 @@ async def test_extend_a_completed_video_by_id_or_by_upload(http, settings, finis
         ({"data": {"prompt": "x", "video[id]": src["id"]}, "files": {"video": ("v.mp4", mp4, "video/mp4")}}, 400, "invalid_request"),  # both
         ({"json": {"prompt": "x", "video": {"id": src["id"]}, "seconds": "99"}}, 400, "invalid_seconds"),
         ({"json": {"prompt": "x", "video": {"id": src["id"]}, "colour": 1}}, 400, "invalid_request"),
-        ({"json": {"prompt": "a naked dancer", "video": {"id": src["id"]}}}, 422, "prompt_refused"),
+        ({"json": {"prompt": "a naked dancer", "video": {"id": src["id"]}}}, 422, "moderation_blocked"),
         ({"json": {"prompt": "x", "video": {"id": "video_nope"}}}, 404, "video_not_found"),
         ({"data": {"prompt": "x"}, "files": {"video": ("v.mp4", b"not a video at all", "video/mp4")}}, 400, "invalid_video"),
         ({"data": {"prompt": "x"}, "files": {"video": ("v.png", image_bytes("PNG"), "image/png")}}, 400, "invalid_video"),
