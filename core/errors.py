@@ -84,3 +84,10 @@ class RateLimited(FabulaError):
 
 class Unavailable(FabulaError):
     status, code = 503, "unavailable"
+
+
+def reason_without_paths(exc: BaseException) -> str:
+    """Why ``exc`` happened, for a client's error message: the OS's and FFmpeg's
+    errors name the file (a server's temporary path), so their reason alone
+    (``strerror``) is given."""
+    return getattr(exc, "strerror", None) or str(exc)

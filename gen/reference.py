@@ -13,6 +13,8 @@ import struct
 import warnings
 from pathlib import Path
 
+from core.errors import reason_without_paths
+
 # What an upload may be, by the format its bytes show (not by its name or
 # declared content type).
 ACCEPTED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
@@ -180,7 +182,7 @@ def last_frame_png(mp4_path: Path | str) -> bytes:
     except BadReference:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise BadReference(f"the video could not be decoded: {exc}") from None
+        raise BadReference(f"the video could not be decoded: {reason_without_paths(exc)}") from None
     if last is None:
         raise BadReference("the video holds no decodable frames")
     out = io.BytesIO()

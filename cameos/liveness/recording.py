@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.errors import reason_without_paths
+
 MAX_DURATION_S = 30.0
 MIN_DURATION_S = 2.0
 MAX_BYTES = 50 * 1024 * 1024  # the caller's check, before the file reaches this module
@@ -80,10 +82,8 @@ def _open(path: str):
 
     try:
         return av.open(path, mode="r", metadata_errors="ignore")
-    except av.FFmpegError as exc:
-        raise RecordingError(CORRUPT, f"the file is not a readable video: {exc}") from exc
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise RecordingError(CORRUPT, f"the file is not a readable video: {exc}") from exc
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise RecordingError(CORRUPT, f"the file is not a readable video: {reason_without_paths(exc)}") from exc
 
 
 def _header_duration(container) -> float | None:
@@ -251,7 +251,7 @@ def decode_recording(
     except RecordingError:
         raise
     except (av.FFmpegError, ValueError, OSError, EOFError) as exc:
-        raise RecordingError(CORRUPT, f"the recording could not be decoded: {exc}") from exc
+        raise RecordingError(CORRUPT, f"the recording could not be decoded: {reason_without_paths(exc)}") from exc
     finally:
         container.close()
 

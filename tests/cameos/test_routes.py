@@ -131,7 +131,8 @@ async def test_a_corrupt_file_is_422_and_keeps_the_challenge(http, stores):
     me = await signup(http)
     ch = await challenge(http, me)
     for junk in (b"\x00" * 5000, bytes(np.random.default_rng(1).integers(0, 256, 200_000, dtype=np.uint8)), b"\x1aE\xdf\xa3" + b"\x00" * 64):
-        assert_error(await upload(http, me, "/v1/cameos", {"challenge_id": ch["id"]}, junk), 422, "invalid_recording")
+        err = assert_error(await upload(http, me, "/v1/cameos", {"challenge_id": ch["id"]}, junk), 422, "invalid_recording")
+        assert "/tmp" not in err["message"] and "fabula-upload" not in err["message"], err  # no server path in the answer
     # the header was refused before the challenge was taken: it is still there
     key = stores.key("cameo", "challenge", me["user"]["id"], ch["id"])
     assert await stores.redis.exists(key)

@@ -419,7 +419,8 @@ async def test_extend_a_completed_video_by_id_or_by_upload(http, settings, finis
         ({"data": {"prompt": "x"}, "files": {"video": ("v.png", image_bytes("PNG"), "image/png")}}, 400, "invalid_video"),
     ]
     for kwargs, status, code in bad:
-        assert_error(await http.post("/v1/videos/extensions", headers=me["headers"], **kwargs), status, code)
+        err = assert_error(await http.post("/v1/videos/extensions", headers=me["headers"], **kwargs), status, code)
+        assert "/tmp" not in err["message"] and "fabula-upload" not in err["message"], err  # no server path in the answer
     r = await http.post("/v1/videos/extensions", json={"prompt": "x", "video": {"id": src["id"]}}, headers=other["headers"])
     assert_error(r, 404, "video_not_found")
     assert await video_count(http, me["headers"]) == before
