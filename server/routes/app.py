@@ -114,7 +114,7 @@ def render_page(request: Request, settings: Settings, *, title: str = "Fabula", 
         .replace("%ASSETS%", f"/app/{found.version}")
         .replace("%CONFIG%", _script_json({**app_config(settings), "version": found.version, "data": data or {}}))
     ).encode()
-    asset = Asset(body=page, gzipped=None, content_type="text/html; charset=utf-8", etag=etag_of(page))
+    asset = Asset(body=page, gzipped=None, content_type="text/html", etag=etag_of(page))  # the charset: Litestar's
     headers = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Vary": "Accept, Accept-Encoding"}
     return send(request, asset, REVALIDATE, headers, status=status)
 

@@ -26,7 +26,7 @@ def page_config(html: str) -> dict:
 
 async def test_the_app_page_and_its_assets(http):
     r = await http.get("/", headers=BROWSER)
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"  # one charset, not two
     assert "default-src 'self'" in r.headers["content-security-policy"]
     config = page_config(r.text)
     assert config["sizes"] and all(re.fullmatch(r"\d+x\d+", s) for s in config["sizes"])
@@ -49,7 +49,9 @@ async def test_the_app_page_and_its_assets(http):
         assert got.content == (web_root() / name).read_bytes()
         assert got.headers["cache-control"] == "public, max-age=31536000, immutable"
     js = await http.get(f"/app/{version}/js/main.js", headers={"accept-encoding": "gzip"})
-    assert js.headers["content-type"].startswith("text/javascript") and js.headers["content-encoding"] == "gzip"
+    assert js.headers["content-type"] == "text/javascript; charset=utf-8" and js.headers["content-encoding"] == "gzip"
+    css = await http.get(f"/app/{version}/css/tokens.css")
+    assert css.headers["content-type"] == "text/css; charset=utf-8"
     assert js.text.startswith("// Fabula's web app")
     cached = await http.get(f"/app/{version}/js/main.js", headers={"if-none-match": js.headers["etag"]})
     assert cached.status_code == 304

@@ -135,10 +135,11 @@ async def test_removed_video_answers_removed(http_module, served, stores):
 
 async def test_verify_page(http_module):
     r = await http_module.get("/verify")
-    assert r.status_code == 200 and "text/html" in r.headers["content-type"] and "/v1/provenance/check" not in r.text
+    assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8" and "/v1/provenance/check" not in r.text
     assert "/verify/verify.js" in r.text
     js = await http_module.get("/verify/verify.js")
     assert js.status_code == 200 and "/v1/provenance/check" in js.text
+    assert js.headers["content-type"] == "text/javascript; charset=utf-8"
 
 
 def test_index_finds_near_hashes_and_no_unrelated_ones():
