@@ -582,6 +582,7 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
     pauses: list[tuple[int, float]] = []
     untrack = _track_gc_pauses(pauses)  # this process's: they would count as latency
     rss: list[tuple[float, float]] = []  # (seconds into the phase, api RSS MB), with memory_every
+    kept: list[float] = []  # beside each RSS sample: the catalogue's rows kept (a bounded cache that fills during the phase)
     window_builds: list[dict[str, float]] = []
     counting = asyncio.create_task(builds_by_window(metrics_url, t0 + duration, window_s, window_builds)) if metrics_url else None
     try:
@@ -589,10 +590,14 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
             end = t0 + duration
             while (left := end - time.perf_counter()) > 0:
                 rss.append((time.perf_counter() - t0, api_memory(pids["api"])["rss"]))
+                if metrics_url:
+                    kept.append((await page_sources(metrics_url)).get("catalogue kept", 0.0))
                 if on_sample is not None:
                     await on_sample()
                 await asyncio.sleep(min(memory_every, left))
             rss.append((time.perf_counter() - t0, api_memory(pids["api"])["rss"]))
+            if metrics_url:
+                kept.append((await page_sources(metrics_url)).get("catalogue kept", 0.0))
         else:
             await asyncio.sleep(duration)
     finally:
@@ -617,7 +622,7 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
         "max_ms": lat[-1] * 1000 if lat else float("nan"), "events_per_s": stats.events / wall,
         "counts_msgs": stats.counts, "count_updates": stats.count_updates, "errors": stats.errors, "exhausted": stats.exhausted,
         "cpu": {k: 100 * (after[k] - before[k]) / wall for k in pids}, "gc_worst_ms": 1000 * max((p for _, p in pauses), default=0.0),
-        "mongo_per_s": ops, "rss": rss, "window_p99_ms": windows, "window_builds": window_builds,
+        "mongo_per_s": ops, "rss": rss, "catalogue_kept": kept, "window_p99_ms": windows, "window_builds": window_builds,
     }
 
 
@@ -853,6 +858,8 @@ async def page_sources(url: str) -> dict[str, float]:
         found[f"catalogue {m.group(1)}"] = float(m.group(2))
     for m in re.finditer(r'^fabula_feed_catalogue_posts_read_total (\S+)$', text, re.MULTILINE):
         found["catalogue read"] = float(m.group(1))
+    for m in re.finditer(r'^fabula_feed_catalogue_rows_kept (\S+)$', text, re.MULTILINE):
+        found["catalogue kept"] = float(m.group(1))
     for m in re.finditer(r'^fabula_heap_trim_seconds_(count|sum) (\S+)$', text, re.MULTILINE):
         found[f"trim {m.group(1)}"] = float(m.group(2))
     for m in re.finditer(r'^fabula_heap_trim_seconds_bucket\{le="0\.01"\} (\S+)$', text, re.MULTILINE):
@@ -1155,6 +1162,9 @@ async def run_one(args, posts: int) -> dict:
                     first, last = result["rss"][0][1], result["rss"][-1][1]
                     print(f"    api RSS during the phase (MB): " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in result["rss"])
                           + f"; last / first {last / first:.3f}, peak / first {max(m for _, m in result['rss']) / first:.3f}", flush=True)
+                if result["catalogue_kept"]:
+                    print("    catalogue rows kept at the same moments: "
+                          + ", ".join(f"{t:.0f}s {k:.0f}" for (t, _), k in zip(result["rss"], result["catalogue_kept"])), flush=True)
                 if result["window_p99_ms"]:
                     print(f"    next item p99 by {args.window_s:g} s of the phase: "
                           + ", ".join(f"{t:.0f}s {p:.1f} ms ({k})" for t, k, p in result["window_p99_ms"]), flush=True)

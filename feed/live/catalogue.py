@@ -52,7 +52,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from core.stores import Stores
 from feed.ranking import ann
@@ -74,6 +74,7 @@ READS_PER_S = 400.0  # posts read a second at most (nx-27017: about 0.05 ms a po
 POSTS_READ = Counter("fabula_feed_catalogue_posts_read", "posts the catalogue index named beyond the pool, read from the database")
 NAMED = Counter("fabula_feed_catalogue_posts_named", "posts the catalogue index named beyond the pool, by whether they were at hand", ["state"])
 _AT_HAND, _TO_READ = NAMED.labels("at_hand"), NAMED.labels("to_read")
+ROWS_KEPT = Gauge("fabula_feed_catalogue_rows_kept", f"catalogue posts outside the pool kept with their embeddings (at most {KEEP})")
 OFF_LOOP = Counter("fabula_feed_catalogue_searches_off_loop", "catalogue index searches run on a thread (a large index)")
 
 
@@ -229,3 +230,4 @@ class CatalogueReader:
         while len(self.rows) > KEEP:
             pid, _ = self.rows.popitem(last=False)
             self.pool.forget_outside(pid)
+        ROWS_KEPT.set(len(self.rows))

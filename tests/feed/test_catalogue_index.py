@@ -84,6 +84,7 @@ async def test_similar_reaches_posts_the_pool_does_not_hold(world):
         await rt.catalogue.settled()
         assert catalogue_reads.NAMED.labels("to_read")._value.get() - counted["to_read"] == len(cats)
         assert catalogue_reads.POSTS_READ._value.get() - read == len(cats)
+        assert catalogue_reads.ROWS_KEPT._value.get() == len(rt.catalogue.rows) == len(cats)  # the gauge the bench samples
         other = await make_user(world.stores)
         after = await picks_for(rt, other, cat_taste, 8)
         assert catalogue_reads.NAMED.labels("at_hand")._value.get() - counted["at_hand"] >= len(cats)  # the second ask found them read
