@@ -108,6 +108,8 @@ async def decode_json_or_form(
             raise validation_error(exc) from None
         except msgspec.DecodeError as exc:
             raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from None
+        except UnicodeDecodeError:  # msgspec's answer to bytes that are not UTF-8 inside a string
+            raise BadRequest("malformed JSON: the body is not valid UTF-8", code="malformed_json") from None
     if content_type in FORM_TYPES:
         try:
             form = await request.form()

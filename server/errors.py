@@ -89,6 +89,25 @@ def _recursion(request: Request, exc: RecursionError) -> Response:
     return _unhandled(request, exc)
 
 
+def _from_body_decoding(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while Litestar decoded a JSON body (its
+    ``decode_json``), not by the service's own code."""
+    frame = exc.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_name == "decode_json":
+            return True
+        frame = frame.tb_next
+    return False
+
+
+def _not_utf8(request: Request, exc: UnicodeDecodeError) -> Response:
+    # msgspec reads a JSON string holding bytes that are not UTF-8 (b'"\xff"') as a
+    # UnicodeDecodeError, not a DecodeError, and Litestar lets it through: bad input too
+    if _from_body_decoding(exc):
+        return error_response(400, "malformed_json", "malformed JSON: the body is not valid UTF-8")
+    return _unhandled(request, exc)
+
+
 def _unhandled(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", extra={"path": request.url.path})
     return error_response(500, "internal_error", "internal error")
@@ -178,6 +197,7 @@ EXCEPTION_HANDLERS = {
     FabulaError: _fabula_error,
     HTTPException: _http_exception,
     RecursionError: _recursion,
+    UnicodeDecodeError: _not_utf8,
     MongoUnreachable: _backing_down,
     RedisUnreachable: _backing_down,
     RedisTimeout: _backing_down,

@@ -257,6 +257,7 @@ BODIES = [
     (b'{"video_id": {"$gt": ""}, "handle": {"$ne": null}, "prompt": ["x"]}', JSON),
     (b'{"x": ' + b"[" * 20000 + b"]" * 20000 + b"}", JSON),
     (b"\xff\xfe\x00{", JSON),
+    (b'{"text": "\xff\xfe", "caption": "\xed\xa0\x80", "handle": "x"}', JSON),  # not UTF-8 inside a string
     (b'{"handle": "\\ud800", "bio": "\\u0000", "caption": "\\udfff"}', JSON),
     (b"{" + b'"k": 1,' * 5000 + b'"k": 2}', JSON),
     (b"x" * (300 * 1024), JSON),
@@ -335,3 +336,25 @@ async def test_fuzz_never_reaches_a_5xx_and_every_status_is_declared(http, live_
 
     assert seen > 500, seen
     assert not problems, "\n".join(problems[:40])
+
+
+NOT_UTF8 = b'{"handle": "\xff\xfe", "password": "x", "text": "\xed\xa0\x80"}'  # JSON whose strings hold bytes that are not UTF-8
+
+
+async def test_a_body_that_is_not_utf8_inside_a_string_is_malformed_json(http):
+    """msgspec reads such a string as a UnicodeDecodeError, which Litestar let
+    through as a 500 on every route that takes JSON, signed in or not."""
+    me = await signup(http)
+    routes = [
+        ("POST", "/v1/auth/signup", {}, NOT_UTF8),
+        ("POST", "/v1/auth/login", {}, NOT_UTF8),
+        ("PATCH", "/v1/me", me["headers"], NOT_UTF8),
+        ("POST", "/v1/notifications/read", me["headers"], NOT_UTF8),
+        ("POST", "/v1/posts", me["headers"], NOT_UTF8),
+        ("POST", "/v1/videos", me["headers"], b'{"prompt": "\xff\xfe"}'),  # a route that decodes its own body (server.body)
+    ]
+    for method, path, headers, body in routes:
+        r = await http.request(method, path, content=body, headers={**headers, "content-type": "application/json"})
+        err = r.json()["error"]
+        assert (r.status_code, err["code"]) == (400, "malformed_json") and "UTF-8" in err["message"], (path, r.status_code, err)
+    assert (await http.get("/v1/me", headers=me["headers"])).json()["display_name"] == me["user"]["display_name"]
