@@ -13,7 +13,7 @@ from msgspec import Meta
 from core.clock import unix
 from core.stores import Stores
 from feed.social.authors import Author, authors
-from feed.social.notifications import Notification
+from feed.social.notifications import MODERATORS, Notification
 
 NotificationId = Annotated[str, Meta(min_length=1, max_length=64)]
 
@@ -21,8 +21,8 @@ NotificationId = Annotated[str, Meta(min_length=1, max_length=64)]
 class NotificationView(msgspec.Struct, kw_only=True):
     id: str
     object: str = "notification"
-    kind: str  # like | comment | reply | follow | follow_request | follow_accepted | remix | cameo_request | cameo_approved | cameo_declined | cameo_revoked | cameo_used | cameo_removed
-    actor: Author
+    kind: str  # like | comment | reply | follow | follow_request | follow_accepted | remix | cameo_request | cameo_approved | cameo_declined | cameo_revoked | cameo_used | cameo_removed | report_actioned | content_removed
+    actor: Author | None  # None: the moderators (report_actioned, content_removed), who are not named
     post_id: str | None
     comment_id: str | None
     created_at: int
@@ -50,15 +50,16 @@ class ReadOut(msgspec.Struct, kw_only=True):
 async def notification_views(
     stores: Stores, items: list[Notification], *, read_authors: Callable[[list[str]], Awaitable[dict[str, Author]]] | None = None
 ) -> list[NotificationView]:
-    """The wire form; notifications whose actor no longer exists are left out.
-    ``read_authors``: where the actors' profiles come from (default: Mongo)."""
-    ids = [n.actor_id for n in items]
+    """The wire form; notifications whose actor no longer exists are left out,
+    and the moderators' have no actor. ``read_authors``: where the actors'
+    profiles come from (default: Mongo)."""
+    ids = [n.actor_id for n in items if n.actor_id != MODERATORS]
     found = await (read_authors(ids) if read_authors is not None else authors(stores, ids))
     return [
         NotificationView(
             id=n.id,
             kind=n.kind,
-            actor=found[n.actor_id],
+            actor=found.get(n.actor_id),
             post_id=n.post_id,
             comment_id=n.comment_id,
             created_at=unix(n.created_at),
@@ -67,5 +68,5 @@ async def notification_views(
             video_id=n.video_id,
         )
         for n in items
-        if n.actor_id in found
+        if n.actor_id in found or n.actor_id == MODERATORS
     ]

@@ -51,6 +51,9 @@ KINDS: tuple[str, ...] = (
     "report_actioned", "content_removed",
 )
 NOTIFY_CHANNEL = "notifications"  # published on stores.key(NOTIFY_CHANNEL)
+# the actor of what the moderators do (report_actioned, content_removed): never a user id, so no
+# moderator is named to the people they act on (nor are those notices erased with a moderator's account)
+MODERATORS = "moderators"
 
 
 class Notification(msgspec.Struct, kw_only=True):

@@ -283,9 +283,9 @@ async def act_on_report(report_id: str, data: ReportAction, stores: Stores, user
     ids = _notification_ids(report)
     if data.action != "dismiss":
         for reporter in dict.fromkeys(r.reporter_id for r in closed):
-            await notifications.notify(stores, recipient_id=reporter, actor_id=user.id, kind="report_actioned", **ids)
-    if removed and report.owner_id:
-        await notifications.notify(stores, recipient_id=report.owner_id, actor_id=user.id, kind="content_removed", **ids)
+            await notifications.notify(stores, recipient_id=reporter, actor_id=notifications.MODERATORS, kind="report_actioned", **ids)
+    if removed and report.owner_id:  # the moderators act as one: the moderator is in the audit log, not in the notice
+        await notifications.notify(stores, recipient_id=report.owner_id, actor_id=notifications.MODERATORS, kind="content_removed", **ids)
     return ActionResult(report=admin_report_view(closed[0] if closed else report), closed=len(closed))
 
 

@@ -121,6 +121,12 @@ async def test_remove_takes_a_post_down_and_restore_brings_it_back(http, stores)
     assert_error(again, 409, "video_removed")
     assert "content_removed" in await kinds_of(http, author)
     assert "report_actioned" in await kinds_of(http, r1) and "report_actioned" in await kinds_of(http, r2)
+    # the moderators act as one: nobody they act on, nor any reporter, learns which of them it was
+    for who in (author, r1, r2):
+        page = (await http.get("/v1/notifications", params={"limit": 50}, headers=who["headers"])).json()
+        notices = [n for n in page["data"] if n["kind"] in ("content_removed", "report_actioned")]
+        assert notices and all(n["actor"] is None and n["post_id"] == p["id"] for n in notices), notices
+        assert admin["user"]["handle"] not in str(page) and admin["user"]["id"] not in str(page)
 
     back = await act(http, admin, first["id"], "restore", "a swimsuit, not nudity")
     assert back.status_code == 200, back.text

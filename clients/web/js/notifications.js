@@ -9,6 +9,8 @@ const WHAT = {
     comment: "commented on your video",
     reply: "replied to your comment",
     follow: "started following you",
+    follow_request: "asked to follow you",
+    follow_accepted: "accepted your follow request",
     remix: "remixed your video",
     cameo_request: "asked to use your cameo",
     cameo_approved: "approved your cameo request",
@@ -16,14 +18,19 @@ const WHAT = {
     cameo_revoked: "took back your cameo access",
     cameo_used: "made a video with your cameo",
     cameo_removed: "removed a video with their cameo",
+    report_actioned: "acted on your report",
+    content_removed: "removed something of yours that breaks the rules",
 };
 const ICON = {
     like: "heartFill", comment: "comment", reply: "comment", follow: "userPlus", remix: "remix",
     cameo_request: "face", cameo_approved: "check", cameo_declined: "close", cameo_revoked: "lock",
-    cameo_used: "face", cameo_removed: "trash",
+    cameo_used: "face", cameo_removed: "trash", follow_request: "userPlus", follow_accepted: "check",
+    report_actioned: "shield", content_removed: "shield",
 };
 
 export const describe = (n) => WHAT[n.kind] || "sent you something";
+// the moderators' notices name no one (their actor is null)
+export const who = (n) => (n.actor ? `@${n.actor.handle}` : "Fabula's moderators");
 export const iconFor = (n) => ICON[n.kind] || "bell";
 
 let unread = 0;
@@ -47,7 +54,7 @@ export const notifications = {
         off = socket.on("notification", (n) => {
             setCount(unread + 1);
             newListeners.forEach((fn) => fn(n));
-            if (!quiet) toast(`@${n.actor.handle} ${describe(n)}`, { author: n.actor });
+            if (!quiet) toast(`${who(n)} ${describe(n)}`, n.actor ? { author: n.actor } : { iconName: iconFor(n) });
         });
         try {
             const page = await get("/v1/notifications?limit=1");

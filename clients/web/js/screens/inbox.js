@@ -3,12 +3,13 @@
 import { h, clear, ago } from "../dom.js";
 import { icon } from "../icons.js";
 import { get, post as httpPost } from "../api.js";
-import { notifications, describe, iconFor } from "../notifications.js";
+import { notifications, describe, iconFor, who } from "../notifications.js";
 import { avatar, empty, errorState, skeletonRows, toast } from "../ui.js";
 
 function target(n) {
     if (n.kind === "cameo_request" || n.kind === "cameo_used") return "/cameo";
     if (n.post_id) return `/p/${n.post_id}`;
+    if (!n.actor) return "/inbox"; // a moderators' notice about something that is not a post
     if (n.kind.startsWith("cameo_")) return `/u/${encodeURIComponent(n.actor.handle)}?tab=cameos`;
     return `/u/${encodeURIComponent(n.actor.handle)}`;
 }
@@ -18,8 +19,8 @@ function row(n) {
         h("button.btn.small.ok", { onclick: (e) => answer(e, n, "approve") }, "Approve"),
         h("button.btn.small.ghost", { onclick: (e) => answer(e, n, "decline") }, "Decline")) : null;
     return h(`a.list-row.note${n.read ? "" : ".unread"}`, { href: target(n), dataset: { kind: n.kind, notificationId: n.id } },
-        h("span.note-avatar", avatar(n.actor), h(`span.note-kind.${n.kind}`, icon(iconFor(n)))),
-        h("div.grow", h("div.note-text", h("strong", `@${n.actor.handle}`), ` ${describe(n)}`), h("div.meta", ago(n.created_at)), actions));
+        h("span.note-avatar", avatar(n.actor || { handle: "Fabula", display_name: "Fabula" }), h(`span.note-kind.${n.kind}`, icon(iconFor(n)))),
+        h("div.grow", h("div.note-text", h("strong", who(n)), ` ${describe(n)}`), h("div.meta", ago(n.created_at)), actions));
 }
 
 async function answer(e, n, action) {
