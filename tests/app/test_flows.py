@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 import uuid
 
@@ -18,6 +20,7 @@ import pytest
 
 from tests.app.conftest import PASSWORD, api_signup, phone, shot
 from tests.app.fake_camera import write_answer
+from tests.procs import child_env
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -390,5 +393,32 @@ def test_a_shared_post_plays_without_signing_in(app_api, app_worker, browser):
     p.goto(f"/p/{hidden['id']}")
     p.wait_for_selector(".empty:has-text(\"This video isn't public\")")
     assert httpx.get(f"{base}/p/{hidden['id']}/video", timeout=HTTP_S).status_code == 404
+    assert not p.js_errors, p.js_errors
+    p.context.close()
+
+
+def test_a_moderators_notice_reads_as_the_moderators_and_names_none_of_them(app_api, app_worker, app_settings, browser):
+    base = app_api.url
+    author, reporter, moderator = api_signup(base, handle("au")), api_signup(base, handle("rp")), api_signup(base, handle("md"))
+    granted = subprocess.run(
+        [sys.executable, "-m", "cli.main", "admin", "grant", moderator["user"]["handle"]],
+        env=child_env(app_settings), capture_output=True, text=True, timeout=HTTP_S,
+    )
+    assert granted.returncode == 0, granted.stderr
+    video = httpx.post(f"{base}/v1/videos", headers=author["headers"], json={"prompt": "a kite over a beach", "seconds": "1", "size": "64x64"}, timeout=HTTP_S).json()
+    wait_done(base, author, video["id"])
+    post = httpx.post(f"{base}/v1/posts", headers=author["headers"], json={"video_id": video["id"]}, timeout=HTTP_S).json()
+    report = httpx.post(f"{base}/v1/posts/{post['id']}/report", headers=reporter["headers"], json={"reason": "spam", "text": ""}, timeout=HTTP_S).json()
+
+    p = phone(browser, base, author)
+    p.add_init_script(TOAST_LOG)
+    p.goto("/")  # signed in, the notifications socket open: the notice arrives as a toast
+    p.wait_for_selector(".tabbar")
+    acted = httpx.post(f"{base}/v1/admin/reports/{report['id']}/action", headers=moderator["headers"], json={"action": "remove", "note": "test"}, timeout=HTTP_S)
+    assert acted.status_code == 200, acted.text
+    p.wait_for_function("() => window.__toasts.some((t) => t.includes(\"Fabula's moderators removed something of yours\"))")
+    p.goto("/inbox")
+    note = p.wait_for_selector(".note[data-kind=content_removed]")
+    assert "Fabula's moderators" in note.inner_text() and moderator["user"]["handle"] not in p.content()
     assert not p.js_errors, p.js_errors
     p.context.close()
