@@ -17,7 +17,7 @@ from core.settings import Settings, load_settings
 from core.stores import open_stores
 from feed.live import runtime as feed_runtime
 from policy import moderation_model
-from server.errors import EXCEPTION_HANDLERS
+from server.openai_errors import APP_ERROR_HANDLERS
 from server.auth import metrics_guard, schema_guard
 from server.indexes import ensure_all
 from server.openapi import declare_request_bodies
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "stores": Provide(get_stores, sync_to_thread=False),
             "settings": Provide(get_settings, sync_to_thread=False),
         },
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=APP_ERROR_HANDLERS,
         middleware=[prometheus.middleware],
         request_max_body_size=settings.max_body_bytes,
         # /schema is served only when asked for (FABULA_OPENAPI; `fabula dev` turns it on)

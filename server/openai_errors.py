@@ -74,3 +74,21 @@ def _wrap(handler):
 
 
 OPENAI_ERROR_HANDLERS = {kind: _wrap(handler) for kind, handler in EXCEPTION_HANDLERS.items()}
+
+
+def is_videos_path(path: str) -> bool:
+    """Whether ``path`` is under the Videos API (``/v1/videos`` and below)."""
+    return path == "/v1/videos" or path.startswith("/v1/videos/")
+
+
+def _wrap_by_path(handler):
+    def handle(request: Request, exc: Exception) -> Response:
+        response = handler(request, exc)
+        return openai_shaped(response) if is_videos_path(request.url.path) else response
+
+    return handle
+
+
+# the app's own handlers: the router's answers (404 for a path no route matches, 405 for a
+# method a route does not take) come from here, and under /v1/videos they are OpenAI-shaped too
+APP_ERROR_HANDLERS = {kind: _wrap_by_path(handler) for kind, handler in EXCEPTION_HANDLERS.items()}

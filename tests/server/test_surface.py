@@ -358,3 +358,14 @@ async def test_a_body_that_is_not_utf8_inside_a_string_is_malformed_json(http):
         err = r.json()["error"]
         assert (r.status_code, err["code"]) == (400, "malformed_json") and "UTF-8" in err["message"], (path, r.status_code, err)
     assert (await http.get("/v1/me", headers=me["headers"])).json()["display_name"] == me["user"]["display_name"]
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/v1/videos/x/nope"), ("GET", "/v1/videos/..%2f..%2fme"), ("PUT", "/v1/videos/video_x"), ("PATCH", "/v1/videos")])
+async def test_router_errors_under_the_videos_api_are_openai_shaped(http, method, path):
+    """A path no route matches, or a method a route does not take, under
+    /v1/videos answers as the Videos API's own errors do: with type and param."""
+    me = await signup(http)
+    r = await http.request(method, path, headers=me["headers"])
+    assert r.status_code in (404, 405), r.text
+    err = r.json()["error"]
+    assert err["code"] in ("not_found", "method_not_allowed") and err["type"] == "invalid_request_error" and "param" in err, err
