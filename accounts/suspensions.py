@@ -16,8 +16,12 @@ async def suspend(stores: Stores, user_id: str) -> int:
     return await tokens.revoke_all(stores, user_id)
 
 
-async def lift(stores: Stores, user_id: str) -> None:
-    await stores.db.users.update_one({"_id": user_id}, {"$unset": {"suspended": ""}, "$set": {"updated_at": utcnow()}})
+async def lift(stores: Stores, user_id: str) -> bool:
+    """Lift the user's suspension; False when they were not suspended."""
+    done = await stores.db.users.update_one(
+        {"_id": user_id, "suspended": True}, {"$unset": {"suspended": ""}, "$set": {"updated_at": utcnow()}}
+    )
+    return done.modified_count > 0
 
 
 async def is_suspended(stores: Stores, user_id: str) -> bool:

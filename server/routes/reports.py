@@ -43,6 +43,7 @@ from server.routes.admin import require_admin
 from server.routes.posts import Cursor, Limit, check_cursor
 
 Action = Literal["remove", "restore", "suspend_user", "revoke_cameo", "dismiss"]
+REPORT_STATES = ("open", "actioned", "dismissed")
 
 
 class NewReport(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -203,14 +204,15 @@ async def report_cameo(cameo_id: str, data: NewReport, stores: Stores, settings:
 async def list_reports(
     stores: Stores,
     user: User,
-    in_state: Annotated[
-        str, Parameter(query="state", pattern="^(open|actioned|dismissed)$", description="open, actioned or dismissed")
-    ] = "open",
+    in_state: Annotated[str, Parameter(query="state", max_length=16, description="open, actioned or dismissed")] = "open",
     cursor: Cursor = None,
     limit: Limit = 20,
 ) -> ReportPage:
     """Reports in a state, newest first (administrators only)."""
     await require_admin(stores, user)
+    if in_state not in REPORT_STATES:  # checked here: the error names the query parameter ``state``, not this argument
+        raise BadRequest("state must be open, actioned or dismissed", code="invalid_request",
+                         details=[{"field": "state", "message": "must be open, actioned or dismissed", "source": "query"}])
     check_cursor(cursor, "report")
     rows = await reports.list_reports(stores, state=in_state, before=cursor, limit=limit + 1)  # type: ignore[arg-type]
     page = rows[:limit]
@@ -260,7 +262,8 @@ async def _apply(stores: Stores, report: reports.Report, action: str, note: str,
         if await cameo_store.update_cameo(stores, target, report.owner_id, {"paused": False}) is None:
             raise NotFound(f"no cameo {target!r}", code="cameo_not_found")
     elif kind == "user":
-        await suspensions.lift(stores, report.owner_id)
+        if not await suspensions.lift(stores, report.owner_id):
+            raise Conflict("this user is not suspended", code="not_suspended")
     else:
         raise _not_applicable(action, kind)
     return False

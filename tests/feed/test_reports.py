@@ -92,7 +92,8 @@ async def test_the_queue_and_the_audit_log_are_for_admins_only(http, stores):
     admin = await admin_user(http, stores)
     r = await act(http, admin, "report_01jzzzzzzzzzzzzzzzzzzzzzzz", "dismiss")
     assert_error(r, 404, "report_not_found")
-    assert_error(await http.get("/v1/admin/reports", params={"state": "weird"}, headers=admin["headers"]), 400)
+    err = assert_error(await http.get("/v1/admin/reports", params={"state": "weird"}, headers=admin["headers"]), 400, "invalid_request")
+    assert [d["field"] for d in err["details"]] == ["state"]  # the query parameter's name, not the handler's
 
 
 async def test_remove_takes_a_post_down_and_restore_brings_it_back(http, stores):
@@ -174,6 +175,8 @@ async def test_suspend_user_revokes_tokens_and_refuses_logins(http, stores):
     assert (await act(http, admin, rep["id"], "restore", "appeal granted")).status_code == 200
     r = await http.post("/v1/auth/login", json=login)
     assert r.status_code == 200, r.text
+    # lifting a suspension that is not there is refused, as restoring a post that is not removed
+    assert_error(await act(http, admin, rep["id"], "restore"), 409, "not_suspended")
 
 
 async def test_revoke_cameo_pauses_it_and_restore_resumes_it(http, stores, settings):
