@@ -20,7 +20,7 @@ from core.clock import unix, utcnow
 from core.errors import Conflict, NotFound
 from core.ids import new_id
 from core.stores import Stores
-from core.text import check_text
+from core.text import check_not_blank, check_text
 
 HANDLE_MIN, HANDLE_MAX = 3, 30
 DISPLAY_NAME_MAX = 50
@@ -68,6 +68,8 @@ def check_profile_text(display_name: Any = None, bio: Any = None, avatar_url: An
     (``core.text``) or a malformed URL (for request Structs)."""
     check_text("display_name", display_name, one_line=True)
     check_text("bio", bio)
+    check_not_blank("display_name", display_name)
+    check_not_blank("bio", bio)
     if isinstance(avatar_url, str) and avatar_url and not _URL_RE.fullmatch(avatar_url):
         raise ValueError("avatar_url must be an http(s) URL")
 

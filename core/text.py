@@ -6,11 +6,14 @@ caption or a name display as something other than what it is.
 
 ``check_text`` raises ValueError as "field: problem", so a request Struct's
 ``__post_init__`` turns it into the one validation error shape, with the
-field (``server.errors.field_problem``)."""
+field (``server.errors.field_problem``). ``check_not_blank`` refuses text
+that is not empty yet shows nothing: only spaces and invisible characters
+(a zero-width space, a BOM, a soft hyphen, the Hangul and Braille blanks)."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # U+061C ARABIC LETTER MARK, U+200E/U+200F LRM/RLM, U+202A-U+202E
 # embeddings and overrides (RLO is U+202E), U+2066-U+2069 isolates
@@ -23,6 +26,24 @@ def bad_character(value: str, *, one_line: bool = False) -> str | None:
     """The first character ``value`` may not hold, or None."""
     found = (_ONE_LINE if one_line else _MULTI_LINE).search(value)
     return found.group() if found else None
+
+
+# characters that render as nothing but are not Unicode format characters (category Cf) nor spaces
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def is_blank(value: str) -> bool:
+    """Whether ``value`` shows nothing: every character a space, a format
+    character (Cf: zero-width space and joiners, BOM, soft hyphen, …) or a
+    blank filler. The empty string is blank."""
+    return all(c.isspace() or c in _BLANKS or unicodedata.category(c) == "Cf" for c in value)
+
+
+def check_not_blank(field: str, value: object) -> None:
+    """Raise ValueError when ``value`` (a str; anything else passes) is not
+    empty but shows nothing (``is_blank``)."""
+    if isinstance(value, str) and value and is_blank(value):
+        raise ValueError(f"{field}: must show something: it holds only spaces or invisible characters")
 
 
 def check_text(field: str, value: object, *, one_line: bool = False) -> None:

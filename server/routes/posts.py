@@ -17,7 +17,7 @@ from core.errors import BadRequest, Conflict, Forbidden, NotFound
 from core.ids import has_kind
 from core.settings import Settings
 from core.stores import Stores
-from core.text import check_text
+from core.text import check_not_blank, check_text
 from feed import publishing, takedown
 from feed.social import posts as feed_posts
 from cameos import appearances
@@ -54,6 +54,7 @@ class PublishPost(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         check_text("caption", self.caption)
+        check_not_blank("caption", self.caption)
 
 
 class PostPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -64,6 +65,7 @@ class PostPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         check_text("caption", self.caption)
+        check_not_blank("caption", self.caption)
 
 
 class PostDeleted(msgspec.Struct, kw_only=True):

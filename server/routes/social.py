@@ -20,7 +20,7 @@ from core.clock import unix
 from core.errors import BadRequest, NotFound
 from core.settings import Settings
 from core.stores import Stores
-from core.text import check_text
+from core.text import check_text, is_blank
 from feed.social import comments, counters, likes, remixes, shares, views
 from feed.social.authors import Author, authors
 from feed.social.comments import Comment
@@ -46,7 +46,7 @@ class NewComment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reply_to: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
 
     def __post_init__(self) -> None:
-        if not self.text.strip():
+        if is_blank(self.text):  # spaces, or characters that show nothing (a zero-width space)
             raise ValueError("text: must not be blank")
         check_text("text", self.text)
 

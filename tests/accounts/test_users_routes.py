@@ -107,6 +107,8 @@ PATCH_BAD = [
     ("display_name two lines", {"display_name": "one\ntwo"}, 400),
     ("bio too long", {"bio": "b" * 501}, 400),
     ("bio control char", {"bio": "bell\x07"}, 400),
+    ("display_name invisible only", {"display_name": "\ufeff"}, 400),
+    ("bio invisible only", {"bio": "\u200b\u200b \u2800"}, 400),
     ("avatar not http", {"avatar_url": "ftp://x.example/a.png"}, 400),
     ("avatar javascript", {"avatar_url": "javascript:alert(1)"}, 400),
     ("avatar with space", {"avatar_url": "https://x.example/a b.png"}, 400),

@@ -369,6 +369,7 @@ async def test_who_may_delete_which_comment(http, stores):
 BAD_COMMENTS = [
     ("empty", {"text": ""}),
     ("blank", {"text": "  \n\t "}),
+    ("invisible only", {"text": "\ufeff\u200b \u00ad\u3164"}),  # a BOM, a zero-width space, a soft hyphen, a Hangul filler
     ("too long", {"text": "é" * 1001}),
     ("control character", {"text": "bell\x07"}),
     ("text wrong type", {"text": 5}),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.text import bad_character
+from core.text import bad_character, is_blank
 from tests.conftest import signup
 from tests.feed.test_social import new_post, ready_video
 
@@ -78,3 +78,27 @@ async def test_ordinary_text_is_kept(http, stores):
         assert post["caption"] == text
     r = await http.post("/v1/videos", json={"prompt": "café ☕ 見て"}, headers=me["headers"])
     assert r.status_code == 200, r.text
+
+
+INVISIBLE = ["\ufeff", "\u200b\u200d", " \u00ad ", "\u3164", "\u2800\u2800"]
+
+
+@pytest.mark.parametrize("text", INVISIBLE + ["   ", ""])
+def test_text_that_shows_nothing_is_blank(text):
+    assert is_blank(text)
+
+
+@pytest.mark.parametrize("text", GOOD + ["\u200bx", "a\u00adb", "🎉"])
+def test_text_that_shows_something_is_not_blank(text):
+    assert not is_blank(text)
+
+
+async def test_a_caption_of_invisible_characters_is_refused_and_an_empty_one_kept(http, stores):
+    me = await signup(http)
+    vid = await ready_video(stores, me)
+    r = await http.post("/v1/posts", json={"video_id": vid, "caption": "\u200b\ufeff"}, headers=me["headers"])
+    assert "caption" in _field_error(r)
+    post = await new_post(http, stores, me, caption="")
+    assert post["caption"] == ""
+    r = await http.patch(f"/v1/posts/{post['id']}", json={"caption": "\u3164"}, headers=me["headers"])
+    assert "caption" in _field_error(r)
