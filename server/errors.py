@@ -74,6 +74,9 @@ def _http_exception(_: Request, exc: HTTPException) -> Response:
     message = _without_query(exc.detail) or _CODES.get(status, "error").replace("_", " ")
     if isinstance(exc.__cause__, SerializationException):  # a body that does not decode
         return error_response(400, "malformed_json", f"malformed JSON: {message.removeprefix('JSON is malformed: ')}")
+    if status == 500 and message == CLIENT_GONE:  # the client hung up while sending its body: nobody reads the answer
+        log.info("client disconnected before its body was read")
+        return error_response(400, "bad_request", "the request body ended early")
     if status >= 500:
         log.error("http error", extra={"status": status, "detail": _without_query(exc.detail)})
         message = "internal error"
@@ -122,6 +125,7 @@ def _first_line(text: str | None) -> str:
 # reaches an error body or a log line.
 _QUERY = re.compile(r"\?[^\s]*")
 EMPTY_BODY = "the request body is empty; send a JSON object"
+CLIENT_GONE = "client disconnected prematurely"  # Litestar's words (a 500) for a body cut short
 
 
 def _without_query(text: str | None) -> str:

@@ -369,3 +369,23 @@ async def test_router_errors_under_the_videos_api_are_openai_shaped(http, method
     assert r.status_code in (404, 405), r.text
     err = r.json()["error"]
     assert err["code"] in ("not_found", "method_not_allowed") and err["type"] == "invalid_request_error" and "param" in err, err
+
+
+async def test_a_client_that_hangs_up_mid_body_is_not_logged_as_a_server_error(api, http):
+    import asyncio
+    from urllib.parse import urlsplit
+
+    me = await signup(http)
+    rid = f"gone-{uuid.uuid4().hex[:8]}"
+    where = urlsplit(api.url)
+    reader, writer = await asyncio.open_connection(where.hostname, where.port)
+    head = (f"POST /v1/posts HTTP/1.1\r\nHost: x\r\nAuthorization: {me['headers']['Authorization']}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: 5000\r\nX-Request-ID: {rid}\r\n\r\n")
+    writer.write(head.encode() + b'{"video_id": "vid')  # 17 of the 5,000 bytes announced
+    await writer.drain()
+    await asyncio.sleep(0.3)  # the api is waiting for the rest
+    writer.close()
+    line = await access_line(api, rid)
+    assert line["status"] == 400, line
+    mine = [entry for entry in api.log().splitlines() if rid in entry]
+    assert not any('"level":"error"' in entry for entry in mine), mine
