@@ -215,6 +215,13 @@ class CatalogueReader:
     async def _read(self, post_ids: list[str], now: float) -> None:
         # one read: the counters come with the posts, the embeddings as arrays beside them
         got, vectors, counts = await posts.get_posts_vectors_and_counts(self.stores, post_ids)
+        self.keep(post_ids, got, vectors, counts, now)
+
+    def keep(
+        self, post_ids: list[str], got: dict[str, posts.Post], vectors: dict[str, np.ndarray], counts: dict[str, dict[str, int]], now: float
+    ) -> None:
+        """Keep what one read of ``post_ids`` found (the newest ``KEEP`` rows stay;
+        a post gone or no longer public is forgotten)."""
         public = [p for p in got.values() if p.visibility == "public" and p.id in vectors]
         self.reads += len(post_ids)
         POSTS_READ.inc(len(post_ids))
