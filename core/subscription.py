@@ -17,7 +17,8 @@ quiet channel never looks like a dead socket, and on any error it
 resubscribes with backoff. A message published while it was away is not
 replayed: ``on_connect`` runs after every (re)subscribe so the owner can
 catch up (the feed re-reads its pool and drops its caches; notifications
-are listed by HTTP)."""
+are listed by HTTP). ``stop_all`` ends every reader of a process's stores,
+before the stores close (else each logs the connection it lost)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 
 from core.stores import Stores
@@ -35,6 +37,7 @@ POLL_S = 5.0
 READY_WAIT_S = 5.0
 
 Handler = Callable[[bytes], object] | Callable[[bytes], Awaitable[object]]
+_running: "weakref.WeakSet[Subscription]" = weakref.WeakSet()  # started and not stopped (``stop_all``)
 
 
 class Subscription:
@@ -53,8 +56,10 @@ class Subscription:
     def start(self) -> None:
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._run(), name=self.name)
+        _running.add(self)
 
     async def stop(self) -> None:
+        _running.discard(self)
         task, self.task = self.task, None
         if task is not None:
             task.cancel()
@@ -108,3 +113,10 @@ class Subscription:
         except Exception:
             # one bad message (or listener) must not stop the others
             log.exception("%s: handler for %s failed", self.name, name)
+
+
+async def stop_all(stores: Stores) -> None:
+    """Stop every running subscription that reads ``stores`` (at an api's
+    shutdown, before the stores close)."""
+    for subscription in [s for s in _running if s.stores is stores]:
+        await subscription.stop()

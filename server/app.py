@@ -12,7 +12,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from core import gc_clock, heap_trim
+from core import gc_clock, heap_trim, subscription
 from core.settings import Settings, load_settings
 from core.stores import open_stores
 from feed.live import runtime as feed_runtime
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await feed_runtime.stop(app)
         stores = getattr(app.state, "stores", None)
         if stores is not None:
+            await subscription.stop_all(stores)  # the notifications' and token revocations' readers, before their connections close
             await stores.close()
 
     prometheus = PrometheusConfig(app_name="fabula", prefix="fabula", group_path=True, exclude=["/metrics"])
