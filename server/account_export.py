@@ -56,8 +56,6 @@ def _enc(value: object) -> object:
         return value.isoformat()
     if isinstance(value, bytes):
         return None  # binary fields (vectors) are not data about the user
-    if isinstance(value, bool):
-        return bool(value)
     if isinstance(value, int):  # bson.Int64: any integer of 2**31 or more (a seed)
         return int(value)
     if isinstance(value, float):

@@ -4,9 +4,10 @@ The OpenAI SDK reads ``error.message``, ``error.type``, ``error.param`` and
 ``error.code`` from an error body and picks its exception class from the
 status (400 ``BadRequestError``, 404 ``NotFoundError``, 422
 ``UnprocessableEntityError`` …). The service's own body is ``{"error":
-{"code", "message", "details"}}`` (``server.errors``); routes given
-``OPENAI_ERROR_HANDLERS`` answer the same body with ``type`` and ``param``
-added, so both kinds of client read it."""
+{"code", "message", "details"}}`` (``server.errors``). Under ``/v1/videos`` the app's handlers
+(``APP_ERROR_HANDLERS``) answer the same body with ``type`` and ``param``
+added, so both kinds of client read it: the routes' own errors, the
+authentication's and the router's 404 and 405 alike."""
 
 from __future__ import annotations
 
@@ -66,16 +67,6 @@ def openai_shaped(response: Response) -> Response:
     return response
 
 
-def _wrap(handler):
-    def handle(request: Request, exc: Exception) -> Response:
-        return openai_shaped(handler(request, exc))
-
-    return handle
-
-
-OPENAI_ERROR_HANDLERS = {kind: _wrap(handler) for kind, handler in EXCEPTION_HANDLERS.items()}
-
-
 def is_videos_path(path: str) -> bool:
     """Whether ``path`` is under the Videos API (``/v1/videos`` and below)."""
     return path == "/v1/videos" or path.startswith("/v1/videos/")
@@ -89,6 +80,7 @@ def _wrap_by_path(handler):
     return handle
 
 
-# the app's own handlers: the router's answers (404 for a path no route matches, 405 for a
-# method a route does not take) come from here, and under /v1/videos they are OpenAI-shaped too
+# the app's own handlers: every error answer comes from here (the routers' 404 for a path no
+# route matches and 405 for a method a route does not take included); under /v1/videos it is
+# OpenAI-shaped
 APP_ERROR_HANDLERS = {kind: _wrap_by_path(handler) for kind, handler in EXCEPTION_HANDLERS.items()}

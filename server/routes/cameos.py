@@ -73,7 +73,6 @@ from server.cameo_views import (
     visible_cameo,
 )
 from server.media import guarded, media_store
-from server.openai_errors import OPENAI_ERROR_HANDLERS
 from server.openapi import errors
 from server.streamed_form import streamed_form
 
@@ -195,7 +194,6 @@ async def create_cameo(request: Request, stores: Stores, settings: Settings, use
     responses=errors(401, 409, 410, 413, 415, 422, 503),
     tags=["videos", "cameos"],
     request_max_body_size=None,
-    exception_handlers=OPENAI_ERROR_HANDLERS,
 )
 async def create_character(request: Request, stores: Stores, settings: Settings, user: User) -> CharacterObject:
     """A character from a video (the OpenAI SDK's ``create_character``). A video
@@ -224,7 +222,6 @@ async def create_character(request: Request, stores: Stores, settings: Settings,
     dependencies=AUTH,
     responses=errors(401, 404),
     tags=["videos", "cameos"],
-    exception_handlers=OPENAI_ERROR_HANDLERS,
 )
 async def get_character(character_id: str, stores: Stores, user: User) -> CharacterObject:
     """A character (the OpenAI SDK's ``get_character``): any cameo I can see."""

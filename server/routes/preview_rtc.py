@@ -13,7 +13,6 @@ from core.settings import Settings
 from core.stores import Stores
 from server.auth import AUTH
 from server.media import media_store
-from server.openai_errors import OPENAI_ERROR_HANDLERS
 from server.openapi import errors
 from server.rtc import peers
 
@@ -24,7 +23,6 @@ from server.rtc import peers
     status_code=200,
     responses=errors(401, 404, 409, 429, 503),
     tags=["videos"],
-    exception_handlers=OPENAI_ERROR_HANDLERS,
 )
 async def preview_rtc(video_id: str, data: peers.Offer, stores: Stores, settings: Settings, user: User) -> peers.Answer:
     """Watch one of my videos live over WebRTC: send an SDP offer that

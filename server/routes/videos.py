@@ -36,7 +36,6 @@ from policy.quota import QuotaLimits, decide_enqueue
 from server import cameo_use
 from server.auth import AUTH
 from server.body import decode_json_or_form
-from server.openai_errors import OPENAI_ERROR_HANDLERS
 from server.openapi import body_operation, errors
 from server.media import (
     ensure_spritesheet,
@@ -236,7 +235,6 @@ async def owned_job(stores: Stores, video_id: str, user: User) -> jobs.Job:
     responses=errors(401, 403, 415, 422, 429, 503),
     status_code=200,
     tags=["videos"],
-    exception_handlers=OPENAI_ERROR_HANDLERS,
     request_max_body_size=None,  # decode_json_or_form applies max_body_bytes, or that plus max_upload_bytes for forms
 )
 async def create_video(request: Request, stores: Stores, settings: Settings, user: User) -> Response[VideoObject]:
@@ -286,13 +284,13 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
     return Response(video_object(job), headers=poll_headers(job))
 
 
-@get("/v1/videos/{video_id:str}", dependencies=AUTH, responses=errors(401, 404), tags=["videos"], exception_handlers=OPENAI_ERROR_HANDLERS)
+@get("/v1/videos/{video_id:str}", dependencies=AUTH, responses=errors(401, 404), tags=["videos"])
 async def retrieve_video(video_id: str, stores: Stores, user: User) -> Response[VideoObject]:
     job = await owned_job(stores, video_id, user)
     return Response(video_object(job), headers=poll_headers(job))
 
 
-@get("/v1/videos", dependencies=AUTH, responses=errors(401), tags=["videos"], exception_handlers=OPENAI_ERROR_HANDLERS)
+@get("/v1/videos", dependencies=AUTH, responses=errors(401), tags=["videos"])
 async def list_videos(
     stores: Stores,
     user: User,
@@ -315,7 +313,6 @@ async def list_videos(
     dependencies=AUTH,
     responses=errors(401, 404, 409, 416, 503),
     tags=["videos"],
-    exception_handlers=OPENAI_ERROR_HANDLERS,
 )
 async def video_content(
     request: Request,
@@ -346,7 +343,6 @@ async def video_content(
     dependencies=AUTH,
     responses=errors(401, 404),
     tags=["videos"],
-    exception_handlers=OPENAI_ERROR_HANDLERS,
 )
 async def video_preview(video_id: str, stores: Stores, user: User) -> Response:
     """The latest live preview of a running video (JPEG), with its denoising
@@ -375,7 +371,6 @@ async def video_preview(video_id: str, stores: Stores, user: User) -> Response:
     responses=errors(401, 404, 503),
     status_code=200,
     tags=["videos"],
-    exception_handlers=OPENAI_ERROR_HANDLERS,
 )
 async def delete_video(video_id: str, stores: Stores, settings: Settings, user: User) -> DeletedVideo:
     """Delete a video: a queued or running one is cancelled first; its post,
@@ -396,7 +391,6 @@ async def delete_video(video_id: str, stores: Stores, settings: Settings, user: 
     responses=errors(401, 403, 404, 409, 415, 422, 429, 503),
     status_code=200,
     tags=["videos"],
-    exception_handlers=OPENAI_ERROR_HANDLERS,
     operation_class=RemixVideoOperation,
 )
 async def remix_video(request: Request, video_id: str, stores: Stores, settings: Settings, user: User) -> Response[VideoObject]:
@@ -441,7 +435,6 @@ async def remix_video(request: Request, video_id: str, stores: Stores, settings:
     responses=errors(401, 403, 404, 409, 415, 422, 429, 503),
     status_code=200,
     tags=["videos"],
-    exception_handlers=OPENAI_ERROR_HANDLERS,
     request_max_body_size=None,  # decode_json_or_form applies max_body_bytes, or that plus max_upload_bytes for forms
 )
 async def extend_video(request: Request, stores: Stores, settings: Settings, user: User) -> Response[VideoObject]:
@@ -515,7 +508,6 @@ def _png_size(png: bytes) -> tuple[int, int]:
     responses=errors(401),
     status_code=200,
     tags=["videos"],
-    exception_handlers=OPENAI_ERROR_HANDLERS,
     operation_class=EditVideoOperation,
 )
 async def edit_video(user: User) -> VideoObject:
@@ -536,7 +528,6 @@ async def edit_video(user: User) -> VideoObject:
     responses=errors(401, 404, 409),
     status_code=200,
     tags=["videos"],
-    exception_handlers=OPENAI_ERROR_HANDLERS,
 )
 async def cancel_video(video_id: str, stores: Stores, user: User) -> VideoObject:
     """Stop a queued or running video: it fails with error code ``cancelled``;
