@@ -445,6 +445,16 @@ def _sized(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     return cv2.resize(frame, tuple(size), interpolation=cv2.INTER_AREA)
 
 
+def quiet_room(seconds: float, sample_rate: int = 16000, *, seed: int = 3) -> np.ndarray:
+    """A quiet room's steady hiss and nothing said: a sound the speech check refuses for any
+    challenge at its first step (no speech), for tests of a face that does not say the digits.
+    (``tone_speech`` will not do there: its steady buzz is heard as "four" and "oh", so the
+    check takes it for a challenge such as 40450.)"""
+    from tests.cameos.speech_clips import room_noise
+
+    return (0.01 * room_noise(int(seconds * sample_rate), np.random.default_rng(seed))).astype(np.float32)
+
+
 def tone_speech(seconds: float, sample_rate: int = 16000, *, syllables: int = 5, start_s: float = 1.0) -> np.ndarray:
     """A voice-like buzz in ``syllables`` bursts (for face tests that do not check the digits)."""
     n = int(seconds * sample_rate)

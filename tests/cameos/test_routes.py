@@ -17,7 +17,7 @@ import pytest
 from cameos import appearances, resolve, store
 from core.media_store import open_media_store
 from gen import jobs
-from tests.cameos.capture import make_capture, tone_speech
+from tests.cameos.capture import make_capture, quiet_room, tone_speech
 from tests.cameos.helpers import JPEG, WAV, erase_recorded_faces, face
 from tests.conftest import signup
 from tests.server.test_videos_routes import assert_error  # the Videos API paths carry OpenAI's type and param too
@@ -74,11 +74,11 @@ async def challenge(http, user: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def recordings(tmp_path_factory) -> dict[str, bytes]:
-    """Recordings made once: a live face saying a buzz instead of digits, and a cat."""
+    """Recordings made once: a live face that turns and says nothing (a quiet room), and a cat
+    to a buzz."""
     folder = tmp_path_factory.mktemp("recordings")
     out = {}
-    audio = tone_speech(6.0)
-    for name, variant in (("buzz_face", "live"), ("cat", "no_face")):
+    for name, variant, audio in (("quiet_face", "live", quiet_room(6.0)), ("cat", "no_face", tone_speech(6.0))):
         path = str(folder / f"{name}.mp4")
         make_capture(path, moves=["left", "right"], audio=audio, sample_rate=16000, variant=variant, size=(320, 240))
         out[name] = open(path, "rb").read()
@@ -175,24 +175,24 @@ async def test_over_50_mb_is_413_before_it_is_read(http, settings):
 
 async def test_an_expired_or_unknown_challenge_is_410(http, recordings):
     me = await signup(http)
-    r = await upload(http, me, "/v1/cameos", {"challenge_id": "chal_" + "0" * 26}, recordings["buzz_face"])
+    r = await upload(http, me, "/v1/cameos", {"challenge_id": "chal_" + "0" * 26}, recordings["quiet_face"])
     assert_error(r, 410, "challenge_expired")
     other = await signup(http)
     theirs = await challenge(http, other)  # another user's challenge is not mine to use
-    assert_error(await upload(http, me, "/v1/cameos", {"challenge_id": theirs["id"]}, recordings["buzz_face"]), 410, "challenge_expired")
+    assert_error(await upload(http, me, "/v1/cameos", {"challenge_id": theirs["id"]}, recordings["quiet_face"]), 410, "challenge_expired")
 
 
 async def test_liveness_failure_says_what_was_seen_and_uses_the_challenge(http, recordings):
     me = await signup(http)
     ch = await challenge(http, me)
-    r = await upload(http, me, "/v1/cameos", {"challenge_id": ch["id"], "name": "Me"}, recordings["buzz_face"])
+    r = await upload(http, me, "/v1/cameos", {"challenge_id": ch["id"], "name": "Me"}, recordings["quiet_face"])
     err = assert_error(r, 422, "liveness_failed")
     details = err["details"]
     assert "digits" in details["failures"] and details["digits_expected"] == ch["digits"]
     assert details["moves_expected"] == ch["moves"] and {"faces_min", "faces_max", "moves_seen", "digits_heard"} <= set(details)
     assert "embedding" not in details
     # used once: the same challenge again is gone
-    r = await upload(http, me, "/v1/cameos", {"challenge_id": ch["id"]}, recordings["buzz_face"])
+    r = await upload(http, me, "/v1/cameos", {"challenge_id": ch["id"]}, recordings["quiet_face"])
     assert_error(r, 410, "challenge_used")
     assert (await http.get("/v1/me/cameos", headers=me["headers"])).json()["data"] == []
 
@@ -201,7 +201,7 @@ async def test_a_second_cameo_of_ones_own_face_is_409(http, stores, media, recor
     me = await signup(http)
     await make_cameo(stores, media, me)
     ch = await challenge(http, me)
-    r = await upload(http, me, "/v1/cameos", {"challenge_id": ch["id"]}, recordings["buzz_face"])
+    r = await upload(http, me, "/v1/cameos", {"challenge_id": ch["id"]}, recordings["quiet_face"])
     assert_error(r, 409, "cameo_exists")
 
 
@@ -231,11 +231,11 @@ async def test_a_character_without_a_face(http, settings, recordings):
 
 async def test_a_character_with_a_human_face_needs_liveness(http, recordings):
     me = await signup(http)
-    r = await upload(http, me, "/v1/videos/characters", {"name": "Pilot"}, recordings["buzz_face"])
+    r = await upload(http, me, "/v1/videos/characters", {"name": "Pilot"}, recordings["quiet_face"])
     assert_error(r, 422, "liveness_required")
     ch = await challenge(http, me)
-    r = await upload(http, me, "/v1/videos/characters", {"name": "Pilot", "challenge_id": ch["id"]}, recordings["buzz_face"])
-    assert_error(r, 422, "liveness_failed")  # the buzz says no digits
+    r = await upload(http, me, "/v1/videos/characters", {"name": "Pilot", "challenge_id": ch["id"]}, recordings["quiet_face"])
+    assert_error(r, 422, "liveness_failed")  # nothing is said
     assert (await http.get("/v1/me/cameos", headers=me["headers"])).json()["data"] == []
 
 
@@ -252,12 +252,12 @@ async def test_the_openai_sdk_creates_and_gets_a_character(api, http, recordings
         with pytest.raises(openai.NotFoundError):
             await client.videos.get_character(MISSING)
         with pytest.raises(openai.UnprocessableEntityError) as exc:
-            await client.videos.create_character(name="Face", video=("face.mp4", recordings["buzz_face"], "video/mp4"))
+            await client.videos.create_character(name="Face", video=("face.mp4", recordings["quiet_face"], "video/mp4"))
         assert exc.value.code == "liveness_required"
         ch = await challenge(http, me)
         with pytest.raises(openai.UnprocessableEntityError) as exc:  # the challenge travels as an extra form field
             await client.videos.create_character(
-                name="Face", video=("face.mp4", recordings["buzz_face"], "video/mp4"), extra_body={"challenge_id": ch["id"]}
+                name="Face", video=("face.mp4", recordings["quiet_face"], "video/mp4"), extra_body={"challenge_id": ch["id"]}
             )
         assert exc.value.code == "liveness_failed"
     finally:
@@ -497,7 +497,7 @@ async def test_another_users_ids_on_every_route(http, stores, media, recordings)
     # the requester cannot answer their own request either
     assert_error(await http.post(f"/v1/cameos/{cid}/grants/{fan_id}/approve", headers=fan["headers"]), 403, "not_cameo_owner")
     # the owner's challenge is not the intruder's
-    r = await upload(http, intruder, "/v1/cameos", {"challenge_id": owner_challenge["id"]}, recordings["buzz_face"])
+    r = await upload(http, intruder, "/v1/cameos", {"challenge_id": owner_challenge["id"]}, recordings["quiet_face"])
     assert_error(r, 410, "challenge_expired")
     # what others may read shows nothing private
     seen = (await http.get(f"/v1/cameos/{cid}", headers=h)).json()

@@ -15,7 +15,7 @@ from PIL import Image
 from clients.fabula_client import FabulaAPIError, FabulaClient, PreviewFrame
 from clients.sdk import FabulaClient as LegacyName
 from gen import jobs, previews
-from tests.cameos.capture import make_capture, tone_speech
+from tests.cameos.capture import make_capture, quiet_room, tone_speech
 
 PASSWORD = "correct horse battery"
 WAIT = 240.0
@@ -34,8 +34,8 @@ def cat_recording(tmp_path_factory) -> bytes:
 
 @pytest.fixture(scope="module")
 def face_recording(tmp_path_factory) -> bytes:
-    path = tmp_path_factory.mktemp("sdk") / "face.mp4"
-    make_capture(str(path), moves=["left", "right"], audio=tone_speech(6.0), sample_rate=16000, variant="live", size=(320, 240))
+    path = tmp_path_factory.mktemp("sdk") / "face.mp4"  # a face that turns and says nothing
+    make_capture(str(path), moves=["left", "right"], audio=quiet_room(6.0), sample_rate=16000, variant="live", size=(320, 240))
     return path.read_bytes()
 
 
