@@ -19,7 +19,10 @@ def for_you(rt: FeedRuntime, state: SessionState, viewer: Viewer, *, follow_grap
     """A for-you source for ``state``, not started yet (``open_for_you``, or
     ``ForYou.started`` with what the caller read itself)."""
     graphs = rt.viewers if follow_graph else None
-    return ForYou(rt.stores, rt.pool, state, viewer, graphs, shared=rt.shortlists, seen_memory=rt.seen_memory, catalogue=rt.catalogue)
+    return ForYou(
+        rt.stores, rt.pool, state, viewer, graphs,
+        shared=rt.shortlists, seen_memory=rt.seen_memory, catalogue=rt.catalogue, rebuild_slots=rt.rebuild_slots,
+    )
 
 
 async def open_for_you(

@@ -14,8 +14,9 @@ The parts:
 * ``authors``: authors' public profiles (``feed.live.author_cache``), whose
   pool authors are read ahead after each refresh (``warm_authors``);
 * ``views``: view counters batched per process (``feed.social.view_batches``);
-* ``shortlists`` and ``seen_memory``: what the for-you sessions of the
-  process share (``feed.serving.for_you.Shared``, ``feed.serving.seen_memory``).
+* ``shortlists``, ``seen_memory`` and ``rebuild_slots``: what the for-you
+  sessions of the process share (``feed.serving.for_you.Shared``,
+  ``feed.serving.seen_memory``, ``feed.serving.rebuild_slots``).
 
 The subscription (``core.subscription``) carries the live counters, post
 edits and deletes (``feed.social.post_changes``, applied to the pool) and
@@ -46,6 +47,7 @@ from feed.live.counts_hub import CountsHub
 from feed.live.viewer_cache import ViewerCache
 from feed.ranking.pool import PostPool
 from feed.serving.for_you import Shared
+from feed.serving.rebuild_slots import RebuildSlots
 from feed.serving.seen_memory import SeenMemory
 from feed.social import post_changes
 from feed.social.view_batches import ViewBatches
@@ -80,6 +82,7 @@ class FeedRuntime:
         self.views = ViewBatches(stores)
         self.shortlists: dict[str, Shared] = {}  # each user's last shareable shortlist (feed.serving.for_you.Shared)
         self.seen_memory = SeenMemory()  # posts seen checks found seen, per user (feed.serving.seen_memory)
+        self.rebuild_slots = RebuildSlots()  # deferred shortlist rebuilds at once (feed.serving.rebuild_slots)
         self.freeze_heap = True
         self._stale = False  # messages may have been missed: re-read the pool soon
         self.loop = asyncio.get_running_loop()

@@ -34,7 +34,9 @@ the shortlist with the current taste in between, so a rebuild brings in
 candidates, not the taste itself.) With ``defer_rebuilds`` (the swipe
 stream), a rebuild that drift or age calls for while the shortlist still
 has enough to serve waits for ``refresh``, which the caller runs off the path
-to the next item; one it runs low on, or a mute, still comes at once.
+to the next item (or at a later event, while the process's rebuild slots are
+taken: ``feed.serving.rebuild_slots``); one it runs low on, or a mute, still
+comes at once.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ from feed.ranking.features import (
 from feed.ranking.pool import PostPool, unix
 from feed.ranking.scoring import WEIGHTS, Weights, scores
 from feed.serving import seen, sessions
+from feed.serving.rebuild_slots import RebuildSlots
 from feed.serving.seen_memory import SeenMemory
 from feed.serving.sessions import SessionState
 from feed.social import posts as feed_posts
@@ -75,7 +78,7 @@ from feed.viewer import Viewer, ViewerGraphs
 
 SHORTLIST = 120
 BUILDS = Counter("fabula_feed_shortlist_builds", "for-you shortlist builds, by why (later: left for the session's refresh)", ["reason"])
-_BUILDS = {r: BUILDS.labels(r) for r in ("first", "taste muted", "used up", "drift", "age", "drift, later", "age, later")}
+_BUILDS = {r: BUILDS.labels(r) for r in ("first", "taste muted", "used up", "drift", "age", "drift, later", "age, later", "later, slots busy")}
 REBUILD_AFTER_S = 30.0
 DRIFT = 0.8
 TOPIC_MUTE = 0.85  # posts this close to a not-interested post are left out for the session
@@ -148,6 +151,7 @@ class ForYou:
         shared: dict[str, Shared] | None = None,
         seen_memory: SeenMemory | None = None,
         catalogue=None,
+        rebuild_slots: RebuildSlots | None = None,
     ):
         self.stores = stores
         self.pool = pool
@@ -161,6 +165,7 @@ class ForYou:
         self.shared = shared
         self.seen_memory = seen_memory  # what this process knows the user has seen (left out before the seen check)
         self.catalogue = catalogue  # the catalogue index beyond the pool (``feed.live.catalogue.CatalogueReader``; None: the pool alone)
+        self.rebuild_slots = rebuild_slots  # the process's cap on deferred rebuilds at once (``feed.serving.rebuild_slots``; None: no cap)
         self.interest = taste.from_bytes(state.interest)
         self.topics = _topics(state.topics, pool.dim)
         self.affinity: dict[str, float] = {}
@@ -395,8 +400,9 @@ class ForYou:
                 return sl, False
             cause = "age" if age > REBUILD_AFTER_S else "drift"  # why it is due
             if serves and self.defer_rebuilds and age <= 2 * REBUILD_AFTER_S:
-                self.rebuild_due = True
-                _BUILDS[f"{cause}, later"].inc()
+                if not self.rebuild_due:  # (counted once, however many picks find it still due)
+                    self.rebuild_due = True
+                    _BUILDS[f"{cause}, later"].inc()
                 return sl, False
             reason = cause if serves else "taste muted" if sl.muted_version != self.muted_version else "used up"
         else:
@@ -408,11 +414,21 @@ class ForYou:
         return self._shortlist, True
 
     async def refresh(self) -> None:
-        """The rebuild a pick found due and left for later (``defer_rebuilds``), if any."""
+        """The rebuild a pick found due and left for later (``defer_rebuilds``), if any.
+        When the process's rebuild slots are all taken it stays due, for the
+        session's next event (``feed.serving.rebuild_slots``)."""
         if not self.rebuild_due:
             return
+        slots = self.rebuild_slots
+        if slots is not None and not slots.take():
+            _BUILDS["later, slots busy"].inc()
+            return
         self.rebuild_due = False
-        built = await self._build(self.clock(), unit(self.interest))
+        try:
+            built = await self._build(self.clock(), unit(self.interest))
+        finally:
+            if slots is not None:
+                slots.give()
         if built is not None:  # (none: nothing to rank now; the shortlist held serves on)
             self._shortlist = built
             self._share(built)

@@ -8,16 +8,19 @@ posts made here): the runtime, sessions and streams are the api's own."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
 from feed.live.runtime import FeedRuntime
 from feed.ranking import interest as taste
 from feed.ranking.features import unit
 from feed.serving import seen, sessions
-from feed.serving.for_you import REBUILD_MIN_S, REUSE_S, ForYou, load_session
+from feed.serving.for_you import REBUILD_MIN_S, REUSE_S, ForYou, Shortlist, load_session
+from feed.serving.rebuild_slots import RebuildSlots
 from feed.serving.stream import FeedStream
 from feed.social import views
 from tests.feed.test_ranking import make_authors, make_user, new_world, seed_posts
@@ -45,7 +48,9 @@ async def runtime_and_viewer(stores):
 async def open_session(rt: FeedRuntime, user_id: str, *, clock=None) -> tuple[ForYou, FeedStream]:
     state = await sessions.create(rt.stores, user_id=user_id, kind="for_you", window=10)
     extra = {"clock": clock} if clock else {}
-    source = ForYou(rt.stores, rt.pool, state, await rt.viewers.viewer(user_id), rt.viewers, shared=rt.shortlists, **extra)
+    source = ForYou(
+        rt.stores, rt.pool, state, await rt.viewers.viewer(user_id), rt.viewers, shared=rt.shortlists, rebuild_slots=rt.rebuild_slots, **extra
+    )
     await source.prepare()
     return source, FeedStream(rt.stores, state, source)
 
@@ -209,6 +214,103 @@ async def test_a_rebuild_the_taste_calls_for_waits_for_refresh_when_deferred(wor
             await stream.event(pid, "impression")
             served += [s.post.id for s in await stream.top_up()]
         assert len(served) == 20 and len(set(served)) == 20
+
+
+def test_rebuild_slots_hand_out_at_most_their_number():
+    slots = RebuildSlots(2)
+    assert slots.take() and slots.take()
+    assert not slots.take() and slots.running == 2
+    slots.give()
+    assert slots.take() and not slots.take()
+    with pytest.raises(ValueError):
+        RebuildSlots(0)
+
+
+def builds(reason: str) -> float:
+    return REGISTRY.get_sample_value("fabula_feed_shortlist_builds_total", {"reason": reason}) or 0.0
+
+
+async def drifted_sessions(rt: FeedRuntime, users: list[str], now: list[float]) -> list[tuple[ForYou, FeedStream, Shortlist, str]]:
+    """A deferred-rebuild session per user, served a page, whose taste then
+    turned away from its shortlist: each pick after this finds a rebuild due."""
+    opened = []
+    for user in users:
+        source, stream = await open_session(rt, user, clock=lambda: now[0])
+        source.defer_rebuilds = True
+        served = [s.post.id for s in await stream.top_up()]
+        opened.append((source, stream, source._shortlist, served[0]))
+    now[0] += REBUILD_MIN_S + 1
+    for source, stream, built, first in opened:
+        embeddings = rt.pool.table.embeddings
+        start = unit(source.interest)
+        source.interest = (embeddings[0] if start is None else embeddings[int(np.argmin(embeddings @ start))]).copy()
+        await stream.event(first, "impression")
+        assert await stream.top_up()
+        assert source.rebuild_due and source._shortlist is built  # due, and left for refresh
+    return opened
+
+
+async def test_deferred_rebuilds_run_no_more_at_once_than_the_processs_slots(world):
+    """Sessions that all find a rebuild due at once (a wave of reconnects) do
+    not all rebuild at once: while one slot's rebuild is in flight, the other
+    sessions' refreshes leave theirs due, keep serving from the shortlist they
+    hold, and rebuild at a later refresh once the slot is free."""
+    authors = await make_authors(world.stores, 40)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 5)])
+    now = [1_000_000_000.0]
+    async with runtime_and_viewer(world.stores) as (rt, first_user):
+        rt.rebuild_slots = RebuildSlots(1)
+        users = [first_user] + [(await make_user(world.stores))["user"]["id"] for _ in range(2)]
+        opened = await drifted_sessions(rt, users, now)
+        assert all(source.rebuild_slots is rt.rebuild_slots for source, *_ in opened)
+        (first, _, first_built, _), *others = opened
+
+        release = asyncio.Event()
+        build = first._build
+
+        async def slow_build(*args):  # a rebuild still in flight (the catalogue search, the seen check)
+            await release.wait()
+            return await build(*args)
+
+        first._build = slow_build
+        in_flight = asyncio.create_task(first.refresh())
+        await asyncio.sleep(0)
+        assert rt.rebuild_slots.running == 1
+        busy_before = builds("later, slots busy")
+        for source, stream, built, _ in others:
+            await source.refresh()
+            assert source.rebuild_due and source._shortlist is built  # left for later
+            assert await stream.top_up() == [] and source._shortlist is built  # (the window is full; nothing rebuilt on the way)
+        assert builds("later, slots busy") == busy_before + 2
+
+        release.set()
+        await in_flight
+        assert first._shortlist is not first_built and not first.rebuild_due and rt.rebuild_slots.running == 0
+        for source, _, built, _ in others:  # the slot is free: the next refresh rebuilds
+            await source.refresh()
+            assert source._shortlist is not built and not source.rebuild_due
+        assert rt.rebuild_slots.running == 0
+
+
+async def test_a_failed_deferred_rebuild_gives_its_slot_back(world, monkeypatch):
+    authors = await make_authors(world.stores, 40)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 5)])
+    now = [1_000_000_000.0]
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        rt.rebuild_slots = RebuildSlots(1)
+        [(source, _, built, _)] = await drifted_sessions(rt, [viewer], now)
+
+        async def broken(*_):
+            raise ConnectionError("the store went away")
+
+        monkeypatch.setattr(source, "_build", broken)
+        with pytest.raises(ConnectionError):
+            await source.refresh()
+        assert rt.rebuild_slots.running == 0 and source._shortlist is built
+        monkeypatch.undo()
+        source.rebuild_due = True
+        await source.refresh()
+        assert source._shortlist is not built
 
 
 async def serve_rounds(source: ForYou, rounds: int, *, rebuild: bool = False) -> list[str]:
