@@ -57,7 +57,8 @@ swipers and wrk. Usage (from the repository root):
         [--rounds 2] [--scroll-pages 1,5] [--round-trips 0,2,6] [--api-workers 1]
         [--builders 1] [--builder-nice 19] [--mongo-ops] [--lag --keep-log api.log]
 
-``--lag`` makes the api log its event-loop lag and GC pauses every 5 s
+``--lag`` makes the api log its event-loop lag and GC pauses every 5 s,
+and each full collection's length with the objects it walked and freed
 (``FABULA_BENCH_LAG=types`` adds the most common GC-tracked object types,
 ``FABULA_BENCH_LAG=steps`` the event-loop steps that ran over 5 ms, by where they started and stopped,
 on asyncio's own loop instead of uvloop);
@@ -298,6 +299,21 @@ async def _watch_lag(app) -> None:
     pauses: list[tuple[int, float]] = []
     _track_gc_pauses(pauses)
     slow = _time_steps() if os.environ.get("FABULA_BENCH_LAG") == "steps" else None
+    full: list[float] = []
+
+    def on_full(phase: str, info: dict) -> None:
+        """Each full collection: how long, how many objects it walked, how many it freed."""
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            full[:] = [time.perf_counter(), len(gc.get_objects())]  # counted before the clock starts
+            full[0] = time.perf_counter()
+        elif full:
+            log.warning("full collection %.1f ms: %d objects walked, %d freed, %d frozen",
+                        1000 * (time.perf_counter() - full[0]), full[1], info["collected"], gc.get_freeze_count())
+            full.clear()
+
+    gc.callbacks.append(on_full)
 
     async def watch() -> None:
         last = time.perf_counter()
