@@ -408,6 +408,7 @@ class ForYou:
         else:
             reason = "first"
         _BUILDS[reason].inc()
+        self.rebuild_due = False  # (one left for refresh is this one)
         self._shortlist = await self._build(now, direction)
         if self._shortlist is not None:
             self._share(self._shortlist)

@@ -19,7 +19,7 @@ from feed.live.runtime import FeedRuntime
 from feed.ranking import interest as taste
 from feed.ranking.features import unit
 from feed.serving import seen, sessions
-from feed.serving.for_you import REBUILD_MIN_S, REUSE_S, ForYou, Shortlist, load_session
+from feed.serving.for_you import REBUILD_AFTER_S, REBUILD_MIN_S, REUSE_S, ForYou, Shortlist, load_session
 from feed.serving.rebuild_slots import RebuildSlots
 from feed.serving.stream import FeedStream
 from feed.social import views
@@ -290,6 +290,29 @@ async def test_deferred_rebuilds_run_no_more_at_once_than_the_processs_slots(wor
             await source.refresh()
             assert source._shortlist is not built and not source.rebuild_due
         assert rt.rebuild_slots.running == 0
+
+
+async def test_a_rebuild_left_waiting_too_long_comes_on_the_pick_and_is_not_made_twice(world):
+    """A session whose deferred rebuild keeps finding the slots taken is not
+    served from an old shortlist for ever: past twice ``REBUILD_AFTER_S`` the
+    pick rebuilds it, and the refresh after that has nothing left to do."""
+    authors = await make_authors(world.stores, 40)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 5)])
+    now = [1_000_000_000.0]
+    async with runtime_and_viewer(world.stores) as (rt, viewer):
+        rt.rebuild_slots = RebuildSlots(1)
+        [(source, stream, built, _)] = await drifted_sessions(rt, [viewer], now)
+        assert rt.rebuild_slots.take()  # another session's rebuild holds the one slot throughout
+        await source.refresh()
+        assert source.rebuild_due and source._shortlist is built
+
+        now[0] += 2 * REBUILD_AFTER_S + 1
+        await stream.event(stream.state.served[1], "impression")
+        assert await stream.top_up()
+        rebuilt = source._shortlist
+        assert rebuilt is not built and not source.rebuild_due  # on the pick, without a slot
+        await source.refresh()
+        assert source._shortlist is rebuilt  # nothing rebuilt twice
 
 
 async def test_a_failed_deferred_rebuild_gives_its_slot_back(world, monkeypatch):
