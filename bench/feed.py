@@ -306,8 +306,8 @@ async def _watch_lag(app) -> None:
         if info["generation"] != 2:
             return
         if phase == "start":
-            full[:] = [time.perf_counter(), len(gc.get_objects())]  # counted before the clock starts
-            full[0] = time.perf_counter()
+            walked = len(gc.get_objects())  # counted before the clock starts
+            full[:] = [time.perf_counter(), walked]
         elif full:
             log.warning("full collection %.1f ms: %d objects walked, %d freed, %d frozen",
                         1000 * (time.perf_counter() - full[0]), full[1], info["collected"], gc.get_freeze_count())

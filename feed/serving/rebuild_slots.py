@@ -7,9 +7,9 @@ come in waves: after a restart or a network blip every client reconnects
 within a few seconds, each session takes up its user's last shortlist
 (``feed.serving.for_you.Shared``), and a few swipes later all of them find a
 rebuild due in the same seconds. Each rebuild searches the catalogue index
-and reads the posts it names, so hundreds at once keep the event loop busy
-and every next item waits behind them (docs/PERFORMANCE.md, "The tail and
-the load").
+(on a worker thread at 1M posts) and reads the posts it names; hundreds at
+once crowd the threads and the cores, and next items waited behind them
+(docs/PERFORMANCE.md, "The tail and the load").
 
 ``RebuildSlots`` lets at most ``AT_ONCE`` of them run; a session that finds
 every slot taken keeps its rebuild due and tries again at its next event.

@@ -45,6 +45,12 @@ async def runtime_and_viewer(stores):
         await rt.stop()
 
 
+async def seed_clips(stores) -> None:
+    """Five clips by each of 40 authors: a shortlist's worth and more."""
+    authors = await make_authors(stores, 40)
+    await seed_posts(stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 5)])
+
+
 async def open_session(rt: FeedRuntime, user_id: str, *, clock=None) -> tuple[ForYou, FeedStream]:
     state = await sessions.create(rt.stores, user_id=user_id, kind="for_you", window=10)
     extra = {"clock": clock} if clock else {}
@@ -187,8 +193,7 @@ async def test_a_rebuild_the_taste_calls_for_waits_for_refresh_when_deferred(wor
     """With ``defer_rebuilds`` (the swipe stream) a shortlist the taste drifted
     from keeps serving the next pick and is rebuilt by ``refresh``, off the
     path to the next item; without, the pick itself rebuilds it."""
-    authors = await make_authors(world.stores, 40)
-    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 5)])
+    await seed_clips(world.stores)
     now = [1_000_000_000.0]
     async with runtime_and_viewer(world.stores) as (rt, viewer):
         source, stream = await open_session(rt, viewer, clock=lambda: now[0])
@@ -226,6 +231,19 @@ def test_rebuild_slots_hand_out_at_most_their_number():
         RebuildSlots(0)
 
 
+@contextlib.asynccontextmanager
+async def one_slot_and_drifted_sessions(world, users: int):
+    """A runtime with one rebuild slot over ``seed_clips``, and ``users``
+    sessions whose rebuilds are due (``drifted_sessions``); yields the
+    runtime, the sessions and the clock."""
+    await seed_clips(world.stores)
+    now = [1_000_000_000.0]
+    async with runtime_and_viewer(world.stores) as (rt, first_user):
+        rt.rebuild_slots = RebuildSlots(1)
+        ids = [first_user] + [(await make_user(world.stores))["user"]["id"] for _ in range(users - 1)]
+        yield rt, await drifted_sessions(rt, ids, now), now
+
+
 def builds(reason: str) -> float:
     return REGISTRY.get_sample_value("fabula_feed_shortlist_builds_total", {"reason": reason}) or 0.0
 
@@ -255,13 +273,7 @@ async def test_deferred_rebuilds_run_no_more_at_once_than_the_processs_slots(wor
     not all rebuild at once: while one slot's rebuild is in flight, the other
     sessions' refreshes leave theirs due, keep serving from the shortlist they
     hold, and rebuild at a later refresh once the slot is free."""
-    authors = await make_authors(world.stores, 40)
-    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 5)])
-    now = [1_000_000_000.0]
-    async with runtime_and_viewer(world.stores) as (rt, first_user):
-        rt.rebuild_slots = RebuildSlots(1)
-        users = [first_user] + [(await make_user(world.stores))["user"]["id"] for _ in range(2)]
-        opened = await drifted_sessions(rt, users, now)
+    async with one_slot_and_drifted_sessions(world, 3) as (rt, opened, _):
         assert all(source.rebuild_slots is rt.rebuild_slots for source, *_ in opened)
         (first, _, first_built, _), *others = opened
 
@@ -296,12 +308,7 @@ async def test_a_rebuild_left_waiting_too_long_comes_on_the_pick_and_is_not_made
     """A session whose deferred rebuild keeps finding the slots taken is not
     served from an old shortlist for ever: past twice ``REBUILD_AFTER_S`` the
     pick rebuilds it, and the refresh after that has nothing left to do."""
-    authors = await make_authors(world.stores, 40)
-    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 5)])
-    now = [1_000_000_000.0]
-    async with runtime_and_viewer(world.stores) as (rt, viewer):
-        rt.rebuild_slots = RebuildSlots(1)
-        [(source, stream, built, _)] = await drifted_sessions(rt, [viewer], now)
+    async with one_slot_and_drifted_sessions(world, 1) as (rt, [(source, stream, built, _)], now):
         assert rt.rebuild_slots.take()  # another session's rebuild holds the one slot throughout
         await source.refresh()
         assert source.rebuild_due and source._shortlist is built
@@ -316,12 +323,7 @@ async def test_a_rebuild_left_waiting_too_long_comes_on_the_pick_and_is_not_made
 
 
 async def test_a_failed_deferred_rebuild_gives_its_slot_back(world, monkeypatch):
-    authors = await make_authors(world.stores, 40)
-    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i} by {a[-4:]}"} for i, a in enumerate(authors * 5)])
-    now = [1_000_000_000.0]
-    async with runtime_and_viewer(world.stores) as (rt, viewer):
-        rt.rebuild_slots = RebuildSlots(1)
-        [(source, _, built, _)] = await drifted_sessions(rt, [viewer], now)
+    async with one_slot_and_drifted_sessions(world, 1) as (rt, [(source, _, built, _)], _):
 
         async def broken(*_):
             raise ConnectionError("the store went away")
