@@ -229,6 +229,28 @@ async def test_a_character_without_a_face(http, settings, recordings):
     assert_error(await upload(http, me, "/v1/videos/characters", {}, recordings["cat"]), 400)
 
 
+async def test_a_still_picture_is_not_a_video(http, stores):
+    """FFmpeg reads a PNG or a JPEG as a one-frame stream; neither a character
+    nor a cameo takes one as its video."""
+    import io
+
+    from PIL import Image
+
+    me = await signup(http)
+    ch = await challenge(http, me)
+    for fmt in ("PNG", "JPEG", "WEBP"):
+        out = io.BytesIO()
+        Image.new("RGB", (320, 240), (180, 120, 60)).save(out, format=fmt)
+        picture = out.getvalue()
+        err = assert_error(await upload(http, me, "/v1/videos/characters", {"name": f"Still {fmt}"}, picture), 422, "invalid_recording")
+        assert "no video track" in err["message"], err
+        err = assert_error(await upload(http, me, "/v1/cameos", {"challenge_id": ch["id"]}, picture), 422, "invalid_recording")
+        assert "no video track" in err["message"], err
+    assert (await http.get("/v1/me/cameos", headers=me["headers"])).json()["data"] == []
+    # refused on its header: the challenge is still there to answer
+    assert await stores.redis.exists(stores.key("cameo", "challenge", me["user"]["id"], ch["id"]))
+
+
 async def test_a_character_with_a_human_face_needs_liveness(http, recordings):
     me = await signup(http)
     r = await upload(http, me, "/v1/videos/characters", {"name": "Pilot"}, recordings["quiet_face"])
