@@ -598,6 +598,7 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
     pauses: list[tuple[int, float]] = []
     untrack = _track_gc_pauses(pauses)  # this process's: they would count as latency
     rss: list[tuple[float, float]] = []  # (seconds into the phase, api RSS MB), with memory_every
+    split: list[tuple[float, float]] = []  # beside each RSS sample: (anonymous, file-backed) MB of it
     kept: list[float] = []  # beside each RSS sample: the catalogue's rows kept (a bounded cache that fills during the phase)
     window_builds: list[dict[str, float]] = []
     counting = asyncio.create_task(builds_by_window(metrics_url, t0 + duration, window_s, window_builds)) if metrics_url else None
@@ -605,13 +606,13 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
         if memory_every > 0:
             end = t0 + duration
             while (left := end - time.perf_counter()) > 0:
-                rss.append((time.perf_counter() - t0, api_memory(pids["api"])["rss"]))
+                sample(pids["api"], t0, rss, split)
                 if metrics_url:
                     kept.append((await page_sources(metrics_url)).get("catalogue kept", 0.0))
                 if on_sample is not None:
                     await on_sample()
                 await asyncio.sleep(min(memory_every, left))
-            rss.append((time.perf_counter() - t0, api_memory(pids["api"])["rss"]))
+            sample(pids["api"], t0, rss, split)
             if metrics_url:
                 kept.append((await page_sources(metrics_url)).get("catalogue kept", 0.0))
         else:
@@ -638,7 +639,7 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
         "max_ms": lat[-1] * 1000 if lat else float("nan"), "events_per_s": stats.events / wall,
         "counts_msgs": stats.counts, "count_updates": stats.count_updates, "errors": stats.errors, "exhausted": stats.exhausted,
         "cpu": {k: 100 * (after[k] - before[k]) / wall for k in pids}, "gc_worst_ms": 1000 * max((p for _, p in pauses), default=0.0),
-        "mongo_per_s": ops, "rss": rss, "catalogue_kept": kept, "window_p99_ms": windows, "window_builds": window_builds,
+        "mongo_per_s": ops, "rss": rss, "rss_split": split, "catalogue_kept": kept, "window_p99_ms": windows, "window_builds": window_builds,
     }
 
 
@@ -998,6 +999,18 @@ def api_memory(pid: int) -> dict[str, float]:
     return {"rss": info.rss / 2**20, "pss": getattr(info, "pss", 0) / 2**20, "uss": info.uss / 2**20}
 
 
+def sample(pid: int, t0: float, rss: list[tuple[float, float]], split: list[tuple[float, float]]) -> None:
+    """Append the api's RSS (MB, at seconds since ``t0``) to ``rss`` and its
+    anonymous and file-backed parts to ``split``: a memory-mapped file's pages
+    (the catalogue index) count in RSS once touched, but they are the page
+    cache's, shared and reclaimable, not the heap's."""
+    import psutil
+
+    info = psutil.Process(pid).memory_info()
+    rss.append((time.perf_counter() - t0, info.rss / 2**20))
+    split.append(((info.rss - info.shared) / 2**20, info.shared / 2**20))
+
+
 async def index_ready(index_dir: Path, posts: int, builder: subprocess.Popen, timeout: float) -> float | None:
     """Wait until the builder has written a catalogue index holding every post; seconds waited (None: not in time)."""
     started = time.perf_counter()
@@ -1178,6 +1191,11 @@ async def run_one(args, posts: int) -> dict:
                     first, last = result["rss"][0][1], result["rss"][-1][1]
                     print(f"    api RSS during the phase (MB): " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in result["rss"])
                           + f"; last / first {last / first:.3f}, peak / first {max(m for _, m in result['rss']) / first:.3f}", flush=True)
+                if result["rss_split"]:
+                    (anon0, file0), (anon1, file1) = result["rss_split"][0], result["rss_split"][-1]
+                    print("    of it anonymous / file-backed (MB): " + ", ".join(
+                        f"{t:.0f}s {a:.0f} / {f:.0f}" for (t, _), (a, f) in zip(result["rss"], result["rss_split"]))
+                          + f"; anonymous last / first {anon1 / anon0:.3f}, file-backed +{file1 - file0:.0f} MB", flush=True)
                 if result["catalogue_kept"]:
                     print("    catalogue rows kept at the same moments: "
                           + ", ".join(f"{t:.0f}s {k:.0f}" for (t, _), k in zip(result["rss"], result["catalogue_kept"])), flush=True)
