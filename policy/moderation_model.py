@@ -112,9 +112,13 @@ def tfidf(found: list[str], index: dict[str, int], idf: np.ndarray) -> tuple[np.
 
 
 class Model:
+    """The weights as the scoring needs them: numpy arrays and the n-gram
+    indexes. The decoded file is not kept (its 700,000 coefficients as Python
+    floats would hold about 25 MB in every process that moderates)."""
+
     def __init__(self, weights: Weights):
-        self.weights = weights
         self.classes = weights.classes
+        self.limits = weights.thresholds
         coef = np.asarray(weights.coef, dtype=np.float64)
         self.intercept = np.asarray(weights.intercept, dtype=np.float64)
         self.dense = coef[:, :EMBEDDING_DIM]
@@ -144,12 +148,17 @@ class Model:
         return {c: float(p) for c, p in zip(self.classes, probs)}
 
     def thresholds(self, strict: bool) -> dict[str, float]:
-        return self.weights.thresholds["strict" if strict else "default"]
+        return self.limits["strict" if strict else "default"]
+
+
+def read_weights() -> Weights:
+    """The weights file as written by ``bench/train_moderation.py`` (read anew on each call)."""
+    return msgspec.json.decode(read_text("policy.data", WEIGHTS_FILE), type=Weights)
 
 
 @cache
 def model() -> Model:
-    return Model(msgspec.json.decode(read_text("policy.data", WEIGHTS_FILE), type=Weights))
+    return Model(read_weights())
 
 
 def embedding_input(prompt: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 from core import minilm
 from policy import moderation_model
 from policy.categories import CATEGORIES, REASONS
-from policy.moderation_model import flagged, model
+from policy.moderation_model import flagged, model, read_weights
 from policy.moderation_set import BENIGN, TEST_SHARE, examples, split, split_of, unseen
 from policy.prompt import assess_prompt, moderate_prompt
 from policy.public_figures import figures, find_figures, name_key
@@ -57,7 +57,7 @@ def test_the_unseen_set_is_by_writers_the_training_never_read():
 
 def test_the_weights_were_trained_on_the_train_split_as_it_is():
     """Adding prompts without running bench/train_moderation.py fails here."""
-    weights = model().weights
+    weights = read_weights()
     assert weights.classes == [BENIGN, *(c for c in CATEGORIES if c != "real_person")]
     assert weights.train_examples == sum(1 for e in split("train") if e.label in weights.classes)
     assert len(weights.coef) == len(weights.classes) == len(weights.intercept)
@@ -253,7 +253,7 @@ def test_a_worse_category_is_reported_before_the_real_person():
 
 
 def test_flagged_uses_the_strict_thresholds_when_asked():
-    limits = model().weights.thresholds
+    limits = model().limits
     between = (limits["strict"]["any"] + limits["default"]["any"]) / 2
     probs = {c: 0.0 for c in model().classes}
     probs["benign"], probs["violence"] = 1.0 - between, between
@@ -270,7 +270,7 @@ def test_a_cameo_makes_the_classifier_stricter():
     prompt = "a teenager sitting alone on a rooftop at night"
     plain = assess_prompt(prompt)
     score = 1.0 - plain.probabilities["benign"]
-    limits = model().weights.thresholds
+    limits = model().limits
     assert limits["strict"]["any"] <= score < limits["default"]["any"]
     assert plain.decision.allowed and not plain.strict
     with_cameo = assess_prompt(prompt, has_cameo=True)
