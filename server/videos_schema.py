@@ -347,7 +347,7 @@ def parse_seconds(raw: str | int | None, settings: Settings) -> int:
 def resolve_spec(body: CreateVideo, settings: Settings) -> VideoSpec:
     """Checks model, size and length against what this installation serves."""
     model, model_name = served_model(body.model, settings)
-    size = resolve_size(body.size or settings.default_size, settings)
+    size = resolve_size(body.size if body.size is not None else settings.default_size, settings)  # "" is not a size
     seconds = parse_seconds(body.seconds, settings)
     return VideoSpec(
         model=model,

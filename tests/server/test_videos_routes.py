@@ -191,6 +191,19 @@ async def test_openai_sizes_are_made_at_the_served_resolution_and_reported_as_as
     await http.delete(f"/v1/videos/{body['id']}", headers=me["headers"])
 
 
+async def test_an_empty_size_is_refused_not_read_as_the_default(http):
+    """Left out, ``size`` is the installation's default; given empty, it is a
+    mistake (as an empty ``seconds`` is), in JSON and in a form."""
+    me = await signup(http)
+    for r in (
+        await http.post("/v1/videos", json={"prompt": "a tall ship", "size": ""}, headers=me["headers"]),
+        await http.post("/v1/videos", data={"prompt": "a tall ship", "size": ""}, files={}, headers=me["headers"]),
+    ):
+        err = assert_error(r, 400, "invalid_size")
+        assert err["param"] == "size" and "64x64" in err["details"]["sizes"]
+    assert await video_count(http, me["headers"]) == 0
+
+
 async def test_other_sizes_beyond_the_served_model_list_the_sizes_it_makes(http):
     me = await signup(http)
     r = await http.post("/v1/videos", data={"prompt": "a tall ship", "size": "288x256"}, files={}, headers=me["headers"])
