@@ -328,7 +328,8 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
     stores = conn.stores
 
     async def after() -> None:
-        place = stream.index.get(req.post_id, -1)  # (the event was for an item of the session: ``stream.event``)
+        place = stream.position(req.post_id)  # (the event was for an item of the session: ``stream.event``)
+        place = -1 if place is None else place
         first_view = req.event in ("view", "skip", "complete") and live.notes.first_view(place)
         if first_view:
             # once per viewer and post an hour, as over HTTP (feed.social.views); counted with the

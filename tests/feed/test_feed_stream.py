@@ -372,3 +372,18 @@ async def test_what_a_client_sent_before_it_left_is_not_lost(world):
     assert liked == [1, 1, 1]
     assert state.pos == 3 and len(state.served) == 6
     assert state.muted == [items[-1]["author"]["id"]]  # the last event's change to the session was saved
+
+
+def test_an_events_item_is_found_anywhere_in_the_session():
+    """``FeedStream.position``: the items about the client's place are looked at
+    first, then every item the session served; an id it never served is None."""
+    from feed.serving.stream import NEAR_END, FeedStream
+
+    served = [f"post_{i:04d}" for i in range(3 * NEAR_END)]
+    state = sessions.SessionState(id=sessions.new_session_id(), user_id="u", kind="for_you", window=5, owner="o", served=served)
+    stream = FeedStream(None, state, None)
+    for i in (len(served) - 1, len(served) - NEAR_END, len(served) - NEAR_END - 1, NEAR_END, 0):
+        assert stream.position(served[i]) == i
+    assert stream.position("post_9999") is None and stream.position("") is None
+    served.append("post_new")  # what the session serves next is found too
+    assert stream.position("post_new") == len(served) - 1
