@@ -191,7 +191,7 @@ class FeedStream:
         """Where ``post_id`` is in the session's items, or None when it was not
         served in it. Events are for the items about the client's place, so the
         last ``NEAR_END`` are looked at first, then the whole list (at C speed:
-        about 55 µs at ``MAX_SERVED`` items, here). A dict of positions beside
+        about 55 µs at ``MAX_SERVED`` items on the 2-core machine). A dict of positions beside
         the list would cost about 75 bytes an item for as long as the session
         lives (``docs/PERFORMANCE.md``, "Memory over time")."""
         served = self.state.served
