@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 from core.errors import reason_without_paths
+from core.media_kind import is_still_image
 
 # What an upload may be, by the format its bytes show (not by its name or
 # declared content type).
@@ -172,7 +173,7 @@ def last_frame_png(mp4_path: Path | str) -> bytes:
     try:
         with av.open(str(mp4_path)) as container:
             kind = container.format.name
-            if kind.endswith("_pipe") or kind.startswith("image2"):  # a still picture, not a video
+            if is_still_image(kind):
                 raise BadReference(f"a still image ({kind.removesuffix('_pipe')}) is not a video")
             if not container.streams.video:
                 raise BadReference("the video has no video stream")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import reason_without_paths
+from core.media_kind import is_still_image
 
 MAX_DURATION_S = 30.0
 MIN_DURATION_S = 2.0
@@ -97,19 +98,9 @@ def _header_duration(container) -> float | None:
     return best
 
 
-# FFmpeg reads a still image (PNG, JPEG, WebP, BMP, ...) through a demuxer of
-# its own, as a one-frame "video" stream: these are not recordings
-_STILL_IMAGE_FORMATS = frozenset({"image2", "image2pipe"})
-
-
-def is_still_image(format_name: str) -> bool:
-    """Whether FFmpeg read the file as a still image (``png_pipe``, ``image2``, ...)."""
-    return any(name in _STILL_IMAGE_FORMATS or name.endswith("_pipe") for name in format_name.split(","))
-
-
 def _probe_open(container) -> Probe:
     video = container.streams.video[0] if container.streams.video else None
-    if video is not None and is_still_image(container.format.name or ""):
+    if video is not None and is_still_image(container.format.name):
         video = None  # a picture, not a recording
     audio = container.streams.audio[0] if container.streams.audio else None
     return Probe(

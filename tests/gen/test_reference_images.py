@@ -90,3 +90,15 @@ async def test_the_api_refuses_bombs_and_truncated_images(http, stores, bomb):
     ok = await upload(http, me, png)
     assert ok.status_code == 200 and ok.json()["reference"] is True, ok.text
     await http.delete(f"/v1/videos/{ok.json()['id']}", headers=me["headers"])
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_picture_is_not_a_clip_to_take_the_last_frame_of(tmp_path, fmt):
+    """``last_frame_png`` reads a video; FFmpeg opens a picture as a one-frame
+    stream, which is refused by name (``core.media_kind``)."""
+    from gen.reference import last_frame_png
+
+    path = tmp_path / f"still.{fmt.lower()}"
+    Image.new("RGB", (64, 64), (10, 120, 200)).save(path, format=fmt)
+    with pytest.raises(BadReference, match="still image"):
+        last_frame_png(path)
