@@ -1,4 +1,5 @@
-"""``fabula api``: the Litestar app under uvicorn (uvloop + httptools).
+"""``fabula api``: the Litestar app under uvicorn (uvloop + httptools,
+with the project's error body for unreadable requests: ``cli.http_protocol``).
 
 With ``--reuse-port`` the process binds its own listening socket with
 ``SO_REUSEPORT``: several ``fabula api`` processes then share one port and
@@ -33,6 +34,7 @@ def run_api(host: str, port: int, workers: int = 1, reuse_port: bool = False) ->
     # ranking does many small vector products: one BLAS thread each is
     # faster than a pool competing with the event loop (set before NumPy loads)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from cli.http_protocol import PROTOCOL
     from server.ws.protocol import MAX_MESSAGE_BYTES
 
     settings = load_settings()
@@ -43,7 +45,8 @@ def run_api(host: str, port: int, workers: int = 1, reuse_port: bool = False) ->
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        # httptools, answering a request it cannot parse with the project's error body
+        http=PROTOCOL,
         ws="websockets",
         # no permessage-deflate: WebSocket messages are small JSON (feed items,
         # counts, acks) or JPEG previews; deflating every send costs the api CPU

@@ -10,7 +10,7 @@ from pathlib import Path
 from server.routes.ws import HANDLERS
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE = ("accounts", "cameos", "core", "feed", "gen", "policy", "server")
+SERVICE = ("accounts", "cameos", "cli", "core", "feed", "gen", "policy", "server")
 
 
 def docs_text() -> str:
