@@ -379,13 +379,13 @@ def _time_steps():
 
 def api_command(port: int, workers: int = 1) -> list[str]:
     # the options cli/api.py passes to uvicorn.run
-    from cli.http_protocol import PROTOCOL
+    from cli.http_protocol import HTTP_PROTOCOL, WS_PROTOCOL
 
     return [
         sys.executable, "-m", "uvicorn", "bench.feed:make_app", "--factory", "--app-dir", str(ROOT),
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         # uvloop runs its steps in C: the steps timer needs asyncio's own loop
-        "--loop", "asyncio" if os.environ.get("FABULA_BENCH_LAG") == "steps" else "uvloop", "--http", PROTOCOL, "--ws", "websockets",
+        "--loop", "asyncio" if os.environ.get("FABULA_BENCH_LAG") == "steps" else "uvloop", "--http", HTTP_PROTOCOL, "--ws", WS_PROTOCOL,
         "--lifespan", "on", "--no-access-log", "--timeout-graceful-shutdown", "5", "--ws-per-message-deflate", "false",
     ]
 

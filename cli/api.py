@@ -34,7 +34,7 @@ def run_api(host: str, port: int, workers: int = 1, reuse_port: bool = False) ->
     # ranking does many small vector products: one BLAS thread each is
     # faster than a pool competing with the event loop (set before NumPy loads)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from cli.http_protocol import PROTOCOL
+    from cli.http_protocol import HTTP_PROTOCOL, WS_PROTOCOL
     from server.ws.protocol import MAX_MESSAGE_BYTES
 
     settings = load_settings()
@@ -45,9 +45,10 @@ def run_api(host: str, port: int, workers: int = 1, reuse_port: bool = False) ->
         port=port,
         workers=workers,
         loop="uvloop",
-        # httptools, answering a request it cannot parse with the project's error body
-        http=PROTOCOL,
-        ws="websockets",
+        # httptools and websockets, answering what never reaches the app (an
+        # unreadable request, a refused handshake) with the project's error body
+        http=HTTP_PROTOCOL,
+        ws=WS_PROTOCOL,
         # no permessage-deflate: WebSocket messages are small JSON (feed items,
         # counts, acks) or JPEG previews; deflating every send costs the api CPU
         # for bytes that are noise next to the videos (docs/PERFORMANCE.md, "Feed")

@@ -1,35 +1,90 @@
-"""uvicorn's httptools protocol with the project's error body for requests
-that are not HTTP at all.
+"""uvicorn's protocols, answering what never reaches the app with the
+project's error body.
 
-A request the parser cannot read (a garbled request line, a header with a
-newline in its name, a bad chunk size) never reaches the app: uvicorn
-answers it itself, in plain text. This protocol answers it as every other
-error leaves the api, ``{"error": {"code", "message", "details"}}``, with a
-400 ``malformed_http`` and the connection closed, so a client that reads
-errors as JSON reads this one too. ``fabula api`` and the feed bench pass
-it to uvicorn as ``http=PROTOCOL``."""
+Some requests are answered by uvicorn or the ``websockets`` library
+themselves, in plain text or with no body at all:
+
+* a request the HTTP parser cannot read (a garbled request line, a header
+  without a colon, a bad chunk size): 400 ``malformed_http``;
+* a WebSocket handshake the library refuses (a bad ``Sec-WebSocket-Key``,
+  an unsupported version): 400 ``invalid_handshake``, with the library's
+  reason as the message;
+* a WebSocket to a path the app does not serve, which the app refuses by
+  closing before it accepts: 404 ``not_found`` (uvicorn would answer an
+  empty 403); any other refusal before accepting: 403 ``forbidden``.
+
+These protocols answer them as every other error leaves the api,
+``{"error": {"code", "message", "details"}}`` with ``Content-Type:
+application/json``, and close the connection, so a client that reads
+errors as JSON reads these too. ``fabula api`` and the feed bench pass
+them to uvicorn as ``http=HTTP_PROTOCOL, ws=WS_PROTOCOL``."""
 
 from __future__ import annotations
 
+import http
+
 import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
 
 from core.errors import ErrorBody, ErrorInfo
 
-PROTOCOL = "cli.http_protocol:JsonErrorHttpToolsProtocol"  # an import string: each worker process imports it
-MESSAGE = "the request could not be read as HTTP/1.1"
+# import strings: each worker process imports them
+HTTP_PROTOCOL = "cli.http_protocol:JsonErrorHttpToolsProtocol"
+WS_PROTOCOL = "cli.http_protocol:JsonErrorWebSocketProtocol"
+
+MALFORMED_MESSAGE = "the request could not be read as HTTP/1.1"
+_LIBRARY_PREFIX = "Failed to open a WebSocket connection: "
+NOT_FOUND_REASON = "Not Found"  # Litestar's close reason for a path it does not route
+
+
+def error_json(code: str, message: str) -> bytes:
+    return msgspec.json.encode(ErrorBody(error=ErrorInfo(code=code, message=message)))
 
 
 def malformed_http_response(default_headers: list[tuple[bytes, bytes]]) -> bytes:
     """The whole 400 answer, status line to body, with the server's default headers."""
-    body = msgspec.json.encode(ErrorBody(error=ErrorInfo(code="malformed_http", message=MESSAGE)))
+    body = error_json(code="malformed_http", message=MALFORMED_MESSAGE)
     lines = [b"HTTP/1.1 400 Bad Request"]
     lines += [name + b": " + value for name, value in default_headers]
     lines += [b"content-type: application/json", b"content-length: " + str(len(body)).encode(), b"connection: close"]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
+def handshake_error(status: int, text: str) -> bytes:
+    """The error body for a refused WebSocket handshake (``text``: the plain-text body it replaces)."""
+    reason = text.strip().splitlines()[0] if text.strip() else ""
+    reason = reason.removeprefix(_LIBRARY_PREFIX).rstrip(".").split("; ")[0]  # the library's sentence, not its causes' reprs
+    if status == 404:
+        return error_json(code="not_found", message="no WebSocket is served at this path")
+    if status == 400:
+        return error_json(code="invalid_handshake", message=reason or "the WebSocket handshake could not be read")
+    if status == 403:
+        return error_json(code="forbidden", message=reason or "the WebSocket was refused before it opened")
+    return error_json(code="invalid_handshake", message=reason or http.HTTPStatus(status).phrase)
+
+
 class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:  # uvicorn's hook; ``msg`` is its plain-text sentence
         self.transport.write(malformed_http_response(self.server_state.default_headers))
         self.transport.close()
+
+
+class JsonErrorWebSocketProtocol(WebSocketProtocol):
+    async def asgi_send(self, message) -> None:
+        refused_unrouted = (
+            message["type"] == "websocket.close" and not self.handshake_started_event.is_set() and message.get("reason") == NOT_FOUND_REASON
+        )
+        await super().asgi_send(message)
+        if refused_unrouted and self.initial_response is not None:
+            self.initial_response = (http.HTTPStatus.NOT_FOUND, [], b"")
+
+    def write_http_response(self, status: http.HTTPStatus, headers, body: bytes | None = None) -> None:
+        if status >= 400 and "json" not in headers.get("Content-Type", ""):
+            body = handshake_error(int(status), (body or b"").decode("utf-8", "replace"))
+            for name in ("Content-Type", "Content-Length"):
+                if name in headers:
+                    del headers[name]
+            headers["Content-Type"] = "application/json"
+            headers["Content-Length"] = str(len(body))
+        super().write_http_response(status, headers, body)

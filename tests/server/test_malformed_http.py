@@ -1,6 +1,8 @@
-"""A request the HTTP parser cannot read never reaches the app; the api
-still answers it with the project's error body (400 ``malformed_http``),
-closes that connection, and goes on serving everyone else."""
+"""What never reaches the app's routes still gets the project's error body:
+a request the HTTP parser cannot read (400 ``malformed_http``), a WebSocket
+handshake the library refuses (400 ``invalid_handshake``) and a WebSocket to
+a path nobody serves (404 ``not_found``). The api closes that connection and
+goes on serving everyone else."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ import json
 import uuid
 
 import httpx
+import websockets
 
+from cli.http_protocol import handshake_error
 from tests.procs import start_api
 
 UNREADABLE = {
@@ -17,6 +21,20 @@ UNREADABLE = {
     "a header without a colon": b"GET /healthz HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
     "a chunk size that is not hexadecimal": b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
     "a space inside a header name": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX Bad: 1\r\n\r\n",
+}
+
+
+def handshake(path: str, key: str = "dGhlIHNhbXBsZSBub25jZQ==", version: str = "13") -> bytes:
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {version}\r\n\r\n"
+    ).encode()
+
+
+REFUSED_HANDSHAKES = {
+    "a key that is not base64": (handshake("/v1/ws", key="bad"), 400, "invalid_handshake", "Sec-WebSocket-Key"),
+    "an unsupported version": (handshake("/v1/ws", version="7"), 400, "invalid_handshake", "Sec-WebSocket-Version"),
+    "a path nobody serves": (handshake("/v1/no-such-socket"), 404, "not_found", "WebSocket"),
 }
 
 
@@ -33,6 +51,7 @@ async def raw_exchange(url: str, data: bytes) -> bytes:
 
 
 def split_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    assert raw, "the server closed without an answer"
     head, _, body = raw.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     headers = {}
@@ -54,11 +73,32 @@ async def test_an_unreadable_request_gets_the_error_body_and_the_api_goes_on(set
             error = json.loads(body)["error"]
             assert error["code"] == "malformed_http", (what, error)
             assert error["message"] and "details" in error, (what, error)
-        # a readable request on a new connection is served as ever
+        for what, (data, want_status, want_code, in_message) in REFUSED_HANDSHAKES.items():
+            status, headers, body = split_response(await raw_exchange(api.url, data))
+            assert status == want_status, (what, status, body)
+            assert headers["content-type"] == "application/json", (what, headers)
+            assert int(headers["content-length"]) == len(body), what
+            error = json.loads(body)["error"]
+            assert error["code"] == want_code and in_message in error["message"], (what, error)
+        # a readable request and a good handshake on new connections are served as ever
         async with httpx.AsyncClient(base_url=api.url, timeout=30) as http:
             assert (await http.get("/healthz")).status_code == 200
             r = await http.post("/v1/auth/login", content=b"{not json", headers={"content-type": "application/json"})
             assert r.status_code == 400 and r.json()["error"]["code"] == "malformed_json", r.text
+        async with websockets.connect(api.url.replace("http://", "ws://") + "/v1/ws") as ws:  # no token: accepted, then told why
+            message = json.loads(await ws.recv())
+            assert message["type"] == "error" and message["data"]["code"] == "missing_token", message
     finally:
         api.stop()
     assert "Traceback" not in api.log(), api.log()[-4000:]
+
+
+def test_a_refused_handshake_keeps_the_librarys_reason_and_drops_its_causes():
+    library = "Failed to open a WebSocket connection: invalid Sec-WebSocket-Key header: bad; Incorrect padding.\n"
+    assert json.loads(handshake_error(400, library)) == {
+        "error": {"code": "invalid_handshake", "message": "invalid Sec-WebSocket-Key header: bad", "details": None}
+    }
+    # the app closing before it accepts (uvicorn's empty 403) is a forbidden with a sentence
+    refused = json.loads(handshake_error(403, ""))["error"]
+    assert refused["code"] == "forbidden" and refused["message"]
+    assert json.loads(handshake_error(404, ""))["error"]["code"] == "not_found"
