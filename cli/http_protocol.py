@@ -17,7 +17,12 @@ These protocols answer them as every other error leaves the api,
 ``{"error": {"code", "message", "details"}}`` with ``Content-Type:
 application/json``, and close the connection, so a client that reads
 errors as JSON reads these too. ``fabula api`` and the feed bench pass
-them to uvicorn as ``http=HTTP_PROTOCOL, ws=WS_PROTOCOL``."""
+them to uvicorn as ``http=HTTP_PROTOCOL, ws=WS_PROTOCOL``.
+
+The WebSocket one extends uvicorn's ``websockets`` implementation, the one
+the api has always run (docs/PERFORMANCE.md measured it); uvicorn marks it
+deprecated in favour of ``websockets-sansio``, and a move to that one needs
+the same two hooks and the feed bench run again."""
 
 from __future__ import annotations
 
