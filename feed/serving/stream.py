@@ -74,15 +74,20 @@ class FollowingSource:
 
     async def next(self, n: int) -> list[Picked]:
         picks = await self._older(n)
+        self._note_newest(picks)  # before the end is looked at: a timeline read whole in this call is served once
         if len(picks) < n and self.ended:
             if self.newest is None:  # nothing served yet: the newest page again
                 self.ended, self.before = False, None
-                picks += await self._older(n - len(picks))
+                more = await self._older(n - len(picks))
             else:
-                picks += await self._newer(n - len(picks))
+                more = await self._newer(n - len(picks))
+            self._note_newest(more)
+            picks += more
+        return picks
+
+    def _note_newest(self, picks: list[Picked]) -> None:
         for pick in picks:
             self.newest = max(self.newest or pick.post.id, pick.post.id)
-        return picks
 
     async def _newer(self, n: int) -> list[Picked]:
         """Posts published after the newest this session served, oldest first."""

@@ -231,6 +231,28 @@ async def test_following_kind_streams_newest_first_then_ends(world):
         assert [i["id"] for i in again] == [i["id"] for i in got[-2:]]
 
 
+async def test_a_following_timeline_shorter_than_the_window_is_served_once_then_exhausted(world):
+    """The whole timeline fits the first window: each post comes once (the first
+    page was read again and served twice), the stream says exhausted once they are
+    watched, and a post published later comes by itself."""
+    [followed] = await make_authors(world.stores, 1)
+    mine = await seed_posts(world.stores, [{"author_id": followed, "caption": f"a short timeline, clip {i}"} for i in range(3)])
+    viewer = await make_user(world.stores)
+    from accounts import graph_writes
+
+    await graph_writes.follow(world.stores, viewer["user"]["id"], followed)
+    api = world.start_api()
+    async with connect(api, viewer) as ws:
+        session, items, last = await open_feed(ws, kind="following", window=20)
+        assert [i["id"] for i in items] == [p.id for p in reversed(mine)], [i["id"] for i in items]
+        assert last["cursor"] == 3, last
+        got = await drive_to_exhaustion(ws, session["session_id"], items) if not last["exhausted"] else items
+        assert [i["id"] for i in got] == [p.id for p in reversed(mine)], [i["id"] for i in got]
+        [fresh] = await seed_posts(world.stores, [{"author_id": followed, "caption": "published after the end"}])
+        msg = await asyncio.wait_for(until(ws, "feed.items"), WAIT)
+        assert [i["id"] for i in msg["data"]["items"]] == [fresh.id] and msg["data"]["items"][0]["index"] == 3, msg
+
+
 async def drive_to_exhaustion(ws, sid: str, items: list[dict]) -> list[dict]:
     """Watch every item as it comes until the stream says exhausted; returns all served."""
     got = list(items)
