@@ -24,6 +24,8 @@ ACCEPTED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/web
 # a 4K frame (what the largest served size needs, and then some) decodes in
 # about 25 MB.
 MAX_PIXELS = 3840 * 2160
+MAX_VIDEO_SECONDS = 180.0  # a video to extend, by its header
+MAX_DECODED_FRAMES = 1800  # frames decoded to find a video's last one (a minute at 30 fps from its last keyframe)
 MIN_SIDE = 16
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -165,8 +167,23 @@ def normalize_image(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def _seconds(container, stream) -> float | None:
+    """The video's length from its header (None when the header does not say)."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000  # av.time_base
+    return None
+
+
 def last_frame_png(mp4_path: Path | str) -> bytes:
-    """The last frame of a video file as PNG; BadReference if it holds no decodable video."""
+    """The last frame of a video file as PNG; BadReference if it holds no
+    decodable video, or one larger than ``MAX_PIXELS`` a frame or longer than
+    ``MAX_VIDEO_SECONDS`` (read from the header, before anything is decoded).
+
+    Only the end is decoded: the file is sought to its last keyframe and read
+    from there (a whole file when it cannot be sought), at most
+    ``MAX_DECODED_FRAMES`` frames either way."""
     import av
 
     last = None
@@ -178,8 +195,21 @@ def last_frame_png(mp4_path: Path | str) -> bytes:
             if not container.streams.video:
                 raise BadReference("the video has no video stream")
             stream = container.streams.video[0]
-            for frame in container.decode(stream):
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if width * height > MAX_PIXELS:
+                raise BadReference(f"the video is {width}x{height}; at most {MAX_PIXELS} pixels a frame")
+            seconds = _seconds(container, stream)
+            if seconds is not None and seconds > MAX_VIDEO_SECONDS:
+                raise BadReference(f"the video is {seconds:.0f} s long; at most {MAX_VIDEO_SECONDS:.0f} s")
+            if stream.duration is not None:
+                try:  # the last keyframe at or before the end
+                    container.seek((stream.start_time or 0) + stream.duration, stream=stream, backward=True, any_frame=False)
+                except av.error.FFmpegError:
+                    container.seek(0)
+            for count, frame in enumerate(container.decode(stream), 1):
                 last = frame
+                if count >= MAX_DECODED_FRAMES:
+                    raise BadReference(f"the video's end is more than {MAX_DECODED_FRAMES} frames from a keyframe")
     except BadReference:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:

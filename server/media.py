@@ -23,7 +23,7 @@ log = logging.getLogger("fabula.media")
 
 _stores: dict[Settings, MediaStore] = {}
 _sprite_locks: dict[str, asyncio.Lock] = {}
-# reference images decoded at once by one process (each at most gen.reference.MAX_PIXELS)
+# reference images and last frames decoded at once by one process (each at most gen.reference.MAX_PIXELS)
 _decoding = asyncio.Semaphore(2)
 
 
@@ -155,7 +155,8 @@ async def last_frame_of_stored(store: MediaStore, video_id: str) -> bytes:
             if not await guarded("read", store.fetch_file(video_id, "video", mp4)):
                 raise NotFound(f"video {video_id!r} has no stored MP4", code="media_not_found")
         try:
-            return await asyncio.to_thread(refs.last_frame_png, mp4)
+            async with _decoding:
+                return await asyncio.to_thread(refs.last_frame_png, mp4)
         except refs.BadReference as exc:
             raise NotFound(f"video {video_id!r} cannot be read: {exc}", code="media_not_found") from None
 
@@ -166,6 +167,7 @@ async def last_frame_of_upload(upload: Any, limit: int) -> bytes:
         path = Path(tmp) / "upload"
         await upload_to_file(upload, path, limit, "video")
         try:
-            return await asyncio.to_thread(refs.last_frame_png, path)
+            async with _decoding:
+                return await asyncio.to_thread(refs.last_frame_png, path)
         except refs.BadReference as exc:
             raise _bad(f"video: {exc}", "invalid_video") from None
