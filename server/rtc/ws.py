@@ -17,13 +17,13 @@ TASK_PREFIX = "rtc:"
 
 
 class RtcOffer(msgspec.Struct, forbid_unknown_fields=True):
-    video_id: str
+    video_id: proto.ObjectId
     sdp: str
     type: str = "offer"
 
 
 class RtcClose(msgspec.Struct, forbid_unknown_fields=True):
-    peer_id: str
+    peer_id: proto.ObjectId
 
 
 async def _hold(registry: peers.Peers, peer: peers.Peer) -> None:

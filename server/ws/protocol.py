@@ -3,7 +3,7 @@ both ways. See docs/WEBSOCKET.md for the protocol a client speaks."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -15,15 +15,25 @@ CLOSE_TOO_SLOW = 4408
 CLOSE_TOO_MANY_CONNECTIONS = 4429  # the user holds ws_max_connections_per_user sockets on this process already
 CLOSE_RATE_LIMITED = 1008  # (policy violation) went on sending far past the message limits (server.ws.rate)
 
+# The longest strings a client may send in these fields (longer: ``invalid_message``).
+# Replies and errors repeat them (``id`` on every reply, the type in ``unknown_type``,
+# the video id in ``video_not_found``), so each is kept far below the frame's 64 KiB.
+MAX_TYPE_LENGTH = 64
+MAX_REQUEST_ID_LENGTH = 128  # the client's own ``id``, echoed on every reply
+MAX_OBJECT_ID_LENGTH = 64  # a video, post, peer, session ... id (ours are ~30 characters)
+
+ObjectId = Annotated[str, msgspec.Meta(max_length=MAX_OBJECT_ID_LENGTH)]
+
 
 class Message(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    type: str
+    type: Annotated[str, msgspec.Meta(max_length=MAX_TYPE_LENGTH)]
     data: dict[str, Any] = {}
-    id: str | None = None  # echoed on the reply, so a client can match answers to requests
+    # echoed on the reply, so a client can match answers to requests
+    id: Annotated[str, msgspec.Meta(max_length=MAX_REQUEST_ID_LENGTH)] | None = None
 
 
 class Subscribe(msgspec.Struct, forbid_unknown_fields=True):
-    video_id: str
+    video_id: ObjectId
     previews: bool = False  # also relay live preview frames (binary; server.ws.previews)
 
 

@@ -10,7 +10,9 @@ this module starts runs its jobs.
 - previews published by hand (as the worker does) show as frames of their
   colour, signalled over the WebSocket; a cancelled job's track ends;
 - another user's job, a bad SDP, an offer without video: refused;
-- caps per user, and peers closed with the socket that asked for them."""
+- caps per user, and peers closed with the socket that asked for them (and
+  by no other socket);
+- ids in the rtc messages are bounded and never echoed when too long."""
 
 from __future__ import annotations
 
@@ -258,6 +260,51 @@ async def test_peers_per_user_are_capped_and_close_with_their_socket(rtc_api, rt
         async with await open_rtc_preview(alice, job.id, timeout=WAIT) as again:
             await frame_of_colour(again, (20, 180, 20))
         await cancel_job(rtc_stores, job.id)
+
+
+async def test_a_peer_is_closed_only_by_the_connection_that_asked_for_it(rtc_api, rtc_stores):
+    """``preview.rtc.close`` with another user's peer id, or from another
+    socket of the same user, is ``peer_not_found`` and leaves the peer playing."""
+    async with user(rtc_api) as alice, user(rtc_api) as bob:
+        job = await queued_job(rtc_stores, alice)
+        await publish(rtc_stores, job, 1, (200, 120, 20))
+        async with alice.socket() as asked, alice.socket() as elsewhere, bob.socket() as stranger:
+            preview = await open_rtc_preview(alice, job.id, signal=lambda sdp: asked.preview_rtc(job.id, sdp), timeout=WAIT)
+            try:
+                await frame_of_colour(preview, (200, 120, 20))
+                for ws in (stranger, elsewhere):
+                    with pytest.raises(FabulaAPIError) as refused:
+                        await ws.close_rtc(preview.peer_id)
+                    assert refused.value.code == "peer_not_found"
+                # still open and still sending: a new preview shows on it
+                await publish(rtc_stores, job, 2, (20, 120, 200))
+                await frame_of_colour(preview, (20, 120, 200))
+                # and the socket that asked for it still holds it, so it alone can close it
+                assert await asked.close_rtc(preview.peer_id) == {"peer_id": preview.peer_id}
+                await ended(preview)
+            finally:
+                await preview.close()
+        await cancel_job(rtc_stores, job.id)
+
+
+async def test_rtc_ids_are_bounded_and_never_echoed(rtc_api, rtc_stores):
+    """``video_id`` and ``peer_id`` over 64 characters are ``invalid_message``
+    (with the message's id, without the value); 64 is still a message."""
+    async with user(rtc_api) as alice, alice.socket() as ws:
+        offer = await _offer()
+        for type_, field, extra, served in [
+            ("preview.rtc", "video_id", {"sdp": offer, "type": "offer"}, "video_not_found"),
+            ("preview.rtc.close", "peer_id", {}, "peer_not_found"),
+        ]:
+            for n in (65, 60_000):
+                value = "q" * n
+                with pytest.raises(FabulaAPIError) as refused:  # the SDK matches the error to its request by id
+                    await ws.request(type_, {field: value, **extra})
+                assert refused.value.code == "invalid_message", (type_, n)
+                assert value not in refused.value.message and len(refused.value.message) < 300, refused.value.message[:300]
+            with pytest.raises(FabulaAPIError) as answered:  # at the limit: read, and answered by the handler
+                await ws.request(type_, {field: "q" * 64, **extra})
+            assert answered.value.code == served, type_
 
 
 async def test_another_replica_serves_the_track_and_ends_it_at_shutdown(rtc_api, rtc_settings, rtc_stores, tmp_root):
