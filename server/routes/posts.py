@@ -28,7 +28,7 @@ from feed.social.visibility import visible_post as _visible_post
 from gen import jobs
 from policy.visibility import visible_kinds
 from server.auth import AUTH
-from server.media import media_store
+from server.media import guarded, media_store
 from server.openapi import errors
 from server.post_views import PostView, post_views
 from server.ranges import media_response
@@ -203,7 +203,7 @@ async def delete_post(post_id: str, stores: Stores, user: User) -> PostDeleted:
 @get(
     "/v1/posts/{post_id:str}/content",
     dependencies=AUTH,
-    responses=errors(401, 404, 410, 416),
+    responses=errors(401, 404, 410, 416, 503),
     tags=["posts"],
 )
 async def post_content(
@@ -216,12 +216,15 @@ async def post_content(
 ) -> Response:
     """A post's MP4 or thumbnail; honours ``Range`` with 206 (410 once the post was taken down)."""
     found = await shown_post(stores, post_id, user)
-    return await media_response(
-        media_store(settings),
-        found.video_id,
-        variant,
-        request.headers.get("range"),
-        missing=NotFound(f"post {post_id!r} has no {variant}", code="media_not_found"),
+    return await guarded(
+        "read",
+        media_response(
+            media_store(settings),
+            found.video_id,
+            variant,
+            request.headers.get("range"),
+            missing=NotFound(f"post {post_id!r} has no {variant}", code="media_not_found"),
+        ),
     )
 
 
