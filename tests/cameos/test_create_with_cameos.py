@@ -15,14 +15,17 @@ import msgspec
 import pytest
 from PIL import Image
 
+from accounts import users
+from cameos import appearances
 from core.media_store import open_media_store
 from core.stores import open_stores
 from gen import jobs
-from tests.cameos.helpers import erase_recorded_faces
+from tests.cameos.helpers import character, erase_recorded_faces
 from tests.cameos.test_routes import fixed_challenge, live_recording, upload
 from tests.conftest import signup
 from tests.accounts.test_auth_routes import assert_error
-from tests.feed.test_posts_feed import FAST, poll
+from tests.feed.test_posts_feed import FAST, follow, poll
+from tests.feed.test_social import block, new_post
 from tests.procs import start_api, start_worker
 
 
@@ -157,3 +160,44 @@ async def test_cameo_consent_through_create_pickup_publish_and_remix(world, tmp_
             worker.stop()
         await stores.close()
         await erase_recorded_faces(mine)
+
+
+async def test_the_cameos_tab_shows_each_viewer_only_the_posts_they_may_see(http, stores, settings):
+    """Posts featuring a cameo keep their own visibility on its owner's cameos
+    tab; a block between viewer and owner hides the tab (404), one between
+    viewer and a post's author hides that post."""
+    owner, maker, fan, stranger = [await signup(http) for _ in range(4)]
+    cameo = await character(stores, open_media_store(settings), await users.get_user(stores, owner["user"]["id"]), "pip" + uuid.uuid4().hex[:8])
+    await follow(http, fan, maker)
+    made = {}
+    for visibility in ("public", "followers", "private"):  # each featuring the cameo, oldest first
+        post = await new_post(http, stores, maker, f"with pip, {visibility}", visibility=visibility)
+        await appearances.record(
+            stores, cameo_id=cameo.id, owner_id=owner["user"]["id"], video_id=post["video_id"], creator_id=maker["user"]["id"], basis="public"
+        )
+        made[visibility] = post["id"]
+    handle = owner["user"]["handle"]
+
+    async def tab(viewer: dict) -> list[str]:
+        r = await http.get(f"/v1/users/{handle}/cameo-posts", headers=viewer["headers"])
+        assert r.status_code == 200, r.text
+        return [p["id"] for p in r.json()["data"]]
+
+    assert await tab(maker) == [made["private"], made["followers"], made["public"]]  # newest use first
+    assert await tab(fan) == [made["followers"], made["public"]]
+    assert await tab(stranger) == [made["public"]]
+    assert await tab(owner) == [made["public"]]  # being in a post does not show it to the cameo's owner
+
+    # a block between the viewer and the cameo's owner, either way: no tab at all
+    await block(http, stranger, owner)
+    r = await http.get(f"/v1/users/{handle}/cameo-posts", headers=stranger["headers"])
+    assert_error(r, 404, "user_not_found")
+    assert made["public"] not in r.text
+    await block(http, owner, fan)
+    assert_error(await http.get(f"/v1/users/{handle}/cameo-posts", headers=fan["headers"]), 404, "user_not_found")
+
+    # a block between the viewer and the posts' author: those posts leave the tab
+    viewer = await signup(http)
+    assert await tab(viewer) == [made["public"]]
+    await block(http, maker, viewer)
+    assert await tab(viewer) == []

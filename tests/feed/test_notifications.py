@@ -173,6 +173,27 @@ async def test_pushed_live_to_every_connection_of_the_recipient(http, stores, ap
         await nothing_more(first)
 
 
+async def test_another_users_notification_ids_over_the_socket_mark_nothing(http, stores, api):
+    me, fan, other = await signup(http), await signup(http), await signup(http)
+    pid = (await new_post(http, stores, me))["id"]
+    await http.post(f"/v1/posts/{pid}/like", headers=fan["headers"])
+    await follow(http, fan, me)
+    mine = await notes(http, me)
+    ids = [n["id"] for n in mine["data"]]
+    assert len(ids) == 2 and mine["unread_count"] == 2
+    async with connect(api, other) as ws:
+        await send(ws, "notifications_read", {"ids": ids}, "theirs")
+        reply = await next_of_type(ws, "notifications_read")
+        assert reply == {"type": "notifications_read", "data": {"marked": 0, "unread_count": 0}, "id": "theirs"}
+    after = await notes(http, me)
+    assert after["unread_count"] == 2 and [n["read"] for n in after["data"]] == [False, False]
+    # the same message from their recipient marks them
+    async with connect(api, me) as ws:
+        await send(ws, "notifications_read", {"ids": ids}, "mine")
+        reply = await next_of_type(ws, "notifications_read")
+        assert reply == {"type": "notifications_read", "data": {"marked": 2, "unread_count": 0}, "id": "mine"}
+
+
 async def test_a_closed_connection_stops_receiving_and_others_carry_on(http, stores, api):
     author, fan = await signup(http), await signup(http)
     pid = (await new_post(http, stores, author))["id"]

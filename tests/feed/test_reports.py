@@ -80,6 +80,24 @@ async def test_nothing_the_reporter_cannot_see_can_be_reported(http, stores):
     assert (await report(http, stranger, f"/v1/users/{author['user']['handle']}", "hate")).status_code == 200
 
 
+async def test_a_cameo_across_a_block_cannot_be_reported(http, stores, settings):
+    """A cameo whose owner blocked the reporter (or whom the reporter blocked)
+    answers 404 ``cameo_not_found``, as an unknown one, and no report is written."""
+    owner, blocked, blocker, stranger = [await signup(http) for _ in range(4)]
+    cameo = await cameo_store.create_cameo(
+        stores, open_media_store(settings), owner_id=owner["user"]["id"], kind="human", name="me", mention=None,
+        embedding=[0.1] * 128, frames=[b"\xff\xd8frame"], voice=None,
+    )
+    await block(http, owner, blocked)
+    await block(http, blocker, owner)
+    for who in (blocked, blocker):
+        r = await report(http, who, f"/v1/cameos/{cameo.id}", "likeness", "not their face")
+        assert_error(r, 404, "cameo_not_found")
+        assert await stores.db["reports"].count_documents({"reporter_id": who["user"]["id"]}) == 0
+    r = await report(http, stranger, f"/v1/cameos/{cameo.id}", "likeness", "not their face")
+    assert r.status_code == 200 and r.json()["target_kind"] == "cameo" and r.json()["target_id"] == cameo.id, r.text
+
+
 async def test_the_queue_and_the_audit_log_are_for_admins_only(http, stores):
     someone = await signup(http)
     for method, path, body in (

@@ -132,6 +132,12 @@ async def test_visibility_decides_who_sees_and_acts_on_a_post(http, stores):
     followers = await new_post(http, stores, author, "for my followers", visibility="followers")
     private = await new_post(http, stores, author, "only me", visibility="private")
     assert (public["visibility"], followers["visibility"], private["visibility"]) == ("public", "followers", "private")
+    # a thread under each post, with the author's reply: what /replies would show
+    threads = {}
+    for post in (public, followers, private):
+        top = (await comment(http, author, post["id"], "first")).json()
+        reply = (await comment(http, author, post["id"], "and more", reply_to=top["id"])).json()
+        threads[post["id"]] = (top["id"], reply["id"])
 
     sees = {
         author["user"]["id"]: {public["id"], followers["id"], private["id"]},
@@ -142,8 +148,11 @@ async def test_visibility_decides_who_sees_and_acts_on_a_post(http, stores):
         visible = sees[viewer["user"]["id"]]
         for post in (public, followers, private):
             r = await get_post(http, viewer, post["id"])
+            top, reply = threads[post["id"]]
             if post["id"] in visible:
                 assert r.status_code == 200 and r.json()["id"] == post["id"]
+                replies = await http.get(f"/v1/comments/{top}/replies", headers=viewer["headers"])
+                assert replies.status_code == 200 and [c["id"] for c in replies.json()["data"]] == [reply], replies.text
             else:
                 # hidden posts answer as unknown ones, for every action, and nothing is written
                 assert_error(r, 404, "post_not_found")
@@ -163,8 +172,13 @@ async def test_visibility_decides_who_sees_and_acts_on_a_post(http, stores):
                 ]:
                     answer = await http.request(method, path, json=body, headers=viewer["headers"])
                     assert_error(answer, 404, "post_not_found")
+                # a comment under it is hidden as an unknown one: its replies too
+                answer = await http.get(f"/v1/comments/{top}/replies", headers=viewer["headers"])
+                assert_error(answer, 404, "comment_not_found")
+                assert reply not in answer.text
         assert set(await grid(http, viewer, author)) == visible
-    assert await counts(http, author, private["id"]) == {"likes": 0, "comments": 0, "views": 0, "remixes": 0, "shares": 0}
+    # the author's thread (2 comments) and nothing from the others
+    assert await counts(http, author, private["id"]) == {"likes": 0, "comments": 2, "views": 0, "remixes": 0, "shares": 0}
     assert await stores.db["likes"].count_documents({"user_id": {"$in": [fan["user"]["id"], stranger["user"]["id"]]}}) == 0
 
     # the following feed: my fan sees the followers-only post, nobody sees another's private one
@@ -543,6 +557,9 @@ async def test_a_block_stops_likes_comments_and_hides_comments(http, stores, blo
     ]:
         assert_error(await http.request(method, path, json=body, headers=fan["headers"]), 404, "post_not_found")
     assert_error(await http.get(f"/v1/users/{author['user']['handle']}/posts", headers=fan["headers"]), 404, "user_not_found")
+    # a thread under the post (a third person's) is out of reach with the post
+    assert_error(await http.get(f"/v1/comments/{thread['id']}/replies", headers=fan["headers"]), 404, "comment_not_found")
+    assert (await http.get(f"/v1/comments/{thread['id']}/replies", headers=bystander["headers"])).status_code == 200
 
     # the blocked pair do not see each other's comments elsewhere either
     other_post = await new_post(http, stores, bystander)
@@ -559,6 +576,22 @@ async def test_a_block_stops_likes_comments_and_hides_comments(http, stores, blo
     assert (await http.delete(f"/v1/comments/{fans['id']}", headers=fan["headers"])).status_code == 200
     assert (await counts(http, author, pid))["comments"] == 1
     assert thread["id"] in [c["id"] for c in (await http.get(f"/v1/posts/{pid}/comments", headers=author["headers"])).json()["data"]]
+
+
+async def test_replies_under_a_private_accounts_post_wait_for_an_approved_follow(http, stores):
+    owner, asker = await signup(http), await signup(http)
+    r = await http.patch("/v1/me", json={"private": True}, headers=owner["headers"])
+    assert r.status_code == 200 and r.json()["private"] is True, r.text
+    post = await new_post(http, stores, owner, "for my followers", visibility="followers")
+    top = (await comment(http, owner, post["id"], "welcome")).json()
+    reply = (await comment(http, owner, post["id"], "all of you", reply_to=top["id"])).json()
+    await follow(http, asker, owner)  # on a private account: a request, not yet a follow
+    answer = await http.get(f"/v1/comments/{top['id']}/replies", headers=asker["headers"])
+    assert_error(answer, 404, "comment_not_found")
+    r = await http.post(f"/v1/me/follow-requests/{asker['user']['handle']}/approve", headers=owner["headers"])
+    assert r.status_code == 200, r.text
+    answer = await http.get(f"/v1/comments/{top['id']}/replies", headers=asker["headers"])
+    assert answer.status_code == 200 and [c["id"] for c in answer.json()["data"]] == [reply["id"]], answer.text
 
 
 async def test_routes_need_a_token(http):
