@@ -108,6 +108,23 @@ async def new_challenge(stores: Stores, user_id: str) -> Challenge:
     return challenge
 
 
+async def check_usable(stores: Stores, user_id: str, challenge_id: str) -> None:
+    """Raise what ``take_challenge`` would (410 expired, unknown, used or another
+    user's; 400 malformed), without taking it: an upload is refused before it is
+    analysed, and a recording refused later keeps its challenge."""
+    check_id(challenge_id)
+    key, used = _keys(stores, user_id, challenge_id)
+    async with stores.redis.pipeline(transaction=False) as pipe:
+        pipe.exists(key)
+        pipe.exists(used)
+        live, was_used = await pipe.execute()
+    if live:
+        return
+    if was_used:
+        raise challenge_used()
+    raise challenge_expired()
+
+
 async def take_challenge(stores: Stores, user_id: str, challenge_id: str) -> Challenge:
     """The challenge, deleted so it cannot be used again; 410 when it is
     expired, unknown, used, or another user's (400 when the id is malformed)."""

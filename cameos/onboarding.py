@@ -2,21 +2,25 @@
 
 A person's own cameo (``create_human_cameo``):
 
-1. the account has no cameo of its own face yet (409 ``cameo_exists``);
-2. the file's header reads as a video of at most 30 s (422 / 413), before
+1. the challenge is the user's and still usable (410 ``challenge_expired`` /
+   ``challenge_used``), looked at without taking it;
+2. the account has no cameo of its own face yet (409 ``cameo_exists``);
+3. the file's header reads as a video of at most 30 s (422 / 413), before
    anything is decoded; then frames sampled over it go through NudeNet,
    strictly (422 ``moderation_blocked``, ``cameos.capture_nudity``);
-3. the challenge is taken, once (410 ``challenge_expired`` / ``challenge_used``);
-4. the liveness pipeline runs in the process pool (422 ``liveness_failed``
+4. the challenge is taken, once (410 as in 1: two uploads racing with one
+   challenge, one gets it);
+5. the liveness pipeline runs in the process pool (422 ``liveness_failed``
    with what it saw);
-5. its reference frames go through NudeNet too; under the identity lock,
+6. its reference frames go through NudeNet too; under the identity lock,
    the face is nobody else's cameo (409 ``likeness_taken``, logged for
    review), and the cameo is stored with its embedding, reference frames and
    voice sample.
 
 A character (``create_character``, what the OpenAI SDK's
 ``create_character`` makes): the same header and nudity checks, then the faces in the
-video are counted. With a human face it must come with a challenge and pass
+video are counted (a challenge sent along is looked at first, as in 1). With
+a human face it must come with a challenge and pass
 the same liveness check and identity test; without one it is kept as it is,
 with frames taken from the video as its references (checked by NudeNet
 before they are stored).
@@ -54,7 +58,7 @@ async def create_human_cameo(
     stores: Stores, media: MediaStore, settings: Settings, *, user_id: str, name: str, challenge_id: str, path: str
 ) -> Cameo:
     """The person's own cameo from a challenge recording at ``path``."""
-    challenges.check_id(challenge_id)
+    await challenges.check_usable(stores, user_id, challenge_id)
     if await store.find_by_mention(stores, user_id, None) is not None:
         raise cameo_exists("this account has a cameo of its own face already; delete it to record a new one")
     await verification.probe(settings, path)
@@ -107,7 +111,7 @@ async def create_character(
     (``challenge_id`` required then), checked to show no face otherwise."""
     mention = mention_for(name)
     if challenge_id is not None:
-        challenges.check_id(challenge_id)
+        await challenges.check_usable(stores, user_id, challenge_id)
     if await store.count_characters(stores, user_id) >= store.MAX_CHARACTERS:
         raise too_many_cameos(store.MAX_CHARACTERS)
     if await store.find_by_mention(stores, user_id, mention) is not None:

@@ -242,6 +242,10 @@ class Rules(msgspec.Struct, frozen=True, kw_only=True):
     comments: Rule  # comments and replies per user
     videos: Rule  # video creations per user
     search: Rule  # user searches per user
+    likes: Rule  # likes and unlikes per user
+    follows: Rule  # follows, unfollows, blocks and unblocks per user
+    cameo_uploads: Rule  # cameo and character recordings per user
+    cameo_edits: Rule  # cameo settings changes per user
     ws_connection: Rule  # incoming WebSocket messages per connection
     ws_user: Rule  # incoming WebSocket messages per user, every socket together
 
@@ -265,6 +269,10 @@ def rules(settings: Settings) -> Rules:
         comments=Rule.parse("comments:user", settings.rate_comments),
         videos=Rule.parse("videos:user", settings.rate_videos),
         search=Rule.parse("search:user", settings.rate_search),
+        likes=Rule.parse("likes:user", settings.rate_likes),
+        follows=Rule.parse("follows:user", settings.rate_follows),
+        cameo_uploads=Rule.parse("cameo-uploads:user", settings.rate_cameo_uploads),
+        cameo_edits=Rule.parse("cameo-edits:user", settings.rate_cameo_edits),
         ws_connection=Rule.parse("ws:conn", settings.rate_ws_connection),
         ws_user=Rule.parse("ws:user", settings.rate_ws_user),
     )

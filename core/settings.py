@@ -116,6 +116,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_comments: str = "30/1m"  # comments and replies per user
     rate_videos: str = "30/10m"  # video creations (new, remix, extend, edit) per user
     rate_search: str = "60/1m"  # user searches per user (GET /v1/users?q=): no walking the whole directory
+    rate_likes: str = "60/1m"  # likes and unlikes per user
+    rate_follows: str = "60/10m"  # follows, unfollows, blocks and unblocks per user
+    rate_cameo_uploads: str = "20/1h"  # cameo and character recordings per user, every attempt (before the upload is read)
+    rate_cameo_edits: str = "30/10m"  # changes to a cameo's settings per user (its preferences are moderated)
     # incoming WebSocket messages (server.ws.rate): per connection and per user across
     # every socket and api process; one over gets an ``error`` ``rate_limited``
     rate_ws_connection: str = "60/10s"

@@ -7,6 +7,12 @@ an insert that succeeded (or a delete that removed a document) moves the
 ``likes`` counter, so the counter equals the number of like documents however
 the likes and unlikes interleave.
 
+A like notifies the post's author (``feed.social.notifications``); an
+unlike takes that notification back, and a like given again within
+``RENOTIFY_AFTER_S`` of an unlike is stored quietly (read, not pushed): the
+author's inbox says who likes the post, and a like-unlike loop is not a
+stream of alerts.
+
 These functions do not check who may see the post (the follow/block graph
 belongs to ``accounts``): callers check first (feed.social.visibility.visible_post).
 
@@ -95,6 +101,7 @@ from feed.social import counters, notifications
 from feed.social.posts import Post, get_post
 
 MAX_MIRROR = 5000  # likes one mirror holds; a user with more gets a PARTIAL one
+RENOTIFY_AFTER_S = 3600  # a like given again sooner than this after an unlike is stored quietly
 MIRROR_TTL_S = 30 * 24 * 3600
 FILL_LEASE_S = 30
 
@@ -272,8 +279,13 @@ async def like(stores: Stores, user_id: str, post_id: str, *, post: Post | None 
         outcome = _score(created_at)
     finally:
         await _finish(stores, user_id, post_id, outcome)
-    await notifications.notify(stores, recipient_id=post.author_id, actor_id=user_id, kind="like", post_id=post_id)
+    again = bool(await stores.redis.exists(_retracted_key(stores, user_id, post_id)))  # given back after an unlike
+    await notifications.notify(stores, recipient_id=post.author_id, actor_id=user_id, kind="like", post_id=post_id, quiet=again)
     return True
+
+
+def _retracted_key(stores: Stores, user_id: str, post_id: str) -> str:
+    return stores.key("likes", "retracted", user_id, post_id)
 
 
 async def unlike(stores: Stores, user_id: str, post_id: str) -> bool:
@@ -293,6 +305,8 @@ async def unlike(stores: Stores, user_id: str, post_id: str) -> bool:
     if result.deleted_count != 1:
         return False
     await notifications.retract_like(stores, actor_id=user_id, post_id=post_id)
+    # liking it again soon does not notify again: a like and unlike in a loop is not a stream of notifications
+    await stores.redis.set(_retracted_key(stores, user_id, post_id), b"1", ex=RENOTIFY_AFTER_S)
     return True
 
 

@@ -124,11 +124,13 @@ async def notify(
     cameo_id: str | None = None,
     video_id: str | None = None,
     once: bool = False,
+    quiet: bool = False,
 ) -> Notification | None:
     """Store a notification and push it live; None when the actor is the
     recipient, and with ``once`` when the recipient has one of this kind from
     this actor (about this post) already: a follow undone and made again
-    notifies once."""
+    notifies once. ``quiet``: stored as read and not pushed (the inbox tells
+    the truth, without a new alert)."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     if recipient_id == actor_id:
@@ -145,6 +147,7 @@ async def notify(
         post_id=post_id,
         comment_id=comment_id,
         created_at=utcnow(),
+        read=quiet,
         cameo_id=cameo_id,
         video_id=video_id,
     )
@@ -156,12 +159,14 @@ async def notify(
         "post_id": post_id,
         "comment_id": comment_id,
         "created_at": note.created_at,
-        "unread": 1,
     }
+    if not quiet:
+        doc["unread"] = 1
     if cameo_id is not None:
         doc.update(cameo_id=cameo_id, video_id=video_id)
     await _collection(stores).insert_one(doc)
-    await stores.redis.publish(stores.key(NOTIFY_CHANNEL), _encode(Published(recipient_id, note)))
+    if not quiet:
+        await stores.redis.publish(stores.key(NOTIFY_CHANNEL), _encode(Published(recipient_id, note)))
     return note
 
 

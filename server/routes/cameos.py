@@ -28,6 +28,7 @@ notifications (``feed.social.notifications``, pushed live on the WebSocket)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from accounts.users import User
 from cameos import appearances, challenges, deletion, grants, onboarding, store
 from cameos.challenges import Challenge
 from cameos.errors import cameo_not_found, not_owner
+from core import rate_limit
 from core.errors import BadRequest, Forbidden, NotFound, PolicyViolation
 from core.settings import Settings
 from core.stores import Stores
@@ -147,6 +149,14 @@ async def new_challenge(stores: Stores, user: User) -> Challenge:
     return await challenges.new_challenge(stores, user.id)
 
 
+async def _count_upload(stores: Stores, user: User) -> None:
+    """Every recording sent counts (``FABULA_RATE_CAMEO_UPLOADS``, 429), before its body is read:
+    each is analysed in the shared process pool."""
+    await rate_limit.enforce(
+        stores, rate_limit.rules(stores.settings).cameo_uploads, user.id, message="too many recordings; try again later"
+    )
+
+
 @asynccontextmanager
 async def _audited_upload(stores: Stores, user: User) -> AsyncIterator[None]:
     """A recording that moderation refuses (422 ``moderation_blocked``) leaves an audit entry."""
@@ -164,7 +174,7 @@ async def _audited_upload(stores: Stores, user: User) -> AsyncIterator[None]:
     dependencies=AUTH,
     status_code=201,
     operation_class=CreateCameoOperation,
-    responses=errors(401, 409, 410, 413, 415, 422, 503),
+    responses=errors(401, 409, 410, 413, 415, 422, 429, 503),
     tags=["cameos"],
     request_max_body_size=None,  # streamed_form applies the upload limit
 )
@@ -173,6 +183,7 @@ async def create_cameo(request: Request, stores: Stores, settings: Settings, use
     (digits heard, head turns seen in order, one live face whose lips move
     with the speech, the same person throughout) and against every other
     account's cameo. 422 ``liveness_failed`` says in ``details`` what was seen."""
+    await _count_upload(stores, user)
     async with streamed_form(request, files=UPLOAD_FILES, max_file_bytes=settings.cameo_max_upload_bytes) as form:
         name = _name(form.fields, default=user.handle)
         challenge_id = form.fields.get("challenge_id")
@@ -191,7 +202,7 @@ async def create_cameo(request: Request, stores: Stores, settings: Settings, use
     dependencies=AUTH,
     status_code=200,
     operation_class=CreateCharacterOperation,
-    responses=errors(401, 409, 410, 413, 415, 422, 503),
+    responses=errors(401, 409, 410, 413, 415, 422, 429, 503),
     tags=["videos", "cameos"],
     request_max_body_size=None,
 )
@@ -201,6 +212,7 @@ async def create_character(request: Request, stores: Stores, settings: Settings,
     ``challenge_id``; 422 ``liveness_required`` without one); a video without a
     face (a pet, a toy, a drawn figure) is checked to show none and kept as it is.
     Prompts name it ``@handle.<name>``."""
+    await _count_upload(stores, user)
     async with streamed_form(request, files=UPLOAD_FILES, max_file_bytes=settings.cameo_max_upload_bytes) as form:
         name = _name(form.fields)
         upload = _upload(form)
@@ -247,7 +259,7 @@ async def my_cameos(stores: Stores, user: User) -> CameoList:
     return CameoList(data=await cameo_views(stores, await store.list_owned(stores, user.id), user.id))
 
 
-@patch("/v1/cameos/{cameo_id:str}", dependencies=AUTH, responses=errors(401, 403, 404, 422), tags=["cameos"])
+@patch("/v1/cameos/{cameo_id:str}", dependencies=AUTH, responses=errors(401, 403, 404, 422, 429), tags=["cameos"])
 async def change_cameo(cameo_id: str, data: CameoChanges, stores: Stores, user: User) -> CameoView:
     """Change my cameo: ``permission`` (only_me, approved, mutuals, everyone),
     ``paused`` (no new uses, mine included), ``preferences`` (up to 5
@@ -255,7 +267,11 @@ async def change_cameo(cameo_id: str, data: CameoChanges, stores: Stores, user: 
     (topics it must never appear in, checked against every prompt of others),
     ``name``. A change applies to the next use, queued videos included.
     An account under 18 cannot choose ``everyone`` (403 ``cameo_level_not_allowed``)
-    and its preferences are moderated with the strict thresholds."""
+    and its preferences are moderated with the strict thresholds.
+    ``FABULA_RATE_CAMEO_EDITS`` limits the changes (429)."""
+    await rate_limit.enforce(
+        stores, rate_limit.rules(stores.settings).cameo_edits, user.id, message="too many cameo changes; try again later"
+    )
     await owned_cameo(stores, cameo_id, user)
     changes = data.changes()
     minor = await minors.is_minor_user(stores, user.id)
@@ -266,7 +282,7 @@ async def change_cameo(cameo_id: str, data: CameoChanges, stores: Stores, user: 
             details={"permission": "everyone", "allowed": ["only_me", "approved", "mutuals"]},
         )
     for preference in changes.get("preferences", []):
-        decision = moderate_prompt(preference, strict=minor)
+        decision = await asyncio.to_thread(moderate_prompt, preference, strict=minor)  # CPU work: off the event loop
         if not decision.allowed:
             raise PolicyViolation(
                 decision.reason or "refused", code="preference_refused", details={"category": decision.category}

@@ -187,11 +187,12 @@ async def following(handle: str, stores: Stores, user: User, cursor: Cursor = No
     return await graph.following_page(stores, target.id, cursor=cursor, limit=limit, viewer=user.id)
 
 
-@post("/v1/users/{handle:str}/follow", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 403, 404))
+@post("/v1/users/{handle:str}/follow", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 403, 404, 429))
 async def follow(handle: str, stores: Stores, user: User) -> RelationshipOut:
     """Follow a user (idempotent). A private account is asked instead: the
     answer says ``requested: true`` until its owner approves (then
     ``following: true``) or declines. 403 when you block them, 404 when they block you."""
+    await _count_graph_write(stores, user)
     target = await _target(stores, handle)
     if target.private and target.id != user.id and not await graph.is_following(stores, user.id, target.id):
         if await follow_requests.request(stores, user.id, target.id):
@@ -201,15 +202,22 @@ async def follow(handle: str, stores: Stores, user: User) -> RelationshipOut:
     return await _relationship(stores, user, target)
 
 
-@delete("/v1/users/{handle:str}/follow", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 403, 404))
+@delete("/v1/users/{handle:str}/follow", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 403, 404, 429))
 async def unfollow(handle: str, stores: Stores, user: User) -> RelationshipOut:
     """Stop following a user, or take back a request to follow them (a no-op when neither)."""
+    await _count_graph_write(stores, user)
     target = await _target(stores, handle)
     if target.id != user.id:
         await graph.ensure_not_blocked(stores, user.id, target.id)
         await follow_requests.cancel(stores, user.id, target.id)
         await graph_writes.unfollow(stores, user.id, target.id)
     return await _relationship(stores, user, target)
+
+
+async def _count_graph_write(stores: Stores, user: User) -> None:
+    """Follows, unfollows, blocks, unblocks and removed followers share one limit per user
+    (``FABULA_RATE_FOLLOWS``, 429): each write reaches every api process's graph cache."""
+    await rate_limit.enforce(stores, rate_limit.rules(stores.settings).follows, user.id, message="too many follows and blocks; try again later")
 
 
 def _no_request(handle: str) -> NotFound:
@@ -241,19 +249,21 @@ async def decline_follow_request(handle: str, stores: Stores, user: User) -> Rel
     return await _relationship(stores, user, requester)
 
 
-@delete("/v1/me/followers/{handle:str}", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404))
+@delete("/v1/me/followers/{handle:str}", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404, 429))
 async def remove_follower(handle: str, stores: Stores, user: User) -> RelationshipOut:
     """Remove one of my followers (a no-op when they do not follow me): they no
     longer see my followers-only posts, and on a private account must ask again."""
+    await _count_graph_write(stores, user)
     follower = await _visible(stores, user, handle)
     await graph_writes.unfollow(stores, follower.id, user.id)
     return await _relationship(stores, user, follower)
 
 
-@post("/v1/users/{handle:str}/block", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404))
+@post("/v1/users/{handle:str}/block", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404, 429))
 async def block(handle: str, stores: Stores, user: User) -> Relationship:
     """Block a user (idempotent): follows both ways are removed, and neither can
     see or follow the other. Returns the relationship only: a blocked profile stays hidden."""
+    await _count_graph_write(stores, user)
     target = await _target(stores, handle)
     await graph_writes.block(stores, user.id, target.id)
     await follow_requests.drop_between(stores, user.id, target.id)
@@ -261,9 +271,10 @@ async def block(handle: str, stores: Stores, user: User) -> Relationship:
     return await graph.relationship(stores, user.id, target.id)
 
 
-@delete("/v1/users/{handle:str}/block", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404))
+@delete("/v1/users/{handle:str}/block", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404, 429))
 async def unblock(handle: str, stores: Stores, user: User) -> Relationship:
     """Lift a block (a no-op when there is none); earlier follows are not restored."""
+    await _count_graph_write(stores, user)
     target = await _target(stores, handle)
     await graph_writes.unblock(stores, user.id, target.id)
     return await graph.relationship(stores, user.id, target.id)

@@ -1,0 +1,119 @@
+"""The limits on writes that cost others something, each per user and each a
+setting (docs/API.md): likes, follows and blocks, cameo recordings and cameo
+changes; and the videos limit taken before an upload is decoded. An api of
+its own runs with small limits."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import signup
+from tests.feed.test_social import new_post
+from tests.procs import start_api
+
+NOT_A_VIDEO = ("clip.mp4", b"\x00\x00\x00\x18ftypisom but nothing more", "video/mp4")
+UNISSUED_CHALLENGE = "chal_" + "0" * 26
+
+
+@pytest.fixture(scope="module")
+def tight_api(settings, tmp_root):
+    proc = start_api(
+        settings,
+        tmp_root / "logs-write-limits",
+        FABULA_RATE_VIDEOS="1/1h",
+        FABULA_RATE_LIKES="4/1h",
+        FABULA_RATE_FOLLOWS="3/1h",
+        FABULA_RATE_CAMEO_UPLOADS="2/1h",
+        FABULA_RATE_CAMEO_EDITS="2/1h",
+    )
+    yield proc
+    proc.stop()
+
+
+def assert_error(r: httpx.Response, status: int, code: str) -> dict:
+    """The project's error body (the Videos API's adds OpenAI's ``type`` and ``param``)."""
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["code"] == code and err["message"], err
+    return err
+
+
+def limited(r: httpx.Response, limit: str) -> None:
+    err = assert_error(r, 429, "rate_limited")
+    assert int(r.headers["Retry-After"]) > 0 and err["details"]["limit"] == limit, err
+
+
+async def test_an_extension_upload_counts_before_it_is_decoded(tight_api):
+    async with httpx.AsyncClient(base_url=tight_api.url, timeout=60) as http:
+        me, other = await signup(http), await signup(http)
+        first = await http.post("/v1/videos/extensions", data={"prompt": "and on", "seconds": "1"}, files={"video": NOT_A_VIDEO}, headers=me["headers"])
+        assert_error(first, 400, "invalid_video")  # decoded, refused, and counted
+        # over the limit, the next upload is refused before it is decoded
+        limited(await http.post("/v1/videos/extensions", data={"prompt": "and on", "seconds": "1"}, files={"video": NOT_A_VIDEO}, headers=me["headers"]), "videos:user")
+        # per user
+        assert_error(await http.post("/v1/videos/extensions", data={"prompt": "and on", "seconds": "1"}, files={"video": NOT_A_VIDEO}, headers=other["headers"]), 400, "invalid_video")
+
+
+async def test_likes_are_limited_and_a_like_loop_alerts_once(tight_api, stores):
+    async with httpx.AsyncClient(base_url=tight_api.url, timeout=60) as http:
+        author, fan = await signup(http), await signup(http)
+        post = await new_post(http, stores, author)
+        url = f"/v1/posts/{post['id']}/like"
+        for call in (http.post, http.delete, http.post):  # like, unlike, like again
+            r = await call(url, headers=fan["headers"])
+            assert r.status_code == 200, r.text
+        notes = (await http.get("/v1/notifications", headers=author["headers"])).json()
+        likes = [n for n in notes["data"] if n["kind"] == "like"]
+        # the inbox says the fan likes the post; the like given again is not a second alert
+        assert len(likes) == 1 and likes[0]["read"] is True, likes
+        assert notes["unread_count"] == 0, notes
+        assert (await http.delete(url, headers=fan["headers"])).status_code == 200  # the 4th
+        limited(await http.post(url, headers=fan["headers"]), "likes:user")
+        assert (await http.post(url, headers=author["headers"])).status_code == 200  # another user's bucket
+
+
+async def test_a_first_like_alerts_the_author(tight_api, stores):
+    async with httpx.AsyncClient(base_url=tight_api.url, timeout=60) as http:
+        author, fan = await signup(http), await signup(http)
+        post = await new_post(http, stores, author)
+        assert (await http.post(f"/v1/posts/{post['id']}/like", headers=fan["headers"])).status_code == 200
+        notes = (await http.get("/v1/notifications", headers=author["headers"])).json()
+        assert [(n["kind"], n["read"]) for n in notes["data"]] == [("like", False)] and notes["unread_count"] == 1, notes
+
+
+async def test_follows_and_blocks_share_one_limit(tight_api):
+    async with httpx.AsyncClient(base_url=tight_api.url, timeout=60) as http:
+        me, a, b = await signup(http), await signup(http), await signup(http)
+        assert (await http.post(f"/v1/users/{a['user']['handle']}/follow", headers=me["headers"])).status_code == 200
+        assert (await http.delete(f"/v1/users/{a['user']['handle']}/follow", headers=me["headers"])).status_code == 200
+        assert (await http.post(f"/v1/users/{b['user']['handle']}/block", headers=me["headers"])).status_code == 200
+        limited(await http.delete(f"/v1/users/{b['user']['handle']}/block", headers=me["headers"]), "follows:user")
+        limited(await http.post(f"/v1/users/{a['user']['handle']}/follow", headers=me["headers"]), "follows:user")
+        # nothing was written by the refused calls: b is still blocked, a not followed
+        assert (await http.get(f"/v1/users/{b['user']['handle']}", headers=me["headers"])).status_code == 404  # across the block
+        following = (await http.get(f"/v1/users/{me['user']['handle']}/following", headers=me["headers"])).json()
+        assert following["data"] == [], following
+        assert (await http.post(f"/v1/users/{me['user']['handle']}/follow", headers=a["headers"])).status_code == 200
+
+
+async def test_a_recording_with_an_unissued_challenge_is_refused_before_it_is_analysed(tight_api):
+    async with httpx.AsyncClient(base_url=tight_api.url, timeout=60) as http:
+        me = await signup(http)
+        # not a video at all: analysed first, this would be 422 invalid_recording
+        r = await http.post("/v1/cameos", data={"challenge_id": UNISSUED_CHALLENGE}, files={"video": NOT_A_VIDEO}, headers=me["headers"])
+        assert_error(r, 410, "challenge_expired")
+        r = await http.post(
+            "/v1/videos/characters", data={"name": "Pip", "challenge_id": UNISSUED_CHALLENGE}, files={"video": NOT_A_VIDEO}, headers=me["headers"]
+        )
+        assert_error(r, 410, "challenge_expired")
+        # every attempt counted: the third recording is refused before its body is read
+        limited(await http.post("/v1/cameos", data={"challenge_id": UNISSUED_CHALLENGE}, files={"video": NOT_A_VIDEO}, headers=me["headers"]), "cameo-uploads:user")
+
+
+async def test_cameo_changes_are_limited(tight_api):
+    async with httpx.AsyncClient(base_url=tight_api.url, timeout=60) as http:
+        me = await signup(http)
+        for _ in range(2):
+            assert_error(await http.patch("/v1/cameos/cameo_unknown", json={"paused": True}, headers=me["headers"]), 404, "cameo_not_found")
+        limited(await http.patch("/v1/cameos/cameo_unknown", json={"paused": True}, headers=me["headers"]), "cameo-edits:user")
