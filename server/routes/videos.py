@@ -28,6 +28,8 @@ from core.errors import BadRequest, Conflict, NotFound, PolicyViolation, RateLim
 from core.settings import Settings
 from core.stores import Stores
 from feed import audit, publishing
+from feed.social import posts as feed_posts
+from feed.social.visibility import view_decision
 from gen import jobs, previews, queue
 from gen.cancel import cancel_job
 from gen.jobs import job_seed
@@ -86,11 +88,18 @@ _CREATE_FIELDS = {
     "seed": Schema(type="integer"),
     "steps": Schema(type="integer"),
 }
+
+def _seconds_in_json(field: Schema) -> Schema:
+    """JSON takes the length as a string (OpenAI's type) or as a whole number; a form field is text."""
+    return Schema(one_of=[Schema(type="string"), Schema(type="integer")], description=field.description)
+
+
 _CREATE_SCHEMA = Schema(
     type="object",
     required=["prompt"],
     properties={
         **_CREATE_FIELDS,
+        "seconds": _seconds_in_json(_CREATE_FIELDS["seconds"]),
         "input_reference": Schema(
             type="object",
             properties={"image_url": Schema(type="string", description="a data: URL (base64) of a PNG, JPEG or WebP image")},
@@ -114,7 +123,11 @@ _EXTEND_FIELDS = {
 _EXTEND_SCHEMA = Schema(
     type="object",
     required=["prompt", "video"],
-    properties={**_EXTEND_FIELDS, "video": Schema(type="object", required=["id"], properties={"id": Schema(type="string")})},
+    properties={
+        **_EXTEND_FIELDS,
+        "seconds": _seconds_in_json(_EXTEND_FIELDS["seconds"]),
+        "video": Schema(type="object", required=["id"], properties={"id": Schema(type="string")}),
+    },
 )
 _EXTEND_FORM_SCHEMA = Schema(
     type="object",
@@ -153,12 +166,30 @@ async def completed_source(stores: Stores, video_id: str, user: User) -> jobs.Jo
     return job
 
 
+async def count_video(stores: Stores, settings: Settings, user: User) -> None:
+    """A new video's limit (``FABULA_RATE_VIDEOS``, 429), taken once its request is read and before
+    anything is decoded or moderated: refused and undecodable attempts count too."""
+    await rate_limit.enforce(stores, rate_limit.rules(settings).videos, user.id, message="too many videos; try again later")
+
+
+async def remix_source(stores: Stores, video_id: str, user: User) -> jobs.Job:
+    """What a remix starts from: my completed video, or the completed video of a
+    post I may see (404 ``video_not_found`` for anyone else's unpublished, hidden
+    or removed video, as for an unknown one)."""
+    job = await jobs.get_job(stores, video_id)
+    if job is not None and job.owner_id == user.id:
+        return await completed_source(stores, video_id, user)
+    post = await feed_posts.post_for_video(stores, video_id) if job is not None else None
+    if job is None or post is None or job.status != "completed" or not (await view_decision(stores, post, user.id)).allowed:
+        raise NotFound(f"no video {video_id!r}", code="video_not_found")
+    return job
+
+
 async def moderate(stores: Stores, settings: Settings, user: User, prompt: str, use: cameo_use.CameoUse) -> bool:
-    """A new video's limit (``FABULA_RATE_VIDEOS``, 429) and its prompt's moderation (a refusal is audited).
+    """A new video's prompt moderation (a refusal is audited; ``count_video`` comes first).
     The cameos the creator may use are passed on: a real person named in the prompt is allowed only
     as such a cameo, and a cameo on screen makes the thresholds stricter. A minor's prompts get the
     strict thresholds; returns whether the job must be checked strictly (its ``strict_moderation``)."""
-    await rate_limit.enforce(stores, rate_limit.rules(settings).videos, user.id, message="too many videos; try again later")
     names = [c.name for c in use.resolved.cameos]
     strict = await minors.is_minor_user(stores, user.id)
     # the classifier is CPU work (and loads once): off the event loop
@@ -246,6 +277,7 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
         request, CreateVideo, files=("input_reference",), max_bytes=settings.max_body_bytes, max_form_bytes=form_limit(settings)
     )
     spec = resolve_spec(body, settings)
+    await count_video(stores, settings, user)
     reference: bytes | None = None
     if "input_reference" in uploads or body.input_reference is not None:
         await require_image_model(settings, "input_reference")
@@ -394,11 +426,15 @@ async def delete_video(video_id: str, stores: Stores, settings: Settings, user: 
     operation_class=RemixVideoOperation,
 )
 async def remix_video(request: Request, video_id: str, stores: Stores, settings: Settings, user: User) -> Response[VideoObject]:
-    """A new video from one of my completed ones with a new prompt: same model,
+    """A new video from a completed one with a new prompt: one of mine, or the
+    video of a post I can see (anyone's, as the feed shows it). Same model,
     size, length, steps and seed (so the composition carries over), and its
-    reference image if it had one."""
+    reference image if it had one. Every cameo the source features must be
+    one I may use; published, the remix names its source post, whose author
+    is told."""
     body, _ = await decode_json_or_form(request, RemixVideo)
-    source = await completed_source(stores, video_id, user)
+    source = await remix_source(stores, video_id, user)
+    await count_video(stores, settings, user)
     reference = await guarded("read", media_store(settings).get_bytes(source.id, "reference")) if source.reference else None
     use = await cameo_use.prepare(
         stores, settings, user_id=user.id, prompt=body.prompt, model=source.model, width=source.width,
@@ -452,6 +488,7 @@ async def extend_video(request: Request, stores: Stores, settings: Settings, use
         raise BadRequest("give the video to extend: either video {\"id\"} or a video file", code="invalid_request")
     seconds = parse_seconds(body.seconds, settings)
     await require_image_model(settings, "extending a video")
+    await count_video(stores, settings, user)
     if body.video is not None:
         source = await completed_source(stores, body.video.id, user)
         spec = VideoSpec.like(source, seconds=seconds)

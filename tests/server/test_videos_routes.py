@@ -15,6 +15,7 @@ from PIL import Image
 from gen import jobs, previews
 from core.media_store import LocalMediaStore
 from tests.conftest import signup
+from tests.feed.test_social import ready_video
 
 OVERSIZED = "x" * (300 * 1024)  # the test server's body limit is 256 KiB
 
@@ -383,12 +384,42 @@ async def test_remix_makes_a_new_video_from_a_completed_one(http, stores, finish
     assert_error(await http.post(f"/v1/videos/{src['id']}/remix", json={"prompt": ""}, headers=me["headers"]), 400)
     assert_error(await http.post(f"/v1/videos/{src['id']}/remix", json={"prompt": "x", "size": "64x64"}, headers=me["headers"]), 400)
     assert_error(await http.post(f"/v1/videos/{src['id']}/remix", content=b"{oops", headers={**me["headers"], "content-type": "application/json"}), 400)
-    assert_error(await http.post(f"/v1/videos/{src['id']}/remix", json={"prompt": "mine now"}, headers=other["headers"]), 404, "video_not_found")
+    draft = await ready_video(stores, me)  # completed, never published: another's remix finds nothing
+    assert_error(await http.post(f"/v1/videos/{draft}/remix", json={"prompt": "mine now"}, headers=other["headers"]), 404, "video_not_found")
+    await jobs.delete_job(stores, draft)
     assert_error(await http.post("/v1/videos/video_nope/remix", json={"prompt": "x"}, headers=me["headers"]), 404)
     queued = await jobs.create_job(stores, owner_id=me["user"]["id"], prompt="not yet", model="tiny", width=64, height=64, seconds=1, steps=2)
     assert_error(await http.post(f"/v1/videos/{queued.id}/remix", json={"prompt": "x"}, headers=me["headers"]), 409, "video_not_ready")
     await jobs.delete_job(stores, queued.id)
     assert await video_count(http, me["headers"]) == before
+
+
+async def test_anyone_who_sees_a_post_may_remix_its_video(http, finished):
+    """A remix of someone else's published video: the same composition, the
+    source named when it is published, its author told; a hidden source is
+    404 as an unknown one."""
+    author, src, post = finished["user"], finished["video"], finished["post"]
+    fan, stranger = await signup(http), await signup(http)
+    r = await http.post(f"/v1/videos/{src['id']}/remix", json={"prompt": "the same top, spinning in the rain"}, headers=fan["headers"])
+    assert r.status_code == 200, r.text
+    remix = r.json()
+    assert remix["remixed_from_video_id"] == src["id"], remix
+    assert (remix["size"], remix["seconds"], remix["model"], remix["seed"]) == (src["size"], src["seconds"], src["model"], 11)
+    done = await wait_completed(http, fan["headers"], remix["id"])
+    assert done["status"] == "completed", done
+    published = await http.post("/v1/posts", json={"video_id": remix["id"]}, headers=fan["headers"])
+    assert published.status_code == 201 and published.json()["remix_of"] == post["id"], published.text
+    notes = (await http.get("/v1/notifications", headers=author["headers"])).json()["data"]
+    assert [(n["kind"], n["actor"]["handle"], n["post_id"]) for n in notes if n["kind"] == "remix"] == [
+        ("remix", fan["user"]["handle"], published.json()["id"])
+    ], notes
+    chain = (await http.get(f"/v1/posts/{post['id']}/remixes", headers=stranger["headers"])).json()
+    assert published.json()["id"] in [p["id"] for p in chain["data"]], chain
+    # the source's author blocks the stranger: the video is hidden from them, as if it did not exist
+    assert (await http.post(f"/v1/users/{stranger['user']['handle']}/block", headers=author["headers"])).status_code == 200
+    assert_error(await http.post(f"/v1/videos/{src['id']}/remix", json={"prompt": "x"}, headers=stranger["headers"]), 404, "video_not_found")
+    await http.delete(f"/v1/users/{stranger['user']['handle']}/block", headers=author["headers"])
+    await http.delete(f"/v1/posts/{published.json()['id']}", headers=fan["headers"])
 
 
 async def test_extend_a_completed_video_by_id_or_by_upload(http, settings, finished):

@@ -179,9 +179,9 @@ export function PostCard(post, opts = {}) {
 
     function remix() {
         if (!guard()) return;
-        const q = new URLSearchParams({ prompt: post.caption || "" });
-        if (me) q.set("remix", post.video_id);
-        else q.set("from", post.author.handle);
+        // anyone's post: a remix starts from its video (same length, size and seed) and credits it
+        const q = new URLSearchParams({ prompt: post.caption || "", remix: post.video_id });
+        if (!me) q.set("from", post.author.handle);
         navigate(`/create?${q}`);
     }
 
