@@ -65,13 +65,24 @@ def _backing_down(request: Request, exc: Exception) -> Response:
     return error_response(503, "unavailable", UNAVAILABLE_MESSAGE, headers={"Retry-After": RETRY_AFTER_S})
 
 
-def _http_exception(_: Request, exc: HTTPException) -> Response:
+def _body_limit(request: Request) -> int | None:
+    """The body limit of the route that refused a body as too large (Litestar's own check)."""
+    try:
+        limit = request.scope["route_handler"].resolve_request_max_body_size()
+    except Exception:  # no route (refused before routing) or no limit: the answer goes without it
+        return None
+    return limit if isinstance(limit, int) else None
+
+
+def _http_exception(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     if isinstance(exc, ValidationException):
         return _validation_error(exc)
     headers = dict(exc.headers or {})
     details = exc.extra if exc.extra else None
     message = _without_query(exc.detail) or _CODES.get(status, "error").replace("_", " ")
+    if status == 413 and details is None and (limit := _body_limit(request)) is not None:
+        details, message = {"limit": limit}, f"the request body is larger than {limit} bytes"
     if isinstance(exc.__cause__, SerializationException):  # a body that does not decode
         return error_response(400, "malformed_json", f"malformed JSON: {message.removeprefix('JSON is malformed: ')}")
     if status == 500 and message == CLIENT_GONE:  # the client hung up while sending its body: nobody reads the answer

@@ -213,3 +213,19 @@ async def test_openapi_declares_every_error_status(http):
     for (path, method), statuses in want.items():
         declared = set(spec["paths"][path][method]["responses"])
         assert statuses <= declared, (path, method, declared)
+
+
+async def test_an_oversized_json_body_names_the_limit(http, settings):
+    """413 ``payload_too_large`` says the limit in ``details`` (as the upload routes do),
+    whether the body announces its length or comes chunked."""
+    big = b'{"handle": "okay_name", "password": "' + b"p" * settings.max_body_bytes + b'"}'
+
+    async def chunked():
+        for start in range(0, len(big), 1 << 20):
+            yield big[start : start + (1 << 20)]
+
+    for content in (big, chunked()):
+        r = await http.post("/v1/auth/login", content=content, headers={"content-type": "application/json"})
+        err = assert_error(r, 413, "payload_too_large")
+        assert err["details"] == {"limit": settings.max_body_bytes}, err
+        assert str(settings.max_body_bytes) in err["message"], err
