@@ -397,6 +397,39 @@ def test_a_shared_post_plays_without_signing_in(app_api, app_worker, browser):
     p.context.close()
 
 
+def test_remixing_someone_elses_post_credits_it(app_api, app_worker, browser):
+    """A person remixes another's post from its card: the create screen names
+    whose video it starts from, the remix is made and posted, names its source,
+    and the source's author hears of it."""
+    base = app_api.url
+    owner = api_signup(base, handle("lu"))
+    video = httpx.post(f"{base}/v1/videos", headers=owner["headers"], json={"prompt": "a red kite over dunes", "seconds": "1", "size": "64x64"}, timeout=HTTP_S).json()
+    wait_done(base, owner, video["id"])
+    source = httpx.post(f"{base}/v1/posts", headers=owner["headers"], json={"video_id": video["id"], "caption": "kite day"}, timeout=HTTP_S).json()
+
+    p = phone(browser, base)
+    sign_up_in_app(p, handle("rio"))
+    p.goto(f"/p/{source['id']}")
+    p.click(f".post-card[data-post-id='{source['id']}'] .rail-btn[aria-label=Remix]")
+    p.wait_for_selector("form.compose")
+    assert f"@{owner['user']['handle']}'s video" in p.inner_text(".banner")
+    assert p.input_value(".prompt") == "kite day"
+    p.fill(".prompt", "the same kite, caught in a storm")
+    with p.expect_response(lambda r: r.url.endswith(f"/v1/videos/{video['id']}/remix")) as made:
+        p.click("form.compose button[type=submit]")
+    assert made.value.status == 200, made.value.text()
+    assert made.value.json()["remixed_from_video_id"] == video["id"]
+    p.wait_for_selector(".done", timeout=VIDEO_S)
+    p.click(".done button:has-text('Post')")
+    p.wait_for_url(re.compile(r"/p/post_"))
+    remix_id = p.url.rsplit("/", 1)[1]
+    assert httpx.get(f"{base}/v1/posts/{remix_id}", headers=owner["headers"], timeout=HTTP_S).json()["remix_of"] == source["id"]
+    notes = httpx.get(f"{base}/v1/notifications", headers=owner["headers"], timeout=HTTP_S).json()["data"]
+    assert [n["post_id"] for n in notes if n["kind"] == "remix"] == [remix_id], notes
+    assert not p.js_errors, p.js_errors
+    p.context.close()
+
+
 def test_a_moderators_notice_reads_as_the_moderators_and_names_none_of_them(app_api, app_worker, app_settings, browser):
     base = app_api.url
     author, reporter, moderator = api_signup(base, handle("au")), api_signup(base, handle("rp")), api_signup(base, handle("md"))
