@@ -36,13 +36,14 @@ class RecordingError(Exception):
     """The recording cannot be analysed; ``code`` says why (corrupt, too_long, too_short,
     no_video, no_audio)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, duration_s: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.duration_s = duration_s  # what was measured, when the length was the problem
 
     def __reduce__(self):  # survives a process pool's pickling
-        return (type(self), (self.code, self.message))
+        return (type(self), (self.code, self.message, self.duration_s))
 
 
 @dataclass(slots=True)
@@ -280,7 +281,7 @@ def decode_recording(
     if duration > max_duration_s + 0.5:
         raise RecordingError(TOO_LONG, f"the recording is {duration:.1f} s long; at most {max_duration_s:.0f} s")
     if duration < min_duration_s:
-        raise RecordingError(TOO_SHORT, f"the recording is {duration:.1f} s long; at least {min_duration_s:.0f} s")
+        raise RecordingError(TOO_SHORT, f"the recording is {duration:.1f} s long; at least {min_duration_s:.0f} s", duration)
     return Recording(
         frames=frames,
         times=np.asarray(times, dtype=np.float64),

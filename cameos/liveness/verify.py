@@ -243,7 +243,7 @@ def _failed_before_analysis(err: RecordingError, digits: str, moves: list[str]) 
     return LivenessReport(
         ok=False,
         failures=[code],
-        duration_s=0.0,
+        duration_s=err.duration_s or 0.0,  # a recording too short says how long it was
         frames_analysed=0,
         digits_expected=digits,
         digits_heard=None,

@@ -311,6 +311,7 @@ def test_too_short_and_silent_recordings_fail_in_the_report(tmp_path):
     make_capture(short, moves=[], audio=np.zeros(16000, np.float32), variant="still", seconds=1.0, container="webm")
     rep = verify_recording(short, DIGITS_A, ["left", "right"])
     assert not rep.ok and rep.failures == [report.DURATION]
+    assert 0.8 <= rep.details()["duration_s"] <= 1.2, rep.details()  # how long it was, not 0
 
     silent = str(tmp_path / "silent.mp4")
     make_capture(silent, moves=[], audio=None, variant="still", seconds=3.0, size=(320, 240))
