@@ -130,7 +130,6 @@ export function CreateScreen(query) {
         remixOf ? h("div.banner", icon("remix"), h("span", from
             ? `A new take on @${from}'s video: same length, size and seed. Post it and they'll see your remix.`
             : "A new take on your video: same length, size and seed.")) : null,
-        from && !remixOf ? h("div.banner", icon("remix"), h("span", `Starting from @${from}'s idea. Make it yours.`)) : null,
         h("div.prompt-wrap", prompt, menu),
         h("div.field", h("span", "Cameos"), cameoStrip),
         remixOf ? null : h("div.field", h("span", "Length"), lengthChips),
