@@ -44,7 +44,7 @@ from cameos import appearances, challenges, deletion, grants, onboarding, store
 from cameos.challenges import Challenge
 from cameos.errors import cameo_not_found, not_owner
 from core import rate_limit
-from core.errors import BadRequest, Forbidden, NotFound, PolicyViolation
+from core.errors import BadRequest, Forbidden, NotFound, PolicyViolation, RateLimited
 from core.settings import Settings
 from core.stores import Stores
 from feed import audit, publishing
@@ -149,12 +149,32 @@ async def new_challenge(stores: Stores, user: User) -> Challenge:
     return await challenges.new_challenge(stores, user.id)
 
 
-async def _count_upload(stores: Stores, user: User) -> None:
-    """Every recording sent counts (``FABULA_RATE_CAMEO_UPLOADS``, 429), before its body is read:
-    each is analysed in the shared process pool."""
-    await rate_limit.enforce(
-        stores, rate_limit.rules(stores.settings).cameo_uploads, user.id, message="too many recordings; try again later"
-    )
+UPLOADS_AT_ONCE = 2  # recordings of one user being received or checked at once, per api process
+_uploading: dict[str, int] = {}
+
+
+@asynccontextmanager
+async def _upload_slot(stores: Stores, user: User) -> AsyncIterator[None]:
+    """Every recording sent counts (``FABULA_RATE_CAMEO_UPLOADS``, 429 ``rate_limited``), before its
+    body is read, and one user has at most ``UPLOADS_AT_ONCE`` in flight (429
+    ``recording_in_progress``): the checks share one process pool, and one person's flood must not
+    leave everyone else ``cameos_busy``."""
+    if _uploading.get(user.id, 0) >= UPLOADS_AT_ONCE:
+        raise RateLimited(
+            f"{UPLOADS_AT_ONCE} of your recordings are being checked; wait for their answers",
+            code="recording_in_progress",
+            headers={"Retry-After": "5"},
+        )
+    _uploading[user.id] = _uploading.get(user.id, 0) + 1
+    try:
+        await rate_limit.enforce(
+            stores, rate_limit.rules(stores.settings).cameo_uploads, user.id, message="too many recordings; try again later"
+        )
+        yield
+    finally:
+        left = _uploading.pop(user.id) - 1
+        if left:
+            _uploading[user.id] = left
 
 
 @asynccontextmanager
@@ -183,8 +203,7 @@ async def create_cameo(request: Request, stores: Stores, settings: Settings, use
     (digits heard, head turns seen in order, one live face whose lips move
     with the speech, the same person throughout) and against every other
     account's cameo. 422 ``liveness_failed`` says in ``details`` what was seen."""
-    await _count_upload(stores, user)
-    async with streamed_form(request, files=UPLOAD_FILES, max_file_bytes=settings.cameo_max_upload_bytes) as form:
+    async with _upload_slot(stores, user), streamed_form(request, files=UPLOAD_FILES, max_file_bytes=settings.cameo_max_upload_bytes) as form:
         name = _name(form.fields, default=user.handle)
         challenge_id = form.fields.get("challenge_id")
         if not challenge_id:
@@ -212,8 +231,7 @@ async def create_character(request: Request, stores: Stores, settings: Settings,
     ``challenge_id``; 422 ``liveness_required`` without one); a video without a
     face (a pet, a toy, a drawn figure) is checked to show none and kept as it is.
     Prompts name it ``@handle.<name>``."""
-    await _count_upload(stores, user)
-    async with streamed_form(request, files=UPLOAD_FILES, max_file_bytes=settings.cameo_max_upload_bytes) as form:
+    async with _upload_slot(stores, user), streamed_form(request, files=UPLOAD_FILES, max_file_bytes=settings.cameo_max_upload_bytes) as form:
         name = _name(form.fields)
         upload = _upload(form)
         async with _audited_upload(stores, user):

@@ -117,3 +117,48 @@ async def test_cameo_changes_are_limited(tight_api):
         for _ in range(2):
             assert_error(await http.patch("/v1/cameos/cameo_unknown", json={"paused": True}, headers=me["headers"]), 404, "cameo_not_found")
         limited(await http.patch("/v1/cameos/cameo_unknown", json={"paused": True}, headers=me["headers"]), "cameo-edits:user")
+
+
+def multipart(fields: dict[str, str], file: tuple[str, bytes, str], boundary: str = "fabulaboundary") -> tuple[bytes, str]:
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
+    name, data, kind = file
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="{name}"\r\nContent-Type: {kind}\r\n\r\n'.encode() + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+async def test_one_person_cannot_hold_every_recording_slot(settings, tmp_root):
+    """Two recordings of one user in flight (their bodies still arriving): a third is
+    429 ``recording_in_progress`` at once, while another user's goes through."""
+    import asyncio
+
+    api = start_api(settings, tmp_root / "logs-upload-slots")
+    try:
+        async with httpx.AsyncClient(base_url=api.url, timeout=60) as http:
+            me, other = await signup(http), await signup(http)
+            body, content_type = multipart({"challenge_id": UNISSUED_CHALLENGE}, NOT_A_VIDEO)
+            go = asyncio.Event()
+
+            async def slow_body():
+                yield body[:40]
+                await go.wait()  # the rest arrives when the test says so
+                yield body[40:]
+
+            async def held_upload():
+                return await http.post("/v1/cameos", content=slow_body(), headers={**me["headers"], "content-type": content_type})
+
+            held = [asyncio.create_task(held_upload()) for _ in range(2)]
+            await asyncio.sleep(1.0)  # both are in the route, reading their bodies
+            third = await http.post("/v1/cameos", content=body, headers={**me["headers"], "content-type": content_type})
+            err = assert_error(third, 429, "recording_in_progress")
+            assert int(third.headers["Retry-After"]) > 0, err
+            theirs = await http.post("/v1/cameos", content=body, headers={**other["headers"], "content-type": content_type})
+            assert_error(theirs, 410, "challenge_expired")
+            go.set()
+            for answer in await asyncio.gather(*held):
+                assert_error(answer, 410, "challenge_expired")
+            # the slots are free again
+            again = await http.post("/v1/cameos", content=body, headers={**me["headers"], "content-type": content_type})
+            assert_error(again, 410, "challenge_expired")
+    finally:
+        api.stop()
