@@ -9,9 +9,10 @@ themselves, in plain text or with no body at all:
 * a WebSocket handshake the library refuses (a bad ``Sec-WebSocket-Key``,
   an unsupported version): 400 ``invalid_handshake``, with the library's
   reason as the message;
-* a WebSocket to a path the app does not serve, which the app refuses by
-  closing before it accepts: 404 ``not_found`` (uvicorn would answer an
-  empty 403); any other refusal before accepting: 403 ``forbidden``.
+* a WebSocket to a path that serves none (no route, or HTTP routes only),
+  which the app refuses by closing before it accepts: 404 ``not_found``
+  (uvicorn would answer an empty 403); any other refusal before accepting:
+  403 ``forbidden``.
 
 These protocols answer them as every other error leaves the api,
 ``{"error": {"code", "message", "details"}}`` with ``Content-Type:
@@ -40,7 +41,10 @@ WS_PROTOCOL = "cli.http_protocol:JsonErrorWebSocketProtocol"
 
 MALFORMED_MESSAGE = "the request could not be read as HTTP/1.1"
 _LIBRARY_PREFIX = "Failed to open a WebSocket connection: "
-NOT_FOUND_REASON = "Not Found"  # Litestar's close reason for a path it does not route
+# Litestar's close reasons, before accepting, for a path it does not route ("Not Found") and for
+# one whose routes are HTTP only (its router's ClientException: "Bad Request"); the app's own
+# socket (/v1/ws) accepts first and tells its errors over the socket
+NO_SOCKET_REASONS = frozenset({"Not Found", "Bad Request"})
 
 
 def error_json(code: str, message: str) -> bytes:
@@ -78,7 +82,7 @@ class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
 class JsonErrorWebSocketProtocol(WebSocketProtocol):
     async def asgi_send(self, message) -> None:
         refused_unrouted = (
-            message["type"] == "websocket.close" and not self.handshake_started_event.is_set() and message.get("reason") == NOT_FOUND_REASON
+            message["type"] == "websocket.close" and not self.handshake_started_event.is_set() and message.get("reason") in NO_SOCKET_REASONS
         )
         await super().asgi_send(message)
         if refused_unrouted and self.initial_response is not None:

@@ -35,6 +35,7 @@ REFUSED_HANDSHAKES = {
     "a key that is not base64": (handshake("/v1/ws", key="bad"), 400, "invalid_handshake", "Sec-WebSocket-Key"),
     "an unsupported version": (handshake("/v1/ws", version="7"), 400, "invalid_handshake", "Sec-WebSocket-Version"),
     "a path nobody serves": (handshake("/v1/no-such-socket"), 404, "not_found", "WebSocket"),
+    "a path that serves HTTP only": (handshake("/v1/me"), 404, "not_found", "WebSocket"),
 }
 
 
