@@ -138,3 +138,26 @@ async def decode_json_or_form(
         code="unsupported_media_type",
         status=415,
     )
+
+
+async def refuse_a_body(request: Request) -> None:
+    """The ``before_request`` of a write that takes no body (``server.openapi.declare_request_bodies``):
+    nothing, ``{}`` or ``null`` pass; a body that is not JSON is 400 ``malformed_json``, any other
+    body 400 ``invalid_request``, before the action runs, as the OpenAPI document states it
+    (an empty object)."""
+    raw = (await request.body()).strip()
+    if not raw:
+        return None
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind in FORM_TYPES:
+        raise _field_error("", "this action takes no request body: send none, or {}")
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from None
+    except UnicodeDecodeError:
+        raise BadRequest("malformed JSON: the body is not valid UTF-8", code="malformed_json") from None
+    if value is None or value == {}:
+        return None
+    raise _field_error("", "this action takes no request body: send none, or {}")
+

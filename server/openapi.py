@@ -12,6 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 
 from core.errors import ErrorBody
+from server.body import refuse_a_body
 
 _DESCRIPTIONS = {
     400: "Malformed or invalid request",
@@ -68,7 +69,8 @@ WRITES = {"POST", "PATCH", "PUT"}
 def declare_request_bodies(handlers: list) -> None:
     """Give every POST, PATCH and PUT handler that neither takes ``data`` nor
     states its body (``operation_class``) the empty body, so that the OpenAPI
-    document states a request body for every write."""
+    document states a request body for every write, and hold it to that: any
+    other body is refused before the action runs (``server.body.refuse_a_body``)."""
     for handler in handlers:
         if not isinstance(handler, HTTPRouteHandler) or not (set(handler.http_methods) & WRITES):
             continue
@@ -77,3 +79,4 @@ def declare_request_bodies(handlers: list) -> None:
         if "data" in inspect.signature(handler.fn).parameters:
             continue
         handler.operation_class = NoBodyOperation
+        handler.before_request = refuse_a_body
