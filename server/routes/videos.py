@@ -27,7 +27,7 @@ from core import rate_limit
 from core.errors import BadRequest, Conflict, NotFound, PolicyViolation, RateLimited
 from core.settings import Settings
 from core.stores import Stores
-from feed import audit, publishing
+from feed import audit, publishing, takedown
 from feed.social import posts as feed_posts
 from feed.social.visibility import view_decision
 from gen import jobs, previews, queue
@@ -160,9 +160,12 @@ def poll_headers(job: jobs.Job) -> dict[str, str]:
 
 
 async def completed_source(stores: Stores, video_id: str, user: User) -> jobs.Job:
+    """My completed video to remix or extend; 409 ``video_removed`` once the moderators took its post
+    down (a remix or an extension would bring it back under another id)."""
     job = await owned_job(stores, video_id, user)
     if job.status != "completed":
         raise Conflict(f"video {video_id!r} is {job.status}; only a completed video can be used", code="video_not_ready")
+    await takedown.refuse_removed_video(stores, job.id)
     return job
 
 

@@ -138,6 +138,11 @@ async def test_remove_takes_a_post_down_and_restore_brings_it_back(http, stores)
     assert p["id"] not in [x["id"] for x in grid.json()["data"]]
     again = await http.post("/v1/posts", json={"video_id": p["video_id"]}, headers=author["headers"])
     assert_error(again, 409, "video_removed")
+    # nor can it come back as a remix or an extension of its own video
+    remix = await http.post(f"/v1/videos/{p['video_id']}/remix", json={"prompt": "the same again"}, headers=author["headers"])
+    assert remix.status_code == 409 and remix.json()["error"]["code"] == "video_removed", remix.text
+    extension = await http.post("/v1/videos/extensions", json={"prompt": "and on", "video": {"id": p["video_id"]}}, headers=author["headers"])
+    assert extension.status_code == 409 and extension.json()["error"]["code"] == "video_removed", extension.text
     assert "content_removed" in await kinds_of(http, author)
     assert "report_actioned" in await kinds_of(http, r1) and "report_actioned" in await kinds_of(http, r2)
     # the moderators act as one: nobody they act on, nor any reporter, learns which of them it was
