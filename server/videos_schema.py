@@ -20,7 +20,7 @@ from core.clock import unix
 from core.errors import BadRequest
 from core.settings import Settings
 from core.text import check_text
-from gen.jobs import Job
+from gen.jobs import Job, job_seed
 from gen.pipelines.presets import RULES
 
 _SIZE = re.compile(r"^(\d{1,4})x(\d{1,4})$")
@@ -131,7 +131,7 @@ def video_object(job: Job) -> VideoObject:
         remixed_from_video_id=job.remixed_from_video_id,
         error=VideoError(job.error.code, job.error.message) if job.error else None,
         steps=job.steps,
-        seed=job.seed,
+        seed=job_seed(job),  # the one it is made with: asked for, or derived from its id (a remix reuses it)
         frames=job.media.frames if job.media else None,
         fps=job.media.fps if job.media else None,
         reference=job.reference,

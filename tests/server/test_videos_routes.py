@@ -63,6 +63,16 @@ async def test_create_json_and_multipart(http):
     assert r.status_code == 200 and r.json()["id"] == body["id"]
 
 
+async def test_a_video_without_a_seed_reports_the_one_it_is_made_with(http, stores):
+    me = await signup(http)
+    r = await http.post("/v1/videos", json={"prompt": "a grey fox in snow", "seconds": "1", "size": "64x64"}, headers=me["headers"])
+    unseeded = r.json()
+    assert isinstance(unseeded["seed"], int) and 0 <= unseeded["seed"] < 2**32, unseeded
+    assert (await http.get(f"/v1/videos/{unseeded['id']}", headers=me["headers"])).json()["seed"] == unseeded["seed"]
+    assert unseeded["seed"] == jobs.job_seed(await jobs.get_job(stores, unseeded["id"]))  # what the worker renders with
+    await http.delete(f"/v1/videos/{unseeded['id']}", headers=me["headers"])
+
+
 async def test_policy_refusal_names_reason_and_writes_nothing(http):
     me = await signup(http)
     r = await http.post("/v1/videos", json={"prompt": "a naked person dancing"}, headers=me["headers"])
