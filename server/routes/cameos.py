@@ -15,7 +15,9 @@ multipart/form-data read as they arrive into a temporary file
 (``server.streamed_form``): past ``FABULA_CAMEO_MAX_UPLOAD_BYTES`` (50 MB)
 the answer is 413 before the rest is read; the file is gone when the
 request ends, and only what the cameo needs is kept. The checks themselves
-run in a process pool (``cameos.verification``), off the event loop.
+run in a process pool (``cameos.verification``), off the event loop. Before
+any of it, every attempt counts against ``FABULA_RATE_CAMEO_UPLOADS`` and one
+user has at most ``UPLOADS_AT_ONCE`` recordings in flight (``_upload_slot``).
 
 A used or expired challenge is 410 (``challenge_used`` /
 ``challenge_expired``): the request was well formed, the challenge is gone
