@@ -424,6 +424,12 @@ def test_remixing_someone_elses_post_credits_it(app_api, app_worker, browser):
     p.wait_for_url(re.compile(r"/p/post_"))
     remix_id = p.url.rsplit("/", 1)[1]
     assert httpx.get(f"{base}/v1/posts/{remix_id}", headers=owner["headers"], timeout=HTTP_S).json()["remix_of"] == source["id"]
+    # the remix's card credits its source, and the source's card counts its remix
+    credit = p.wait_for_selector(f".post-card[data-post-id='{remix_id}'] .remix-credit")
+    assert credit.get_attribute("href") == f"/p/{source['id']}"
+    credit.click()
+    p.wait_for_selector(f".post-card[data-post-id='{source['id']}']")
+    assert p.inner_text(f".post-card[data-post-id='{source['id']}'] .remix-count") == "1"
     notes = httpx.get(f"{base}/v1/notifications", headers=owner["headers"], timeout=HTTP_S).json()["data"]
     assert [n["post_id"] for n in notes if n["kind"] == "remix"] == [remix_id], notes
     assert not p.js_errors, p.js_errors

@@ -76,7 +76,8 @@ export function PostCard(post, opts = {}) {
     const commentBtn = h("button.rail-btn", { "aria-label": "Comments", onclick: () => guard() && openComments(post, { onCount: (n) => setCounts({ comments: n }) }) },
         h("span.rail-icon", icon("comment")), commentCount);
     const shareBtn = h("button.rail-btn", { "aria-label": "Share", onclick: () => share() }, h("span.rail-icon", icon("share")), h("span", "Share"));
-    const remixBtn = h("button.rail-btn", { "aria-label": "Remix", onclick: () => remix() }, h("span.rail-icon", icon("remix")), h("span", "Remix"));
+    const remixes = post.counts.remixes || 0;
+    const remixBtn = h("button.rail-btn", { "aria-label": "Remix", onclick: () => remix() }, h("span.rail-icon", icon("remix")), h("span.remix-count", remixes ? compact(remixes) : "Remix"));
     const moreBtn = h("button.rail-btn.more", { "aria-label": "More", onclick: () => more() }, h("span.rail-icon", icon("more")));
 
     const followBtn = me || opts.followingFeed || opts.publicMode ? null
@@ -106,6 +107,7 @@ export function PostCard(post, opts = {}) {
                 h("strong", post.author.display_name || post.author.handle), h("span", `@${post.author.handle} · ${ago(post.created_at)}`)),
             post.caption ? h("p.card-caption", captionWithLinks(post.caption)) : null,
             cameos.length ? h("div.cameo-chips", cameos) : null,
+            post.remix_of ? h("a.pill.remix-credit", { href: `/p/${encodeURIComponent(post.remix_of)}` }, icon("remix"), "A remix · see the original") : null,
             post.visibility !== "public" ? h("span.pill", icon(post.visibility === "private" ? "lock" : "users"), post.visibility === "private" ? "Only me" : "Followers") : null,
         ),
     );
