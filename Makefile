@@ -26,11 +26,12 @@ $(VENV)/.installed: $(PY) pyproject.toml
 	touch $@
 
 # Debian's chromium for the web app's browser tests (Playwright drives it; its own
-# browser downloads are never used). Installed when running as root, else skipped.
+# browser downloads are never used), and curl and jq for the README's API walk
+# (tests/system/test_readme_walk.py). Installed when running as root, else skipped.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-		&& { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-		|| echo "chromium not installed (needs root and apt-get): the browser tests will skip"; }
+	@{ command -v chromium && command -v curl && command -v jq; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl jq >/dev/null; } \
+		|| echo "chromium, curl or jq not installed (needs root and apt-get): the tests that need them will skip"; }
 
 install: $(VENV)/.installed
 
