@@ -81,6 +81,18 @@ def _nest(fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _decode_json(raw: bytes, kind: Any) -> Any:
+    """``raw`` as ``kind``: 400 ``malformed_json`` when it is not JSON, ``invalid_request`` when it is not a ``kind``."""
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError as exc:
+        raise validation_error(exc) from None
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from None
+    except UnicodeDecodeError:  # msgspec's answer to bytes that are not UTF-8 inside a string
+        raise BadRequest("malformed JSON: the body is not valid UTF-8", code="malformed_json") from None
+
+
 async def decode_json_or_form(
     request: Request,
     kind: type[T],
@@ -102,14 +114,7 @@ async def decode_json_or_form(
         raw = await request.body()
         if not raw:
             raise invalid_field({"field": None, "message": "the request body is empty; send a JSON object", "source": "body"})
-        try:
-            return msgspec.json.decode(raw, type=kind), uploads
-        except msgspec.ValidationError as exc:
-            raise validation_error(exc) from None
-        except msgspec.DecodeError as exc:
-            raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from None
-        except UnicodeDecodeError:  # msgspec's answer to bytes that are not UTF-8 inside a string
-            raise BadRequest("malformed JSON: the body is not valid UTF-8", code="malformed_json") from None
+        return _decode_json(raw, kind), uploads
     if content_type in FORM_TYPES:
         try:
             form = await request.form()
@@ -151,13 +156,7 @@ async def refuse_a_body(request: Request) -> None:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind in FORM_TYPES:
         raise _field_error("", "this action takes no request body: send none, or {}")
-    try:
-        value = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from None
-    except UnicodeDecodeError:
-        raise BadRequest("malformed JSON: the body is not valid UTF-8", code="malformed_json") from None
+    value = _decode_json(raw, Any)
     if value is None or value == {}:
         return None
     raise _field_error("", "this action takes no request body: send none, or {}")
-

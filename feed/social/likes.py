@@ -279,7 +279,8 @@ async def like(stores: Stores, user_id: str, post_id: str, *, post: Post | None 
         outcome = _score(created_at)
     finally:
         await _finish(stores, user_id, post_id, outcome)
-    again = bool(await stores.redis.exists(_retracted_key(stores, user_id, post_id)))  # given back after an unlike
+    # given back after an unlike (one's own like notifies nobody: no need to ask)
+    again = post.author_id != user_id and bool(await stores.redis.exists(_retracted_key(stores, user_id, post_id)))
     await notifications.notify(stores, recipient_id=post.author_id, actor_id=user_id, kind="like", post_id=post_id, quiet=again)
     return True
 

@@ -162,9 +162,12 @@ def poll_headers(job: jobs.Job) -> dict[str, str]:
 async def completed_source(stores: Stores, video_id: str, user: User) -> jobs.Job:
     """My completed video to remix or extend; 409 ``video_removed`` once the moderators took its post
     down (a remix or an extension would bring it back under another id)."""
-    job = await owned_job(stores, video_id, user)
+    return await _usable_own(stores, await owned_job(stores, video_id, user))
+
+
+async def _usable_own(stores: Stores, job: jobs.Job) -> jobs.Job:
     if job.status != "completed":
-        raise Conflict(f"video {video_id!r} is {job.status}; only a completed video can be used", code="video_not_ready")
+        raise Conflict(f"video {job.id!r} is {job.status}; only a completed video can be used", code="video_not_ready")
     await takedown.refuse_removed_video(stores, job.id)
     return job
 
@@ -181,9 +184,9 @@ async def remix_source(stores: Stores, video_id: str, user: User) -> jobs.Job:
     or removed video, as for an unknown one)."""
     job = await jobs.get_job(stores, video_id)
     if job is not None and job.owner_id == user.id:
-        return await completed_source(stores, video_id, user)
-    post = await feed_posts.post_for_video(stores, video_id) if job is not None else None
-    if job is None or post is None or job.status != "completed" or not (await view_decision(stores, post, user.id)).allowed:
+        return await _usable_own(stores, job)
+    post = await feed_posts.post_for_video(stores, video_id) if job is not None and job.status == "completed" else None
+    if post is None or not (await view_decision(stores, post, user.id)).allowed:
         raise NotFound(f"no video {video_id!r}", code="video_not_found")
     return job
 

@@ -71,19 +71,19 @@ assert set(Event.__args__) == set(EVENTS)  # type: ignore[attr-defined]
 class FeedOpen(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     kind: Literal["for_you", "following"] = "for_you"
     window: Annotated[int, Meta(ge=1, le=MAX_WINDOW)] | None = None
-    session_id: Annotated[str, Meta(max_length=64)] | None = None
+    session_id: proto.ObjectId | None = None
     cursor: Annotated[int, Meta(ge=0)] | None = None
 
 
 class FeedEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    session_id: Annotated[str, Meta(max_length=64)]
-    post_id: Annotated[str, Meta(max_length=64)]
+    session_id: proto.ObjectId
+    post_id: proto.ObjectId
     event: Event
     watch_ms: Annotated[int, Meta(ge=0, le=MAX_WATCH_MS)] | None = None
 
 
 class FeedClose(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    session_id: Annotated[str, Meta(max_length=64)]
+    session_id: proto.ObjectId
 
 
 class Live:
