@@ -9,7 +9,10 @@ servers). Prints the RSS after each minute's worth of reads.
 At 1M posts the api's reader fills its ``KEEP`` rows within the first two
 minutes of a swipe run (``fabula_feed_catalogue_rows_kept``); this shows
 what that fill costs and that the replacement of rows afterwards does not
-add to it (docs/PERFORMANCE.md, memory over 10 minutes)."""
+add to it (docs/PERFORMANCE.md, memory over 10 minutes). The rows' arrays
+are reserved first, as the api does when it opens the index (the RSS the
+reserve takes is printed apart); ``--no-reserve`` lets them grow as posts
+come instead."""
 
 from __future__ import annotations
 
@@ -57,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=int, default=10)
     parser.add_argument("--posts", type=int, default=1_000_000, help="the catalogue the reads are drawn from")
+    parser.add_argument("--no-reserve", action="store_true", help="let the rows' arrays grow as posts come (no index opened)")
     args = parser.parse_args()
     trim = ctypes.CDLL("libc.so.6").malloc_trim
     now, rng = datetime.now(timezone.utc), random.Random(1)
@@ -64,6 +68,12 @@ def main() -> None:
         reader = CatalogueReader(None, PostPool(None), directory=Path(tmp))  # type: ignore[arg-type]  # no servers: keep() alone
         baseline = rss_mib()
         print(f"KEEP {KEEP} rows, {READS_PER_S:.0f} reads a second; RSS before {baseline:.1f} MiB", flush=True)
+        if not args.no_reserve:
+            reader.rows.reserve(min(KEEP, args.posts))  # as the api does when it opens the index
+            reserved = rss_mib()
+            print(f"after the reserve of {reader.rows.allocated} slots: RSS {reserved:.1f} MiB "
+                  f"({(reserved - baseline) * 1024 / max(1, reader.rows.allocated):.2f} KiB a slot)", flush=True)
+            baseline = reserved
         per_minute = int(READS_PER_S * 60)
         full_at = None
         for minute in range(1, args.minutes + 1):
@@ -81,7 +91,7 @@ def main() -> None:
             print(f"after {minute} minute(s) of reads: {len(reader.rows)} rows kept, {len(reader.pool.outside)} posts; RSS {rss:.1f} MiB", flush=True)
         if full_at is not None:
             minute, at_full = full_at
-            print(f"per row: {(at_full - baseline) * 1024 / KEEP:.2f} KiB (to the fill at minute {minute}); "
+            print(f"per row, beyond the reserve: {(at_full - baseline) * 1024 / KEEP:.2f} KiB (to the fill at minute {minute}); "
                   f"after it, {rss - at_full:+.1f} MiB over {args.minutes - minute} minute(s) of replaced rows "
                   f"({rss / at_full:.3f}x)", flush=True)
 

@@ -13,7 +13,9 @@ session's interest and answers those the pool does not hold as a
   every ``CHECK_S``); without one, ``similar`` answers nothing and the
   pool's own similar source serves alone.
 * The posts it names outside the pool are read once (with their embeddings
-  and counters) and kept, the newest ``KEEP`` read, in ``rows``; their
+  and counters) and kept, the ``KEEP`` used last, in ``rows``
+  (``feed.live.kept_rows``: columns with a slot a post, allocated whole for
+  the posts the index can name when it is opened); their
   posts go into the pool's ``outside`` map, so the feed renders and gates
   them without a read, and edits and deletes reach them as they reach the
   pool's posts. Counters read more than ``STALE_S`` ago are read again with
@@ -48,7 +50,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,8 @@ from prometheus_client import Counter, Gauge
 
 from core.stores import Stores
 from feed.ranking import ann
-from feed.ranking.features import Table, build_table
+from feed.live.kept_rows import KeptRows
+from feed.ranking.features import Table
 from feed.ranking.pool import PostPool, unix
 from feed.social import posts
 
@@ -94,7 +96,7 @@ class CatalogueReader:
         self.current: ann.Catalogue | None = None
         self._checked_at = 0.0
         self._pointer: tuple | None = None
-        self.rows: OrderedDict[str, tuple] = OrderedDict()  # id -> (author, created, embedding, counts, read_at)
+        self.rows = KeptRows(KEEP, pool.dim)
         self.reads = 0  # posts read from Mongo (for the bench)
         self._pending: dict[str, None] = {}  # ids to read: the oldest ask first, each ask farthest first
         self._reader: asyncio.Task | None = None
@@ -115,6 +117,7 @@ class CatalogueReader:
             opened = ann.open_current(self.directory)
             if opened is not None:
                 self.current, self._pointer = opened, pointer
+                self.rows.reserve(len(opened))  # the most it can name beyond the pool, up to KEEP
         return self.current
 
     def _searchable(self, direction: np.ndarray | None) -> ann.Catalogue | None:
@@ -154,7 +157,7 @@ class CatalogueReader:
         ``extras`` makes them a table."""
         outside = [pid for pid in await self.nearest_async(direction, k) if pid not in self.pool.rows]
         now = time.time()
-        missing = [pid for pid in outside if pid not in self.rows or pid not in self.pool.outside or now - self.rows[pid][4] > STALE_S]
+        missing = [pid for pid in outside if pid not in self.pool.outside or now - (self.rows.read_at_of(pid) or 0.0) > STALE_S]
         if missing:
             self._want(missing)
         if outside:
@@ -165,13 +168,7 @@ class CatalogueReader:
     def extras(self, post_ids: list[str]) -> Table:
         """The posts among ``post_ids`` that are at hand (read, and not taken
         into the pool since), as a ``Table`` of extras."""
-        found = []
-        for pid in post_ids:
-            row = self.rows.get(pid)
-            if row is not None and pid not in self.pool.rows:
-                self.rows.move_to_end(pid)
-                found.append((pid, row[0], row[1], row[2], row[3]))
-        return build_table(found, self.pool.dim)
+        return self.rows.table([pid for pid in post_ids if pid not in self.pool.rows])
 
     def _want(self, post_ids: list[str]) -> None:
         """Queue ``post_ids`` (nearest first) for the reader, which reads from
@@ -220,21 +217,19 @@ class CatalogueReader:
     def keep(
         self, post_ids: list[str], got: dict[str, posts.Post], vectors: dict[str, np.ndarray], counts: dict[str, dict[str, int]], now: float
     ) -> None:
-        """Keep what one read of ``post_ids`` found (the newest ``KEEP`` rows stay;
-        a post gone or no longer public is forgotten)."""
+        """Keep what one read of ``post_ids`` found (the ``KEEP`` rows used
+        last stay; a post gone or no longer public is forgotten)."""
         public = [p for p in got.values() if p.visibility == "public" and p.id in vectors]
         self.reads += len(post_ids)
         POSTS_READ.inc(len(post_ids))
         kept = {p.id for p in public}
         for pid in post_ids:
             if pid not in kept:
-                self.rows.pop(pid, None)
+                self.rows.drop(pid)
                 self.pool.forget_outside(pid)
         for p in public:
-            self.rows[p.id] = (p.author_id, unix(p.created_at), vectors[p.id], counts.get(p.id), now)
-            self.rows.move_to_end(p.id)
+            evicted = self.rows.put(p.id, p.author_id, unix(p.created_at), vectors[p.id], counts.get(p.id), now)
+            if evicted is not None:
+                self.pool.forget_outside(evicted)
             self.pool.keep_outside(p)
-        while len(self.rows) > KEEP:
-            pid, _ = self.rows.popitem(last=False)
-            self.pool.forget_outside(pid)
         ROWS_KEPT.set(len(self.rows))

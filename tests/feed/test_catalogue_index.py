@@ -20,6 +20,7 @@ from feed.live import ranker
 from feed.live.index_builder import IndexBuilder
 from feed.live.runtime import FeedRuntime
 from feed.ranking import ann, interest
+from feed.ranking.pool import PostPool
 from feed.ranking.embeddings import embed_async
 from feed.serving import sessions
 from feed.social import posts as feed_posts
@@ -81,6 +82,7 @@ async def test_similar_reaches_posts_the_pool_does_not_hold(world):
         read = catalogue_reads.POSTS_READ._value.get()
         first = await picks_for(rt, await make_user(world.stores), cat_taste, 8)  # asks for the posts beyond the pool
         assert not {p.post.id for p in first} & {c.id for c in cats}  # nothing waits on their read
+        assert rt.catalogue.rows.allocated == indexer.count < catalogue_reads.KEEP  # reserved whole for what the index can name
         await rt.catalogue.settled()
         assert catalogue_reads.NAMED.labels("to_read")._value.get() - counted["to_read"] == len(cats)
         assert catalogue_reads.POSTS_READ._value.get() - read == len(cats)
@@ -240,7 +242,7 @@ async def test_past_the_pending_bound_the_newest_asks_are_kept(world, tmp_path, 
     queue keeps the newest (and an id asked again moves to the back), and the
     reader takes the newest ask first, nearest first."""
     monkeypatch.setattr(catalogue_reads, "PENDING", 4)
-    reader = catalogue_reads.CatalogueReader(world.stores, None, directory=tmp_path)  # type: ignore[arg-type]
+    reader = catalogue_reads.CatalogueReader(world.stores, PostPool(world.stores), directory=tmp_path)
     busy = asyncio.get_running_loop().create_future()
     reader._reader = busy  # the reader is mid-read: asks only queue
     reader._want(["a", "b", "c"])
