@@ -224,6 +224,12 @@ async def enforce(stores: Stores, rule: Rule, key: str, cost: int = 1, message: 
     return verdict
 
 
+async def count_like(stores: Stores, user_id: str) -> None:
+    """One like or unlike, over HTTP or the feed socket: all of a user's share
+    one limit (``FABULA_RATE_LIKES``; refused: ``refusal``)."""
+    await enforce(stores, rules(stores.settings).likes, user_id, message="too many likes; try again later")
+
+
 async def reset(stores: Stores, rule: Rule, key: str) -> None:
     """Forget ``key``'s bucket under ``rule`` (full again, no lockout)."""
     if not rule.off:

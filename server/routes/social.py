@@ -110,17 +110,12 @@ async def _like_out(stores: Stores, post_id: str, liked: bool) -> LikeOut:
     return LikeOut(post_id=post_id, liked=liked, likes=counts[post_id]["likes"])
 
 
-async def _count_like(stores: Stores, user: User) -> None:
-    """Likes and unlikes share one limit per user (``FABULA_RATE_LIKES``, 429)."""
-    await rate_limit.enforce(stores, rate_limit.rules(stores.settings).likes, user.id, message="too many likes; try again later")
-
-
 @post("/v1/posts/{post_id:str}/like", status_code=200, dependencies=AUTH, responses=errors(401, 404, 429), tags=["social"])
 async def like_post(post_id: str, stores: Stores, user: User) -> LikeOut:
     """Like a post (idempotent: liking twice counts once). The author is
     notified; a like taken back and given again within the hour is stored
     quietly (read, not pushed)."""
-    await _count_like(stores, user)
+    await rate_limit.count_like(stores, user.id)  # likes and unlikes share one limit (429)
     await visible_post(stores, post_id, user.id)
     await likes.like(stores, user.id, post_id)
     return await _like_out(stores, post_id, True)
@@ -129,7 +124,7 @@ async def like_post(post_id: str, stores: Stores, user: User) -> LikeOut:
 @delete("/v1/posts/{post_id:str}/like", status_code=200, dependencies=AUTH, responses=errors(401, 404, 429), tags=["social"])
 async def unlike_post(post_id: str, stores: Stores, user: User) -> LikeOut:
     """Take my like back (a no-op when I do not like it)."""
-    await _count_like(stores, user)
+    await rate_limit.count_like(stores, user.id)  # likes and unlikes share one limit (429)
     await visible_post(stores, post_id, user.id)
     await likes.unlike(stores, user.id, post_id)
     return await _like_out(stores, post_id, False)

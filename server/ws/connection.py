@@ -184,7 +184,7 @@ class Connection:
         except msgspec.ValidationError as exc:
             self.send(proto.error("invalid_message", str(exc), msg.id))
         except FabulaError as exc:
-            self.send(proto.error(exc.code, exc.message, msg.id))
+            self.send(proto.error_of(exc, msg.id))
         except BACKING_DOWN as exc:  # Mongo or Redis restarting: the message may be sent again shortly
             log.warning("backing service unavailable", extra={"type": msg.type, "error": type(exc).__name__})
             self.send(proto.error("unavailable", UNAVAILABLE_MESSAGE, msg.id))

@@ -39,6 +39,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from core import rate_limit
 from core.errors import FabulaError
 from feed.live import pages, ranker
 from feed.live.runtime import POOL_REFRESH_S, FeedRuntime, ready
@@ -347,6 +348,7 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
             await stream.refresh()
         share_url = None
         if req.event == "like":
+            await rate_limit.count_like(stores, user_id)  # as over HTTP: refused, the error takes the ack's place
             post = await check_visible(stores, live.rt.pool, live.rt.viewers, user_id, req.post_id)
             await likes.like(stores, user_id, req.post_id, post=post)
         elif req.event == "share":
@@ -392,7 +394,7 @@ class Effects:
             try:
                 await job()
             except FabulaError as exc:
-                self.conn.send(proto.error(exc.code, exc.message, reply_to))
+                self.conn.send(proto.error_of(exc, reply_to))
             except BACKING_DOWN as exc:  # Mongo or Redis restarting: the effects may be partly done
                 log.warning("feed event effects failed: backing service unavailable", extra={"error": type(exc).__name__})
                 self.conn.send(proto.error("unavailable", UNAVAILABLE_MESSAGE, reply_to))

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from core.errors import FabulaError
+
 MAX_MESSAGE_BYTES = 64 * 1024
 OUTBOX_LIMIT = 256  # messages queued for one client before it is cut off as too slow
 
@@ -54,3 +56,13 @@ def out(type_: str, data: Any, reply_to: str | None = None) -> bytes:
 
 def error(code: str, message: str, reply_to: str | None = None) -> bytes:
     return out("error", {"code": code, "message": message}, reply_to)
+
+
+def error_of(exc: FabulaError, reply_to: str | None = None) -> bytes:
+    """The ``error`` message for one of the project's errors: its code and
+    message, and the fields of its details beside them (a ``rate_limited``
+    error's ``retry_after_s`` and ``limit``, as the message limits send)."""
+    data: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if isinstance(exc.details, dict):
+        data.update({k: v for k, v in exc.details.items() if k not in data})
+    return out("error", data, reply_to)

@@ -10,7 +10,9 @@ import pytest
 
 from tests.conftest import signup
 from tests.feed.test_social import new_post
+from tests.feed.test_feed_stream import open_feed, until
 from tests.procs import start_api
+from tests.server.test_ws import assert_usable, connect, recv, send
 
 NOT_A_VIDEO = ("clip.mp4", b"\x00\x00\x00\x18ftypisom but nothing more", "video/mp4")
 UNISSUED_CHALLENGE = "chal_" + "0" * 26
@@ -80,6 +82,36 @@ async def test_a_first_like_alerts_the_author(tight_api, stores):
         assert (await http.post(f"/v1/posts/{post['id']}/like", headers=fan["headers"])).status_code == 200
         notes = (await http.get("/v1/notifications", headers=author["headers"])).json()
         assert [(n["kind"], n["read"]) for n in notes["data"]] == [("like", False)] and notes["unread_count"] == 1, notes
+
+
+async def test_likes_over_the_feed_socket_share_the_limit(tight_api, stores):
+    """A ``like`` event is a like as ``POST /v1/posts/{id}/like`` is: it takes from
+    the same bucket, and past it the event's ``error`` (with its id, the wait and
+    the limit) comes in place of its ``feed.ack``; the post is not liked."""
+    async with httpx.AsyncClient(base_url=tight_api.url, timeout=60) as http:
+        author, fan = await signup(http), await signup(http)
+        older, newer = await new_post(http, stores, author), await new_post(http, stores, author)
+        assert (await http.post(f"/v1/users/{author['user']['handle']}/follow", headers=fan["headers"])).status_code == 200
+        async with connect(tight_api, fan) as ws:
+            session, items, _ = await open_feed(ws, kind="following", window=2)
+            sid = session["session_id"]
+            assert [i["id"] for i in items] == [newer["id"], older["id"]]
+            await send(ws, "feed.event", {"session_id": sid, "post_id": newer["id"], "event": "like"}, "l1")
+            ack = await until(ws, "feed.ack")
+            assert ack["id"] == "l1" and ack["data"]["event"] == "like"
+            for call in (http.delete, http.post, http.delete):  # the bucket's 2nd, 3rd and 4th
+                assert (await call(f"/v1/posts/{newer['id']}/like", headers=fan["headers"])).status_code == 200
+            await send(ws, "feed.event", {"session_id": sid, "post_id": older["id"], "event": "like"}, "l2")
+            refused = await recv(ws)
+            while refused["type"] in ("feed.items", "feed.counts"):
+                refused = await recv(ws)
+            assert refused["type"] == "error" and refused["id"] == "l2", refused
+            data = refused["data"]
+            assert data["code"] == "rate_limited" and data["limit"] == "likes:user" and data["retry_after_s"] > 0 and data["message"], data
+            await assert_usable(ws)
+        seen = (await http.get(f"/v1/posts/{older['id']}", headers=fan["headers"])).json()
+        assert seen["liked"] is False and seen["counts"]["likes"] == 0, seen
+        limited(await http.post(f"/v1/posts/{older['id']}/like", headers=fan["headers"]), "likes:user")  # the same bucket
 
 
 async def test_follows_and_blocks_share_one_limit(tight_api):
