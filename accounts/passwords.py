@@ -68,7 +68,7 @@ async def require_strong(password: str, *, handle: str = "", field: str = "passw
     try:
         await _run(lambda: check_strength(password, handle=handle))
     except ValueError as exc:
-        raise BadRequest(str(exc), code="weak_password", details=[{"message": str(exc), "key": field, "source": "body"}]) from None
+        raise BadRequest(str(exc), code="weak_password", details=[{"field": field, "message": str(exc), "source": "body"}]) from None
 
 
 async def hash_password(password: str) -> str:

@@ -20,7 +20,7 @@ from policy import moderation_model
 from server.openai_errors import APP_ERROR_HANDLERS
 from server.auth import metrics_guard, schema_guard
 from server.indexes import ensure_all
-from server.openapi import declare_request_bodies
+from server.openapi import StructSchemas, declare_request_bodies
 from server.request_log import RequestLogMiddleware
 from server.rtc import peers as rtc_peers
 from server.routes import ROUTE_MODULES
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         exception_handlers=APP_ERROR_HANDLERS,
         middleware=[prometheus.middleware],
+        plugins=[StructSchemas()],  # Structs that refuse unknown fields say so in the OpenAPI document
         request_max_body_size=settings.max_body_bytes,
         # /schema is served only when asked for (FABULA_OPENAPI; `fabula dev` turns it on)
         openapi_config=OpenAPIConfig(

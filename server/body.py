@@ -33,7 +33,7 @@ def invalid_field(problem: dict) -> BadRequest:
     return BadRequest(invalid_request_message([problem]), code="invalid_request", details=[problem])
 
 
-def _field_error(field: str, message: str) -> BadRequest:
+def field_error(field: str, message: str) -> BadRequest:
     return invalid_field({"field": field, "message": message, "source": "body"})
 
 
@@ -70,13 +70,13 @@ def _nest(fields: dict[str, Any]) -> dict[str, Any]:
         match = _NESTED.match(key)
         if match is None:
             if isinstance(out.get(key), dict):
-                raise _field_error(key, "given both as a value and as an object")
+                raise field_error(key, "given both as a value and as an object")
             out[key] = value
             continue
         outer, inner = match.groups()
         holder = out.setdefault(outer, {})
         if not isinstance(holder, dict):
-            raise _field_error(outer, "given both as a value and as an object")
+            raise field_error(outer, "given both as a value and as an object")
         holder[inner] = value
     return out
 
@@ -126,12 +126,12 @@ async def decode_json_or_form(
         for key, value in form.multi_items():
             if hasattr(value, "read"):
                 if key not in files:
-                    raise _field_error(key, "is not a file field")
+                    raise field_error(key, "is not a file field")
                 if key in uploads:
-                    raise _field_error(key, "file given more than once")
+                    raise field_error(key, "file given more than once")
                 uploads[key] = value
             elif key in fields:
-                raise _field_error(key, "given more than once")
+                raise field_error(key, "given more than once")
             else:
                 fields[key] = value
         try:
@@ -155,8 +155,8 @@ async def refuse_a_body(request: Request) -> None:
         return None
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind in FORM_TYPES:
-        raise _field_error("", "this action takes no request body: send none, or {}")
+        raise field_error("", "this action takes no request body: send none, or {}")
     value = _decode_json(raw, Any)
     if value is None or value == {}:
         return None
-    raise _field_error("", "this action takes no request body: send none, or {}")
+    raise field_error("", "this action takes no request body: send none, or {}")

@@ -202,7 +202,7 @@ def _validation_error(exc: ValidationException) -> Response:
             continue
         key = str(item.get("key") or "")
         source = str(getattr(item.get("source"), "value", item.get("source")) or "body")  # (Litestar's ParamType for parameters)
-        problems.append(field_problem(_without_query(str(item.get("message") or "")), "" if key == "data" else key, source))
+        problems.append(field_problem(_first_line(str(item.get("message") or "")), "" if key == "data" else key, source))
     if not problems:
         problems = [{"field": None, "message": _without_query(exc.detail) or "invalid request", "source": "body"}]
     return invalid_request(problems)

@@ -24,6 +24,7 @@ from litestar import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from core.errors import BadRequest, FabulaError, PayloadTooLarge
+from server.body import field_error
 
 MAX_FIELD_BYTES = 64 * 1024  # all the ordinary fields together
 MAX_PARTS = 16
@@ -92,9 +93,9 @@ class _Reader:
         name = options[b"name"].decode("utf-8", "replace")
         if b"filename" in options:
             if name not in self.files:
-                raise BadRequest(f"unexpected file field {name!r}", code="invalid_request")
+                raise field_error(name, "is not a file field of this route")
             if name in self.form.files:
-                raise BadRequest(f"file field {name!r} given more than once", code="invalid_request")
+                raise field_error(name, "file given more than once")
             fd, path = tempfile.mkstemp(prefix="fabula-upload-", dir=self.tmp_dir)
             self._handle = os.fdopen(fd, "wb")
             self._file = UploadedFile(
@@ -107,7 +108,7 @@ class _Reader:
             self._field = None
         else:
             if name in self.form.fields:
-                raise BadRequest(f"field {name!r} given more than once", code="invalid_request")
+                raise field_error(name, "given more than once")
             self._field, self._chunks, self._file = name, [], None
 
     # body callbacks
@@ -132,7 +133,7 @@ class _Reader:
             try:
                 self.form.fields[self._field] = b"".join(self._chunks).decode("utf-8")
             except UnicodeDecodeError:
-                raise BadRequest(f"field {self._field!r} is not UTF-8", code="invalid_request") from None
+                raise field_error(self._field, "is not UTF-8") from None
             self._field = None
 
     def on_end(self) -> None:

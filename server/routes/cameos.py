@@ -46,7 +46,7 @@ from cameos import appearances, challenges, deletion, grants, onboarding, store
 from cameos.challenges import Challenge
 from cameos.errors import cameo_not_found, not_owner
 from core import rate_limit
-from core.errors import BadRequest, Forbidden, NotFound, PolicyViolation, RateLimited
+from core.errors import Forbidden, NotFound, PolicyViolation, RateLimited
 from core.settings import Settings
 from core.stores import Stores
 from feed import audit, publishing
@@ -77,6 +77,7 @@ from server.cameo_views import (
     visible_cameo,
 )
 from server.media import guarded, media_store
+from server.body import field_error
 from server.openapi import errors
 from server.streamed_form import streamed_form
 
@@ -122,21 +123,21 @@ CreateCharacterOperation = _form_operation(
 def _name(form_fields: dict[str, str], default: str | None = None) -> str:
     name = form_fields.get("name", default)
     if name is None:
-        raise BadRequest("give the cameo a name", code="invalid_request")
+        raise field_error("name", "give the cameo a name")
     name = name.strip()
     try:
         check_line("name", name)
     except ValueError as exc:
-        raise BadRequest(str(exc), code="invalid_request") from None
+        raise field_error("name", str(exc).removeprefix("name ")) from None
     if len(name) > store.NAME_MAX:
-        raise BadRequest(f"name must be at most {store.NAME_MAX} characters", code="invalid_request")
+        raise field_error("name", f"must be at most {store.NAME_MAX} characters")
     return name
 
 
 def _upload(form, field: str = "video"):
     upload = form.files.get(field)
     if upload is None or upload.size == 0:
-        raise BadRequest(f"send the recording as the file field {field!r}", code="invalid_request")
+        raise field_error(field, "send the recording as this file field")
     return upload
 
 
@@ -209,7 +210,7 @@ async def create_cameo(request: Request, stores: Stores, settings: Settings, use
         name = _name(form.fields, default=user.handle)
         challenge_id = form.fields.get("challenge_id")
         if not challenge_id:
-            raise BadRequest("send the challenge_id the recording answers", code="invalid_request")
+            raise field_error("challenge_id", "send the challenge_id the recording answers")
         upload = _upload(form)
         async with _audited_upload(stores, user):
             cameo = await onboarding.create_human_cameo(

@@ -29,7 +29,7 @@ from gen import jobs
 from policy.visibility import visible_kinds
 from server.auth import AUTH
 from server.media import guarded, media_store
-from server.openapi import errors
+from server.openapi import errors, media_operation
 from server.post_views import PostView, post_views
 from server.ranges import media_response
 from server.videos_schema import VideoObject, video_object
@@ -204,6 +204,7 @@ async def delete_post(post_id: str, stores: Stores, user: User) -> PostDeleted:
     "/v1/posts/{post_id:str}/content",
     dependencies=AUTH,
     responses=errors(401, 404, 410, 416, 503),
+    operation_class=media_operation("video/mp4", "image/jpeg"),
     tags=["posts"],
 )
 async def post_content(

@@ -37,8 +37,8 @@ from policy.prompt import moderate_prompt
 from policy.quota import QuotaLimits, decide_enqueue
 from server import cameo_use
 from server.auth import AUTH
-from server.body import decode_json_or_form
-from server.openapi import body_operation, errors
+from server.body import decode_json_or_form, field_error
+from server.openapi import body_operation, errors, media_operation
 from server.media import (
     ensure_spritesheet,
     guarded,
@@ -73,8 +73,9 @@ class VideoList(msgspec.Struct):
     object: str = "list"
 
 
+_PROMPT = Schema(type="string", min_length=1, max_length=4000)
 _CREATE_FIELDS = {
-    "prompt": Schema(type="string"),
+    "prompt": _PROMPT,
     "model": Schema(
         type="string",
         description="the served preset (FABULA_MODEL), or OpenAI's sora-2, sora-2-pro and their dated names, which map onto it",
@@ -97,11 +98,13 @@ def _seconds_in_json(field: Schema) -> Schema:
 _CREATE_SCHEMA = Schema(
     type="object",
     required=["prompt"],
+    additional_properties=False,
     properties={
         **_CREATE_FIELDS,
         "seconds": _seconds_in_json(_CREATE_FIELDS["seconds"]),
         "input_reference": Schema(
             type="object",
+            additional_properties=False,
             properties={"image_url": Schema(type="string", description="a data: URL (base64) of a PNG, JPEG or WebP image")},
         ),
     },
@@ -109,13 +112,14 @@ _CREATE_SCHEMA = Schema(
 _CREATE_FORM_SCHEMA = Schema(
     type="object",
     required=["prompt"],
+    additional_properties=False,
     properties={
         **_CREATE_FIELDS,
         "input_reference": Schema(type="string", format="binary", description="PNG, JPEG or WebP image conditioning the first frame"),
     },
 )
 _EXTEND_FIELDS = {
-    "prompt": Schema(type="string"),
+    "prompt": _PROMPT,
     "seconds": Schema(type="string", description="length of the new segment in seconds"),
     "seed": Schema(type="integer"),
     "steps": Schema(type="integer"),
@@ -123,15 +127,17 @@ _EXTEND_FIELDS = {
 _EXTEND_SCHEMA = Schema(
     type="object",
     required=["prompt", "video"],
+    additional_properties=False,
     properties={
         **_EXTEND_FIELDS,
         "seconds": _seconds_in_json(_EXTEND_FIELDS["seconds"]),
-        "video": Schema(type="object", required=["id"], properties={"id": Schema(type="string")}),
+        "video": Schema(type="object", required=["id"], additional_properties=False, properties={"id": Schema(type="string")}),
     },
 )
 _EXTEND_FORM_SCHEMA = Schema(
     type="object",
     required=["prompt"],
+    additional_properties=False,
     properties={
         **_EXTEND_FIELDS,
         "video[id]": Schema(type="string", description="a completed video of mine"),
@@ -140,7 +146,7 @@ _EXTEND_FORM_SCHEMA = Schema(
 )
 
 
-_REMIX_SCHEMA = Schema(type="object", required=["prompt"], properties={"prompt": Schema(type="string", min_length=1, max_length=4000)})
+_REMIX_SCHEMA = Schema(type="object", required=["prompt"], additional_properties=False, properties={"prompt": _PROMPT})
 # (OpenAI's edits take a prompt and a video; none is served here: every call is 400 unsupported)
 _EDIT_SCHEMA = Schema(type="object", properties={"prompt": Schema(type="string"), "video": Schema(type="object")})
 
@@ -350,6 +356,7 @@ async def list_videos(
     "/v1/videos/{video_id:str}/content",
     dependencies=AUTH,
     responses=errors(401, 404, 409, 416, 503),
+    operation_class=media_operation("video/mp4", "image/jpeg"),
     tags=["videos"],
 )
 async def video_content(
@@ -380,6 +387,7 @@ async def video_content(
     "/v1/videos/{video_id:str}/preview",
     dependencies=AUTH,
     responses=errors(401, 404),
+    operation_class=media_operation("image/jpeg", ranges=False),
     tags=["videos"],
 )
 async def video_preview(video_id: str, stores: Stores, user: User) -> Response:
@@ -491,7 +499,7 @@ async def extend_video(request: Request, stores: Stores, settings: Settings, use
     )
     upload = uploads.get("video")
     if (upload is None) == (body.video is None):
-        raise BadRequest("give the video to extend: either video {\"id\"} or a video file", code="invalid_request")
+        raise field_error("video", "give the video to extend: either video {\"id\"} or a video file")
     seconds = parse_seconds(body.seconds, settings)
     await require_image_model(settings, "extending a video")
     await count_video(stores, settings, user)

@@ -48,5 +48,7 @@ def test_long_passwords_are_checked_quickly():
 async def test_signup_refuses_weak_passwords(http, stores, pw):
     handle = "pw_" + uuid.uuid4().hex[:10]
     err = assert_error(await http.post("/v1/auth/signup", json={"handle": handle, "password": pw, "birth_date": "1990-01-01"}), 400)
-    assert "password" in err["message"]
+    assert "password" in err["message"] and err["code"] == "weak_password"
+    # the shape every field error has (docs/API.md): which field, why, where
+    assert err["details"] == [{"field": "password", "message": err["message"], "source": "body"}], err
     assert await stores.db.users.count_documents({"handle_lc": handle}) == 0

@@ -62,3 +62,41 @@ def test_body_less_actions_say_so():
     assert like["required"] is False
     schema = like["content"]["application/json"]["schema"]
     assert schema["type"] == "object" and schema["maxProperties"] == 0
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("patch", "/v1/me"), ("post", "/v1/posts"), ("post", "/v1/auth/login"), ("post", "/v1/notifications/read"),
+        ("post", "/v1/videos"), ("post", "/v1/videos/extensions"), ("post", "/v1/videos/{video_id}/remix"),
+    ],
+)
+def test_a_body_that_refuses_unknown_fields_says_so(method, path):
+    """These bodies answer an unknown field with 400 ``invalid_request``
+    (tests/server/test_validation_shape.py): their schemas close with
+    ``additionalProperties: false``, JSON and form alike."""
+    for media_type, content in DOC["paths"][path][method]["requestBody"]["content"].items():
+        assert _resolve(content["schema"]).get("additionalProperties") is False, (path, media_type)
+
+
+def test_a_lenient_body_stays_open():
+    """A Struct that takes unknown fields is not closed by the document."""
+    closed = {name for name, schema in DOC["components"]["schemas"].items() if schema.get("additionalProperties") is False}
+    assert "VideoObject" not in closed and "ProfilePatch" in closed
+
+
+@pytest.mark.parametrize(
+    "path,types,ranges",
+    [
+        ("/v1/videos/{video_id}/content", {"video/mp4", "image/jpeg"}, True),
+        ("/v1/posts/{post_id}/content", {"video/mp4", "image/jpeg"}, True),
+        ("/v1/videos/{video_id}/preview", {"image/jpeg"}, False),
+    ],
+)
+def test_media_routes_document_what_they_send(path, types, ranges):
+    responses = DOC["paths"][path]["get"]["responses"]
+    assert set(responses["200"]["content"]) == types
+    assert all(c["schema"] == {"type": "string", "format": "binary"} for c in responses["200"]["content"].values())
+    assert ("206" in responses) is ranges
+    if ranges:
+        assert set(responses["206"]["content"]) == types

@@ -39,6 +39,12 @@ CASES = [
     ("video nested", "POST", "/v1/videos", {"json": {"prompt": "ok", "input_reference": {"image_url": 5}}}, "input_reference.image_url", "body"),
     ("video form", "POST", "/v1/videos", {"data": {"prompt": "ok", "seed": "abc"}, "files": {}}, "seed", "body"),
     ("video prompt control", "POST", "/v1/videos", {"json": {"prompt": "a\x1bb"}}, "prompt", "body"),
+    ("form field twice", "POST", "/v1/videos", {"data": {"prompt": ["a cat", "a dog"]}, "files": {"input_reference": ("r.png", b"x", "image/png")}}, "prompt", "body"),
+    ("form file unknown", "POST", "/v1/videos", {"data": {"prompt": "a cat"}, "files": {"poster": ("p.png", b"x", "image/png")}}, "poster", "body"),
+    ("extension without a video", "POST", "/v1/videos/extensions", {"data": {"prompt": "and on"}, "files": {}}, "video", "body"),
+    ("cameo blank name", "POST", "/v1/cameos", {"data": {"name": "   ", "challenge_id": "chal_x"}, "files": {"video": ("me.mp4", b"x", "video/mp4")}}, "name", "body"),
+    ("cameo without challenge", "POST", "/v1/cameos", {"data": {"name": "me"}, "files": {"video": ("me.mp4", b"x", "video/mp4")}}, "challenge_id", "body"),
+    ("character without video", "POST", "/v1/videos/characters", {"data": {"name": "rex"}, "files": {"clip": ("c.mp4", b"x", "video/mp4")}}, "clip", "body"),
     ("feed limit", "GET", "/v1/feed", {"params": {"limit": 0}}, "limit", "query"),
     ("notifications limit", "GET", "/v1/notifications", {"params": {"limit": "many"}}, "limit", "query"),
 ]
@@ -58,3 +64,23 @@ async def test_post_and_comment_fields(http, stores):
     assert_invalid(await http.patch(f"/v1/posts/{post['id']}", json={"visibility": "friends"}, headers=me["headers"]), "visibility")
     assert_invalid(await http.post(f"/v1/posts/{post['id']}/comments", json={"text": 7}, headers=me["headers"]), "text")
     assert_invalid(await http.post(f"/v1/posts/{post['id']}/view", json={"watch_ms": -1}, headers=me["headers"]), "watch_ms")
+
+
+async def test_a_message_that_quotes_a_pattern_comes_whole(http):
+    """A field's message is given as it was made: the query strings taken out of
+    Litestar's own message must not take a pattern's ``?`` with them."""
+    me = await signup(http)
+    err = assert_invalid(await http.patch("/v1/me", json={"avatar_url": "javascript:alert(1)"}, headers=me["headers"]), "avatar_url")
+    assert err["details"][0]["message"] == "Expected `str` matching regex '^(https?://[!-~]+)?$'", err
+    assert err["message"] == "avatar_url: Expected `str` matching regex '^(https?://[!-~]+)?$'", err
+
+
+async def test_outside_the_videos_api_a_spelled_or_zero_one_boolean_is_read(http):
+    """docs/API.md: a string that spells a boolean, and the numbers 0 and 1, are
+    read as booleans; any other number is refused."""
+    me = await signup(http)
+    for sent, read in (("true", True), (0, False), (1, True), ("false", False)):
+        r = await http.patch("/v1/me", json={"private": sent}, headers=me["headers"])
+        assert r.status_code == 200 and r.json()["private"] is read, (sent, r.text)
+    assert_invalid(await http.patch("/v1/me", json={"private": 2}, headers=me["headers"]), "private")
+    assert_invalid(await http.patch("/v1/me", json={"private": "yes"}, headers=me["headers"]), "private")
