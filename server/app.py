@@ -21,6 +21,7 @@ from server.openai_errors import APP_ERROR_HANDLERS
 from server.auth import metrics_guard, schema_guard
 from server.indexes import ensure_all
 from server.openapi import StructSchemas, declare_request_bodies
+from server.route_options import options_handlers
 from server.request_log import RequestLogMiddleware
 from server.rtc import peers as rtc_peers
 from server.routes import ROUTE_MODULES
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     for module in ROUTE_MODULES:
         handlers.extend(module.ROUTES)
     declare_request_bodies(handlers)  # every write states its request body in the OpenAPI document
+    handlers = options_handlers(handlers) + handlers  # before them: OPTIONS names every method of a path
 
     app = Litestar(
         route_handlers=handlers,

@@ -389,3 +389,19 @@ async def test_a_client_that_hangs_up_mid_body_is_not_logged_as_a_server_error(a
     assert line["status"] == 400, line
     mine = [entry for entry in api.log().splitlines() if rid in entry]
     assert not any('"level":"error"' in entry for entry in mine), mine
+
+
+async def test_options_names_every_method_of_a_path(http):
+    """``OPTIONS`` answers 204 with an ``Allow`` that names every method the
+    OpenAPI document gives the path, whether one handler serves them or
+    several (Litestar alone named the first handler's methods: ``DELETE,
+    OPTIONS`` on ``/v1/me``, which also takes GET and PATCH)."""
+    wrong = []
+    for path, ops in OFFLINE_DOC["paths"].items():
+        documented = {method.upper() for method in ops if method in METHODS}
+        r = await http.options(_fill(path, "abc"))
+        allowed = {m.strip() for m in r.headers.get("allow", "").split(",") if m.strip()}
+        if r.status_code != 204 or allowed != documented | {"OPTIONS"}:
+            wrong.append((path, r.status_code, sorted(allowed), sorted(documented)))
+    assert not wrong, wrong
+    assert len(OFFLINE_DOC["paths"]) > 60
