@@ -93,7 +93,7 @@ class _Reader:
         name = options[b"name"].decode("utf-8", "replace")
         if b"filename" in options:
             if name not in self.files:
-                raise field_error(name, "is not a file field of this route")
+                raise field_error(name, "is not a file field")
             if name in self.form.files:
                 raise field_error(name, "file given more than once")
             fd, path = tempfile.mkstemp(prefix="fabula-upload-", dir=self.tmp_dir)

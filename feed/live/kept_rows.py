@@ -3,7 +3,8 @@
 ``feed.live.catalogue`` reads the posts the catalogue index names beyond the
 pool and keeps the last ``capacity`` of them. Each kept post has a slot in a
 few fixed arrays: its unit-length embedding, its counters, when it was made
-and when it was read; ids and authors sit in two lists beside them. A post
+and when it was read; the authors sit in a list beside them (a post's id
+is the key of its slot). A post
 named again moves to the back of the order, and when every slot is taken the
 post used longest ago gives its slot up (``put`` answers whose).
 
@@ -38,7 +39,6 @@ class KeptRows:
         self.dim = dim
         self._slots: OrderedDict[str, int] = OrderedDict()  # id -> slot, the one used longest ago first
         self._free: list[int] = []
-        self.ids: list[str | None] = []
         self.authors: list[str | None] = []
         self.embeddings = np.zeros((0, dim), dtype=np.float32)
         self.counts = np.zeros((0, len(COUNT_FIELDS)), dtype=np.float64)
@@ -54,7 +54,7 @@ class KeptRows:
     @property
     def allocated(self) -> int:
         """Slots the arrays hold now (taken or free)."""
-        return len(self.ids)
+        return len(self.authors)
 
     def reserve(self, slots: int) -> None:
         """Allocate (and touch) the arrays for ``slots`` posts now, at most
@@ -73,7 +73,6 @@ class KeptRows:
         self.embeddings, self.counts = embeddings, counts
         self.created = np.concatenate([self.created, np.zeros(slots - old)])
         self.read_at = np.concatenate([self.read_at, np.zeros(slots - old)])
-        self.ids.extend([None] * (slots - old))
         self.authors.extend([None] * (slots - old))
         self._free.extend(range(slots - 1, old - 1, -1))  # the lowest slot is taken first
 
@@ -93,7 +92,7 @@ class KeptRows:
                     self._grow(min(self.capacity, max(_FIRST, 2 * self.allocated)))
                 else:
                     evicted, slot = self._slots.popitem(last=False)
-                    self.ids[slot] = self.authors[slot] = None
+                    self.authors[slot] = None
             if slot is None:
                 slot = self._free.pop()
             self._slots[post_id] = slot
@@ -104,7 +103,7 @@ class KeptRows:
         row = self.counts[slot]
         for j, name in enumerate(COUNT_FIELDS):
             row[j] = (counts.get(name, 0) or 0) if counts else 0
-        self.ids[slot], self.authors[slot] = post_id, author_id
+        self.authors[slot] = author_id
         self.created[slot], self.read_at[slot] = created, read_at
         return evicted
 
@@ -113,23 +112,24 @@ class KeptRows:
         slot = self._slots.pop(post_id, None)
         if slot is None:
             return False
-        self.ids[slot] = self.authors[slot] = None
+        self.authors[slot] = None
         self._free.append(slot)
         return True
 
     def table(self, post_ids: list[str]) -> Table:
         """The kept posts among ``post_ids``, in that order, as a ``Table``;
         each moves to the back of the order (used now)."""
-        slots = []
+        ids, slots = [], []
         for pid in post_ids:
             slot = self._slots.get(pid)
             if slot is not None:
                 self._slots.move_to_end(pid)
+                ids.append(pid)
                 slots.append(slot)
         taken = np.asarray(slots, dtype=np.int64)
         counts = self.counts[taken]
         return Table(
-            ids=[self.ids[s] for s in slots],
+            ids=ids,
             authors=[self.authors[s] for s in slots],
             created=self.created[taken],
             embeddings=self.embeddings[taken],

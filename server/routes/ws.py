@@ -28,7 +28,7 @@ async def ws_endpoint(socket: WebSocket, stores: Stores) -> None:
     try:
         user = await current_user(socket, stores)
     except FabulaError as exc:
-        await socket.send_data(proto.error(exc.code, exc.message).decode(), mode="text")
+        await socket.send_data(proto.error_of(exc).decode(), mode="text")
         await socket.close(code=proto.CLOSE_UNAUTHORIZED, reason="unauthorized")
         return
     limit = stores.settings.ws_max_connections_per_user
