@@ -21,6 +21,7 @@ from server.openai_errors import APP_ERROR_HANDLERS
 from server.auth import metrics_guard, schema_guard
 from server.indexes import ensure_all
 from server.openapi import StructSchemas, declare_request_bodies
+from server.head_requests import HeadAsGet
 from server.route_options import options_handlers
 from server.request_log import RequestLogMiddleware
 from server.rtc import peers as rtc_peers
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    # HEAD of every GET route, answered as the GET without its body
     # outermost, so the router's own 404/405 answers get a request id and a log line too
-    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
+    app.asgi_handler = RequestLogMiddleware(HeadAsGet(app.asgi_handler))
     return app
