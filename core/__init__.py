@@ -1,5 +1,5 @@
 """Shared infrastructure: settings, Mongo and Redis connections, ids, clock,
-errors, logging, the embedded dev/test services and the watcher that stops
+errors, logging, what a JSON document that does not decode says (``json_errors``), the embedded dev/test services and the watcher that stops
 a child whose parent died (``orphan_guard``), the Structs that cross
 process boundaries, change broadcasts and their receiving subscription
 (``broadcast``, ``subscription``), rate limits (``rate_limit``), the api's

@@ -17,6 +17,7 @@ import msgspec
 from litestar import Request
 
 from core.errors import BadRequest, FabulaError, PayloadTooLarge
+from core.json_errors import http_message
 from server.errors import field_problem, invalid_request_message
 
 T = TypeVar("T")
@@ -88,7 +89,7 @@ def _decode_json(raw: bytes, kind: Any) -> Any:
     except msgspec.ValidationError as exc:
         raise validation_error(exc) from None
     except msgspec.DecodeError as exc:
-        raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from None
+        raise BadRequest(http_message(exc, raw), code="malformed_json") from None
     except UnicodeDecodeError:  # msgspec's answer to bytes that are not UTF-8 inside a string
         raise BadRequest("malformed JSON: the body is not valid UTF-8", code="malformed_json") from None
 

@@ -9,11 +9,13 @@ from typing import Any
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.utils.scope.state import ScopeState
 from pymongo.errors import ConnectionFailure as MongoUnreachable
 from redis.exceptions import ConnectionError as RedisUnreachable
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from core.errors import ErrorBody, ErrorInfo, FabulaError
+from core.json_errors import http_message
 
 log = logging.getLogger("fabula.server")
 
@@ -74,6 +76,12 @@ def _body_limit(request: Request) -> int | None:
     return limit if isinstance(limit, int) else None
 
 
+def _read_body(request: Request) -> bytes | None:
+    """The body Litestar read for this request, if it read one."""
+    body = ScopeState.from_scope(request.scope).body
+    return body if isinstance(body, bytes) else None
+
+
 def _http_exception(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     if isinstance(exc, ValidationException):
@@ -84,7 +92,7 @@ def _http_exception(request: Request, exc: HTTPException) -> Response:
     if status == 413 and details is None and (limit := _body_limit(request)) is not None:
         details, message = {"limit": limit}, f"the request body is larger than {limit} bytes"
     if isinstance(exc.__cause__, SerializationException):  # a body that does not decode
-        return error_response(400, "malformed_json", f"malformed JSON: {message.removeprefix('JSON is malformed: ')}")
+        return error_response(400, "malformed_json", http_message(message, _read_body(request)))
     if status == 500 and message == CLIENT_GONE:  # the client hung up while sending its body: nobody reads the answer
         log.info("client disconnected before its body was read")
         return error_response(400, "bad_request", "the request body ended early")

@@ -18,6 +18,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from accounts.users import User
 from core.errors import FabulaError
+from core.json_errors import decode_error_text
 from core.stores import Stores
 from server.errors import BACKING_DOWN, UNAVAILABLE_MESSAGE
 from server.ws import protocol as proto
@@ -170,7 +171,7 @@ class Connection:
             self.send(proto.error("invalid_message", str(exc)))
             return
         except msgspec.DecodeError as exc:
-            self.send(proto.error("malformed_json", str(exc)))
+            self.send(proto.error("malformed_json", decode_error_text(exc, raw)))
             return
         except RecursionError:  # msgspec's answer to JSON nested deeper than the interpreter's stack
             self.send(proto.error("malformed_json", "JSON is nested too deeply"))

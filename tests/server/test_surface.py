@@ -360,6 +360,27 @@ async def test_a_body_that_is_not_utf8_inside_a_string_is_malformed_json(http):
     assert (await http.get("/v1/me", headers=me["headers"])).json()["display_name"] == me["user"]["display_name"]
 
 
+async def test_an_unpaired_surrogate_escape_is_named_not_called_truncated(http):
+    """msgspec calls ``"\\ud800"`` with no low surrogate after it "Input data
+    was truncated"; the answer names the escape, on routes Litestar decodes and
+    on those that read their own bodies (the Videos API), and a body really cut
+    off still says so."""
+    me = await signup(http)
+    lone = rb'{"display_name": "a \ud800 b"}'
+    for method, path, body in (
+        ("POST", "/v1/auth/signup", rb'{"handle": "\ud800", "password": "x"}'),
+        ("PATCH", "/v1/me", lone),
+        ("POST", "/v1/videos", rb'{"prompt": "a cat \ud83d"}'),
+    ):
+        r = await http.request(method, path, content=body, headers={**me["headers"], "content-type": "application/json"})
+        err = r.json()["error"]
+        assert (r.status_code, err["code"]) == (400, "malformed_json"), (path, r.status_code, err)
+        assert "surrogate" in err["message"] and "truncated" not in err["message"], (path, err)
+    cut = await http.patch("/v1/me", content=b'{"display_name": "a', headers={**me["headers"], "content-type": "application/json"})
+    assert cut.status_code == 400 and cut.json()["error"]["message"] == "malformed JSON: Input data was truncated"
+    assert (await http.get("/v1/me", headers=me["headers"])).json()["display_name"] == me["user"]["display_name"]
+
+
 @pytest.mark.parametrize("method,path", [("GET", "/v1/videos/x/nope"), ("GET", "/v1/videos/..%2f..%2fme"), ("PUT", "/v1/videos/video_x"), ("PATCH", "/v1/videos")])
 async def test_router_errors_under_the_videos_api_are_openai_shaped(http, method, path):
     """A path no route matches, or a method a route does not take, under

@@ -171,6 +171,16 @@ async def test_bad_messages_get_an_error_and_the_connection_stays_usable(api, ht
         await assert_usable(ws)
 
 
+async def test_an_unpaired_surrogate_escape_is_named(api, http):
+    me = await signup(http)
+    async with connect(api, me) as ws:
+        await ws.send('{"type": "ping", "id": "\\ud800"}')
+        msg = await recv(ws)
+        assert msg["type"] == "error" and msg["data"]["code"] == "malformed_json", msg
+        assert "surrogate" in msg["data"]["message"] and "truncated" not in msg["data"]["message"], msg
+        await assert_usable(ws)
+
+
 OVERSIZED = [
     ("oversized", json.dumps({"type": "ping", "data": {"pad": BIG}})),
     ("oversized in bytes, not characters", json.dumps({"type": "ping", "data": {"pad": WIDE}}, ensure_ascii=False)),
