@@ -68,7 +68,7 @@ class CameoChanges(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     permission: Permission | msgspec.UnsetType = msgspec.UNSET
     paused: bool | msgspec.UnsetType = msgspec.UNSET
     preferences: Annotated[list[Preference], Meta(max_length=PREFERENCES_MAX)] | msgspec.UnsetType = msgspec.UNSET
-    restrictions: Annotated[list[RestrictionId], Meta(max_length=len(RESTRICTION_IDS))] | msgspec.UnsetType = msgspec.UNSET
+    restrictions: Annotated[list[RestrictionId], Meta(max_length=len(RESTRICTION_IDS), extra_json_schema={"uniqueItems": True})] | msgspec.UnsetType = msgspec.UNSET
 
     def __post_init__(self) -> None:
         if isinstance(self.name, str):

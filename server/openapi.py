@@ -37,18 +37,38 @@ _DESCRIPTIONS = {
 COMMON = (400, 413)
 
 
+def _extra_schema(field_type: msgspec.inspect.Type) -> dict:
+    """The ``Meta(extra_json_schema=...)`` of a field's type (through ``| UNSET``)."""
+    found: dict = {}
+    for kind in getattr(field_type, "types", (field_type,)):
+        if isinstance(kind, msgspec.inspect.Metadata) and kind.extra_json_schema:
+            found.update(kind.extra_json_schema)
+    return found
+
+
 class StructSchemas(StructSchemaPlugin):
     """msgspec Structs documented as Litestar documents them, plus
     ``additionalProperties: false`` for those that refuse unknown fields
     (``forbid_unknown_fields``), as the service then does (400
-    ``invalid_request``). Litestar's own plugin leaves it out (litestar 2.x)."""
+    ``invalid_request``), and the keys a field's ``Meta(extra_json_schema=...)``
+    adds (``uniqueItems``: a rule its Struct checks). Litestar's own plugin
+    leaves both out (litestar 2.x)."""
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
         schema = super().to_openapi_schema(field_definition, schema_creator)
         info = msgspec.inspect.type_info(field_definition.type_)
         if getattr(info, "forbid_unknown_fields", False):
             schema.additional_properties = False
+        for field in getattr(info, "fields", ()):
+            prop = (schema.properties or {}).get(field.encode_name)
+            for key, value in _extra_schema(field.type).items():
+                if isinstance(prop, Schema) and key in _SCHEMA_KEYS:
+                    setattr(prop, _SCHEMA_KEYS[key], value)
         return schema
+
+
+# the JSON Schema keys a field's Meta adds that Litestar leaves out, as its Schema names them
+_SCHEMA_KEYS = {"uniqueItems": "unique_items"}
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:

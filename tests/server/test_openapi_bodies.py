@@ -100,3 +100,11 @@ def test_media_routes_document_what_they_send(path, types, ranges):
     assert ("206" in responses) is ranges
     if ranges:
         assert set(responses["206"]["content"]) == types
+
+
+def test_cameo_restrictions_are_documented_unique():
+    """The service refuses a restriction named twice (400); the document says
+    so with ``uniqueItems``, beside the count limit."""
+    restrictions = DOC["components"]["schemas"]["CameoChanges"]["properties"]["restrictions"]
+    assert restrictions.get("uniqueItems") is True and restrictions.get("maxItems") == 7, restrictions
+    assert "uniqueItems" not in DOC["components"]["schemas"]["CameoChanges"]["properties"]["preferences"]
