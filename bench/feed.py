@@ -601,6 +601,7 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
     untrack = _track_gc_pauses(pauses)  # this process's: they would count as latency
     rss: list[tuple[float, float]] = []  # (seconds into the phase, api RSS MB), with memory_every
     split: list[tuple[float, float]] = []  # beside each RSS sample: (anonymous, file-backed) MB of it
+    kinds: list[dict[str, float]] = []  # beside each RSS sample: the anonymous part by where it lies
     kept: list[float] = []  # beside each RSS sample: the catalogue's rows kept (a bounded cache that fills during the phase)
     window_builds: list[dict[str, float]] = []
     counting = asyncio.create_task(builds_by_window(metrics_url, t0 + duration, window_s, window_builds)) if metrics_url else None
@@ -608,13 +609,13 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
         if memory_every > 0:
             end = t0 + duration
             while (left := end - time.perf_counter()) > 0:
-                sample(pids["api"], t0, rss, split)
+                sample(pids["api"], t0, rss, split, kinds)
                 if metrics_url:
                     kept.append((await page_sources(metrics_url)).get("catalogue kept", 0.0))
                 if on_sample is not None:
                     await on_sample()
                 await asyncio.sleep(min(memory_every, left))
-            sample(pids["api"], t0, rss, split)
+            sample(pids["api"], t0, rss, split, kinds)
             if metrics_url:
                 kept.append((await page_sources(metrics_url)).get("catalogue kept", 0.0))
         else:
@@ -641,7 +642,7 @@ async def swipe_phase(url: str, tokens: list[str], n: int, pids: dict[str, int],
         "max_ms": lat[-1] * 1000 if lat else float("nan"), "events_per_s": stats.events / wall,
         "counts_msgs": stats.counts, "count_updates": stats.count_updates, "errors": stats.errors, "exhausted": stats.exhausted,
         "cpu": {k: 100 * (after[k] - before[k]) / wall for k in pids}, "gc_worst_ms": 1000 * max((p for _, p in pauses), default=0.0),
-        "mongo_per_s": ops, "rss": rss, "rss_split": split, "catalogue_kept": kept, "window_p99_ms": windows, "window_builds": window_builds,
+        "mongo_per_s": ops, "rss": rss, "rss_split": split, "anonymous_kinds": kinds, "catalogue_kept": kept, "window_p99_ms": windows, "window_builds": window_builds,
     }
 
 
@@ -1001,7 +1002,46 @@ def api_memory(pid: int) -> dict[str, float]:
     return {"rss": info.rss / 2**20, "pss": getattr(info, "pss", 0) / 2**20, "uss": info.uss / 2**20}
 
 
-def sample(pid: int, t0: float, rss: list[tuple[float, float]], split: list[tuple[float, float]]) -> None:
+ARENA_ALIGN = 64 << 20  # glibc's thread heaps are mapped 64 MiB-aligned (HEAP_MAX_SIZE on 64-bit)
+
+
+def anonymous_kinds(pid: int) -> dict[str, float]:
+    """The api's anonymous resident memory (MB) by where it lies, from
+    ``/proc/PID/smaps``: ``heap`` (the main arena, grown by brk), ``arenas``
+    (glibc's per-thread heaps: mappings that start on a 64 MiB boundary),
+    ``large`` (other anonymous mappings of 1 MiB or more: Python's object
+    arenas, which it maps 1 MiB at a time, and the big blocks numpy and the
+    native libraries have malloc map on their own) and ``small`` (the rest:
+    thread stacks, small maps)."""
+    kinds = {"heap": 0.0, "arenas": 0.0, "large": 0.0, "small": 0.0}
+    start = size = 0
+    name = ""
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                head = line.split(None, 5)
+                if "-" in head[0] and len(head) >= 5 and ":" in head[3]:  # a mapping's first line
+                    lo, hi = (int(x, 16) for x in head[0].split("-"))
+                    start, size, name = lo, hi - lo, head[5].strip() if len(head) > 5 else ""
+                elif head[0] == "Anonymous:":
+                    mb = int(head[1]) / 1024
+                    if name == "[heap]":
+                        kinds["heap"] += mb
+                    elif name:
+                        continue  # a file's private copies, [stack], [vvar]
+                    elif start % ARENA_ALIGN == 0:
+                        kinds["arenas"] += mb
+                    elif size >= 1 << 20:
+                        kinds["large"] += mb
+                    else:
+                        kinds["small"] += mb
+    except OSError:
+        pass
+    return kinds
+
+
+def sample(pid: int, t0: float, rss: list[tuple[float, float]], split: list[tuple[float, float]],
+           kinds: list[dict[str, float]] | None = None) -> None:
     """Append the api's RSS (MB, at seconds since ``t0``) to ``rss`` and its
     anonymous and file-backed parts to ``split``: a memory-mapped file's pages
     (the catalogue index) count in RSS once touched, but they are the page
@@ -1011,6 +1051,8 @@ def sample(pid: int, t0: float, rss: list[tuple[float, float]], split: list[tupl
     info = psutil.Process(pid).memory_info()
     rss.append((time.perf_counter() - t0, info.rss / 2**20))
     split.append(((info.rss - info.shared) / 2**20, info.shared / 2**20))
+    if kinds is not None:
+        kinds.append(anonymous_kinds(pid))
 
 
 async def index_ready(index_dir: Path, posts: int, builder: subprocess.Popen, timeout: float) -> float | None:
@@ -1198,6 +1240,10 @@ async def run_one(args, posts: int) -> dict:
                     print("    of it anonymous / file-backed (MB): " + ", ".join(
                         f"{t:.0f}s {a:.0f} / {f:.0f}" for (t, _), (a, f) in zip(result["rss"], result["rss_split"]))
                           + f"; anonymous last / first {anon1 / anon0:.3f}, file-backed +{file1 - file0:.0f} MB", flush=True)
+                if result.get("anonymous_kinds"):
+                    print("    anonymous by where it lies (MB, heap / thread arenas / large maps / small): " + ", ".join(
+                        f"{t:.0f}s " + " / ".join(f"{v:.0f}" for v in k.values()) for (t, _), k in zip(result["rss"], result["anonymous_kinds"])),
+                          flush=True)
                 if result["catalogue_kept"]:
                     print("    catalogue rows kept at the same moments: "
                           + ", ".join(f"{t:.0f}s {k:.0f}" for (t, _), k in zip(result["rss"], result["catalogue_kept"])), flush=True)
