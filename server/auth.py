@@ -8,7 +8,7 @@ tokens stay out of URLs (and access logs) there.
 Routes take the signed-in user as a dependency::
 
     @get("/v1/me", dependencies=AUTH, responses=errors(401))
-    async def me(user: User) -> User: ...
+    async def me(user: UserDep) -> User: ...
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ import hmac
 
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 
 from accounts import suspensions, tokens, users
 from accounts.users import User
 from core.errors import Forbidden, NotFound, Unauthorized
 from core.stores import Stores
+from server.state import StoresDep
 
 
 def bearer_token(connection: ASGIConnection) -> str | None:
@@ -69,12 +70,15 @@ async def refuse_suspended(stores: Stores, user_id: str, token: str | None = Non
         raise Forbidden("this account is suspended", code="account_suspended")
 
 
-async def current_user(request: Request, stores: Stores) -> User:
+async def current_user(request: Request, stores: StoresDep) -> User:
     """The signed-in user (the ``user`` dependency)."""
     return await token_from_scope(request, stores)
 
 
 AUTH = {"user": Provide(current_user)}
+
+UserDep = NamedDependency[User]
+"""The ``user`` dependency that ``AUTH`` provides: the signed-in user."""
 
 
 def metrics_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:

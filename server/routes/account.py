@@ -9,18 +9,17 @@ from typing import Annotated
 
 import msgspec
 from litestar import delete, get
+from litestar.params import JSONBody
 from litestar.response import Stream
 
 from accounts import credentials, passwords
-from accounts.users import User
 from core import rate_limit
-from core.settings import Settings
-from core.stores import Stores
 from server.account_deletion import delete_account
 from server.account_export import export_zip
-from server.auth import AUTH
+from server.auth import AUTH, UserDep
 from server.media import media_store
 from server.openapi import errors
+from server.state import SettingsDep, StoresDep
 
 
 class AccountDeletion(msgspec.Struct, forbid_unknown_fields=True):
@@ -30,7 +29,7 @@ class AccountDeletion(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @delete("/v1/me", status_code=204, tags=["users"], dependencies=AUTH, responses=errors(401, 403, 429, 503))
-async def delete_me(data: AccountDeletion, stores: Stores, settings: Settings, user: User) -> None:
+async def delete_me(data: JSONBody[AccountDeletion], stores: StoresDep, settings: SettingsDep, user: UserDep) -> None:
     """Delete the signed-in user's account for good: their posts, videos and
     media, likes, comments, shares, follows and blocks, notifications, cameos,
     and every token (their WebSockets close with 4401). Needs the password
@@ -48,7 +47,7 @@ async def delete_me(data: AccountDeletion, stores: Stores, settings: Settings, u
     responses=errors(401, 429, 503),
     response_description="a zip: one JSON file per kind of the user's documents, and their videos",
 )
-async def export_me(stores: Stores, settings: Settings, user: User) -> Stream:
+async def export_me(stores: StoresDep, settings: SettingsDep, user: UserDep) -> Stream:
     """A zip of the signed-in user's own data (profile, posts, videos and
     their documents, likes, comments, shares, follows, blocks, notifications,
     cameos, grants, appearances: one JSON file each) and their finished

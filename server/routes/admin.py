@@ -28,8 +28,9 @@ from core.errors import Forbidden
 from core.settings import Settings, load_settings
 from core.stores import Stores
 from gen import heartbeat, queue
-from server.auth import AUTH
+from server.auth import AUTH, UserDep
 from server.openapi import errors
+from server.state import SettingsDep, StoresDep
 
 log = logging.getLogger("fabula.admin")
 
@@ -118,7 +119,7 @@ def worker_view(status: heartbeat.WorkerStatus, now: float) -> WorkerView:
 
 
 @get("/v1/admin/workers", dependencies=AUTH, responses=errors(401, 403), tags=["admin"])
-async def admin_workers(stores: Stores, settings: Settings, user: User) -> WorkerList:
+async def admin_workers(stores: StoresDep, settings: SettingsDep, user: UserDep) -> WorkerList:
     """Live workers (from heartbeats): state, current job, counters, step time, GPU memory."""
     await require_admin(stores, user)
     bind_queue_metrics(settings)
@@ -127,7 +128,7 @@ async def admin_workers(stores: Stores, settings: Settings, user: User) -> Worke
 
 
 @get("/v1/admin/queue", dependencies=AUTH, responses=errors(401, 403), tags=["admin"])
-async def admin_queue(stores: Stores, settings: Settings, user: User) -> QueueView:
+async def admin_queue(stores: StoresDep, settings: SettingsDep, user: UserDep) -> QueueView:
     """Queue depth per lane, jobs in flight, and the dead-letter stream."""
     await require_admin(stores, user)
     bind_queue_metrics(settings)

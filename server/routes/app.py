@@ -24,7 +24,7 @@ import re
 from typing import Annotated
 
 from litestar import Request, Response, get
-from litestar.params import Parameter
+from litestar.params import FromPath, PathParameter
 
 from core.settings import Settings
 from core.stores import Stores
@@ -34,6 +34,7 @@ from policy.cameo_restrictions import RESTRICTIONS
 from server.media import guarded, media_store
 from server.post_views import post_views
 from server.ranges import media_response
+from server.state import SettingsDep, StoresDep
 from server.videos_schema import OPENAI_SIZES, allowed_sizes
 from server.web_bundle import Asset, bundle, etag_of
 
@@ -120,17 +121,17 @@ def render_page(request: Request, settings: Settings, *, title: str = "Fabula", 
 
 
 @get(SHELL_PATHS, include_in_schema=False)
-async def app_page(request: Request, settings: Settings) -> Response:
+async def app_page(request: Request, settings: SettingsDep) -> Response:
     return render_page(request, settings)
 
 
 @get("/u/{handle:str}", include_in_schema=False)
-async def profile_page(request: Request, settings: Settings, handle: str) -> Response:
+async def profile_page(request: Request, settings: SettingsDep, handle: FromPath[str]) -> Response:
     return render_page(request, settings, title=f"@{handle} on Fabula")
 
 
 @get("/app/{version:str}/{path:path}", include_in_schema=False)
-async def app_asset(request: Request, version: str, path: str) -> Response:
+async def app_asset(request: Request, version: FromPath[str], path: FromPath[str]) -> Response:
     found = bundle()
     asset = found.get(path.lstrip("/"))
     if asset is None or path.lstrip("/") == "index.html":
@@ -197,16 +198,16 @@ async def _public_media(request: Request, stores: Stores, settings: Settings, po
     return response
 
 
-PostId = Annotated[str, Parameter(max_length=64)]
+PostId = Annotated[str, PathParameter(max_length=64)]
 
 
 @get("/p/{post_id:str}/video", include_in_schema=False)
-async def public_video(request: Request, stores: Stores, settings: Settings, post_id: PostId) -> Response:
+async def public_video(request: Request, stores: StoresDep, settings: SettingsDep, post_id: PostId) -> Response:
     return await _public_media(request, stores, settings, post_id, "video")
 
 
 @get("/p/{post_id:str}/thumbnail", include_in_schema=False)
-async def public_thumbnail(request: Request, stores: Stores, settings: Settings, post_id: PostId) -> Response:
+async def public_thumbnail(request: Request, stores: StoresDep, settings: SettingsDep, post_id: PostId) -> Response:
     return await _public_media(request, stores, settings, post_id, "thumbnail")
 
 

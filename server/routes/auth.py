@@ -19,15 +19,15 @@ from typing import Annotated
 
 import msgspec
 from litestar import Request, post
+from litestar.params import JSONBody
 
 from accounts import credentials, minors, passwords, tokens
 from accounts.credentials import Session
-from accounts.users import Handle, User, check_handle, handle_key
+from accounts.users import Handle, check_handle, handle_key
 from core import rate_limit
-from core.settings import Settings
-from core.stores import Stores
-from server.auth import AUTH, bearer_token, client_address, refuse_suspended
+from server.auth import AUTH, UserDep, bearer_token, client_address, refuse_suspended
 from server.openapi import errors
+from server.state import SettingsDep, StoresDep
 
 TOO_MANY_LOGINS = "too many login attempts; try again later"
 
@@ -66,7 +66,7 @@ class Revoked(msgspec.Struct):
 
 
 @post("/v1/auth/signup", status_code=201, tags=["auth"], responses=errors(403, 409, 422, 429))
-async def signup(data: SignupIn, request: Request, stores: Stores, settings: Settings) -> Session:
+async def signup(data: JSONBody[SignupIn], request: Request, stores: StoresDep, settings: SettingsDep) -> Session:
     """Create an account and return its first token (409 when the handle is
     taken, ignoring case; 400 ``weak_password`` for a common or guessable
     password; 403 ``too_young`` under 13; 422 ``invalid_birth_date`` for a
@@ -80,7 +80,7 @@ async def signup(data: SignupIn, request: Request, stores: Stores, settings: Set
 
 
 @post("/v1/auth/login", status_code=200, tags=["auth"], responses=errors(401, 403, 429))
-async def login(data: LoginIn, request: Request, stores: Stores, settings: Settings) -> Session:
+async def login(data: JSONBody[LoginIn], request: Request, stores: StoresDep, settings: SettingsDep) -> Session:
     """Exchange a handle and password for a new token. A wrong password and an
     unknown handle get the same 401; too many attempts on a handle or from an
     address get 429 with Retry-After, even with the right password."""
@@ -95,7 +95,7 @@ async def login(data: LoginIn, request: Request, stores: Stores, settings: Setti
 
 
 @post("/v1/auth/logout", status_code=204, tags=["auth"], dependencies=AUTH, responses=errors(401))
-async def logout(request: Request, stores: Stores, user: User) -> None:
+async def logout(request: Request, stores: StoresDep, user: UserDep) -> None:
     """Revoke the token this request was made with; its WebSockets close (4401)."""
     token = bearer_token(request)
     if token is not None:
@@ -103,14 +103,16 @@ async def logout(request: Request, stores: Stores, user: User) -> None:
 
 
 @post("/v1/auth/logout-all", status_code=200, tags=["auth"], dependencies=AUTH, responses=errors(401))
-async def logout_all(stores: Stores, user: User) -> Revoked:
+async def logout_all(stores: StoresDep, user: UserDep) -> Revoked:
     """Log out everywhere: revoke every token of the signed-in user, this one
     included; their WebSockets close (4401)."""
     return Revoked(revoked=await tokens.revoke_all(stores, user.id))
 
 
 @post("/v1/auth/password", status_code=200, tags=["auth"], dependencies=AUTH, responses=errors(401, 403, 429))
-async def change_password(data: PasswordChange, request: Request, stores: Stores, settings: Settings, user: User) -> Revoked:
+async def change_password(
+    data: JSONBody[PasswordChange], request: Request, stores: StoresDep, settings: SettingsDep, user: UserDep
+) -> Revoked:
     """Change the signed-in user's password. Needs the current one (403
     ``wrong_password``); the new one must be strong enough (400
     ``weak_password``). Every other token of the user is revoked and its

@@ -38,7 +38,7 @@ from typing import Annotated, Literal
 
 from litestar import Request, delete, get, patch, post
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
-from litestar.params import Parameter, QueryParameter
+from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
 from accounts import minors
 from accounts.users import User
@@ -56,7 +56,7 @@ from feed.social.authors import authors
 from gen import jobs, previews
 from gen.cancel import cancel_job
 from policy.prompt import moderate_prompt
-from server.auth import AUTH
+from server.auth import AUTH, UserDep
 from server.cameo_views import (
     AppearancePage,
     AppearanceRemoved,
@@ -79,6 +79,7 @@ from server.cameo_views import (
 from server.media import guarded, media_store
 from server.body import field_error
 from server.openapi import errors
+from server.state import SettingsDep, StoresDep
 from server.streamed_form import streamed_form
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="page size, 1 to 100")]
@@ -145,7 +146,7 @@ def _upload(form, field: str = "video"):
 
 
 @post("/v1/cameos/challenges", dependencies=AUTH, status_code=201, responses=errors(401, 429), tags=["cameos"])
-async def new_challenge(stores: Stores, user: User) -> Challenge:
+async def new_challenge(stores: StoresDep, user: UserDep) -> Challenge:
     """A one-time liveness challenge: say ``digits`` out loud and turn your head
     through ``moves`` (your own left and right, in that order) while you record.
     It can be used once, within 3 minutes (``expires_at``, unix seconds)."""
@@ -201,7 +202,7 @@ async def _audited_upload(stores: Stores, user: User) -> AsyncIterator[None]:
     tags=["cameos"],
     request_max_body_size=None,  # streamed_form applies the upload limit
 )
-async def create_cameo(request: Request, stores: Stores, settings: Settings, user: User) -> CameoView:
+async def create_cameo(request: Request, stores: StoresDep, settings: SettingsDep, user: UserDep) -> CameoView:
     """Record my cameo: a recording of me answering a challenge, checked live
     (digits heard, head turns seen in order, one live face whose lips move
     with the speech, the same person throughout) and against every other
@@ -228,7 +229,7 @@ async def create_cameo(request: Request, stores: Stores, settings: Settings, use
     tags=["videos", "cameos"],
     request_max_body_size=None,
 )
-async def create_character(request: Request, stores: Stores, settings: Settings, user: User) -> CharacterObject:
+async def create_character(request: Request, stores: StoresDep, settings: SettingsDep, user: UserDep) -> CharacterObject:
     """A character from a video (the OpenAI SDK's ``create_character``). A video
     that shows a human face must answer a liveness challenge (send its
     ``challenge_id``; 422 ``liveness_required`` without one); a video without a
@@ -256,7 +257,7 @@ async def create_character(request: Request, stores: Stores, settings: Settings,
     responses=errors(401, 404),
     tags=["videos", "cameos"],
 )
-async def get_character(character_id: str, stores: Stores, user: User) -> CharacterObject:
+async def get_character(character_id: FromPath[str], stores: StoresDep, user: UserDep) -> CharacterObject:
     """A character (the OpenAI SDK's ``get_character``): any cameo I can see."""
     cameo = await visible_cameo(stores, character_id, user)
     found = await authors(stores, [cameo.owner_id])
@@ -268,20 +269,20 @@ async def get_character(character_id: str, stores: Stores, user: User) -> Charac
 
 
 @get("/v1/cameos/{cameo_id:str}", dependencies=AUTH, responses=errors(401, 404), tags=["cameos"])
-async def read_cameo(cameo_id: str, stores: Stores, user: User) -> CameoView:
+async def read_cameo(cameo_id: FromPath[str], stores: StoresDep, user: UserDep) -> CameoView:
     """A cameo: all of it to its owner; to others without the owner's preferences,
     with ``my_grant`` saying where my request stands."""
     return await cameo_view(stores, await visible_cameo(stores, cameo_id, user), user.id)
 
 
 @get("/v1/me/cameos", dependencies=AUTH, responses=errors(401), tags=["cameos"])
-async def my_cameos(stores: Stores, user: User) -> CameoList:
+async def my_cameos(stores: StoresDep, user: UserDep) -> CameoList:
     """My cameo and my characters, oldest first."""
     return CameoList(data=await cameo_views(stores, await store.list_owned(stores, user.id), user.id))
 
 
 @patch("/v1/cameos/{cameo_id:str}", dependencies=AUTH, responses=errors(401, 403, 404, 422, 429), tags=["cameos"])
-async def change_cameo(cameo_id: str, data: CameoChanges, stores: Stores, user: User) -> CameoView:
+async def change_cameo(cameo_id: FromPath[str], data: JSONBody[CameoChanges], stores: StoresDep, user: UserDep) -> CameoView:
     """Change my cameo: ``permission`` (only_me, approved, mutuals, everyone),
     ``paused`` (no new uses, mine included), ``preferences`` (up to 5
     instructions added to every prompt that uses it), ``restrictions``
@@ -318,7 +319,7 @@ async def change_cameo(cameo_id: str, data: CameoChanges, stores: Stores, user: 
 
 
 @delete("/v1/cameos/{cameo_id:str}", dependencies=AUTH, status_code=200, responses=errors(401, 403, 404, 503), tags=["cameos"])
-async def delete_cameo(cameo_id: str, stores: Stores, settings: Settings, user: User) -> CameoDeleted:
+async def delete_cameo(cameo_id: FromPath[str], stores: StoresDep, settings: SettingsDep, user: UserDep) -> CameoDeleted:
     """Delete my cameo: its embedding, reference frames, voice sample, settings and
     grants go at once, everywhere. The videos it appears in are listed in
     ``appearances``; I can still remove them one by one."""
@@ -333,7 +334,7 @@ async def delete_cameo(cameo_id: str, stores: Stores, settings: Settings, user: 
 
 
 @post("/v1/cameos/{cameo_id:str}/requests", dependencies=AUTH, status_code=200, responses=errors(401, 403, 404, 429), tags=["cameos"])
-async def request_cameo(cameo_id: str, stores: Stores, user: User) -> GrantView:
+async def request_cameo(cameo_id: FromPath[str], stores: StoresDep, user: UserDep) -> GrantView:
     """Ask the owner to let me use their cameo. Asking again while a request
     waits, or once approved, changes nothing; after a decline or a revocation
     it asks anew. The owner is notified."""
@@ -348,7 +349,12 @@ async def request_cameo(cameo_id: str, stores: Stores, user: User) -> GrantView:
 
 @get("/v1/me/cameo-requests", dependencies=AUTH, responses=errors(401), tags=["cameos"])
 async def my_cameo_requests(
-    stores: Stores, user: User, direction: Direction = "incoming", grant_state: StateFilter = None, cursor: Cursor = None, limit: Limit = 20
+    stores: StoresDep,
+    user: UserDep,
+    direction: Direction = "incoming",
+    grant_state: StateFilter = None,
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> GrantPage:
     """``incoming`` (default): requests waiting for my answer, across my cameos.
     ``outgoing``: my own requests and grants (``state`` filters them)."""
@@ -361,7 +367,7 @@ async def my_cameo_requests(
 
 @get("/v1/cameos/{cameo_id:str}/grants", dependencies=AUTH, responses=errors(401, 403, 404), tags=["cameos"])
 async def list_grants(
-    cameo_id: str, stores: Stores, user: User, grant_state: StateFilter = None, cursor: Cursor = None, limit: Limit = 20
+    cameo_id: FromPath[str], stores: StoresDep, user: UserDep, grant_state: StateFilter = None, cursor: Cursor = None, limit: Limit = 20
 ) -> GrantPage:
     """My cameo's requests and grants, most recently changed first."""
     await owned_cameo(stores, cameo_id, user)
@@ -388,7 +394,7 @@ async def _answer(stores: Stores, cameo_id: str, user_id: str, owner: User, acti
     "/v1/cameos/{cameo_id:str}/grants/{user_id:str}/approve",
     dependencies=AUTH, status_code=200, responses=errors(401, 403, 404, 409), tags=["cameos"],
 )
-async def approve_request(cameo_id: str, user_id: str, stores: Stores, user: User) -> GrantView:
+async def approve_request(cameo_id: FromPath[str], user_id: FromPath[str], stores: StoresDep, user: UserDep) -> GrantView:
     """Let ``user_id`` use my cameo (their request, or after a decline or a revocation)."""
     return await _answer(stores, cameo_id, user_id, user, "approve")
 
@@ -397,7 +403,7 @@ async def approve_request(cameo_id: str, user_id: str, stores: Stores, user: Use
     "/v1/cameos/{cameo_id:str}/grants/{user_id:str}/decline",
     dependencies=AUTH, status_code=200, responses=errors(401, 403, 404, 409), tags=["cameos"],
 )
-async def decline_request(cameo_id: str, user_id: str, stores: Stores, user: User) -> GrantView:
+async def decline_request(cameo_id: FromPath[str], user_id: FromPath[str], stores: StoresDep, user: UserDep) -> GrantView:
     """Say no to a waiting request."""
     return await _answer(stores, cameo_id, user_id, user, "decline")
 
@@ -406,7 +412,7 @@ async def decline_request(cameo_id: str, user_id: str, stores: Stores, user: Use
     "/v1/cameos/{cameo_id:str}/grants/{user_id:str}/revoke",
     dependencies=AUTH, status_code=200, responses=errors(401, 403, 404, 409), tags=["cameos"],
 )
-async def revoke_grant(cameo_id: str, user_id: str, stores: Stores, user: User) -> GrantView:
+async def revoke_grant(cameo_id: FromPath[str], user_id: FromPath[str], stores: StoresDep, user: UserDep) -> GrantView:
     """Take an approval back. From now on every check refuses: new videos, the
     queued ones when a worker picks them up, and publishing drafts."""
     return await _answer(stores, cameo_id, user_id, user, "revoke")
@@ -439,7 +445,9 @@ async def _state(stores: Stores, video_id: str) -> tuple[str, str | None]:
 
 
 @get("/v1/cameos/{cameo_id:str}/appearances", dependencies=AUTH, responses=errors(401, 403, 404), tags=["cameos"])
-async def list_appearances(cameo_id: str, stores: Stores, user: User, cursor: Cursor = None, limit: Limit = 20) -> AppearancePage:
+async def list_appearances(
+    cameo_id: FromPath[str], stores: StoresDep, user: UserDep, cursor: Cursor = None, limit: Limit = 20
+) -> AppearancePage:
     """Every video that uses my cameo, newest first, whoever made it and whatever
     its state: queued, in progress, failed, a draft (someone's unpublished
     video) or published. Also for a cameo I deleted, while such videos remain."""
@@ -482,7 +490,9 @@ async def remove_video(stores: Stores, settings: Settings, video_id: str) -> Non
     "/v1/cameos/{cameo_id:str}/appearances/{video_id:str}",
     dependencies=AUTH, status_code=200, responses=errors(401, 403, 404, 503), tags=["cameos"],
 )
-async def remove_appearance(cameo_id: str, video_id: str, stores: Stores, settings: Settings, user: User) -> AppearanceRemoved:
+async def remove_appearance(
+    cameo_id: FromPath[str], video_id: FromPath[str], stores: StoresDep, settings: SettingsDep, user: UserDep
+) -> AppearanceRemoved:
     """Remove a video my cameo appears in, whoever made it: the post leaves every
     feed, the video and its media are deleted, and its creator is notified."""
     await _appearances_owner(stores, cameo_id, user)

@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import get
-from litestar.params import Parameter
+from litestar.params import FromQuery, Parameter
 
 from accounts import graph_cache
 from accounts.users import User
@@ -32,9 +32,10 @@ from core.stores import Stores
 from feed.live import pages
 from feed.live.runtime import ready
 from feed.serving.following import following_feed
-from server.auth import AUTH
+from server.auth import AUTH, UserDep
 from server.openapi import errors
 from server.post_views import PostView, feed_views, post_views
+from server.state import StoresDep
 
 _FOR_YOU_CURSOR = re.compile(r"(fs_[0-9a-hjkmnp-tv-z]{26})\.(\d{1,5})(o?)")
 
@@ -48,9 +49,9 @@ class FeedPage(msgspec.Struct):
 
 @get("/v1/feed", dependencies=AUTH, responses=errors(401, 409), tags=["feed"])
 async def get_feed(
-    stores: Stores,
-    user: User,
-    kind: Literal["following", "for_you"] = "following",
+    stores: StoresDep,
+    user: UserDep,
+    kind: FromQuery[Literal["following", "for_you"]] = "following",
     cursor: Annotated[str | None, Parameter(max_length=64)] = None,
     limit: Annotated[int, Parameter(ge=1, le=50)] = 20,
 ) -> FeedPage:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import msgspec
 from litestar import get, post
+from litestar.params import JSONBody
 
-from accounts.users import User
 from core.errors import BadRequest
 from core.ids import has_kind
-from core.stores import Stores
 from feed.social import notifications
-from server.auth import AUTH
+from server.auth import AUTH, UserDep
 from server.notification_views import (
     MarkRead,
     NotificationView,
@@ -21,6 +20,7 @@ from server.notification_views import (
 )
 from server.openapi import errors
 from server.routes.posts import Cursor, Limit
+from server.state import StoresDep
 
 
 class NotificationPage(msgspec.Struct, kw_only=True):
@@ -39,7 +39,7 @@ def _check_cursor(cursor: str | None) -> None:
 
 
 @get("/v1/notifications", dependencies=AUTH, responses=errors(401), tags=["notifications"])
-async def list_notifications(stores: Stores, user: User, cursor: Cursor = None, limit: Limit = 20) -> NotificationPage:
+async def list_notifications(stores: StoresDep, user: UserDep, cursor: Cursor = None, limit: Limit = 20) -> NotificationPage:
     """My notifications, newest first, and how many are unread."""
     _check_cursor(cursor)
     rows = await notifications.list_notifications(stores, user.id, before=cursor, limit=limit + 1)
@@ -52,7 +52,7 @@ async def list_notifications(stores: Stores, user: User, cursor: Cursor = None, 
 
 
 @post("/v1/notifications/read", status_code=200, dependencies=AUTH, responses=errors(401), tags=["notifications"])
-async def mark_read(data: MarkRead, stores: Stores, user: User) -> ReadOut:
+async def mark_read(data: JSONBody[MarkRead], stores: StoresDep, user: UserDep) -> ReadOut:
     """Mark some (``ids``) or all (``all: true``) of my notifications read."""
     marked = await notifications.mark_read(stores, user.id, None if data.all else data.ids)
     return ReadOut(marked=marked, unread_count=await notifications.unread_count(stores, user.id))

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import Request, Response, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 from msgspec import Meta
 
 from accounts import users
@@ -15,7 +15,6 @@ from accounts.graph import is_blocked_between, is_following
 from accounts.users import User
 from core.errors import BadRequest, Conflict, Forbidden, NotFound
 from core.ids import has_kind
-from core.settings import Settings
 from core.stores import Stores
 from core.text import check_not_blank, check_text
 from feed import publishing, takedown
@@ -27,11 +26,12 @@ from feed.social.visibility import post_not_found, view_decision
 from feed.social.visibility import visible_post as _visible_post
 from gen import jobs
 from policy.visibility import visible_kinds
-from server.auth import AUTH
+from server.auth import AUTH, UserDep
 from server.media import guarded, media_store
 from server.openapi import errors, media_operation
 from server.post_views import PostView, post_views
 from server.ranges import media_response
+from server.state import SettingsDep, StoresDep
 from server.videos_schema import VideoObject, video_object
 
 Caption = Annotated[str, Meta(max_length=2200, description="at most 2200 characters")]
@@ -148,7 +148,7 @@ async def _remix_source(stores: Stores, job: jobs.Job, remix_of: str | None, use
 
 
 @post("/v1/posts", dependencies=AUTH, responses=errors(401, 403, 404, 409), tags=["posts"])
-async def publish_post(data: PublishPost, stores: Stores, user: User) -> PostView:
+async def publish_post(data: JSONBody[PublishPost], stores: StoresDep, user: UserDep) -> PostView:
     """Publish one of my completed videos (once per video). A draft that
     features cameos is checked again: a grant revoked, or a cameo paused or
     deleted since it was made, refuses with 403 ``cameo_permission_denied``."""
@@ -175,14 +175,14 @@ async def publish_post(data: PublishPost, stores: Stores, user: User) -> PostVie
 
 
 @get("/v1/posts/{post_id:str}", dependencies=AUTH, responses=errors(401, 404, 410), tags=["posts"])
-async def get_post(post_id: str, stores: Stores, user: User) -> PostView:
+async def get_post(post_id: FromPath[str], stores: StoresDep, user: UserDep) -> PostView:
     """A post I may see (404 otherwise: unknown, hidden by its visibility, or
     across a block; 410 ``post_removed`` once the moderators took it down)."""
     return (await post_views(stores, [await shown_post(stores, post_id, user)], user.id))[0]
 
 
 @patch("/v1/posts/{post_id:str}", dependencies=AUTH, responses=errors(401, 403, 404), tags=["posts"])
-async def edit_post(post_id: str, data: PostPatch, stores: Stores, user: User) -> PostView:
+async def edit_post(post_id: FromPath[str], data: JSONBody[PostPatch], stores: StoresDep, user: UserDep) -> PostView:
     """Edit my post's caption or visibility."""
     await own_post(stores, post_id, user)
     updated = await publishing.update_post(stores, post_id, author_id=user.id, caption=data.caption, visibility=data.visibility)
@@ -192,7 +192,7 @@ async def edit_post(post_id: str, data: PostPatch, stores: Stores, user: User) -
 
 
 @delete("/v1/posts/{post_id:str}", status_code=200, dependencies=AUTH, responses=errors(401, 403, 404), tags=["posts"])
-async def delete_post(post_id: str, stores: Stores, user: User) -> PostDeleted:
+async def delete_post(post_id: FromPath[str], stores: StoresDep, user: UserDep) -> PostDeleted:
     """Delete my post with its likes, comments and shares; the video becomes a draft again."""
     await own_post(stores, post_id, user)
     if await publishing.delete_post(stores, post_id, author_id=user.id) is None:
@@ -209,10 +209,10 @@ async def delete_post(post_id: str, stores: Stores, user: User) -> PostDeleted:
 )
 async def post_content(
     request: Request,
-    post_id: str,
-    stores: Stores,
-    settings: Settings,
-    user: User,
+    post_id: FromPath[str],
+    stores: StoresDep,
+    settings: SettingsDep,
+    user: UserDep,
     variant: Annotated[str, Parameter(pattern="^(video|thumbnail)$")] = "video",
 ) -> Response:
     """A post's MP4 or thumbnail; honours ``Range`` with 206 (410 once the post was taken down)."""
@@ -230,7 +230,7 @@ async def post_content(
 
 
 @get("/v1/users/{handle:str}/posts", dependencies=AUTH, responses=errors(401, 404), tags=["posts"])
-async def user_posts(handle: str, stores: Stores, user: User, cursor: Cursor = None, limit: Limit = 20) -> PostPage:
+async def user_posts(handle: FromPath[str], stores: StoresDep, user: UserDep, cursor: Cursor = None, limit: Limit = 20) -> PostPage:
     """A profile grid: the user's posts I may see, newest first."""
     check_cursor(cursor, "post")
     target = await users.get_by_handle(stores, handle)
@@ -248,7 +248,7 @@ async def user_posts(handle: str, stores: Stores, user: User, cursor: Cursor = N
 
 
 @get("/v1/users/{handle:str}/cameo-posts", dependencies=AUTH, responses=errors(400, 401, 404), tags=["posts"])
-async def user_cameo_posts(handle: str, stores: Stores, user: User, cursor: Cursor = None, limit: Limit = 20) -> PostPage:
+async def user_cameo_posts(handle: FromPath[str], stores: StoresDep, user: UserDep, cursor: Cursor = None, limit: Limit = 20) -> PostPage:
     """A profile's cameos tab: published posts that feature the user's cameos
     (made by anyone), those I may see, newest use first. ``next_cursor`` is
     an appearance cursor: pass it back as ``cursor``."""
@@ -281,7 +281,7 @@ DRAFT_SCAN = 200  # completed videos one drafts page reads at most
 
 
 @get("/v1/me/drafts", dependencies=AUTH, responses=errors(401), tags=["posts"])
-async def my_drafts(stores: Stores, user: User, cursor: Cursor = None, limit: Limit = 20) -> DraftPage:
+async def my_drafts(stores: StoresDep, user: UserDep, cursor: Cursor = None, limit: Limit = 20) -> DraftPage:
     """My completed videos that are not published, newest first.
 
     A page reads at most 200 of my completed videos (through an index of

@@ -7,14 +7,13 @@ peer of this api process that sends the job's preview track
 from __future__ import annotations
 
 from litestar import post
+from litestar.params import FromPath, JSONBody
 
-from accounts.users import User
-from core.settings import Settings
-from core.stores import Stores
-from server.auth import AUTH
+from server.auth import AUTH, UserDep
 from server.media import media_store
 from server.openapi import errors
 from server.rtc import peers
+from server.state import SettingsDep, StoresDep
 
 
 @post(
@@ -24,7 +23,9 @@ from server.rtc import peers
     responses=errors(401, 404, 409, 429, 503),
     tags=["videos"],
 )
-async def preview_rtc(video_id: str, data: peers.Offer, stores: Stores, settings: Settings, user: User) -> peers.Answer:
+async def preview_rtc(
+    video_id: FromPath[str], data: JSONBody[peers.Offer], stores: StoresDep, settings: SettingsDep, user: UserDep
+) -> peers.Answer:
     """Watch one of my videos live over WebRTC: send an SDP offer that
     receives video (``{"sdp", "type": "offer"}``, all candidates gathered),
     get the answer of a peer that sends one video track: the newest preview

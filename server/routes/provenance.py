@@ -51,6 +51,7 @@ from gen.provenance.phash_index import match_copy
 from gen.provenance.phash_store import LiveIndex
 from server.auth import client_address, token_from_scope
 from server.openapi import errors
+from server.state import SettingsDep, StoresDep
 from server.streamed_form import streamed_form
 from server.web_bundle import web_root
 
@@ -271,7 +272,7 @@ class CheckOperation(Operation):
     tags=["provenance"],
     request_max_body_size=None,  # streamed_form applies the upload limit
 )
-async def check(request: Request, stores: Stores, settings: Settings) -> CheckResult:
+async def check(request: Request, stores: StoresDep, settings: SettingsDep) -> CheckResult:
     """Is this from here? What the file's C2PA manifest, invisible key and
     frames say about where it came from, each with a confidence. No sign-in
     needed."""

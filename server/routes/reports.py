@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 from msgspec import Meta
 
 from accounts import suspensions, users
@@ -36,11 +36,12 @@ from feed import audit, takedown
 from feed.social import comments, notifications, reports
 from feed.social.posts import get_post
 from feed.social.visibility import visible_post
-from server.auth import AUTH
+from server.auth import AUTH, UserDep
 from server.cameo_views import visible_cameo
 from server.openapi import errors
 from server.routes.admin import require_admin
 from server.routes.posts import Cursor, Limit, check_cursor
+from server.state import SettingsDep, StoresDep
 
 Action = Literal["remove", "restore", "suspend_user", "revoke_cameo", "dismiss"]
 REPORT_STATES = ("open", "actioned", "dismissed")
@@ -159,14 +160,18 @@ _REPORT = {"dependencies": AUTH, "status_code": 200, "responses": errors(401, 40
 
 
 @post("/v1/posts/{post_id:str}/report", **_REPORT)
-async def report_post(post_id: str, data: NewReport, stores: Stores, settings: Settings, user: User) -> ReportView:
+async def report_post(
+    post_id: FromPath[str], data: JSONBody[NewReport], stores: StoresDep, settings: SettingsDep, user: UserDep
+) -> ReportView:
     """Report a post I can see. Reporting it again answers the first report."""
     found = await visible_post(stores, post_id, user.id)
     return await _file(stores, settings, user, "post", found.id, found.author_id, data)
 
 
 @post("/v1/comments/{comment_id:str}/report", **_REPORT)
-async def report_comment(comment_id: str, data: NewReport, stores: Stores, settings: Settings, user: User) -> ReportView:
+async def report_comment(
+    comment_id: FromPath[str], data: JSONBody[NewReport], stores: StoresDep, settings: SettingsDep, user: UserDep
+) -> ReportView:
     """Report a comment on a post I can see."""
     found = await comments.get_comment(stores, comment_id)
     missing = NotFound(f"no comment {comment_id!r}", code="comment_not_found")
@@ -182,7 +187,9 @@ async def report_comment(comment_id: str, data: NewReport, stores: Stores, setti
 
 
 @post("/v1/users/{handle:str}/report", **_REPORT)
-async def report_user(handle: str, data: NewReport, stores: Stores, settings: Settings, user: User) -> ReportView:
+async def report_user(
+    handle: FromPath[str], data: JSONBody[NewReport], stores: StoresDep, settings: SettingsDep, user: UserDep
+) -> ReportView:
     """Report a user (not across a block: 404 as for an unknown handle)."""
     target = await users.get_by_handle(stores, handle)
     if target is None or (target.id != user.id and await is_blocked_between(stores, user.id, target.id)):
@@ -191,7 +198,9 @@ async def report_user(handle: str, data: NewReport, stores: Stores, settings: Se
 
 
 @post("/v1/cameos/{cameo_id:str}/report", **_REPORT)
-async def report_cameo(cameo_id: str, data: NewReport, stores: Stores, settings: Settings, user: User) -> ReportView:
+async def report_cameo(
+    cameo_id: FromPath[str], data: JSONBody[NewReport], stores: StoresDep, settings: SettingsDep, user: UserDep
+) -> ReportView:
     """Report a cameo I can see (for instance, a likeness that is not its owner's)."""
     cameo = await visible_cameo(stores, cameo_id, user)
     return await _file(stores, settings, user, "cameo", cameo.id, cameo.owner_id, data)
@@ -202,9 +211,9 @@ async def report_cameo(cameo_id: str, data: NewReport, stores: Stores, settings:
 
 @get("/v1/admin/reports", dependencies=AUTH, responses=errors(401, 403), tags=["admin"])
 async def list_reports(
-    stores: Stores,
-    user: User,
-    in_state: Annotated[str, Parameter(query="state", max_length=16, description="open, actioned or dismissed")] = "open",
+    stores: StoresDep,
+    user: UserDep,
+    in_state: Annotated[str, QueryParameter(name="state", max_length=16, description="open, actioned or dismissed")] = "open",
     cursor: Cursor = None,
     limit: Limit = 20,
 ) -> ReportPage:
@@ -270,7 +279,7 @@ async def _apply(stores: Stores, report: reports.Report, action: str, note: str,
 
 
 @post("/v1/admin/reports/{report_id:str}/action", dependencies=AUTH, status_code=200, responses=errors(401, 403, 404, 409), tags=["admin"])
-async def act_on_report(report_id: str, data: ReportAction, stores: Stores, user: User) -> ActionResult:
+async def act_on_report(report_id: FromPath[str], data: JSONBody[ReportAction], stores: StoresDep, user: UserDep) -> ActionResult:
     """Act on a report (administrators only); every open report of the same object closes with it."""
     await require_admin(stores, user)
     report = await reports.get_report(stores, report_id)
@@ -304,8 +313,8 @@ def _notification_ids(report: reports.Report) -> dict:
 
 @get("/v1/admin/audit", dependencies=AUTH, responses=errors(401, 403), tags=["admin"])
 async def audit_log(
-    stores: Stores,
-    user: User,
+    stores: StoresDep,
+    user: UserDep,
     action: Annotated[str | None, Parameter(max_length=64, description="only entries of this action, e.g. report")] = None,
     cursor: Cursor = None,
     limit: Limit = 20,

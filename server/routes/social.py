@@ -11,6 +11,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Request, delete, get, post
+from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
 from accounts.graph import blocked_among, is_blocked_between
@@ -18,7 +19,6 @@ from accounts.users import User
 from core import rate_limit
 from core.clock import unix
 from core.errors import BadRequest, NotFound
-from core.settings import Settings
 from core.stores import Stores
 from core.text import check_text, is_blank
 from feed.social import comments, counters, likes, remixes, shares, views
@@ -27,11 +27,12 @@ from feed.social.comments import Comment
 from feed.social.posts import get_post
 from feed.social.visibility import post_not_found, visible_post, visible_posts
 from gen import jobs
-from server.auth import AUTH
+from server.auth import AUTH, UserDep
 from server.openapi import errors
 from server.post_views import PostView, post_views
 from server.routes.app import share_page, wants_html
 from server.routes.posts import Cursor, Limit, PostPage, check_cursor, clip_length_ms
+from server.state import SettingsDep, StoresDep
 
 
 class LikeOut(msgspec.Struct, kw_only=True):
@@ -111,7 +112,7 @@ async def _like_out(stores: Stores, post_id: str, liked: bool) -> LikeOut:
 
 
 @post("/v1/posts/{post_id:str}/like", status_code=200, dependencies=AUTH, responses=errors(401, 404, 429), tags=["social"])
-async def like_post(post_id: str, stores: Stores, user: User) -> LikeOut:
+async def like_post(post_id: FromPath[str], stores: StoresDep, user: UserDep) -> LikeOut:
     """Like a post (idempotent: liking twice counts once). The author is
     notified; a like taken back and given again within the hour is stored
     quietly (read, not pushed)."""
@@ -122,7 +123,7 @@ async def like_post(post_id: str, stores: Stores, user: User) -> LikeOut:
 
 
 @delete("/v1/posts/{post_id:str}/like", status_code=200, dependencies=AUTH, responses=errors(401, 404, 429), tags=["social"])
-async def unlike_post(post_id: str, stores: Stores, user: User) -> LikeOut:
+async def unlike_post(post_id: FromPath[str], stores: StoresDep, user: UserDep) -> LikeOut:
     """Take my like back (a no-op when I do not like it)."""
     await rate_limit.count_like(stores, user.id)  # likes and unlikes share one limit (429)
     await visible_post(stores, post_id, user.id)
@@ -163,7 +164,7 @@ def _comment_not_found(comment_id: str) -> NotFound:
 
 
 @get("/v1/posts/{post_id:str}/comments", dependencies=AUTH, responses=errors(401, 404), tags=["social"])
-async def list_comments(post_id: str, stores: Stores, user: User, cursor: Cursor = None, limit: Limit = 20) -> CommentPage:
+async def list_comments(post_id: FromPath[str], stores: StoresDep, user: UserDep, cursor: Cursor = None, limit: Limit = 20) -> CommentPage:
     """A post's top-level comments, newest first, each with its ``reply_count``."""
     check_cursor(cursor, "comment")
     await visible_post(stores, post_id, user.id)
@@ -172,7 +173,9 @@ async def list_comments(post_id: str, stores: Stores, user: User, cursor: Cursor
 
 
 @post("/v1/posts/{post_id:str}/comments", dependencies=AUTH, responses=errors(401, 404, 429), tags=["social"])
-async def add_comment(post_id: str, data: NewComment, stores: Stores, settings: Settings, user: User) -> CommentView:
+async def add_comment(
+    post_id: FromPath[str], data: JSONBody[NewComment], stores: StoresDep, settings: SettingsDep, user: UserDep
+) -> CommentView:
     """Comment on a post, or reply to one of its comments (``reply_to``);
     limited per user (``FABULA_RATE_COMMENTS``, 429 with Retry-After)."""
     found = await visible_post(stores, post_id, user.id)
@@ -203,7 +206,9 @@ async def _comment_on_visible_post(stores: Stores, comment_id: str, user: User) 
 
 
 @get("/v1/comments/{comment_id:str}/replies", dependencies=AUTH, responses=errors(401, 404), tags=["social"])
-async def list_replies(comment_id: str, stores: Stores, user: User, cursor: Cursor = None, limit: Limit = 20) -> CommentPage:
+async def list_replies(
+    comment_id: FromPath[str], stores: StoresDep, user: UserDep, cursor: Cursor = None, limit: Limit = 20
+) -> CommentPage:
     """The replies to a top-level comment, oldest first."""
     check_cursor(cursor, "comment")
     parent = await _comment_on_visible_post(stores, comment_id, user)
@@ -214,7 +219,7 @@ async def list_replies(comment_id: str, stores: Stores, user: User, cursor: Curs
 
 
 @delete("/v1/comments/{comment_id:str}", status_code=200, dependencies=AUTH, responses=errors(401, 403, 404), tags=["social"])
-async def delete_comment(comment_id: str, stores: Stores, user: User) -> CommentDeleted:
+async def delete_comment(comment_id: FromPath[str], stores: StoresDep, user: UserDep) -> CommentDeleted:
     """Delete a comment: my own, or any on my post. A top-level comment with
     replies stays as a tombstone (no text, no author) so the replies read on."""
     found = await comments.get_comment(stores, comment_id)
@@ -234,7 +239,7 @@ async def delete_comment(comment_id: str, stores: Stores, user: User) -> Comment
 
 
 @post("/v1/posts/{post_id:str}/share", status_code=200, dependencies=AUTH, responses=errors(401, 404), tags=["social"])
-async def share_post(post_id: str, stores: Stores, settings: Settings, user: User) -> ShareOut:
+async def share_post(post_id: FromPath[str], stores: StoresDep, settings: SettingsDep, user: UserDep) -> ShareOut:
     """A share link for a post; ``shares`` counts the people who shared it."""
     await visible_post(stores, post_id, user.id)
     path = await shares.share(stores, user.id, post_id)
@@ -243,7 +248,7 @@ async def share_post(post_id: str, stores: Stores, settings: Settings, user: Use
 
 
 @post("/v1/posts/{post_id:str}/view", status_code=200, dependencies=AUTH, responses=errors(401, 404), tags=["social"])
-async def view_post(post_id: str, data: NewView, stores: Stores, user: User) -> ViewOut:
+async def view_post(post_id: FromPath[str], data: JSONBody[NewView], stores: StoresDep, user: UserDep) -> ViewOut:
     """Record that I watched a post for ``watch_ms`` (and whether to the end).
     A view counts once per viewer and post an hour, and ``watch_ms`` at most
     the clip's length; ``views`` is the count after this one."""
@@ -261,7 +266,7 @@ async def view_post(post_id: str, data: NewView, stores: Stores, user: User) -> 
 
 
 @get("/v1/posts/{post_id:str}/remixes", dependencies=AUTH, responses=errors(401, 404), tags=["social"])
-async def list_remixes(post_id: str, stores: Stores, user: User, cursor: Cursor = None, limit: Limit = 20) -> PostPage:
+async def list_remixes(post_id: FromPath[str], stores: StoresDep, user: UserDep, cursor: Cursor = None, limit: Limit = 20) -> PostPage:
     """Posts that remix this one, newest first (those I may see)."""
     check_cursor(cursor, "post")
     await visible_post(stores, post_id, user.id)
@@ -272,7 +277,7 @@ async def list_remixes(post_id: str, stores: Stores, user: User, cursor: Cursor 
 
 
 @get("/v1/posts/{post_id:str}/chain", dependencies=AUTH, responses=errors(401, 404), tags=["social"])
-async def remix_chain(post_id: str, stores: Stores, user: User) -> Chain:
+async def remix_chain(post_id: FromPath[str], stores: StoresDep, user: UserDep) -> Chain:
     """The posts this one descends from, nearest first, up to the root."""
     found = await visible_post(stores, post_id, user.id)
     line = await remixes.ancestors(stores, found)
@@ -292,7 +297,7 @@ async def remix_chain(post_id: str, stores: Stores, user: User) -> Chain:
 
 
 @get("/p/{post_id:str}", responses=errors(404), tags=["social"])
-async def shared_post(post_id: str, stores: Stores, settings: Settings, request: Request) -> PostView:
+async def shared_post(post_id: FromPath[str], stores: StoresDep, settings: SettingsDep, request: Request) -> PostView:
     """What a share link shows without signing in: a public post (404 for any other).
     A browser or a link unfurler gets the app's page for it instead (``server.routes.app``)."""
     if wants_html(request):

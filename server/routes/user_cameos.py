@@ -4,19 +4,19 @@ and where the app finds a cameo to ask for or to mention."""
 from __future__ import annotations
 
 from litestar import get
+from litestar.params import FromPath
 
 from accounts import users
 from accounts.graph import is_blocked_between
-from accounts.users import User
 from cameos import store
-from core.stores import Stores
-from server.auth import AUTH
+from server.auth import AUTH, UserDep
 from server.cameo_views import CameoList, cameo_views
 from server.openapi import errors
+from server.state import StoresDep
 
 
 @get("/v1/users/{handle:str}/cameos", dependencies=AUTH, responses=errors(401, 404), tags=["cameos"])
-async def user_cameos(handle: str, stores: Stores, user: User) -> CameoList:
+async def user_cameos(handle: FromPath[str], stores: StoresDep, user: UserDep) -> CameoList:
     """The user's cameo and characters, oldest first, each with ``my_grant`` (where my
     request stands); 404 for an unknown handle and across a block. The owner's
     preferences are shown to the owner only, as ``GET /v1/cameos/{id}`` does."""

@@ -22,7 +22,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import delete, get, patch, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 
 from accounts import follow_requests, graph, graph_writes, minors, search, users
 from accounts.graph import Relationship, UserPage
@@ -30,12 +30,12 @@ from accounts.users import AvatarUrl, Bio, DisplayName, Me, User, check_profile_
 from cameos import store as cameo_store
 from core import rate_limit
 from core.errors import Conflict, NotFound
-from core.settings import Settings
 from feed import audit
 from core.stores import Stores
 from feed.social import notifications
-from server.auth import AUTH
+from server.auth import AUTH, UserDep
 from server.openapi import errors
+from server.state import SettingsDep, StoresDep
 
 UNSET = msgspec.UNSET
 Limit = Annotated[int, Parameter(ge=1, le=graph.MAX_LIMIT, description="page size, 1 to 100")]
@@ -103,7 +103,7 @@ async def _me(stores: Stores, user: User) -> Me:
 
 
 @get("/v1/me", tags=["users"], dependencies=AUTH, responses=errors(401))
-async def me(stores: Stores, user: User) -> Me:
+async def me(stores: StoresDep, user: UserDep) -> Me:
     """The signed-in user, with the birth date they declared (shown to no one
     else) and whether the account is a minor."""
     return await _me(stores, user)
@@ -125,7 +125,7 @@ async def _declare_birth_date(stores: Stores, user: User, birth: datetime.date) 
 
 
 @patch("/v1/me", tags=["users"], dependencies=AUTH, responses=errors(401, 403, 409, 422))
-async def edit_me(data: ProfilePatch, stores: Stores, user: User) -> Me:
+async def edit_me(data: JSONBody[ProfilePatch], stores: StoresDep, user: UserDep) -> Me:
     """Edit the signed-in user's display name, bio or avatar URL, or make the
     account private (each follower must be approved) or public again (which
     approves every waiting request). ``birth_date`` declares the birth date
@@ -150,9 +150,9 @@ async def edit_me(data: ProfilePatch, stores: Stores, user: User) -> Me:
 
 @get("/v1/users", tags=["users"], dependencies=AUTH, responses=errors(400, 401, 429))
 async def search_users(
-    stores: Stores,
-    settings: Settings,
-    user: User,
+    stores: StoresDep,
+    settings: SettingsDep,
+    user: UserDep,
     q: Annotated[str, Parameter(min_length=1, max_length=search.QUERY_MAX, description="the start of a handle, ignoring case")],
     cursor: Annotated[str | None, Parameter(max_length=64, description="next_cursor of the previous page")] = None,
     limit: Limit = graph.DEFAULT_LIMIT,
@@ -168,27 +168,31 @@ async def search_users(
 
 
 @get("/v1/users/{handle:str}", tags=["users"], dependencies=AUTH, responses=errors(401, 404))
-async def profile(handle: str, stores: Stores, user: User) -> User:
+async def profile(handle: FromPath[str], stores: StoresDep, user: UserDep) -> User:
     """A user's public profile (404 for unknown handles and across a block)."""
     return await _visible(stores, user, handle)
 
 
 @get("/v1/users/{handle:str}/followers", tags=["users"], dependencies=AUTH, responses=errors(401, 404))
-async def followers(handle: str, stores: Stores, user: User, cursor: Cursor = None, limit: Limit = graph.DEFAULT_LIMIT) -> UserPage:
+async def followers(
+    handle: FromPath[str], stores: StoresDep, user: UserDep, cursor: Cursor = None, limit: Limit = graph.DEFAULT_LIMIT
+) -> UserPage:
     """Who follows this user, newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
     target = await _visible(stores, user, handle)
     return await graph.followers_page(stores, target.id, cursor=cursor, limit=limit, viewer=user.id)
 
 
 @get("/v1/users/{handle:str}/following", tags=["users"], dependencies=AUTH, responses=errors(401, 404))
-async def following(handle: str, stores: Stores, user: User, cursor: Cursor = None, limit: Limit = graph.DEFAULT_LIMIT) -> UserPage:
+async def following(
+    handle: FromPath[str], stores: StoresDep, user: UserDep, cursor: Cursor = None, limit: Limit = graph.DEFAULT_LIMIT
+) -> UserPage:
     """Whom this user follows, newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
     target = await _visible(stores, user, handle)
     return await graph.following_page(stores, target.id, cursor=cursor, limit=limit, viewer=user.id)
 
 
 @post("/v1/users/{handle:str}/follow", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 403, 404, 429))
-async def follow(handle: str, stores: Stores, user: User) -> RelationshipOut:
+async def follow(handle: FromPath[str], stores: StoresDep, user: UserDep) -> RelationshipOut:
     """Follow a user (idempotent). A private account is asked instead: the
     answer says ``requested: true`` until its owner approves (then
     ``following: true``) or declines. 403 when you block them, 404 when they block you."""
@@ -203,7 +207,7 @@ async def follow(handle: str, stores: Stores, user: User) -> RelationshipOut:
 
 
 @delete("/v1/users/{handle:str}/follow", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 403, 404, 429))
-async def unfollow(handle: str, stores: Stores, user: User) -> RelationshipOut:
+async def unfollow(handle: FromPath[str], stores: StoresDep, user: UserDep) -> RelationshipOut:
     """Stop following a user, or take back a request to follow them (a no-op when neither)."""
     await _count_graph_write(stores, user)
     target = await _target(stores, handle)
@@ -225,13 +229,13 @@ def _no_request(handle: str) -> NotFound:
 
 
 @get("/v1/me/follow-requests", tags=["users"], dependencies=AUTH, responses=errors(401))
-async def my_follow_requests(stores: Stores, user: User, cursor: Cursor = None, limit: Limit = graph.DEFAULT_LIMIT) -> UserPage:
+async def my_follow_requests(stores: StoresDep, user: UserDep, cursor: Cursor = None, limit: Limit = graph.DEFAULT_LIMIT) -> UserPage:
     """Who asked to follow me (a private account), newest first; pass ``next_cursor`` back as ``cursor``."""
     return await follow_requests.requests_page(stores, user.id, cursor=cursor, limit=limit)
 
 
 @post("/v1/me/follow-requests/{handle:str}/approve", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404))
-async def approve_follow_request(handle: str, stores: Stores, user: User) -> RelationshipOut:
+async def approve_follow_request(handle: FromPath[str], stores: StoresDep, user: UserDep) -> RelationshipOut:
     """Let a requester follow me: they become a follower (``followed_by: true``) and are notified."""
     requester = await _visible(stores, user, handle)
     if not await follow_requests.approve(stores, user.id, requester.id):
@@ -241,7 +245,7 @@ async def approve_follow_request(handle: str, stores: Stores, user: User) -> Rel
 
 
 @post("/v1/me/follow-requests/{handle:str}/decline", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404))
-async def decline_follow_request(handle: str, stores: Stores, user: User) -> RelationshipOut:
+async def decline_follow_request(handle: FromPath[str], stores: StoresDep, user: UserDep) -> RelationshipOut:
     """Turn a request down (the requester is not told; they may ask again)."""
     requester = await _visible(stores, user, handle)
     if not await follow_requests.decline(stores, user.id, requester.id):
@@ -250,7 +254,7 @@ async def decline_follow_request(handle: str, stores: Stores, user: User) -> Rel
 
 
 @delete("/v1/me/followers/{handle:str}", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404, 429))
-async def remove_follower(handle: str, stores: Stores, user: User) -> RelationshipOut:
+async def remove_follower(handle: FromPath[str], stores: StoresDep, user: UserDep) -> RelationshipOut:
     """Remove one of my followers (a no-op when they do not follow me): they no
     longer see my followers-only posts, and on a private account must ask again."""
     await _count_graph_write(stores, user)
@@ -260,7 +264,7 @@ async def remove_follower(handle: str, stores: Stores, user: User) -> Relationsh
 
 
 @post("/v1/users/{handle:str}/block", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404, 429))
-async def block(handle: str, stores: Stores, user: User) -> Relationship:
+async def block(handle: FromPath[str], stores: StoresDep, user: UserDep) -> Relationship:
     """Block a user (idempotent): follows both ways are removed, and neither can
     see or follow the other. Returns the relationship only: a blocked profile stays hidden."""
     await _count_graph_write(stores, user)
@@ -272,7 +276,7 @@ async def block(handle: str, stores: Stores, user: User) -> Relationship:
 
 
 @delete("/v1/users/{handle:str}/block", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404, 429))
-async def unblock(handle: str, stores: Stores, user: User) -> Relationship:
+async def unblock(handle: FromPath[str], stores: StoresDep, user: UserDep) -> Relationship:
     """Lift a block (a no-op when there is none); earlier follows are not restored."""
     await _count_graph_write(stores, user)
     target = await _target(stores, handle)

@@ -17,7 +17,7 @@ from typing import Annotated
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.openapi.spec import Schema
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 
 from accounts import minors
 from accounts.users import User
@@ -36,7 +36,7 @@ from gen.jobs import job_seed
 from policy.prompt import moderate_prompt
 from policy.quota import QuotaLimits, decide_enqueue
 from server import cameo_use
-from server.auth import AUTH
+from server.auth import AUTH, UserDep
 from server.body import decode_json_or_form, field_error
 from server.openapi import body_operation, errors, media_operation
 from server.media import (
@@ -48,6 +48,7 @@ from server.media import (
     reference_png,
 )
 from server.ranges import media_response
+from server.state import SettingsDep, StoresDep
 from server.videos_schema import (
     CreateVideo,
     DeletedVideo,
@@ -280,7 +281,7 @@ async def owned_job(stores: Stores, video_id: str, user: User) -> jobs.Job:
     tags=["videos"],
     request_max_body_size=None,  # decode_json_or_form applies max_body_bytes, or that plus max_upload_bytes for forms
 )
-async def create_video(request: Request, stores: Stores, settings: Settings, user: User) -> Response[VideoObject]:
+async def create_video(request: Request, stores: StoresDep, settings: SettingsDep, user: UserDep) -> Response[VideoObject]:
     """Queue a video. JSON or multipart/form-data (as the OpenAI SDK sends it).
 
     ``input_reference`` (a PNG, JPEG or WebP upload, or a JSON
@@ -329,15 +330,15 @@ async def create_video(request: Request, stores: Stores, settings: Settings, use
 
 
 @get("/v1/videos/{video_id:str}", dependencies=AUTH, responses=errors(401, 404), tags=["videos"])
-async def retrieve_video(video_id: str, stores: Stores, user: User) -> Response[VideoObject]:
+async def retrieve_video(video_id: FromPath[str], stores: StoresDep, user: UserDep) -> Response[VideoObject]:
     job = await owned_job(stores, video_id, user)
     return Response(video_object(job), headers=poll_headers(job))
 
 
 @get("/v1/videos", dependencies=AUTH, responses=errors(401), tags=["videos"])
 async def list_videos(
-    stores: Stores,
-    user: User,
+    stores: StoresDep,
+    user: UserDep,
     after: Annotated[str | None, Parameter(max_length=64)] = None,
     limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
     order: Annotated[str, Parameter(pattern="^(asc|desc)$")] = "desc",
@@ -361,10 +362,10 @@ async def list_videos(
 )
 async def video_content(
     request: Request,
-    video_id: str,
-    stores: Stores,
-    settings: Settings,
-    user: User,
+    video_id: FromPath[str],
+    stores: StoresDep,
+    settings: SettingsDep,
+    user: UserDep,
     variant: Annotated[str, Parameter(pattern="^(video|thumbnail|spritesheet)$")] = "video",
 ) -> Response:
     """The finished MP4 (H.264 + AAC), its JPEG thumbnail, or its JPEG
@@ -390,7 +391,7 @@ async def video_content(
     operation_class=media_operation("image/jpeg", ranges=False),
     tags=["videos"],
 )
-async def video_preview(video_id: str, stores: Stores, user: User) -> Response:
+async def video_preview(video_id: FromPath[str], stores: StoresDep, user: UserDep) -> Response:
     """The latest live preview of a running video (JPEG), with its denoising
     step in ``X-Preview-Step`` / ``X-Preview-Steps``; 404 ``preview_not_found``
     until the first step is done. Previews are kept for an hour."""
@@ -418,7 +419,7 @@ async def video_preview(video_id: str, stores: Stores, user: User) -> Response:
     status_code=200,
     tags=["videos"],
 )
-async def delete_video(video_id: str, stores: Stores, settings: Settings, user: User) -> DeletedVideo:
+async def delete_video(video_id: FromPath[str], stores: StoresDep, settings: SettingsDep, user: UserDep) -> DeletedVideo:
     """Delete a video: a queued or running one is cancelled first; its post,
     media (video, thumbnail, spritesheet, reference) and previews go with it."""
     job = await owned_job(stores, video_id, user)
@@ -439,7 +440,9 @@ async def delete_video(video_id: str, stores: Stores, settings: Settings, user: 
     tags=["videos"],
     operation_class=RemixVideoOperation,
 )
-async def remix_video(request: Request, video_id: str, stores: Stores, settings: Settings, user: User) -> Response[VideoObject]:
+async def remix_video(
+    request: Request, video_id: FromPath[str], stores: StoresDep, settings: SettingsDep, user: UserDep
+) -> Response[VideoObject]:
     """A new video from a completed one with a new prompt: one of mine, or the
     video of a post I can see (anyone's, as the feed shows it). Same model,
     size, length, steps and seed (so the composition carries over), and its
@@ -487,7 +490,7 @@ async def remix_video(request: Request, video_id: str, stores: Stores, settings:
     tags=["videos"],
     request_max_body_size=None,  # decode_json_or_form applies max_body_bytes, or that plus max_upload_bytes for forms
 )
-async def extend_video(request: Request, stores: Stores, settings: Settings, user: User) -> Response[VideoObject]:
+async def extend_video(request: Request, stores: StoresDep, settings: SettingsDep, user: UserDep) -> Response[VideoObject]:
     """Continue a video: a new clip of ``seconds`` whose first frame is
     conditioned on the source's last frame (image-to-video). The source is
     ``video: {"id"}`` (one of my completed videos; JSON, or ``video[id]`` in
@@ -561,7 +564,7 @@ def _png_size(png: bytes) -> tuple[int, int]:
     tags=["videos"],
     operation_class=EditVideoOperation,
 )
-async def edit_video(user: User) -> VideoObject:
+async def edit_video(user: UserDep) -> VideoObject:
     """Not supported here: always 400 ``unsupported``. The served pipelines
     make video from text or from an image, not from a video; use
     ``/v1/videos/{id}/remix`` (same seed, new prompt) or
@@ -580,7 +583,7 @@ async def edit_video(user: User) -> VideoObject:
     status_code=200,
     tags=["videos"],
 )
-async def cancel_video(video_id: str, stores: Stores, user: User) -> VideoObject:
+async def cancel_video(video_id: FromPath[str], stores: StoresDep, user: UserDep) -> VideoObject:
     """Stop a queued or running video: it fails with error code ``cancelled``;
     a running one stops within one denoising step and writes nothing."""
     job = await owned_job(stores, video_id, user)

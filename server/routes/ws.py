@@ -6,10 +6,10 @@ from __future__ import annotations
 from litestar import WebSocket, websocket
 
 from core.errors import FabulaError
-from core.stores import Stores
 from server import token_sockets
 from server.auth import bearer_token, current_user
 from server.rtc import ws as rtc_ws
+from server.state import StoresDep
 from server.ws import feed_session, jobs, limits, notifications
 from server.ws import protocol as proto
 from server.ws.connection import Connection, Handler, serve
@@ -23,7 +23,7 @@ HANDLERS: dict[str, Handler] = {"ping": on_ping, **jobs.HANDLERS, **notification
 
 
 @websocket("/v1/ws")
-async def ws_endpoint(socket: WebSocket, stores: Stores) -> None:
+async def ws_endpoint(socket: WebSocket, stores: StoresDep) -> None:
     await socket.accept()
     try:
         user = await current_user(socket, stores)
