@@ -74,9 +74,34 @@ def handshake_error(status: int, text: str) -> bytes:
 
 
 class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the 400 in the error body, sent in
+    turn: when the unreadable bytes come pipelined after requests that were
+    read whole, those are answered first, then the 400, then the connection
+    closes (uvicorn wrote the 400 and closed at once, so the requests before
+    it got no answer)."""
+
+    garbled = False  # unreadable bytes came after requests still being answered
+
+    def _answering(self) -> bool:
+        """Whether requests read whole are still to be answered (not when the
+        unreadable bytes are inside the last request's own body: that one is
+        answered by the 400)."""
+        if self.cycle is None or self.cycle.more_body:
+            return False
+        return bool(self.pipeline) or not self.cycle.response_complete
+
     def send_400_response(self, msg: str) -> None:  # uvicorn's hook; ``msg`` is its plain-text sentence
+        if self._answering():
+            self.garbled = True
+            self.flow.pause_reading()  # nothing after the unreadable bytes is read
+            return
         self.transport.write(malformed_http_response(self.server_state.default_headers))
         self.transport.close()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # starts the next pipelined request, if any
+        if self.garbled and not self.transport.is_closing() and not self._answering():
+            self.send_400_response("")
 
 
 class JsonErrorWebSocketProtocol(WebSocketProtocol):

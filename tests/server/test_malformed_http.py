@@ -62,6 +62,21 @@ def split_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split()[1]), headers, body
 
 
+def responses_in_order(raw: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    """Every response of a pipelined exchange, in the order they came (each with a Content-Length)."""
+    out = []
+    while raw:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        status, headers, _ = split_response(head + b"\r\n\r\n")
+        length = int(headers["content-length"])
+        out.append((status, headers, rest[:length]))
+        raw = rest[length:]
+    return out
+
+
+PIPELINED = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\nHELLO THERE\r\n\r\n"
+
+
 async def test_an_unreadable_request_gets_the_error_body_and_the_api_goes_on(settings, tmp_root):
     api = start_api(settings, tmp_root / f"logs-malformed-{uuid.uuid4().hex[:6]}")
     try:
@@ -74,6 +89,10 @@ async def test_an_unreadable_request_gets_the_error_body_and_the_api_goes_on(set
             error = json.loads(body)["error"]
             assert error["code"] == "malformed_http", (what, error)
             assert error["message"] and "details" in error, (what, error)
+        # readable requests pipelined before unreadable bytes are answered first, in order, then the 400
+        answers = responses_in_order(await raw_exchange(api.url, PIPELINED))
+        assert [status for status, _, _ in answers] == [200, 200, 400], answers
+        assert json.loads(answers[2][2])["error"]["code"] == "malformed_http" and answers[2][1]["connection"] == "close"
         for what, (data, want_status, want_code, in_message) in REFUSED_HANDSHAKES.items():
             status, headers, body = split_response(await raw_exchange(api.url, data))
             assert status == want_status, (what, status, body)
