@@ -71,3 +71,23 @@ async def test_allow_names_head_beside_get(http):
         assert allowed >= methods | {"HEAD", "OPTIONS"}, (path, allowed)
     wrong = await http.put("/v1/feed", headers=me["headers"])
     assert wrong.status_code == 405 and "HEAD" in wrong.headers["allow"]
+
+
+async def test_every_documented_get_answers_head_as_it_answers_get(http):
+    """Each GET path of the OpenAPI document, signed in, with ids nobody has:
+    HEAD gives the GET's status and no body, and an error's length (a page of
+    the feed or of search may differ from one call to the next)."""
+    from tests.server.test_surface import OFFLINE_DOC, _fill
+
+    me = await signup(http)
+    wrong = []
+    paths = [path for path, ops in OFFLINE_DOC["paths"].items() if "get" in ops and not path.startswith("/schema")]
+    for path in paths:
+        url = _fill(path, "abc")
+        got = await http.get(url, headers=me["headers"])
+        head = await http.head(url, headers=me["headers"])
+        same_length = got.status_code < 400 or head.headers.get("content-length") == got.headers.get("content-length")
+        if head.status_code != got.status_code or head.content or not same_length or got.status_code >= 500:
+            wrong.append((path, got.status_code, head.status_code, len(head.content)))
+    assert not wrong, wrong
+    assert len(paths) > 30
