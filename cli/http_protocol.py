@@ -20,18 +20,21 @@ application/json``, and close the connection, so a client that reads
 errors as JSON reads these too. ``fabula api`` and the feed bench pass
 them to uvicorn as ``http=HTTP_PROTOCOL, ws=WS_PROTOCOL``.
 
-The WebSocket one extends uvicorn's ``websockets`` implementation, the one
-the api has always run (docs/PERFORMANCE.md measured it); uvicorn marks it
-deprecated in favour of ``websockets-sansio``, and a move to that one needs
-the same two hooks and the feed bench run again."""
+The WebSocket one extends uvicorn's ``websockets-sansio`` implementation
+(the ``websockets`` one it replaced is deprecated; docs/PERFORMANCE.md has
+the feed bench on both)."""
 
 from __future__ import annotations
 
+import dataclasses
 import http
+from typing import Any
 
 import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.datastructures import Headers
+from websockets.http11 import Response
 
 from core.errors import ErrorBody, ErrorInfo
 
@@ -104,21 +107,47 @@ class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
             self.send_400_response("")
 
 
-class JsonErrorWebSocketProtocol(WebSocketProtocol):
-    async def asgi_send(self, message) -> None:
-        refused_unrouted = (
-            message["type"] == "websocket.close" and not self.handshake_started_event.is_set() and message.get("reason") in NO_SOCKET_REASONS
-        )
-        await super().asgi_send(message)
-        if refused_unrouted and self.initial_response is not None:
-            self.initial_response = (http.HTTPStatus.NOT_FOUND, [], b"")
+class JsonErrorWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's ``websockets-sansio`` protocol with every refused handshake
+    in the error body. Its refusals all leave through the library's
+    ``send_response`` (the library's own 400, 414 and 431, uvicorn's 403 for
+    an app that closes before accepting), which this wraps; a close before
+    accepting for a path with no socket is a 404."""
 
-    def write_http_response(self, status: http.HTTPStatus, headers, body: bytes | None = None) -> None:
-        if status >= 400 and "json" not in headers.get("Content-Type", ""):
-            body = handshake_error(int(status), (body or b"").decode("utf-8", "replace"))
-            for name in ("Content-Type", "Content-Length"):
-                if name in headers:
-                    del headers[name]
-            headers["Content-Type"] = "application/json"
-            headers["Content-Length"] = str(len(body))
-        super().write_http_response(status, headers, body)
+    unrouted = False  # the app closed before accepting: no socket at this path
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        send_response = self.conn.send_response
+
+        def send_json_refusal(response: Response) -> None:
+            send_response(self.json_refusal(response))
+
+        self.conn.send_response = send_json_refusal  # the library calls it too (its 414 and 431)
+
+    def json_refusal(self, response: Response) -> Response:
+        """``response`` with the error body, when it refuses the handshake in plain text."""
+        if response.status_code < 400 or "json" in response.headers.get("Content-Type", ""):
+            return response
+        status = 404 if self.unrouted and response.status_code == 403 else response.status_code
+        body = handshake_error(status, response.body.decode("utf-8", "replace"))
+        headers = Headers([(k, v) for k, v in response.headers.raw_items() if k.lower() not in ("content-type", "content-length")])
+        headers["Content-Type"] = "application/json"
+        headers["Content-Length"] = str(len(body))
+        return dataclasses.replace(response, status_code=status, reason_phrase=http.HTTPStatus(status).phrase, headers=headers, body=body)
+
+    async def send(self, message) -> None:
+        if message["type"] == "websocket.close" and not self.handshake_complete and message.get("reason") in NO_SOCKET_REASONS:
+            self.unrouted = True
+        await super().send(message)
+
+    def handle_handshake_exception(self) -> None:
+        # uvicorn's own answer to a handshake the library could not read bypasses send_response
+        output = b"".join(self.conn.data_to_send())
+        if not output:
+            self.conn.send_response(self.conn.reject(400, "Failed to open a WebSocket connection: invalid request.\n"))
+            output = b"".join(self.conn.data_to_send())
+        self.handshake_complete = True
+        self.close_sent = True
+        self.transport.write(output)
+        self.transport.close()

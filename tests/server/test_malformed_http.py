@@ -36,6 +36,9 @@ REFUSED_HANDSHAKES = {
     "an unsupported version": (handshake("/v1/ws", version="7"), 400, "invalid_handshake", "Sec-WebSocket-Version"),
     "a path nobody serves": (handshake("/v1/no-such-socket"), 404, "not_found", "WebSocket"),
     "a path that serves HTTP only": (handshake("/v1/me"), 404, "not_found", "WebSocket"),
+    "a header line over the library's limit": (
+        handshake("/v1/ws").replace(b"\r\n\r\n", b"\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n"), 431, "invalid_handshake", "8192",
+    ),
 }
 
 
