@@ -20,7 +20,7 @@ from core.clock import unix, utcnow
 from core.errors import Conflict, NotFound
 from core.ids import new_id
 from core.stores import Stores
-from core.text import check_not_blank, check_text
+from core.text import LINE_SCHEMA, TEXT_SCHEMA, check_not_blank, check_text
 
 HANDLE_MIN, HANDLE_MAX = 3, 30
 DISPLAY_NAME_MAX = 50
@@ -36,8 +36,8 @@ Handle = Annotated[
         description="3 to 30 letters, digits or underscores; unique ignoring case",
     ),
 ]
-DisplayName = Annotated[str, msgspec.Meta(max_length=DISPLAY_NAME_MAX, description="at most 50 characters, one line")]
-Bio = Annotated[str, msgspec.Meta(max_length=BIO_MAX, description="at most 500 characters")]
+DisplayName = Annotated[str, msgspec.Meta(max_length=DISPLAY_NAME_MAX, description="at most 50 characters, one line", extra_json_schema=LINE_SCHEMA)]
+Bio = Annotated[str, msgspec.Meta(max_length=BIO_MAX, description="at most 500 characters", extra_json_schema=TEXT_SCHEMA)]
 AvatarUrl = Annotated[
     str,
     msgspec.Meta(

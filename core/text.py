@@ -17,9 +17,21 @@ import unicodedata
 
 # U+061C ARABIC LETTER MARK, U+200E/U+200F LRM/RLM, U+202A-U+202E
 # embeddings and overrides (RLO is U+202E), U+2066-U+2069 isolates
-_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_MULTI_LINE = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")  # newlines and tabs allowed
-_ONE_LINE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029{_BIDI}]")
+_BIDI = ((0x061C, 0x061C), (0x200E, 0x200F), (0x202A, 0x202E), (0x2066, 0x2069))
+_MULTI_LINE_RANGES = ((0x00, 0x08), (0x0B, 0x1F), (0x7F, 0x9F), *_BIDI)  # tab and newline allowed (CR, 0x0D, is not)
+_ONE_LINE_RANGES = ((0x00, 0x1F), (0x7F, 0x9F), (0x2028, 0x2029), *_BIDI)  # no line breaks, no tabs
+
+
+def _ranges(ranges) -> str:
+    """A character class's inside, as \\uXXXX escapes (read alike by Python's re and ECMA-262)."""
+    return "".join(f"\\u{lo:04x}" if lo == hi else f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in ranges)
+
+
+_MULTI_LINE = re.compile(f"[{_ranges(_MULTI_LINE_RANGES)}]")
+_ONE_LINE = re.compile(f"[{_ranges(_ONE_LINE_RANGES)}]")
+# the same rules as JSON Schema patterns, for the OpenAPI document (``Meta(extra_json_schema=TEXT_SCHEMA)``)
+TEXT_SCHEMA = {"pattern": f"^[^{_ranges(_MULTI_LINE_RANGES)}]*$"}
+LINE_SCHEMA = {"pattern": f"^[^{_ranges(_ONE_LINE_RANGES)}]*$"}
 
 
 def bad_character(value: str, *, one_line: bool = False) -> str | None:

@@ -19,24 +19,30 @@ from cameos.resolve import mention_of
 from cameos.store import Cameo
 from core.clock import unix
 from core.stores import Stores
+from core.text import LINE_SCHEMA, bad_character, is_blank
 from feed.social.authors import Author, authors
 from policy.cameo_restrictions import IDS as RESTRICTION_IDS
 
 PREFERENCE_MAX, PREFERENCES_MAX = 200, 5
-_CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
 
 Permission = Literal["only_me", "approved", "mutuals", "everyone"]
 RestrictionId = Literal[RESTRICTION_IDS]  # type: ignore[valid-type]
-CameoName = Annotated[str, Meta(min_length=1, max_length=store.NAME_MAX, description="1 to 50 characters, one line")]
-Preference = Annotated[str, Meta(min_length=1, max_length=PREFERENCE_MAX, description="an instruction added to every prompt that uses the cameo")]
+CameoName = Annotated[str, Meta(min_length=1, max_length=store.NAME_MAX, description="1 to 50 characters, one line", extra_json_schema=LINE_SCHEMA)]
+Preference = Annotated[
+    str, Meta(min_length=1, max_length=PREFERENCE_MAX, description="an instruction added to every prompt that uses the cameo", extra_json_schema=LINE_SCHEMA)
+]
 
 
 def check_line(what: str, value: str) -> None:
-    """Raise ValueError for a blank value or one with control characters (for request Structs)."""
-    if not value.strip():
+    """Raise ValueError for a value that shows nothing (``core.text.is_blank``:
+    spaces and invisible characters only) or one that holds line breaks,
+    control or bidirectional control characters (``core.text``'s one-line
+    rule, as a display name's), for request Structs."""
+    if is_blank(value):
         raise ValueError(f"{what} must not be blank")
-    if any(ch in _CONTROL for ch in value):
-        raise ValueError(f"{what} must be one line without control characters")
+    bad = bad_character(value, one_line=True)
+    if bad is not None:
+        raise ValueError(f"{what} must be one line without control or bidirectional control characters (found U+{ord(bad):04X})")
 
 
 class CameoView(msgspec.Struct, kw_only=True):

@@ -68,7 +68,7 @@ class StructSchemas(StructSchemaPlugin):
 
 
 # the JSON Schema keys a field's Meta adds that Litestar leaves out, as its Schema names them
-_SCHEMA_KEYS = {"uniqueItems": "unique_items"}
+_SCHEMA_KEYS = {"uniqueItems": "unique_items", "pattern": "pattern"}
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:

@@ -19,14 +19,14 @@ from msgspec import Meta
 from core.clock import unix
 from core.errors import BadRequest
 from core.settings import Settings
-from core.text import check_text
+from core.text import TEXT_SCHEMA, check_text
 from gen.jobs import Job, job_seed
 from gen.pipelines.presets import RULES
 
 _SIZE = re.compile(r"^(\d{1,4})x(\d{1,4})$")
 
 
-Prompt = Annotated[str, Meta(min_length=1, max_length=4000)]
+Prompt = Annotated[str, Meta(min_length=1, max_length=4000, extra_json_schema=TEXT_SCHEMA)]
 Seconds = Annotated[str, Meta(max_length=4)] | int
 
 

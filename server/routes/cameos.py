@@ -49,6 +49,7 @@ from core import rate_limit
 from core.errors import Forbidden, NotFound, PolicyViolation, RateLimited
 from core.settings import Settings
 from core.stores import Stores
+from core.text import LINE_SCHEMA
 from feed import audit, publishing
 from feed.social import notifications
 from feed.social import posts as feed_posts
@@ -108,12 +109,12 @@ def _form_operation(properties: dict[str, Schema], required: list[str]) -> type[
 _VIDEO = Schema(type="string", format="binary", description="a WebM or MP4 recording with sound, at most 30 s and 50 MB")
 _CHALLENGE = Schema(type="string", description="the id of a challenge from POST /v1/cameos/challenges")
 CreateCameoOperation = _form_operation(
-    {"challenge_id": _CHALLENGE, "name": Schema(type="string", description="1 to 50 characters; my handle if left out"), "video": _VIDEO},
+    {"challenge_id": _CHALLENGE, "name": Schema(type="string", description="1 to 50 characters, one line; my handle if left out", pattern=LINE_SCHEMA["pattern"]), "video": _VIDEO},
     ["challenge_id", "video"],
 )
 CreateCharacterOperation = _form_operation(
     {
-        "name": Schema(type="string", description="1 to 50 characters; its mention name is made from it"),
+        "name": Schema(type="string", description="1 to 50 characters, one line; its mention name is made from it", pattern=LINE_SCHEMA["pattern"]),
         "video": Schema(type="string", format="binary", description="a video of the character, at most 30 s and 50 MB"),
         "challenge_id": Schema(type="string", description="required when the video shows a human face: a liveness challenge it was recorded with"),
     },

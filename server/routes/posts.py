@@ -16,7 +16,7 @@ from accounts.users import User
 from core.errors import BadRequest, Conflict, Forbidden, NotFound
 from core.ids import has_kind
 from core.stores import Stores
-from core.text import check_not_blank, check_text
+from core.text import TEXT_SCHEMA, check_not_blank, check_text
 from feed import publishing, takedown
 from feed.social import posts as feed_posts
 from cameos import appearances
@@ -34,7 +34,7 @@ from server.ranges import media_response
 from server.state import SettingsDep, StoresDep
 from server.videos_schema import VideoObject, video_object
 
-Caption = Annotated[str, Meta(max_length=2200, description="at most 2200 characters")]
+Caption = Annotated[str, Meta(max_length=2200, description="at most 2200 characters", extra_json_schema=TEXT_SCHEMA)]
 VisibilityField = Annotated[
     Literal["public", "followers", "private"],
     Meta(description="public: everyone; followers: my followers; private: only me"),

@@ -31,7 +31,7 @@ from core.clock import unix
 from core.errors import BadRequest, Conflict, NotFound
 from core.settings import Settings
 from core.stores import Stores
-from core.text import check_text
+from core.text import TEXT_SCHEMA, check_text
 from feed import audit, takedown
 from feed.social import comments, notifications, reports
 from feed.social.posts import get_post
@@ -52,7 +52,7 @@ class NewReport(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         reports.Reason,
         Meta(description="sexual, minors, violence, self_harm, hate, harassment, likeness, illegal, spam or other"),
     ]
-    text: Annotated[str, Meta(max_length=reports.MAX_TEXT, description="what is wrong, up to 1000 characters")] = ""
+    text: Annotated[str, Meta(max_length=reports.MAX_TEXT, description="what is wrong, up to 1000 characters", extra_json_schema=TEXT_SCHEMA)] = ""
 
     def __post_init__(self) -> None:
         check_text("text", self.text)
@@ -94,7 +94,7 @@ class ReportPage(msgspec.Struct, kw_only=True):
 
 class ReportAction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     action: Annotated[Action, Meta(description="remove, restore, suspend_user, revoke_cameo or dismiss")]
-    note: Annotated[str, Meta(max_length=1000, description="why, for the audit log (up to 1000 characters)")] = ""
+    note: Annotated[str, Meta(max_length=1000, description="why, for the audit log (up to 1000 characters)", extra_json_schema=TEXT_SCHEMA)] = ""
 
     def __post_init__(self) -> None:
         check_text("note", self.note)

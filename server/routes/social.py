@@ -20,7 +20,7 @@ from core import rate_limit
 from core.clock import unix
 from core.errors import BadRequest, NotFound
 from core.stores import Stores
-from core.text import check_text, is_blank
+from core.text import TEXT_SCHEMA, check_text, is_blank
 from feed.social import comments, counters, likes, remixes, shares, views
 from feed.social.authors import Author, authors
 from feed.social.comments import Comment
@@ -42,7 +42,7 @@ class LikeOut(msgspec.Struct, kw_only=True):
 
 
 class NewComment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    text: Annotated[str, Meta(min_length=1, max_length=comments.MAX_TEXT, description="1 to 1000 characters")]
+    text: Annotated[str, Meta(min_length=1, max_length=comments.MAX_TEXT, description="1 to 1000 characters", extra_json_schema=TEXT_SCHEMA)]
     # a comment of this post to reply to; a reply to a reply joins its top-level comment
     reply_to: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
 

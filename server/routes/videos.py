@@ -27,6 +27,7 @@ from core import rate_limit
 from core.errors import BadRequest, Conflict, NotFound, PolicyViolation, RateLimited
 from core.settings import Settings
 from core.stores import Stores
+from core.text import TEXT_SCHEMA
 from feed import audit, publishing, takedown
 from feed.social import posts as feed_posts
 from feed.social.visibility import view_decision
@@ -74,7 +75,7 @@ class VideoList(msgspec.Struct):
     object: str = "list"
 
 
-_PROMPT = Schema(type="string", min_length=1, max_length=4000)
+_PROMPT = Schema(type="string", min_length=1, max_length=4000, pattern=TEXT_SCHEMA["pattern"])
 _CREATE_FIELDS = {
     "prompt": _PROMPT,
     "model": Schema(

@@ -317,6 +317,9 @@ async def test_read_list_and_change(http, stores, media):
         {"permission": "friends"}, {"paused": "yes"}, {"restrictions": ["nope"]}, {"restrictions": ["political", "political"]},
         {"preferences": ["x"] * 6}, {"preferences": ["a" * 201]}, {"preferences": ["two\nlines"]}, {"preferences": [" "]},
         {"name": ""}, {"name": "x" * 51}, {"owner_id": other["user"]["id"]}, {"embedding": [0.0]},
+        # a right-to-left override, an isolate, C1 controls and a name of zero-width spaces only
+        # (the rule of every other name shown to others, core.text)
+        {"name": "Ada \u202egnp.exe"}, {"preferences": ["smiling \u2066always"]}, {"name": "a\x85b"}, {"name": "\u200b\u200b"},
     ]
     for body in bad:
         assert_error(await http.patch(f"/v1/cameos/{mine['id']}", json=body, headers=me["headers"]), 400)

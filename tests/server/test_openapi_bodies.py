@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from core.settings import Settings
+from core.text import LINE_SCHEMA, TEXT_SCHEMA
 from server.app import create_app
 
 DOC = create_app(Settings()).openapi_schema.to_schema()
@@ -108,3 +109,26 @@ def test_cameo_restrictions_are_documented_unique():
     restrictions = DOC["components"]["schemas"]["CameoChanges"]["properties"]["restrictions"]
     assert restrictions.get("uniqueItems") is True and restrictions.get("maxItems") == 7, restrictions
     assert "uniqueItems" not in DOC["components"]["schemas"]["CameoChanges"]["properties"]["preferences"]
+
+
+@pytest.mark.parametrize(
+    "schema,field,rule",
+    [
+        ("PublishPost", "caption", TEXT_SCHEMA), ("PostPatch", "caption", TEXT_SCHEMA), ("NewComment", "text", TEXT_SCHEMA),
+        ("NewReport", "text", TEXT_SCHEMA), ("ReportAction", "note", TEXT_SCHEMA), ("ProfilePatch", "bio", TEXT_SCHEMA),
+        ("ProfilePatch", "display_name", LINE_SCHEMA), ("CameoChanges", "name", LINE_SCHEMA),
+    ],
+)
+def test_text_fields_state_the_characters_they_refuse(schema, field, rule):
+    """The control and bidirectional control characters the service refuses
+    (core.text) are in the document as the field's pattern."""
+    assert DOC["components"]["schemas"][schema]["properties"][field].get("pattern") == rule["pattern"]
+
+
+def test_prompts_and_upload_names_state_them_too():
+    for path in ("/v1/videos", "/v1/videos/extensions", "/v1/videos/{video_id}/remix"):
+        for media_type, content in DOC["paths"][path]["post"]["requestBody"]["content"].items():
+            assert _resolve(content["schema"])["properties"]["prompt"].get("pattern") == TEXT_SCHEMA["pattern"], (path, media_type)
+    for path in ("/v1/cameos", "/v1/videos/characters"):
+        name = DOC["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["name"]
+        assert name.get("pattern") == LINE_SCHEMA["pattern"], path
