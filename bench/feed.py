@@ -1006,37 +1006,32 @@ ARENA_ALIGN = 64 << 20  # glibc's thread heaps are mapped 64 MiB-aligned (HEAP_M
 
 
 def anonymous_kinds(pid: int) -> dict[str, float]:
-    """The api's anonymous resident memory (MB) by where it lies, from
-    ``/proc/PID/smaps``: ``heap`` (the main arena, grown by brk), ``arenas``
+    """The api's anonymous resident memory (MB) by where it lies, from its
+    ``/proc/PID/smaps`` (psutil's ``memory_maps``): ``heap`` (the main arena, grown by brk), ``arenas``
     (glibc's per-thread heaps: mappings that start on a 64 MiB boundary),
     ``large`` (other anonymous mappings of 1 MiB or more: Python's object
     arenas, which it maps 1 MiB at a time, and the big blocks numpy and the
     native libraries have malloc map on their own) and ``small`` (the rest:
     thread stacks, small maps)."""
+    import psutil
+
     kinds = {"heap": 0.0, "arenas": 0.0, "large": 0.0, "small": 0.0}
-    start = size = 0
-    name = ""
     try:
-        with open(f"/proc/{pid}/smaps") as f:
-            for line in f:
-                head = line.split(None, 5)
-                if "-" in head[0] and len(head) >= 5 and ":" in head[3]:  # a mapping's first line
-                    lo, hi = (int(x, 16) for x in head[0].split("-"))
-                    start, size, name = lo, hi - lo, head[5].strip() if len(head) > 5 else ""
-                elif head[0] == "Anonymous:":
-                    mb = int(head[1]) / 1024
-                    if name == "[heap]":
-                        kinds["heap"] += mb
-                    elif name:
-                        continue  # a file's private copies, [stack], [vvar]
-                    elif start % ARENA_ALIGN == 0:
-                        kinds["arenas"] += mb
-                    elif size >= 1 << 20:
-                        kinds["large"] += mb
-                    else:
-                        kinds["small"] += mb
-    except OSError:
-        pass
+        maps = psutil.Process(pid).memory_maps(grouped=False)
+    except (psutil.Error, OSError):
+        return kinds
+    for region in maps:
+        mb = region.anonymous / 2**20
+        if region.path == "[heap]":
+            kinds["heap"] += mb
+        elif region.path != "[anon]":
+            continue  # a file's private copies, [stack], [vvar]
+        elif int(region.addr.split("-")[0], 16) % ARENA_ALIGN == 0:
+            kinds["arenas"] += mb
+        elif region.size >= 1 << 20:
+            kinds["large"] += mb
+        else:
+            kinds["small"] += mb
     return kinds
 
 

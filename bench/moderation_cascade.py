@@ -46,28 +46,24 @@ def _reading(text: str, tokens: int) -> tuple[np.ndarray, float]:
     return np.asarray(row, dtype=np.float64), time.perf_counter() - started
 
 
-def _probabilities(logits: np.ndarray) -> np.ndarray:
-    exp = np.exp(logits - logits.max())
-    return exp / exp.sum()
-
-
 def _log_odds(p: float) -> float:
     p = min(max(p, 1e-9), 1 - 1e-9)
     return math.log(p / (1 - p))
 
 
-def _refused(p: np.ndarray, classes: list[str], limits: dict[str, float]) -> bool:
-    return p[classes.index("minors")] >= limits["minors"] or 1 - p[classes.index(BENIGN)] >= limits["any"]
+def _refused(probs: dict[str, float], strict: bool) -> bool:
+    return moderation_model.flagged(probs, strict) is not None
 
 
-def _settled(p: np.ndarray, classes: list[str], limits: dict[str, float], margin: float) -> bool:
-    harm = _log_odds(1 - p[classes.index(BENIGN)]) - _log_odds(limits["any"])
-    minors = _log_odds(p[classes.index("minors")]) - _log_odds(limits["minors"])
+def _settled(probs: dict[str, float], strict: bool, margin: float) -> bool:
+    limits = moderation_model.model().thresholds(strict)
+    harm = _log_odds(1 - probs[BENIGN]) - _log_odds(limits["any"])
+    minors = _log_odds(probs["minors"]) - _log_odds(limits["minors"])
     return abs(harm) >= margin and abs(minors) >= margin
 
 
 def read_long_prompts() -> tuple[list[dict], int]:
-    """Every long judgeable prompt with its logits and times per reading; and the test split's size."""
+    """Every long judgeable prompt with its probabilities and times per reading; and the test split's size."""
     model = moderation_model.model()
     moderation_model.probabilities("warm up")
     rows, test_size = [], 0
@@ -81,35 +77,33 @@ def read_long_prompts() -> tuple[list[dict], int]:
         row = {"split": where, "harmful": example.label != BENIGN}
         for tokens in (moderation_model.MAX_TOKENS, *CUTS):
             embedding, seconds = _reading(text, tokens)
-            row[tokens] = (_probabilities(model.logits(embedding, text)), seconds)
+            row[tokens] = (model.probabilities(embedding, text), seconds)
         rows.append(row)
     return rows, test_size
 
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
-    model = moderation_model.model()
     rows, test_size = read_long_prompts()
     full = moderation_model.MAX_TOKENS
     print(f"{len(rows)} judgeable prompts over {SHORT} tokens (train, test and never-read sets)")
     print("| thresholds | first reading | margin (log-odds) | decided early | decisions changed | of them must refuse |")
     print("| --- | --- | --- | --- | --- | --- |")
     for strictness in ("default", "strict"):
-        limits = model.thresholds(strictness == "strict")
+        strict = strictness == "strict"
         for tokens in CUTS:
             for margin in MARGINS:
                 early = changed = harmful = 0
                 for row in rows:
                     cheap = row[tokens][0]
-                    if _settled(cheap, model.classes, limits, margin):
+                    if _settled(cheap, strict, margin):
                         early += 1
-                        if _refused(cheap, model.classes, limits) != _refused(row[full][0], model.classes, limits):
+                        if _refused(cheap, strict) != _refused(row[full][0], strict):
                             changed += 1
                             harmful += row["harmful"]
                 print(f"| {strictness} | {tokens} tokens | {margin:g} | {early / len(rows):.1%} | {changed} | {harmful} |")
     test = [row for row in rows if row["split"] == "test"]
     rank = max(1, int(0.01 * test_size))
-    limits = model.thresholds(False)
 
     def at_rank(costs: list[float]) -> float:
         return sorted(costs, reverse=True)[rank - 1] * 1000
@@ -119,7 +113,7 @@ def main() -> None:
     print(f"full pass alone: {at_rank(plain):.2f} ms at that rank, long prompts' mean {1000 * sum(plain) / len(plain):.2f} ms")
     for tokens, margin in ((24, 3.0), (32, 3.0), (48, 2.5)):
         costs = [
-            row[tokens][1] + (0.0 if _settled(row[tokens][0], model.classes, limits, margin) else row[full][1])
+            row[tokens][1] + (0.0 if _settled(row[tokens][0], False, margin) else row[full][1])
             for row in test
         ]
         print(f"cascade, {tokens} tokens first, margin {margin:g}: {at_rank(costs):.2f} ms at that rank "

@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
-    # HEAD of every GET route, answered as the GET without its body
-    # outermost, so the router's own 404/405 answers get a request id and a log line too
+    # the request log outermost, so the router's own 404/405 answers get a request id and a log line
+    # too; inside it, HEAD of every GET route answered as the GET without its body
     app.asgi_handler = RequestLogMiddleware(HeadAsGet(app.asgi_handler))
     return app

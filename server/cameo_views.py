@@ -19,7 +19,7 @@ from cameos.resolve import mention_of
 from cameos.store import Cameo
 from core.clock import unix
 from core.stores import Stores
-from core.text import LINE_SCHEMA, bad_character, is_blank
+from core.text import LINE_SCHEMA, check_text, is_blank
 from feed.social.authors import Author, authors
 from policy.cameo_restrictions import IDS as RESTRICTION_IDS
 
@@ -33,16 +33,13 @@ Preference = Annotated[
 ]
 
 
-def check_line(what: str, value: str) -> None:
-    """Raise ValueError for a value that shows nothing (``core.text.is_blank``:
-    spaces and invisible characters only) or one that holds line breaks,
-    control or bidirectional control characters (``core.text``'s one-line
-    rule, as a display name's), for request Structs."""
+def check_line(field: str, value: str) -> None:
+    """Raise ValueError, as "field: problem", for a value that shows nothing
+    (``core.text.is_blank``: spaces and invisible characters only) or one
+    that breaks ``core.text``'s one-line rule, as a display name would."""
     if is_blank(value):
-        raise ValueError(f"{what} must not be blank")
-    bad = bad_character(value, one_line=True)
-    if bad is not None:
-        raise ValueError(f"{what} must be one line without control or bidirectional control characters (found U+{ord(bad):04X})")
+        raise ValueError(f"{field}: must not be blank")
+    check_text(field, value, one_line=True)
 
 
 class CameoView(msgspec.Struct, kw_only=True):
@@ -81,7 +78,7 @@ class CameoChanges(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             check_line("name", self.name)
         if isinstance(self.preferences, list):
             for preference in self.preferences:
-                check_line("a preference", preference)
+                check_line("preferences", preference)
         if isinstance(self.restrictions, list) and len(set(self.restrictions)) != len(self.restrictions):
             raise ValueError("restrictions must not repeat")
 

@@ -34,11 +34,12 @@ class HeadAsGet:
             await self.app(scope, receive, send)
             return
         head = scope["method"] == "HEAD"
+        options = scope["method"] == "OPTIONS"
         ended = False
 
         async def answer(message):
             nonlocal ended
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and (options or message["status"] == 405):  # the answers with an Allow
                 message = {**message, "headers": _with_head(message.get("headers") or ())}
             elif head and message["type"] == "http.response.body":
                 if ended or message.get("more_body", False):

@@ -37,6 +37,10 @@ _DESCRIPTIONS = {
 COMMON = (400, 413)
 
 
+# the JSON Schema keys a field's Meta adds that Litestar leaves out, as its Schema names them
+_SCHEMA_KEYS = {"uniqueItems": "unique_items", "pattern": "pattern"}
+
+
 def _extra_schema(field_type: msgspec.inspect.Type) -> dict:
     """The ``Meta(extra_json_schema=...)`` of a field's type (through ``| UNSET``)."""
     found: dict = {}
@@ -51,7 +55,7 @@ class StructSchemas(StructSchemaPlugin):
     ``additionalProperties: false`` for those that refuse unknown fields
     (``forbid_unknown_fields``), as the service then does (400
     ``invalid_request``), and the keys a field's ``Meta(extra_json_schema=...)``
-    adds (``uniqueItems``: a rule its Struct checks). Litestar's own plugin
+    adds (``uniqueItems``, ``pattern``: rules its Struct checks). Litestar's own plugin
     leaves both out (litestar 2.x)."""
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
@@ -61,14 +65,11 @@ class StructSchemas(StructSchemaPlugin):
             schema.additional_properties = False
         for field in getattr(info, "fields", ()):
             prop = (schema.properties or {}).get(field.encode_name)
-            for key, value in _extra_schema(field.type).items():
-                if isinstance(prop, Schema) and key in _SCHEMA_KEYS:
-                    setattr(prop, _SCHEMA_KEYS[key], value)
+            if isinstance(prop, Schema):
+                for key, value in _extra_schema(field.type).items():
+                    if key in _SCHEMA_KEYS:
+                        setattr(prop, _SCHEMA_KEYS[key], value)
         return schema
-
-
-# the JSON Schema keys a field's Meta adds that Litestar leaves out, as its Schema names them
-_SCHEMA_KEYS = {"uniqueItems": "unique_items", "pattern": "pattern"}
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:

@@ -26,7 +26,8 @@ from gen.pipelines.presets import RULES
 _SIZE = re.compile(r"^(\d{1,4})x(\d{1,4})$")
 
 
-Prompt = Annotated[str, Meta(min_length=1, max_length=4000, extra_json_schema=TEXT_SCHEMA)]
+PROMPT_MAX = 4000
+Prompt = Annotated[str, Meta(min_length=1, max_length=PROMPT_MAX, extra_json_schema=TEXT_SCHEMA)]
 Seconds = Annotated[str, Meta(max_length=4)] | int
 
 

@@ -130,7 +130,7 @@ def _name(form_fields: dict[str, str], default: str | None = None) -> str:
     try:
         check_line("name", name)
     except ValueError as exc:
-        raise field_error("name", str(exc).removeprefix("name ")) from None
+        raise field_error("name", str(exc).removeprefix("name: ")) from None
     if len(name) > store.NAME_MAX:
         raise field_error("name", f"must be at most {store.NAME_MAX} characters")
     return name

@@ -51,6 +51,7 @@ from server.media import (
 from server.ranges import media_response
 from server.state import SettingsDep, StoresDep
 from server.videos_schema import (
+    PROMPT_MAX,
     CreateVideo,
     DeletedVideo,
     ExtendVideo,
@@ -75,7 +76,7 @@ class VideoList(msgspec.Struct):
     object: str = "list"
 
 
-_PROMPT = Schema(type="string", min_length=1, max_length=4000, pattern=TEXT_SCHEMA["pattern"])
+_PROMPT = Schema(type="string", min_length=1, max_length=PROMPT_MAX, pattern=TEXT_SCHEMA["pattern"])  # videos_schema.Prompt, for the routes that read their body
 _CREATE_FIELDS = {
     "prompt": _PROMPT,
     "model": Schema(

@@ -323,6 +323,9 @@ async def test_read_list_and_change(http, stores, media):
     ]
     for body in bad:
         assert_error(await http.patch(f"/v1/cameos/{mine['id']}", json=body, headers=me["headers"]), 400)
+    for body, field in (({"name": "Ada \u202egnp.exe"}, "name"), ({"preferences": ["ok", "\u200b"]}, "preferences")):
+        err = assert_error(await http.patch(f"/v1/cameos/{mine['id']}", json=body, headers=me["headers"]), 400, "invalid_request")
+        assert [d["field"] for d in err["details"]] == [field], err  # the field is named, as every field error names it
     r = await http.patch(f"/v1/cameos/{mine['id']}", json={"preferences": ["always nude"]}, headers=me["headers"])
     assert_error(r, 422, "preference_refused")
     assert (await http.get(f"/v1/cameos/{mine['id']}", headers=me["headers"])).json()["preferences"] == ["always wearing a red scarf"]

@@ -25,7 +25,7 @@ def test_ordinary_text_passes(text):
     assert bad_character(text) is None
 
 
-def field_error(r) -> str:
+def _field_error(r) -> str:
     assert r.status_code == 400, r.text
     err = r.json()["error"]  # (the Videos API adds OpenAI's type and param)
     assert err["code"] == "invalid_request" and err["message"], err
@@ -38,11 +38,11 @@ async def test_captions_refuse_control_and_bidi(http, stores, name):
     vid = await ready_video(stores, me)
     caption = f"my clip{BAD[name]}gpj.exe"
     r = await http.post("/v1/posts", json={"video_id": vid, "caption": caption}, headers=me["headers"])
-    assert "caption" in field_error(r)
+    assert "caption" in _field_error(r)
     assert await stores.db.posts.count_documents({"video_id": vid}) == 0
     post = await new_post(http, stores, me, caption="fine\nwith a line break")
     r = await http.patch(f"/v1/posts/{post['id']}", json={"caption": caption}, headers=me["headers"])
-    assert "caption" in field_error(r)
+    assert "caption" in _field_error(r)
     assert (await http.get(f"/v1/posts/{post['id']}", headers=me["headers"])).json()["caption"] == "fine\nwith a line break"
 
 
@@ -52,12 +52,12 @@ async def test_prompts_refuse_control_and_bidi(http, stores, name):
     prompt = f"a red fox{BAD[name]} in snow"
     for kwargs in ({"json": {"prompt": prompt}}, {"data": {"prompt": prompt}, "files": {}}):
         r = await http.post("/v1/videos", headers=me["headers"], **kwargs)
-        assert "prompt" in field_error(r)
+        assert "prompt" in _field_error(r)
     vid = await ready_video(stores, me)
     r = await http.post(f"/v1/videos/{vid}/remix", json={"prompt": prompt}, headers=me["headers"])
-    assert "prompt" in field_error(r)
+    assert "prompt" in _field_error(r)
     r = await http.post("/v1/videos/extensions", json={"prompt": prompt, "video": {"id": vid}}, headers=me["headers"])
-    assert "prompt" in field_error(r)
+    assert "prompt" in _field_error(r)
     assert await stores.db.videos.count_documents({"owner_id": me["user"]["id"]}) == 1
 
 
@@ -65,10 +65,10 @@ async def test_comments_and_profiles_refuse_bidi_too(http, stores):
     me = await signup(http)
     post = await new_post(http, stores, me)
     r = await http.post(f"/v1/posts/{post['id']}/comments", json={"text": "nice \u202eetob"}, headers=me["headers"])
-    assert "text" in field_error(r)
+    assert "text" in _field_error(r)
     for field in ("bio", "display_name"):
         r = await http.patch("/v1/me", json={field: "hello \u2067world"}, headers=me["headers"])
-        assert field in field_error(r)
+        assert field in _field_error(r)
 
 
 async def test_ordinary_text_is_kept(http, stores):
@@ -97,8 +97,8 @@ async def test_a_caption_of_invisible_characters_is_refused_and_an_empty_one_kep
     me = await signup(http)
     vid = await ready_video(stores, me)
     r = await http.post("/v1/posts", json={"video_id": vid, "caption": "\u200b\ufeff"}, headers=me["headers"])
-    assert "caption" in field_error(r)
+    assert "caption" in _field_error(r)
     post = await new_post(http, stores, me, caption="")
     assert post["caption"] == ""
     r = await http.patch(f"/v1/posts/{post['id']}", json={"caption": "\u3164"}, headers=me["headers"])
-    assert "caption" in field_error(r)
+    assert "caption" in _field_error(r)
