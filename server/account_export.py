@@ -12,10 +12,14 @@ thumbnail) for every finished video. JSON is deflated, videos are stored.
 
 The zip is written to a small in-memory sink that is emptied after every
 entry and every media chunk, so memory stays at about one chunk whatever
-the size of the export."""
+the size of the export. Which media files it holds is settled before the
+answer starts (``stored_media``): once the zip is streaming, its status is
+sent, so a media store that is down must be found while it can still be a
+503."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
 from collections.abc import AsyncIterator
@@ -29,6 +33,8 @@ from core.media_store import MediaStore
 from core.stores import Stores
 
 _HIDDEN = {"password_hash": 0, "embedding": 0, "prompt_embedding": 0}
+_MEDIA = (("video", "mp4"), ("thumbnail", "jpg"))
+_SIZED_AT_ONCE = 16  # media-store size calls in flight at once (each a HEAD on S3)
 
 
 def _queries(user_id: str) -> dict[str, tuple[str, dict]]:
@@ -91,28 +97,39 @@ class _Sink(io.RawIOBase):
         return out
 
 
-async def export_zip(stores: Stores, media: MediaStore, user: User) -> AsyncIterator[bytes]:
-    """The bytes of ``user``'s export, in pieces."""
+async def stored_media(stores: Stores, media: MediaStore, user_id: str) -> list[tuple[str, str, str]]:
+    """(video id, variant, zip suffix) of every stored file of the user's
+    finished videos, in the order the zip writes them. A media store that
+    fails raises here, before anything is sent."""
+    ids = [doc["_id"] async for doc in stores.db["videos"].find({"owner_id": user_id, "status": "completed"}, {"_id": 1}).sort("_id", 1)]
+    wanted = [(video_id, variant, suffix) for video_id in ids for variant, suffix in _MEDIA]
+    gate = asyncio.Semaphore(_SIZED_AT_ONCE)
+
+    async def sized(video_id: str, variant: str) -> int | None:
+        async with gate:
+            return await media.size(video_id, variant)
+
+    sizes = await asyncio.gather(*(sized(video_id, variant) for video_id, variant, _ in wanted))
+    return [file for file, size in zip(wanted, sizes) if size is not None]
+
+
+async def export_zip(stores: Stores, media: MediaStore, user: User, files: list[tuple[str, str, str]]) -> AsyncIterator[bytes]:
+    """The bytes of ``user``'s export, in pieces; ``files`` are the media it
+    holds (``stored_media``)."""
     sink = _Sink()
     archive = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED)
     fresh = await users.get_me(stores, user.id) or user  # the owner's view: the birth date too
     archive.writestr("account.json", _encode(msgspec.to_builtins(fresh)))
     yield sink.take()
-    video_ids: list[str] = []
     for name, (collection, query) in _queries(user.id).items():
         docs = await stores.db[collection].find(query, _HIDDEN).to_list()
-        if name == "videos":
-            video_ids = [doc["_id"] for doc in docs if doc.get("status") == "completed"]
         archive.writestr(f"{name}.json", _encode(docs))
         yield sink.take()
-    for video_id in video_ids:
-        for variant, suffix in (("video", "mp4"), ("thumbnail", "jpg")):
-            if await media.size(video_id, variant) is None:
-                continue
-            with archive.open(zipfile.ZipInfo(f"videos/{video_id}.{suffix}"), "w") as entry:
-                async for chunk in media.read(video_id, variant):
-                    entry.write(chunk)
-                    yield sink.take()
-            yield sink.take()
+    for video_id, variant, suffix in files:
+        with archive.open(zipfile.ZipInfo(f"videos/{video_id}.{suffix}"), "w") as entry:
+            async for chunk in media.read(video_id, variant):
+                entry.write(chunk)
+                yield sink.take()
+        yield sink.take()
     archive.close()
     yield sink.take()

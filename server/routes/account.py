@@ -15,9 +15,9 @@ from litestar.response import Stream
 from accounts import credentials, passwords
 from core import rate_limit
 from server.account_deletion import delete_account
-from server.account_export import export_zip
+from server.account_export import export_zip, stored_media
 from server.auth import AUTH, UserDep
-from server.media import media_store
+from server.media import guarded, media_store
 from server.openapi import errors
 from server.state import SettingsDep, StoresDep
 
@@ -51,10 +51,13 @@ async def export_me(stores: StoresDep, settings: SettingsDep, user: UserDep) -> 
     """A zip of the signed-in user's own data (profile, posts, videos and
     their documents, likes, comments, shares, follows, blocks, notifications,
     cameos, grants, appearances: one JSON file each) and their finished
-    videos, streamed. Limited per user (429 with Retry-After)."""
+    videos, streamed. Limited per user (429 with Retry-After). A media store
+    that cannot be read is a 503 ``media_unavailable`` before the zip starts."""
     await rate_limit.enforce(stores, rate_limit.rules(settings).export, user.id, message="too many exports; try again later")
+    media = media_store(settings)
+    files = await guarded("read", stored_media(stores, media, user.id))
     return Stream(
-        export_zip(stores, media_store(settings), user),
+        export_zip(stores, media, user, files),
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="fabula-{user.handle}.zip"'},
     )

@@ -8,7 +8,10 @@ import json
 import os
 import zipfile
 
-from core.media_store import open_media_store
+import httpx
+import pytest
+
+from core.media_store import LocalMediaStore, open_media_store
 from gen import jobs
 from tests.conftest import signup
 from tests.accounts.test_auth_routes import assert_error
@@ -104,3 +107,50 @@ async def test_export_writes_64_bit_numbers_as_numbers(http):
     assert archive.testzip() is None
     assert [v["seed"] for v in json.loads(archive.read("videos.json"))] == [seed]
     assert "cameo_appearances.json" in archive.namelist()  # the last entry: the stream ran to its end
+
+
+async def local_clip(http, stores, settings):
+    """A new user, their finished video, and where the local store keeps its MP4 (to break it)."""
+    me = await signup(http)
+    video = await made_video(stores, settings, me)
+    media = open_media_store(settings)
+    if not isinstance(media, LocalMediaStore):
+        pytest.skip("breaks the files of the local media store")
+    return me, video, media.path(video, "video")
+
+
+async def test_a_media_store_that_cannot_be_read_is_a_503_before_the_zip_starts(http, stores, settings):
+    """The store fails (a file that links to itself: reading it is ELOOP, not
+    a missing file): 503 ``media_unavailable`` with the error body, not a
+    200 whose zip breaks off; the store mended, the export works."""
+    me, video, path = await local_clip(http, stores, settings)
+    kept = path.read_bytes()
+    path.unlink()
+    path.symlink_to(path.name)
+    try:
+        r = await export(http, me)
+        err = assert_error(r, 503, "media_unavailable")
+        assert str(settings.media_root) not in err["message"], err
+    finally:
+        path.unlink()
+        path.write_bytes(kept)
+    r = await export(http, me)
+    assert r.status_code == 200
+    assert zipfile.ZipFile(io.BytesIO(r.content)).read(f"videos/{video}.mp4") == kept
+
+
+async def test_a_video_that_fails_while_the_zip_streams_cuts_the_answer(http, stores, settings):
+    """A file the store sizes but cannot open (a folder where the MP4 was)
+    fails after the 200 is sent: the connection ends without the chunked
+    body's last chunk, so a client knows the zip is not whole."""
+    me, video, path = await local_clip(http, stores, settings)
+    path.unlink()
+    path.mkdir()
+    try:
+        async with http.stream("GET", "/v1/me/export", headers=me["headers"]) as r:
+            assert r.status_code == 200
+            with pytest.raises(httpx.RemoteProtocolError):
+                await r.aread()
+    finally:
+        path.rmdir()
+    assert (await http.get("/healthz")).status_code == 200  # the api lives on

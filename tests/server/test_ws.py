@@ -328,6 +328,27 @@ async def test_unsubscribe_stops_the_events(api, http, stores, worker):
         await assert_usable(ws)  # no progress, status or video message arrived in between
 
 
+async def test_another_users_unsubscribe_changes_nothing_for_the_owner(api, http, stores, worker):
+    """``unsubscribe`` only touches the sender's own subscriptions: another
+    user naming my video is answered as for any video it does not follow,
+    and my socket still gets every step and the end."""
+    me, other = await signup(http), await signup(http)
+    job = await queued_job(stores, me)
+    async with connect(api, me) as mine, connect(api, other) as theirs:
+        await send(mine, "subscribe", {"video_id": job.id})
+        assert (await recv(mine))["type"] == "subscribed"
+        assert (await recv(mine))["data"]["status"] == "queued"
+        await send(theirs, "subscribe", {"video_id": job.id}, "s")
+        assert (await recv(theirs))["data"]["code"] == "video_not_found"
+        await send(theirs, "unsubscribe", {"video_id": job.id}, "u")
+        assert await recv(theirs) == {"type": "unsubscribed", "data": {"video_id": job.id}, "id": "u"}
+        await queue.enqueue(stores, job.id)
+        got = await follow_to_the_end(mine)
+        assert [m["data"]["step"] for m in got if m["type"] == "progress"] == [1, 2, 3, 4]
+        assert got[-1]["data"]["status"] == "completed"
+        await assert_usable(theirs)  # and the other socket heard nothing of it
+
+
 async def test_subscribing_twice_follows_once(api, http, stores, worker):
     me = await signup(http)
     job = await queued_job(stores, me)
