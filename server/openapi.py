@@ -4,8 +4,9 @@ decodes its body itself, ``declare_request_bodies`` for those that take none).""
 
 from __future__ import annotations
 
+import functools
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import msgspec
 
@@ -39,6 +40,30 @@ COMMON = (400, 413)
 
 # the JSON Schema keys a field's Meta adds that Litestar leaves out, as its Schema names them
 _SCHEMA_KEYS = {"uniqueItems": "unique_items", "pattern": "pattern"}
+# the keys of a list's items that Litestar leaves out (it keeps only their type)
+_ITEM_KEYS = {"minLength": "min_length", "maxLength": "max_length", "pattern": "pattern", "description": "description"}
+
+
+@functools.cache
+def _item_rules(struct_type: type) -> dict[str, dict]:
+    """A Struct's list fields (by their JSON names) and the rules of their
+    items, as msgspec's own JSON Schema states them."""
+    found = msgspec.json.schema(struct_type)
+    own = found["$defs"][found["$ref"].rsplit("/", 1)[-1]]
+    rules = {}
+    for name, prop in own.get("properties", {}).items():
+        for option in (prop, *prop.get("anyOf", ())):  # ``anyOf``: a list or null
+            if isinstance(option.get("items"), dict):
+                rules[name] = {key: value for key, value in option["items"].items() if key in _ITEM_KEYS}
+    return rules
+
+
+def _array(prop: Schema) -> Schema | None:
+    """The array schema of a property (itself, or the one ``oneOf`` Litestar wraps it in)."""
+    for option in (prop, *(prop.one_of or ())):
+        if isinstance(option, Schema) and isinstance(option.items, Schema):
+            return option
+    return None
 
 
 def _extra_schema(field_type: msgspec.inspect.Type) -> dict:
@@ -54,9 +79,10 @@ class StructSchemas(StructSchemaPlugin):
     """msgspec Structs documented as Litestar documents them, plus
     ``additionalProperties: false`` for those that refuse unknown fields
     (``forbid_unknown_fields``), as the service then does (400
-    ``invalid_request``), and the keys a field's ``Meta(extra_json_schema=...)``
-    adds (``uniqueItems``, ``pattern``: rules its Struct checks). Litestar's own plugin
-    leaves both out (litestar 2.x)."""
+    ``invalid_request``), the keys a field's ``Meta(extra_json_schema=...)``
+    adds (``uniqueItems``, ``pattern``: rules its Struct checks), and the
+    length, pattern and description of a list's items. Litestar's own plugin
+    leaves all three out (litestar 2.x)."""
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
         schema = super().to_openapi_schema(field_definition, schema_creator)
@@ -69,6 +95,11 @@ class StructSchemas(StructSchemaPlugin):
                 for key, value in _extra_schema(field.type).items():
                     if key in _SCHEMA_KEYS:
                         setattr(prop, _SCHEMA_KEYS[key], value)
+        if isinstance(info, msgspec.inspect.StructType):
+            for name, rules in _item_rules(info.cls).items():
+                array = _array(schema.properties.get(name)) if schema.properties and rules else None
+                if array is not None:  # a copy: Litestar may share one items schema between fields
+                    array.items = replace(array.items, **{_ITEM_KEYS[key]: value for key, value in rules.items()})
         return schema
 
 

@@ -5,6 +5,8 @@ take none), and the Videos API's create, remix and extend list their fields
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from core.settings import Settings
@@ -109,6 +111,21 @@ def test_cameo_restrictions_are_documented_unique():
     restrictions = DOC["components"]["schemas"]["CameoChanges"]["properties"]["restrictions"]
     assert restrictions.get("uniqueItems") is True and restrictions.get("maxItems") == 7, restrictions
     assert "uniqueItems" not in DOC["components"]["schemas"]["CameoChanges"]["properties"]["preferences"]
+
+
+def test_the_items_of_a_list_state_their_rules():
+    """Litestar documents a list's items by their type alone; the service
+    checks their length and characters, and the document says so."""
+    [preferences] = DOC["components"]["schemas"]["CameoChanges"]["properties"]["preferences"]["oneOf"]
+    item = preferences["items"]
+    assert (item["minLength"], item["maxLength"], item["pattern"]) == (1, 200, LINE_SCHEMA["pattern"]), item
+    assert item["description"]
+    ids = DOC["components"]["schemas"]["MarkRead"]["properties"]["ids"]["oneOf"]
+    [array] = [option for option in ids if option.get("type") == "array"]
+    assert (array["items"]["minLength"], array["items"]["maxLength"]) == (1, 64), array
+    # each list's items are its own: the restrictions' enum is not touched
+    restrictions = DOC["components"]["schemas"]["CameoChanges"]["properties"]["restrictions"]
+    assert "maxLength" not in json.dumps(restrictions), restrictions
 
 
 @pytest.mark.parametrize(
