@@ -81,20 +81,36 @@ class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
     turn: when the unreadable bytes come pipelined after requests that were
     read whole, those are answered first, then the 400, then the connection
     closes (uvicorn wrote the 400 and closed at once, so the requests before
-    it got no answer)."""
+    it got no answer). Unreadable bytes inside the body of a request that
+    waits behind others (a bad chunk size) take that request out of the
+    queue unanswered by the app: the 400 is its answer, after the others'."""
 
     garbled = False  # unreadable bytes came after requests still being answered
+    _previous_cycle = None  # the request parsed before the newest one
+
+    def on_headers_complete(self) -> None:
+        self._previous_cycle = self.cycle
+        super().on_headers_complete()
 
     def _answering(self) -> bool:
         """Whether requests read whole are still to be answered (not when the
-        unreadable bytes are inside the last request's own body: that one is
-        answered by the 400)."""
+        unreadable bytes are inside the last request's own body and it is
+        the one running: that one is answered by the 400)."""
         if self.cycle is None or self.cycle.more_body:
             return False
         return bool(self.pipeline) or not self.cycle.response_complete
 
+    def _drop_queued(self) -> bool:
+        """Take the newest request out of the queue of pipelined requests, if
+        it waits there (its body could not be read: the app never sees it)."""
+        if self.cycle is None or not self.cycle.more_body or not self.pipeline or self.pipeline[0][0] is not self.cycle:
+            return False
+        self.pipeline.popleft()
+        self.cycle = self._previous_cycle  # the request before it: answered, then the 400
+        return True
+
     def send_400_response(self, msg: str) -> None:  # uvicorn's hook; ``msg`` is its plain-text sentence
-        if self._answering():
+        if self._drop_queued() or self._answering():
             self.garbled = True
             self.flow.pause_reading()  # nothing after the unreadable bytes is read
             return
@@ -103,8 +119,11 @@ class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # starts the next pipelined request, if any
-        if self.garbled and not self.transport.is_closing() and not self._answering():
-            self.send_400_response("")
+        if self.garbled and not self.transport.is_closing():
+            if self._answering():
+                self.flow.pause_reading()  # uvicorn resumed reading for the next request
+            else:
+                self.send_400_response("")
 
 
 class JsonErrorWebSocketProtocol(WebSocketsSansIOProtocol):

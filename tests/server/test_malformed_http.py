@@ -78,6 +78,12 @@ def responses_in_order(raw: bytes) -> list[tuple[int, dict[str, str], bytes]]:
 
 
 PIPELINED = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\nHELLO THERE\r\n\r\n"
+# the unreadable bytes inside the body of the third request (a chunk size that is not hexadecimal)
+PIPELINED_BAD_BODY = (
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"2\r\n{}\r\nzz\r\n"
+)
 
 
 async def test_an_unreadable_request_gets_the_error_body_and_the_api_goes_on(settings, tmp_root):
@@ -94,6 +100,10 @@ async def test_an_unreadable_request_gets_the_error_body_and_the_api_goes_on(set
             assert error["message"] and "details" in error, (what, error)
         # readable requests pipelined before unreadable bytes are answered first, in order, then the 400
         answers = responses_in_order(await raw_exchange(api.url, PIPELINED))
+        assert [status for status, _, _ in answers] == [200, 200, 400], answers
+        assert json.loads(answers[2][2])["error"]["code"] == "malformed_http" and answers[2][1]["connection"] == "close"
+        # the same when they are inside the body of a request waiting behind others: the app never runs it
+        answers = responses_in_order(await raw_exchange(api.url, PIPELINED_BAD_BODY))
         assert [status for status, _, _ in answers] == [200, 200, 400], answers
         assert json.loads(answers[2][2])["error"]["code"] == "malformed_http" and answers[2][1]["connection"] == "close"
         for what, (data, want_status, want_code, in_message) in REFUSED_HANDSHAKES.items():
