@@ -84,21 +84,27 @@ def check_id(challenge_id: str) -> str:
     return challenge_id
 
 
-async def _count(stores: Stores, user_id: str) -> int:
+async def _count(stores: Stores, user_id: str) -> tuple[int, int]:
+    """Challenges made in the user's window, this one included, and the seconds until it ends."""
     key = stores.key("cameo", "challenges-made", user_id)
     async with stores.redis.pipeline(transaction=True) as pipe:
         pipe.incr(key)
         pipe.expire(key, TTL_S, nx=True)
-        made, _ = await pipe.execute()
-    return int(made)
+        pipe.ttl(key)
+        made, _, left = await pipe.execute()
+    return int(made), max(1, int(left))
 
 
 async def new_challenge(stores: Stores, user_id: str) -> Challenge:
-    """Issue a challenge for ``user_id``; 429 after ``MAX_PER_WINDOW`` in a window."""
-    if await _count(stores, user_id) > MAX_PER_WINDOW:
+    """Issue a challenge for ``user_id``; 429 after ``MAX_PER_WINDOW`` in a
+    window, with ``Retry-After`` the seconds until the window ends."""
+    made, left = await _count(stores, user_id)
+    if made > MAX_PER_WINDOW:
         raise RateLimited(
             f"at most {MAX_PER_WINDOW} challenges in {TTL_S // 60} minutes; use one you have",
             code="too_many_challenges",
+            details={"retry_after_s": left},
+            headers={"Retry-After": str(left)},
         )
     challenge = Challenge(
         id=new_id("chal"), digits=random_digits(), moves=random_moves(), expires_at=int(time.time()) + TTL_S

@@ -111,14 +111,20 @@ def errors(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-def body_operation(content: dict[str, Schema], *, required: bool = True, description: str | None = None) -> type[Operation]:
+def body_operation(
+    content: dict[str, Schema], *, required: bool = True, description: str | None = None, refused_only: bool = False
+) -> type[Operation]:
     """An operation class whose request body is ``content`` (media type → schema):
-    for a route that reads its body itself (JSON or a form), which Litestar cannot see."""
+    for a route that reads its body itself (JSON or a form), which Litestar cannot see.
+    ``refused_only``: the route answers every call with an error, so the
+    document lists no success (Litestar adds one for every handler)."""
 
     @dataclass
     class BodyOperation(Operation):
         # a dataclass again, so that its __init__ calls __post_init__ (Operation's does not)
         def __post_init__(self) -> None:
+            if refused_only and self.responses:
+                self.responses = {status: spec for status, spec in self.responses.items() if not status.startswith("2")}
             self.request_body = RequestBody(
                 required=required,
                 description=description,

@@ -27,8 +27,12 @@ _SIZE = re.compile(r"^(\d{1,4})x(\d{1,4})$")
 
 
 PROMPT_MAX = 4000
+SEED_MAX = 2**32 - 1
+STEPS_MAX = 100
 Prompt = Annotated[str, Meta(min_length=1, max_length=PROMPT_MAX, extra_json_schema=TEXT_SCHEMA)]
 Seconds = Annotated[str, Meta(max_length=4)] | int
+Seed = Annotated[int, Meta(ge=0, le=SEED_MAX)]
+Steps = Annotated[int, Meta(ge=1, le=STEPS_MAX)]
 
 
 class InputReference(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -47,8 +51,8 @@ class CreateVideo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # a JSON body's reference; a multipart body uploads the file instead
     input_reference: InputReference | None = None
     # Fabula extras
-    seed: Annotated[int, Meta(ge=0, lt=2**32)] | None = None
-    steps: Annotated[int, Meta(ge=1, le=100)] | None = None
+    seed: Seed | None = None
+    steps: Steps | None = None
 
     def __post_init__(self) -> None:
         check_text("prompt", self.prompt)
@@ -73,8 +77,8 @@ class ExtendVideo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     seconds: Seconds | None = None
     video: VideoRef | None = None
     # Fabula extras
-    seed: Annotated[int, Meta(ge=0, lt=2**32)] | None = None
-    steps: Annotated[int, Meta(ge=1, le=100)] | None = None
+    seed: Seed | None = None
+    steps: Steps | None = None
 
     def __post_init__(self) -> None:
         check_text("prompt", self.prompt)

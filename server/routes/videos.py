@@ -52,6 +52,8 @@ from server.ranges import media_response
 from server.state import SettingsDep, StoresDep
 from server.videos_schema import (
     PROMPT_MAX,
+    SEED_MAX,
+    STEPS_MAX,
     CreateVideo,
     DeletedVideo,
     ExtendVideo,
@@ -77,6 +79,8 @@ class VideoList(msgspec.Struct):
 
 
 _PROMPT = Schema(type="string", min_length=1, max_length=PROMPT_MAX, pattern=TEXT_SCHEMA["pattern"])  # videos_schema.Prompt, for the routes that read their body
+_SEED = Schema(type="integer", minimum=0, maximum=SEED_MAX, description="the noise seed; without it, one derived from the video's id")
+_STEPS = Schema(type="integer", minimum=1, maximum=STEPS_MAX, description="denoising steps; without it, the preset's own")
 _CREATE_FIELDS = {
     "prompt": _PROMPT,
     "model": Schema(
@@ -89,8 +93,8 @@ _CREATE_FIELDS = {
         description="WIDTHxHEIGHT the served preset makes (e.g. 64x64), or OpenAI's 720x1280, 1280x720, 1024x1792, "
         "1792x1024: made at the preset's own resolution in that shape, delivered (and reported) at the size asked for",
     ),
-    "seed": Schema(type="integer"),
-    "steps": Schema(type="integer"),
+    "seed": _SEED,
+    "steps": _STEPS,
 }
 
 def _seconds_in_json(field: Schema) -> Schema:
@@ -124,8 +128,8 @@ _CREATE_FORM_SCHEMA = Schema(
 _EXTEND_FIELDS = {
     "prompt": _PROMPT,
     "seconds": Schema(type="string", description="length of the new segment in seconds"),
-    "seed": Schema(type="integer"),
-    "steps": Schema(type="integer"),
+    "seed": _SEED,
+    "steps": _STEPS,
 }
 _EXTEND_SCHEMA = Schema(
     type="object",
@@ -156,7 +160,7 @@ _EDIT_SCHEMA = Schema(type="object", properties={"prompt": Schema(type="string")
 CreateVideoOperation = body_operation({"application/json": _CREATE_SCHEMA, "multipart/form-data": _CREATE_FORM_SCHEMA})
 ExtendVideoOperation = body_operation({"application/json": _EXTEND_SCHEMA, "multipart/form-data": _EXTEND_FORM_SCHEMA})
 RemixVideoOperation = body_operation({"application/json": _REMIX_SCHEMA, "multipart/form-data": _REMIX_SCHEMA})
-EditVideoOperation = body_operation({"application/json": _EDIT_SCHEMA, "multipart/form-data": _EDIT_SCHEMA}, required=False)
+EditVideoOperation = body_operation({"application/json": _EDIT_SCHEMA, "multipart/form-data": _EDIT_SCHEMA}, required=False, refused_only=True)
 
 
 def form_limit(settings: Settings) -> int:

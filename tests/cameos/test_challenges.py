@@ -102,3 +102,6 @@ async def test_challenges_are_rate_limited_per_user(stores):
     await challenges.new_challenge(stores, other.id)  # another user is not affected
     ttl = await stores.redis.ttl(stores.key("cameo", "challenges-made", user.id))
     assert 0 < ttl <= challenges.TTL_S
+    # the answer says when the window ends
+    wait = int(exc.value.headers["Retry-After"])
+    assert ttl <= wait <= challenges.TTL_S and exc.value.details == {"retry_after_s": wait}, (wait, ttl, exc.value.details)

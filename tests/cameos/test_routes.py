@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 import pytest
 
-from cameos import appearances, resolve, store
+from cameos import appearances, challenges, resolve, store
 from core.media_store import open_media_store
 from gen import jobs
 from tests.cameos.capture import make_capture, quiet_room, tone_speech
@@ -94,6 +94,17 @@ async def test_a_challenge_over_http(http):
     assert set(body) == {"id", "digits", "moves", "expires_at"}
     assert body["digits"].isdigit() and 4 <= len(body["digits"]) <= 6 and sorted(body["moves"]) == ["left", "right"]
     assert_error(await http.post("/v1/cameos/challenges"), 401)
+
+
+async def test_too_many_challenges_says_when_to_try_again(http):
+    me = await signup(http)
+    for _ in range(challenges.MAX_PER_WINDOW):
+        await challenge(http, me)
+    r = await http.post("/v1/cameos/challenges", headers=me["headers"])
+    err = assert_error(r, 429, "too_many_challenges")
+    wait = int(r.headers["retry-after"])
+    assert 0 < wait <= challenges.TTL_S and err["details"] == {"retry_after_s": wait}, (r.headers, err)
+    await challenge(http, await signup(http))  # per user
 
 
 # --- recording a cameo: the limits and the failures --------------------------------------------

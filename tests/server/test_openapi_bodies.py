@@ -149,3 +149,16 @@ def test_prompts_and_upload_names_state_them_too():
     for path in ("/v1/cameos", "/v1/videos/characters"):
         name = DOC["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["name"]
         assert name.get("pattern") == LINE_SCHEMA["pattern"], path
+
+
+def test_the_videos_api_states_its_bounds_and_edits_has_no_success():
+    """``seed`` and ``steps`` carry the bounds the service checks (a 400
+    outside them); the edits route answers every call 400 ``unsupported``,
+    so the document lists no success for it."""
+    for path in ("/v1/videos", "/v1/videos/extensions"):
+        for media_type, content in DOC["paths"][path]["post"]["requestBody"]["content"].items():
+            fields = _resolve(content["schema"])["properties"]
+            assert (fields["seed"]["minimum"], fields["seed"]["maximum"]) == (0, 2**32 - 1), (path, media_type)
+            assert (fields["steps"]["minimum"], fields["steps"]["maximum"]) == (1, 100), (path, media_type)
+    edits = DOC["paths"]["/v1/videos/edits"]["post"]["responses"]
+    assert "400" in edits and not [status for status in edits if status.startswith("2")], edits
