@@ -8,7 +8,8 @@ themselves, in plain text or with no body at all:
   without a colon, a bad chunk size): 400 ``malformed_http``;
 * a WebSocket handshake the library refuses (a bad ``Sec-WebSocket-Key``,
   an unsupported version): 400 ``invalid_handshake``, with the library's
-  reason as the message;
+  reason as the message (405 ``method_not_allowed`` for an upgrade sent
+  with another method than GET);
 * a WebSocket to a path that serves none (no route, or HTTP routes only),
   which the app refuses by closing before it accepts: 404 ``not_found``
   (uvicorn would answer an empty 403); any other refusal before accepting:
@@ -73,6 +74,8 @@ def handshake_error(status: int, text: str) -> bytes:
         return error_json(code="invalid_handshake", message=reason or "the WebSocket handshake could not be read")
     if status == 403:
         return error_json(code="forbidden", message=reason or "the WebSocket was refused before it opened")
+    if status == 405:  # an upgrade by another method than GET (the library names it; Allow: GET)
+        return error_json(code="method_not_allowed", message=reason or "a WebSocket opens with GET")
     return error_json(code="invalid_handshake", message=reason or http.HTTPStatus(status).phrase)
 
 

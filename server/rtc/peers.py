@@ -33,6 +33,7 @@ from collections import Counter
 
 import msgspec
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.sdp import SessionDescription
 
 from core.errors import BadRequest, Conflict, NotFound, RateLimited, Unavailable
 from core.media_store import MediaStore
@@ -90,6 +91,17 @@ def _invalid_sdp(why: str) -> BadRequest:
     return BadRequest(f"the offer is not a usable SDP offer: {why}", code="invalid_sdp")
 
 
+def _offered_direction(sdp: str, kind: str) -> str | None:
+    """The direction the offer gives its first ``kind`` section, as the offerer
+    sees it (``sendrecv`` when it names none), or None without one. The
+    transceiver aiortc makes for it holds the answerer's own direction
+    (always able to receive), so the offer's is read from the SDP itself."""
+    for media in SessionDescription.parse(sdp).media:
+        if media.kind == kind:
+            return media.direction or "sendrecv"
+    return None
+
+
 class Peers:
     """One process's peers (``registry()``)."""
 
@@ -137,7 +149,7 @@ class Peers:
             except Exception as exc:  # aiortc raises ValueError, KeyError, IndexError... on what it cannot read
                 raise _invalid_sdp(f"{type(exc).__name__}: {exc}"[:300]) from None
             video = [t for t in pc.getTransceivers() if t.kind == "video"]
-            if not video or video[0].direction not in ("recvonly", "sendrecv"):
+            if not video or _offered_direction(offer.sdp, "video") not in ("recvonly", "sendrecv"):
                 raise _invalid_sdp("it must have a video section that receives (recvonly or sendrecv)")
             pc.addTrack(track)
             for extra in pc.getTransceivers():

@@ -39,6 +39,7 @@ REFUSED_HANDSHAKES = {
     "a header line over the library's limit": (
         handshake("/v1/ws").replace(b"\r\n\r\n", b"\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n"), 431, "invalid_handshake", "8192",
     ),
+    "an upgrade by POST": (handshake("/v1/ws").replace(b"GET ", b"POST ", 1), 405, "method_not_allowed", "POST"),
 }
 
 

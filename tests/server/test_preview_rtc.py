@@ -194,10 +194,10 @@ async def test_another_users_job_is_refused(rtc_api, rtc_stores):
         assert missing.value.status == 404
 
 
-async def _offer(kind: str = "video") -> str:
+async def _offer(kind: str = "video", direction: str = "recvonly") -> str:
     pc = RTCPeerConnection()
     try:
-        pc.addTransceiver(kind, direction="recvonly")
+        pc.addTransceiver(kind, direction=direction)
         await pc.setLocalDescription(await pc.createOffer())
         return pc.localDescription.sdp
     finally:
@@ -215,6 +215,8 @@ async def test_a_bad_offer_is_a_400(rtc_api, rtc_stores):
                 ({"sdp": "", "type": "offer"}, "invalid_sdp"),
                 ({"sdp": await _offer(), "type": "answer"}, "invalid_sdp"),
                 ({"sdp": await _offer("audio"), "type": "offer"}, "invalid_sdp"),  # nothing to receive video on
+                ({"sdp": await _offer("video", "sendonly"), "type": "offer"}, "invalid_sdp"),  # a video section that only sends
+                ({"sdp": await _offer("video", "inactive"), "type": "offer"}, "invalid_sdp"),
                 ({"type": "offer"}, None),  # no sdp at all
             ]:
                 r = await http.post(url, json=body, headers=headers)
@@ -230,6 +232,9 @@ async def test_a_bad_offer_is_a_400(rtc_api, rtc_stores):
             with pytest.raises(FabulaAPIError) as malformed:
                 await ws.request("preview.rtc", {"video_id": job.id})
             assert malformed.value.code == "invalid_message"
+            with pytest.raises(FabulaAPIError) as sending:
+                await ws.request("preview.rtc", {"video_id": job.id, "sdp": await _offer("video", "sendonly"), "type": "offer"})
+            assert sending.value.code == "invalid_sdp" and "receives" in sending.value.message
         # a refused offer holds no peer: the user's whole allowance is still there
         offers = [await _offer() for _ in range(2)]
         for offer in offers:
