@@ -47,8 +47,12 @@ _ITEM_KEYS = {"minLength": "min_length", "maxLength": "max_length", "pattern": "
 @functools.cache
 def _item_rules(struct_type: type) -> dict[str, dict]:
     """A Struct's list fields (by their JSON names) and the rules of their
-    items, as msgspec's own JSON Schema states them."""
-    found = msgspec.json.schema(struct_type)
+    items, as msgspec's own JSON Schema states them (none for a Struct that
+    msgspec cannot describe: Litestar's own schema is kept as it is)."""
+    try:
+        found = msgspec.json.schema(struct_type)
+    except TypeError:  # a field of a type msgspec has no schema for
+        return {}
     own = found["$defs"][found["$ref"].rsplit("/", 1)[-1]]
     rules = {}
     for name, prop in own.get("properties", {}).items():

@@ -6,12 +6,15 @@ take none), and the Videos API's create, remix and extend list their fields
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
+import msgspec
 import pytest
 
 from core.settings import Settings
 from core.text import LINE_SCHEMA, TEXT_SCHEMA
 from server.app import create_app
+from server.openapi import _item_rules
 
 DOC = create_app(Settings()).openapi_schema.to_schema()
 WRITES = [
@@ -162,3 +165,23 @@ def test_the_videos_api_states_its_bounds_and_edits_has_no_success():
             assert (fields["steps"]["minimum"], fields["steps"]["maximum"]) == (1, 100), (path, media_type)
     edits = DOC["paths"]["/v1/videos/edits"]["post"]["responses"]
     assert "400" in edits and not [status for status in edits if status.startswith("2")], edits
+
+
+class _Opaque:
+    pass
+
+
+class _Odd(msgspec.Struct):
+    thing: _Opaque
+    names: list[str] = []
+
+
+class _Plain(msgspec.Struct):
+    names: list[Annotated[str, msgspec.Meta(max_length=3)]] = []
+
+
+def test_a_struct_msgspec_cannot_describe_keeps_litestars_schema():
+    """The items' rules come from msgspec's schema of the Struct; a Struct with
+    a field msgspec has no schema for gives none (and no error), the rest do."""
+    assert _item_rules(_Odd) == {}
+    assert _item_rules(_Plain) == {"names": {"maxLength": 3}}
