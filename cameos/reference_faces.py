@@ -10,13 +10,17 @@ last frame of an uploaded video to extend) before anything is stored:
    stakes) or when the caller asks (an under-18 account).
 
 The detectors are blocking; they run together in one thread. A refusal is
-the caller's to answer (``cameos.upload_refusal.moderation_blocked``, 422)."""
+the caller's to answer (``cameos.upload_refusal.moderation_blocked``, 422).
+A picture that passes names the cameos whose faces it shows: the video made
+from it features them as a mention would (an appearance for each owner to
+see and remove)."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 
+import msgspec
 import numpy as np
 
 from cameos import face_search
@@ -40,14 +44,19 @@ def _detect(png: bytes) -> tuple[list[np.ndarray], list[tuple[str, float]]]:
     return face_search.describe_faces(rgb), found
 
 
-async def judge_reference(stores: Stores, user_id: str, png: bytes, *, strict: bool = False) -> Decision:
-    """May ``user_id`` use this picture (PNG bytes, as ``gen.reference`` normalised it)?"""
+class ReferenceVerdict(msgspec.Struct, frozen=True, kw_only=True):
+    decision: Decision
+    cameo_ids: tuple[str, ...] = ()  # the cameos whose faces the picture shows (when allowed)
+
+
+async def judge_reference(stores: Stores, user_id: str, png: bytes, *, strict: bool = False) -> ReferenceVerdict:
+    """May ``user_id`` use this picture (PNG bytes, as ``gen.reference`` normalised it), and whose cameos does it show?"""
     descriptors, detections = await asyncio.to_thread(_detect, png)
     faces = await face_search.candidates(stores, descriptors)
     matched = matched_cameos(faces)
     usable = await face_search.usable_cameos(stores, user_id, matched) if matched else set()
     likeness = judge_reference_faces(faces, usable)
     if not likeness.allowed:
-        return Decision.refuse(likeness.category or "real_person", likeness.reason or "")
-    return judge_nudity(detections, strict=strict or bool(descriptors))
+        return ReferenceVerdict(decision=Decision.refuse(likeness.category or "real_person", likeness.reason or ""))
+    return ReferenceVerdict(decision=judge_nudity(detections, strict=strict or bool(descriptors)), cameo_ids=tuple(dict.fromkeys(matched)))
 

@@ -3,7 +3,9 @@ the picture it is conditioned on, and the record of each use.
 
 The Videos API's create, remix and extend call :func:`prepare` before a job
 is made (it raises ``cameo_permission_denied``, ``unknown_cameo`` or
-``cameo_restricted`` and then nothing is written) and :func:`record` after
+``cameo_restricted`` and then nothing is written), :func:`with_pictured`
+when a picture the person gave shows cameos' faces (they are featured as
+if mentioned: checked the same way, and recorded), and :func:`record` after
 it (appearances, and a ``cameo_used`` notification to each owner who is not
 the creator).
 """
@@ -17,7 +19,7 @@ import msgspec
 from cameos import store
 from cameos.conditioning import compose_reference
 from cameos.grants import grant_id
-from cameos.resolve import ResolvedCameos, check_prompt_cameos, check_remix, record_uses
+from cameos.resolve import ResolvedCameos, check_cameo_ids, check_prompt_cameos, check_remix, record_uses
 from core.settings import Settings
 from core.stores import Stores
 from feed.social import notifications
@@ -88,6 +90,20 @@ async def prepare(
     if resolved and not has_reference and model_takes_images(model):
         reference = await _conditioning(stores, settings, resolved, width, height)
     return CameoUse(resolved=resolved, render_prompt=resolved.prompt_with_preferences(prompt), reference=reference)
+
+
+async def with_pictured(stores: Stores, use: CameoUse, *, user_id: str, prompt: str, cameo_ids: tuple[str, ...]) -> CameoUse:
+    """``use`` and the cameos whose faces a picture the person gave shows (an
+    ``input_reference``, an uploaded video's last frame), each checked for
+    them and the prompt as a mention is (a restriction the prompt breaches
+    refuses). The same ``use`` when the picture shows none it lacks."""
+    have = set(use.ids)
+    extra = [cameo_id for cameo_id in cameo_ids if cameo_id not in have]
+    if not extra:
+        return use
+    more = await check_cameo_ids(stores, user_id, extra, prompt)
+    resolved = ResolvedCameos(cameos=use.resolved.cameos + more.cameos)
+    return CameoUse(resolved=resolved, render_prompt=resolved.prompt_with_preferences(prompt), reference=use.reference)
 
 
 async def record(stores: Stores, resolved: ResolvedCameos, *, video_id: str, creator_id: str) -> None:

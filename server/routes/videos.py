@@ -221,14 +221,22 @@ async def moderate(stores: Stores, settings: Settings, user: User, prompt: str, 
     return strict
 
 
-async def check_upload(stores: Stores, user: User, png: bytes, field: str, *, strict: bool = False) -> None:
+async def check_upload(
+    stores: Stores, settings: Settings, user: User, png: bytes, field: str, prompt: str, use: cameo_use.CameoUse, *, strict: bool
+) -> tuple[cameo_use.CameoUse, bool]:
     """An uploaded picture's faces and nudity (``cameos.reference_faces``, in a thread): 422
     ``moderation_blocked`` with the category, audited, and nothing stored. A face must be a cameo
-    the uploader may use."""
-    decision = await reference_faces.judge_reference(stores, user.id, png, strict=strict)
-    if not decision.allowed:
-        await audit.upload_refused(stores, user.id, decision.category, decision.reason, field)
-        raise moderation_blocked(decision, field)
+    the uploader may use; the cameos it shows join the video's (``cameo_use.with_pictured``), and
+    the prompt is moderated again with them on screen (stricter thresholds). Returns the cameos
+    and whether the job is checked strictly."""
+    verdict = await reference_faces.judge_reference(stores, user.id, png, strict=strict)
+    if not verdict.decision.allowed:
+        await audit.upload_refused(stores, user.id, verdict.decision.category, verdict.decision.reason, field)
+        raise moderation_blocked(verdict.decision, field)
+    pictured = await cameo_use.with_pictured(stores, use, user_id=user.id, prompt=prompt, cameo_ids=verdict.cameo_ids)
+    if pictured is not use:
+        strict = await moderate(stores, settings, user, prompt, pictured)
+    return pictured, strict
 
 
 async def check_quota(stores: Stores, settings: Settings, user: User) -> None:
@@ -313,7 +321,7 @@ async def create_video(request: Request, stores: StoresDep, settings: SettingsDe
     )
     strict = await moderate(stores, settings, user, body.prompt, use)
     if reference is not None:  # the upload (a cameo's own picture below is verified already)
-        await check_upload(stores, user, reference, "input_reference", strict=strict)
+        use, strict = await check_upload(stores, settings, user, reference, "input_reference", body.prompt, use, strict=strict)
     reference = reference if reference is not None else use.reference
     await check_quota(stores, settings, user)
     job = await jobs.create_job(
@@ -535,7 +543,7 @@ async def extend_video(request: Request, stores: StoresDep, settings: SettingsDe
     )
     strict = await moderate(stores, settings, user, body.prompt, use)
     if upload is not None:  # an uploaded video's last frame is an uploaded picture too
-        await check_upload(stores, user, reference, "video", strict=strict)
+        use, strict = await check_upload(stores, settings, user, reference, "video", body.prompt, use, strict=strict)
     await check_quota(stores, settings, user)
     job = await jobs.create_job(
         stores,

@@ -127,6 +127,45 @@ async def test_an_uploaded_video_to_extend_is_checked_too(http, alice, tmp_path)
     await http.delete(f"/v1/videos/{r.json()['id']}", headers=alice["headers"])
 
 
+async def test_a_cameos_face_in_the_picture_features_the_cameo(http, stores, alice):
+    """A picture that shows a cameo's face makes a video that features the
+    cameo, as a mention would, though the prompt names nobody: the job holds
+    the cameo, its owner sees the video among its appearances (and is told
+    when someone else made it), and can remove it; the cameo's restrictions
+    apply to the prompt."""
+    carol = await signup(http)
+    cameo = alice["cameo"]
+    r = await http.patch(f"/v1/cameos/{cameo}", json={"permission": "approved", "restrictions": ["horror"]}, headers=alice["headers"])
+    assert r.status_code == 200, r.text
+    try:
+        await http.post(f"/v1/cameos/{cameo}/requests", headers=carol["headers"])
+        r = await http.post(f"/v1/cameos/{cameo}/grants/{carol['user']['id']}/approve", headers=alice["headers"])
+        assert r.status_code == 200, r.text
+        r = await create(http, carol, ASTRONAUT)  # "a person waves at the camera": no mention
+        assert r.status_code == 200, r.text
+        video_id = r.json()["id"]
+        job = await stores.db["videos"].find_one({"_id": video_id})
+        assert job["cameos"] == [cameo], job.get("cameos")
+        listed = (await http.get(f"/v1/cameos/{cameo}/appearances", headers=alice["headers"])).json()["data"]
+        mine = [a for a in listed if a["video_id"] == video_id]
+        assert len(mine) == 1 and mine[0]["creator"]["id"] == carol["user"]["id"] and mine[0]["basis"] == "approved", listed
+        told = (await http.get("/v1/notifications", headers=alice["headers"])).json()["data"]
+        assert any(n["kind"] == "cameo_used" and n["video_id"] == video_id for n in told), told
+        r = await http.delete(f"/v1/cameos/{cameo}/appearances/{video_id}", headers=alice["headers"])
+        assert r.status_code == 200, r.text
+        assert (await http.get(f"/v1/videos/{video_id}", headers=carol["headers"])).status_code == 404
+        # the cameo's restrictions hold for a pictured cameo too
+        fields = {"prompt": "a horror film: a zombie at the door", "seconds": "1", "size": "64x64"}
+        r = await http.post("/v1/videos", data=fields, files={"input_reference": ("me.png", ASTRONAUT, "image/png")}, headers=carol["headers"])
+        assert_error(r, 422, "cameo_restricted")
+        # a picture without a face features nobody
+        r = await create(http, carol, png(skimage.data.coffee()))
+        assert r.status_code == 200 and (await stores.db["videos"].find_one({"_id": r.json()["id"]}))["cameos"] == []
+        await http.delete(f"/v1/videos/{r.json()['id']}", headers=carol["headers"])
+    finally:
+        await http.patch(f"/v1/cameos/{cameo}", json={"permission": "only_me", "restrictions": []}, headers=alice["headers"])
+
+
 async def test_another_users_ids(http, alice):
     """The upload routes take no ids of their own; the ids around them (a cameo, a grant,
     a video to extend) answer another user as theirs would."""
