@@ -188,9 +188,12 @@ async def list_for_cameo(
     return await _page(stores, query, before, limit)
 
 
-async def incoming(stores: Stores, owner_id: str, *, before: str | None = None, limit: int = DEFAULT_LIMIT) -> tuple[list[Grant], str | None]:
-    """Requests waiting for ``owner_id``'s answer, across their cameos."""
-    return await _page(stores, {"owner_id": owner_id, "state": "requested"}, before, limit)
+async def incoming(
+    stores: Stores, owner_id: str, *, state: str = "requested", before: str | None = None, limit: int = DEFAULT_LIMIT
+) -> tuple[list[Grant], str | None]:
+    """Requests and grants of ``owner_id``'s cameos in ``state``, across them
+    all (by default those waiting for an answer)."""
+    return await _page(stores, {"owner_id": owner_id, "state": state}, before, limit)
 
 
 async def outgoing(

@@ -115,7 +115,7 @@ async def create_character(
     if await store.count_characters(stores, user_id) >= store.MAX_CHARACTERS:
         raise too_many_cameos(store.MAX_CHARACTERS)
     if await store.find_by_mention(stores, user_id, mention) is not None:
-        raise cameo_exists(f"a character named @{mention} exists already", details={"mention": mention})
+        raise cameo_exists(f"you have a character named {mention!r} already; choose another name", details={"mention": mention})
     await verification.probe(settings, path)
     await capture_nudity.check_recording(settings, path)
     if await verification.face_count(settings, path) > 0:

@@ -149,7 +149,7 @@ async def create_cameo(
     except DuplicateKeyError:
         if kind == "human":
             raise cameo_exists("this account has a cameo of its own face already; delete it to record a new one") from None
-        raise cameo_exists(f"a character named @{mention} exists already", details={"mention": mention}) from None
+        raise cameo_exists(f"you have a character named {mention!r} already; choose another name", details={"mention": mention}) from None
     try:
         for i, jpeg in enumerate(frames, start=1):
             await media.put_bytes(doc["_id"], frame_variant(i), jpeg)

@@ -85,7 +85,7 @@ def _read_body(request: Request) -> bytes | None:
 def _http_exception(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     if isinstance(exc, ValidationException):
-        return _validation_error(exc)
+        return _validation_error(request, exc)
     headers = dict(exc.headers or {})
     details = exc.extra if exc.extra else None
     message = _without_query(exc.detail) or _CODES.get(status, "error").replace("_", " ")
@@ -199,7 +199,19 @@ def invalid_request(problems: list[dict[str, Any]]) -> Response:
     return error_response(400, "invalid_request", invalid_request_message(problems), problems)
 
 
-def _validation_error(exc: ValidationException) -> Response:
+def _client_name(request: Request, key: str) -> str:
+    """The name a client gives a query parameter that Litestar reports by the
+    handler's own name for it (one declared ``QueryParameter(name="state")``,
+    its Python name being taken)."""
+    try:
+        parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
+    except Exception:  # no handler resolved: the key is all there is
+        return key
+    name = getattr(getattr(parameter, "kwarg_definition", None), "name", None)
+    return name if isinstance(name, str) and name else key
+
+
+def _validation_error(request: Request, exc: ValidationException) -> Response:
     """Litestar's validation problems (``{message, key, source}``) in the one shape."""
     raw = exc.extra if isinstance(exc.extra, list) else []
     if any(_is_empty_body(p) for p in raw):
@@ -210,6 +222,8 @@ def _validation_error(exc: ValidationException) -> Response:
             continue
         key = str(item.get("key") or "")
         source = str(getattr(item.get("source"), "value", item.get("source")) or "body")  # (Litestar's ParamType for parameters)
+        if source == "query" and key:
+            key = _client_name(request, key)
         problems.append(field_problem(_first_line(str(item.get("message") or "")), "" if key == "data" else key, source))
     if not problems:
         problems = [{"field": None, "message": _without_query(exc.detail) or "invalid request", "source": "body"}]

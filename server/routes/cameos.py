@@ -357,10 +357,11 @@ async def my_cameo_requests(
     cursor: Cursor = None,
     limit: Limit = 20,
 ) -> GrantPage:
-    """``incoming`` (default): requests waiting for my answer, across my cameos.
-    ``outgoing``: my own requests and grants (``state`` filters them)."""
+    """``incoming`` (default): requests waiting for my answer, across my cameos
+    (``state`` another state: the grants of my cameos in it). ``outgoing``: my
+    own requests and grants (``state`` filters them)."""
     if direction == "incoming":
-        page, next_cursor = await grants.incoming(stores, user.id, before=cursor, limit=limit)
+        page, next_cursor = await grants.incoming(stores, user.id, state=grant_state or "requested", before=cursor, limit=limit)
     else:
         page, next_cursor = await grants.outgoing(stores, user.id, state=grant_state, before=cursor, limit=limit)
     return GrantPage(data=await grant_views(stores, page), next_cursor=next_cursor)

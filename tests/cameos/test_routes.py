@@ -386,6 +386,12 @@ async def test_request_approve_revoke_with_live_notifications(http, stores, medi
         listed = (await http.get(f"/v1/cameos/{cid}/grants", params={"state": "approved"}, headers=owner["headers"])).json()
         assert [g["user"]["id"] for g in listed["data"]] == [fan_id]
         assert (await http.get("/v1/me/cameo-requests", headers=owner["headers"])).json()["data"] == []
+        # incoming in another state: the grants of my cameos in it
+        for state, fans in (("approved", [fan_id]), ("requested", []), ("revoked", [])):
+            page = (await http.get("/v1/me/cameo-requests", params={"state": state}, headers=owner["headers"])).json()
+            assert [g["user"]["id"] for g in page["data"]] == fans, (state, page)
+        theirs = await http.get("/v1/me/cameo-requests", params={"state": "approved"}, headers=fan["headers"])
+        assert theirs.json()["data"] == []  # the fan's own cameos have none: another's grants never show
 
         assert_error(await http.post(f"/v1/cameos/{cid}/grants/{fan_id}/decline", headers=owner["headers"]), 409, "invalid_grant_state")
         r = await http.post(f"/v1/cameos/{cid}/grants/{fan_id}/revoke", headers=owner["headers"])
@@ -416,9 +422,12 @@ async def test_request_rules(http, stores, media):
         r = await http.post(f"/v1/cameos/{sunny['id']}/grants/{fan['user']['id']}/{action}", headers=owner["headers"])
         assert_error(r, 404, "grant_not_found")
     for params in ({"direction": "sideways"}, {"state": "maybe"}, {"cursor": "x"}, {"limit": 0}, {"limit": 101}):
-        assert_error(await http.get("/v1/me/cameo-requests", params=params, headers=owner["headers"]), 400)
+        errs = [assert_error(await http.get("/v1/me/cameo-requests", params=params, headers=owner["headers"]), 400)]
         if "direction" not in params:
-            assert_error(await http.get(f"/v1/cameos/{sunny['id']}/grants", params=params, headers=owner["headers"]), 400)
+            errs.append(assert_error(await http.get(f"/v1/cameos/{sunny['id']}/grants", params=params, headers=owner["headers"]), 400))
+        for err in errs:  # the parameter as the client named it
+            if err["code"] == "invalid_request":
+                assert [p["field"] for p in err["details"]] == list(params), (params, err)
 
 
 # --- appearances, and removing a video one appears in ------------------------------------------------
