@@ -162,8 +162,14 @@ async def test_a_cameos_face_in_the_picture_features_the_cameo(http, stores, ali
         r = await create(http, carol, png(skimage.data.coffee()))
         assert r.status_code == 200 and (await stores.db["videos"].find_one({"_id": r.json()["id"]}))["cameos"] == []
         await http.delete(f"/v1/videos/{r.json()['id']}", headers=carol["headers"])
+        # one's own face stays one's own to use, even while the cameo is paused: not a use of the cameo
+        assert (await http.patch(f"/v1/cameos/{cameo}", json={"paused": True}, headers=alice["headers"])).status_code == 200
+        r = await create(http, alice, ASTRONAUT)
+        assert r.status_code == 200, r.text
+        assert (await stores.db["videos"].find_one({"_id": r.json()["id"]}))["cameos"] == []
+        await http.delete(f"/v1/videos/{r.json()['id']}", headers=alice["headers"])
     finally:
-        await http.patch(f"/v1/cameos/{cameo}", json={"permission": "only_me", "restrictions": []}, headers=alice["headers"])
+        await http.patch(f"/v1/cameos/{cameo}", json={"permission": "only_me", "restrictions": [], "paused": False}, headers=alice["headers"])
 
 
 async def test_another_users_ids(http, alice):
