@@ -40,11 +40,11 @@ class BadReference(ValueError):
 
 
 def _unreadable() -> BadReference:
-    return BadReference("the reference file is not a PNG, JPEG or WebP image")
+    return BadReference("the file is not a PNG, JPEG or WebP image")
 
 
 def _truncated() -> BadReference:
-    return BadReference("the reference image is truncated")
+    return BadReference("the image is truncated")
 
 
 def _png_header(data: bytes) -> tuple[int, int]:

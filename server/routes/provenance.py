@@ -210,7 +210,9 @@ async def check_file(stores: Stores, settings: Settings, path: Path, mime: str) 
     named: list[tuple[float, VideoRef]] = []
     manifest_video = None
     generation = found.claims.get("generation") if isinstance(found.claims, dict) else None
-    if found.state == "valid" and isinstance(generation, dict) and generation.get("video_id"):
+    # only this server's chain vouches for a video id of this server: anyone may sign a file with a
+    # chain of their own and write one in (its claims are shown, it names nothing here)
+    if found.state == "valid" and found.trusted and isinstance(generation, dict) and generation.get("video_id"):
         manifest_video = await video_ref(stores, str(generation["video_id"]))
     manifest_confidence = 1.0 if found.state == "valid" and found.trusted else (0.5 if found.state == "valid" else 0.0)
     if manifest_video is not None:
@@ -279,8 +281,10 @@ async def check(request: Request, stores: StoresDep, settings: SettingsDep) -> C
     await _limit(request, stores, settings)
     async with streamed_form(request, files=(UPLOAD_FIELD,), max_file_bytes=settings.provenance_check_max_upload_bytes) as form:
         upload = form.files.get(UPLOAD_FIELD)
-        if upload is None or upload.size == 0:
+        if upload is None:
             raise FabulaError(f"send the file as the field {UPLOAD_FIELD!r}", code="invalid_request", status=400)
+        if upload.size == 0:
+            raise _unprocessable("the file is empty", "unreadable_media")
         with open(upload.path, "rb") as f:
             mime = sniff(f.read(16))
         return await check_file(stores, settings, upload.path, mime)

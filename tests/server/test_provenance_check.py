@@ -100,12 +100,40 @@ async def test_picture_is_checked(http_module, served):
     assert r.json()["kind"] == "image" and r.json()["video"]["video_id"] == served["id"]
 
 
+async def test_a_manifest_from_another_signer_names_no_video_here(http_module, served, tmp_path):
+    """Anyone can sign a file with a chain of their own and write one of this
+    server's video ids in it: such a manifest is read (valid, untrusted, its
+    claims shown) but names nothing here, so the file is not "from here" and
+    the id's state is not told."""
+    from gen.provenance import keys, manifest
+    from gen.provenance.manifest import Claims
+    from tests.gen.test_provenance_marks import tiny_jpeg
+
+    foreign = keys.ensure_dev_chain(tmp_path / "elsewhere")
+    signed = manifest.sign_bytes(tiny_jpeg(), "image/jpeg", Claims(video_id=served["id"], model="tiny"), foreign)
+    r = await check(http_module, signed, "forged.jpg")
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["manifest"]["state"] == "valid" and answer["manifest"]["trusted"] is False, answer["manifest"]
+    assert answer["manifest"]["claims"]["generation"]["video_id"] == served["id"]  # shown as it was claimed
+    assert answer["manifest"]["video"] is None and answer["manifest"]["confidence"] == 0.5
+    assert not answer["from_here"] and answer["video"] is None, answer
+
+
 async def test_corrupt_oversize_and_unknown_files(http_module, api):
     junk = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 5000
     r = await check(http_module, junk)
     assert r.status_code == 422, r.text
     r = await check(http_module, b"hello, this is text")
     assert r.status_code == 415, r.text
+    r = await check(http_module, b"", "empty.mp4")  # the field is there, with nothing in it
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unreadable_media", r.text
+    assert "empty" in r.json()["error"]["message"]
+    from tests.gen.test_provenance_marks import tiny_jpeg
+
+    r = await check(http_module, tiny_jpeg()[:300], "cut.jpg")  # a picture cut short: no talk of a reference here
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unreadable_media", r.text
+    assert "truncated" in r.json()["error"]["message"] and "reference" not in r.json()["error"]["message"], r.text
     # a body declared larger than the cap is refused before it is sent
     import asyncio
     from urllib.parse import urlsplit
