@@ -4,7 +4,8 @@ user leaves them out before it checks the rest.
 
 Seen stays seen: a post leaves a seen set only when the set is trimmed
 (``seen.MAX_SEEN`` newer entries, or a month idle) or when a page takes it
-back before anyone saw it (``sessions.replace_tail``). Leaving such a post
+back before anyone saw it, or a closed session gives back what its client
+never reached (``sessions.replace_tail``). Leaving such a post
 out for a while longer never serves anything twice; it only leaves one
 candidate out. Without this memory a user who has scrolled far gets the same
 best candidates checked, and found seen, at every shortlist: in the opening

@@ -425,6 +425,11 @@ async def on_close(conn: Connection, msg: proto.Message) -> None:
         _error(conn, "feed_session_not_found", f"no open feed session {req.session_id!r} on this connection", msg.id)
         return
     _drop(conn, live)
+    async with live.lock:  # after any top-up under way
+        try:
+            await live.stream.give_back()
+        except sessions.SessionMoved:
+            pass  # another connection drives it now: what it serves is its own
     conn.send(proto.out("feed.closed", {"session_id": req.session_id, "cursor": live.stream.cursor}, msg.id))
 
 

@@ -331,6 +331,35 @@ async def test_protocol_errors_leave_the_connection_usable(world):
         assert (await until(ws, "pong"))["id"] == "still"
 
 
+async def test_closing_gives_back_what_the_client_never_reached(world):
+    """A client that leaves its feed (feed.close) had items served ahead of it
+    that it never showed: they go back to unseen, so the next session may
+    serve them; the item it was on stays seen, and the cursor it is told is
+    where it was. Without this a small catalogue emptied itself: each visit
+    to a feed burned the window ahead."""
+    from feed.serving import seen
+
+    authors = await make_authors(world.stores, 8)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i}"} for i, a in enumerate(authors)])
+    viewer = await make_user(world.stores)
+    api = world.start_api()
+    async with connect(api, viewer) as ws:
+        session, items, _ = await open_feed(ws, kind="for_you", window=4)
+        sid, ids = session["session_id"], [item["id"] for item in items]
+        assert len(ids) == 4
+        await send(ws, "feed.event", {"session_id": sid, "post_id": ids[0], "event": "impression"}, "i0")
+        assert (await until(ws, "feed.ack"))["id"] == "i0"
+        assert await seen.already(world.stores, viewer["user"]["id"], ids) == set(ids)  # served: seen while open
+        await send(ws, "feed.close", {"session_id": sid}, "close")
+        closed = await until(ws, "feed.closed")
+        assert closed["data"] == {"session_id": sid, "cursor": 1}, closed
+        assert await seen.already(world.stores, viewer["user"]["id"], ids) == {ids[0]}
+        # a new session serves them again, not the one the client was on
+        _, again, _ = await open_feed(ws, kind="for_you", window=8)
+        again_ids = [item["id"] for item in again]
+        assert ids[0] not in again_ids and set(ids[1:]) <= set(again_ids), (ids, again_ids)
+
+
 async def test_an_impression_after_a_takeover_is_session_moved(world):
     """An impression of the item the client is on moves nothing in the session,
     yet after another connection resumed it the answer is session_moved, not an ack."""
