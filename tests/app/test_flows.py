@@ -237,6 +237,11 @@ def test_sign_up_record_a_cameo_create_post_and_the_social_loop(app_api, app_wor
     b.fill(".comment-form input", "that boat though")
     b.click(".comment-form button[type=submit]")
     b.wait_for_selector(".comment:has-text('that boat though')")
+    # counted once: the feed's live count of the same comment may come before or after the answer
+    comments_count = f"{card} .rail-btn[aria-label=Comments] > span:last-child"
+    b.wait_for_function(f"() => document.querySelector('{comments_count}')?.textContent === '1'")
+    b.wait_for_timeout(1500)  # time for the live count to arrive, if it had not
+    assert b.inner_text(".sheet-head h2") == "1 comment" and b.inner_text(comments_count) == "1"
     shot(b, "03-comments")
     b.click(".sheet-head button[aria-label=Close]")
     a.wait_for_function("() => window.__toasts.some((t) => t.includes('commented on your video'))")

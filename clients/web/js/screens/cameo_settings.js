@@ -118,7 +118,7 @@ export function CameoSettingsScreen() {
                 get(`/v1/cameos/${selected.id}/grants?state=approved&limit=50`),
             ]);
             const row = (g, buttons) => h("div.list-row", { dataset: { grantUser: g.user.handle } }, avatar(g.user),
-                h("div.grow", h("a.title", { href: `/u/${g.user.handle}` }, `@${g.user.handle}`), h("div.meta", `asked ${ago(g.requested_at)} ago`)), buttons);
+                h("div.grow", h("a.title", { href: `/u/${g.user.handle}` }, `@${g.user.handle}`), h("div.meta", `asked ${ago(g.requested_at)}`)), buttons);
             clear(requests, waiting.data.length ? waiting.data.map((g) => row(g, h("div.row-actions",
                 h("button.btn.small.ok", { onclick: () => answer(g, "approve") }, "Approve"),
                 h("button.btn.small.ghost", { onclick: () => answer(g, "decline") }, "Decline"))))

@@ -65,6 +65,7 @@ export function openComments(post, { onCount } = {}) {
         const text = input.value.trim();
         if (!text) return;
         sendBtn.disabled = true;
+        const before = post.counts.comments;
         try {
             const made = await httpPost(`/v1/posts/${post.id}/comments`, replyTo ? { text, reply_to: replyTo.id } : { text });
             input.value = "";
@@ -75,7 +76,8 @@ export function openComments(post, { onCount } = {}) {
                 const zone = list.querySelector(`[data-comment-id="${replyTo.parent_id || replyTo.id}"]`);
                 if (zone) zone.after(commentRow(made, { nested: true }));
             }
-            post.counts.comments += 1;
+            // the feed's live count may have brought this comment in already: count it once
+            post.counts.comments = Math.max(post.counts.comments, before + 1);
             s.el.querySelector(".sheet-head h2").textContent = plural(post.counts.comments, "comment");
             onCount && onCount(post.counts.comments);
             setReply(null);
