@@ -365,6 +365,15 @@ def test_a_refused_prompt_shows_its_sentence_and_a_wrong_password_reads_plainly(
     out.fill("input[name=password]", "not the password")
     out.click("form.auth-form button[type=submit]")
     assert out.wait_for_selector(".form-error:not([hidden])").inner_text() == "That handle and password don't match."
+    # a child's birth date is refused in a sentence written for a person
+    young = phone(browser, base)
+    young.goto("/signin")
+    young.fill("input[name=handle]", handle("kid"))
+    young.fill("input[name=password]", PASSWORD)
+    young.fill("input[name=birth_date]", f"{time.gmtime().tm_year - 8}-06-01")
+    young.click("form.auth-form button[type=submit]")
+    assert young.wait_for_selector(".form-error:not([hidden])").inner_text() == "You must be at least 13 years old to have an account."
+    young.context.close()
     p.context.close()
     out.context.close()
 
@@ -464,5 +473,73 @@ def test_a_moderators_notice_reads_as_the_moderators_and_names_none_of_them(app_
     p.goto("/inbox")
     note = p.wait_for_selector(".note[data-kind=content_removed]")
     assert "Fabula's moderators" in note.inner_text() and moderator["user"]["handle"] not in p.content()
+    assert not p.js_errors, p.js_errors
+    p.context.close()
+
+
+def test_a_person_deletes_a_comment_their_post_and_their_account_in_the_app(app_api, app_worker, browser):
+    """The author removes another's comment on their post and then the post
+    (its video goes back to the drafts), from the post's own screens; then the
+    account, from the profile's settings, with the password (a wrong one is
+    told plainly)."""
+    base = app_api.url
+    me, other = api_signup(base, handle("de")), api_signup(base, handle("ot"))
+    video = httpx.post(f"{base}/v1/videos", headers=me["headers"], json={"prompt": "a paper kite over a field", "seconds": "1", "size": "64x64"}, timeout=HTTP_S).json()
+    wait_done(base, me, video["id"])
+    post = httpx.post(f"{base}/v1/posts", headers=me["headers"], json={"video_id": video["id"], "caption": "kite day"}, timeout=HTTP_S).json()
+    theirs = httpx.post(f"{base}/v1/posts/{post['id']}/comments", headers=other["headers"], json={"text": "not nice at all"}, timeout=HTTP_S).json()
+
+    # the other person follows the author: their Following feed holds the one post, and past it the app says so
+    assert httpx.post(f"{base}/v1/users/{me['user']['handle']}/follow", headers=other["headers"], timeout=HTTP_S).status_code == 200
+    o = phone(browser, base, other)
+    o.goto("/following")
+    o.wait_for_selector(f".screen.feed[data-post-id='{post['id']}']")
+    o.wait_for_function("() => document.querySelector('.screen.feed').dataset.count === '1'")
+    o.add_init_script(TOAST_LOG)
+    o.evaluate(TOAST_LOG)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not o.evaluate("window.__toasts.some((t) => t.includes('all caught up'))"):
+        o.keyboard.press("ArrowDown")  # past the last video, until the server has said nothing is left
+        o.wait_for_timeout(500)
+    assert o.evaluate("window.__toasts.some((t) => t.includes('all caught up'))"), o.evaluate("window.__toasts")
+    assert not o.js_errors, o.js_errors
+    o.context.close()
+
+    p = phone(browser, base, me)
+    p.goto(f"/p/{post['id']}")
+    card = f".post-card[data-post-id='{post['id']}']"
+    p.wait_for_selector(card)
+    p.click(f"{card} .rail-btn[aria-label=Comments]")
+    row = f".comment[data-comment-id='{theirs['id']}']"
+    p.wait_for_selector(f"{row}:has-text('not nice at all')")
+    p.click(f"{row} [data-delete-comment]")
+    p.click(".sheet [data-confirm]")
+    p.wait_for_selector(".comment:has-text('Comment deleted')")
+    assert p.inner_text(".sheet-head h2") == "0 comments"
+    left = httpx.get(f"{base}/v1/posts/{post['id']}/comments", headers=me["headers"], timeout=HTTP_S).json()["data"]
+    assert [c["id"] for c in left if not c.get("deleted")] == [], left
+
+    p.click(".sheet-head button[aria-label=Close]")
+    p.wait_for_selector(".sheet-scrim", state="detached")
+    p.click(f"{card} .rail-btn.more")
+    assert not p.query_selector(".sheet [data-report]")  # one's own post: deleted, not reported
+    p.click(".sheet [data-delete-post]")
+    p.click(".sheet [data-confirm]")
+    p.wait_for_url(re.compile(r"/u/.+\?tab=drafts"))
+    assert httpx.get(f"{base}/v1/posts/{post['id']}", headers=me["headers"], timeout=HTTP_S).status_code == 404
+    drafts = httpx.get(f"{base}/v1/me/drafts", headers=me["headers"], timeout=HTTP_S).json()["data"]
+    assert [d["id"] for d in drafts] == [video["id"]], drafts
+
+    p.click("button[aria-label=Settings]")
+    p.click(".sheet [data-delete-account]")
+    p.fill(".sheet input[name=password]", "not the password")
+    p.click(".sheet [data-confirm]")
+    p.wait_for_selector(".sheet .form-error:not([hidden])")
+    assert p.inner_text(".sheet .form-error") == "That password is not right."
+    assert httpx.get(f"{base}/v1/me", headers=me["headers"], timeout=HTTP_S).status_code == 200
+    p.fill(".sheet input[name=password]", PASSWORD)
+    p.click(".sheet [data-confirm]")
+    p.wait_for_url(re.compile(r"/signin"))
+    assert httpx.get(f"{base}/v1/me", headers=me["headers"], timeout=HTTP_S).status_code == 401
     assert not p.js_errors, p.js_errors
     p.context.close()

@@ -28,6 +28,7 @@ const SENTENCES = {
     not_found: "We couldn't find that.",
     post_not_found: "This post is gone, or it isn't shared with you.",
     network: "Can't reach Fabula. Check your connection.",
+    too_young: "You must be at least 13 years old to have an account.",
 };
 
 function sentence(status, code, message, details) {
@@ -42,6 +43,7 @@ function sentence(status, code, message, details) {
     if (code === "weak_password") return message.charAt(0).toUpperCase() + message.slice(1) + ".";
     if (code === "conflict" && status === 409 && /handle/.test(message)) return SENTENCES.handle_taken;
     if (status === 401 && code !== "missing_token" && code !== "invalid_token") return SENTENCES.invalid_credentials;
+    if (code === "too_young") return SENTENCES.too_young;
     // refusals (moderation, cameo consent) carry the sentence to show: keep the server's words
     if (status === 422 || status === 403) return message;
     return SENTENCES[code] || message || `Something went wrong (${status}).`;

@@ -7,7 +7,7 @@ import { post as httpPost, del } from "../api.js";
 import { session } from "../session.js";
 import { navigate } from "../router.js";
 import { mediaUrl } from "../media.js";
-import { avatar, toast, copyText, sheet } from "../ui.js";
+import { avatar, toast, copyText, sheet, confirm } from "../ui.js";
 import { openComments } from "../screens/comments.js";
 import { openReport } from "../report.js";
 
@@ -176,7 +176,20 @@ export function PostCard(post, opts = {}) {
             item("link", "Copy link", () => share()),
             item("shield", "Check where it came from", () => { location.href = "/verify"; }),
             !me && session.signedIn ? item("alert", "Report", () => openReport("post", post.id, "this video"), { dataset: { report: "" } }) : null,
+            me ? item("trash", "Delete post", () => deletePost(), { dataset: { deletePost: "" } }) : null,
         ) });
+    }
+
+    async function deletePost() {
+        const sure = await confirm("Delete this post?", { detail: "Its likes, comments and shares go with it. The video goes back to your drafts." });
+        if (!sure) return;
+        try {
+            await del(`/v1/posts/${post.id}`);
+            toast("Post deleted: the video is in your drafts", { iconName: "trash" });
+            navigate(`/u/${encodeURIComponent(post.author.handle)}?tab=drafts`);
+        } catch (err) {
+            toast(err.message, { iconName: "alert" });
+        }
     }
 
     function remix() {

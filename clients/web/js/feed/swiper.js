@@ -8,12 +8,13 @@ const WHEEL_STEP = 60;
 const WHEEL_REST_MS = 420;
 
 export class Swiper {
-    constructor(viewport, track, { count, onChange, onRefresh, onTap }) {
+    constructor(viewport, track, { count, onChange, onRefresh, onTap, onEnd }) {
         this.viewport = viewport;
         this.track = track;
         this.count = count; // () => number of items
         this.onChange = onChange;
         this.onRefresh = onRefresh;
+        this.onEnd = onEnd; // a move past the last item
         this.index = 0;
         this.drag = null;
         this.wheelSum = 0;
@@ -37,6 +38,7 @@ export class Swiper {
         this.index = target;
         this._place(true);
         if (moved) this.onChange(target);
+        else if (to > last && this.onEnd) this.onEnd();
         return moved;
     }
 

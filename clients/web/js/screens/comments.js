@@ -2,12 +2,12 @@
 // under each, and a box to comment or reply.
 import { h, ago, clear, plural } from "../dom.js";
 import { icon } from "../icons.js";
-import { get, post as httpPost } from "../api.js";
-import { sheet, avatar, skeletonRows, empty, errorState, toast } from "../ui.js";
+import { get, post as httpPost, del } from "../api.js";
+import { sheet, avatar, skeletonRows, empty, errorState, toast, confirm } from "../ui.js";
 import { session } from "../session.js";
 import { openReport } from "../report.js";
 
-function commentRow(c, { onReply, nested }) {
+function commentRow(c, { onReply, nested, onDelete }) {
     const body = c.deleted
         ? h("div.grow", h("p.meta", "Comment deleted"))
         : h("div.grow",
@@ -15,7 +15,8 @@ function commentRow(c, { onReply, nested }) {
             h("p.comment-text", c.text),
             h("div.comment-actions",
                 nested ? null : h("button.comment-reply", { onclick: () => onReply(c) }, "Reply"),
-                session.isMe(c.author.id) ? null : h("button.comment-reply", { onclick: () => openReport("comment", c.id, "this comment") }, "Report")));
+                session.isMe(c.author.id) ? null : h("button.comment-reply", { onclick: () => openReport("comment", c.id, "this comment") }, "Report"),
+                onDelete && (session.isMe(c.author.id) || onDelete.mine) ? h("button.comment-reply", { dataset: { deleteComment: "" }, onclick: () => onDelete(c, row) }, "Delete") : null));
     const row = h(`div.comment${nested ? ".nested" : ""}`, { dataset: { commentId: c.id } }, c.deleted ? h("span.avatar.sm") : avatar(c.author, "sm"), body);
     if (!nested && c.reply_count > 0) {
         const replies = h("div.replies");
@@ -24,7 +25,7 @@ function commentRow(c, { onReply, nested }) {
                 more.disabled = true;
                 try {
                     const page = await get(`/v1/comments/${c.id}/replies?limit=50`);
-                    clear(replies, page.data.map((r) => commentRow(r, { nested: true })));
+                    clear(replies, page.data.map((r) => commentRow(r, { nested: true, onDelete })));
                     more.remove();
                 } catch (err) { more.disabled = false; toast(err.message, { iconName: "alert" }); }
             },
@@ -43,6 +44,27 @@ export function openComments(post, { onCount } = {}) {
     const form = h("form.comment-form", { onsubmit: submit }, input, sendBtn);
     const s = sheet({ title: plural(post.counts.comments, "comment"), body: list, foot: h("div", { style: { flex: "1", display: "flex", flexDirection: "column", gap: "8px" } }, replying, form) });
 
+    function setCount(n) {
+        post.counts.comments = n;
+        s.el.querySelector(".sheet-head h2").textContent = plural(n, "comment");
+        onCount && onCount(n);
+    }
+
+    // a comment of mine, or any on my post (the server allows both)
+    async function onDelete(c, row) {
+        if (!(await confirm("Delete this comment?"))) return;
+        const before = post.counts.comments;
+        try {
+            await del(`/v1/comments/${c.id}`);
+            row.replaceWith(commentRow({ ...c, deleted: true, reply_count: 0 }, { nested: row.classList.contains("nested") }));
+            // the feed's live count may have taken it off already: once
+            setCount(Math.max(0, Math.min(post.counts.comments, before - 1)));
+        } catch (err) {
+            toast(err.message, { iconName: "alert" });
+        }
+    }
+    onDelete.mine = session.isMe(post.author.id);
+
     function setReply(c) {
         replyTo = c;
         replying.hidden = !c;
@@ -54,7 +76,7 @@ export function openComments(post, { onCount } = {}) {
         try {
             const page = await get(`/v1/posts/${post.id}/comments?limit=50`);
             if (!page.data.length) clear(list, empty({ iconName: "comment", title: "No comments yet", text: "Start the conversation." }));
-            else clear(list, page.data.map((c) => commentRow(c, { onReply: setReply })));
+            else clear(list, page.data.map((c) => commentRow(c, { onReply: setReply, onDelete })));
         } catch (err) {
             clear(list, errorState(err, load));
         }
@@ -71,15 +93,13 @@ export function openComments(post, { onCount } = {}) {
             input.value = "";
             if (!replyTo) {
                 if (list.querySelector(".empty")) clear(list);
-                list.prepend(commentRow(made, { onReply: setReply }));
+                list.prepend(commentRow(made, { onReply: setReply, onDelete }));
             } else {
                 const zone = list.querySelector(`[data-comment-id="${replyTo.parent_id || replyTo.id}"]`);
-                if (zone) zone.after(commentRow(made, { nested: true }));
+                if (zone) zone.after(commentRow(made, { nested: true, onDelete }));
             }
             // the feed's live count may have brought this comment in already: count it once
-            post.counts.comments = Math.max(post.counts.comments, before + 1);
-            s.el.querySelector(".sheet-head h2").textContent = plural(post.counts.comments, "comment");
-            onCount && onCount(post.counts.comments);
+            setCount(Math.max(post.counts.comments, before + 1));
             setReply(null);
         } catch (err) {
             toast(err.message, { iconName: "alert" });

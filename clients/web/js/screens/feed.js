@@ -29,6 +29,7 @@ export function FeedScreen(kind, query) {
     let cards = [];
     let current = -1;
     let exhausted = false;
+    let endToldAt = 0;
     let swiper = null;
 
     function skeleton() {
@@ -133,6 +134,12 @@ export function FeedScreen(kind, query) {
         onChange: (i) => enter(i),
         onRefresh: () => refresh(),
         onTap: (e) => { const c = cards[swiper.index]; if (c) c.onTap(e); },
+        onEnd: () => {
+            // the last video, and the server said nothing is left: say so (once a while), rather than bounce in silence
+            if (!exhausted || !cards.length || Date.now() - endToldAt < 4000) return;
+            endToldAt = Date.now();
+            toast("You're all caught up. New videos show up here as they're posted.", { iconName: "check", ms: 2600 });
+        },
     });
 
     skeleton();

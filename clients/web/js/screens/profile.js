@@ -44,8 +44,40 @@ export function ProfileScreen(handle, isMe) {
             h("a.list-row", { href: "/cameo" }, h("span.radio-icon", icon("face")), h("div.grow", h("div.title", "Cameo settings"), h("div.meta", "Who can use your cameo, requests, appearances"))),
             h("a.list-row", { href: "/verify" }, h("span.radio-icon", icon("shield")), h("div.grow", h("div.title", "Check a video"), h("div.meta", "Was it made on Fabula? Its signature and watermark tell"))),
             h("button.list-row", { onclick: () => { s.close(); signOut(); } }, h("span.radio-icon", icon("logout")), h("div.grow", h("div.title", "Sign out"))),
+            h("button.list-row", { dataset: { deleteAccount: "" }, onclick: () => { s.close(); deleteAccount(); } }, h("span.radio-icon", icon("trash")),
+                h("div.grow", h("div.title", "Delete account"), h("div.meta", "Your videos, posts, comments and cameo, for good"))),
         ) });
         s.body.querySelectorAll("a").forEach((a) => a.addEventListener("click", () => s.close()));
+    }
+
+    function deleteAccount() {
+        const password = h("input.input", { type: "password", name: "password", autocomplete: "current-password", "aria-label": "Password" });
+        const error = h("p.form-error", { hidden: true, role: "alert" });
+        const go = h("button.btn.danger", { dataset: { confirm: "" } }, "Delete account");
+        const s = sheet({
+            title: "Delete your account?",
+            body: h("div", { style: { display: "flex", flexDirection: "column", gap: "12px" } },
+                h("p.sub", { style: { color: "var(--text-2)" } }, "Everything of yours goes: videos, posts, comments, likes, follows and your cameo. This cannot be undone. Enter your password to confirm."),
+                password, error),
+            foot: [h("button.btn.ghost", { onclick: () => s.close() }, "Cancel"), go],
+        });
+        s.el.querySelectorAll(".sheet-foot .btn").forEach((b) => (b.style.flex = "1"));
+        go.onclick = async () => {
+            if (!password.value) { error.textContent = "Enter your password."; error.hidden = false; return; }
+            busy(go, true);
+            try {
+                await del("/v1/me", { json: { password: password.value } });
+                s.close();
+                socket.disconnect();
+                session.clear();
+                toast("Your account is deleted", { iconName: "trash" });
+            } catch (err) {
+                busy(go, false);
+                error.textContent = err.status === 403 ? "That password is not right." : err.message;
+                error.hidden = false;
+            }
+        };
+        setTimeout(() => password.focus(), 300);
     }
 
     async function signOut() {
