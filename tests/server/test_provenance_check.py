@@ -6,6 +6,7 @@ Signed out is allowed (limited per address)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import numpy as np
@@ -168,6 +169,11 @@ async def test_verify_page(http_module):
     js = await http_module.get("/verify/verify.js")
     assert js.status_code == 200 and "/v1/provenance/check" in js.text
     assert js.headers["content-type"] == "text/javascript; charset=utf-8"
+    # the page names its icon (a browser asks for /favicon.ico otherwise, a 404 in its console)
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', r.text)
+    assert icon, r.text[:500]
+    got = await http_module.get(icon[1])
+    assert got.status_code == 200 and got.headers["content-type"].startswith("image/svg+xml"), (icon[1], got.status_code)
 
 
 def test_index_finds_near_hashes_and_no_unrelated_ones():
