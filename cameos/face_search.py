@@ -87,13 +87,20 @@ async def candidates(stores: Stores, descriptors: list[np.ndarray]) -> list[list
 
 async def usable_cameos(stores: Stores, user_id: str, cameo_ids: list[str]) -> set[str]:
     """Which of ``cameo_ids`` ``user_id`` may use now: their own, or allowed by ``policy.likeness``."""
+    return (await usable_and_own(stores, user_id, cameo_ids))[0]
+
+
+async def usable_and_own(stores: Stores, user_id: str, cameo_ids: list[str]) -> tuple[set[str], set[str]]:
+    """``usable_cameos``, and which of them are ``user_id``'s own."""
     found = await store.get_cameos(stores, cameo_ids)
     usable: set[str] = set()
+    own: set[str] = set()
     for cameo_id, cameo in found.items():
         if cameo.owner_id == user_id:  # one's own face, even while its cameo is paused
             usable.add(cameo_id)
+            own.add(cameo_id)
             continue
         rel = await relationship_facts(stores, user_id, cameo)
         if may_use_cameo(user_id, cameo_facts(cameo, cameo.name), rel).allowed:
             usable.add(cameo_id)
-    return usable
+    return usable, own

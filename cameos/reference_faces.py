@@ -46,17 +46,19 @@ def _detect(png: bytes) -> tuple[list[np.ndarray], list[tuple[str, float]]]:
 
 class ReferenceVerdict(msgspec.Struct, frozen=True, kw_only=True):
     decision: Decision
-    cameo_ids: tuple[str, ...] = ()  # the cameos whose faces the picture shows (when allowed)
+    cameo_ids: tuple[str, ...] = ()  # other people's cameos whose faces the picture shows (when allowed)
 
 
 async def judge_reference(stores: Stores, user_id: str, png: bytes, *, strict: bool = False) -> ReferenceVerdict:
-    """May ``user_id`` use this picture (PNG bytes, as ``gen.reference`` normalised it), and whose cameos does it show?"""
+    """May ``user_id`` use this picture (PNG bytes, as ``gen.reference`` normalised it), and which
+    of other people's cameos does it show? (One's own face is one's own to use, even while its cameo
+    is paused: it is not named.)"""
     descriptors, detections = await asyncio.to_thread(_detect, png)
     faces = await face_search.candidates(stores, descriptors)
     matched = matched_cameos(faces)
-    usable = await face_search.usable_cameos(stores, user_id, matched) if matched else set()
+    usable, own = await face_search.usable_and_own(stores, user_id, matched) if matched else (set(), set())
     likeness = judge_reference_faces(faces, usable)
     if not likeness.allowed:
         return ReferenceVerdict(decision=Decision.refuse(likeness.category or "real_person", likeness.reason or ""))
-    return ReferenceVerdict(decision=judge_nudity(detections, strict=strict or bool(descriptors)), cameo_ids=tuple(dict.fromkeys(matched)))
+    return ReferenceVerdict(decision=judge_nudity(detections, strict=strict or bool(descriptors)), cameo_ids=tuple(c for c in dict.fromkeys(matched) if c not in own))
 

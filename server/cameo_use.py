@@ -94,14 +94,12 @@ async def prepare(
 
 async def with_pictured(stores: Stores, use: CameoUse, *, user_id: str, prompt: str, cameo_ids: tuple[str, ...]) -> CameoUse:
     """``use`` and the other people's cameos whose faces a picture the person
-    gave shows (an ``input_reference``, an uploaded video's last frame), each
-    checked for them and the prompt as a mention is (a restriction the prompt
-    breaches refuses). One's own face is one's own to use, even while its
-    cameo is paused, and is not added. The same ``use`` when the picture
-    shows none it lacks."""
-    new = [cameo_id for cameo_id in cameo_ids if cameo_id not in set(use.ids)]
-    found = await store.get_cameos(stores, new)
-    extra = [cameo_id for cameo_id in new if cameo_id in found and found[cameo_id].owner_id != user_id]
+    gave shows (an ``input_reference``, an uploaded video's last frame:
+    ``cameos.reference_faces``), each checked for them and the prompt as a
+    mention is (a restriction the prompt breaches refuses). The same ``use``
+    when the picture shows none it lacks."""
+    have = set(use.ids)
+    extra = [cameo_id for cameo_id in cameo_ids if cameo_id not in have]
     if not extra:
         return use
     more = await check_cameo_ids(stores, user_id, extra, prompt)

@@ -151,17 +151,13 @@ class FeedStream:
     def ahead(self) -> int:
         return len(self.state.served) - self.state.pos
 
-    async def give_back(self) -> int:
+    async def give_back(self) -> None:
         """The client is done with the session (``feed.close``): the items served
         beyond ``pos``, which it never sent an event for, go back to unseen for
         the user (``sessions.replace_tail``), so a later session can serve them.
-        Returns how many. Raises ``SessionMoved`` when the session changed hands."""
-        at = self.state.pos
-        count = len(self.state.served) - at
-        if count <= 0:
-            return 0
-        await sessions.replace_tail(self.stores, self.state, at, [])
-        return count
+        Raises ``SessionMoved`` when the session changed hands."""
+        if self.ahead > 0:
+            await sessions.replace_tail(self.stores, self.state, self.state.pos, [])
 
     def window_ids(self) -> list[str]:
         """The item the client is on and every item served after it: whose counts matter now."""
