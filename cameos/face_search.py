@@ -12,9 +12,10 @@ are not found. dlib's descriptor network is not safe to share between
 threads, so one lock serialises the work of a process.
 
 ``candidates`` measures every face against every verified cameo's embedding
-and keeps those within reach; ``usable_cameos`` says which of them a user may
-use: their own, and those ``policy.likeness`` allows (permission level,
-approved grant, no block; a paused or deleted cameo is nobody else's to use)."""
+and keeps those within reach; ``usable_uses`` says which of them a user may
+use, and on what basis: their own, and those ``policy.likeness`` allows
+(permission level, approved grant, no block, and the cameo's restrictions
+when a prompt is given; a paused or deleted cameo is nobody else's to use)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,12 @@ import threading
 
 import numpy as np
 
+from accounts import users
 from cameos import store
-from cameos.resolve import cameo_facts, relationship_facts
+from cameos.resolve import ResolvedCameo, cameo_facts, mention_of, relationship_facts, resolved_cameo
 from core.stores import Stores
 from policy.face_likeness import MATCH_DISTANCE, Candidate
-from policy.likeness import may_use_cameo
+from policy.likeness import may_use_cameo, may_use_in_prompt
 
 MIN_SIDE = 480
 MAX_SIDE = 1024
@@ -85,22 +87,26 @@ async def candidates(stores: Stores, descriptors: list[np.ndarray]) -> list[list
     return candidates_for(descriptors, await store.face_embeddings(stores, exclude_owner=""))
 
 
-async def usable_cameos(stores: Stores, user_id: str, cameo_ids: list[str]) -> set[str]:
-    """Which of ``cameo_ids`` ``user_id`` may use now: their own, or allowed by ``policy.likeness``."""
-    return (await usable_and_own(stores, user_id, cameo_ids))[0]
-
-
-async def usable_and_own(stores: Stores, user_id: str, cameo_ids: list[str]) -> tuple[set[str], set[str]]:
-    """``usable_cameos``, and which of them are ``user_id``'s own."""
+async def usable_uses(
+    stores: Stores, user_id: str, cameo_ids: list[str], prompt: str | None = None
+) -> dict[str, ResolvedCameo]:
+    """Each of ``cameo_ids`` that ``user_id`` may use now, as its use (owner,
+    mention, basis): their own (basis ``self``, even while paused: one's own
+    face), and those ``policy.likeness`` allows; with ``prompt``, also within
+    the cameo's restrictions."""
     found = await store.get_cameos(stores, cameo_ids)
-    usable: set[str] = set()
-    own: set[str] = set()
+    owners = await users.get_users(stores, [c.owner_id for c in found.values()])
+    out: dict[str, ResolvedCameo] = {}
     for cameo_id, cameo in found.items():
-        if cameo.owner_id == user_id:  # one's own face, even while its cameo is paused
-            usable.add(cameo_id)
-            own.add(cameo_id)
+        owner = owners.get(cameo.owner_id)
+        if owner is None:  # its account is being deleted
             continue
-        rel = await relationship_facts(stores, user_id, cameo)
-        if may_use_cameo(user_id, cameo_facts(cameo, cameo.name), rel).allowed:
-            usable.add(cameo_id)
-    return usable, own
+        mention = mention_of(cameo, owner.handle)
+        if cameo.owner_id == user_id:
+            out[cameo_id] = resolved_cameo(cameo, mention, "self")
+            continue
+        facts, rel = cameo_facts(cameo, mention), await relationship_facts(stores, user_id, cameo)
+        decision = may_use_cameo(user_id, facts, rel) if prompt is None else may_use_in_prompt(user_id, facts, rel, prompt)
+        if decision.allowed:
+            out[cameo_id] = resolved_cameo(cameo, mention, decision.basis or "everyone")
+    return out

@@ -56,9 +56,10 @@ async def judge_reference(stores: Stores, user_id: str, png: bytes, *, strict: b
     descriptors, detections = await asyncio.to_thread(_detect, png)
     faces = await face_search.candidates(stores, descriptors)
     matched = matched_cameos(faces)
-    usable, own = await face_search.usable_and_own(stores, user_id, matched) if matched else (set(), set())
+    usable = await face_search.usable_uses(stores, user_id, matched) if matched else {}
     likeness = judge_reference_faces(faces, usable)
     if not likeness.allowed:
         return ReferenceVerdict(decision=Decision.refuse(likeness.category or "real_person", likeness.reason or ""))
-    return ReferenceVerdict(decision=judge_nudity(detections, strict=strict or bool(descriptors)), cameo_ids=tuple(c for c in dict.fromkeys(matched) if c not in own))
+    others = tuple(c for c in matched if usable[c].owner_id != user_id)
+    return ReferenceVerdict(decision=judge_nudity(detections, strict=strict or bool(descriptors)), cameo_ids=others)
 

@@ -98,13 +98,18 @@ def _accepted(cameo: Cameo, mention: str, decision: CameoDecision) -> ResolvedCa
         if decision.category == "restricted":
             raise cameo_restricted(mention, cameo.id, decision.restriction or "", decision.reason or "restricted")
         raise permission_denied(mention, cameo.id, decision.reason or "not allowed")
+    return resolved_cameo(cameo, mention, decision.basis or "self")
+
+
+def resolved_cameo(cameo: Cameo, mention: str, basis: str) -> ResolvedCameo:
+    """``cameo`` as a use allowed on ``basis``."""
     return ResolvedCameo(
         cameo_id=cameo.id,
         owner_id=cameo.owner_id,
         mention=mention,
         kind=cameo.kind,
         name=cameo.name,
-        basis=decision.basis or "self",
+        basis=basis,
         preferences=tuple(cameo.preferences),
         frames=cameo.frames,
     )

@@ -79,8 +79,8 @@ from gen.provenance import outputs as provenance_outputs
 from gen.provenance import phash, phash_store
 from gen.provenance import registry as provenance_registry
 from gen.provenance.keys import SigningKeys, load_signing_keys
-from gen.provenance.manifest import Claims
-from policy.decision import Decision
+from gen.provenance.manifest import CameoConsent, Claims
+from policy.face_likeness import OutputLikeness, ShownCameo
 
 log = logging.getLogger("fabula.worker")
 
@@ -89,11 +89,16 @@ log = logging.getLogger("fabula.worker")
 # command passes cameos.admission.refusal; generation itself knows no cameos.
 Admission = Callable[[Stores, str, str, str], Awaitable[tuple[str, str] | None]]
 
-# The likeness check of a finished clip: (stores, owner_id, sampled RGB uint8
-# frames, the ids of the cameos the job may show) -> a refusal (a Decision that
-# is not allowed), or None. The worker's command passes
-# cameos.output_likeness.likeness_refusal.
-LikenessCheck = Callable[[Stores, str, list, list[str]], Awaitable[Decision | None]]
+# The likeness check of a finished clip: (stores, owner_id, the job's prompt,
+# sampled RGB uint8 frames, the ids of the cameos the job names) -> a refusal,
+# or the other people's cameos the clip shows beyond those. The worker's
+# command passes cameos.output_likeness.check_output.
+LikenessCheck = Callable[[Stores, str, str, list, list[str]], Awaitable[OutputLikeness]]
+
+# Where the cameos a passed clip shows beyond its job's are recorded (the
+# worker's command passes one that notes each as an appearance and tells its
+# owner): (stores, the job, the cameos). Called before the job completes.
+ShownRecord = Callable[[Stores, jobs.Job, tuple[ShownCameo, ...]], Awaitable[None]]
 
 # Where a refused output is recorded beyond its job document (the worker's
 # command passes an audit-log writer): (stores, the failed job, the finding).
@@ -175,11 +180,13 @@ class Worker:
         admission: Admission | None = None,
         likeness_check: LikenessCheck | None = None,
         record_refusal: RefusalRecord | None = None,
+        record_shown: ShownRecord | None = None,
     ):
         self.settings = settings
         self.admission = admission
         self.likeness_check = likeness_check
         self.record_refusal = record_refusal
+        self.record_shown = record_shown
         self.name = name or default_name()
         self.visibility_ms = visibility_ms or settings.job_visibility_ms
         self.media = open_media_store(settings)
@@ -573,7 +580,7 @@ class Worker:
             on_latents=on_latents,
             image=image,
         )
-        finding = await self._moderate(run, clip)
+        finding, shown = await self._moderate(run, clip)
         # the last chance to stop before anything is written
         if run.stop is None:
             if await cancel.is_cancelled(stores, job.id):
@@ -584,12 +591,15 @@ class Worker:
             raise JobAbandoned(run.stop)
         if finding is not None:
             raise OutputRefused(finding)
-        return await self._store(job, clip)
+        if shown and self.record_shown is not None:
+            await self.record_shown(stores, job, shown)
+        return await self._store(job, clip, shown)
 
-    async def _moderate(self, run: Running, clip) -> Finding | None:
+    async def _moderate(self, run: Running, clip) -> tuple[Finding | None, tuple[ShownCameo, ...]]:
         """Output moderation of the finished clip (``gen.output_checks``): frames
         and sound in a thread, the likeness check beside them on the same sampled
-        frames; the first refusal (frames, sound, likeness), or None."""
+        frames; the first refusal (frames, sound, likeness), or None, and the
+        cameos the likeness check found beyond the job's."""
         stores = self.stores
         assert stores is not None
         job = run.job
@@ -603,17 +613,18 @@ class Worker:
         )
         likeness_ms: list[float] = []
 
-        async def likeness() -> Decision | None:
+        async def likeness() -> OutputLikeness:
             if self.likeness_check is None:
-                return None
+                return OutputLikeness()
             at = time.perf_counter()
             try:
-                return await self.likeness_check(stores, job.owner_id, sample, list(job.cameos))
+                return await self.likeness_check(stores, job.owner_id, job.prompt, sample, list(job.cameos))
             finally:
                 likeness_ms.append(round((time.perf_counter() - at) * 1000, 1))
 
-        report, face = await asyncio.gather(checks, likeness())
+        report, faces = await asyncio.gather(checks, likeness())
         finding = report.refusal
+        face = faces.refusal
         if finding is None and face is not None and not face.allowed:
             finding = Finding(
                 check="likeness",
@@ -630,11 +641,12 @@ class Worker:
                 "likeness_ms": likeness_ms[0] if likeness_ms else None,
                 "check_ms": round((time.perf_counter() - started) * 1000, 1),
                 "refused": finding.check if finding is not None else None,
+                "cameos_shown": [c.cameo_id for c in faces.shown] if finding is None else [],
             },
         )
-        return finding
+        return finding, (faces.shown if finding is None else ())
 
-    async def _store(self, job: jobs.Job, clip) -> jobs.Media:
+    async def _store(self, job: jobs.Job, clip, shown: tuple[ShownCameo, ...] = ()) -> jobs.Media:
         """Mark the frames (gen.provenance: the moving label, the invisible key),
         encode the MP4 (with its sound) and the thumbnail, sign both (C2PA) and put
         them in the media store under the job id (a retry overwrites the same keys).
@@ -661,7 +673,7 @@ class Worker:
                 raise
             encoded_at = time.perf_counter()
             if self.signing is not None:
-                video_path, thumb_path = await self._signed(job, key, video_path, thumb_path)
+                video_path, thumb_path = await self._signed(job, key, video_path, thumb_path, shown)
             log.info(
                 "outputs made",
                 extra={
@@ -690,9 +702,13 @@ class Worker:
         log.info("frames marked", extra={"video_id": job.id, "mark_ms": round((time.perf_counter() - started) * 1000, 1)})
         return marked, key
 
-    async def _signed(self, job: jobs.Job, key: int | None, video_path: Path, thumb_path: Path) -> tuple[Path, Path]:
-        """Signed copies of the MP4 and the thumbnail, beside the originals."""
+    async def _signed(
+        self, job: jobs.Job, key: int | None, video_path: Path, thumb_path: Path, shown: tuple[ShownCameo, ...]
+    ) -> tuple[Path, Path]:
+        """Signed copies of the MP4 and the thumbnail, beside the originals. The
+        consents are the job's cameos' and those of the cameos the clip was found to show."""
         assert self.signing is not None
+        found = tuple(CameoConsent(cameo_id=c.cameo_id, mention=c.mention, basis=c.basis, grant_id=c.grant_id) for c in shown)
         claims = Claims(
             video_id=job.id,
             model=job.model,
@@ -700,7 +716,7 @@ class Worker:
             remixed_from_video_id=job.remixed_from_video_id,
             extends_video_id=job.extend_of,
             watermark_key=key,
-            cameos=tuple(job.cameo_consents),
+            cameos=tuple(job.cameo_consents) + found,
         )
         signed_video = video_path.with_name(f"signed-{video_path.name}")
         signed_thumb = thumb_path.with_name(f"signed-{thumb_path.name}")

@@ -14,7 +14,12 @@ same-person threshold), or to nobody. Two strengths:
   be given to a cameo the uploader may use; a face that is nobody's cameo is
   a real person without consent and is refused too.
 
-Refusals are ``real_person`` and never say whose cameo a face matched."""
+Refusals are ``real_person`` and never say whose cameo a face matched.
+
+A finished video that passes may still show other people's cameos its job
+never named (a generated face that is a cameo the creator may use): the
+likeness check names them as ``ShownCameo``s in its ``OutputLikeness``, so
+the worker records each as an appearance its owner sees and can remove."""
 
 from __future__ import annotations
 
@@ -46,6 +51,26 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
 
 class FaceDecision(Decision, frozen=True, kw_only=True):
     face: int | None = None  # on a refusal: the index of the face that refused (in the order given)
+
+
+class ShownCameo(msgspec.Struct, frozen=True, kw_only=True):
+    """A cameo whose face a finished video shows though its job did not name it,
+    and what allows the creator to use it (as ``gen.provenance.manifest.CameoConsent``
+    records it, with the owner to tell)."""
+
+    cameo_id: str
+    owner_id: str
+    mention: str
+    basis: str  # everyone | mutuals | approved
+    grant_id: str | None = None
+
+
+class OutputLikeness(msgspec.Struct, frozen=True, kw_only=True):
+    """The likeness check of a finished video: a refusal, or the cameos it
+    shows beyond its job's (none of them the creator's own)."""
+
+    refusal: Decision | None = None
+    shown: tuple[ShownCameo, ...] = ()
 
 
 def owner_of_face(candidates: Iterable[Candidate], *, threshold: float = MATCH_DISTANCE) -> Candidate | None:

@@ -119,5 +119,5 @@ def pytest_runtest_makereport(item, call):
         return
     for name in ("api", "worker"):
         proc = item.funcargs.get(name) if hasattr(item, "funcargs") else None
-        if proc is not None:
+        if callable(getattr(proc, "log", None)):  # a process (an in-process Worker has no log of its own)
             report.sections.append((f"{name} log", proc.log()[-6000:]))

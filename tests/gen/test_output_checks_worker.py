@@ -32,7 +32,9 @@ from feed import audit
 from gen import events, jobs, queue
 from gen.worker import Worker
 from policy.decision import Decision
+from policy.face_likeness import OutputLikeness
 from tests.conftest import signup
+from tests.gen.in_process import Retouched, finished, make_video, running
 from tests.gen.test_output_checks import HARMFUL_SPEECH, head, spoken_track
 from tests.gen.test_queue import poll, private_settings
 from tests.procs import start_api
@@ -44,17 +46,10 @@ SHOWS_A_FACE = "a portrait in soft light"
 THE_CAMEO = "cameo_astronaut"
 
 
-class Scripted:
+class Scripted(Retouched):
     """The real pipeline; for the prompts named, its clip's sound or frames replaced (see the module docstring)."""
 
-    def __init__(self, real):
-        self.real = real
-
-    def __getattr__(self, name):
-        return getattr(self.real, name)
-
-    def generate_clip(self, prompt: str, **kwargs):
-        clip = self.real.generate_clip(prompt, **kwargs)
+    def retouch(self, prompt: str, clip):
         if SPEAKS_HARM in prompt:
             seconds = clip.audio.shape[1] / clip.sample_rate
             clip = msgspec.structs.replace(clip, audio=spoken_track(HARMFUL_SPEECH, seconds=seconds, sample_rate=clip.sample_rate))
@@ -68,15 +63,15 @@ class Scripted:
 LIKENESS_CALLS: list[tuple[str, int, list[str]]] = []
 
 
-async def face_without_cameo(stores, owner_id: str, frames: list, allowed_cameo_ids: list[str]) -> Decision | None:
+async def face_without_cameo(stores, owner_id: str, prompt: str, frames: list, allowed_cameo_ids: list[str]) -> OutputLikeness:
     """Stand-in likeness check: a face NudeNet sees on a sampled frame is refused
     unless the job may show ``THE_CAMEO``."""
     LIKENESS_CALLS.append((owner_id, len(frames), list(allowed_cameo_ids)))
     for frame in frames:
         found = await asyncio.to_thread(detect, frame)
         if any(d.label.startswith("FACE_") and d.score >= 0.5 for d in found) and THE_CAMEO not in allowed_cameo_ids:
-            return Decision.refuse("likeness", "The video shows a face that is not one of your cameos.")
-    return None
+            return OutputLikeness(refusal=Decision.refuse("likeness", "The video shows a face that is not one of your cameos."))
+    return OutputLikeness()
 
 
 @pytest.fixture(scope="module")
@@ -87,17 +82,8 @@ def wsettings(settings):
 @pytest.fixture(scope="module")
 async def checked_worker(wsettings):
     worker = Worker(wsettings, name="oc-worker", likeness_check=face_without_cameo, record_refusal=record_output_refusal)
-    task = asyncio.create_task(worker.run())
-
-    async def ready():
-        assert not task.done(), task
-        return worker.status.state == "idle" and worker.generator is not None
-
-    await poll(ready, timeout=180, what="the worker to load its pipeline and checks")
-    worker.generator = Scripted(worker.generator)
-    yield worker
-    worker.stop()
-    await asyncio.wait_for(task, 60)
+    async with running(worker, wrap=Scripted) as w:
+        yield w
 
 
 @pytest.fixture(scope="module")
@@ -119,22 +105,6 @@ async def wstores(wsettings):
     s = open_stores(wsettings)
     yield s
     await s.close()
-
-
-async def make_video(client, me, prompt: str) -> str:
-    r = await client.post("/v1/videos", json={"prompt": prompt, "size": "64x64", "seconds": "4", "steps": 2}, headers=me["headers"])
-    assert r.status_code == 200, r.text
-    return r.json()["id"]
-
-
-async def finished(client, me, video_id: str) -> dict:
-    async def done():
-        r = await client.get(f"/v1/videos/{video_id}", headers=me["headers"])
-        assert r.status_code == 200, r.text
-        body = r.json()
-        return body if body["status"] in ("completed", "failed") else None
-
-    return await poll(done, timeout=180, what=f"{video_id} to finish")
 
 
 async def assert_blocked(client, me, wstores, wsettings, video_id: str, check: str, category: str) -> None:
