@@ -280,9 +280,10 @@ def analyse(recording: Recording, digits: str, moves: list[str]) -> LivenessRepo
     missing = track.frames_without_face > MAX_MISSING_FRACTION * n
     if track.faces_max == 0 or missing or track.frames_with_extra_faces >= MIN_EXTRA_FACE_FRAMES:
         failures.append(FACE_COUNT)
-    if corr is None or corr < lips.MIN_LIP_CORRELATION:
+    # with no face ever seen, the lips and the identity were not judged: face_count says why
+    if track.faces_max > 0 and (corr is None or corr < lips.MIN_LIP_CORRELATION):
         failures.append(LIPS)
-    if identity.spread is None or identity.spread > faces.SAME_PERSON_DISTANCE:
+    if track.faces_max > 0 and (identity.spread is None or identity.spread > faces.SAME_PERSON_DISTANCE):
         failures.append(IDENTITY)
 
     face_ok = FACE_COUNT not in failures and IDENTITY not in failures
