@@ -18,6 +18,19 @@ class ErrorBody(msgspec.Struct, kw_only=True):
     error: ErrorInfo
 
 
+class OpenAIErrorInfo(ErrorInfo, kw_only=True):
+    """The error under ``/v1/videos``: the same, with OpenAI's ``type``
+    (``invalid_request_error``, ``authentication_error``, ``rate_limit_error``,
+    ``server_error``) and ``param``, the request field at fault or null."""
+
+    type: str
+    param: str | None = None
+
+
+class OpenAIErrorBody(msgspec.Struct, kw_only=True):
+    error: OpenAIErrorInfo
+
+
 class FabulaError(Exception):
     status: int = 400
     code: str = "bad_request"

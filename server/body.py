@@ -140,7 +140,7 @@ async def decode_json_or_form(
         except msgspec.ValidationError as exc:
             raise validation_error(exc) from None
     raise FabulaError(
-        f"unsupported content type {content_type!r}; send application/json or multipart/form-data",
+        f"unsupported content type {content_type!r}; send application/json, multipart/form-data or application/x-www-form-urlencoded",
         code="unsupported_media_type",
         status=415,
     )

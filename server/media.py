@@ -84,7 +84,7 @@ async def ensure_spritesheet(store: MediaStore, video_id: str) -> bool:
 
 
 def _bad(message: str, code: str = "invalid_reference") -> BadRequest:
-    return BadRequest(message, code=code)
+    return BadRequest(message, code=code, details={"field": "input_reference"} if code == "unsupported" else None)
 
 
 async def read_upload(upload: Any, limit: int, what: str) -> bytes:

@@ -24,7 +24,9 @@ PARAMS = {
     "invalid_seconds": "seconds",
     "invalid_model": "model",
     "invalid_reference": "input_reference",
-    "unsupported": None,
+    "invalid_video": "video",  # an extension's upload
+    "invalid_name": "name",  # a character's
+    "cameo_exists": "name",  # a character's name taken
 }
 
 
@@ -40,6 +42,8 @@ def error_type(status: int) -> str:
 
 
 def _param(code: str, details: Any) -> str | None:
+    """The field an error is about: the code's, or the one its details name
+    (``unsupported`` names one where a field asked for what is not served)."""
     if code in PARAMS:
         return PARAMS[code]
     problems = details if isinstance(details, list) else [details]

@@ -17,7 +17,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, RequestBody, Schema
 from litestar.typing import FieldDefinition
 
-from core.errors import ErrorBody
+from core.errors import ErrorBody, OpenAIErrorBody
 from server.body import refuse_a_body
 
 _DESCRIPTIONS = {
@@ -107,12 +107,18 @@ class StructSchemas(StructSchemaPlugin):
         return schema
 
 
-def errors(*statuses: int) -> dict[int, ResponseSpec]:
+def errors(*statuses: int, body: type = ErrorBody) -> dict[int, ResponseSpec]:
     """Response specs for the error statuses a route can return (plus the common ones)."""
     return {
-        status: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS.get(status, "Error"), generate_examples=False)
+        status: ResponseSpec(data_container=body, description=_DESCRIPTIONS.get(status, "Error"), generate_examples=False)
         for status in sorted({*COMMON, *statuses})
     }
+
+
+def openai_errors(*statuses: int) -> dict[int, ResponseSpec]:
+    """``errors`` for a route under ``/v1/videos``, whose error body also carries
+    OpenAI's ``type`` and ``param`` (``server.openai_errors``)."""
+    return errors(*statuses, body=OpenAIErrorBody)
 
 
 def body_operation(

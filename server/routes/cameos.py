@@ -79,7 +79,7 @@ from server.cameo_views import (
 )
 from server.media import guarded, media_store
 from server.body import field_error
-from server.openapi import errors
+from server.openapi import errors, openai_errors
 from server.state import SettingsDep, StoresDep
 from server.streamed_form import streamed_form
 
@@ -109,12 +109,15 @@ def _form_operation(properties: dict[str, Schema], required: list[str]) -> type[
 _VIDEO = Schema(type="string", format="binary", description="a WebM or MP4 recording with sound, at most 30 s and 50 MB")
 _CHALLENGE = Schema(type="string", description="the id of a challenge from POST /v1/cameos/challenges")
 CreateCameoOperation = _form_operation(
-    {"challenge_id": _CHALLENGE, "name": Schema(type="string", description="1 to 50 characters, one line; my handle if left out", pattern=LINE_SCHEMA["pattern"]), "video": _VIDEO},
+    {"challenge_id": _CHALLENGE, "name": Schema(type="string", description="1 to 50 characters, one line; my handle if left out", pattern=LINE_SCHEMA["pattern"], min_length=1, max_length=store.NAME_MAX), "video": _VIDEO},
     ["challenge_id", "video"],
 )
 CreateCharacterOperation = _form_operation(
     {
-        "name": Schema(type="string", description="1 to 50 characters, one line; its mention name is made from it", pattern=LINE_SCHEMA["pattern"]),
+        "name": Schema(
+            type="string", description="1 to 50 characters, one line; its mention name is made from it",
+            pattern=LINE_SCHEMA["pattern"], min_length=1, max_length=store.NAME_MAX,
+        ),
         "video": Schema(type="string", format="binary", description="a video of the character, at most 30 s and 50 MB"),
         "challenge_id": Schema(type="string", description="required when the video shows a human face: a liveness challenge it was recorded with"),
     },
@@ -226,7 +229,7 @@ async def create_cameo(request: Request, stores: StoresDep, settings: SettingsDe
     dependencies=AUTH,
     status_code=200,
     operation_class=CreateCharacterOperation,
-    responses=errors(401, 409, 410, 413, 415, 422, 429, 503),
+    responses=openai_errors(401, 409, 410, 413, 415, 422, 429, 503),
     tags=["videos", "cameos"],
     request_max_body_size=None,
 )
@@ -255,7 +258,7 @@ async def create_character(request: Request, stores: StoresDep, settings: Settin
 @get(
     "/v1/videos/characters/{character_id:str}",
     dependencies=AUTH,
-    responses=errors(401, 404),
+    responses=openai_errors(401, 404),
     tags=["videos", "cameos"],
 )
 async def get_character(character_id: FromPath[str], stores: StoresDep, user: UserDep) -> CharacterObject:

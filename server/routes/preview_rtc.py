@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 
 from server.auth import AUTH, UserDep
 from server.media import media_store
-from server.openapi import errors
+from server.openapi import openai_errors
 from server.rtc import peers
 from server.state import SettingsDep, StoresDep
 
@@ -20,7 +20,7 @@ from server.state import SettingsDep, StoresDep
     "/v1/videos/{video_id:str}/preview/rtc",
     dependencies=AUTH,
     status_code=200,
-    responses=errors(401, 404, 409, 429, 503),
+    responses=openai_errors(401, 404, 409, 429, 503),
     tags=["videos"],
 )
 async def preview_rtc(

@@ -39,7 +39,7 @@ from policy.quota import QuotaLimits, decide_enqueue
 from server import cameo_use
 from server.auth import AUTH, UserDep
 from server.body import decode_json_or_form, field_error
-from server.openapi import body_operation, errors, media_operation
+from server.openapi import body_operation, media_operation, openai_errors
 from server.media import (
     ensure_spritesheet,
     guarded,
@@ -153,14 +153,38 @@ _EXTEND_FORM_SCHEMA = Schema(
 )
 
 
+# a urlencoded form: the multipart form's fields without its files, nested fields as OpenAI's SDK flattens them
+_CREATE_URLENCODED_SCHEMA = Schema(
+    type="object",
+    required=["prompt"],
+    additional_properties=False,
+    properties={
+        **_CREATE_FIELDS,
+        "input_reference[image_url]": Schema(type="string", description="a data: URL (base64) of a PNG, JPEG or WebP image"),
+    },
+)
+_EXTEND_URLENCODED_SCHEMA = Schema(
+    type="object",
+    required=["prompt", "video[id]"],
+    additional_properties=False,
+    properties={**_EXTEND_FIELDS, "video[id]": Schema(type="string", description="a completed video of mine")},
+)
+
 _REMIX_SCHEMA = Schema(type="object", required=["prompt"], additional_properties=False, properties={"prompt": _PROMPT})
 # (OpenAI's edits take a prompt and a video; none is served here: every call is 400 unsupported)
 _EDIT_SCHEMA = Schema(type="object", properties={"prompt": Schema(type="string"), "video": Schema(type="object")})
 
-CreateVideoOperation = body_operation({"application/json": _CREATE_SCHEMA, "multipart/form-data": _CREATE_FORM_SCHEMA})
-ExtendVideoOperation = body_operation({"application/json": _EXTEND_SCHEMA, "multipart/form-data": _EXTEND_FORM_SCHEMA})
-RemixVideoOperation = body_operation({"application/json": _REMIX_SCHEMA, "multipart/form-data": _REMIX_SCHEMA})
-EditVideoOperation = body_operation({"application/json": _EDIT_SCHEMA, "multipart/form-data": _EDIT_SCHEMA}, required=False, refused_only=True)
+URLENCODED = "application/x-www-form-urlencoded"
+CreateVideoOperation = body_operation(
+    {"application/json": _CREATE_SCHEMA, "multipart/form-data": _CREATE_FORM_SCHEMA, URLENCODED: _CREATE_URLENCODED_SCHEMA}
+)
+ExtendVideoOperation = body_operation(
+    {"application/json": _EXTEND_SCHEMA, "multipart/form-data": _EXTEND_FORM_SCHEMA, URLENCODED: _EXTEND_URLENCODED_SCHEMA}
+)
+RemixVideoOperation = body_operation({"application/json": _REMIX_SCHEMA, "multipart/form-data": _REMIX_SCHEMA, URLENCODED: _REMIX_SCHEMA})
+EditVideoOperation = body_operation(
+    {"application/json": _EDIT_SCHEMA, "multipart/form-data": _EDIT_SCHEMA, URLENCODED: _EDIT_SCHEMA}, required=False, refused_only=True
+)
 
 
 def form_limit(settings: Settings) -> int:
@@ -246,10 +270,13 @@ async def check_quota(stores: Stores, settings: Settings, user: User) -> None:
         raise RateLimited(quota.reason or "too many videos in the queue", code="quota_exceeded", details={"in_progress": active, "queued": queued})
 
 
-async def require_image_model(settings: Settings, what: str) -> None:
+async def require_image_model(settings: Settings, what: str, field: str | None = None) -> None:
+    """400 ``unsupported`` when the served model takes no picture (``field``: the request's field that gave one)."""
     if not model_takes_images(settings.model):
         raise BadRequest(
-            f"{what} is not supported: model {settings.model!r} makes video from text only", code="unsupported"
+            f"{what} is not supported: model {settings.model!r} makes video from text only",
+            code="unsupported",
+            details={"field": field} if field else None,
         )
 
 
@@ -290,7 +317,7 @@ async def owned_job(stores: Stores, video_id: str, user: User) -> jobs.Job:
     "/v1/videos",
     dependencies=AUTH,
     operation_class=CreateVideoOperation,
-    responses=errors(401, 403, 415, 422, 429, 503),
+    responses=openai_errors(401, 403, 415, 422, 429, 503),
     status_code=200,
     tags=["videos"],
     request_max_body_size=None,  # decode_json_or_form applies max_body_bytes, or that plus max_upload_bytes for forms
@@ -307,7 +334,7 @@ async def create_video(request: Request, stores: StoresDep, settings: SettingsDe
     await count_video(stores, settings, user)
     reference: bytes | None = None
     if "input_reference" in uploads or body.input_reference is not None:
-        await require_image_model(settings, "input_reference")
+        await require_image_model(settings, "input_reference", "input_reference")
         given = body.input_reference
         reference = await reference_png(
             upload=uploads.get("input_reference"),
@@ -343,13 +370,13 @@ async def create_video(request: Request, stores: StoresDep, settings: SettingsDe
     return Response(video_object(job), headers=poll_headers(job))
 
 
-@get("/v1/videos/{video_id:str}", dependencies=AUTH, responses=errors(401, 404), tags=["videos"])
+@get("/v1/videos/{video_id:str}", dependencies=AUTH, responses=openai_errors(401, 404), tags=["videos"])
 async def retrieve_video(video_id: FromPath[str], stores: StoresDep, user: UserDep) -> Response[VideoObject]:
     job = await owned_job(stores, video_id, user)
     return Response(video_object(job), headers=poll_headers(job))
 
 
-@get("/v1/videos", dependencies=AUTH, responses=errors(401), tags=["videos"])
+@get("/v1/videos", dependencies=AUTH, responses=openai_errors(401), tags=["videos"])
 async def list_videos(
     stores: StoresDep,
     user: UserDep,
@@ -370,7 +397,7 @@ async def list_videos(
 @get(
     "/v1/videos/{video_id:str}/content",
     dependencies=AUTH,
-    responses=errors(401, 404, 409, 416, 503),
+    responses=openai_errors(401, 404, 409, 416, 503),
     operation_class=media_operation("video/mp4", "image/jpeg"),
     tags=["videos"],
 )
@@ -401,7 +428,7 @@ async def video_content(
 @get(
     "/v1/videos/{video_id:str}/preview",
     dependencies=AUTH,
-    responses=errors(401, 404),
+    responses=openai_errors(401, 404),
     operation_class=media_operation("image/jpeg", ranges=False),
     tags=["videos"],
 )
@@ -429,7 +456,7 @@ async def video_preview(video_id: FromPath[str], stores: StoresDep, user: UserDe
 @delete(
     "/v1/videos/{video_id:str}",
     dependencies=AUTH,
-    responses=errors(401, 404, 503),
+    responses=openai_errors(401, 404, 503),
     status_code=200,
     tags=["videos"],
 )
@@ -449,7 +476,7 @@ async def delete_video(video_id: FromPath[str], stores: StoresDep, settings: Set
 @post(
     "/v1/videos/{video_id:str}/remix",
     dependencies=AUTH,
-    responses=errors(401, 403, 404, 409, 415, 422, 429, 503),
+    responses=openai_errors(401, 403, 404, 409, 415, 422, 429, 503),
     status_code=200,
     tags=["videos"],
     operation_class=RemixVideoOperation,
@@ -499,7 +526,7 @@ async def remix_video(
     "/v1/videos/extensions",
     dependencies=AUTH,
     operation_class=ExtendVideoOperation,
-    responses=errors(401, 403, 404, 409, 415, 422, 429, 503),
+    responses=openai_errors(401, 403, 404, 409, 415, 422, 429, 503),
     status_code=200,
     tags=["videos"],
     request_max_body_size=None,  # decode_json_or_form applies max_body_bytes, or that plus max_upload_bytes for forms
@@ -573,7 +600,7 @@ def _png_size(png: bytes) -> tuple[int, int]:
 @post(
     "/v1/videos/edits",
     dependencies=AUTH,
-    responses=errors(401),
+    responses=openai_errors(401),
     status_code=200,
     tags=["videos"],
     operation_class=EditVideoOperation,
@@ -593,7 +620,7 @@ async def edit_video(user: UserDep) -> VideoObject:
 @post(
     "/v1/videos/{video_id:str}/cancel",
     dependencies=AUTH,
-    responses=errors(401, 404, 409),
+    responses=openai_errors(401, 404, 409),
     status_code=200,
     tags=["videos"],
 )

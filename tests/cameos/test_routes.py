@@ -235,8 +235,9 @@ async def test_a_character_without_a_face(http, settings, recordings):
     assert (await media.get_bytes(body["id"], "frame1"))[:2] == b"\xff\xd8"
     # the same name again is taken
     taken = assert_error(await upload(http, me, "/v1/videos/characters", {"name": "chelsea-the-cat"}, recordings["cat"]), 409, "cameo_exists")
-    assert taken["type"] == "invalid_request_error"  # OpenAI's error shape on the Videos API
-    assert_error(await upload(http, me, "/v1/videos/characters", {"name": "!!!"}, recordings["cat"]), 400, "invalid_name")
+    assert taken["type"] == "invalid_request_error" and taken["param"] == "name"  # OpenAI's error shape on the Videos API
+    unnamed = assert_error(await upload(http, me, "/v1/videos/characters", {"name": "!!!"}, recordings["cat"]), 400, "invalid_name")
+    assert unnamed["param"] == "name"
     assert_error(await upload(http, me, "/v1/videos/characters", {}, recordings["cat"]), 400)
 
 

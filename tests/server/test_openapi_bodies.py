@@ -185,3 +185,44 @@ def test_a_struct_msgspec_cannot_describe_keeps_litestars_schema():
     a field msgspec has no schema for gives none (and no error), the rest do."""
     assert _item_rules(_Odd) == {}
     assert _item_rules(_Plain) == {"names": {"maxLength": 3}}
+
+
+VIDEO_WRITES = ["/v1/videos", "/v1/videos/{video_id}/remix", "/v1/videos/extensions", "/v1/videos/edits"]
+
+
+@pytest.mark.parametrize("path", VIDEO_WRITES)
+def test_the_videos_api_states_the_urlencoded_form_it_takes(path):
+    """Create, remix, extend (and the edits) read a urlencoded form as they
+    read multipart, without files: the document says so."""
+    content = DOC["paths"][path]["post"]["requestBody"]["content"]
+    assert set(content) == {"application/json", "multipart/form-data", "application/x-www-form-urlencoded"}, path
+    fields = _resolve(content["application/x-www-form-urlencoded"]["schema"]).get("properties", {})
+    assert all(field.get("format") != "binary" for field in fields.values()), (path, fields)
+    if path == "/v1/videos":
+        assert "input_reference[image_url]" in fields
+    if path == "/v1/videos/extensions":
+        assert "video[id]" in fields
+
+
+def _error_schema(path: str, method: str, status: str) -> dict:
+    body = DOC["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+    return _resolve(_resolve(body)["properties"]["error"])
+
+
+def test_errors_under_the_videos_api_state_openais_type_and_param():
+    """Every error under /v1/videos carries ``type`` and ``param`` (server.openai_errors):
+    its schema says so; the rest of the service's errors do not carry them."""
+    for path, ops in DOC["paths"].items():
+        for method, op in ops.items():
+            for status in (s for s in op.get("responses", {}) if s[0] in "45"):
+                fields = _error_schema(path, method, status)["properties"]
+                if path == "/v1/videos" or path.startswith("/v1/videos/"):
+                    assert {"code", "message", "details", "type", "param"} <= set(fields), (method, path, status)
+                else:
+                    assert "type" not in fields and "param" not in fields, (method, path, status)
+
+
+def test_a_characters_name_states_its_length():
+    content = DOC["paths"]["/v1/videos/characters"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    name = _resolve(content["schema"])["properties"]["name"]
+    assert (name["minLength"], name["maxLength"]) == (1, 50)

@@ -195,11 +195,12 @@ async def test_openapi_document_is_served(http):
 
 
 def _declares(op: dict, status: int) -> bool:
+    """``status`` answered with the error body (the Videos API's, with OpenAI's type and param, under /v1/videos)."""
     response = op["responses"].get(str(status))
     if response is None:
         return False
     schema = response["content"]["application/json"]["schema"]
-    return schema == {"$ref": "#/components/schemas/ErrorBody"}
+    return schema in ({"$ref": "#/components/schemas/ErrorBody"}, {"$ref": "#/components/schemas/OpenAIErrorBody"})
 
 
 @pytest.mark.parametrize(
@@ -226,6 +227,9 @@ def test_the_error_body_schema():
     assert schemas["ErrorBody"]["required"] == ["error"]
     assert set(schemas["ErrorInfo"]["properties"]) == {"code", "message", "details"}
     assert set(schemas["ErrorInfo"]["required"]) == {"code", "message"}
+    assert schemas["OpenAIErrorBody"]["required"] == ["error"]
+    assert set(schemas["OpenAIErrorInfo"]["properties"]) == {"code", "message", "details", "type", "param"}
+    assert set(schemas["OpenAIErrorInfo"]["required"]) == {"code", "message", "type"}
 
 
 # --- fuzz ---------------------------------------------------------------------------

@@ -269,6 +269,25 @@ async def test_input_reference_upload_is_checked_normalised_and_stored(http, set
     await http.delete(f"/v1/videos/{r.json()['id']}", headers=me["headers"])
 
 
+async def test_a_urlencoded_form_is_read_as_the_multipart_one(http, settings):
+    """The documented third content type of create (and remix, extend): the
+    fields of the multipart form without files, nested ones in brackets."""
+    me = await signup(http)
+    url = "data:image/png;base64," + base64.b64encode(image_bytes("PNG")).decode()
+    form = {"prompt": "a green door", "seconds": "2", "size": "96x64", "input_reference[image_url]": url}
+    r = await http.post("/v1/videos", data=form, headers=me["headers"])
+    assert r.request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["size"], body["seconds"], body["reference"]) == ("96x64", "2", True)
+    assert LocalMediaStore(settings.media_root).path(body["id"], "reference").is_file()
+    assert_error(await http.post("/v1/videos", data={**form, "colour": "red"}, headers=me["headers"]), 400, "invalid_request")
+    r = await http.post("/v1/videos", content=b"prompt=x", headers={**me["headers"], "content-type": "text/plain"})
+    assert_error(r, 415, "unsupported_media_type")
+    assert "application/x-www-form-urlencoded" in r.json()["error"]["message"]
+    await http.delete(f"/v1/videos/{body['id']}", headers=me["headers"])
+
+
 GIF = image_bytes("GIF")
 BAD_REFERENCES = [
     ("text file", {"files": {"input_reference": ("a.txt", b"hello there", "text/plain")}}, 400, "invalid_reference"),
@@ -296,7 +315,10 @@ async def test_bad_references_get_4xx_and_write_nothing(http, settings, name, kw
     else:
         kwargs["data"] = {"prompt": "a door", **kwargs.get("data", {})}
     r = await http.post("/v1/videos", headers=me["headers"], **kwargs)
-    assert_error(r, status, code)
+    err = assert_error(r, status, code)
+    if code in ("invalid_reference", "unsupported"):
+        assert err["param"] == "input_reference", err  # the field at fault, for the OpenAI SDK
+        assert code != "unsupported" or err["details"] == {"field": "input_reference"}, err
     assert await video_count(http, me["headers"]) == 0
 
 
@@ -480,6 +502,8 @@ async def test_extend_a_completed_video_by_id_or_by_upload(http, settings, finis
     for kwargs, status, code in bad:
         err = assert_error(await http.post("/v1/videos/extensions", headers=me["headers"], **kwargs), status, code)
         assert "/tmp" not in err["message"] and "fabula-upload" not in err["message"], err  # no server path in the answer
+        if code == "invalid_video":
+            assert err["param"] == "video", err  # the field at fault, for the OpenAI SDK
     r = await http.post("/v1/videos/extensions", json={"prompt": "x", "video": {"id": src["id"]}}, headers=other["headers"])
     assert_error(r, 404, "video_not_found")
     assert await video_count(http, me["headers"]) == before
