@@ -323,7 +323,8 @@ async def owned_job(stores: Stores, video_id: str, user: User) -> jobs.Job:
     request_max_body_size=None,  # decode_json_or_form applies max_body_bytes, or that plus max_upload_bytes for forms
 )
 async def create_video(request: Request, stores: StoresDep, settings: SettingsDep, user: UserDep) -> Response[VideoObject]:
-    """Queue a video. JSON or multipart/form-data (as the OpenAI SDK sends it).
+    """Queue a video. JSON or multipart/form-data (as the OpenAI SDK sends it),
+    or a urlencoded form (the multipart form's fields, without the file).
 
     ``input_reference`` (a PNG, JPEG or WebP upload, or a JSON
     ``{"image_url": "data:..."}``) conditions the first frame (image-to-video)."""
