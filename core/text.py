@@ -41,14 +41,14 @@ def bad_character(value: str, *, one_line: bool = False) -> str | None:
 
 
 # characters that render as nothing but are not Unicode format characters (category Cf) nor spaces
-_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")  # the Hangul fillers, the Braille blank
 
 
 def is_blank(value: str) -> bool:
     """Whether ``value`` shows nothing: every character a space, a format
     character (Cf: zero-width space and joiners, BOM, soft hyphen, …) or a
     blank filler. The empty string is blank."""
-    return all(c.isspace() or c in _BLANKS or unicodedata.category(c) == "Cf" for c in value)
+    return all(c.isspace() or c in BLANKS or unicodedata.category(c) == "Cf" for c in value)
 
 
 def check_not_blank(field: str, value: object) -> None:

@@ -5,7 +5,10 @@
 - Unicode compatibility forms folded (full-width and mathematical letters
   become plain ones), accents dropped (NFKD, combining marks removed);
 - invisible characters removed: every format character (zero-width space and
-  joiners, word joiner, byte-order mark, soft hyphen, bidirectional marks);
+  joiners, word joiner, byte-order mark, soft hyphen, bidirectional marks)
+  and the blank letters (``core.text.BLANKS``: the Hangul fillers, the
+  Braille blank), so a prompt of nothing else is empty and "nu\u3164de"
+  reads "nude";
 - Cyrillic and Greek letters that look like Latin ones, inside a word that
   also has Latin letters, read as those Latin letters ("nudе" with a
   Cyrillic е); a word written wholly in Cyrillic or Greek is left alone;
@@ -38,6 +41,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
+from core.text import BLANKS
 
 _SPACES = re.compile(r"\s+")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
@@ -76,7 +81,7 @@ _HAS_LETTER_WORD = re.compile(r"[^\s]*[a-z][^\s]*")
 
 
 def _is_invisible(ch: str) -> bool:
-    return unicodedata.category(ch) == "Cf"
+    return unicodedata.category(ch) == "Cf" or ch in BLANKS
 
 
 def _fold_lookalikes(text: str) -> str:

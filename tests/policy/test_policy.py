@@ -358,9 +358,18 @@ def test_tricks_are_undone(prompt):
 # --- prompt moderation: empty and too long ------------------------------------
 
 
-@pytest.mark.parametrize("prompt", ["", " ", "\t\n  "])
+@pytest.mark.parametrize(
+    "prompt",
+    ["", " ", "\t\n  ", "\u200b\ufeff", "\u3164", "\u115f\u1160", "\uffa0", "\u2800\u2800", "   \u200b\u3164  "],
+)
 def test_an_empty_prompt_is_refused(prompt):
+    """Spaces, format characters, and the blank letters (Hangul fillers, the Braille blank) show nothing."""
     assert moderate_prompt(prompt) == Decision.refuse("empty", "The prompt is empty.")
+
+
+def test_a_blank_letter_inside_a_word_is_dropped():
+    assert normalise("a nu\u3164de beach") == normalise("a nude beach")
+    assert not moderate_prompt("a nu\u2800de beach").allowed
 
 
 def test_a_prompt_may_be_as_long_as_the_limit_and_no_longer():
