@@ -4,7 +4,7 @@ decided it. The ``audit`` collection.
 One document per event: ``{_id: audit_…, at, actor_id, action, target_kind,
 target_id, reason, details}``. Actions: ``report`` (someone reported
 something), ``moderation.<action>`` (an administrator acted on a report:
-remove, restore, suspend_user, revoke_cameo, dismiss),
+remove, restore, suspend_user, unsuspend_user, revoke_cameo, dismiss),
 ``cameo.permission`` / ``cameo.paused`` / ``cameo.grant.<approve|decline|revoke>``
 (a cameo's owner changed who may use it), and ``prompt.refused`` (a prompt
 moderation refused). Nothing in the project updates or deletes an entry;

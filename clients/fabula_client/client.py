@@ -439,7 +439,7 @@ class FabulaClient:
         return await self._json("GET", "/v1/admin/reports", params=_params(state=state, cursor=cursor, limit=limit))
 
     async def admin_act(self, report_id: str, action: str, note: str | None = None) -> dict:
-        """``remove``, ``restore``, ``suspend_user``, ``revoke_cameo`` or ``dismiss``."""
+        """``remove``, ``restore``, ``suspend_user``, ``unsuspend_user``, ``revoke_cameo`` or ``dismiss``."""
         return await self._json("POST", f"/v1/admin/reports/{report_id}/action", json={"action": action, **_params(note=note)})
 
     async def admin_audit(self, action: str | None = None, cursor: str | None = None, limit: int | None = None) -> dict:

@@ -8,8 +8,9 @@ exist. Administrators list reports by state (``GET /v1/admin/reports``) and
 act on one (``POST /v1/admin/reports/{id}/action``): remove (a post leaves
 every feed and its media answer 410, a comment is deleted, a cameo paused),
 restore (a removed post comes back, a paused cameo resumes, a suspension is
-lifted), suspend_user (tokens revoked, logins refused), revoke_cameo (the
-cameo is paused), dismiss. Every report and action goes to the audit log
+lifted), suspend_user (tokens revoked, logins refused), unsuspend_user (the
+suspension of the object's owner lifted, from a report of any kind),
+revoke_cameo (the cameo is paused), dismiss. Every report and action goes to the audit log
 (``feed.audit``, ``GET /v1/admin/audit``); the reporters hear
 ``report_actioned`` and the author ``content_removed``."""
 
@@ -43,7 +44,7 @@ from server.routes.admin import require_admin
 from server.routes.posts import Cursor, Limit, check_cursor
 from server.state import SettingsDep, StoresDep
 
-Action = Literal["remove", "restore", "suspend_user", "revoke_cameo", "dismiss"]
+Action = Literal["remove", "restore", "suspend_user", "unsuspend_user", "revoke_cameo", "dismiss"]
 REPORT_STATES = ("open", "actioned", "dismissed")
 
 
@@ -93,7 +94,7 @@ class ReportPage(msgspec.Struct, kw_only=True):
 
 
 class ReportAction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    action: Annotated[Action, Meta(description="remove, restore, suspend_user, revoke_cameo or dismiss")]
+    action: Annotated[Action, Meta(description="remove, restore, suspend_user, unsuspend_user, revoke_cameo or dismiss")]
     note: Annotated[str, Meta(max_length=1000, description="why, for the audit log (up to 1000 characters)", extra_json_schema=TEXT_SCHEMA)] = ""
 
     def __post_init__(self) -> None:
@@ -237,10 +238,13 @@ async def _apply(stores: Stores, report: reports.Report, action: str, note: str,
     kind, target = report.target_kind, report.target_id
     if action == "dismiss":
         return False
-    if action == "suspend_user":
+    if action in ("suspend_user", "unsuspend_user"):
         if not report.owner_id:
             raise _not_applicable(action, kind)
-        await suspensions.suspend(stores, report.owner_id)
+        if action == "suspend_user":
+            await suspensions.suspend(stores, report.owner_id)
+        elif not await suspensions.lift(stores, report.owner_id):
+            raise Conflict("this user is not suspended", code="not_suspended")
         return False
     if action == "revoke_cameo" or (action == "remove" and kind == "cameo"):
         if kind != "cameo":
@@ -268,8 +272,12 @@ async def _apply(stores: Stores, report: reports.Report, action: str, note: str,
         if await takedown.restore_post(stores, target) is None:
             raise Conflict("this post is not removed", code="not_removed")
     elif kind == "cameo":
-        if await cameo_store.update_cameo(stores, target, report.owner_id, {"paused": False}) is None:
+        cameo = await cameo_store.get_cameo(stores, target)
+        if cameo is None:
             raise NotFound(f"no cameo {target!r}", code="cameo_not_found")
+        if not cameo.paused:
+            raise Conflict("this cameo is not paused", code="not_paused")
+        await cameo_store.update_cameo(stores, target, cameo.owner_id, {"paused": False})
     elif kind == "user":
         if not await suspensions.lift(stores, report.owner_id):
             raise Conflict("this user is not suspended", code="not_suspended")

@@ -202,6 +202,29 @@ async def test_suspend_user_revokes_tokens_and_refuses_logins(http, stores):
     assert_error(await act(http, admin, rep["id"], "restore"), 409, "not_suspended")
 
 
+async def test_a_suspension_made_from_a_comment_report_is_lifted_from_it(http, stores):
+    """``restore`` on a comment report has nothing to bring back (400); ``unsuspend_user``
+    lifts the suspension of the object's owner from a report of any kind."""
+    author, commenter, reporter = await signup(http), await signup(http), await signup(http)
+    admin = await admin_user(http, stores)
+    p = await new_post(http, stores, author)
+    c = (await comment(http, commenter, p["id"], "you are awful")).json()
+    rep = (await report(http, reporter, f"/v1/comments/{c['id']}", "harassment")).json()
+    assert_error(await act(http, admin, rep["id"], "unsuspend_user"), 409, "not_suspended")
+    assert (await act(http, admin, rep["id"], "suspend_user", "threats")).status_code == 200
+    login = {"handle": commenter["user"]["handle"], "password": "correct horse battery"}
+    assert_error(await http.post("/v1/auth/login", json=login), 403, "account_suspended")
+    assert_error(await act(http, admin, rep["id"], "restore"), 400, "action_not_applicable")
+    lifted = await act(http, admin, rep["id"], "unsuspend_user", "appeal granted")
+    assert lifted.status_code == 200 and lifted.json()["report"]["action"] == "unsuspend_user", lifted.text
+    assert (await http.post("/v1/auth/login", json=login)).status_code == 200
+    assert_error(await act(http, admin, rep["id"], "unsuspend_user"), 409, "not_suspended")
+    entries = (await http.get("/v1/admin/audit", params={"action": "moderation.unsuspend_user"}, headers=admin["headers"])).json()["data"]
+    assert [e["target_id"] for e in entries] == [c["id"]] and entries[0]["reason"] == "appeal granted"
+    # not an admin: refused, whatever the action
+    assert_error(await act(http, reporter, rep["id"], "unsuspend_user"), 403, "not_admin")
+
+
 async def test_revoke_cameo_pauses_it_and_restore_resumes_it(http, stores, settings):
     owner, reporter, post_author = await signup(http), await signup(http), await signup(http)
     admin = await admin_user(http, stores)
@@ -218,6 +241,8 @@ async def test_revoke_cameo_pauses_it_and_restore_resumes_it(http, stores, setti
     assert "content_removed" in await kinds_of(http, owner)
     assert (await act(http, admin, rep["id"], "restore")).status_code == 200
     assert not (await cameo_store.get_cameo(stores, cameo.id)).paused
+    # resuming a cameo that is not paused is refused, as restoring a post that is not removed
+    assert_error(await act(http, admin, rep["id"], "restore"), 409, "not_paused")
 
 
 @pytest.fixture(scope="module")
@@ -233,6 +258,9 @@ async def test_reports_and_comments_are_rate_limited(tight_api, stores):
     async with httpx.AsyncClient(base_url=tight_api.url, timeout=30) as http:
         author, me = await signup(http), await signup(http)
         posts = [await new_post(http, stores, author) for _ in range(3)]
+        # refused reports do not count: an unknown post, a reason not on the list
+        assert_error(await report(http, me, "/v1/posts/post_01jzzzzzzzzzzzzzzzzzzzzzzz"), 404)
+        assert_error(await http.post(f"/v1/posts/{posts[0]['id']}/report", json={"reason": "bogus"}, headers=me["headers"]), 400)
         for p in posts[:2]:
             assert (await report(http, me, f"/v1/posts/{p['id']}")).status_code == 200
         refused = await report(http, me, f"/v1/posts/{posts[2]['id']}")
