@@ -5,17 +5,19 @@
 Every ``--every`` seconds it takes the next prompt (``--prompts FILE``, one
 a line, or a built-in list), makes the video, waits for it over the
 WebSocket, and publishes it with the prompt as its caption. ``--count``
-stops it after that many posts. A refused prompt or a failed video is
-reported and skipped."""
+stops it after that many posts. A refused prompt (422), a rate limit
+(429), a failed video or one not done within ``--timeout`` (it is
+cancelled) is reported and skipped; a request the server refuses as wrong
+(a bad ``--size``: 400) or a server that cannot be reached ends the bot,
+with one line."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import sys
 import time
 
-from _common import parser, signed_in
+from _common import parser, run, signed_in
 from fabula_client import FabulaAPIError
 
 PROMPTS = [
@@ -31,9 +33,22 @@ async def post_once(client, prompt: str, args) -> str | None:
     try:
         video = await client.create_video(prompt, seconds=args.seconds, size=args.size)
     except FabulaAPIError as exc:
-        print(f"refused: {prompt!r}: {exc.message}", flush=True)
+        if exc.status == 422:  # this prompt: the next may pass
+            print(f"refused: {prompt!r}: {exc.message}", flush=True)
+            return None
+        if exc.status == 429:
+            print(f"rate limited: {exc.message}; skipped {prompt!r}", flush=True)
+            return None
+        raise  # the bot's own settings or account: every prompt would fail alike
+    try:
+        done = await client.wait_video(video["id"], timeout=args.timeout)
+    except TimeoutError:
+        print(f"gave up on {video['id']} after {args.timeout:g} s; cancelling it", flush=True)
+        try:
+            await client.cancel_video(video["id"])
+        except FabulaAPIError as exc:  # it finished meanwhile
+            print(f"not cancelled: {exc.code}", flush=True)
         return None
-    done = await client.wait_video(video["id"], timeout=args.timeout)
     if done["status"] != "completed":
         print(f"failed: {video['id']}: {(done.get('error') or {}).get('message')}", flush=True)
         return None
@@ -69,4 +84,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    run(main)

@@ -5,7 +5,7 @@ watches through (docs/FEED-PROTOCOL.md).
 
 It opens a ``for_you`` session (``--following`` for the people it
 follows), and for each item: an ``impression``, a pretend watch of
-``--watch-ms``, then ``complete`` and a ``like`` for every ``--like-every``th
+``--watch-ms`` (reported in the event; the bot does not wait it out), then ``complete`` and a ``like`` for every ``--like-every``th
 item (or for captions with ``--like-word`` in them), ``skip`` for the rest.
 Each event moves the session on and the server sends the next items. It
 stops after ``--duration`` seconds, ``--items`` items, or when the feed has
@@ -14,10 +14,9 @@ nothing more."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 
-from _common import parser, signed_in
+from _common import parser, run, signed_in
 from fabula_client import FabulaAPIError
 
 
@@ -80,4 +79,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    run(main)

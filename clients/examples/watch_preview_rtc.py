@@ -14,10 +14,9 @@ interface is loopback)."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
-from _common import parser, signed_in
+from _common import parser, run, signed_in
 from fabula_client.rtc import open_rtc_preview
 
 
@@ -71,4 +70,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    run(main)

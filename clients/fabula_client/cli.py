@@ -56,7 +56,10 @@ def _err(text: str) -> None:
 
 
 async def _login(args: argparse.Namespace) -> int:
-    saved = config.load()
+    try:
+        saved = config.load()
+    except config.ConfigError:  # logging in writes a good one over it
+        saved = config.ClientConfig()
     url = _url(args, saved)
     handle = args.handle or input("handle: ").strip()
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
@@ -74,7 +77,10 @@ async def _login(args: argparse.Namespace) -> int:
 
 
 async def _logout(args: argparse.Namespace) -> int:
-    saved = config.load()
+    try:
+        saved = config.load()
+    except config.ConfigError:  # nothing to log out with: the file goes
+        saved = config.ClientConfig()
     if saved.token:
         async with FabulaClient(_url(args, saved), saved.token, timeout=HTTP_TIMEOUT_S) as client:
             try:
@@ -116,7 +122,12 @@ async def _create(args: argparse.Namespace) -> int:
         print(video["id"])
         if not (args.wait or args.out):
             return 0
-        final = await client.wait_video(video["id"], timeout=args.timeout, on_event=_progress)
+        try:
+            final = await client.wait_video(video["id"], timeout=args.timeout, on_event=_progress)
+        except TimeoutError:
+            print(file=sys.stderr)
+            _err(f"error: gave up waiting for {video['id']} after {args.timeout:g} s (it goes on; `fabula create --help`)")
+            return 1
         print(file=sys.stderr)
         if final["status"] != "completed":
             error = final.get("error") or {}
@@ -125,7 +136,11 @@ async def _create(args: argparse.Namespace) -> int:
         print(f"{video['id']} completed", file=sys.stderr)
         if args.out:
             data = await client.download(video["id"])
-            Path(args.out).write_bytes(data)
+            try:
+                Path(args.out).write_bytes(data)
+            except OSError as exc:
+                _err(f"error: cannot write {args.out}: {exc.strerror or exc} (the video is {video['id']})")
+                return 1
             print(f"saved {len(data)} bytes to {args.out}", file=sys.stderr)
     return 0
 
@@ -234,14 +249,20 @@ def _run(command):
         except NotSignedIn:
             _err("not signed in: run `fabula login` first")
             return 2
+        except config.ConfigError as exc:
+            _err(f"error: {exc}; remove it, or run `fabula login` to write a new one")
+            return 2
+        except EOFError:
+            _err("error: standard input closed before the answer was read: give --handle (and --password-stdin, --birth-date)")
+            return 2
         except FabulaAPIError as exc:
             _err(f"error: {exc.message} ({exc.code}, HTTP {exc.status})")
             return 1
+        except (TimeoutError, httpx.TimeoutException):  # before OSError, whose kind TimeoutError is
+            _err("error: the api did not answer in time")
+            return 1
         except (httpx.HTTPError, OSError) as exc:
             _err(f"error: cannot reach the api: {exc or type(exc).__name__}")
-            return 1
-        except (TimeoutError, asyncio.TimeoutError):
-            _err("error: gave up waiting")
             return 1
         except KeyboardInterrupt:
             return 130

@@ -219,7 +219,9 @@ class FabulaClient:
         return await self._json("POST", f"/v1/videos/{video_id}/cancel")
 
     async def remix(self, video_id: str, prompt: str) -> dict:
-        """A new video from a completed one of mine, with a new prompt."""
+        """A new video from a completed one of mine, or from the video of a post
+        I can see (anyone's), with a new prompt: the same model, size, length,
+        steps and seed."""
         return await self._json("POST", f"/v1/videos/{video_id}/remix", json={"prompt": prompt})
 
     async def extend(self, video_id: str, prompt: str, *, seconds: int | str | None = None, **extra: Any) -> dict:

@@ -115,6 +115,8 @@ async def open_rtc_preview(
             track = await got_track
             await connected
     except BaseException:
+        for waiting in (got_track, connected):  # nobody awaits them now: closing must not set an unread error
+            waiting.cancel()
         with contextlib.suppress(Exception):
             await pc.close()
         raise

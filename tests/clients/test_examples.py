@@ -91,3 +91,38 @@ def test_the_rtc_watcher_saves_preview_frames(api, worker, tmp_path):
     frames = sorted(out.glob("*.png"))
     assert frames and f"saved {len(frames)} frames" in done.stdout
     assert frames[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_bots_end_on_an_error_with_one_line(api, tmp_path):
+    """A setting every prompt would fail on (a size the server refuses) ends
+    the poster instead of looping; a handle without its password and a
+    server that is down end a bot with one line, no traceback."""
+    bad_size = run_example("post_on_schedule.py", api.url, "--count", "1", "--every", "0", "--size", "13x13", timeout=120)
+    assert bad_size.returncode == 1 and "Traceback" not in bad_size.stderr, bad_size.stdout + bad_size.stderr
+    assert "error:" in bad_size.stderr and "invalid_size" in bad_size.stderr and "refused" not in bad_size.stdout
+    half = run_example("swipe_and_like.py", api.url, "--handle", "someone", timeout=60)
+    assert half.returncode != 0 and "--password" in half.stderr and "Traceback" not in half.stderr, half.stderr
+    down = run_example("swipe_and_like.py", "http://127.0.0.1:9", timeout=60)
+    assert down.returncode == 1 and "cannot reach the api" in down.stderr and "Traceback" not in down.stderr, down.stderr
+
+
+def test_the_poster_gives_up_on_one_video_and_goes_on(api):
+    """``--timeout`` gives up on that video (and cancels it), and the bot goes on
+    to the next prompt rather than ending: stopped from outside after two."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    args = [sys.executable, str(EXAMPLES / "post_on_schedule.py"), api.url, "--every", "0", "--size", "64x64", "--timeout", "0.01"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd="/")
+    gave_up: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("gave up on "):
+                gave_up.append(line)
+                if len(gave_up) == 2:
+                    break
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    assert len(gave_up) == 2 and "cancelling it" in gave_up[0], gave_up
+    assert "TimeoutError" not in err, err
+    assert gave_up[0].split()[3].startswith("video_") and gave_up[0].split()[3] != gave_up[1].split()[3], gave_up

@@ -90,7 +90,8 @@ async def test_accounts_videos_posts_and_the_social_loop(api, worker):
         assert [c["id"] for c in (await alice.comments(post["id"]))["data"]] == [comment["id"]]
         assert [r["id"] for r in (await bob.replies(comment["id"]))["data"]] == [reply["id"]]
         assert (await alice.delete_comment(reply["id"]))["deleted"] is True
-        assert "share_url" in await bob.share(post["id"]) or True
+        shared = await bob.share(post["id"])
+        assert shared["post_id"] == post["id"] and shared["url"].endswith(f"/p/{post['id']}") and shared["shares"] == 1, shared
         assert (await bob.view(post["id"], 3000, completed=True))["post_id"] == post["id"]
         assert (await bob.remixes(post["id"]))["data"] == []
         assert (await bob.chain(post["id"]))["data"] == []

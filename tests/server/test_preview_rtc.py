@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import io
 import json
 import time
@@ -334,3 +335,25 @@ async def test_another_replica_serves_the_track_and_ends_it_at_shutdown(rtc_api,
             await cancel_job(rtc_stores, job.id)
     finally:
         second.stop()
+
+
+async def test_a_refused_offer_raises_and_leaves_no_unread_error(rtc_api):
+    """The client's ``open_rtc_preview`` on a video it may not watch raises the
+    API's error, and closing its peer leaves no future whose error nobody read
+    (asyncio would log "Future exception was never retrieved")."""
+    loop = asyncio.get_running_loop()
+    unread: list[dict] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: unread.append(context))
+    try:
+        async with user(rtc_api) as alice, user(rtc_api) as bob:
+            video = await alice.create_video("a paper boat", seconds=1, size="64x64", steps=2)
+            for video_id in (video["id"], "video_01jzzzzzzzzzzzzzzzzzzzzzzz"):
+                with pytest.raises(FabulaAPIError) as refused:
+                    await open_rtc_preview(bob, video_id, host_addresses=["127.0.0.1"], timeout=WAIT)
+                assert refused.value.status == 404 and refused.value.code == "video_not_found"
+            gc.collect()
+            await asyncio.sleep(0.2)
+    finally:
+        loop.set_exception_handler(previous)
+    assert [c.get("message") for c in unread] == [], unread
