@@ -405,7 +405,9 @@ class FabulaClient:
         return await self._json("GET", "/v1/notifications", params=_params(cursor=cursor, limit=limit))
 
     async def read_notifications(self, ids: list[str] | None = None, *, all: bool = False) -> dict:
-        return await self._json("POST", "/v1/notifications/read", json={"all": True} if all else {"ids": ids or []})
+        """Mark ``ids`` read, or ``all=True`` every one; neither is the server's 400 (``give either ids or all``)."""
+        body: dict = {"all": True} if all else ({"ids": ids} if ids is not None else {})
+        return await self._json("POST", "/v1/notifications/read", json=body)
 
     async def feed(self, kind: str = "following", cursor: str | None = None, limit: int = 20) -> dict:
         """A page of the feed (``following`` or ``for_you``); pass ``next_cursor`` back for the next."""

@@ -97,7 +97,11 @@ async def test_accounts_videos_posts_and_the_social_loop(api, worker):
         assert (await bob.chain(post["id"]))["data"] == []
         kinds = {n["kind"] for n in (await alice.notifications())["data"]}
         assert {"like", "comment", "follow"} <= kinds
-        assert (await alice.read_notifications(all=True)) is not None
+        with pytest.raises(FabulaAPIError) as neither:  # as the API says: ids or all
+            await alice.read_notifications()
+        assert neither.value.status == 400
+        assert (await alice.read_notifications([]))["marked"] == 0
+        assert (await alice.read_notifications(all=True))["marked"] >= 3
         assert (await alice.notifications())["unread_count"] == 0
         assert (await bob.unlike(post["id"]))["likes"] == 0
         reported = await bob.report("post", post["id"], "spam", "testing the client")
