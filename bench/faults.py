@@ -18,7 +18,7 @@ installation repair itself), and reports:
     sockets resumed, the jobs that met a broken store done after the fix).
 
 Usage (from the repository root):
-    .venv/bin/python bench/faults.py [--faults worker,valkey,mongo,api,media-full,media-read-only]
+    .venv/bin/python bench/faults.py [--faults worker,valkey,mongo,api,media-full,media-read-only,media-disk-full]
         [--rounds 1] [--before 10] [--outage 10] [--after 10] [--posts 24]
         [--swipers 8] [--likers 3] [--commenters 2] [--creators 2] [--json results.json]
 

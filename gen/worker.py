@@ -51,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import errno
 import functools
 import logging
 import os
@@ -127,7 +128,12 @@ class InjectedFault(RuntimeError):
 
 
 class MediaUnavailable(RuntimeError):
-    """The media store would not take a job's outputs (full, read-only, unreachable): not the job's fault."""
+    """The media store would not take a job's outputs (full, read-only, unreachable), or the
+    worker's own disk would not take them on their way there: not the job's fault."""
+
+
+# a disk that takes no more: full, over a quota or a file-size limit, read-only
+DISK_REFUSED = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 
 class OutputRefused(Exception):
@@ -652,10 +658,19 @@ class Worker:
         them in the media store under the job id (a retry overwrites the same keys).
         Files are encoded and signed in a temporary folder and put whole; only an
         unsigned local store is written in place."""
-        store = self.media
         frames, key = await self._marked(job, clip.frames)
         # the served frames' perceptual hashes, for the public check (gen.provenance.phash_store)
         await phash_store.record(self.stores, job.id, await asyncio.to_thread(phash.frame_hashes, frames))
+        try:
+            return await self._encoded_and_put(job, frames, clip, key, shown)
+        except OSError as exc:  # the scratch folder's disk (encoding, signing): as the store's
+            if exc.errno in DISK_REFUSED:
+                raise MediaUnavailable(f"the worker's disk cannot take the outputs: {exc}") from exc
+            raise
+
+    async def _encoded_and_put(self, job: jobs.Job, frames, clip, key: int | None, shown: tuple[ShownCameo, ...]) -> jobs.Media:
+        """Encode, sign and put the marked ``frames`` (``_store``)."""
+        store = self.media
         with tempfile.TemporaryDirectory(prefix="fabula-worker-") as tmp:
             local = isinstance(store, LocalMediaStore) and self.signing is None
             video_path = store.path(job.id, "video") if local else Path(tmp) / "video.mp4"

@@ -186,7 +186,9 @@ class MediaFault:
     is a small tmpfs of its own from the start: full is a filler file taking
     its last byte (ENOSPC), read-only a remount (EROFS). Elsewhere, full
     lowers the workers' file-size limit (EFBIG) and read-only takes the write
-    bits away (EACCES; not for root, which they do not stop)."""
+    bits away (EACCES; not for root, which they do not stop). ``disk-full``
+    lowers the file-size limit wherever it runs: the worker's own scratch
+    files (encoding, signing) fail as well as the store's."""
 
     SIZE = "128m"
 
@@ -207,11 +209,14 @@ class MediaFault:
             self.mounted = False
 
     def supports(self, kind: str) -> bool:
-        return self.mounted or kind == "full" or os.geteuid() != 0
+        return self.mounted or kind in ("full", "disk-full") or os.geteuid() != 0
 
     @contextlib.contextmanager
     def broken(self, kind: str):
-        if kind == "full":
+        if kind == "disk-full":
+            with self._file_size_limit():
+                yield
+        elif kind == "full":
             with self._full():
                 yield
         else:
@@ -232,6 +237,11 @@ class MediaFault:
             finally:
                 filler.unlink()
             return
+        with self._file_size_limit():
+            yield
+
+    @contextlib.contextmanager
+    def _file_size_limit(self):
         import psutil, resource
 
         procs = [psutil.Process(w.proc.pid) for w in self.cluster.workers.values()]
@@ -734,20 +744,24 @@ async def kill_one_api(cluster: Cluster, load: Load, timing: Timing) -> Report:
     return report
 
 
+# a job's last_error when a worker handed it back for its outputs (gen.worker.MediaUnavailable)
+HANDED_BACK = "media store|worker's disk"
+
+
 async def break_media_store(cluster: Cluster, load: Load, timing: Timing, kind: str) -> Report:
     """The media store full or read-only while jobs finish, then fixed."""
     report = Report(f"media store {kind}")
     await steady(load, timing.before_s)
     db = cluster.db()
-    hit_before = db.videos.count_documents({"last_error": {"$regex": "media store"}})
+    hit_before = db.videos.count_documents({"last_error": {"$regex": HANDED_BACK}})
     fault_at = time.monotonic()
     with cluster.media.broken(kind):
         # at least one job meets it
-        await wait_until(lambda: db.videos.count_documents({"last_error": {"$regex": "media store"}}) > hit_before, 60,
+        await wait_until(lambda: db.videos.count_documents({"last_error": {"$regex": HANDED_BACK}}) > hit_before, 60,
                          "no job met the broken media store", every=0.2)
         await asyncio.sleep(timing.outage_s)
     cleared_at = time.monotonic()
-    hit = [d["_id"] for d in db.videos.find({"last_error": {"$regex": "media store"}}, {"_id": 1})]
+    hit = [d["_id"] for d in db.videos.find({"last_error": {"$regex": HANDED_BACK}}, {"_id": 1})]
     report.notes["outage_s"] = round(cleared_at - fault_at, 1)
     report.notes["jobs that met it"] = len(hit) - hit_before
     await wait_until(lambda: db.videos.count_documents({"_id": {"$in": hit}, "status": "completed"}) == len(hit), 120,
@@ -774,6 +788,10 @@ async def media_read_only(cluster: Cluster, load: Load, timing: Timing) -> Repor
     return await break_media_store(cluster, load, timing, "read-only")
 
 
+async def disk_full(cluster: Cluster, load: Load, timing: Timing) -> Report:
+    return await break_media_store(cluster, load, timing, "disk-full")
+
+
 FAULTS = {
     "worker": kill_worker_mid_job,
     "valkey": restart_valkey,
@@ -781,6 +799,7 @@ FAULTS = {
     "api": kill_one_api,
     "media-full": media_full,
     "media-read-only": media_read_only,
+    "media-disk-full": disk_full,
 }
 
 

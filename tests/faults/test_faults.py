@@ -31,7 +31,7 @@ async def house(tmp_path_factory, model_dir):
         cluster.stop()
 
 
-@pytest.mark.parametrize("fault", ["worker", "valkey", "mongo", "api", "media-full", "media-read-only"])
+@pytest.mark.parametrize("fault", ["worker", "valkey", "mongo", "api", "media-full", "media-read-only", "media-disk-full"])
 async def test_fault_loses_nothing(house, fault):
     cluster, people, posts = house
     if fault.startswith("media") and not cluster.media.supports(fault.removeprefix("media-")):
