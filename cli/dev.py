@@ -13,10 +13,19 @@ builder and the api, then Valkey and nx-27017. The children run in their own
 sessions, so a terminal's Ctrl-C reaches only this process, which stops them
 in that order. Killed outright (SIGKILL, an out-of-memory kill), it stops
 nothing itself: each child's watcher (``core.orphan_guard``) stops it, the
-worker with its grace period."""
+worker with its grace period.
+
+While it serves, a child that exits on its own (killed, crashed, or
+stopped by a signal sent to it alone) is started again, and so is Valkey or
+nx-27017, on the same port and data: a killed worker's job is taken over by
+the new worker after ``FABULA_JOB_VISIBILITY_MS``, and the other children
+keep serving. A child that exits ``RESTARTS_PER_MINUTE`` times within a
+minute is not started again: then everything stops, as a crash loop
+needs a person."""
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import signal
@@ -35,6 +44,7 @@ from core.settings import load_settings, settings_env
 # beyond the worker's grace period: its pipeline stops at the next step, then it exits
 WORKER_STOP_MARGIN_S = 15.0
 STOP_TIMEOUT_S = 10.0
+RESTARTS_PER_MINUTE = 5
 
 
 def _spawn(args: list[str], env: dict[str, str], lifelines: list[orphan_guard.Guarded], grace_s: float = STOP_TIMEOUT_S) -> subprocess.Popen:
@@ -45,6 +55,33 @@ def _spawn(args: list[str], env: dict[str, str], lifelines: list[orphan_guard.Gu
     )
     lifelines.append(guarded)
     return guarded.proc
+
+
+class Supervised:
+    """A child of ``fabula dev`` that is started again when it exits on its own."""
+
+    def __init__(self, args: list[str], env: dict[str, str], lifelines: list[orphan_guard.Guarded], grace_s: float = STOP_TIMEOUT_S):
+        self.args, self.env, self.lifelines, self.grace_s = args, env, lifelines, grace_s
+        self.proc = _spawn(args, env, lifelines, grace_s)
+        self.exits: collections.deque[float] = collections.deque()
+
+    @property
+    def name(self) -> str:
+        return self.args[0]
+
+    def restart(self) -> bool:
+        """Start it again after it exited; False when it has exited too often to go on."""
+        now = time.monotonic()
+        self.exits.append(now)
+        while self.exits and self.exits[0] < now - 60:
+            self.exits.popleft()
+        if len(self.exits) >= RESTARTS_PER_MINUTE:
+            return False
+        for old in [g for g in self.lifelines if g.proc is self.proc]:  # its watcher left with it
+            old.release()
+            self.lifelines.remove(old)
+        self.proc = _spawn(self.args, self.env, self.lifelines, self.grace_s)
+        return True
 
 
 def _name(child: subprocess.Popen) -> str:
@@ -126,12 +163,12 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1", api_procs: int = 1) -
         )
         _servers_file(data_dir).write_text(json.dumps({k: env[k] for k in ("FABULA_MONGO_URL", "FABULA_REDIS_URL", "FABULA_NAMESPACE")}))
         shared = ["--reuse-port"] if api_procs > 1 else []
-        apis = [_spawn(["api", "--host", host, "--port", str(port), *shared], env, lifelines) for _ in range(max(1, api_procs))]
-        worker = _spawn(["worker", "--name", "dev-worker"], env, lifelines, base.worker_stop_grace_s + WORKER_STOP_MARGIN_S)
-        builder = _spawn(["feed-builder"], env, lifelines)
+        apis = [Supervised(["api", "--host", host, "--port", str(port), *shared], env, lifelines) for _ in range(max(1, api_procs))]
+        worker = Supervised(["worker", "--name", "dev-worker"], env, lifelines, base.worker_stop_grace_s + WORKER_STOP_MARGIN_S)
+        builder = Supervised(["feed-builder"], env, lifelines)
         children = [worker, builder, *apis]
         url = f"http://{host}:{port}"
-        problem = _wait_ready(url, children, stop)
+        problem = _wait_ready(url, [c.proc for c in children], stop)
         if problem is not None:
             if stop.is_set():
                 return 0
@@ -140,20 +177,29 @@ def run_dev(port: int, data: str, host: str = "127.0.0.1", api_procs: int = 1) -
         procs = f", {len(apis)} api processes" if len(apis) > 1 else ""
         print(f"fabula dev: serving on {url}  (data in {data_dir}{procs}; Ctrl-C stops everything)", flush=True)
         while not stop.is_set():
-            dead = [c for c in children if c.poll() is not None]
-            if dead:
-                print(f"fabula dev: {_name(dead[0])} exited with {dead[0].returncode}; stopping", file=sys.stderr)
-                return 1
+            for child in children:
+                code = child.proc.poll()
+                if code is None or stop.is_set():
+                    continue
+                if not child.restart():
+                    print(f"fabula dev: {child.name} exited {RESTARTS_PER_MINUTE} times within a minute (last: {code}); stopping", file=sys.stderr)
+                    return 1
+                print(f"fabula dev: {child.name} exited with {code}; started it again", file=sys.stderr, flush=True)
+            try:
+                for name in services.revive():
+                    print(f"fabula dev: {name} had stopped; started it again on the same port", file=sys.stderr, flush=True)
+            except Exception as exc:  # its port taken meanwhile, say: the next round tries again
+                print(f"fabula dev: could not start a server again ({exc}); trying again", file=sys.stderr, flush=True)
             stop.wait(0.5)
         print("fabula dev: stopping", flush=True)
         return 0
     finally:
         # no more jobs taken, the running one finished or handed back; then the rest; then the servers
         if worker is not None:
-            _stop(worker, base.worker_stop_grace_s + WORKER_STOP_MARGIN_S)
+            _stop(worker.proc, base.worker_stop_grace_s + WORKER_STOP_MARGIN_S)
         for child in (builder, *apis):
             if child is not None:
-                _stop(child)
+                _stop(child.proc)
         for lifeline in lifelines:
             lifeline.release()
         _servers_file(data_dir).unlink(missing_ok=True)

@@ -167,6 +167,24 @@ class EmbeddedServices:
         assert self.mongo is not None
         return f"mongodb://127.0.0.1:{self.mongo.port}/?directConnection=true"
 
+    def revive(self) -> list[str]:
+        """Start again, on the same port and data, each server that has exited
+        (killed, crashed); the names of those started. Raises when one cannot
+        be started (its port taken meanwhile): the caller tries again later."""
+        started = []
+        if self.valkey is not None and self.valkey.proc.poll() is not None:
+            if self.valkey.guard is not None:
+                self.valkey.guard.release()
+            self.valkey = start_valkey(self.data_dir / "valkey", self.valkey.port)
+            started.append("valkey")
+        if self.mongo is not None and self.mongo.proc.poll() is not None:
+            if self.mongo.guard is not None:
+                self.mongo.guard.release()
+            (self.data_dir / "mongo" / "nx-27017.pid").unlink(missing_ok=True)  # its own, and it is gone
+            self.mongo = start_mongo(self.data_dir / "mongo", self.mongo.port)
+            started.append("nx-27017")
+        return started
+
     def stop(self) -> None:
         for service in (self.mongo, self.valkey):
             if service is not None:

@@ -174,3 +174,61 @@ def test_dev_killed_outright_leaves_nothing_running(tmp_path, model_dir):
             except psutil.NoSuchProcess:
                 pass
         log.close()
+
+
+def _child(proc: subprocess.Popen, word: str) -> psutil.Process:
+    """The one process of ``fabula dev``'s tree whose command line holds ``word`` (a watcher's says orphan_guard)."""
+    found = [
+        c for c in psutil.Process(proc.pid).children(recursive=True)
+        if word in " ".join(c.cmdline()) and "orphan_guard" not in " ".join(c.cmdline())
+    ]
+    assert len(found) == 1, [c.cmdline() for c in found]
+    return found[0]
+
+
+def test_a_child_or_server_that_dies_is_started_again(tmp_path, model_dir):
+    """The worker killed mid-job, then Valkey killed: ``fabula dev`` starts each
+    again and keeps serving; the killed job is taken over by the new worker and
+    completes; a later create works; Ctrl-C still stops it all, cleanly."""
+    port = free_port()
+    proc, log = start_dev(tmp_path, model_dir, port, FABULA_WORKER_STOP_GRACE_S="0.2", FABULA_JOB_VISIBILITY_MS="3000")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_serving(tmp_path, proc)
+        vid, headers = asyncio.run(a_long_job(url))
+        worker = _child(proc, "dev-worker")
+        worker.kill()
+        worker.wait(10)
+
+        def status() -> str:
+            r = httpx.get(f"{url}/v1/videos/{vid}", headers=headers, timeout=10)
+            return r.json()["status"] if r.status_code == 200 else f"HTTP {r.status_code}"
+
+        deadline = time.monotonic() + 240
+        while (now := status()) != "completed":
+            assert proc.poll() is None and now in ("queued", "in_progress") and time.monotonic() < deadline, now
+            time.sleep(0.5)
+        assert _child(proc, "dev-worker").pid != worker.pid
+
+        valkey = _child(proc, "valkey-server")
+        valkey.kill()
+        valkey.wait(10)
+        deadline = time.monotonic() + 60
+        while True:  # 503 while it is down, then served again
+            r = httpx.get(f"{url}/v1/videos", headers=headers, timeout=30)
+            if r.status_code == 200:
+                break
+            assert r.status_code == 503 and proc.poll() is None and time.monotonic() < deadline, r.text
+            time.sleep(0.5)
+        assert _child(proc, "valkey-server").pid != valkey.pid
+        r = httpx.post(f"{url}/v1/videos", json={"prompt": "a red kite", "seconds": "1", "size": "64x64", "steps": 2}, headers=headers, timeout=30)
+        assert r.status_code == 200, r.text
+        ctrl_c(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    text = (tmp_path / "dev.log").read_text(errors="replace")
+    assert "fabula dev: worker exited with -9; started it again" in text, text[-4000:]
+    assert "fabula dev: valkey had stopped; started it again on the same port" in text, text[-4000:]
+    assert re.search(r'"msg":"job started","video_id":"' + vid + r'","attempt":2', text), text[-4000:]
