@@ -16,8 +16,9 @@ The reader waits with a timeout well below the Redis socket timeout, so a
 quiet channel never looks like a dead socket, and on any error it
 resubscribes with backoff. A message published while it was away is not
 replayed: ``on_connect`` runs after every (re)subscribe so the owner can
-catch up (the feed re-reads its pool and drops its caches; notifications
-are listed by HTTP). ``stop_all`` ends every reader of a process's stores,
+catch up (the feed re-reads its pool and drops its caches; the
+notifications' hub pushes those made since ``lost_at``, the time the
+connection was lost, which ``on_connect`` can read). ``stop_all`` ends every reader of a process's stores,
 before the stores close (else each logs the connection it lost)."""
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 
@@ -49,6 +51,7 @@ class Subscription:
         self.name = name
         self.on_connect = on_connect  # called after every (re)subscribe: time to catch up
         self.connects = 0
+        self.lost_at: float | None = None  # wall-clock time the connection was lost, until the next subscribe
         self.ready = asyncio.Event()
         self.task: asyncio.Task | None = None
         self.received = 0
@@ -81,6 +84,7 @@ class Subscription:
                 self.connects += 1
                 if self.on_connect is not None:
                     self.on_connect()
+                self.lost_at = None
                 self.ready.set()
                 backoff = 0.1
                 while True:
@@ -91,6 +95,8 @@ class Subscription:
                 raise
             except Exception:
                 self.ready.clear()
+                if self.lost_at is None:
+                    self.lost_at = time.time()
                 log.exception("%s: subscriber failed; resubscribing", self.name)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -184,6 +184,14 @@ async def list_notifications(stores: Stores, recipient_id: str, *, before: str |
     return [_from_doc(doc) async for doc in cursor]
 
 
+async def unread_since(stores: Stores, recipient_ids: list[str], since: datetime, *, limit: int) -> list[Notification]:
+    """The unread notifications of ``recipient_ids`` made at or after ``since``, oldest first
+    (what a live push may have missed while its subscription was down)."""
+    query = {"recipient_id": {"$in": recipient_ids}, "unread": 1, "created_at": {"$gte": since}}
+    cursor = _collection(stores).find(query).sort("created_at", ASCENDING).limit(limit)
+    return [_from_doc(doc) async for doc in cursor]
+
+
 async def unread_count(stores: Stores, recipient_id: str) -> int:
     return await _collection(stores).count_documents({"recipient_id": recipient_id, "unread": 1})
 

@@ -9,8 +9,12 @@ gets it on each. One subscription per process, however many connections.
 
 A connection is attached when it opens, before its ``hello``: once a client
 has read ``hello`` the subscription is live and nothing published after
-that is missed. Notifications made while a client was away are read with
-``GET /v1/notifications``.
+that is missed. When the subscription itself is lost (Redis restarting),
+what is published until it is back reaches nobody; so once it is back the
+hub reads the unread notifications its connected users were sent since it
+was lost (a margin earlier) and pushes those it has not pushed already (it
+remembers the last ``RECENT_IDS`` it pushed). Notifications made while a
+client was away are read with ``GET /v1/notifications``.
 
 Client messages: ``notifications_read`` ``{ids: [...]}`` or ``{all: true}``
 marks notifications read and answers ``notifications_read`` ``{marked,
@@ -19,7 +23,9 @@ unread_count}``."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+from datetime import datetime, timezone
 
 import msgspec
 
@@ -34,14 +40,51 @@ from server.ws.connection import Connection
 log = logging.getLogger("fabula.ws")
 
 READY_WAIT_S = 5.0  # how long a new connection waits for the subscriber to be live
+CATCH_UP_MARGIN_S = 5.0  # read back this much before the subscription was lost (clocks, a message in flight)
+CATCH_UP_LIMIT = 1000  # notifications read back at most, after one loss
+RECENT_IDS = 4096  # ids of the notifications pushed last: a catch-up pushes none of them again
 
 
 class Hub:
     def __init__(self, stores: Stores):
         self.stores = stores
         self.connections: dict[str, set[Connection]] = {}
-        self.subscription = Subscription(stores, {stores.key(notifications.NOTIFY_CHANNEL): self._deliver}, name="notifications")
+        self.subscription = Subscription(
+            stores, {stores.key(notifications.NOTIFY_CHANNEL): self._deliver}, name="notifications", on_connect=self._on_connect
+        )
         self.loop = asyncio.get_running_loop()
+        self.recent: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self.catching_up: set[asyncio.Task] = set()
+
+    def _on_connect(self) -> None:
+        """(Re)subscribed: after a loss, push what was published while it lasted."""
+        lost_at = self.subscription.lost_at
+        if lost_at is None or not self.connections:
+            return
+        since = datetime.fromtimestamp(lost_at - CATCH_UP_MARGIN_S, timezone.utc)
+        task = asyncio.create_task(self._catch_up(since), name="notifications-catch-up")
+        self.catching_up.add(task)
+        task.add_done_callback(self.catching_up.discard)
+
+    async def _catch_up(self, since: datetime) -> None:
+        try:
+            missed = await notifications.unread_since(self.stores, list(self.connections), since, limit=CATCH_UP_LIMIT)
+        except Exception as exc:  # down again: the next reconnect reads back from its own loss
+            log.warning("notifications: catching up failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+            return
+        for note in missed:
+            await self._push(note)
+        if missed:
+            log.info("notifications: caught up after the subscription was lost", extra={"read_back": len(missed)})
+
+    def _pushed(self, notification_id: str) -> bool:
+        """Whether it was pushed already; notes it as pushed."""
+        if notification_id in self.recent:
+            return True
+        self.recent[notification_id] = None
+        while len(self.recent) > RECENT_IDS:
+            self.recent.popitem(last=False)
+        return False
 
     def _ensure_running(self) -> None:
         self.subscription.start()
@@ -66,15 +109,18 @@ class Hub:
         except (msgspec.DecodeError, msgspec.ValidationError):
             log.warning("malformed notification message dropped")
             return
-        targets = list(self.connections.get(published.recipient_id, ()))
-        if not targets:
+        await self._push(published.notification)
+
+    async def _push(self, note: notifications.Notification) -> None:
+        """``note`` to its recipient's connections on this process, once."""
+        if note.recipient_id not in self.connections or self._pushed(note.id):
             return
         # the actor's profile from this process's author cache (a like's actor is often shown again soon)
-        views = await notification_views(self.stores, [published.notification], read_authors=runtime(self.stores).authors.get)
+        views = await notification_views(self.stores, [note], read_authors=runtime(self.stores).authors.get)
         if not views:
             return
         payload = proto.out("notification", msgspec.to_builtins(views[0]))
-        for conn in targets:
+        for conn in list(self.connections.get(note.recipient_id, ())):
             conn.send(payload)
 
 

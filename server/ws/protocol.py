@@ -16,6 +16,7 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_SLOW = 4408
 CLOSE_TOO_MANY_CONNECTIONS = 4429  # the user holds ws_max_connections_per_user sockets on this process already
 CLOSE_RATE_LIMITED = 1008  # (policy violation) went on sending far past the message limits (server.ws.rate)
+CLOSE_TRY_AGAIN = 1013  # (try again later) Mongo or Redis did not answer while the connection was being set up
 
 # The longest strings a client may send in these fields (longer: ``invalid_message``).
 # Replies and errors repeat them (``id`` on every reply, the type in ``unknown_type``,

@@ -687,18 +687,93 @@ async def kill_worker_mid_job(cluster: Cluster, load: Load, timing: Timing) -> R
     return report
 
 
+async def new_socket_in_outage(cluster: Cluster, user: User) -> str | None:
+    """A socket opened while a backing service is down: an ``unavailable`` error,
+    then close code 1013 (try again later). None, or what went otherwise."""
+    import websockets
+
+    url = next(u for u, a in zip(cluster.urls, cluster.apis) if a)
+    try:
+        async with websockets.connect(ws_url(url), additional_headers=user.headers, open_timeout=30) as ws:
+            first = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            await asyncio.wait_for(ws.wait_closed(), 30)
+            code = ws.close_code
+    except Exception as exc:
+        return f"a socket opened in the outage: {type(exc).__name__}: {exc}"
+    if first.get("type") != "error" or first["data"].get("code") != "unavailable" or code != 1013:
+        return f"a socket opened in the outage: {first} then close {code}, not unavailable then 1013"
+    return None
+
+
+class NotificationWatch:
+    """A socket held open across an outage by a user whom someone follows as
+    soon as the service is back: the ``follow`` must still be pushed, though
+    the api's subscription may not be back yet when it is made."""
+
+    def __init__(self, cluster: Cluster):
+        self.url = next(u for u, a in zip(cluster.urls, cluster.apis) if a)
+        self.pushed: list[dict] = []
+
+    async def open(self) -> "NotificationWatch":
+        import websockets
+
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as http:
+            self.recipient, self.actor = await signup(http, "nr"), await signup(http, "na")
+        self.ws = await websockets.connect(ws_url(self.url), additional_headers=self.recipient.headers, open_timeout=30)
+        hello = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
+        assert hello["type"] == "hello", hello
+        self.reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in self.ws:
+                if isinstance(raw, str) and (msg := json.loads(raw))["type"] == "notification":
+                    self.pushed.append(msg["data"])
+
+    async def follow_once_back(self, deadline_s: float = 30.0) -> str | None:
+        """The follow, as soon as the api takes it; None once it was pushed, else what went wrong."""
+        end = time.monotonic() + deadline_s
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as http:
+            while True:
+                r = await http.post(f"/v1/users/{self.recipient.handle}/follow", headers=self.actor.headers)
+                if r.status_code == 200:
+                    break
+                if r.status_code != 503 or time.monotonic() > end:
+                    return f"the follow after the outage: {r.status_code} {r.text[:200]}"
+                await asyncio.sleep(0.05)
+        while time.monotonic() < end:
+            if any(n["kind"] == "follow" and (n.get("actor") or {}).get("id") == self.actor.id for n in self.pushed):
+                return None
+            await asyncio.sleep(0.1)
+        return "a notification made as the service came back was never pushed to the open socket"
+
+    async def close(self) -> None:
+        self.reader.cancel()
+        with contextlib.suppress(Exception):
+            await self.ws.close()
+
+
 async def restart_valkey(cluster: Cluster, load: Load, timing: Timing) -> Report:
     """kill -9 Valkey, then start it again on the same port and append-only file."""
     report = Report("Valkey killed (-9) and restarted, AOF on")
     await steady(load, timing.before_s)
+    watch = await NotificationWatch(cluster).open()
     burst = asyncio.create_task(load.burst_of_creates(16))  # creates in flight when it dies
     await asyncio.sleep(0.05)
     fault_at = time.monotonic()
     cluster.kill_valkey()
     await burst
+    if problem := await new_socket_in_outage(cluster, load.people[0]):
+        report.lost.append(problem)
     await asyncio.sleep(timing.outage_s)
     cluster.start_valkey()
     report.notes["outage_s"] = round(time.monotonic() - fault_at, 1)
+    try:
+        if problem := await watch.follow_once_back():
+            report.lost.append(problem)
+    finally:
+        await watch.close()
     await steady(load, timing.after_s)
     await load.stop()
     judge(load, report, fault_at, allow_drops=False)
