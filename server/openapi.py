@@ -34,8 +34,8 @@ _DESCRIPTIONS = {
     503: "A backing service is unavailable",
 }
 
-# Statuses any route can produce: bad input, an oversized body, a server fault.
-COMMON = (400, 413)
+# Statuses any route can produce: bad input, an oversized body, Mongo or Redis not answering (server.errors).
+COMMON = (400, 413, 503)
 
 
 # the JSON Schema keys a field's Meta adds that Litestar leaves out, as its Schema names them

@@ -226,3 +226,12 @@ def test_a_characters_name_states_its_length():
     content = DOC["paths"]["/v1/videos/characters"]["post"]["requestBody"]["content"]["multipart/form-data"]
     name = _resolve(content["schema"])["properties"]["name"]
     assert (name["minLength"], name["maxLength"]) == (1, 50)
+
+
+def test_every_route_states_the_503_of_an_outage():
+    """Any route that reads Mongo or Redis answers 503 ``unavailable`` while they do not answer."""
+    for path, ops in DOC["paths"].items():
+        if not path.startswith("/v1/"):
+            continue
+        for method, op in ops.items():
+            assert "503" in op.get("responses", {}), (method, path)
