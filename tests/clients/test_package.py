@@ -1,6 +1,7 @@
 """``clients/`` installs on its own: ``fabula_client`` imports only the
 standard library, httpx and websockets (its WebRTC module aiortc, the
-``rtc`` extra), its pyproject asks for nothing else, and ``pip install
+``rtc`` extra, which also brings Pillow for the example bot's frames), its
+pyproject asks for nothing else, and ``pip install
 ./clients`` into a fresh virtualenv gives a working ``import fabula_client``
 and ``fabula`` command without the server's packages."""
 
@@ -43,7 +44,8 @@ def test_its_pyproject_asks_for_httpx_and_websockets_only():
     names = {dep.split(">")[0].split("=")[0].split("<")[0].strip() for dep in project["dependencies"]}
     assert names == ALLOWED
     assert project["scripts"]["fabula"] == "fabula_client.cli:main"
-    assert [d.split(">")[0] for d in project["optional-dependencies"]["rtc"]] == ["aiortc"]
+    # aiortc for fabula_client.rtc; Pillow for the example bot that saves the frames (the package imports it nowhere)
+    assert [d.split(">")[0] for d in project["optional-dependencies"]["rtc"]] == ["aiortc", "pillow"]
 
 
 def test_pip_install_clients_in_a_fresh_virtualenv(tmp_path):

@@ -47,10 +47,13 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 }
 
 # The core modules that do no I/O (types, errors, ids, the clock, settings'
-# Struct): the only part of core that policy may use.
+# Struct, the text rules): the only part of core that policy may use.
 # core.minilm and core.package_files read the models that decisions run on (once per process).
 POLICY_CORE = frozenset(
-    {"core", "core.clock", "core.errors", "core.ids", "core.messages", "core.settings", "core.minilm", "core.package_files"}
+    {
+        "core", "core.clock", "core.errors", "core.ids", "core.messages", "core.settings", "core.text",
+        "core.minilm", "core.package_files",
+    }
 )
 
 # Outside modules policy may import: stdlib and third-party code that computes
