@@ -17,6 +17,7 @@ from core.errors import BadRequest
 from core.stores import Stores
 
 QUERY_MAX = users.HANDLE_MAX
+QUERY_PATTERN = "^[A-Za-z0-9_]+$"  # and 1 to QUERY_MAX of them
 _QUERY_RE = re.compile(r"[A-Za-z0-9_]{1,%d}" % QUERY_MAX)
 _ROUNDS = 5  # batches read for one page at most (hidden users make a batch come up short)
 _PROJECTION = {**users._PUBLIC, "handle_lc": 1, "birth_date": 1}

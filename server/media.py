@@ -91,7 +91,7 @@ async def read_upload(upload: Any, limit: int, what: str) -> bytes:
     """An uploaded file's bytes; 413 past ``limit``."""
     data = await upload.read(limit + 1)
     if len(data) > limit:
-        raise PayloadTooLarge(f"{what} is larger than {limit} bytes", code="upload_too_large", details={"limit": limit})
+        raise PayloadTooLarge(f"{what} is larger than {limit} bytes", code="upload_too_large", details={"limit": limit, "field": what})
     return data
 
 
@@ -106,7 +106,7 @@ async def upload_to_file(upload: Any, dest: Path, limit: int, what: str) -> int:
 
     size = await asyncio.to_thread(copy)
     if size > limit:
-        raise PayloadTooLarge(f"{what} is larger than {limit} bytes", code="upload_too_large", details={"limit": limit})
+        raise PayloadTooLarge(f"{what} is larger than {limit} bytes", code="upload_too_large", details={"limit": limit, "field": what})
     return size
 
 
@@ -132,7 +132,9 @@ async def reference_png(*, upload: Any = None, image_url: str | None = None, fil
     elif image_url is not None:
         data = data_url_bytes(image_url)
         if len(data) > limit:
-            raise PayloadTooLarge(f"input_reference is larger than {limit} bytes", code="upload_too_large", details={"limit": limit})
+            raise PayloadTooLarge(
+                f"input_reference is larger than {limit} bytes", code="upload_too_large", details={"limit": limit, "field": "input_reference"}
+            )
     else:
         raise _bad("input_reference needs an image (a file upload or image_url)")
     try:

@@ -178,9 +178,17 @@ def declare_request_bodies(handlers: list) -> None:
     """Give every POST, PATCH and PUT handler that neither takes ``data`` nor
     states its body (``operation_class``) the empty body, so that the OpenAPI
     document states a request body for every write, and hold it to that: any
-    other body is refused before the action runs (``server.body.refuse_a_body``)."""
+    other body is refused before the action runs (``server.body.refuse_a_body``).
+    A DELETE that takes no ``data`` is held to it too (the document gives a
+    DELETE no body: it takes none)."""
     for handler in handlers:
-        if not isinstance(handler, HTTPRouteHandler) or not (set(handler.http_methods) & WRITES):
+        if not isinstance(handler, HTTPRouteHandler):
+            continue
+        if set(handler.http_methods) == {"DELETE"}:
+            if "data" not in inspect.signature(handler.fn).parameters and handler.before_request is None:
+                handler.before_request = refuse_a_body
+            continue
+        if not (set(handler.http_methods) & WRITES):
             continue
         if handler.operation_class is not Operation:
             continue

@@ -109,14 +109,20 @@ async def me(stores: StoresDep, user: UserDep) -> Me:
     return await _me(stores, user)
 
 
+def _birth_date_set() -> Conflict:
+    return Conflict("the birth date is set already and cannot be changed here", code="birth_date_set")
+
+
 async def _declare_birth_date(stores: Stores, user: User, birth: datetime.date) -> None:
     """Set the birth date of an account that has none; a minor's cameos open
-    to ``everyone`` drop to ``mutuals`` (a minor's cannot be used by everyone)."""
+    to ``everyone`` drop to ``mutuals`` (a minor's cannot be used by everyone).
+    An account that has one is told so (409) whatever the date sent."""
+    me = await users.get_me(stores, user.id)
+    if me is not None and me.birth_date:
+        raise _birth_date_set()
     birth_date = minors.check_birth_date(birth)
-    if not await users.set_birth_date_once(stores, user.id, birth_date):
-        raise Conflict(
-            "the birth date is set already and cannot be changed here", code="birth_date_set"
-        )
+    if not await users.set_birth_date_once(stores, user.id, birth_date):  # set meanwhile
+        raise _birth_date_set()
     if minors.is_minor(birth_date):
         for cameo in await cameo_store.list_owned(stores, user.id):
             if cameo.permission == "everyone":
@@ -153,7 +159,14 @@ async def search_users(
     stores: StoresDep,
     settings: SettingsDep,
     user: UserDep,
-    q: Annotated[str, Parameter(min_length=1, max_length=search.QUERY_MAX, description="the start of a handle, ignoring case")],
+    q: Annotated[
+        str,
+        Parameter(
+            min_length=1, max_length=search.QUERY_MAX,
+            schema_extra={"pattern": search.QUERY_PATTERN},  # stated, and checked by search as 400 invalid_query
+            description="the start of a handle, ignoring case: letters, digits and underscores (else 400 invalid_query)",
+        ),
+    ],
     cursor: Annotated[str | None, Parameter(max_length=64, description="next_cursor of the previous page")] = None,
     limit: Limit = graph.DEFAULT_LIMIT,
 ) -> UserPage:

@@ -176,6 +176,9 @@ async def test_an_older_account_declares_its_birth_date_once(http, stores, setti
     assert (await http.get("/v1/me", headers=h)).json()["minor"] is True
     adult = await signup(http)
     assert_error(await http.patch("/v1/me", json={"birth_date": MINOR}, headers=adult["headers"]), 409, "birth_date_set")
+    # a date sign-up would refuse is told the same: the date is set, whatever was sent
+    for refused in (years_ago(5), "3000-01-01", "1899-01-01"):
+        assert_error(await http.patch("/v1/me", json={"birth_date": refused}, headers=adult["headers"]), 409, "birth_date_set")
     assert (await http.get("/v1/me", headers=adult["headers"])).json()["birth_date"] == ADULT
 
 
@@ -297,7 +300,12 @@ async def test_search_pages_and_refuses_bad_input(http):
         if cursor is None:
             break
     assert seen == made  # every adult once, in handle order; the minor on no page
-    for bad in ({"q": ""}, {"q": "a b"}, {"q": "x" * 31}, {"q": "ab", "limit": 0}, {"q": "ab", "limit": 101}, {"q": "ab", "cursor": "zz"}, {}):
+    bad_input = [
+        ({"q": ""}, "invalid_request"), ({"q": "x" * 31}, "invalid_request"), ({}, "invalid_request"),
+        ({"q": "a b"}, "invalid_query"), ({"q": "a!"}, "invalid_query"),  # API.md: a character other than letters, digits, _
+        ({"q": "ab", "limit": 0}, "invalid_request"), ({"q": "ab", "limit": 101}, "invalid_request"), ({"q": "ab", "cursor": "zz"}, "invalid_cursor"),
+    ]
+    for bad, code in bad_input:
         r = await http.get("/v1/users", params=bad, headers=viewer["headers"])
-        assert r.status_code == 400 and r.json()["error"]["code"], (bad, r.text)
+        assert r.status_code == 400 and r.json()["error"]["code"] == code, (bad, r.text)
     assert_error(await http.get("/v1/users", params={"q": p}), 401)

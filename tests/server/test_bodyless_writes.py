@@ -47,3 +47,22 @@ async def test_no_body_or_an_empty_one_is_taken(http, stores, name, body, header
     assert r.status_code == 200 and r.json()["liked"] is True, r.text
     r = await http.post(f"/v1/users/{author['user']['handle']}/follow", content=body, headers={**fan["headers"], **headers})
     assert r.status_code == 200 and r.json()["following"] is True, r.text
+
+
+@pytest.mark.parametrize("name,body,headers,code", REFUSED, ids=[r[0] for r in REFUSED])
+async def test_a_delete_is_held_to_no_body_too(http, stores, name, body, headers, code):
+    """An unlike and an unfollow with a body are refused, and undo nothing."""
+    author, fan = await signup(http), await signup(http)
+    post = await new_post(http, stores, author)
+    assert (await http.post(f"/v1/posts/{post['id']}/like", headers=fan["headers"])).status_code == 200
+    assert (await http.post(f"/v1/users/{author['user']['handle']}/follow", headers=fan["headers"])).status_code == 200
+    for path in (f"/v1/posts/{post['id']}/like", f"/v1/users/{author['user']['handle']}/follow"):
+        r = await http.request("DELETE", path, content=body, headers={**fan["headers"], **headers})
+        assert r.status_code == 400 and r.json()["error"]["code"] == code, (path, r.text)
+    shown = (await http.get(f"/v1/posts/{post['id']}", headers=fan["headers"])).json()
+    assert shown["liked"] is True and shown["counts"]["likes"] == 1, shown
+    followers = (await http.get(f"/v1/users/{author['user']['handle']}/followers", headers=fan["headers"])).json()["data"]
+    assert fan["user"]["id"] in [f["id"] for f in followers], followers
+    # with no body, or an empty one, it is done
+    r = await http.request("DELETE", f"/v1/posts/{post['id']}/like", content=b"{}", headers={**fan["headers"], **JSON})
+    assert r.status_code == 200 and r.json()["liked"] is False, r.text
