@@ -326,7 +326,8 @@ async def test_reference_over_the_upload_limit_is_413(http, settings):
     me = await signup(http)
     big = b"\x89PNG\r\n\x1a\n" + bytes(settings.max_upload_bytes)
     r = await http.post("/v1/videos", data={"prompt": "a door"}, files={"input_reference": ("a.png", big, "image/png")}, headers=me["headers"])
-    assert_error(r, 413, "upload_too_large")
+    err = assert_error(r, 413, "upload_too_large")
+    assert err["details"] == {"limit": settings.max_upload_bytes, "field": "input_reference"} and err["param"] == "input_reference", err
     assert await video_count(http, me["headers"]) == 0
 
 
