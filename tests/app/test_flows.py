@@ -543,3 +543,30 @@ def test_a_person_deletes_a_comment_their_post_and_their_account_in_the_app(app_
     assert httpx.get(f"{base}/v1/me", headers=me["headers"], timeout=HTTP_S).status_code == 401
     assert not p.js_errors, p.js_errors
     p.context.close()
+
+
+def test_signing_in_goes_where_it_was_asked_and_welcomes_once(app_api, browser):
+    """Sent to sign in by an action, the form opens on "Sign in"; a ``next``
+    that is the sign-in page itself goes to the feed instead of the form
+    again; a new account is welcomed once, and a reload does not welcome it
+    again."""
+    base = app_api.url
+    me = api_signup(base, handle("si"))
+    p = phone(browser, base)
+    p.goto("/signin?next=%2Fsignin")
+    assert p.get_attribute("[role=tab]:has-text('Sign in')", "aria-pressed") == "true"
+    p.fill("input[name=handle]", me["user"]["handle"])
+    p.fill("input[name=password]", PASSWORD)
+    p.click("form.auth-form button[type=submit]")
+    p.wait_for_selector(".screen.feed")
+    assert "/signin" not in p.url, p.url
+
+    fresh = phone(browser, base)
+    sign_up_in_app(fresh, handle("wl"))
+    fresh.wait_for_function("() => !location.search.includes('welcome')")
+    fresh.reload()
+    fresh.wait_for_selector(".screen.feed")
+    assert "welcome" not in fresh.url
+    assert not p.js_errors and not fresh.js_errors, (p.js_errors, fresh.js_errors)
+    p.context.close()
+    fresh.context.close()

@@ -6,9 +6,17 @@ import { session } from "../session.js";
 import { navigate } from "../router.js";
 import { busy, formError } from "../ui.js";
 
-export function AuthScreen(query) {
-    let mode = query.get("mode") === "signin" ? "signin" : "signup";
+// where to go once signed in: a path of this app, never the sign-in page itself
+function nextPath(query) {
     const next = query.get("next") || "/";
+    return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/signin") ? next : "/";
+}
+
+export function AuthScreen(query) {
+    // sent here by an action or a signed-out session (a `next`): signing in is the likelier wish
+    const asked = query.get("mode");
+    let mode = asked === "signin" || asked === "signup" ? asked : query.get("next") ? "signin" : "signup";
+    const next = nextPath(query);
     const error = formError();
     const handle = h("input.input", { name: "handle", autocomplete: "username", autocapitalize: "none", spellcheck: false, required: true, minLength: 3, maxLength: 30, placeholder: "yourname" });
     const password = h("input.input", { name: "password", type: "password", required: true, placeholder: "A few unrelated words" });

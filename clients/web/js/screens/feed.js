@@ -43,7 +43,7 @@ export function FeedScreen(kind, query) {
         if (cards.length) return;
         clear(status, kind === "following"
             ? empty({ iconName: "users", title: "Nothing from people you follow", text: "Follow creators from For you and their new videos land here.", action: h("a.btn.small.primary", { href: "/" }, "Explore For you") })
-            : empty({ iconName: "film", title: "No videos yet", text: "Be the first: make a video from a sentence.", action: h("a.btn.small.primary", { href: "/create" }, icon("plus"), "Create") }));
+            : empty({ iconName: "film", title: "Nothing new for you", text: "You've seen every video here for now: new ones land here as they're posted. Or make one from a sentence.", action: h("a.btn.small.primary", { href: "/create" }, icon("plus"), "Create") }));
     }
 
     function leave(i) {
@@ -145,6 +145,7 @@ export function FeedScreen(kind, query) {
     skeleton();
     open();
     if (query && query.get("welcome")) {
+        history.replaceState(history.state, "", location.pathname);  // once: a reload does not welcome again
         setTimeout(() => toast("Welcome to Fabula! Make your cameo to star in videos.", { iconName: "sparkle", ms: 4200 }), 400);
     }
 
