@@ -570,3 +570,50 @@ def test_signing_in_goes_where_it_was_asked_and_welcomes_once(app_api, browser):
     assert not p.js_errors and not fresh.js_errors, (p.js_errors, fresh.js_errors)
     p.context.close()
     fresh.context.close()
+
+
+def test_a_follow_request_is_asked_and_answered_in_the_app(app_api, browser):
+    """A private account's profile says so; Follow turns into "Requested" (and
+    back, taken back); the owner approves from the inbox; a request answered
+    elsewhere meanwhile reads "Answered already", not a server sentence."""
+    base = app_api.url
+    fan_name, owner_name = handle("rq"), handle("pv")
+    f, o = phone(browser, base), phone(browser, base)
+    sign_up_in_app(f, fan_name)
+    sign_up_in_app(o, owner_name)
+    owner = httpx.post(f"{base}/v1/auth/login", json={"handle": owner_name, "password": PASSWORD}, timeout=HTTP_S).json()
+    headers = {"Authorization": f"Bearer {owner['token']}"}
+    assert httpx.patch(f"{base}/v1/me", json={"private": True}, headers=headers, timeout=HTTP_S).status_code == 200
+
+    f.goto(f"/u/{owner_name}")
+    f.wait_for_selector("p.meta:has-text('private account')")
+    f.click("button[data-follow]")
+    f.wait_for_selector("button[data-follow]:has-text('Requested')")
+    f.click("button[data-follow]")  # taken back
+    f.wait_for_selector("button[data-follow]:has-text('Follow')")
+    assert httpx.get(f"{base}/v1/me/follow-requests", headers=headers, timeout=HTTP_S).json()["data"] == []
+    f.click("button[data-follow]")
+    f.wait_for_selector("button[data-follow]:has-text('Requested')")
+
+    o.goto("/inbox")
+    o.click(".note[data-kind=follow_request] button:has-text('Approve')")
+    o.wait_for_selector(".note[data-kind=follow_request] .pill:has-text('Approved')")
+    f.reload()
+    f.wait_for_selector("button[data-follow]:has-text('Following')")
+
+    # a second request, answered through the API first: the inbox's buttons say so
+    other = phone(browser, base)
+    other_name = handle("rq")
+    sign_up_in_app(other, other_name)
+    other.goto(f"/u/{owner_name}")
+    other.click("button[data-follow]")
+    other.wait_for_selector("button[data-follow]:has-text('Requested')")
+    o.goto("/inbox")
+    o.wait_for_selector(f".note[data-kind=follow_request]:has-text('{other_name}') button:has-text('Decline')")
+    r = httpx.post(f"{base}/v1/me/follow-requests/{other_name}/approve", headers=headers, timeout=HTTP_S)
+    assert r.status_code == 200, r.text
+    o.click(f".note[data-kind=follow_request]:has-text('{other_name}') button:has-text('Decline')")
+    o.wait_for_selector(f".note[data-kind=follow_request]:has-text('{other_name}') .pill:has-text('Answered already')")
+    assert not f.js_errors and not o.js_errors and not other.js_errors, (f.js_errors, o.js_errors, other.js_errors)
+    for page in (f, o, other):
+        page.context.close()

@@ -1,5 +1,5 @@
-// Notifications: the list, new ones arriving live, cameo requests answered
-// in place; opening the inbox marks everything read.
+// Notifications: the list, new ones arriving live, cameo requests and follow
+// requests answered in place; opening the inbox marks everything read.
 import { h, clear, ago } from "../dom.js";
 import { icon } from "../icons.js";
 import { get, post as httpPost } from "../api.js";
@@ -14,8 +14,24 @@ function target(n) {
     return `/u/${encodeURIComponent(n.actor.handle)}`;
 }
 
+// a request answered in place: where its answer goes, and what the pill and the toast then say
+const ANSWERS = {
+    cameo_request: (n, action) => ({
+        path: `/v1/cameos/${n.cameo_id}/grants/${n.actor.id}/${action}`,
+        said: action === "approve" ? `@${n.actor.handle} can use your cameo` : "Request declined",
+    }),
+    follow_request: (n, action) => ({
+        path: `/v1/me/follow-requests/${encodeURIComponent(n.actor.handle)}/${action}`,
+        said: action === "approve" ? `@${n.actor.handle} follows you now` : "Request declined",
+    }),
+};
+
+function answerable(n) {
+    return n.actor && ((n.kind === "cameo_request" && n.cameo_id) || n.kind === "follow_request");
+}
+
 function row(n) {
-    const actions = n.kind === "cameo_request" && n.cameo_id ? h("div.row-actions.inline",
+    const actions = answerable(n) ? h("div.row-actions.inline",
         h("button.btn.small.ok", { onclick: (e) => answer(e, n, "approve") }, "Approve"),
         h("button.btn.small.ghost", { onclick: (e) => answer(e, n, "decline") }, "Decline")) : null;
     return h(`a.list-row.note${n.read ? "" : ".unread"}`, { href: target(n), dataset: { kind: n.kind, notificationId: n.id } },
@@ -28,11 +44,16 @@ async function answer(e, n, action) {
     e.stopPropagation();
     const box = e.target.closest(".row-actions");
     box.querySelectorAll("button").forEach((b) => (b.disabled = true));
+    const { path, said } = ANSWERS[n.kind](n, action);
     try {
-        await httpPost(`/v1/cameos/${n.cameo_id}/grants/${n.actor.id}/${action}`);
+        await httpPost(path);
         box.replaceWith(h(`span.pill.${action === "approve" ? "ok" : ""}`, action === "approve" ? "Approved" : "Declined"));
-        toast(action === "approve" ? `@${n.actor.handle} can use your cameo` : "Request declined", { iconName: "check" });
+        toast(said, { iconName: "check" });
     } catch (err) {
+        if (err.status === 409 || err.status === 404) {  // answered already (elsewhere, or taken back): nothing to do here
+            box.replaceWith(h("span.pill", "Answered already"));
+            return;
+        }
         box.querySelectorAll("button").forEach((b) => (b.disabled = false));
         toast(err.message, { iconName: "alert" });
     }

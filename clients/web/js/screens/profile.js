@@ -96,11 +96,14 @@ export function ProfileScreen(handle, isMe) {
         if (isMe) session.update(user);
         const followBtn = isMe ? h("a.btn.small.ghost", { href: "/cameo" }, icon("face"), "Cameo") : h("button.btn.small.primary", { onclick: toggleFollow, dataset: { follow: "" } }, "Follow");
         let following = false;
+        let requested = false;  // asked to follow a private account, not answered yet
         async function toggleFollow() {
             busy(followBtn, true);
             try {
-                const rel = following ? await del(`/v1/users/${encodeURIComponent(handle)}/follow`) : await httpPost(`/v1/users/${encodeURIComponent(handle)}/follow`);
+                const path = `/v1/users/${encodeURIComponent(handle)}/follow`;
+                const rel = following || requested ? await del(path) : await httpPost(path);  // a delete takes a request back too
                 following = rel.following;
+                requested = Boolean(rel.requested);
                 user = rel.user;
                 busy(followBtn, false);
                 renderFollow();
@@ -109,9 +112,9 @@ export function ProfileScreen(handle, isMe) {
         }
         function renderFollow() {
             if (isMe) return;
-            followBtn.textContent = following ? "Following" : "Follow";
-            followBtn.className = `btn small ${following ? "ghost" : "primary"}`;
-            followBtn.setAttribute("aria-pressed", String(following));
+            followBtn.textContent = following ? "Following" : requested ? "Requested" : "Follow";
+            followBtn.className = `btn small ${following || requested ? "ghost" : "primary"}`;
+            followBtn.setAttribute("aria-pressed", String(following || requested));
         }
         const statsEl = h("div.stats");
         function stats() {
@@ -121,7 +124,7 @@ export function ProfileScreen(handle, isMe) {
         }
         stats();
         clear(head, avatar(user, "lg"),
-            h("h2", user.display_name || user.handle), h("p.meta", `@${user.handle}`),
+            h("h2", user.display_name || user.handle), h("p.meta", `@${user.handle}`, user.private ? " · private account" : ""),
             user.bio ? h("p.bio", user.bio) : null,
             statsEl, followBtn);
         if (!isMe) {
