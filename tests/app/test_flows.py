@@ -617,3 +617,35 @@ def test_a_follow_request_is_asked_and_answered_in_the_app(app_api, browser):
     assert not f.js_errors and not o.js_errors and not other.js_errors, (f.js_errors, o.js_errors, other.js_errors)
     for page in (f, o, other):
         page.context.close()
+
+
+def test_a_draft_keeps_its_caption_and_audience(app_api, app_worker, browser):
+    """Save draft keeps the caption and who may see it (in this browser); the
+    draft opens with them, and posting it posts them."""
+    base = app_api.url
+    name = handle("dr")
+    p = phone(browser, base)
+    sign_up_in_app(p, name)
+    p.goto("/create")
+    p.click(".prompt")
+    p.keyboard.type("a small green frog on a lily pad")
+    p.click("button[data-seconds='1']")
+    p.click("form.compose button[type=submit]")
+    p.wait_for_selector(".done", timeout=VIDEO_S)
+    p.fill(".done textarea", "frog draft caption")
+    p.click(".done button[data-visibility='followers']")
+    p.click(".done button[data-save-draft]")
+    p.wait_for_selector(".grid .tile")
+    p.click(".grid .tile")
+    p.wait_for_selector(".sheet textarea")
+    assert p.input_value(".sheet textarea") == "frog draft caption"
+    assert p.get_attribute(".sheet button[data-visibility='followers']", "aria-pressed") == "true"
+    assert p.get_attribute(".sheet button[aria-label='Delete draft']", "aria-label") == "Delete draft"
+    p.click(".sheet button:has-text('Post')")
+    p.wait_for_url(re.compile(r"/p/post_"))
+    post_id = p.url.rsplit("/", 1)[-1]
+    me = httpx.post(f"{base}/v1/auth/login", json={"handle": name, "password": PASSWORD}, timeout=HTTP_S).json()
+    got = httpx.get(f"{base}/v1/posts/{post_id}", headers={"Authorization": f"Bearer {me['token']}"}, timeout=HTTP_S).json()
+    assert (got["caption"], got["visibility"]) == ("frog draft caption", "followers"), got
+    assert not p.js_errors, p.js_errors
+    p.context.close()

@@ -13,6 +13,7 @@ import { usableCameos } from "../cameos.js";
 import { choosePreviewSource } from "../preview/source.js";
 import { PreviewPlayer } from "../preview/player.js";
 import { avatar, busy, confirm, formError, toast } from "../ui.js";
+import { forgetDraft, keepDraft, visibilityPicker } from "../drafts.js";
 
 const SHAPES = { portrait: "Portrait", square: "Square", landscape: "Landscape" };
 
@@ -240,27 +241,28 @@ export function CreateScreen(query) {
         player.muted = true;
         mediaUrl(`/v1/videos/${video.id}/content`).then((u) => { player.src = u; player.play().catch(() => {}); });
         const caption = h("textarea.textarea", { maxLength: 2200, rows: 2, "aria-label": "Caption" }, video.prompt);
-        let visibility = "public";
-        const vis = h("div.segmented", { role: "radiogroup", "aria-label": "Who can see it" });
-        const renderVis = () => clear(vis, [["public", "globe", "Everyone"], ["followers", "users", "Followers"], ["private", "lock", "Only me"]].map(([v, i, label]) =>
-            h("button", { type: "button", "aria-pressed": String(v === visibility), dataset: { visibility: v }, onclick: () => { visibility = v; renderVis(); } }, label)));
-        renderVis();
+        const vis = visibilityPicker();
         const postBtn = h("button.btn.primary.block", { onclick: publish }, icon("send"), "Post");
         const err = formError();
         clear(body, h("div.done",
             h("div.result-frame", player),
             h("label.field", h("span", "Caption"), caption),
-            h("div.field", h("span", "Who can see it"), vis),
+            h("div.field", h("span", "Who can see it"), vis.el),
             err,
             postBtn,
             h("div.row-actions",
-                h("button.btn.ghost", { onclick: () => { toast("Saved to your drafts", { iconName: "draft" }); navigate("/me?tab=drafts"); } }, icon("draft"), "Save draft"),
+                h("button.btn.ghost", { dataset: { saveDraft: "" }, onclick: () => {
+                    keepDraft(video.id, caption.value, vis.value);
+                    toast("Saved to your drafts", { iconName: "draft" });
+                    navigate("/me?tab=drafts");
+                } }, icon("draft"), "Save draft"),
                 h("button.btn.danger", { onclick: discard }, icon("trash"), "Discard"))));
         async function publish() {
             busy(postBtn, true, "Posting…");
             err.show("");
             try {
-                const made = await httpPost("/v1/posts", { video_id: video.id, caption: caption.value.trim(), visibility });
+                const made = await httpPost("/v1/posts", { video_id: video.id, caption: caption.value.trim(), visibility: vis.value });
+                forgetDraft(video.id);
                 toast("Posted", { iconName: "check" });
                 navigate(`/p/${made.id}`);
             } catch (e) {

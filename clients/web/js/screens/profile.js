@@ -9,6 +9,7 @@ import { navigate } from "../router.js";
 import { authedImage, mediaUrl } from "../media.js";
 import { avatar, confirm, empty, errorState, sheet, skeletonGrid, skeletonRows, toast, busy } from "../ui.js";
 import { openReport } from "../report.js";
+import { draftChoices, forgetDraft, visibilityPicker } from "../drafts.js";
 
 const PERMISSION_TEXT = { only_me: "Only them", approved: "Ask to use", mutuals: "Mutuals only", everyone: "Open to everyone" };
 
@@ -195,18 +196,25 @@ export function ProfileScreen(handle, isMe) {
         const player = h("video.result", { controls: true, loop: true, playsInline: true, autoplay: true, muted: true });
         player.muted = true;
         mediaUrl(`/v1/videos/${video.id}/content`).then((u) => { player.src = u; });
-        const caption = h("textarea.textarea", { rows: 2, maxLength: 2200, "aria-label": "Caption" }, video.prompt);
+        const kept = draftChoices(video.id);  // what was chosen when it was saved, in this browser
+        const caption = h("textarea.textarea", { rows: 2, maxLength: 2200, "aria-label": "Caption" }, kept ? kept.caption : video.prompt);
+        const vis = visibilityPicker(kept ? kept.visibility : "public");
         const postBtn = h("button.btn.primary", { style: { flex: "1" } }, icon("send"), "Post");
-        const s = sheet({ title: "Draft", body: h("div", { style: { display: "flex", flexDirection: "column", gap: "12px" } }, h("div.result-frame", player), caption),
-            foot: [h("button.btn.danger", { onclick: discard }, icon("trash")), postBtn] });
+        const s = sheet({ title: "Draft", body: h("div", { style: { display: "flex", flexDirection: "column", gap: "12px" } }, h("div.result-frame", player), caption, vis.el),
+            foot: [h("button.btn.danger", { onclick: discard, "aria-label": "Delete draft" }, icon("trash")), postBtn] });
         postBtn.onclick = async () => {
             busy(postBtn, true);
-            try { const p = await httpPost("/v1/posts", { video_id: video.id, caption: caption.value.trim(), visibility: "public" }); s.close(); toast("Posted", { iconName: "check" }); navigate(`/p/${p.id}`); }
-            catch (err) { busy(postBtn, false); toast(err.message, { iconName: "alert" }); }
+            try {
+                const p = await httpPost("/v1/posts", { video_id: video.id, caption: caption.value.trim(), visibility: vis.value });
+                forgetDraft(video.id);
+                s.close();
+                toast("Posted", { iconName: "check" });
+                navigate(`/p/${p.id}`);
+            } catch (err) { busy(postBtn, false); toast(err.message, { iconName: "alert" }); }
         };
         async function discard() {
             if (!(await confirm("Delete this draft?"))) return;
-            try { await del(`/v1/videos/${video.id}`); s.close(); toast("Draft deleted", { iconName: "trash" }); loadPanel(); }
+            try { await del(`/v1/videos/${video.id}`); forgetDraft(video.id); s.close(); toast("Draft deleted", { iconName: "trash" }); loadPanel(); }
             catch (err) { toast(err.message, { iconName: "alert" }); }
         }
     }
