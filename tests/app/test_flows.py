@@ -262,8 +262,11 @@ def test_sign_up_record_a_cameo_create_post_and_the_social_loop(app_api, app_wor
     a.wait_for_selector(".note[data-kind=comment]")
     assert a.query_selector(".note[data-kind=like]")
     a.wait_for_selector(".tabbar .badge", state="hidden")
+    before = b.url
     b.click(f"{card} .follow-dot")
     a.wait_for_selector(".note[data-kind=follow]")
+    b.wait_for_selector(f"{card} .follow-dot.done")
+    assert b.url == before, b.url  # following from the avatar stays where it is (the avatar's link is not followed)
     shot(a, "11-inbox")
 
     # the profile: the post in the grid, a follower, the drafts tab for oneself only

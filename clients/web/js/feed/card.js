@@ -81,7 +81,11 @@ export function PostCard(post, opts = {}) {
     const moreBtn = h("button.rail-btn.more", { "aria-label": "More", onclick: () => more() }, h("span.rail-icon", icon("more")));
 
     const followBtn = me || opts.followingFeed || opts.publicMode ? null
-        : h("button.follow-dot", { "aria-label": `Follow @${post.author.handle}`, onclick: (e) => { e.stopPropagation(); follow(post.author.handle, followBtn); } }, icon("plus"));
+        : h("button.follow-dot", { "aria-label": `Follow @${post.author.handle}`, onclick: (e) => {
+            e.preventDefault();  // inside the avatar's link: following is not opening the profile (which cut the request off)
+            e.stopPropagation();
+            follow(post.author.handle, followBtn);
+        } }, icon("plus"));
     const authorLink = h("a.rail-avatar", { href: `/u/${encodeURIComponent(post.author.handle)}`, "aria-label": `@${post.author.handle}` }, avatar(post.author), followBtn);
 
     const cameos = mentionsIn(post.caption).map((mention) => {
