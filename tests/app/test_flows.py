@@ -334,6 +334,10 @@ def test_a_cameo_permission_asked_for_in_one_browser_and_given_in_another(app_ap
     f.wait_for_function("() => window.__toasts.some((t) => t.includes('approved your cameo request'))")
     f.goto(f"/u/{owner['user']['handle']}?tab=cameos")
     f.wait_for_selector(f".list-row[data-cameo-id='{cameo['id']}'] a:has-text('Use')")
+    assert "you may use it" in f.inner_text(f".list-row[data-cameo-id='{cameo['id']}'] .meta")  # not "ask to use" once approved
+    o.goto("/me?tab=cameos")
+    own = o.wait_for_selector(f".list-row[data-cameo-id='{cameo['id']}'] .meta")
+    assert "used by those you approve" in own.inner_text()  # the owner's own: who may use it
     f.goto("/create")
     f.wait_for_selector(f".cameo-pick[data-mention='{cameo['mention']}']")
 

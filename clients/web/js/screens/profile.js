@@ -13,6 +13,16 @@ import { draftChoices, forgetDraft, visibilityPicker } from "../drafts.js";
 
 const PERMISSION_TEXT = { only_me: "Only them", approved: "Ask to use", mutuals: "Mutuals only", everyone: "Open to everyone" };
 
+// how a cameo stands for the one looking: the owner reads who may use it, the others whether they may
+function cameoStanding(c) {
+    if (c.paused) return "paused";
+    if (c.owner && session.isMe(c.owner.id)) return OWNER_TEXT[c.permission];
+    if (c.my_grant === "approved") return "you may use it";
+    return PERMISSION_TEXT[c.permission].toLowerCase();
+}
+
+const OWNER_TEXT = { only_me: "only you use it", approved: "used by those you approve", mutuals: "mutuals may use it", everyone: "anyone may use it" };
+
 function userRow(u) {
     return h("a.list-row", { href: `/u/${encodeURIComponent(u.handle)}` }, avatar(u),
         h("div.grow", h("div.title", u.display_name || u.handle), h("div.meta", `@${u.handle}`)), icon("back", "flip"));
@@ -189,7 +199,7 @@ export function ProfileScreen(handle, isMe) {
             } }, "Ask to use");
         } else action = h("span.pill", PERMISSION_TEXT[c.permission]);
         return h("div.list-row", { dataset: { cameoId: c.id } }, h("div.cameo-avatar.sm", icon("face")),
-            h("div.grow", h("div.title", c.mention), h("div.meta", `${c.kind === "human" ? "Cameo" : "Character"} · ${c.paused ? "paused" : PERMISSION_TEXT[c.permission].toLowerCase()}`)), action);
+            h("div.grow", h("div.title", c.mention), h("div.meta", `${c.kind === "human" ? "Cameo" : "Character"} · ${cameoStanding(c)}`)), action);
     }
 
     function openDraft(video) {
