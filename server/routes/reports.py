@@ -233,6 +233,11 @@ def _not_applicable(action: str, kind: str) -> BadRequest:
     return BadRequest(f"{action} does not apply to a {kind} report", code="action_not_applicable", details={"action": action, "target_kind": kind})
 
 
+async def _lift_suspension(stores: Stores, user_id: str) -> None:
+    if not await suspensions.lift(stores, user_id):
+        raise Conflict("this user is not suspended", code="not_suspended")
+
+
 async def _apply(stores: Stores, report: reports.Report, action: str, note: str, admin: User) -> bool:
     """Do ``action`` to the reported object; True when the author is to hear ``content_removed``."""
     kind, target = report.target_kind, report.target_id
@@ -243,8 +248,8 @@ async def _apply(stores: Stores, report: reports.Report, action: str, note: str,
             raise _not_applicable(action, kind)
         if action == "suspend_user":
             await suspensions.suspend(stores, report.owner_id)
-        elif not await suspensions.lift(stores, report.owner_id):
-            raise Conflict("this user is not suspended", code="not_suspended")
+        else:
+            await _lift_suspension(stores, report.owner_id)
         return False
     if action == "revoke_cameo" or (action == "remove" and kind == "cameo"):
         if kind != "cameo":
@@ -279,8 +284,7 @@ async def _apply(stores: Stores, report: reports.Report, action: str, note: str,
             raise Conflict("this cameo is not paused", code="not_paused")
         await cameo_store.update_cameo(stores, target, cameo.owner_id, {"paused": False})
     elif kind == "user":
-        if not await suspensions.lift(stores, report.owner_id):
-            raise Conflict("this user is not suspended", code="not_suspended")
+        await _lift_suspension(stores, report.owner_id)
     else:
         raise _not_applicable(action, kind)
     return False

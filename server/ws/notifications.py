@@ -72,8 +72,7 @@ class Hub:
         except Exception as exc:  # down again: the next reconnect reads back from its own loss
             log.warning("notifications: catching up failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
             return
-        for note in missed:
-            await self._push(note)
+        await self._push(missed)
         if missed:
             log.info("notifications: caught up after the subscription was lost", extra={"read_back": len(missed)})
 
@@ -109,19 +108,21 @@ class Hub:
         except (msgspec.DecodeError, msgspec.ValidationError):
             log.warning("malformed notification message dropped")
             return
-        await self._push(published.notification)
+        await self._push([published.notification])
 
-    async def _push(self, note: notifications.Notification) -> None:
-        """``note`` to its recipient's connections on this process, once."""
-        if note.recipient_id not in self.connections or self._pushed(note.id):
+    async def _push(self, notes: list[notifications.Notification]) -> None:
+        """Each of ``notes`` to its recipient's connections on this process, once,
+        their views made together (one read of the actors for a catch-up's many)."""
+        fresh = [n for n in notes if n.recipient_id in self.connections and not self._pushed(n.id)]
+        if not fresh:
             return
-        # the actor's profile from this process's author cache (a like's actor is often shown again soon)
-        views = await notification_views(self.stores, [note], read_authors=runtime(self.stores).authors.get)
-        if not views:
-            return
-        payload = proto.out("notification", msgspec.to_builtins(views[0]))
-        for conn in list(self.connections.get(note.recipient_id, ())):
-            conn.send(payload)
+        # the actors' profiles from this process's author cache (a like's actor is often shown again soon)
+        views = await notification_views(self.stores, fresh, read_authors=runtime(self.stores).authors.get)
+        recipients = {n.id: n.recipient_id for n in fresh}
+        for view in views:  # a notification whose actor is gone has no view
+            payload = proto.out("notification", msgspec.to_builtins(view))
+            for conn in list(self.connections.get(recipients[view.id], ())):
+                conn.send(payload)
 
 
 _hub: Hub | None = None
