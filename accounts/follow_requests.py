@@ -13,19 +13,15 @@ The routes (``server.routes.users``) decide when a follow becomes a request
 
 from __future__ import annotations
 
-import re
-
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 from ulid import ULID
 
-from accounts import graph_writes, users
-from accounts.graph import DEFAULT_LIMIT, MAX_LIMIT, UserPage, blocked_among, edge_id, ensure_not_blocked
+from accounts import graph_writes
+from accounts.graph import DEFAULT_LIMIT, UserPage, edge_id, edge_page, ensure_not_blocked
 from core.clock import utcnow
 from core.errors import BadRequest
 from core.stores import Stores
-
-_CURSOR_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 
 def _collection(stores: Stores):
@@ -106,16 +102,4 @@ async def erase_user(stores: Stores, user_id: str) -> None:
 
 async def requests_page(stores: Stores, target: str, *, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> UserPage:
     """Who asked to follow ``target``, newest first (users blocked either way left out)."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", code="invalid_limit")
-    query: dict = {"target": target}
-    if cursor is not None:
-        if not _CURSOR_RE.fullmatch(cursor):
-            raise BadRequest("invalid cursor", code="invalid_cursor")
-        query["k"] = {"$lt": cursor}
-    docs = await _collection(stores).find(query, {"requester": 1, "k": 1}).sort("k", DESCENDING).limit(limit + 1).to_list()
-    next_cursor = docs[limit - 1]["k"] if len(docs) > limit else None
-    ids = [doc["requester"] for doc in docs[:limit]]
-    hidden = await blocked_among(stores, target, ids)
-    found = await users.get_users(stores, [uid for uid in ids if uid not in hidden])
-    return UserPage(data=[found[uid] for uid in ids if uid in found], next_cursor=next_cursor)
+    return await edge_page(stores, "follow_requests", {"target": target}, "requester", cursor=cursor, limit=limit, hide_for=target)

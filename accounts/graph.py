@@ -5,8 +5,11 @@ k, created_at}``; ``k`` is a fresh ULID, unique and ordered by time, that the
 followers/following lists sort and page on (newest first, cursor = the last
 ``k`` seen, so pages never repeat or skip an edge).
 
-A block is ``{_id: "<blocker>:<blocked>", blocker, blocked, created_at}``.
-A blocked pair cannot see each other's profile or lists.
+A block is ``{_id: "<blocker>:<blocked>", blocker, blocked, k, created_at}``
+(``k`` as a follow's, so a user's own list of blocked accounts pages newest
+first; blocks made before it was written get one from their ``created_at``
+when the indexes are ensured). A blocked pair cannot see each other's profile
+or lists.
 
 The edges are written by ``accounts.graph_writes`` (follow, unfollow, block,
 unblock), which announces each change on ``CHANGES`` (a ``core.broadcast``,
@@ -136,22 +139,24 @@ async def followees_of(stores: Stores, user_ids: list[str], *, limit: int) -> se
     return {doc["followee"] for doc in docs}
 
 
-async def _page(
-    stores: Stores, field: str, other: str, user_id: str, cursor: str | None, limit: int, viewer: str | None
+async def edge_page(
+    stores: Stores, collection: str, query: dict, other: str, *, cursor: str | None, limit: int, hide_for: str | None
 ) -> UserPage:
+    """One page of the users at the ``other`` end of the edges ``query`` finds
+    in the collection named ``collection`` (follows, blocks, follow requests), newest edge first,
+    paged on ``k``. Users that ``hide_for`` blocks or is blocked by are left
+    out; the page can then be shorter than ``limit``, the cursor still moves on."""
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", code="invalid_limit")
-    query: dict = {field: user_id}
+    query = dict(query)
     if cursor is not None:
         if not _CURSOR_RE.fullmatch(cursor):
             raise BadRequest("invalid cursor", code="invalid_cursor")
         query["k"] = {"$lt": cursor}
-    docs = await stores.db.follows.find(query, {other: 1, "k": 1}).sort("k", DESCENDING).limit(limit + 1).to_list()
+    docs = await stores.db[collection].find(query, {other: 1, "k": 1}).sort("k", DESCENDING).limit(limit + 1).to_list()
     next_cursor = docs[limit - 1]["k"] if len(docs) > limit else None
     ids = [doc[other] for doc in docs[:limit]]
-    # Users the viewer blocks or is blocked by are left out of any list it
-    # sees; the page can then be shorter than `limit`, the cursor still moves on.
-    hidden = await blocked_among(stores, viewer, ids) if viewer else set()
+    hidden = await blocked_among(stores, hide_for, ids) if hide_for else set()
     found = await users.get_users(stores, [uid for uid in ids if uid not in hidden])
     return UserPage(data=[found[uid] for uid in ids if uid in found], next_cursor=next_cursor)
 
@@ -160,11 +165,16 @@ async def followers_page(
     stores: Stores, user_id: str, *, cursor: str | None = None, limit: int = DEFAULT_LIMIT, viewer: str | None = None
 ) -> UserPage:
     """Who follows ``user_id``, newest follow first."""
-    return await _page(stores, "followee", "follower", user_id, cursor, limit, viewer)
+    return await edge_page(stores, "follows", {"followee": user_id}, "follower", cursor=cursor, limit=limit, hide_for=viewer)
 
 
 async def following_page(
     stores: Stores, user_id: str, *, cursor: str | None = None, limit: int = DEFAULT_LIMIT, viewer: str | None = None
 ) -> UserPage:
     """Whom ``user_id`` follows, newest follow first."""
-    return await _page(stores, "follower", "followee", user_id, cursor, limit, viewer)
+    return await edge_page(stores, "follows", {"follower": user_id}, "followee", cursor=cursor, limit=limit, hide_for=viewer)
+
+
+async def blocked_page(stores: Stores, user_id: str, *, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> UserPage:
+    """Whom ``user_id`` blocks, newest block first (their own list: nobody is hidden from it)."""
+    return await edge_page(stores, "blocks", {"blocker": user_id}, "blocked", cursor=cursor, limit=limit, hide_for=None)

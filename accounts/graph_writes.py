@@ -38,7 +38,7 @@ async def block(stores: Stores, blocker: str, blocked: str) -> bool:
         raise BadRequest("you cannot block yourself", code="self_block")
     try:
         await stores.db.blocks.insert_one(
-            {"_id": edge_id(blocker, blocked), "blocker": blocker, "blocked": blocked, "created_at": utcnow()}
+            {"_id": edge_id(blocker, blocked), "blocker": blocker, "blocked": blocked, "k": str(ULID()), "created_at": utcnow()}
         )
         created = True
     except DuplicateKeyError:

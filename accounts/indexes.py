@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pymongo import ASCENDING, DESCENDING
+import datetime
+
+from pymongo import ASCENDING, DESCENDING, UpdateOne
+from ulid import ULID
 
 from accounts import follow_requests
+from core.clock import utcnow
 from core.stores import Stores
 
 
@@ -21,8 +25,29 @@ async def ensure(stores: Stores) -> None:
     await db.follows.create_index([("followee", ASCENDING), ("k", DESCENDING)], name="followee_k")
     await db.follows.create_index([("follower", ASCENDING), ("k", DESCENDING)], name="follower_k")
     # Blocks are looked up by their compound _id ("blocker:blocked"), and all
-    # of one user's both ways when the feed caches the graph around them.
+    # of one user's both ways when the feed caches the graph around them; a
+    # user's own list of blocked accounts pages newest first on `k`.
     await db.blocks.create_index([("blocker", ASCENDING)], name="blocker")
     await db.blocks.create_index([("blocked", ASCENDING)], name="blocked")
+    await db.blocks.create_index([("blocker", ASCENDING), ("k", DESCENDING)], name="blocker_k")
+    await _key_old_blocks(stores)
     # A private account's follow requests, newest first, and a user's own (accounts.follow_requests).
     await follow_requests.ensure_indexes(stores)
+
+
+async def _key_old_blocks(stores: Stores) -> None:
+    """Give blocks written before they carried ``k`` one made from their
+    ``created_at``, so that they are listed, in their place (idempotent)."""
+    writes = [
+        UpdateOne({"_id": doc["_id"], "k": {"$exists": False}}, {"$set": {"k": str(ULID.from_datetime(_as_utc(doc.get("created_at"))))}})
+        async for doc in stores.db.blocks.find({"k": {"$exists": False}}, {"created_at": 1})
+    ]
+    if writes:
+        await stores.db.blocks.bulk_write(writes, ordered=False)
+
+
+def _as_utc(when: datetime.datetime | None) -> datetime.datetime:
+    """A stored time (naive means UTC, as the driver reads it), or now when missing."""
+    if when is None:
+        return utcnow()
+    return when if when.tzinfo else when.replace(tzinfo=datetime.UTC)

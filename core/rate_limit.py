@@ -250,6 +250,7 @@ class Rules(msgspec.Struct, frozen=True, kw_only=True):
     search: Rule  # user searches per user
     likes: Rule  # likes and unlikes per user
     follows: Rule  # follows, unfollows, blocks and unblocks per user
+    block_list: Rule  # pages of one's own blocked accounts per user
     cameo_uploads: Rule  # cameo and character recordings per user
     cameo_edits: Rule  # cameo settings changes per user
     ws_connection: Rule  # incoming WebSocket messages per connection
@@ -277,6 +278,7 @@ def rules(settings: Settings) -> Rules:
         search=Rule.parse("search:user", settings.rate_search),
         likes=Rule.parse("likes:user", settings.rate_likes),
         follows=Rule.parse("follows:user", settings.rate_follows),
+        block_list=Rule.parse("block-list:user", settings.rate_block_list),
         cameo_uploads=Rule.parse("cameo-uploads:user", settings.rate_cameo_uploads),
         cameo_edits=Rule.parse("cameo-edits:user", settings.rate_cameo_edits),
         ws_connection=Rule.parse("ws:conn", settings.rate_ws_connection),

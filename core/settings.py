@@ -118,6 +118,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_search: str = "60/1m"  # user searches per user (GET /v1/users?q=): no walking the whole directory
     rate_likes: str = "60/1m"  # likes and unlikes per user
     rate_follows: str = "60/10m"  # follows, unfollows, blocks and unblocks per user
+    rate_block_list: str = "60/1m"  # pages of one's own blocked accounts per user (GET /v1/me/blocks)
     rate_cameo_uploads: str = "20/1h"  # cameo and character recordings per user, every attempt (before the upload is read)
     rate_cameo_edits: str = "30/10m"  # changes to a cameo's settings per user (its preferences are moderated)
     # incoming WebSocket messages (server.ws.rate): per connection and per user across

@@ -182,6 +182,10 @@ class FabulaClient:
     async def unblock(self, handle: str) -> dict:
         return await self._json("DELETE", f"/v1/users/{handle}/block")
 
+    async def blocks(self, cursor: str | None = None, limit: int | None = None) -> dict:
+        """Whom I block, newest first (their profiles are hidden from me; this is where to find them to unblock)."""
+        return await self._json("GET", "/v1/me/blocks", params=_params(cursor=cursor, limit=limit))
+
     # -- videos ---------------------------------------------------------
 
     async def create_video(

@@ -297,7 +297,19 @@ async def unblock(handle: FromPath[str], stores: StoresDep, user: UserDep) -> Re
     return await graph.relationship(stores, user.id, target.id)
 
 
+@get("/v1/me/blocks", tags=["users"], dependencies=AUTH, responses=errors(400, 401, 429))
+async def my_blocks(
+    stores: StoresDep, settings: SettingsDep, user: UserDep, cursor: Cursor = None, limit: Limit = graph.DEFAULT_LIMIT
+) -> UserPage:
+    """Whom I block, newest block first, so that I can lift a block (their
+    profiles are hidden from me, so this list is where they are found); pass
+    ``next_cursor`` back as ``cursor``. Each page counts against
+    ``FABULA_RATE_BLOCK_LIST`` (429 ``rate_limited``)."""
+    await rate_limit.enforce(stores, rate_limit.rules(settings).block_list, user.id, message="too many pages of blocked accounts; try again later")
+    return await graph.blocked_page(stores, user.id, cursor=cursor, limit=limit)
+
+
 ROUTES = [
     me, edit_me, search_users, profile, followers, following, follow, unfollow, block, unblock,
-    my_follow_requests, approve_follow_request, decline_follow_request, remove_follower,
+    my_follow_requests, approve_follow_request, decline_follow_request, remove_follower, my_blocks,
 ]

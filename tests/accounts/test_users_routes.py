@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 import httpx
@@ -9,6 +10,7 @@ import pytest
 from litestar import Litestar, WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
+from ulid import ULID
 
 from core.errors import Unauthorized
 from core.stores import open_stores
@@ -271,6 +273,48 @@ async def test_blocked_user_may_block_back_without_seeing_the_profile(http):
     assert_error(await profile(http, a, b["user"]["handle"]), 404)
 
 
+async def test_my_blocked_accounts_are_listed_newest_first_for_me_alone(http, stores):
+    """A blocked profile is hidden from its blocker, so GET /v1/me/blocks is where
+    they find the people they block, to lift a block."""
+    me, other = await signup(http), await signup(http)
+    blocked = [await signup(http) for _ in range(3)]
+    for u in blocked:
+        assert (await http.post(f"/v1/users/{u['user']['handle']}/block", headers=me["headers"])).status_code == 200
+    await http.post(f"/v1/users/{blocked[0]['user']['handle']}/block", headers=other["headers"])
+    # one who blocks me back is still mine to unblock: the list shows them
+    await http.post(f"/v1/users/{me['user']['handle']}/block", headers=blocked[1]["headers"])
+    handles = [u["user"]["handle"] for u in blocked]
+    assert await walk(http, me, "/v1/me/blocks", limit=2) == [[handles[2], handles[1]], [handles[0]]]
+    listed = (await http.get("/v1/me/blocks", headers=me["headers"])).json()["data"]
+    assert listed[0] == public(blocked[2]["user"]) | {"followers": 0, "following": 0}
+    # each sees their own blocks, never another's; blocking me puts nobody on my list
+    assert await walk(http, other, "/v1/me/blocks", limit=10) == [[handles[0]]]
+    assert await walk(http, blocked[1], "/v1/me/blocks", limit=10) == [[me["user"]["handle"]]]
+    assert await walk(http, blocked[2], "/v1/me/blocks", limit=10) == [[]]
+    # lifting a block takes them off the list
+    await http.delete(f"/v1/users/{handles[1]}/block", headers=me["headers"])
+    assert await walk(http, me, "/v1/me/blocks", limit=10) == [[handles[2], handles[0]]]
+
+
+async def test_blocks_made_before_they_were_keyed_are_listed_in_their_place(http, stores):
+    """Blocks written before they carried the key the list pages on get one
+    from their time when the indexes are ensured (as at every api start)."""
+    from accounts import indexes
+
+    me, old, new = await signup(http), await signup(http), await signup(http)
+    await http.post(f"/v1/users/{new['user']['handle']}/block", headers=me["headers"])
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5)  # naive, as the driver reads a stored time
+    await stores.db.blocks.insert_one(
+        {"_id": f"{me['user']['id']}:{old['user']['id']}", "blocker": me["user"]["id"], "blocked": old["user"]["id"], "created_at": when}
+    )
+    # unkeyed, it is lost to the cursor: page two asks for keys under the first page's
+    assert await walk(http, me, "/v1/me/blocks", limit=1) == [[new["user"]["handle"]], []]
+    await indexes.ensure(stores)
+    assert await walk(http, me, "/v1/me/blocks", limit=1) == [[new["user"]["handle"]], [old["user"]["handle"]]]
+    doc = await stores.db.blocks.find_one({"blocked": old["user"]["id"]})
+    assert ULID.from_str(doc["k"]).datetime == when.replace(tzinfo=datetime.UTC)
+
+
 # --- bad input on every users route ----------------------------------------
 
 ROUTES = [
@@ -283,6 +327,7 @@ ROUTES = [
     ("DELETE", "/v1/users/{h}/block"),
     ("GET", "/v1/me"),
     ("PATCH", "/v1/me"),
+    ("GET", "/v1/me/blocks"),
 ]
 
 
@@ -321,11 +366,12 @@ LIST_BAD = [
 ]
 
 
-@pytest.mark.parametrize("which", ["followers", "following"])
+@pytest.mark.parametrize("which", ["followers", "following", "blocks"])
 @pytest.mark.parametrize("params, name", LIST_BAD, ids=[c[1] for c in LIST_BAD])
 async def test_list_bad_query(http, which, params, name):
     a = await signup(http)
-    r = await http.get(f"/v1/users/{a['user']['handle']}/{which}", params=params, headers=a["headers"])
+    path = "/v1/me/blocks" if which == "blocks" else f"/v1/users/{a['user']['handle']}/{which}"
+    r = await http.get(path, params=params, headers=a["headers"])
     assert_error(r, 400)
 
 

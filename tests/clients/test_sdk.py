@@ -117,7 +117,9 @@ async def test_accounts_videos_posts_and_the_social_loop(api, worker):
         with pytest.raises(FabulaAPIError) as hidden:
             await bob.post(post["id"])
         assert hidden.value.status == 404
+        assert [u["handle"] for u in (await alice.blocks())["data"]] == [(await bob.me())["handle"]]
         await alice.unblock((await bob.me())["handle"])
+        assert (await alice.blocks(limit=5))["data"] == []
         assert (await alice.delete_post(post["id"]))["deleted"] is True
         checked = await bob.check_provenance(await alice.download(video["id"]))
         assert isinstance(checked, dict) and checked

@@ -248,7 +248,8 @@ async def test_revoke_cameo_pauses_it_and_restore_resumes_it(http, stores, setti
 @pytest.fixture(scope="module")
 def tight_api(settings, tmp_root):
     proc = start_api(
-        settings, tmp_root / "logs", FABULA_RATE_REPORTS="2/1h", FABULA_RATE_COMMENTS="2/1h", FABULA_RATE_SEARCH="2/1h"
+        settings, tmp_root / "logs", FABULA_RATE_REPORTS="2/1h", FABULA_RATE_COMMENTS="2/1h", FABULA_RATE_SEARCH="2/1h",
+        FABULA_RATE_BLOCK_LIST="2/1h",
     )
     yield proc
     proc.stop()
@@ -283,6 +284,17 @@ async def test_user_search_is_rate_limited_per_user(tight_api):
         err = assert_error(refused, 429, "rate_limited")
         assert int(refused.headers["Retry-After"]) > 0 and err["details"]["limit"] == "search:user"
         assert (await http.get("/v1/users", params={"q": "a"}, headers=other["headers"])).status_code == 200  # per user
+
+
+async def test_pages_of_blocked_accounts_are_rate_limited_per_user(tight_api):
+    async with httpx.AsyncClient(base_url=tight_api.url, timeout=30) as http:
+        me, other = await signup(http), await signup(http)
+        for _ in range(2):
+            assert (await http.get("/v1/me/blocks", headers=me["headers"])).status_code == 200
+        refused = await http.get("/v1/me/blocks", headers=me["headers"])
+        err = assert_error(refused, 429, "rate_limited")
+        assert int(refused.headers["Retry-After"]) > 0 and err["details"]["limit"] == "block-list:user"
+        assert (await http.get("/v1/me/blocks", headers=other["headers"])).status_code == 200  # per user
 
 
 async def test_a_deleted_account_takes_its_reports_and_tombstones_along(http, stores):
