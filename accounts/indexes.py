@@ -47,7 +47,7 @@ async def _key_old_blocks(stores: Stores) -> None:
 
 
 def _as_utc(when: datetime.datetime | None) -> datetime.datetime:
-    """A stored time (naive means UTC, as the driver reads it), or now when missing."""
+    """A stored time as an aware UTC time (a client opened without tz_aware reads it naive), or now when missing."""
     if when is None:
         return utcnow()
     return when if when.tzinfo else when.replace(tzinfo=datetime.UTC)

@@ -38,7 +38,10 @@ from server.state import SettingsDep, StoresDep
 from server.videos_schema import OPENAI_SIZES, allowed_sizes
 from server.web_bundle import Asset, bundle, etag_of
 
-SHELL_PATHS = ["/", "/signin", "/following", "/create", "/inbox", "/me", "/cameo", "/cameo/new", "/cameo/settings"]
+SHELL_PATHS = [
+    "/", "/signin", "/following", "/create", "/inbox", "/me", "/cameo", "/cameo/new", "/cameo/settings",
+    "/search", "/settings", "/settings/blocked",
+]
 SECONDS = (1, 2, 4, 8, 12)
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"

@@ -303,7 +303,7 @@ async def test_blocks_made_before_they_were_keyed_are_listed_in_their_place(http
 
     me, old, new = await signup(http), await signup(http), await signup(http)
     await http.post(f"/v1/users/{new['user']['handle']}/block", headers=me["headers"])
-    when = datetime.datetime(2026, 1, 2, 3, 4, 5)  # naive, as the driver reads a stored time
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5)  # stored as UTC
     await stores.db.blocks.insert_one(
         {"_id": f"{me['user']['id']}:{old['user']['id']}", "blocker": me["user"]["id"], "blocked": old["user"]["id"], "created_at": when}
     )

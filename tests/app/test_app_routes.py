@@ -37,7 +37,7 @@ async def test_the_app_page_and_its_assets(http):
     # the page revalidates with its ETag
     again = await http.get("/", headers={**BROWSER, "if-none-match": r.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
-    for path in ("/create", "/inbox", "/me", "/cameo", "/cameo/new", "/u/somebody", "/signin"):
+    for path in ("/create", "/inbox", "/me", "/cameo", "/cameo/new", "/u/somebody", "/signin", "/search", "/settings", "/settings/blocked"):
         assert (await http.get(path, headers=BROWSER)).status_code == 200, path
 
     # every file of clients/web is served under the version, cached for a year

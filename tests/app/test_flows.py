@@ -537,8 +537,8 @@ def test_a_person_deletes_a_comment_their_post_and_their_account_in_the_app(app_
     drafts = httpx.get(f"{base}/v1/me/drafts", headers=me["headers"], timeout=HTTP_S).json()["data"]
     assert [d["id"] for d in drafts] == [video["id"]], drafts
 
-    p.click("button[aria-label=Settings]")
-    p.click(".sheet [data-delete-account]")
+    p.click("a[aria-label=Settings]")
+    p.click("[data-delete-account]")
     p.fill(".sheet input[name=password]", "not the password")
     p.click(".sheet [data-confirm]")
     p.wait_for_selector(".sheet .form-error:not([hidden])")

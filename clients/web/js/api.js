@@ -49,7 +49,8 @@ function sentence(status, code, message, details) {
     return SENTENCES[code] || message || `Something went wrong (${status}).`;
 }
 
-export async function api(path, { method = "GET", json, body, headers = {}, signal, auth = true } = {}) {
+// `blob: true` answers the body as a Blob (a download) instead of JSON.
+export async function api(path, { method = "GET", json, body, headers = {}, signal, auth = true, blob = false } = {}) {
     const h = { ...headers };
     const token = session.token;
     if (auth && token) h.Authorization = `Bearer ${token}`;
@@ -77,7 +78,7 @@ export async function api(path, { method = "GET", json, body, headers = {}, sign
         }
         throw err;
     }
-    return data;
+    return blob ? response.blob() : data;
 }
 
 export const get = (path, opts) => api(path, opts);

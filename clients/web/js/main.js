@@ -17,6 +17,9 @@ import { ProfileScreen } from "./screens/profile.js";
 import { CameoSettingsScreen } from "./screens/cameo_settings.js";
 import { OnboardingScreen } from "./screens/onboarding.js";
 import { PostScreen } from "./screens/post.js";
+import { SearchScreen } from "./screens/search.js";
+import { SettingsScreen } from "./screens/settings.js";
+import { BlockedScreen } from "./screens/blocked.js";
 
 route("/", (p, q) => FeedScreen("for_you", q), { tab: "home" });
 route("/following", (p, q) => FeedScreen("following", q), { tab: "home" });
@@ -29,6 +32,9 @@ route("/cameo", () => CameoSettingsScreen(), { tab: "me" });
 route("/cameo/settings", () => CameoSettingsScreen(), { tab: "me" });
 route("/cameo/new", () => OnboardingScreen(), { tab: "me", bare: true });
 route("/p/:id", (p) => PostScreen(p.id), { public: true, tab: "home" });
+route("/search", (p, q) => SearchScreen(q), { tab: "home" });
+route("/settings", () => SettingsScreen(), { tab: "me" });
+route("/settings/blocked", () => BlockedScreen(), { tab: "me" });
 
 const app = document.getElementById("app");
 const view = h("main.view", { style: { flex: "1", minHeight: "0", display: "flex", flexDirection: "column" } });

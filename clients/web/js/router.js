@@ -30,7 +30,7 @@ export function start(handler) {
     addEventListener("popstate", () => onChange(new URL(location.href)));
     document.addEventListener("click", (e) => {
         const a = e.target.closest("a[href]");
-        if (!a || a.target || e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
+        if (!a || a.target || a.hasAttribute("download") || e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
         const url = new URL(a.href, location.href);
         if (url.origin !== location.origin || !match(url.pathname)) return; // other pages (/verify) load as pages
         e.preventDefault();

@@ -23,7 +23,8 @@ export function FeedScreen(kind, query) {
         h("a", { href: "/following", role: "tab", "aria-selected": String(kind === "following") }, "Following"),
         h("a", { href: "/", role: "tab", "aria-selected": String(kind === "for_you") }, "For you"));
     const status = h("div.feed-status");
-    const el = h("section.screen.feed", viewport, h("div.feed-top", tabs), status);
+    const el = h("section.screen.feed", viewport,
+        h("div.feed-top", tabs, h("a.icon-btn.feed-search", { href: "/search", "aria-label": "Search people" }, icon("search"))), status);
 
     let stream = null;
     let cards = [];

@@ -1,14 +1,14 @@
 // A profile: who they are, follow, followers and following, and tabs for
 // their posts, their cameos, and (for oneself) drafts.
-import { h, clear, compact, plural } from "../dom.js";
+import { h, clear, compact } from "../dom.js";
 import { icon } from "../icons.js";
 import { get, post as httpPost, del } from "../api.js";
 import { session } from "../session.js";
-import { socket } from "../socket.js";
 import { navigate } from "../router.js";
 import { authedImage, mediaUrl } from "../media.js";
 import { avatar, confirm, empty, errorState, sheet, skeletonGrid, skeletonRows, toast, busy } from "../ui.js";
 import { openReport } from "../report.js";
+import { personRow } from "../people.js";
 import { draftChoices, forgetDraft, visibilityPicker } from "../drafts.js";
 
 const PERMISSION_TEXT = { only_me: "Only them", approved: "Ask to use", mutuals: "Mutuals only", everyone: "Open to everyone" };
@@ -23,15 +23,25 @@ function cameoStanding(c) {
 
 const OWNER_TEXT = { only_me: "only you use it", approved: "used by those you approve", mutuals: "mutuals may use it", everyone: "anyone may use it" };
 
-function userRow(u) {
-    return h("a.list-row", { href: `/u/${encodeURIComponent(u.handle)}` }, avatar(u),
-        h("div.grow", h("div.title", u.display_name || u.handle), h("div.meta", `@${u.handle}`)), icon("back", "flip"));
-}
-
-function openPeople(handle, which) {
+// followers or following; on one's own followers, each can be removed
+function openPeople(handle, which, isMe, onRemoved) {
     const s = sheet({ title: which === "followers" ? "Followers" : "Following", body: skeletonRows(5) });
+    const removable = isMe && which === "followers";
+    function removeButton(u) {
+        const button = h("button.btn.small.ghost", { dataset: { removeFollower: u.handle } }, "Remove");
+        button.onclick = async () => {
+            if (!(await confirm(`Remove @${u.handle}?`, { action: "Remove", detail: "They stop following you and aren't told. They can follow you again (on a private account, by asking)." }))) return;
+            busy(button, true);
+            try {
+                await del(`/v1/me/followers/${encodeURIComponent(u.handle)}`);
+                button.replaceWith(h("span.pill", "Removed"));
+                onRemoved && onRemoved();
+            } catch (err) { busy(button, false); toast(err.message, { iconName: "alert" }); }
+        };
+        return button;
+    }
     get(`/v1/users/${encodeURIComponent(handle)}/${which}?limit=100`).then((page) => {
-        clear(s.body, page.data.length ? h("div.list", page.data.map(userRow))
+        clear(s.body, page.data.length ? h("div.list", page.data.map((u) => personRow(u, removable && !session.isMe(u.id) ? removeButton(u) : null)))
             : empty({ iconName: "users", title: which === "followers" ? "No followers yet" : "Not following anyone yet" }));
         s.body.querySelectorAll("a").forEach((a) => a.addEventListener("click", () => s.close()));
     }).catch((err) => clear(s.body, errorState(err)));
@@ -43,58 +53,30 @@ export function ProfileScreen(handle, isMe) {
     const head = h("div.profile-head", h("div.skeleton.circle", { style: { width: "84px", height: "84px" } }), h("div.skeleton.line", { style: { width: "40%" } }));
     const tabsEl = h("div.profile-tabs", { role: "tablist" });
     const panel = h("div.profile-panel");
-    const menuBtn = isMe ? h("button.icon-btn", { "aria-label": "Settings", onclick: openMenu }, icon("settings"))
-        : h("button.icon-btn", { "aria-label": "More", onclick: () => openReport("user", handle, `@${handle}`) }, icon("more"));
+    const menuBtn = isMe ? h("a.icon-btn", { href: "/settings", "aria-label": "Settings" }, icon("settings"))
+        : h("button.icon-btn", { "aria-label": "More", onclick: openMore }, icon("more"));
     const el = h("section.screen.scroll.profile",
-        h("header.topbar", isMe ? null : h("button.icon-btn", { "aria-label": "Back", onclick: () => history.length > 1 ? history.back() : navigate("/") }, icon("back")), h("h1", `@${handle}`), menuBtn),
+        h("header.topbar", isMe ? null : h("button.icon-btn", { "aria-label": "Back", onclick: () => history.length > 1 ? history.back() : navigate("/") }, icon("back")), h("h1", `@${handle}`),
+            isMe ? h("a.icon-btn", { href: "/search", "aria-label": "Search people" }, icon("search")) : null, menuBtn),
         head, tabsEl, panel);
     let user = null;
 
-    function openMenu() {
-        const s = sheet({ title: "Settings", body: h("div.list",
-            h("a.list-row", { href: "/cameo" }, h("span.radio-icon", icon("face")), h("div.grow", h("div.title", "Cameo settings"), h("div.meta", "Who can use your cameo, requests, appearances"))),
-            h("a.list-row", { href: "/verify" }, h("span.radio-icon", icon("shield")), h("div.grow", h("div.title", "Check a video"), h("div.meta", "Was it made on Fabula? Its signature and watermark tell"))),
-            h("button.list-row", { onclick: () => { s.close(); signOut(); } }, h("span.radio-icon", icon("logout")), h("div.grow", h("div.title", "Sign out"))),
-            h("button.list-row", { dataset: { deleteAccount: "" }, onclick: () => { s.close(); deleteAccount(); } }, h("span.radio-icon", icon("trash")),
-                h("div.grow", h("div.title", "Delete account"), h("div.meta", "Your videos, posts, comments and cameo, for good"))),
+    function openMore() {
+        const s = sheet({ title: `@${handle}`, body: h("div.list",
+            h("button.list-row", { dataset: { reportUser: "" }, onclick: () => { s.close(); openReport("user", handle, `@${handle}`); } },
+                h("span.radio-icon", icon("shield")), h("div.grow", h("div.title", "Report"), h("div.meta", "Tell the moderators what is wrong"))),
+            h("button.list-row", { dataset: { blockUser: "" }, onclick: () => { s.close(); blockThem(); } },
+                h("span.radio-icon", icon("block")), h("div.grow", h("div.title", `Block @${handle}`), h("div.meta", "Neither of you sees the other; follows both ways end"))),
         ) });
-        s.body.querySelectorAll("a").forEach((a) => a.addEventListener("click", () => s.close()));
     }
 
-    function deleteAccount() {
-        const password = h("input.input", { type: "password", name: "password", autocomplete: "current-password", "aria-label": "Password" });
-        const error = h("p.form-error", { hidden: true, role: "alert" });
-        const go = h("button.btn.danger", { dataset: { confirm: "" } }, "Delete account");
-        const s = sheet({
-            title: "Delete your account?",
-            body: h("div", { style: { display: "flex", flexDirection: "column", gap: "12px" } },
-                h("p.sub", { style: { color: "var(--text-2)" } }, "Everything of yours goes: videos, posts, comments, likes, follows and your cameo. This cannot be undone. Enter your password to confirm."),
-                password, error),
-            foot: [h("button.btn.ghost", { onclick: () => s.close() }, "Cancel"), go],
-        });
-        s.el.querySelectorAll(".sheet-foot .btn").forEach((b) => (b.style.flex = "1"));
-        go.onclick = async () => {
-            if (!password.value) { error.textContent = "Enter your password."; error.hidden = false; return; }
-            busy(go, true);
-            try {
-                await del("/v1/me", { json: { password: password.value } });
-                s.close();
-                socket.disconnect();
-                session.clear();
-                toast("Your account is deleted", { iconName: "trash" });
-            } catch (err) {
-                busy(go, false);
-                error.textContent = err.status === 403 ? "That password is not right." : err.message;
-                error.hidden = false;
-            }
-        };
-        setTimeout(() => password.focus(), 300);
-    }
-
-    async function signOut() {
-        try { await httpPost("/v1/auth/logout"); } catch { /* signing out locally anyway */ }
-        socket.disconnect();
-        session.clear();
+    async function blockThem() {
+        if (!(await confirm(`Block @${handle}?`, { action: "Block", detail: "They won't see your profile, posts or comments, and you won't see theirs. Follows both ways end. They aren't told. You can unblock them in Settings." }))) return;
+        try {
+            await httpPost(`/v1/users/${encodeURIComponent(handle)}/block`);
+            toast(`You blocked @${handle}`, { iconName: "block" });
+            navigate("/settings/blocked", { replace: true });
+        } catch (err) { toast(err.message, { iconName: "alert" }); }
     }
 
     async function loadHead() {
@@ -130,8 +112,8 @@ export function ProfileScreen(handle, isMe) {
         const statsEl = h("div.stats");
         function stats() {
             clear(statsEl,
-                h("button.stat", { onclick: () => openPeople(handle, "followers") }, h("strong", compact(user.followers)), h("span", user.followers === 1 ? "follower" : "followers")),
-                h("button.stat", { onclick: () => openPeople(handle, "following") }, h("strong", compact(user.following)), h("span", "following")));
+                h("button.stat", { onclick: () => openPeople(handle, "followers", isMe, () => { user.followers = Math.max(0, user.followers - 1); stats(); }) }, h("strong", compact(user.followers)), h("span", user.followers === 1 ? "follower" : "followers")),
+                h("button.stat", { onclick: () => openPeople(handle, "following", isMe) }, h("strong", compact(user.following)), h("span", "following")));
         }
         stats();
         clear(head, avatar(user, "lg"),
