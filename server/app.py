@@ -9,6 +9,7 @@ import asyncio
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
@@ -18,6 +19,7 @@ from core.stores import open_stores
 from feed.live import runtime as feed_runtime
 from policy import moderation_model
 from server.openai_errors import APP_ERROR_HANDLERS
+from server.page_not_found import or_app_page
 from server.auth import metrics_guard, schema_guard
 from server.indexes import ensure_all
 from server.openapi import StructSchemas, declare_request_bodies
@@ -74,7 +76,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "stores": Provide(get_stores, sync_to_thread=False),
             "settings": Provide(get_settings, sync_to_thread=False),
         },
-        exception_handlers=APP_ERROR_HANDLERS,
+        exception_handlers={**APP_ERROR_HANDLERS, NotFoundException: or_app_page(APP_ERROR_HANDLERS[HTTPException])},
         middleware=[prometheus.middleware],
         plugins=[StructSchemas()],  # Structs that refuse unknown fields say so in the OpenAPI document
         request_max_body_size=settings.max_body_bytes,

@@ -26,6 +26,7 @@ from typing import Annotated
 from litestar import Request, Response, get
 from litestar.params import FromPath, PathParameter
 
+from core.errors import NotFound
 from core.settings import Settings
 from core.stores import Stores
 from feed.social.posts import get_post
@@ -138,7 +139,7 @@ async def app_asset(request: Request, version: FromPath[str], path: FromPath[str
     found = bundle()
     asset = found.get(path.lstrip("/"))
     if asset is None or path.lstrip("/") == "index.html":
-        return Response(b"not found", status_code=404, media_type="text/plain")
+        raise NotFound(f"the app has no file {path.lstrip('/')!r}")
     # an old version's URL still gets today's file, but only for as long as it is checked again
     return send(request, asset, IMMUTABLE if version == found.version else REVALIDATE, {"X-Content-Type-Options": "nosniff"})
 

@@ -118,12 +118,17 @@ def browser(chromium, camera_files):
 
 
 def phone(browser, base_url: str, session: dict | None = None):
-    """A new phone-sized browser context (its own sessionStorage: one person), and its page."""
+    """A new phone-sized browser context (its own localStorage: one person), and its page;
+    with ``session``, signed in as that user once, as if they had signed in before."""
     ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, base_url=base_url)
     ctx.set_default_timeout(60_000)
     if session is not None:
         stored = json.dumps({"token": session["token"], "user": session["user"]})
-        ctx.add_init_script(f"sessionStorage.setItem('fabula.session', {json.dumps(stored)})")
+        # the first page of the context only: a later sign-out stays signed out across reloads
+        ctx.add_init_script(
+            "if (!localStorage.getItem('fabula.test.seeded')) {"
+            f" localStorage.setItem('fabula.session', {json.dumps(stored)}); localStorage.setItem('fabula.test.seeded', '1'); }}"
+        )
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))

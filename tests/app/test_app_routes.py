@@ -131,3 +131,24 @@ async def test_a_users_cameos(http, stores):
     await http.post(f"/v1/users/{owner['user']['handle']}/block", headers=other["headers"])
     assert (await http.get(f"/v1/users/{owner['user']['handle']}/cameos", headers=other["headers"])).status_code == 404
     assert (await http.get(f"/v1/users/{owner['user']['handle']}/cameos")).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/no/such/page", "/settings/nothing", "/u", "/p", "/cameos"])
+async def test_a_browser_asking_for_a_page_the_app_lacks_gets_the_app_with_404(http, path):
+    """The app shows its own "not found" screen; an API client, a write, and any
+    path of the API itself still get the JSON error body."""
+    r = await http.get(path, headers=BROWSER)
+    assert r.status_code == 404 and r.headers["content-type"] == "text/html; charset=utf-8", (path, r.text[:200])
+    assert page_config(r.text)["version"] and "default-src 'self'" in r.headers["content-security-policy"]
+    head = await http.head(path, headers=BROWSER)
+    assert head.status_code == 404 and head.content == b""
+    for method, where, headers in (
+        ("GET", path, {"accept": "application/json"}),
+        ("GET", path, {}),
+        ("POST", path, BROWSER),
+        ("GET", "/v1/nothing" + path, BROWSER),
+        ("GET", "/app/nothing" + path, BROWSER),
+    ):
+        r = await http.request(method, where, headers=headers)
+        assert r.headers["content-type"].startswith("application/json"), (method, where, r.status_code, r.text[:200])
+        assert r.status_code in (404, 405) and r.json()["error"]["code"] in ("not_found", "method_not_allowed"), (method, where, r.text[:200])

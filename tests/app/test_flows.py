@@ -165,7 +165,7 @@ def test_sign_up_record_a_cameo_create_post_and_the_social_loop(app_api, app_wor
     a.click("form.auth-form button[type=submit]")
     # the feed: empty, or what other tests of the session posted (they share the database)
     a.wait_for_selector(".feed-status .empty, .post-card", timeout=120_000)
-    assert json.loads(a.evaluate("sessionStorage.getItem('fabula.session')"))["user"]["handle"] == ada
+    assert json.loads(a.evaluate("localStorage.getItem('fabula.session')"))["user"]["handle"] == ada
 
     # cameo onboarding through the fake camera, judged by the real liveness check
     a.goto("/cameo/new")
@@ -656,3 +656,23 @@ def test_a_draft_keeps_its_caption_and_audience(app_api, app_worker, browser):
     assert (got["caption"], got["visibility"]) == ("frog draft caption", "followers"), got
     assert not p.js_errors, p.js_errors
     p.context.close()
+
+
+def test_a_mistyped_link_says_not_found_and_offers_a_way_home(app_api, browser):
+    """A path the app does not have answers 404 with the app, which says so
+    (signed out: a way to sign in; signed in: a way to the feed)."""
+    base = app_api.url
+    out = phone(browser, base)
+    answer = out.goto("/u/")
+    assert answer.status == 404
+    out.wait_for_selector(".not-found:has-text(\"This page doesn't exist\") a[href='/signin']")
+    me = api_signup(base, handle("nf"))
+    signed_in = phone(browser, base, me)
+    assert signed_in.goto("/settingz").status == 404
+    signed_in.click(".not-found a:has-text('Go to your feed')")
+    signed_in.wait_for_selector(".screen.feed")
+    signed_in.go_back()  # an in-app link to a missing path shows the screen too, without a reload
+    signed_in.wait_for_selector(".not-found")
+    assert not out.js_errors and not signed_in.js_errors, (out.js_errors, signed_in.js_errors)
+    out.context.close()
+    signed_in.context.close()

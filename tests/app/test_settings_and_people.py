@@ -241,3 +241,40 @@ def test_removing_a_follower_from_ones_followers(app_api, browser):
     assert not p.query_selector(".sheet [data-remove-follower]")
     assert not p.js_errors, p.js_errors
     p.context.close()
+
+
+def test_tabs_share_the_session_and_the_unread_count(app_api, browser):
+    """The session is kept in the browser: a new tab is signed in; the unread
+    count read in one tab shows in the others; signing out in one tab signs
+    the others out, and signing in again brings them back."""
+    base = app_api.url
+    me, fan = api_signup(base, handle("tb")), api_signup(base, handle("tf"))
+    a = phone(browser, base, me)
+    a.goto("/")
+    a.wait_for_selector(".screen.feed")
+    b = a.context.new_page()
+    b.goto("/me")
+    b.wait_for_selector(f".profile-head:has-text('@{me['user']['handle']}')")  # signed in, not sent to /signin
+
+    assert httpx.post(f"{base}/v1/users/{me['user']['handle']}/follow", headers=fan["headers"], timeout=HTTP_S).status_code == 200
+    for page in (a, b):
+        page.wait_for_selector(".tabbar .badge:not([hidden]):has-text('1')")
+    a.goto("/inbox")
+    a.wait_for_selector(".tabbar .badge[hidden]", state="attached")
+    b.wait_for_selector(".tabbar .badge[hidden]", state="attached")  # read in the other tab
+    assert httpx.get(f"{base}/v1/notifications", headers=me["headers"], timeout=HTTP_S).json()["unread_count"] == 0
+
+    b.goto("/settings")
+    b.click("[data-sign-out]")
+    b.wait_for_url(re.compile(r"/signin"))
+    a.wait_for_url(re.compile(r"/signin\?next=%2Finbox"))  # the other tab is signed out with it
+    assert me_of(base, me).status_code == 401
+    a.click("[role=tab]:has-text('Sign in')")
+    a.fill("input[name=handle]", me["user"]["handle"])
+    a.fill("input[name=password]", PASSWORD)
+    a.click("form.auth-form button[type=submit]")
+    a.wait_for_url(re.compile(r"/inbox$"))
+    b.wait_for_url(re.compile(r"/settings$"))  # back where it was, signed in
+    b.wait_for_selector(".screen.settings [data-save-profile]")
+    assert not a.js_errors, a.js_errors
+    a.context.close()

@@ -9,7 +9,7 @@ import { mountOverlays, toast } from "./ui.js";
 import { notifications } from "./notifications.js";
 import { clearMedia } from "./media.js";
 import { registerRtcPreviews } from "./rtc_preview.js";
-import { AuthScreen } from "./screens/auth.js";
+import { AuthScreen, nextPath } from "./screens/auth.js";
 import { FeedScreen } from "./screens/feed.js";
 import { CreateScreen } from "./screens/create.js";
 import { InboxScreen } from "./screens/inbox.js";
@@ -20,6 +20,7 @@ import { PostScreen } from "./screens/post.js";
 import { SearchScreen } from "./screens/search.js";
 import { SettingsScreen } from "./screens/settings.js";
 import { BlockedScreen } from "./screens/blocked.js";
+import { NotFoundScreen } from "./screens/not_found.js";
 
 route("/", (p, q) => FeedScreen("for_you", q), { tab: "home" });
 route("/following", (p, q) => FeedScreen("following", q), { tab: "home" });
@@ -35,6 +36,7 @@ route("/p/:id", (p) => PostScreen(p.id), { public: true, tab: "home" });
 route("/search", (p, q) => SearchScreen(q), { tab: "home" });
 route("/settings", () => SettingsScreen(), { tab: "me" });
 route("/settings/blocked", () => BlockedScreen(), { tab: "me" });
+const NOT_FOUND = { load: () => NotFoundScreen(), public: true };  // any other path
 
 const app = document.getElementById("app");
 const view = h("main.view", { style: { flex: "1", minHeight: "0", display: "flex", flexDirection: "column" } });
@@ -66,16 +68,22 @@ function startSession() {
 
 session.on((reason) => {
     if (reason === "signin") return startSession();
+    if (reason === "signin-elsewhere") {  // another tab signed in: this one follows
+        startSession();
+        if (location.pathname === "/signin") navigate(nextPath(new URLSearchParams(location.search)), { replace: true });
+        else navigate(location.pathname + location.search, { replace: true });
+        return;
+    }
     socket.disconnect();
     notifications.stop();
     clearMedia();
+    if (reason === "switched") return;  // signed in as someone else in another tab: "signin-elsewhere" follows
     if (reason === "expired") toast("Your session ended. Please sign in again.", { iconName: "lock" });
-    navigate(`/signin?next=${encodeURIComponent(location.pathname)}`, { replace: true });
+    if (location.pathname !== "/signin") navigate(`/signin?next=${encodeURIComponent(location.pathname)}`, { replace: true });
 });
 
 async function show(url) {
-    const found = match(url.pathname);
-    if (!found) return navigate("/", { replace: true });
+    const found = match(url.pathname) || { route: NOT_FOUND, params: {} };
     const { route: r, params } = found;
     if (!r.public && !session.signedIn) {
         return navigate(`/signin?next=${encodeURIComponent(url.pathname + url.search)}`, { replace: true });

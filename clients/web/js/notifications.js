@@ -3,6 +3,7 @@
 import { get, post } from "./api.js";
 import { socket } from "./socket.js";
 import { toast } from "./ui.js";
+import { session } from "./session.js";
 
 const WHAT = {
     like: "liked your video",
@@ -39,10 +40,35 @@ const countListeners = new Set();
 const newListeners = new Set();
 let quiet = false; // the inbox is on screen: no toasts
 
-function setCount(n) {
+// Tabs of one browser share the session (session.js): a count read from the
+// server after marking read is told to the others, which get no push for it.
+const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("fabula.notifications") : null;
+if (channel) {
+    channel.onmessage = (e) => {
+        const m = e.data || {};
+        if (off && session.user && m.user === session.user.id && Number.isInteger(m.unread)) setCount(m.unread);
+    };
+}
+
+function setCount(n, { share = false } = {}) {
     unread = Math.max(0, n);
     countListeners.forEach((fn) => fn(unread));
+    if (share && channel && session.user) channel.postMessage({ user: session.user.id, unread });
 }
+
+// bumped by every mark-read: a count read before one (still on its way) is stale
+let marks = 0;
+
+async function refresh() {
+    const seen = marks;
+    try {
+        const page = await get("/v1/notifications?limit=1");
+        if (off && seen === marks) setCount(page.unread_count);
+    } catch { /* the badge stays as it is */ }
+}
+
+// back on a tab that was hidden: what changed meanwhile (read elsewhere, removed by a block) shows
+document.addEventListener("visibilitychange", () => { if (off && document.visibilityState === "visible") refresh(); });
 
 export const notifications = {
     get unread() { return unread; },
@@ -56,16 +82,17 @@ export const notifications = {
             newListeners.forEach((fn) => fn(n));
             if (!quiet) toast(`${who(n)} ${describe(n)}`, n.actor ? { author: n.actor } : { iconName: iconFor(n) });
         });
-        try {
-            const page = await get("/v1/notifications?limit=1");
-            setCount(page.unread_count);
-        } catch { /* the badge stays as it is */ }
+        await refresh();
     },
     stop() { if (off) off(); off = null; setCount(0); },
-    async markAllRead() {
-        if (unread === 0) return;
+    /** Mark every notification read; `known`: the unread count a page just read says
+     * (the badge's own count may not have come back yet on a fresh load). */
+    async markAllRead(known = 0) {
+        if (unread === 0 && known === 0) return;
+        marks += 1;
         const out = await post("/v1/notifications/read", { all: true });
-        setCount(out.unread_count);
+        marks += 1;
+        setCount(out.unread_count, { share: true });
     },
     setCount,
 };

@@ -7,7 +7,7 @@ import { navigate } from "../router.js";
 import { busy, formError } from "../ui.js";
 
 // where to go once signed in: a path of this app, never the sign-in page itself
-function nextPath(query) {
+export function nextPath(query) {
     const next = query.get("next") || "/";
     return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/signin") ? next : "/";
 }

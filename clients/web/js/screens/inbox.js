@@ -75,7 +75,7 @@ export function InboxScreen() {
             const page = await get("/v1/notifications?limit=50");
             clear(list, page.data.length ? page.data.map(row)
                 : empty({ iconName: "bell", title: "Nothing yet", text: "Likes, comments, follows and cameo requests show up here as they happen." }));
-            await notifications.markAllRead();
+            await notifications.markAllRead(page.unread_count);
         } catch (err) {
             clear(list, errorState(err, load));
         }
