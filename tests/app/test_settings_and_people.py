@@ -2,7 +2,8 @@
 profile edited, an account made private and public again, a password
 changed, one's data downloaded, signing out everywhere, a birth date added
 to an account that had none; finding people by handle; blocking from a
-profile and unblocking in Settings; removing a follower."""
+profile and unblocking in Settings; removing a follower; the session and
+the unread count shared by a browser's tabs; reporting someone twice."""
 
 from __future__ import annotations
 
@@ -278,3 +279,24 @@ def test_tabs_share_the_session_and_the_unread_count(app_api, browser):
     b.wait_for_selector(".screen.settings [data-save-profile]")
     assert not a.js_errors, a.js_errors
     a.context.close()
+
+
+def test_reporting_someone_again_says_it_was_reported_already(app_api, browser):
+    """A person reports a thing once; a second report with another reason is
+    answered with the first, and the app says so instead of thanking twice."""
+    base = app_api.url
+    me, them = api_signup(base, handle("rr")), api_signup(base, handle("rt"))
+    theirs = them["user"]["handle"]
+    p = phone(browser, base, me)
+    p.goto(f"/u/{theirs}")
+    for reason, said in (("spam", "Thanks. Our moderators will take a look."), ("hate", "You reported this already, as “Spam or scam”.")):
+        p.click("button[aria-label=More]")
+        p.click(".sheet [data-report-user]")
+        p.click(f".sheet [data-reason='{reason}']")
+        with p.expect_response(lambda r: r.url.endswith(f"/v1/users/{theirs}/report")) as answered:
+            p.click(".sheet [data-send-report]")
+        assert answered.value.status == 200 and answered.value.json()["reason"] == "spam"
+        p.wait_for_selector(f".toast:has-text('{said}')")
+        p.wait_for_selector(".sheet-scrim", state="detached")
+    assert not p.js_errors, p.js_errors
+    p.context.close()

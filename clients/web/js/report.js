@@ -17,7 +17,16 @@ const REASONS = [
     ["illegal", "Something illegal"],
     ["other", "Something else"],
 ];
+const REASON_LABEL = Object.fromEntries(REASONS);
 const PATHS = { post: "posts", comment: "comments", user: "users", cameo: "cameos" };
+
+// A person reports a thing once: reporting it again answers the first report, unchanged.
+function answerText(filed, reason, text) {
+    const earlier = filed.reason !== reason || filed.text !== text;  // the answer is a report made before
+    if (filed.state !== "open") return "You reported this before, and the moderators have looked at it.";
+    if (earlier) return `You reported this already, as “${REASON_LABEL[filed.reason] || filed.reason}”. The moderators have it.`;
+    return "Thanks. Our moderators will take a look.";
+}
 
 /** kind: post | comment | user | cameo; id: its id (a user's handle); what: how to name it. */
 export function openReport(kind, id, what) {
@@ -34,9 +43,10 @@ export function openReport(kind, id, what) {
     send.onclick = async () => {
         busy(send, true);
         try {
-            await httpPost(`/v1/${PATHS[kind]}/${encodeURIComponent(id)}/report`, { reason, text: note.value.trim() });
+            const text = note.value.trim();
+            const filed = await httpPost(`/v1/${PATHS[kind]}/${encodeURIComponent(id)}/report`, { reason, text });
             s.close();
-            toast("Thanks. Our moderators will take a look.", { iconName: "shield", ms: 3200 });
+            toast(answerText(filed, reason, text), { iconName: "shield", ms: 4200 });
         } catch (err) {
             busy(send, false);
             toast(err.message, { iconName: "alert" });
