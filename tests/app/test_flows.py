@@ -676,3 +676,17 @@ def test_a_mistyped_link_says_not_found_and_offers_a_way_home(app_api, browser):
     assert not out.js_errors and not signed_in.js_errors, (out.js_errors, signed_in.js_errors)
     out.context.close()
     signed_in.context.close()
+
+
+def test_the_check_page_lays_out_at_phone_width_and_links_home(app_api, browser):
+    """/verify at a phone's width: the drop area sits under the text (it once
+    overlapped it), spans the column, and the page links back to the app."""
+    p = phone(browser, app_api.url)
+    p.goto("/verify")
+    lead, drop = p.locator("p.lead").bounding_box(), p.locator("#drop").bounding_box()
+    assert drop["y"] >= lead["y"] + lead["height"], (lead, drop)
+    assert drop["width"] >= 0.8 * p.viewport_size["width"], drop
+    p.click("a.home")
+    p.wait_for_url(re.compile(r"/signin"))  # the app, signed out
+    assert not p.js_errors, p.js_errors
+    p.context.close()
