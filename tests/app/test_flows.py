@@ -417,6 +417,18 @@ def test_a_shared_post_plays_without_signing_in(app_api, app_worker, browser):
     assert not p.js_errors, p.js_errors
     p.context.close()
 
+    # signed in, an open post's counts follow what others do meanwhile
+    viewer, fan = api_signup(base, handle("vw")), api_signup(base, handle("fn"))
+    v = phone(browser, base, viewer)
+    v.goto(f"/p/{post['id']}")
+    v.wait_for_selector(f".post-card[data-post-id='{post['id']}'] .rail-btn.like:has-text('0')")
+    assert httpx.post(f"{base}/v1/posts/{post['id']}/like", headers=fan["headers"], timeout=HTTP_S).status_code == 200
+    httpx.post(f"{base}/v1/posts/{post['id']}/comments", headers=fan["headers"], json={"text": "lovely storm"}, timeout=HTTP_S)
+    v.wait_for_selector(".rail-btn.like:has-text('1')", timeout=30_000)
+    v.wait_for_selector(".rail-btn[aria-label=Comments]:has-text('1')", timeout=30_000)
+    assert not v.js_errors, v.js_errors
+    v.context.close()
+
 
 def test_remixing_someone_elses_post_credits_it(app_api, app_worker, browser):
     """A person remixes another's post from its card: the create screen names

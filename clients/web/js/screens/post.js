@@ -10,6 +10,8 @@ import { navigate } from "../router.js";
 import { PostCard } from "../feed/card.js";
 import { empty } from "../ui.js";
 
+const REFRESH_MS = 10_000; // how often an open post reads its counts again, while the page is visible
+
 export function PostScreen(id) {
     const stage = h("div.post-stage", h("div.skeleton", { style: { position: "absolute", inset: "0", borderRadius: "0" } }));
     const signedOut = !session.signedIn;
@@ -21,6 +23,15 @@ export function PostScreen(id) {
         h("a.btn.small.primary", { href: `/signin?next=${encodeURIComponent(`/p/${id}`)}` }, "Join")) : null;
     const el = h("section.screen.post-page", stage, bar, cta);
     let card = null;
+    let timer = 0;
+
+    // likes and comments others add while it is open (the feed gets them live over its session)
+    async function refresh() {
+        if (!card || document.visibilityState !== "visible") return;
+        try {
+            card.setCounts((await get(`/v1/posts/${id}`)).counts);
+        } catch { /* gone meanwhile, or offline: the counts stay as they are */ }
+    }
 
     function show(post, publicMode) {
         card = PostCard(post, { publicMode });
@@ -39,10 +50,11 @@ export function PostScreen(id) {
         }
         try {
             show(await get(`/v1/posts/${id}`), false);
+            timer = setInterval(refresh, REFRESH_MS);
         } catch (err) {
             clear(stage, empty({ iconName: "film", title: "This video is gone", text: err.message, action: h("a.btn.small.primary", { href: "/" }, "Back to the feed") }));
         }
     }
     load();
-    return { el, title: "Fabula", destroy() { if (card) { card.deactivate(); card.destroy(); } } };
+    return { el, title: "Fabula", destroy() { clearInterval(timer); if (card) { card.deactivate(); card.destroy(); } } };
 }
