@@ -288,7 +288,7 @@ def test_sign_up_record_a_cameo_create_post_and_the_social_loop(app_api, app_wor
     b.context.close()
 
 
-def test_a_cameo_permission_asked_for_in_one_browser_and_given_in_another(app_api, browser, tmp_path):
+def test_a_cameo_permission_asked_for_in_one_browser_and_given_in_another(app_api, app_worker, browser, tmp_path):
     from tests.cameos.capture import make_capture
 
     base = app_api.url
@@ -340,6 +340,15 @@ def test_a_cameo_permission_asked_for_in_one_browser_and_given_in_another(app_ap
     assert "used by those you approve" in own.inner_text()  # the owner's own: who may use it
     f.goto("/create")
     f.wait_for_selector(f".cameo-pick[data-mention='{cameo['mention']}']")
+
+    # the fan's post with the cat shows under the owner's cameos, for the owner and for others
+    made = httpx.post(f"{base}/v1/videos", headers=fan["headers"], json={"prompt": f"{cameo['mention']} naps in the sun", "seconds": "1", "size": "64x64"}, timeout=HTTP_S).json()
+    wait_done(base, fan, made["id"])
+    featured = httpx.post(f"{base}/v1/posts", headers=fan["headers"], json={"video_id": made["id"], "caption": "sleepy"}, timeout=HTTP_S).json()
+    o.goto("/me?tab=cameos")
+    o.wait_for_selector(f".grid.featured a[href='/p/{featured['id']}']:has-text('@{fan['user']['handle']}')")
+    f.goto(f"/u/{owner['user']['handle']}?tab=cameos")
+    f.wait_for_selector(f".grid.featured a[href='/p/{featured['id']}']")
 
     # and the settings list the grant, which the owner revokes
     o.goto("/cameo")

@@ -157,11 +157,21 @@ export function ProfileScreen(handle, isMe) {
                     ? h("div.grid", page.data.map((v) => tile(`/v1/videos/${v.id}/content?variant=thumbnail`, null, [icon("draft"), "Draft"], () => openDraft(v))))
                     : empty({ iconName: "draft", title: "No drafts", text: "Videos you make but don't post wait here." }));
             } else {
-                const page = await get(isMe ? "/v1/me/cameos" : `/v1/users/${encodeURIComponent(handle)}/cameos`);
+                const [page, featured] = await Promise.all([
+                    get(isMe ? "/v1/me/cameos" : `/v1/users/${encodeURIComponent(handle)}/cameos`),
+                    get(`/v1/users/${encodeURIComponent(handle)}/cameo-posts?limit=30`),
+                ]);
                 if (tab !== which) return;
-                clear(panel, page.data.length ? h("div.list.cameo-list", page.data.map(cameoRow))
-                    : isMe ? empty({ iconName: "face", title: "No cameo yet", text: "Record yourself once and star in any video.", action: h("a.btn.small.primary", { href: "/cameo/new" }, icon("camera"), "Make your cameo") })
-                    : empty({ iconName: "face", title: "No cameo", text: `@${handle} hasn't made a cameo.` }));
+                if (!page.data.length && !featured.data.length) {
+                    return clear(panel, isMe ? empty({ iconName: "face", title: "No cameo yet", text: "Record yourself once and star in any video.", action: h("a.btn.small.primary", { href: "/cameo/new" }, icon("camera"), "Make your cameo") })
+                        : empty({ iconName: "face", title: "No cameo", text: `@${handle} hasn't made a cameo.` }));
+                }
+                // the cameos, then the posts (by anyone) they appear in
+                clear(panel, page.data.length ? h("div.list.cameo-list", page.data.map(cameoRow)) : null,
+                    h("h2.section-title.featured-title", isMe ? "Videos you're in" : `Videos @${handle} is in`),
+                    featured.data.length
+                        ? h("div.grid.featured", featured.data.map((p) => tile(p.thumbnail_url, `/p/${p.id}`, [icon("face"), `@${p.author.handle}`])))
+                        : h("p.hint.featured-none", isMe ? "Posts others or you make with your cameo show up here." : "None you can see yet."));
             }
         } catch (err) {
             clear(panel, errorState(err, loadPanel));
