@@ -36,14 +36,15 @@ class RecordingError(Exception):
     """The recording cannot be analysed; ``code`` says why (corrupt, too_long, too_short,
     no_video, no_audio)."""
 
-    def __init__(self, code: str, message: str, duration_s: float | None = None) -> None:
+    def __init__(self, code: str, message: str, duration_s: float | None = None, also: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.duration_s = duration_s  # what was measured, when the length was the problem
+        self.also = tuple(also)  # further codes found at the same time (a short recording with no sound)
 
     def __reduce__(self):  # survives a process pool's pickling
-        return (type(self), (self.code, self.message, self.duration_s))
+        return (type(self), (self.code, self.message, self.duration_s, self.also))
 
 
 @dataclass(slots=True)
@@ -270,18 +271,20 @@ def decode_recording(
             samples = np.concatenate([np.zeros(shift, dtype=np.float32), samples])
         elif shift < 0:
             samples = samples[-shift:]
-    if require_audio and samples.size == 0:
-        if probe.has_audio:
-            raise RecordingError(NO_AUDIO, "the recording's sound track is empty")
-        raise RecordingError(NO_AUDIO, "the recording has no sound track")
     video_span = (times[-1] + step) if times else 0.0
     duration = max(video_span, samples.size / SAMPLE_RATE)
     if probe.duration_s is not None:
         duration = min(max(duration, 0.0), max(probe.duration_s, video_span))
     if duration > max_duration_s + 0.5:
         raise RecordingError(TOO_LONG, f"the recording is {duration:.1f} s long; at most {max_duration_s:.0f} s")
-    if duration < min_duration_s:
-        raise RecordingError(TOO_SHORT, f"the recording is {duration:.1f} s long; at least {min_duration_s:.0f} s", duration)
+    silent = require_audio and samples.size == 0
+    if duration < min_duration_s:  # said first: a short recording is short, with or without its sound
+        message = f"the recording is {duration:.1f} s long; at least {min_duration_s:.0f} s"
+        raise RecordingError(TOO_SHORT, message, duration, also=(NO_AUDIO,) if silent else ())
+    if silent:
+        if probe.has_audio:
+            raise RecordingError(NO_AUDIO, "the recording's sound track is empty")
+        raise RecordingError(NO_AUDIO, "the recording has no sound track")
     return Recording(
         frames=frames,
         times=np.asarray(times, dtype=np.float64),

@@ -239,10 +239,10 @@ def voice_sample(samples: np.ndarray, sample_rate: int, max_s: float = VOICE_MAX
 
 
 def _failed_before_analysis(err: RecordingError, digits: str, moves: list[str]) -> LivenessReport:
-    code = {TOO_SHORT: DURATION, NO_AUDIO: FAIL_NO_AUDIO, NO_VIDEO: FAIL_NO_VIDEO}[err.code]
+    codes = {TOO_SHORT: DURATION, NO_AUDIO: FAIL_NO_AUDIO, NO_VIDEO: FAIL_NO_VIDEO}
     return LivenessReport(
         ok=False,
-        failures=[code],
+        failures=[codes[c] for c in (err.code, *err.also)],
         duration_s=err.duration_s or 0.0,  # a recording too short says how long it was
         frames_analysed=0,
         digits_expected=digits,

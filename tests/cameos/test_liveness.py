@@ -320,6 +320,22 @@ def test_too_short_and_silent_recordings_fail_in_the_report(tmp_path):
     rep = verify_recording(silent, DIGITS_A, ["left", "right"])
     assert not rep.ok and rep.failures == [report.NO_AUDIO]
 
+    # short and silent: both said (a one-frame file was reported as silent alone, 0 s long)
+    both = str(tmp_path / "both.mp4")
+    make_capture(both, moves=[], audio=None, variant="still", seconds=1.0, size=(320, 240))
+    rep = verify_recording(both, DIGITS_A, ["left", "right"])
+    assert not rep.ok and rep.failures == [report.DURATION, report.NO_AUDIO]
+    assert 0.8 <= rep.details()["duration_s"] <= 1.2, rep.details()
+
+
+def test_a_recording_error_keeps_what_it_found_through_a_process_pool():
+    import pickle
+
+    from cameos.liveness.recording import NO_AUDIO, TOO_SHORT
+
+    err = pickle.loads(pickle.dumps(RecordingError(TOO_SHORT, "short", 0.5, also=(NO_AUDIO,))))
+    assert (err.code, err.message, err.duration_s, err.also) == (TOO_SHORT, "short", 0.5, (NO_AUDIO,))
+
 
 # ---------------------------------------------------------------- characters without a face
 
