@@ -44,7 +44,7 @@ from accounts import minors
 from accounts.users import User
 from cameos import appearances, challenges, deletion, grants, onboarding, store
 from cameos.challenges import Challenge
-from cameos.errors import cameo_not_found, not_owner
+from cameos.errors import cameo_not_found, invalid_recording, not_owner
 from core import rate_limit
 from core.errors import Forbidden, NotFound, PolicyViolation, RateLimited
 from core.settings import Settings
@@ -141,8 +141,10 @@ def _name(form_fields: dict[str, str], default: str | None = None) -> str:
 
 def _upload(form, field: str = "video"):
     upload = form.files.get(field)
-    if upload is None or upload.size == 0:
+    if upload is None:
         raise field_error(field, "send the recording as this file field")
+    if upload.size == 0:  # sent, but nothing in it: no video to read
+        raise invalid_recording("the file is empty")
     return upload
 
 
@@ -433,10 +435,8 @@ async def _appearances_owner(stores: Stores, cameo_id: str, user: User) -> None:
         await owned_cameo(stores, cameo_id, user)
         return
     owner = await appearances.owner_of(stores, cameo_id)
-    if owner is None:
+    if owner != user.id:  # to anyone else a deleted cameo is gone, as an unknown one is
         raise cameo_not_found(cameo_id)
-    if owner != user.id:
-        raise not_owner(cameo_id)
 
 
 async def _state(stores: Stores, video_id: str) -> tuple[str, str | None]:
