@@ -289,6 +289,20 @@ def read_key_from_file(path, max_frames: int = MAX_READ_FRAMES) -> KeyReading:
     return read_key(sample_frames(path, max_frames))
 
 
+def picture_frames(path, max_frames: int = MAX_READ_FRAMES) -> list[np.ndarray]:
+    """The RGB frames of a picture file (JPEG, PNG, WebP; an animated one's first
+    ``max_frames``), read by Pillow: FFmpeg's WebP decoder reads no animated WebP."""
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as picture:
+        frames = []
+        for frame in ImageSequence.Iterator(picture):
+            frames.append(np.asarray(frame.convert("RGB")))
+            if len(frames) == max_frames:
+                break
+    return frames
+
+
 def sample_frames(path, max_frames: int = MAX_READ_FRAMES) -> list[np.ndarray]:
     """Up to ``max_frames`` RGB frames spread over a video file (or the one frame of an image)."""
     import av

@@ -128,6 +128,19 @@ def sniff(head: bytes) -> str:
     raise FabulaError("send an MP4, MOV or WebM video or a JPEG, PNG or WebP picture", code="unsupported_media_type", status=415)
 
 
+def _length_from_packets(container, stream) -> float:
+    """A video's length when its header does not say (a live-recorded WebM): the
+    latest packet time of its picture, read without decoding, and only until it
+    passes the limit."""
+    latest = 0.0
+    for packet in container.demux(stream):
+        if packet.pts is not None and packet.time_base is not None:
+            latest = max(latest, float(packet.pts * packet.time_base))
+            if latest > MAX_SECONDS:
+                break
+    return latest
+
+
 def check_dimensions(path: Path, mime: str) -> None:
     """Refuse a file too large to check from its headers alone (no pixel decoded)."""
     if mime.startswith("image/"):
@@ -148,7 +161,7 @@ def check_dimensions(path: Path, mime: str) -> None:
                     raise _unprocessable("the file has no picture", "unreadable_media")
                 stream = container.streams.video[0]
                 width, height = stream.codec_context.width, stream.codec_context.height
-                seconds = float(container.duration / 1_000_000) if container.duration else 0.0
+                seconds = float(container.duration / 1_000_000) if container.duration else _length_from_packets(container, stream)
         except FabulaError:
             raise
         except Exception:
@@ -171,7 +184,7 @@ def read_marks(path: Path, mime: str, anchors: bytes | None) -> tuple[manifest.M
     else:
         found = manifest.ManifestReading(state="absent", claims={})
     try:
-        frames = invisible.sample_frames(path)
+        frames = invisible.picture_frames(path) if mime.startswith("image/") else invisible.sample_frames(path)
     except Exception:
         raise _unprocessable("the file cannot be decoded", "unreadable_media") from None
     if not frames:

@@ -6,6 +6,8 @@ Signed out is allowed (limited per address)."""
 
 from __future__ import annotations
 
+import io
+
 import re
 import uuid
 
@@ -150,6 +152,51 @@ async def test_corrupt_oversize_and_unknown_files(http_module, api):
     status_line = await asyncio.wait_for(reader.readline(), 30)
     writer.close()
     assert status_line.split()[1] == b"413", status_line
+
+
+def live_webm(seconds: int, fps: int = 1, size: int = 64) -> bytes:
+    """A WebM written as a live recorder writes it: no length in its header."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="webm", options={"live": "1"}) as out:
+        stream = out.add_stream("libvpx", rate=fps)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(seconds * fps):
+            frame = av.VideoFrame.from_ndarray(np.full((size, size, 3), (i * 7) % 255, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+async def test_a_video_whose_header_has_no_length_is_measured_before_it_is_decoded(http_module):
+    """The 180 s limit held only for files whose header says their length: a
+    live-recorded WebM of 190 s was decoded and checked."""
+    long_one = live_webm(190)
+    import av
+
+    with av.open(io.BytesIO(long_one)) as container:
+        assert container.duration is None  # the case: nothing in the header
+    r = await check(http_module, long_one, "live.webm")
+    err = r.json()["error"]
+    assert r.status_code == 422 and err["code"] == "too_large_to_check", r.text
+    assert err["details"]["seconds"] > 180
+    short_one = await check(http_module, live_webm(20), "short.webm")
+    assert short_one.status_code == 200 and short_one.json()["from_here"] is False, short_one.text
+
+
+async def test_an_animated_webp_is_checked_as_a_picture(http_module):
+    """FFmpeg reads no animated WebP: it was refused as unreadable."""
+    from PIL import Image
+
+    frames = [Image.fromarray(np.full((64, 64, 3), c, np.uint8)) for c in (10, 120, 200)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="WEBP", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    r = await check(http_module, buf.getvalue(), "moving.webp")
+    assert r.status_code == 200 and r.json()["kind"] == "image" and r.json()["from_here"] is False, r.text
 
 
 async def test_removed_video_answers_removed(http_module, served, stores):
