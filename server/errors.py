@@ -36,7 +36,12 @@ _CODES = {
 }
 
 
+MESSAGE_MAX = 1000  # characters: a message that quotes what was sent (an id in the path) quotes a part
+
+
 def error_response(status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None) -> Response:
+    if len(message) > MESSAGE_MAX:
+        message = message[: MESSAGE_MAX - 1] + "…"
     body = ErrorBody(error=ErrorInfo(code=code, message=message, details=details))
     return Response(
         content=msgspec.json.encode(body),

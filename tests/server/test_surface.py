@@ -169,6 +169,16 @@ async def test_unknown_routes_get_the_error_body(http, path):
     assert_error(await http.get(path, headers=me["headers"]), 404, "not_found")
 
 
+@pytest.mark.parametrize("kind", ["cameos", "posts", "videos"])
+async def test_a_long_unknown_id_is_quoted_in_part(http, kind):
+    """A 404's message quotes the id it did not find, at most a thousand characters of it."""
+    me = await signup(http)
+    r = await http.get(f"/v1/{kind}/{'x' * 5000}", headers=me["headers"])
+    assert r.status_code == 404, r.text[:200]
+    err = r.json()["error"]  # the Videos API's has OpenAI's type and param besides
+    assert len(err["message"]) <= 1000 and err["message"].endswith("…"), err["message"][:80]
+
+
 @pytest.mark.parametrize(
     "method,path",
     [("PUT", "/v1/posts"), ("DELETE", "/v1/feed"), ("POST", "/healthz"), ("PUT", "/v1/posts/post_x"), ("GET", "/v1/auth/login")],
