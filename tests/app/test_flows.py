@@ -390,6 +390,11 @@ def test_a_refused_prompt_shows_its_sentence_and_a_wrong_password_reads_plainly(
     young.click("form.auth-form button[type=submit]")
     assert young.wait_for_selector(".form-error:not([hidden])").inner_text() == "You must be at least 13 years old to have an account."
     young.context.close()
+    # a mention of nobody's cameo reads as a person would say it (the server's: "there is no cameo @…")
+    p.goto("/create")
+    p.fill(".prompt", "@nobody_" + uuid.uuid4().hex[:8] + " dances in the rain")
+    p.click("form.compose button[type=submit]")
+    assert "Nobody has a cameo called @nobody_" in p.wait_for_selector(".refusal, .form-error:not([hidden]), .toast").inner_text()
     p.context.close()
     out.context.close()
 

@@ -44,6 +44,8 @@ function sentence(status, code, message, details) {
     if (code === "conflict" && status === 409 && /handle/.test(message)) return SENTENCES.handle_taken;
     if (status === 401 && code !== "missing_token" && code !== "invalid_token") return SENTENCES.invalid_credentials;
     if (code === "too_young") return SENTENCES.too_young;
+    if (code === "invalid_birth_date") return /future/.test(message) ? "That date is in the future. Enter the day you were born." : "Enter the day you were born (1900 or later).";
+    if (code === "unknown_cameo" && details && details.mention) return `Nobody has a cameo called ${details.mention}. Check the spelling, or pick one with @.`;
     // refusals (moderation, cameo consent) carry the sentence to show: keep the server's words
     if (status === 422 || status === 403) return message;
     return SENTENCES[code] || message || `Something went wrong (${status}).`;
