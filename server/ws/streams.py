@@ -13,8 +13,10 @@ whether it is over (one database read per topic, not per subscriber), and
 one nobody follows any more is dropped.
 
 A new topic must join the read at once: the reader also reads a wake stream
-of its own, and ``join`` adds an entry to it when the read in flight does not
-cover the new key. The entry lands either before the read (which then returns
+of its own, and ``topic`` adds an entry to it while a read is in flight (that
+read does not serve the new topic: its key is not in it, or is read there
+from the place of a topic the new one replaced, whose entries the new one
+does not take). The entry lands either before the read (which then returns
 at once) or while it blocks (which wakes it), so nothing waits for the block
 to time out. Entries of every topic are read from the last id the topic saw,
 so none is skipped across wake-ups, errors or reconnects."""
@@ -81,7 +83,9 @@ class StreamReader:
             found = self.topics[key] = make()
             found.quiet_since = self.loop.time()
             self._start()
-            if self.reading is not None and key not in self.reading:
+            # the read in flight does not serve it (the key is not in it, or is read there
+            # for a topic it replaced, from that one's place): wake it, so it reads anew
+            if self.reading is not None:
                 self.run_soon(self._wake())
         return found
 
@@ -124,7 +128,8 @@ class StreamReader:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            streams = {key: topic.last_id for key, topic in self.topics.items()}
+            read_for = dict(self.topics)  # the topics this read serves
+            streams = {key: topic.last_id for key, topic in read_for.items()}
             streams[self.wake_key] = self.wake_id
             self.reading = set(streams)
             try:
@@ -149,8 +154,10 @@ class StreamReader:
                     self.wake_id = _text(entries[-1][0])
                     continue
                 topic = self.topics.get(key)
-                if topic is None:
-                    continue  # dropped meanwhile
+                if topic is None or topic is not read_for.get(key):
+                    # dropped meanwhile, or made anew (left and followed again): the new
+                    # topic reads its stream from its own start, for its subscribers' replay
+                    continue
                 topic.last_id = _text(entries[-1][0])
                 topic.quiet_since = now
                 try:

@@ -349,6 +349,39 @@ async def test_another_users_unsubscribe_changes_nothing_for_the_owner(api, http
         await assert_usable(theirs)  # and the other socket heard nothing of it
 
 
+async def test_subscribing_again_at_once_replays_the_jobs_events(api, http, stores):
+    """Unsubscribed and subscribed again while the job runs, a connection gets
+    the recent events again, as a first subscription does; so does a second
+    connection after it. The reader's read in flight still covered the old
+    subscription, and its entries went to the new one in place of the replay."""
+    me = await signup(http)
+    job = await queued_job(stores, me)
+
+    async def step(n: int) -> None:
+        await events.publish(stores, JobEvent(type="progress", video_id=job.id, status="in_progress", step=n, steps=8, progress=n * 100 // 8))
+
+    async with connect(api, me) as ws:
+        await send(ws, "subscribe", {"video_id": job.id})
+        assert [(await recv(ws))["type"] for _ in range(2)] == ["subscribed", "video"]
+        await events.publish(stores, JobEvent(type="status", video_id=job.id, status="in_progress", progress=0))
+        for n in (1, 2, 3):
+            await step(n)
+        got = [await recv(ws) for _ in range(4)]
+        assert [m["data"].get("step") for m in got] == [None, 1, 2, 3]
+        for attempt in range(3):  # the race is the read in flight: a step lands while it still covers the old subscription
+            await send(ws, "unsubscribe", {"video_id": job.id}, "u")
+            assert (await recv(ws))["type"] == "unsubscribed"
+            await send(ws, "subscribe", {"video_id": job.id}, "s")
+            assert [(await recv(ws))["type"] for _ in range(2)] == ["subscribed", "video"]  # following again
+            await step(4 + attempt)
+            replay = [await recv(ws) for _ in range(1 + 4 + attempt)]
+            assert [m["data"].get("step") for m in replay] == [None, *range(1, 5 + attempt)], replay
+        async with connect(api, me) as second:
+            await send(second, "subscribe", {"video_id": job.id})
+            replay = [await recv(second) for _ in range(2 + 1 + 6)]
+            assert [m["data"].get("step") for m in replay[2:]] == [None, 1, 2, 3, 4, 5, 6], replay
+
+
 async def test_subscribing_twice_follows_once(api, http, stores, worker):
     me = await signup(http)
     job = await queued_job(stores, me)
