@@ -46,6 +46,7 @@ from feed.live.catalogue import CatalogueReader
 from feed.live.counts_hub import CountsHub
 from feed.live.viewer_cache import ViewerCache
 from feed.ranking.pool import PostPool
+from feed.serving import sessions
 from feed.serving.for_you import Shared
 from feed.serving.rebuild_slots import RebuildSlots
 from feed.serving.seen_memory import SeenMemory
@@ -74,6 +75,7 @@ class FeedRuntime:
                 self.hub.channel: self.hub.deliver,
                 post_changes.CHANGES.key(stores): post_changes.CHANGES.receive,
                 graph.CHANGES.key(stores): graph.CHANGES.receive,
+                sessions.MOVED.key(stores): sessions.MOVED.receive,
             },
             name="feed-fanout",
             on_connect=self._catch_up,

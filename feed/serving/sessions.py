@@ -15,7 +15,10 @@ One session is two keys, hash-tagged so they live in one cluster slot:
 
 Both expire ``TTL_S`` after the last write. Writes are guarded by ``owner``: a
 session resumed on another connection (or replica) takes it over, and the
-previous connection's next write fails with ``SessionMoved``. A session holds
+previous connection's next write fails with ``SessionMoved``; the take-over is
+also announced on ``MOVED`` (a ``core.broadcast``), so that the previous
+connection, on whichever api process, lets the session go at once (its live
+counts stop, its slot is free) rather than at its next event. A session holds
 at most ``MAX_SERVED`` items; then it is full and the client opens a new one."""
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import secrets
 import msgspec
 from ulid import ULID
 
+from core.broadcast import Broadcast
 from core.stores import Stores
 from feed.serving import seen
 
@@ -42,6 +46,16 @@ class SessionMoved(Exception):
 
 class SessionFull(Exception):
     """The session served MAX_SERVED items."""
+
+
+class Moved(msgspec.Struct, kw_only=True):
+    """A session was taken over: ``owner`` drives it now."""
+
+    session_id: str
+    owner: str
+
+
+MOVED: Broadcast[Moved] = Broadcast("feed:sessions:moved", Moved)
 
 
 class SessionState(msgspec.Struct, kw_only=True):
@@ -202,6 +216,7 @@ async def take_over(stores: Stores, state: SessionState, *, window: int | None =
         pipe.expire(key, TTL_S)
         pipe.expire(served_key(stores, state.id), TTL_S)
         await pipe.execute()
+    await MOVED.announce(stores, Moved(session_id=state.id, owner=state.owner))
     return state
 
 

@@ -220,6 +220,28 @@ def _drop(conn: Connection, live: Live) -> None:
     lives(conn).pop(live.stream.id, None)
 
 
+MOVED_KEPT = 16  # sessions a connection remembers were taken from it, for its next event's answer
+MOVED_MESSAGE = "this session was opened on another connection"
+_moved_away: weakref.WeakKeyDictionary[Connection, list[str]] = weakref.WeakKeyDictionary()
+
+
+def _taken_over(message: sessions.Moved) -> None:
+    """Another connection (on any api process) resumed a session: the one that drove
+    it here lets it go at once (its live counts stop, its slot is free) and is told."""
+    for conn, held in list(_lives.items()):
+        live = held.get(message.session_id)
+        if live is None or live.stream.state.owner == message.owner:
+            continue
+        _drop(conn, live)
+        moved = _moved_away.setdefault(conn, [])
+        moved.append(message.session_id)
+        del moved[:-MOVED_KEPT]
+        conn.send(proto.out("error", {"code": "session_moved", "message": MOVED_MESSAGE, "session_id": message.session_id}))
+
+
+sessions.MOVED.listen(_taken_over)  # for the life of the process: every connection's sessions
+
+
 def _error(conn: Connection, code: str, message: str, reply_to: str | None) -> None:
     conn.send(proto.error(code, message, reply_to))
 
@@ -299,6 +321,9 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
     req = msgspec.convert(msg.data, FeedEvent)
     live = lives(conn).get(req.session_id)
     if live is None:
+        if req.session_id in _moved_away.get(conn, ()):
+            _error(conn, "session_moved", MOVED_MESSAGE, msg.id)
+            return
         _error(conn, "feed_session_not_found", f"no open feed session {req.session_id!r} on this connection; send feed.open", msg.id)
         return
     stream = live.stream
@@ -314,7 +339,7 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
             return
         except sessions.SessionMoved:
             _drop(conn, live)
-            _error(conn, "session_moved", "this session was opened on another connection", msg.id)
+            _error(conn, "session_moved", MOVED_MESSAGE, msg.id)
             return
         except sessions.SessionFull:
             served = []
@@ -357,7 +382,7 @@ async def on_event(conn: Connection, msg: proto.Message) -> None:
         if moved:
             if lives(conn).get(stream.id) is live:
                 _drop(conn, live)
-            _error(conn, "session_moved", "this session was opened on another connection", msg.id)
+            _error(conn, "session_moved", MOVED_MESSAGE, msg.id)
         elif msg.id is not None:
             ack = {"session_id": stream.id, "post_id": req.post_id, "event": req.event, "position": stream.state.pos, "cursor": stream.cursor}
             if share_url is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
 from feed.serving import sessions
@@ -59,6 +60,13 @@ async def open_feed(ws, **data) -> tuple[dict, list[dict], dict]:
         if last["cursor"] == session["data"]["cursor"] + len(items) or last["exhausted"]:
             break
     return session["data"], items, last
+
+
+async def recv_skipping(ws, skipped: str) -> dict:
+    """The next message that is not of type ``skipped``."""
+    while (msg := await recv(ws))["type"] == skipped:
+        pass
+    return msg
 
 
 async def event(ws, session_id: str, post_id: str, name: str, **extra) -> None:
@@ -375,7 +383,7 @@ async def test_an_impression_after_a_takeover_is_session_moved(world):
         await open_feed(second, session_id=sid)
         await send(first, "feed.event", {"session_id": sid, "post_id": items[0]["id"], "event": "impression"}, "i1")
         msg = await recv(first)
-        while msg["type"] == "feed.counts":
+        while msg["type"] == "feed.counts" or (msg["type"] == "error" and msg.get("id") is None):  # the take-over's own notice
             msg = await recv(first)
         assert msg["type"] == "error" and msg["data"]["code"] == "session_moved" and msg["id"] == "i1", msg
 
@@ -395,6 +403,36 @@ async def test_a_session_taken_over_elsewhere_stops_here(world):
         await event(second, sid, items[0]["id"], "view")
         assert len(await next_items(second, 1)) == 1
 
+
+
+async def test_a_session_taken_over_on_another_replica_is_let_go_at_once(world):
+    """The connection that drove a session hears of its take-over without sending
+    anything (an error ``session_moved`` naming it): its slot is free for a fifth
+    session and its live counts stop. It went on counting the session as open until
+    its next event for it, and a fourth session's owner could open no other."""
+    authors = await make_authors(world.stores, 12)
+    await seed_posts(world.stores, [{"author_id": a, "caption": f"clip {i}"} for i, a in enumerate(authors)])
+    viewer, fan = await make_user(world.stores), await make_user(world.stores)
+    a, b = world.start_api(), world.start_api()
+    async with connect(a, viewer) as first, connect(b, viewer) as second:
+        opened = [await open_feed(first, kind="for_you", window=2) for _ in range(4)]
+        sid, items = opened[0][0]["session_id"], opened[0][1]
+        await open_feed(second, session_id=sid)
+        notice = await recv_skipping(first, "feed.counts")
+        assert notice == {"type": "error", "data": {"code": "session_moved", "message": notice["data"]["message"], "session_id": sid}}, notice
+        fifth, _, _ = await open_feed(first, kind="for_you", window=2)  # the slot is free
+        assert fifth["session_id"] != sid
+        # a like on the moved session's item: counted, and pushed to the new driver only
+        async with httpx.AsyncClient(base_url=a.url, timeout=60) as http:
+            assert (await http.post(f"/v1/posts/{items[0]['id']}/like", headers=fan["headers"])).status_code == 200
+        pushed = await until(second, "feed.counts")
+        assert pushed["data"]["session_id"] == sid
+        await asyncio.sleep(2.5)  # past two counts intervals: anything first would get has come
+        await send(first, "ping", {}, "p")
+        while (msg := await recv(first))["type"] != "pong":
+            assert msg["type"] == "feed.counts" and msg["data"]["session_id"] != sid, msg
+        await event(first, sid, items[0]["id"], "view")  # and its next event for it is still told why
+        assert (await recv_skipping(first, "feed.counts"))["data"]["code"] == "session_moved"
 
 
 async def test_what_a_client_sent_before_it_left_is_not_lost(world):
