@@ -14,13 +14,18 @@ _ALLOW = b"allow"
 
 
 def _with_head(headers) -> list:
-    """``headers`` with ``HEAD`` added to an ``Allow`` that names ``GET``."""
+    """``headers`` with ``HEAD`` added to an ``Allow`` that names ``GET``. The
+    WebSocket's path is named by Litestar as allowing ``websocket``, which is no
+    HTTP method: its handshake is a ``GET`` (and only that, so no ``HEAD``)."""
     out = []
     for name, value in headers:
         if name.lower() == _ALLOW:
             methods = [m.strip() for m in value.decode("latin-1").split(",") if m.strip()]
-            if "GET" in methods and "HEAD" not in methods:
-                value = ", ".join(sorted([*methods, "HEAD"])).encode("latin-1")
+            if any(m.lower() == "websocket" for m in methods):
+                methods = sorted({"GET" if m.lower() == "websocket" else m for m in methods})
+            elif "GET" in methods and "HEAD" not in methods:
+                methods = sorted([*methods, "HEAD"])
+            value = ", ".join(methods).encode("latin-1")
         out.append((name, value))
     return out
 

@@ -167,8 +167,8 @@ class Connection:
             return
         try:
             msg = proto.decode(raw)
-        except msgspec.ValidationError as exc:
-            self.send(proto.error("invalid_message", str(exc)))
+        except msgspec.ValidationError as exc:  # the envelope, or a value in data no field could hold
+            self.send(proto.error("invalid_message", str(exc), proto.request_id(raw)))
             return
         except msgspec.DecodeError as exc:
             self.send(proto.error("malformed_json", decode_error_text(exc, raw)))

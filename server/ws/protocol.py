@@ -40,12 +40,30 @@ class Subscribe(msgspec.Struct, forbid_unknown_fields=True):
     previews: bool = False  # also relay live preview frames (binary; server.ws.previews)
 
 
+class _Envelope(msgspec.Struct):
+    """Only what a reply needs of a message whose ``data`` did not decode (a number
+    out of range inside it): its ``id``, when that is one a reply may echo."""
+
+    id: Any = None
+    data: msgspec.Raw = msgspec.Raw(b"{}")
+
+
 _decode = msgspec.json.Decoder(Message).decode
+_envelope = msgspec.json.Decoder(_Envelope).decode
 encode = msgspec.json.Encoder().encode
 
 
 def decode(raw: str | bytes) -> Message:
     return _decode(raw)
+
+
+def request_id(raw: str | bytes) -> str | None:
+    """The ``id`` of a message that did not decode as a whole, if it can be echoed."""
+    try:
+        found = _envelope(raw).id
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None
+    return found if isinstance(found, str) and len(found) <= MAX_REQUEST_ID_LENGTH else None
 
 
 def out(type_: str, data: Any, reply_to: str | None = None) -> bytes:

@@ -11,6 +11,7 @@ import json
 import uuid
 
 import httpx
+import pytest
 import websockets
 
 from cli.http_protocol import handshake_error
@@ -136,3 +137,13 @@ def test_a_refused_handshake_keeps_the_librarys_reason_and_drops_its_causes():
     refused = json.loads(handshake_error(403, ""))["error"]
     assert refused["code"] == "forbidden" and refused["message"]
     assert json.loads(handshake_error(404, ""))["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+async def test_a_plain_request_to_the_socket_names_get_as_its_method(http, method):
+    """The WebSocket's path answers a plain request 405 with ``Allow: GET`` (its
+    handshake's method); it said ``websocket``, which is no HTTP method."""
+    r = await http.request(method, "/v1/ws")
+    assert r.status_code == 405 and r.headers["allow"] == "GET", (r.status_code, r.headers.get("allow"))
+    if method != "HEAD":
+        assert r.json()["error"]["code"] == "method_not_allowed"

@@ -155,6 +155,11 @@ BAD_MESSAGES = [
     ("subscribe with extra field", '{"type": "subscribe", "data": {"video_id": "v", "x": 1}, "id": "s3"}', "invalid_message", "s3"),
     ("unsubscribe without video_id", '{"type": "unsubscribe", "id": "u1"}', "invalid_message", "u1"),
     ("binary frame", b'{"type": "ping", "id": "b1"}', "invalid_message", None),
+    # the id is echoed whenever it can be read, though the rest did not decode
+    ("number out of range in data", '{"type": "ping", "id": "n1", "data": {"n": 1e400}}', "invalid_message", "n1"),
+    ("integer out of range in data", '{"type": "ping", "id": "n2", "data": {"n": ' + "9" * 5000 + "}}", "invalid_message", "n2"),
+    ("unknown field beside an id", '{"type": "ping", "id": "f1", "extra": true}', "invalid_message", "f1"),
+    ("id too long to echo", '{"type": "ping", "id": "' + "i" * 129 + '"}', "invalid_message", None),
     ("nested too deeply", '{"type": "ping", "data": {"a": ' + "[" * 20000 + "]" * 20000 + "}}", "malformed_json", None),
 ]
 
