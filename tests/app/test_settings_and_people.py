@@ -300,3 +300,40 @@ def test_reporting_someone_again_says_it_was_reported_already(app_api, browser):
         p.wait_for_selector(".sheet-scrim", state="detached")
     assert not p.js_errors, p.js_errors
     p.context.close()
+
+
+def test_reloading_the_feed_resumes_it_and_loses_no_video(app_api, app_worker, browser):
+    """A reload opened a new feed session and left the old one as it was: the
+    clips it had sent ahead counted as seen, and after two reloads a new account
+    read "Nothing new for you" having watched one or two. The tab now resumes its
+    session where the person was."""
+    from tests.app.test_flows import wait_done
+
+    base = app_api.url
+    author = api_signup(base, handle("fa"))
+    posted = []
+    for n in range(5):
+        made = httpx.post(f"{base}/v1/videos", headers=author["headers"], json={"prompt": f"a paper boat number {n} on a pond", "seconds": "1", "size": "64x64"}, timeout=HTTP_S).json()
+        wait_done(base, author, made["id"])
+        posted.append(httpx.post(f"{base}/v1/posts", headers=author["headers"], json={"video_id": made["id"]}, timeout=HTTP_S).json()["id"])
+    me = api_signup(base, handle("fr"))
+    p = phone(browser, base, me)
+    p.goto("/")
+    p.wait_for_selector(".screen.feed[data-post-id]")
+    seen = [p.get_attribute(".screen.feed", "data-post-id")]
+    for _ in range(2):
+        p.wait_for_timeout(1200)  # watched a little, then the page is reloaded
+        p.reload()
+        p.wait_for_selector(".screen.feed[data-post-id]")
+        seen.append(p.get_attribute(".screen.feed", "data-post-id"))
+    for _ in range(12):  # then swipe to the end
+        p.keyboard.press("ArrowDown")
+        p.wait_for_timeout(600)
+        now = p.get_attribute(".screen.feed", "data-post-id")
+        if now and now not in seen:
+            seen.append(now)
+        if set(posted) <= set(seen):
+            break
+    assert set(posted) <= set(seen), (posted, seen)
+    assert not p.js_errors, p.js_errors
+    p.context.close()

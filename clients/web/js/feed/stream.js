@@ -1,7 +1,25 @@
 // A feed session over the WebSocket (docs/FEED-PROTOCOL.md): open it, keep
 // the window filled by telling the server what happens to each item, take
-// live counts, and resume with the last cursor after a reconnect.
+// live counts, and resume with the last cursor after a reconnect. The tab
+// remembers its session (sessionStorage) until it closes it: a reload resumes
+// it where the person was, so the clips it had sent ahead are not lost as seen.
 import { socket } from "../socket.js";
+import { session } from "../session.js";
+
+function keptKey(kind) {
+    return session.user ? `fabula.feed.${session.user.id}.${kind}` : null;
+}
+
+function kept(kind) {
+    try { return sessionStorage.getItem(keptKey(kind)); } catch { return null; }
+}
+
+function keep(kind, sessionId) {
+    try {
+        if (sessionId) sessionStorage.setItem(keptKey(kind), sessionId);
+        else sessionStorage.removeItem(keptKey(kind));
+    } catch { /* storage off: a reload opens a new session */ }
+}
 
 export class FeedStream {
     constructor(kind, { window = 3, onItems, onCounts, onExhausted, onError } = {}) {
@@ -9,6 +27,7 @@ export class FeedStream {
         this.window = window;
         this.sessionId = null;
         this.cursor = 0;
+        this.base = 0; // the index of the first item this page got (a resumed session's are further on)
         this.items = [];
         this.handlers = { onItems, onCounts, onExhausted, onError };
         this.offs = [];
@@ -20,9 +39,27 @@ export class FeedStream {
             socket.on("feed.items", (d) => this._items(d)),
             socket.on("feed.counts", (d) => d.session_id === this.sessionId && this.handlers.onCounts && this.handlers.onCounts(d.posts)),
             socket.on("open", () => this._resume()),
+            // another tab (a duplicated one shares this one's storage) resumed the session: start anew
+            socket.on("error", (d) => {
+                if (d.code !== "session_moved" || d.session_id !== this.sessionId || this.closed) return;
+                if (kept(this.kind) === this.sessionId) keep(this.kind, null);
+                if (this.handlers.onError) this.handlers.onError(Object.assign(new Error(d.message), { code: d.code }));
+            }),
         );
-        const reply = await socket.request("feed.open", { kind: this.kind, window: this.window });
+        let reply = null;
+        const before = keptKey(this.kind) && kept(this.kind);
+        if (before) {
+            try {
+                // from the session's position: what it served that the person had not reached comes again
+                reply = await socket.request("feed.open", { session_id: before, window: this.window });
+            } catch {
+                keep(this.kind, null); // expired, or taken by another tab: a new one
+            }
+        }
+        if (!reply) reply = await socket.request("feed.open", { kind: this.kind, window: this.window });
         this.sessionId = reply.data.session_id;
+        this.base = this.cursor = reply.data.cursor;
+        if (keptKey(this.kind)) keep(this.kind, this.sessionId);
         this._flushEarly();
     }
 
@@ -33,9 +70,9 @@ export class FeedStream {
         }
         if (d.session_id !== this.sessionId || this.closed) return;
         this.cursor = Math.max(this.cursor, d.cursor);
-        const fresh = d.items.filter((item) => item.index >= this.items.length);
+        const fresh = d.items.filter((item) => item.index - this.base >= this.items.length);
         fresh.sort((a, b) => a.index - b.index);
-        for (const item of fresh) if (item.index === this.items.length) this.items.push(item);
+        for (const item of fresh) if (item.index - this.base === this.items.length) this.items.push(item);
         if (fresh.length && this.handlers.onItems) this.handlers.onItems(fresh);
         if (d.exhausted && this.handlers.onExhausted) this.handlers.onExhausted();
     }
@@ -70,9 +107,11 @@ export class FeedStream {
         return reply.data;
     }
 
+    /** Leaving the feed in the app: the server takes back what was sent ahead unseen. */
     close() {
         this.closed = true;
         this.offs.forEach((off) => off());
         if (this.sessionId) socket.send("feed.close", { session_id: this.sessionId });
+        if (keptKey(this.kind) && kept(this.kind) === this.sessionId) keep(this.kind, null);
     }
 }
