@@ -699,6 +699,10 @@ def test_a_mistyped_link_says_not_found_and_offers_a_way_home(app_api, browser):
     signed_in.wait_for_selector(".screen.feed")
     signed_in.go_back()  # an in-app link to a missing path shows the screen too, without a reload
     signed_in.wait_for_selector(".not-found")
+    # a profile that does not exist says so once, without tabs or a retry that cannot help
+    signed_in.goto("/u/nobody_" + uuid.uuid4().hex[:8])
+    signed_in.wait_for_selector(".profile-head:has-text(\"This account doesn't exist\") a:has-text('Back to the feed')")
+    assert not signed_in.is_visible(".profile-tabs") and signed_in.locator(".profile :text('Try again')").count() == 0
     assert not out.js_errors and not signed_in.js_errors, (out.js_errors, signed_in.js_errors)
     out.context.close()
     signed_in.context.close()

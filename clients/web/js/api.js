@@ -31,6 +31,13 @@ const SENTENCES = {
     too_young: "You must be at least 13 years old to have an account.",
 };
 
+// The strength check's verdict, as a person would say it: its hint in a sentence of its own.
+function weakPassword(message) {
+    if (/most common/.test(message)) return "That is one of the most common passwords. Choose another: a few unrelated words make a good one.";
+    const hint = /\(([^)]*)\)/.exec(message);
+    return `That password is too easy to guess.${hint ? ` ${hint[1].charAt(0).toUpperCase()}${hint[1].slice(1)}.` : ""} A few unrelated words make a good one.`;
+}
+
 function sentence(status, code, message, details) {
     if (code === "invalid_request" && Array.isArray(details) && details.length) {
         const first = details[0];
@@ -40,7 +47,7 @@ function sentence(status, code, message, details) {
         if (key === "password" && /length/.test(text)) return "Use a password of at least 8 characters.";
         return text.charAt(0).toUpperCase() + text.slice(1).replace(/\.?$/, ".");
     }
-    if (code === "weak_password") return message.charAt(0).toUpperCase() + message.slice(1) + ".";
+    if (code === "weak_password") return weakPassword(message);
     if (code === "conflict" && status === 409 && /handle/.test(message)) return SENTENCES.handle_taken;
     if (status === 401 && code !== "missing_token" && code !== "invalid_token") return SENTENCES.invalid_credentials;
     if (code === "too_young") return SENTENCES.too_young;

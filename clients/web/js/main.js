@@ -78,8 +78,13 @@ session.on((reason) => {
     notifications.stop();
     clearMedia();
     if (reason === "switched") return;  // signed in as someone else in another tab: "signin-elsewhere" follows
-    if (reason === "expired") toast("Your session ended. Please sign in again.", { iconName: "lock" });
-    if (location.pathname !== "/signin") navigate(`/signin?next=${encodeURIComponent(location.pathname)}`, { replace: true });
+    if (location.pathname === "/signin") return;
+    if (reason === "expired") {  // not asked for: come back here after signing in again
+        toast("Your session ended. Please sign in again.", { iconName: "lock" });
+        navigate(`/signin?next=${encodeURIComponent(location.pathname)}`, { replace: true });
+    } else {  // signed out (here or in another tab): the next person starts afresh
+        navigate("/signin?mode=signin", { replace: true });
+    }
 });
 
 async function show(url) {

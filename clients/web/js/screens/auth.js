@@ -15,7 +15,9 @@ export function nextPath(query) {
 export function AuthScreen(query) {
     // sent here by an action or a signed-out session (a `next`): signing in is the likelier wish
     const asked = query.get("mode");
-    let mode = asked === "signin" || asked === "signup" ? asked : query.get("next") ? "signin" : "signup";
+    // the app's front door ("/" signed out) is for newcomers too: a first visit opens on "Create account"
+    const sentBack = query.get("next") && query.get("next") !== "/";
+    let mode = asked === "signin" || asked === "signup" ? asked : sentBack ? "signin" : "signup";
     const next = nextPath(query);
     const error = formError();
     const handle = h("input.input", { name: "handle", autocomplete: "username", autocapitalize: "none", spellcheck: false, required: true, minLength: 3, maxLength: 30, placeholder: "yourname" });

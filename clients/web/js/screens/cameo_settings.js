@@ -9,10 +9,10 @@ import { session } from "../session.js";
 import { avatar, confirm, empty, errorState, skeletonRows, toast } from "../ui.js";
 
 const PERMISSIONS = [
-    ["only_me", "lock", "Only me", "Nobody else can use your cameo."],
-    ["approved", "check", "People I approve", "Others ask first; you answer each request."],
-    ["mutuals", "users", "Mutuals", "People you follow who follow you back."],
-    ["everyone", "globe", "Everyone", "Anyone on Fabula can put you in a video."],
+    ["only_me", "lock", "Only me", "Nobody else can use your cameo.", "Nobody else can use this character."],
+    ["approved", "check", "People I approve", "Others ask first; you answer each request.", "Others ask first; you answer each request."],
+    ["mutuals", "users", "Mutuals", "People you follow who follow you back.", "People you follow who follow you back."],
+    ["everyone", "globe", "Everyone", "Anyone on Fabula can put you in a video.", "Anyone on Fabula can put it in a video."],
 ];
 const STATE_PILL = { published: "ok", draft: "", queued: "warn", in_progress: "warn", failed: "danger", deleted: "danger" };
 
@@ -64,9 +64,9 @@ export function CameoSettingsScreen() {
 
         // an account under 18 cannot open its cameos to everyone (the server refuses it too)
         const offered = PERMISSIONS.filter(([value]) => value !== "everyone" || !(session.user && session.user.minor) || c.permission === "everyone");
-        const perms = h("div.radio-list", { role: "radiogroup", "aria-label": "Who can use it" }, offered.map(([value, ic, label, text]) =>
+        const perms = h("div.radio-list", { role: "radiogroup", "aria-label": "Who can use it" }, offered.map(([value, ic, label, yours, its]) =>
             h("button.radio-row", { role: "radio", "aria-checked": String(c.permission === value), dataset: { permission: value }, onclick: () => c.permission !== value && change({ permission: value }, `Now: ${label.toLowerCase()}`) },
-                h("span.radio-icon", icon(ic)), h("span.grow", h("strong", label), h("span.meta", text)), h("span.radio-dot"))));
+                h("span.radio-icon", icon(ic)), h("span.grow", h("strong", label), h("span.meta", c.kind === "character" ? its : yours)), h("span.radio-dot"))));
 
         const requests = h("div.list", skeletonRows(1));
         const approved = h("div.list", skeletonRows(1));

@@ -75,7 +75,11 @@ export function openComments(post, { onCount } = {}) {
     async function load() {
         try {
             const page = await get(`/v1/posts/${post.id}/comments?limit=50`);
-            if (!page.data.length) clear(list, empty({ iconName: "comment", title: "No comments yet", text: "Start the conversation." }));
+            if (!page.data.length && post.counts.comments > 0) {
+                // the count is everyone's; the ones shown leave out people across a block
+                s.el.querySelector(".sheet-head h2").textContent = "Comments";
+                clear(list, empty({ iconName: "comment", title: "None you can see", text: "The comments here are from people you block or who block you. Say something." }));
+            } else if (!page.data.length) clear(list, empty({ iconName: "comment", title: "No comments yet", text: "Start the conversation." }));
             else clear(list, page.data.map((c) => commentRow(c, { onReply: setReply, onDelete })));
         } catch (err) {
             clear(list, errorState(err, load));

@@ -150,6 +150,7 @@ export function CreateScreen(query) {
         const text = prompt.value.trim();
         if (!text) { error.show("Write what should happen in the video."); prompt.focus(); return; }
         error.show("");
+        form.querySelectorAll(".refusal").forEach((n) => n.remove());  // an earlier prompt's refusal is not this one's
         busy(submit, true, "Starting…");
         try {
             const made = remixOf

@@ -83,7 +83,8 @@ export function ProfileScreen(handle, isMe) {
         try {
             user = await get(`/v1/users/${encodeURIComponent(handle)}`);
         } catch (err) {
-            clear(head, errorState(err));
+            if (err.status === 404) return gone();
+            clear(head, errorState(err, loadHead));
             return;
         }
         if (isMe) session.update(user);
@@ -129,6 +130,13 @@ export function ProfileScreen(handle, isMe) {
         }
     }
 
+    // no such account, or one that blocks the viewer (the server answers both alike)
+    function gone() {
+        for (const part of [tabsEl, panel, menuBtn]) part.style.display = "none";  // their own CSS outranks [hidden]
+        clear(head, empty({ iconName: "user", title: "This account doesn't exist", text: `There is no @${handle} to show you. The handle may be mistyped, or the account is gone.`,
+            action: h("a.btn.small.primary", { href: "/" }, "Back to the feed") }));
+    }
+
     function renderTabs() {
         const names = [["posts", "grid", "Posts"], ["cameos", "face", "Cameos"]];
         if (isMe) names.push(["drafts", "draft", "Drafts"]);
@@ -168,13 +176,13 @@ export function ProfileScreen(handle, isMe) {
                 }
                 // the cameos, then the posts (by anyone) they appear in
                 clear(panel, page.data.length ? h("div.list.cameo-list", page.data.map(cameoRow)) : null,
-                    h("h2.section-title.featured-title", isMe ? "Videos you're in" : `Videos @${handle} is in`),
+                    h("h2.section-title.featured-title", isMe ? "Videos with your cameos" : `Videos with @${handle}'s cameos`),
                     featured.data.length
                         ? h("div.grid.featured", featured.data.map((p) => tile(p.thumbnail_url, `/p/${p.id}`, [icon("face"), `@${p.author.handle}`])))
                         : h("p.hint.featured-none", isMe ? "Posts others or you make with your cameo show up here." : "None you can see yet."));
             }
         } catch (err) {
-            clear(panel, errorState(err, loadPanel));
+            clear(panel, err.status === 404 ? null : errorState(err, loadPanel));  // a missing account says so once, above
         }
     }
 

@@ -66,6 +66,8 @@ export function SettingsScreen() {
                 try {
                     me = await patch("/v1/me", { display_name: name.value.trim(), bio: bio.value.trim() });
                     session.update(me);
+                    name.value = me.display_name || "";  // as saved (spaces alone clear the name)
+                    bio.value = me.bio || "";
                     toast("Profile saved", { iconName: "check" });
                 } catch (err) { error.show(err.message); }
                 busy(save, false);
@@ -115,14 +117,18 @@ export function SettingsScreen() {
                     e.preventDefault();
                     error.show("");
                     if (!input.value) return error.show("Choose the date you were born.");
-                    if (!(await confirm(`Born on ${input.value}?`, { action: "Save", danger: false, detail: "You can't change it later." }))) return;
+                    const day = new Date(`${input.value}T00:00:00`).toLocaleDateString(undefined, { year: "numeric", month: "long", day: "numeric" });
+                    if (!(await confirm(`Born on ${day}?`, { action: "Save", danger: false, detail: "You can't change it later." }))) return;
                     busy(save, true);
                     try {
                         me = await patch("/v1/me", { birth_date: input.value });
                         session.update(me);
                         toast("Birth date saved", { iconName: "check" });
                         render();
-                    } catch (err) { busy(save, false); error.show(err.message); }
+                    } catch (err) {
+                        busy(save, false);
+                        error.show(err.code === "too_young" ? "That date makes you younger than 13: Fabula is for people 13 and over." : err.message);
+                    }
                 },
             }, field("Born on", input), error, h("div.form-actions", save)));
     }
@@ -168,17 +174,24 @@ export function SettingsScreen() {
         busy(button, false);
     }
 
+    // The socket goes first: the server closes it when the token ends, and that close,
+    // read before the answer, would be taken for a session that ended on its own.
     async function signOut() {
+        socket.disconnect();
         try { await httpPost("/v1/auth/logout"); } catch { /* signing out here anyway */ }
         endSession();
     }
 
     async function signOutEverywhere() {
         if (!(await confirm("Sign out everywhere?", { action: "Sign out", detail: "Every device signed in to your account, this one included, is signed out." }))) return;
+        socket.disconnect();
         try {
             await httpPost("/v1/auth/logout-all");
             endSession();
-        } catch (err) { toast(err.message, { iconName: "alert" }); }
+        } catch (err) {
+            socket.connect();
+            toast(err.message, { iconName: "alert" });
+        }
     }
 
     function deleteAccount() {
@@ -196,12 +209,14 @@ export function SettingsScreen() {
         go.onclick = async () => {
             if (!password.value) { error.textContent = "Enter your password."; error.hidden = false; return; }
             busy(go, true);
+            socket.disconnect();
             try {
                 await del("/v1/me", { json: { password: password.value } });
                 s.close();
                 endSession();
                 toast("Your account is deleted", { iconName: "trash" });
             } catch (err) {
+                socket.connect();
                 busy(go, false);
                 error.textContent = err.status === 403 ? "That password is not right." : err.message;
                 error.hidden = false;
