@@ -59,6 +59,11 @@ export function confirm(question, { action = "Delete", danger = true, detail } =
     });
 }
 
+/** A titled card of settings (the cameo's, the account's). */
+export function section(title, ...children) {
+    return h("section.settings-section", h("h2.section-title", title), h("div.card", children));
+}
+
 export function skeletonRows(n = 4) {
     return h("div.list", { "aria-busy": "true", "aria-label": "Loading" }, Array.from({ length: n }, () =>
         h("div.skel-row", h("div.skeleton.circle", { style: { width: "40px", height: "40px" } }),

@@ -6,7 +6,7 @@ import { config } from "../config.js";
 import { get, patch, post as httpPost, del } from "../api.js";
 import { navigate } from "../router.js";
 import { session } from "../session.js";
-import { avatar, confirm, empty, errorState, skeletonRows, toast } from "../ui.js";
+import { avatar, confirm, empty, errorState, skeletonRows, toast, section } from "../ui.js";
 
 const PERMISSIONS = [
     ["only_me", "lock", "Only me", "Nobody else can use your cameo.", "Nobody else can use this character."],
@@ -15,10 +15,6 @@ const PERMISSIONS = [
     ["everyone", "globe", "Everyone", "Anyone on Fabula can put you in a video.", "Anyone on Fabula can put it in a video."],
 ];
 const STATE_PILL = { published: "ok", draft: "", queued: "warn", in_progress: "warn", failed: "danger", deleted: "danger" };
-
-function section(title, ...children) {
-    return h("section.settings-section", h("h2.section-title", title), h("div.card", children));
-}
 
 export function CameoSettingsScreen() {
     const body = h("div.screen-body", skeletonRows(5));

@@ -7,15 +7,11 @@ import { get, patch, post as httpPost, del } from "../api.js";
 import { session } from "../session.js";
 import { socket } from "../socket.js";
 import { navigate } from "../router.js";
-import { busy, confirm, errorState, formError, sheet, skeletonRows, toast } from "../ui.js";
+import { busy, confirm, errorState, formError, sheet, skeletonRows, toast, section } from "../ui.js";
 
 const NAME_MAX = 50;
 const BIO_MAX = 500;
 const PASSWORD_MIN = 8;
-
-function section(title, ...children) {
-    return h("section.settings-section", h("h2.section-title", title), h("div.card", children));
-}
 
 function field(label, input) {
     return h("label.field", h("span", label), input);
