@@ -421,7 +421,8 @@ class FabulaClient:
 
     async def report(self, kind: str, target_id: str, reason: str, text: str | None = None) -> dict:
         """Report a ``post``, ``comment``, ``user`` (by handle) or ``cameo`` I can see; ``reason``: sexual,
-        minors, violence, self_harm, hate, harassment, likeness, illegal, spam or other."""
+        minors, violence, self_harm, hate, harassment, likeness, illegal, spam or other. The answer is the
+        report; reporting the same thing again answers the first report, with ``repeated`` true."""
         paths = {"post": "/v1/posts/{}/report", "comment": "/v1/comments/{}/report", "user": "/v1/users/{}/report", "cameo": "/v1/cameos/{}/report"}
         if kind not in paths:
             raise ValueError(f"kind must be one of {sorted(paths)}")

@@ -67,6 +67,7 @@ class ReportView(msgspec.Struct, kw_only=True):
     text: str
     state: str
     created_at: int
+    repeated: bool = False  # True when this person had reported the object before: the answer is that first report
     object: str = "report"
 
 
@@ -128,9 +129,10 @@ def _ts(value) -> int:
     return unix(value) or 0
 
 
-def report_view(r: reports.Report) -> ReportView:
+def report_view(r: reports.Report, *, repeated: bool = False) -> ReportView:
     return ReportView(
-        id=r.id, target_kind=r.target_kind, target_id=r.target_id, reason=r.reason, text=r.text, state=r.state, created_at=_ts(r.created_at)
+        id=r.id, target_kind=r.target_kind, target_id=r.target_id, reason=r.reason, text=r.text, state=r.state,
+        created_at=_ts(r.created_at), repeated=repeated,
     )
 
 
@@ -154,7 +156,7 @@ async def _file(
             stores, actor_id=user.id, action="report", target_kind=kind, target_id=target_id, reason=data.reason,
             details={"report_id": report.id, "text": data.text},
         )
-    return report_view(report)
+    return report_view(report, repeated=not new)
 
 
 _REPORT = {"dependencies": AUTH, "status_code": 200, "responses": errors(401, 404, 429), "tags": ["reports"]}

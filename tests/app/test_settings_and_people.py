@@ -301,21 +301,25 @@ def test_tabs_share_the_session_and_the_unread_count(app_api, browser):
 
 
 def test_reporting_someone_again_says_it_was_reported_already(app_api, browser):
-    """A person reports a thing once; a second report with another reason is
-    answered with the first, and the app says so instead of thanking twice."""
+    """A person reports a thing once; a second report, with another reason or
+    the same one, is answered with the first (``repeated``), and the app says so
+    instead of thanking twice."""
     base = app_api.url
     me, them = api_signup(base, handle("rr")), api_signup(base, handle("rt"))
     theirs = them["user"]["handle"]
     p = phone(browser, base, me)
     p.goto(f"/u/{theirs}")
-    for reason, said in (("spam", "Thanks. Our moderators will take a look."), ("hate", "You reported this already, as “Spam or scam”.")):
+    again = "You reported this already, as “Spam or scam”."
+    for reason, said in (("spam", "Thanks. Our moderators will take a look."), ("hate", again), ("spam", again)):
         p.click("button[aria-label=More]")
         p.click(".sheet [data-report-user]")
         p.click(f".sheet [data-reason='{reason}']")
         with p.expect_response(lambda r: r.url.endswith(f"/v1/users/{theirs}/report")) as answered:
             p.click(".sheet [data-send-report]")
-        assert answered.value.status == 200 and answered.value.json()["reason"] == "spam"
+        filed = answered.value.json()
+        assert answered.value.status == 200 and filed["reason"] == "spam" and filed["repeated"] == (said == again)
         p.wait_for_selector(f".toast:has-text('{said}')")
+        p.wait_for_selector(".toast", state="detached", timeout=10000)  # the next answer is its own toast
         p.wait_for_selector(".sheet-scrim", state="detached")
     assert not p.js_errors, p.js_errors
     p.context.close()

@@ -52,9 +52,14 @@ async def test_a_report_is_made_once_and_refuses_bad_bodies(http, stores):
     first = await report(http, reporter, f"/v1/posts/{p['id']}", "violence", "gore in the second half")
     assert first.status_code == 200, first.text
     body = first.json()
-    assert body["target_kind"] == "post" and body["state"] == "open" and body["reason"] == "violence"
+    assert body["target_kind"] == "post" and body["state"] == "open" and body["reason"] == "violence" and body["repeated"] is False
     again = await report(http, reporter, f"/v1/posts/{p['id']}", "spam", "again")
     assert again.status_code == 200 and again.json()["id"] == body["id"] and again.json()["reason"] == "violence"
+    assert again.json()["repeated"] is True
+    same = await report(http, reporter, f"/v1/posts/{p['id']}", "violence", "gore in the second half")  # word for word
+    assert same.status_code == 200 and same.json() == {**body, "repeated": True}
+    other = await report(http, author, f"/v1/posts/{p['id']}", "violence", "gore in the second half")  # someone else: new
+    assert other.status_code == 200 and other.json()["repeated"] is False and other.json()["id"] != body["id"]
     assert_error(await report(http, reporter, f"/v1/posts/{p['id']}", "boring"), 400)
     assert_error(await report(http, reporter, f"/v1/posts/{p['id']}", "spam", "bad\x07bell"), 400)
     assert_error(await report(http, reporter, f"/v1/posts/{p['id']}", "spam", "x" * 1001), 400)

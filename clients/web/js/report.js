@@ -20,12 +20,12 @@ const REASONS = [
 const REASON_LABEL = Object.fromEntries(REASONS);
 const PATHS = { post: "posts", comment: "comments", user: "users", cameo: "cameos" };
 
-// A person reports a thing once: reporting it again answers the first report, unchanged.
-function answerText(filed, reason, text) {
-    const earlier = filed.reason !== reason || filed.text !== text;  // the answer is a report made before
+// A person reports a thing once: reporting it again answers the first report, unchanged,
+// marked `repeated`.
+function answerText(filed) {
+    if (!filed.repeated) return "Thanks. Our moderators will take a look.";
     if (filed.state !== "open") return "You reported this before, and the moderators have looked at it.";
-    if (earlier) return `You reported this already, as “${REASON_LABEL[filed.reason] || filed.reason}”. The moderators have it.`;
-    return "Thanks. Our moderators will take a look.";
+    return `You reported this already, as “${REASON_LABEL[filed.reason] || filed.reason}”. The moderators have it.`;
 }
 
 /** kind: post | comment | user | cameo; id: its id (a user's handle); what: how to name it. */
@@ -46,7 +46,7 @@ export function openReport(kind, id, what) {
             const text = note.value.trim();
             const filed = await httpPost(`/v1/${PATHS[kind]}/${encodeURIComponent(id)}/report`, { reason, text });
             s.close();
-            toast(answerText(filed, reason, text), { iconName: "shield", ms: 4200 });
+            toast(answerText(filed), { iconName: "shield", ms: 4200 });
         } catch (err) {
             busy(send, false);
             toast(err.message, { iconName: "alert" });
