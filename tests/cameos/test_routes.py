@@ -349,6 +349,8 @@ async def test_a_block_hides_a_cameo(http, stores, media):
     me, pest = await signup(http), await signup(http)
     mine = await make_cameo(stores, media, me, permission="everyone")
     assert (await http.get(f"/v1/cameos/{mine['id']}", headers=pest["headers"])).status_code == 200
+    as_character = (await http.get(f"/v1/videos/characters/{mine['id']}", headers=pest["headers"])).json()  # a person's cameo too
+    assert as_character["object"] == "character" and as_character["id"] == mine["id"] and as_character["mention"] == "@" + me["user"]["handle"]
     await block(http, me, pest)
     assert_error(await http.get(f"/v1/cameos/{mine['id']}", headers=pest["headers"]), 404, "cameo_not_found")
     assert_error(await http.post(f"/v1/cameos/{mine['id']}/requests", headers=pest["headers"]), 404, "cameo_not_found")
