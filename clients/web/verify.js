@@ -19,7 +19,11 @@ function percent(x) {
 function videoLine(video) {
     if (!video) return "none";
     if (video.state === "removed") return el("span", { class: "removed" }, `video ${video.video_id} (removed)`);
-    if (video.post_id) return el("a", { href: `/p/${encodeURIComponent(video.post_id)}` }, `post ${video.post_id}`);
+    if (video.post_id) {
+        const by = video.author ? `@${video.author}` : "a post";
+        const caption = video.caption ? `: “${video.caption.length > 80 ? video.caption.slice(0, 79) + "…" : video.caption}”` : "";
+        return el("a", { href: `/p/${encodeURIComponent(video.post_id)}`, title: video.post_id }, `${by}${caption}`);
+    }
     return `video ${video.video_id} (not public)`;
 }
 

@@ -26,7 +26,8 @@ The answer says what each of the three marks found, with a confidence:
 
 A video is named with its state: ``available``, or ``removed`` once it (and
 its post) was deleted: keys and hashes outlive their videos so a moderator
-can trace a copy. ``post_id`` is given for a public post only.
+can trace a copy. ``post_id``, with its author's handle and its caption,
+is given for a public post only.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 
+from accounts import users
 from core import rate_limit
 from core.errors import FabulaError, Unauthorized
 from core.settings import Settings
@@ -69,6 +71,8 @@ class VideoRef(msgspec.Struct, kw_only=True):
     video_id: str
     state: Literal["available", "removed"]
     post_id: str | None = None
+    author: str | None = None  # the public post's author's handle
+    caption: str | None = None  # the public post's caption
 
 
 class ManifestFound(msgspec.Struct, kw_only=True):
@@ -199,8 +203,12 @@ async def video_ref(stores: Stores, video_id: str) -> VideoRef:
     if job is None:
         return VideoRef(video_id=video_id, state="removed")
     found = await feed_posts.post_for_video(stores, video_id)
-    public = found is not None and found.visibility == "public"
-    return VideoRef(video_id=video_id, state="available", post_id=found.id if public else None)
+    if found is None or found.visibility != "public":
+        return VideoRef(video_id=video_id, state="available")
+    author = await users.get_user(stores, found.author_id)
+    return VideoRef(
+        video_id=video_id, state="available", post_id=found.id, author=author.handle if author else None, caption=found.caption
+    )
 
 
 async def _limit(request: Request, stores: Stores, settings: Settings) -> None:

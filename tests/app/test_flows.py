@@ -428,6 +428,13 @@ def test_a_shared_post_plays_without_signing_in(app_api, app_worker, browser):
     p.goto(f"/p/{hidden['id']}")
     p.wait_for_selector(".empty:has-text(\"This video isn't public\")")
     assert httpx.get(f"{base}/p/{hidden['id']}/video", timeout=HTTP_S).status_code == 404
+
+    # a copy of it checked at /verify names the post by its author and caption, not by a raw id
+    mp4 = httpx.get(f"{base}/p/{post['id']}/video", timeout=HTTP_S).content
+    p.goto("/verify")
+    p.set_input_files("#file", files=[{"name": "copy.mp4", "mimeType": "video/mp4", "buffer": mp4}])
+    named = p.wait_for_selector(f".verdict.yes ~ div a[href='/p/{post['id']}']", timeout=60_000)
+    assert named.inner_text() == f"@{me['user']['handle']}: “storm watch”", named.inner_text()
     assert not p.js_errors, p.js_errors
     p.context.close()
 

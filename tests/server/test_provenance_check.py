@@ -36,7 +36,7 @@ async def served(http_module, worker):
     assert r.status_code == 200, r.text
     video = await wait_completed(http, me["headers"], r.json()["id"])
     mp4 = (await http.get(f"/v1/videos/{video['id']}/content", headers=me["headers"])).content
-    return {"id": video["id"], "mp4": mp4, "headers": me["headers"]}
+    return {"id": video["id"], "mp4": mp4, "headers": me["headers"], "handle": me["user"]["handle"]}
 
 
 async def check(http, data: bytes, name: str = "copy.mp4", headers=None):
@@ -52,6 +52,19 @@ async def test_served_video_is_named_by_manifest_key_and_hash(http_module, serve
     assert answer["watermark"]["found"] and answer["watermark"]["video"]["video_id"] == served["id"]
     assert answer["watermark"]["bit_confidence"] > 0.8
     assert [p["video"]["video_id"] for p in answer["perceptual"]][:1] == [served["id"]]
+
+
+async def test_a_public_post_is_named_with_its_author_and_caption(http_module, served):
+    """Unpublished, the video is named by its id alone; once public, the answer
+    names the post, its author's handle and its caption, so the /verify page
+    can say whose it is."""
+    unpublished = (await check(http_module, served["mp4"])).json()["video"]
+    assert unpublished == {"video_id": served["id"], "state": "available", "post_id": None, "author": None, "caption": None}
+    r = await http_module.post("/v1/posts", json={"video_id": served["id"], "caption": "fog at dawn"}, headers=served["headers"])
+    assert r.status_code in (200, 201), r.text
+    answer = (await check(http_module, served["mp4"])).json()
+    named = {"video_id": served["id"], "state": "available", "post_id": r.json()["id"], "author": served["handle"], "caption": "fog at dawn"}
+    assert answer["video"] == named and answer["manifest"]["video"] == named and answer["watermark"]["video"] == named
 
 
 async def test_tampered_file_reads_manifest_invalid(http_module, served):
@@ -204,7 +217,7 @@ async def test_removed_video_answers_removed(http_module, served, stores):
     assert r.status_code == 200, r.text
     r = await check(http_module, served["mp4"])
     answer = r.json()
-    assert answer["from_here"] and answer["video"] == {"video_id": served["id"], "state": "removed", "post_id": None}
+    assert answer["from_here"] and answer["video"] == {"video_id": served["id"], "state": "removed", "post_id": None, "author": None, "caption": None}
     assert answer["watermark"]["video"]["state"] == "removed"
 
 
