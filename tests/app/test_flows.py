@@ -443,10 +443,14 @@ def test_a_shared_post_plays_without_signing_in(app_api, app_worker, browser):
     v = phone(browser, base, viewer)
     v.goto(f"/p/{post['id']}")
     v.wait_for_selector(f".post-card[data-post-id='{post['id']}'] .rail-btn.like:has-text('0')")
+    v.click(".rail-btn[aria-label=Comments]")  # the comments sheet, open while someone comments
+    v.wait_for_selector(".sheet .empty:has-text('No comments yet')")
     assert httpx.post(f"{base}/v1/posts/{post['id']}/like", headers=fan["headers"], timeout=HTTP_S).status_code == 200
     httpx.post(f"{base}/v1/posts/{post['id']}/comments", headers=fan["headers"], json={"text": "lovely storm"}, timeout=HTTP_S)
     v.wait_for_selector(".rail-btn.like:has-text('1')", timeout=30_000)
     v.wait_for_selector(".rail-btn[aria-label=Comments]:has-text('1')", timeout=30_000)
+    v.wait_for_selector(".sheet .comment:has-text('lovely storm')", timeout=30_000)  # in the open sheet, not only its count
+    assert v.inner_text(".sheet .sheet-head h2") == "1 comment" and not v.query_selector(".sheet .empty")
     assert not v.js_errors, v.js_errors
     v.context.close()
 

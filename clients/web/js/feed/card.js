@@ -73,7 +73,14 @@ export function PostCard(post, opts = {}) {
     const commentCount = h("span", compact(post.counts.comments));
     const likeBtn = h("button.rail-btn.like", { "aria-label": "Like", "aria-pressed": String(Boolean(post.liked)), onclick: () => toggleLike() },
         h("span.rail-icon", icon(post.liked ? "heartFill" : "heart")), likeCount);
-    const commentBtn = h("button.rail-btn", { "aria-label": "Comments", onclick: () => guard() && openComments(post, { onCount: (n) => setCounts({ comments: n }) }) },
+    let comments = null;  // the comments sheet while it is open
+    const commentBtn = h("button.rail-btn", {
+        "aria-label": "Comments",
+        onclick: () => {
+            if (!guard()) return;
+            comments = openComments(post, { onCount: (n) => setCounts({ comments: n }), onClose: () => { comments = null; } });
+        },
+    },
         h("span.rail-icon", icon("comment")), commentCount);
     const shareBtn = h("button.rail-btn", { "aria-label": "Share", onclick: () => share() }, h("span.rail-icon", icon("share")), h("span", "Share"));
     const remixes = post.counts.remixes || 0;
@@ -123,7 +130,9 @@ export function PostCard(post, opts = {}) {
     }
 
     function setCounts(counts) {
+        const more = counts.comments !== undefined && counts.comments > post.counts.comments;
         Object.assign(post.counts, counts);
+        if (more && comments) comments.refresh();
         likeCount.textContent = compact(post.counts.likes);
         commentCount.textContent = compact(post.counts.comments);
     }

@@ -35,14 +35,16 @@ function commentRow(c, { onReply, nested, onDelete }) {
     return row;
 }
 
-export function openComments(post, { onCount } = {}) {
+/** The sheet; its refresh() brings in comments made since it opened (the card
+ * calls it when the post's live comment count changes). */
+export function openComments(post, { onCount, onClose } = {}) {
     let replyTo = null;
     const list = h("div.comments", skeletonRows(3));
     const input = h("input.input", { placeholder: "Add a comment…", maxLength: 1000, "aria-label": "Comment" });
     const replying = h("div.replying", { hidden: true });
     const sendBtn = h("button.icon-btn.send", { type: "submit", "aria-label": "Send" }, icon("send"));
     const form = h("form.comment-form", { onsubmit: submit }, input, sendBtn);
-    const s = sheet({ title: plural(post.counts.comments, "comment"), body: list, foot: h("div", { style: { flex: "1", display: "flex", flexDirection: "column", gap: "8px" } }, replying, form) });
+    const s = sheet({ title: plural(post.counts.comments, "comment"), body: list, foot: h("div", { style: { flex: "1", display: "flex", flexDirection: "column", gap: "8px" } }, replying, form), onClose });
 
     function setCount(n) {
         post.counts.comments = n;
@@ -72,9 +74,11 @@ export function openComments(post, { onCount } = {}) {
         input.focus();
     }
 
+    let loaded = false, refreshing = false;
     async function load() {
         try {
             const page = await get(`/v1/posts/${post.id}/comments?limit=50`);
+            loaded = true;
             if (!page.data.length && post.counts.comments > 0) {
                 // the count is everyone's; the ones shown leave out people across a block
                 s.el.querySelector(".sheet-head h2").textContent = "Comments";
@@ -84,6 +88,21 @@ export function openComments(post, { onCount } = {}) {
         } catch (err) {
             clear(list, errorState(err, load));
         }
+    }
+
+    // Comments others made while the sheet is open: the newest page again, and
+    // those not shown yet go on top (mine are shown already when sent).
+    async function refresh() {
+        if (!loaded || refreshing) return;
+        refreshing = true;
+        try {
+            const page = await get(`/v1/posts/${post.id}/comments?limit=50`);
+            const fresh = page.data.filter((c) => !c.deleted && !list.querySelector(`[data-comment-id="${c.id}"]`));
+            if (fresh.length && list.querySelector(".empty")) clear(list);
+            for (const c of fresh.reverse()) list.prepend(commentRow(c, { onReply: setReply, onDelete }));
+            s.el.querySelector(".sheet-head h2").textContent = plural(post.counts.comments, "comment");
+        } catch { /* offline, or the post went: the list stays as it is */ }
+        finally { refreshing = false; }
     }
 
     async function submit(e) {
@@ -114,5 +133,5 @@ export function openComments(post, { onCount } = {}) {
 
     load();
     setTimeout(() => input.focus(), 300);
-    return s;
+    return { ...s, refresh };
 }
