@@ -11,6 +11,7 @@ import asyncio
 import io
 import json
 import re
+import time
 import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -358,5 +359,15 @@ def test_reloading_the_feed_resumes_it_and_loses_no_video(app_api, app_worker, b
         if set(posted) <= set(seen):
             break
     assert set(posted) <= set(seen), (posted, seen)
+
+    # past the last one the app says so, and offers this visit's videos again from the first
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not p.query_selector(".toast .toast-action"):
+        p.keyboard.press("ArrowDown")
+        p.wait_for_timeout(500)
+    assert int(p.get_attribute(".screen.feed", "data-index")) > 0
+    first = p.evaluate("document.querySelector('.feed-slide .post-card').dataset.postId")
+    p.click(".toast .toast-action:has-text('Watch again')")
+    p.wait_for_selector(f".screen.feed[data-index='0'][data-post-id='{first}']")
     assert not p.js_errors, p.js_errors
     p.context.close()

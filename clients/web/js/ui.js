@@ -9,11 +9,14 @@ export function mountOverlays(app) {
     app.append(host);
 }
 
-export function toast(text, { iconName, author, ms = 2600 } = {}) {
+/** A passing message; `action` ({label, onClick}) adds a button that acts and dismisses it. */
+export function toast(text, { iconName, author, ms = 2600, action } = {}) {
     if (!host) return;
-    const node = h("div.toast", author ? avatar(author, "sm") : iconName ? icon(iconName) : null, h("span", text));
+    const leave = () => { node.classList.add("leaving"); setTimeout(() => node.remove(), 300); };
+    const button = action ? h("button.toast-action", { type: "button", onclick: () => { leave(); action.onClick(); } }, action.label) : null;
+    const node = h("div.toast", author ? avatar(author, "sm") : iconName ? icon(iconName) : null, h("span", text), button);
     host.append(node);
-    setTimeout(() => { node.classList.add("leaving"); setTimeout(() => node.remove(), 300); }, ms);
+    setTimeout(leave, ms);
     return node;
 }
 

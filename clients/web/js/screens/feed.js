@@ -139,7 +139,9 @@ export function FeedScreen(kind, query) {
             // the last video, and the server said nothing is left: say so (once a while), rather than bounce in silence
             if (!exhausted || !cards.length || Date.now() - endToldAt < 4000) return;
             endToldAt = Date.now();
-            toast("You're all caught up. New videos show up here as they're posted.", { iconName: "check", ms: 2600 });
+            // the videos of this visit stay in the track: offer them again from the first
+            const again = cards.length > 1 ? { label: "Watch again", onClick: () => swiper.go(0) } : undefined;
+            toast("You're all caught up. New videos show up here as they're posted.", { iconName: "check", ms: again ? 5000 : 2600, action: again });
         },
     });
 
