@@ -8,6 +8,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from ulid import ULID
 
 from accounts import follow_requests
+from core import migrations
 from core.clock import utcnow
 from core.stores import Stores
 
@@ -30,14 +31,18 @@ async def ensure(stores: Stores) -> None:
     await db.blocks.create_index([("blocker", ASCENDING)], name="blocker")
     await db.blocks.create_index([("blocked", ASCENDING)], name="blocked")
     await db.blocks.create_index([("blocker", ASCENDING), ("k", DESCENDING)], name="blocker_k")
-    await _key_old_blocks(stores)
+    await migrations.run_once(stores, KEY_OLD_BLOCKS, _key_old_blocks)
     # A private account's follow requests, newest first, and a user's own (accounts.follow_requests).
     await follow_requests.ensure_indexes(stores)
 
 
+KEY_OLD_BLOCKS = "blocks.k"  # every block written by this code carries ``k``: the scan for older ones runs once
+
+
 async def _key_old_blocks(stores: Stores) -> None:
     """Give blocks written before they carried ``k`` one made from their
-    ``created_at``, so that they are listed, in their place (idempotent)."""
+    ``created_at``, so that they are listed, in their place (idempotent; a
+    scan of the blocks, since no index finds a missing field on every store)."""
     writes = [
         UpdateOne({"_id": doc["_id"], "k": {"$exists": False}}, {"$set": {"k": str(ULID.from_datetime(_as_utc(doc.get("created_at"))))}})
         async for doc in stores.db.blocks.find({"k": {"$exists": False}}, {"created_at": 1})
