@@ -17,15 +17,15 @@ from core.errors import BadRequest
 from core.stores import Stores
 
 QUERY_MAX = users.HANDLE_MAX
-QUERY_PATTERN = "^[A-Za-z0-9_]+$"  # and 1 to QUERY_MAX of them
-_QUERY_RE = re.compile(r"[A-Za-z0-9_]{1,%d}" % QUERY_MAX)
+QUERY_PATTERN = "^[A-Za-z0-9_]+$"  # and 1 to QUERY_MAX of them; the OpenAPI document states it
+_QUERY_RE = re.compile(QUERY_PATTERN)
 _ROUNDS = 5  # batches read for one page at most (hidden users make a batch come up short)
 _PROJECTION = {**users._PUBLIC, "handle_lc": 1, "birth_date": 1}
 
 
 def check_query(q: str) -> str:
     """The lower-cased query; 400 ``invalid_query`` unless 1 to 30 letters, digits or underscores."""
-    if not isinstance(q, str) or not _QUERY_RE.fullmatch(q):
+    if not isinstance(q, str) or len(q) > QUERY_MAX or not _QUERY_RE.fullmatch(q):
         raise BadRequest(f"q must be 1 to {QUERY_MAX} letters, digits or underscores (the start of a handle)", code="invalid_query")
     return q.lower()
 

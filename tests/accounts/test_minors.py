@@ -302,7 +302,7 @@ async def test_search_pages_and_refuses_bad_input(http):
     assert seen == made  # every adult once, in handle order; the minor on no page
     bad_input = [
         ({"q": ""}, "invalid_request"), ({"q": "x" * 31}, "invalid_request"), ({}, "invalid_request"),
-        ({"q": "a b"}, "invalid_query"), ({"q": "a!"}, "invalid_query"),  # API.md: a character other than letters, digits, _
+        ({"q": "a b"}, "invalid_query"), ({"q": "a!"}, "invalid_query"), ({"q": "ab\n"}, "invalid_query"), ({"q": "é"}, "invalid_query"),  # API.md: a character other than letters, digits, _
         ({"q": "ab", "limit": 0}, "invalid_request"), ({"q": "ab", "limit": 101}, "invalid_request"), ({"q": "ab", "cursor": "zz"}, "invalid_cursor"),
     ]
     for bad, code in bad_input:
