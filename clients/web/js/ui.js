@@ -112,6 +112,14 @@ export async function copyText(text) {
     }
 }
 
+/** "Show more" under a paged list: shows itself busy, then calls more(button) to fetch the next page
+ * (which removes the button, or calls busy(button, false) when it fails). */
+export function moreButton(more) {
+    const button = h("button.btn.small.ghost.more-btn", { dataset: { more: "" } }, "Show more");
+    button.onclick = () => { busy(button, true); more(button); };
+    return button;
+}
+
 export function busy(button, on, label) {
     if (on) {
         button.dataset.label = button.textContent;

@@ -4,7 +4,7 @@
 import { h, clear } from "../dom.js";
 import { icon } from "../icons.js";
 import { get, del } from "../api.js";
-import { busy, empty, errorState, skeletonRows, toast } from "../ui.js";
+import { busy, empty, errorState, moreButton, skeletonRows, toast } from "../ui.js";
 import { personLabel } from "../people.js";
 
 const PAGE = 30;
@@ -49,11 +49,7 @@ export function BlockedScreen() {
             clear(body, h("p.hint", "They can't see your profile, posts or comments, and you don't see theirs."), list);
         }
         page.data.forEach((u) => list.append(row(u)));
-        if (page.next_cursor) {
-            const next = h("button.btn.small.ghost.more-btn", "Show more");
-            next.onclick = () => { busy(next, true); load(page.next_cursor, next); };
-            body.append(next);
-        }
+        if (page.next_cursor) body.append(moreButton((next) => load(page.next_cursor, next)));
     }
 
     load();

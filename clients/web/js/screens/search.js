@@ -5,7 +5,7 @@ import { h, clear } from "../dom.js";
 import { icon } from "../icons.js";
 import { get } from "../api.js";
 import { navigate } from "../router.js";
-import { empty, errorState, skeletonRows, busy } from "../ui.js";
+import { empty, errorState, skeletonRows, busy, moreButton } from "../ui.js";
 import { personRow } from "../people.js";
 
 const HANDLE_START = /^[A-Za-z0-9_]{1,30}$/;
@@ -57,11 +57,7 @@ export function SearchScreen(query) {
         }
         if (more) more.remove();
         page.data.forEach((u) => list.append(personRow(u)));
-        if (page.next_cursor) {
-            const next = h("button.btn.small.ghost.more-btn", { dataset: { more: "" } }, "Show more");
-            next.onclick = () => { busy(next, true); search(q, page.next_cursor, list, next); };
-            results.append(next);
-        }
+        if (page.next_cursor) results.append(moreButton((next) => search(q, page.next_cursor, list, next)));
     }
 
     function changed() {
