@@ -13,6 +13,9 @@ PREFIX = "FABULA_"
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mongo_url: str = "mongodb://127.0.0.1:27017"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # a Redis command's socket timeout: how soon a server that hangs (rather
+    # than refuses) is given up on, and the request answered 503 (core.stores)
+    redis_command_timeout_s: float = 10.0
     # Mongo database name and Redis key prefix: lets one pair of servers
     # hold several isolated installations (tests use one per session).
     namespace: str = "fabula"

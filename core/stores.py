@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from core.settings import Settings
 
 
-REDIS_SOCKET_TIMEOUT_S = 30.0
+REDIS_BLOCKING_TIMEOUT_S = 30.0  # the blocking reads' pool: well above their longest block (5 s)
 REDIS_MAX_CONNECTIONS = 512
 
 
@@ -23,7 +23,8 @@ class Stores:
     settings: Settings
     mongo: AsyncMongoClient
     db: AsyncDatabase
-    redis: aioredis.Redis
+    redis: aioredis.Redis  # commands; a hung server fails them after settings.redis_command_timeout_s
+    redis_blocking: aioredis.Redis  # blocking reads only (XREAD BLOCK, BLPOP), on a pool of their own
     flavour: str | None = None  # "mongodb" or "nx-27017", learnt on first use (core.mongo_compat)
     _scripts: dict[str, object] = field(default_factory=dict, init=False, repr=False)  # per client: not copied by replace()
 
@@ -53,25 +54,36 @@ class Stores:
         return {"mongo": mongo_ok, "redis": redis_ok}
 
     async def close(self) -> None:
-        await self.redis.aclose()
-        await self.redis.connection_pool.disconnect()
+        for client in (self.redis, self.redis_blocking):
+            await client.aclose()
+            await client.connection_pool.disconnect()
         await self.mongo.close()
 
 
-def open_stores(settings: Settings) -> Stores:
-    mongo = AsyncMongoClient(settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000)
-    # Blocking stream reads (XREAD/XREADGROUP BLOCK) wait up to a few seconds;
-    # the socket timeout must stay well above the longest block (redis-py's
-    # default of 5 s would cut a 5 s block off as a timeout error).
+def _redis(settings: Settings, socket_timeout: float) -> aioredis.Redis:
     # A blocking pool waits for a free connection instead of raising when
     # every connection is busy (many WebSocket sessions at once).
     pool = aioredis.BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=REDIS_MAX_CONNECTIONS,
-        timeout=REDIS_SOCKET_TIMEOUT_S,
+        timeout=socket_timeout,
         health_check_interval=30,
-        socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+        socket_timeout=socket_timeout,
         socket_connect_timeout=5,
     )
-    redis = aioredis.Redis(connection_pool=pool, decode_responses=False)
-    return Stores(settings=settings, mongo=mongo, db=mongo[settings.namespace], redis=redis)
+    return aioredis.Redis(connection_pool=pool, decode_responses=False)
+
+
+def open_stores(settings: Settings) -> Stores:
+    mongo = AsyncMongoClient(settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000)
+    # Two pools, so that a Redis that hangs (stopped, or behind a network that
+    # drops packets) fails a command after a short socket timeout, while a
+    # blocking stream read, which waits up to 5 s by design, has a timeout
+    # well above its block on a pool of its own.
+    return Stores(
+        settings=settings,
+        mongo=mongo,
+        db=mongo[settings.namespace],
+        redis=_redis(settings, settings.redis_command_timeout_s),
+        redis_blocking=_redis(settings, REDIS_BLOCKING_TIMEOUT_S),
+    )

@@ -28,7 +28,7 @@ async def publish(stores: Stores, event: JobEvent) -> None:
 
 async def read(stores: Stores, video_id: str, last_id: str = "0-0", block_ms: int = 5000) -> list[tuple[str, JobEvent]]:
     """Events after ``last_id``; waits up to ``block_ms`` for the first one."""
-    reply = await stores.redis.xread({events_key(stores, video_id): last_id}, block=block_ms, count=100)
+    reply = await stores.redis_blocking.xread({events_key(stores, video_id): last_id}, block=block_ms, count=100)
     if not reply:
         return []
     return [(entry_id.decode(), entry_event(fields)) for entry_id, fields in reply[0][1]]

@@ -61,7 +61,7 @@ async def latest(stores: Stores, video_id: str) -> tuple[str, Preview] | None:
 
 async def read(stores: Stores, video_id: str, last_id: str, block_ms: int = 5000) -> list[tuple[str, Preview]]:
     """Previews after ``last_id`` (use ``latest`` first, then follow from its id)."""
-    reply = await stores.redis.xread({preview_key(stores, video_id): last_id}, block=block_ms, count=MAXLEN)
+    reply = await stores.redis_blocking.xread({preview_key(stores, video_id): last_id}, block=block_ms, count=MAXLEN)
     if not reply:
         return []
     return [(entry_id.decode(), entry_preview(video_id, fields)) for entry_id, fields in reply[0][1]]

@@ -494,7 +494,7 @@ async def take(
 
 async def wait(stores: Stores, timeout_s: float) -> bool:
     """Block until a job may be waiting (True: a wake token was taken)."""
-    got = await stores.redis.blpop([wake_key(stores)], timeout=timeout_s)
+    got = await stores.redis_blocking.blpop([wake_key(stores)], timeout=timeout_s)
     return got is not None
 
 

@@ -31,7 +31,7 @@ from core.stores import Stores
 
 log = logging.getLogger("fabula.ws")
 
-BLOCK_MS = 5000  # well below the Redis socket timeout (core.stores)
+BLOCK_MS = 5000  # well below the blocking pool's socket timeout (core.stores)
 COUNT = 100  # entries per stream per read
 IDLE_S = 5.0  # a quiet topic is asked whether it is over this often
 WAKE_TTL_S = 3600
@@ -133,7 +133,7 @@ class StreamReader:
             streams[self.wake_key] = self.wake_id
             self.reading = set(streams)
             try:
-                reply = await self.stores.redis.xread(streams, block=BLOCK_MS, count=COUNT)
+                reply = await self.stores.redis_blocking.xread(streams, block=BLOCK_MS, count=COUNT)
                 backoff = 0.1
             except asyncio.CancelledError:
                 raise
