@@ -68,7 +68,7 @@ def _from_doc(doc: dict) -> Comment:
     )
 
 
-def _not_found(comment_id: str) -> NotFound:
+def comment_not_found(comment_id: str) -> NotFound:
     return NotFound(f"no comment {comment_id!r}", code="comment_not_found")
 
 
@@ -85,7 +85,7 @@ async def get_comment(stores: Stores, comment_id: str) -> Comment | None:
 async def add_comment(stores: Stores, *, post: Post, author_id: str, text: str, reply_to: Comment | None = None) -> Comment:
     """Comment on ``post`` or, with ``reply_to`` (a live comment of that post), reply."""
     if reply_to is not None and (reply_to.post_id != post.id or reply_to.deleted):
-        raise _not_found(reply_to.id)
+        raise comment_not_found(reply_to.id)
     parent_id = None if reply_to is None else (reply_to.parent_id or reply_to.id)
     comment = Comment(
         id=new_id("comment"),
@@ -108,7 +108,7 @@ async def add_comment(stores: Stores, *, post: Post, author_id: str, text: str, 
         moved = await col.update_one({"_id": parent_id}, {"$inc": {"reply_count": 1}})
         if moved.matched_count != 1:
             await col.delete_one({"_id": comment.id})
-            raise _not_found(reply_to.id)  # type: ignore[union-attr]
+            raise comment_not_found(reply_to.id)  # type: ignore[union-attr]
     if not await counters.bump(stores, post.id, comments=1):
         await col.delete_one({"_id": comment.id})
         raise NotFound(f"no post {post.id!r}", code="post_not_found")

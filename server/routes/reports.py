@@ -36,7 +36,7 @@ from core.text import TEXT_SCHEMA, check_text
 from feed import audit, takedown
 from feed.social import comments, notifications, reports
 from feed.social.posts import get_post
-from feed.social.visibility import visible_post
+from feed.social.visibility import visible_comment, visible_post
 from server.auth import AUTH, UserDep
 from server.cameo_views import visible_cameo
 from server.openapi import errors
@@ -175,17 +175,9 @@ async def report_post(
 async def report_comment(
     comment_id: FromPath[str], data: JSONBody[NewReport], stores: StoresDep, settings: SettingsDep, user: UserDep
 ) -> ReportView:
-    """Report a comment on a post I can see."""
-    found = await comments.get_comment(stores, comment_id)
-    missing = NotFound(f"no comment {comment_id!r}", code="comment_not_found")
-    if found is None or found.deleted:
-        raise missing
-    try:
-        await visible_post(stores, found.post_id, user.id)
-    except NotFound:
-        raise missing from None
-    if found.author_id and found.author_id != user.id and await is_blocked_between(stores, user.id, found.author_id):
-        raise missing
+    """Report a comment I can see (on a post I can see, not across a block, nor
+    in a thread under the comment of someone across a block)."""
+    found, _ = await visible_comment(stores, comment_id, user.id)
     return await _file(stores, settings, user, "comment", found.id, found.author_id or "", data)
 
 

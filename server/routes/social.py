@@ -14,18 +14,17 @@ from litestar import Request, delete, get, post
 from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
-from accounts.graph import blocked_among, is_blocked_between
-from accounts.users import User
+from accounts.graph import blocked_among
 from core import rate_limit
 from core.clock import unix
-from core.errors import BadRequest, NotFound
+from core.errors import BadRequest
 from core.stores import Stores
 from core.text import TEXT_SCHEMA, check_text, is_blank
 from feed.social import comments, counters, likes, remixes, shares, views
 from feed.social.authors import Author, authors
-from feed.social.comments import Comment
+from feed.social.comments import Comment, comment_not_found
 from feed.social.posts import get_post
-from feed.social.visibility import post_not_found, visible_post, visible_posts
+from feed.social.visibility import post_not_found, visible_comment, visible_post, visible_posts
 from gen import jobs
 from server.auth import AUTH, UserDep
 from server.openapi import errors
@@ -159,10 +158,6 @@ async def _comment_views(stores: Stores, items: list[Comment], viewer_id: str) -
     return out
 
 
-def _comment_not_found(comment_id: str) -> NotFound:
-    return NotFound(f"no comment {comment_id!r}", code="comment_not_found")
-
-
 @get("/v1/posts/{post_id:str}/comments", dependencies=AUTH, responses=errors(401, 404), tags=["social"])
 async def list_comments(post_id: FromPath[str], stores: StoresDep, user: UserDep, cursor: Cursor = None, limit: Limit = 20) -> CommentPage:
     """A post's top-level comments, newest first, each with its ``reply_count``."""
@@ -182,27 +177,11 @@ async def add_comment(
     await rate_limit.enforce(stores, rate_limit.rules(settings).comments, user.id, message="too many comments; try again later")
     reply_to = None
     if data.reply_to is not None:
-        reply_to = await comments.get_comment(stores, data.reply_to)
-        if (
-            reply_to is None
-            or reply_to.post_id != post_id
-            or reply_to.deleted
-            or await is_blocked_between(stores, user.id, reply_to.author_id)
-        ):
-            raise _comment_not_found(data.reply_to)
+        reply_to, _ = await visible_comment(stores, data.reply_to, user.id)
+        if reply_to.post_id != post_id:
+            raise comment_not_found(data.reply_to)
     created = await comments.add_comment(stores, post=found, author_id=user.id, text=data.text, reply_to=reply_to)
     return (await _comment_views(stores, [created], user.id))[0]
-
-
-async def _comment_on_visible_post(stores: Stores, comment_id: str, user: User) -> Comment:
-    found = await comments.get_comment(stores, comment_id)
-    if found is None:
-        raise _comment_not_found(comment_id)
-    try:
-        await visible_post(stores, found.post_id, user.id)
-    except NotFound:
-        raise _comment_not_found(comment_id) from None
-    return found
 
 
 @get("/v1/comments/{comment_id:str}/replies", dependencies=AUTH, responses=errors(401, 404), tags=["social"])
@@ -211,7 +190,7 @@ async def list_replies(
 ) -> CommentPage:
     """The replies to a top-level comment, oldest first."""
     check_cursor(cursor, "comment")
-    parent = await _comment_on_visible_post(stores, comment_id, user)
+    parent, _ = await visible_comment(stores, comment_id, user.id, live=False)  # a deleted one's replies read on
     if parent.parent_id is not None:
         raise BadRequest("replies are listed under top-level comments; this is a reply", code="not_top_level")
     items, next_cursor = await comments.replies(stores, parent.id, after=cursor, limit=limit)
@@ -224,14 +203,14 @@ async def delete_comment(comment_id: FromPath[str], stores: StoresDep, user: Use
     replies stays as a tombstone (no text, no author) so the replies read on."""
     found = await comments.get_comment(stores, comment_id)
     if found is None or found.deleted:
-        raise _comment_not_found(comment_id)
+        raise comment_not_found(comment_id)
     parent_post = await get_post(stores, found.post_id)
     if parent_post is None:
-        raise _comment_not_found(comment_id)
+        raise comment_not_found(comment_id)
     if user.id not in (found.author_id, parent_post.author_id):
-        await _comment_on_visible_post(stores, comment_id, user)  # 404 when I cannot even see it
+        await visible_comment(stores, comment_id, user.id)  # 404 when I cannot even see it, else 403 below
     if not await comments.delete_comment(stores, found, user_id=user.id, post_author_id=parent_post.author_id):
-        raise _comment_not_found(comment_id)
+        raise comment_not_found(comment_id)
     return CommentDeleted(id=comment_id)
 
 

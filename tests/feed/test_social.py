@@ -578,6 +578,40 @@ async def test_a_block_stops_likes_comments_and_hides_comments(http, stores, blo
     assert thread["id"] in [c["id"] for c in (await http.get(f"/v1/posts/{pid}/comments", headers=author["headers"])).json()["data"]]
 
 
+async def test_a_thread_under_a_blocked_persons_comment_is_hidden_with_it(http, stores):
+    """B comments on a third person's post and its owner replies; once I block
+    B, B's comment is out of my lists, and so is everything that reaches it by
+    id: its replies, a reply to a reply in its thread, a report, a delete (404,
+    not 403, which would say it exists). Others still read the thread."""
+    me, b, owner = await signup(http), await signup(http), await signup(http)
+    post = await new_post(http, stores, owner)
+    pid = post["id"]
+    bs = (await comment(http, b, pid, "first!")).json()
+    answer = (await comment(http, owner, pid, "welcome", reply_to=bs["id"])).json()
+    await block(http, me, b)
+
+    assert bs["id"] not in [c["id"] for c in (await http.get(f"/v1/posts/{pid}/comments", headers=me["headers"])).json()["data"]]
+    for r in [
+        await http.get(f"/v1/comments/{bs['id']}/replies", headers=me["headers"]),
+        await comment(http, me, pid, "to the owner", reply_to=answer["id"]),
+        await comment(http, me, pid, "to b", reply_to=bs["id"]),
+        await http.post(f"/v1/comments/{answer['id']}/report", json={"reason": "spam"}, headers=me["headers"]),
+        await http.post(f"/v1/comments/{bs['id']}/report", json={"reason": "spam"}, headers=me["headers"]),
+        await http.delete(f"/v1/comments/{bs['id']}", headers=me["headers"]),
+        await http.delete(f"/v1/comments/{answer['id']}", headers=me["headers"]),
+    ]:
+        assert_error(r, 404, "comment_not_found")
+    assert (await counts(http, owner, pid))["comments"] == 2  # nothing was added or removed
+    # others read the thread and answer in it; the owner may still delete in it on their post
+    replies = await http.get(f"/v1/comments/{bs['id']}/replies", headers=owner["headers"])
+    assert replies.status_code == 200 and [c["id"] for c in replies.json()["data"]] == [answer["id"]]
+    assert (await comment(http, owner, pid, "and again", reply_to=answer["id"])).status_code == 201
+    # a deleted comment kept for its replies hides nobody: once B's is deleted, its thread reads on for me too
+    assert (await http.delete(f"/v1/comments/{bs['id']}", headers=b["headers"])).status_code == 200
+    replies = await http.get(f"/v1/comments/{bs['id']}/replies", headers=me["headers"])
+    assert replies.status_code == 200 and answer["id"] in [c["id"] for c in replies.json()["data"]], replies.text
+
+
 async def test_replies_under_a_private_accounts_post_wait_for_an_approved_follow(http, stores):
     owner, asker = await signup(http), await signup(http)
     r = await http.patch("/v1/me", json={"private": True}, headers=owner["headers"])
