@@ -114,8 +114,27 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", _unleet(_fold(text), _LEET)).strip()
 
 
-def _join_spaced(text: str) -> str:
-    return _SPACED.sub(lambda m: _SEPARATORS.sub("", m.group(0)), text)
+# English's one-letter words: one may stand just before or after letters spaced
+# out ("a n u d e woman", "I s e x"), and the run would join it in ("anude")
+_LONE_WORDS = frozenset("ai")
+
+
+def _join_run(run: str, keep_lone: bool) -> str:
+    joined = _SEPARATORS.sub("", run)
+    if not keep_lone:
+        return joined
+    head = run[0] in _LONE_WORDS and run[1] == " "
+    tail = run[-1] in _LONE_WORDS and run[-2] == " "
+    letters = joined[1 if head else 0 : len(joined) - (1 if tail else 0)]
+    if len(letters) < 3:  # "a b c" and the like: nothing spaced out is left once a lone word is set apart
+        return joined
+    return (run[0] + " " if head else "") + letters + (" " + run[-1] if tail else "")
+
+
+def _join_spaced(text: str, keep_lone: bool = False) -> str:
+    """Letters spaced out joined; with ``keep_lone``, a one-letter word at either
+    end of the run ("a", "i") is left a word of its own."""
+    return _SPACED.sub(lambda m: _join_run(m.group(0), keep_lone), text)
 
 
 def rule_forms(text: str) -> list[str]:
@@ -129,6 +148,8 @@ def rule_forms(text: str) -> list[str]:
         # letters spaced out may hold swapped digits ("k 1 l l"): joined, they are a word to read again
         joined = _INNER_PUNCT.sub("", _unleet(_join_spaced(start), table))
         forms.extend((start, joined, _RUN3.sub(r"\1", joined), _RUN3.sub(r"\1\1", joined)))
+        apart = _INNER_PUNCT.sub("", _unleet(_join_spaced(start, keep_lone=True), table))
+        forms.append(apart)
     out: list[str] = []
     for form in forms:
         if form not in out:
@@ -157,7 +178,7 @@ def classifier_form(text: str) -> str:
     kept (ages, numbers), letters spaced out joined, runs of three or more
     letters cut to two, and ``word_senses``."""
     folded = _SPACES.sub(" ", _fold(text)).strip()
-    return word_senses(_RUN3.sub(r"\1\1", _join_spaced(folded)))
+    return word_senses(_RUN3.sub(r"\1\1", _join_spaced(folded, keep_lone=True)))
 
 
 # words that a number labels rather than counts or ages: "take 14", "scene 3", "episode 16", "lap 15"

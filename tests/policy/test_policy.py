@@ -264,6 +264,9 @@ def test_normalise(typed, seen):
     [
         ("n u d e", "nude"),
         ("n.u.d.e", "nude"),
+        ("a n u d e woman", "a nude woman"),  # a one-letter word before the run stays a word
+        ("i s e x", "i sex"),
+        ("a b c", "abc"),  # nothing spaced out is left once "a" is set apart: joined whole
         ("s-e-x tape", "sex tape"),
         ("se.x", "sex"),
         ("nuuude", "nude"),
@@ -280,6 +283,7 @@ def test_rule_forms_undo_what_one_form_cannot(typed, reading):
 def test_the_classifier_reads_digits_and_joined_letters():
     assert classifier_form("A 12 Year Old") == "a 12 year old"
     assert classifier_form("n u d e  beach") == "nude beach"
+    assert classifier_form("a n u d e beach") == "a nude beach"
     assert classifier_form("sooooo coool") == "soo cool"
 
 
@@ -343,6 +347,11 @@ def test_normalisation_tricks_are_undone_before_the_rules(prompt, category):
         pytest.param("nu\u00adde", id="soft hyphen"),
         pytest.param("n u d e", id="letters spaced out"),
         pytest.param("n.u.d.e", id="letters split by punctuation"),
+        pytest.param("a n u d e woman", id="letters spaced out after the word a"),
+        pytest.param("I n u d e", id="letters spaced out after the word I"),
+        pytest.param("a s.e.x tape", id="letters split by punctuation after the word a"),
+        pytest.param("a g o r e scene", id="gore spaced out after the word a"),
+        pytest.param("pics of s e x a lot", id="letters spaced out before the word a"),
         pytest.param("nuuude", id="letters repeated"),
         pytest.param("nud\u0435", id="Cyrillic look-alike"),
         pytest.param("ki11 myself", id="1 for l"),
