@@ -20,7 +20,7 @@ from feed.live import runtime as feed_runtime
 from policy import moderation_model
 from server.openai_errors import APP_ERROR_HANDLERS
 from server.page_not_found import or_app_page
-from server.auth import metrics_guard, schema_guard
+from server.auth import auth_guard, metrics_guard, schema_guard
 from server.indexes import ensure_all
 from server.openapi import StructSchemas, declare_request_bodies
 from server.head_requests import HeadAsGet
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "stores": Provide(get_stores, sync_to_thread=False),
             "settings": Provide(get_settings, sync_to_thread=False),
         },
+        guards=[auth_guard],  # a route's token before its body and query (server.auth)
         exception_handlers={**APP_ERROR_HANDLERS, NotFoundException: or_app_page(APP_ERROR_HANDLERS[HTTPException])},
         middleware=[prometheus.middleware],
         plugins=[StructSchemas()],  # Structs that refuse unknown fields say so in the OpenAPI document

@@ -352,6 +352,29 @@ async def test_fuzz_never_reaches_a_5xx_and_every_status_is_declared(http, live_
     assert not problems, "\n".join(problems[:40])
 
 
+async def test_a_route_that_needs_a_token_answers_401_before_reading_the_request(http):
+    """Without a token (or with a bad one), every /v1 operation but the public
+    ones is 401, whatever else is wrong with the request: a malformed body, a
+    query that fails its checks, a missing required query."""
+    me = await signup(http)
+    checked = 0
+    for method, template, op in OPERATIONS:
+        if not template.startswith("/v1/") or (method, template) in PUBLIC or template == "/v1/ws":
+            continue
+        path = _fill(template.replace("{handle}", me["user"]["handle"]), "x")
+        bad_query = {p["name"]: "\u0000" * 300 for p in op.get("parameters", []) if p["in"] == "query"}
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+            tries = [{"params": bad_query}]
+            if method in ("post", "patch", "put", "delete"):
+                tries.append({"content": b"{{{", "headers": {"content-type": "application/json"}})
+            for kwargs in tries:
+                r = await http.request(method.upper(), path, **{**kwargs, "headers": {**kwargs.get("headers", {}), **headers}})
+                code = "invalid_token" if headers else "missing_token"
+                assert r.status_code == 401 and r.json()["error"]["code"] == code, (method, template, kwargs, r.status_code, r.text[:200])
+                checked += 1
+    assert checked > 150, checked
+
+
 NOT_UTF8 = b'{"handle": "\xff\xfe", "password": "x", "text": "\xed\xa0\x80"}'  # JSON whose strings hold bytes that are not UTF-8
 
 
