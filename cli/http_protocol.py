@@ -52,7 +52,7 @@ NO_SOCKET_REASONS = frozenset({"Not Found", "Bad Request"})
 
 
 def error_json(code: str, message: str) -> bytes:
-    return msgspec.json.encode(ErrorBody(error=ErrorInfo(code=code, message=message)))
+    return msgspec.json.encode(ErrorBody(error=ErrorInfo(code=code, message=message, details=None)))
 
 
 def malformed_http_response(default_headers: list[tuple[bytes, bytes]]) -> bytes:

@@ -11,7 +11,7 @@ import msgspec
 class ErrorInfo(msgspec.Struct, kw_only=True):
     code: str
     message: str
-    details: Any = None
+    details: Any  # always sent: null when there is nothing more to say
 
 
 class ErrorBody(msgspec.Struct, kw_only=True):
@@ -24,7 +24,7 @@ class OpenAIErrorInfo(ErrorInfo, kw_only=True):
     ``server_error``) and ``param``, the request field at fault or null."""
 
     type: str
-    param: str | None = None
+    param: str | None  # always sent: null when no one field is at fault
 
 
 class OpenAIErrorBody(msgspec.Struct, kw_only=True):

@@ -236,10 +236,10 @@ def test_the_error_body_schema():
     schemas = OFFLINE_DOC["components"]["schemas"]
     assert schemas["ErrorBody"]["required"] == ["error"]
     assert set(schemas["ErrorInfo"]["properties"]) == {"code", "message", "details"}
-    assert set(schemas["ErrorInfo"]["required"]) == {"code", "message"}
+    assert set(schemas["ErrorInfo"]["required"]) == {"code", "message", "details"}  # details is always sent, null or not
     assert schemas["OpenAIErrorBody"]["required"] == ["error"]
     assert set(schemas["OpenAIErrorInfo"]["properties"]) == {"code", "message", "details", "type", "param"}
-    assert set(schemas["OpenAIErrorInfo"]["required"]) == {"code", "message", "type"}
+    assert set(schemas["OpenAIErrorInfo"]["required"]) == {"code", "message", "details", "type", "param"}
 
 
 # --- fuzz ---------------------------------------------------------------------------
