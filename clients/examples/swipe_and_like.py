@@ -7,9 +7,11 @@ It opens a ``for_you`` session (``--following`` for the people it
 follows), and for each item: an ``impression``, a pretend watch of
 ``--watch-ms`` (reported in the event; the bot does not wait it out), then ``complete`` and a ``like`` for every ``--like-every``th
 item (or for captions with ``--like-word`` in them), ``skip`` for the rest.
-Each event moves the session on and the server sends the next items. It
-stops after ``--duration`` seconds, ``--items`` items, or when the feed has
-nothing more."""
+Each event moves the session on and the server sends the next items. Every
+event waits for its acknowledgement, so the bot keeps within the socket's
+message limits (docs/WEBSOCKET.md, "Rate limits": a refused event is sent
+again after the wait the server names). It stops after ``--duration``
+seconds, ``--items`` items, or when the feed has nothing more."""
 
 from __future__ import annotations
 
@@ -43,10 +45,10 @@ async def swipe(client, args) -> tuple[int, int]:
                 if args.items and seen >= args.items:
                     break
                 seen += 1
-                await session.event(item["id"], "impression")
+                await session.event(item["id"], "impression", ack=True)
                 author = (item.get("author") or {}).get("handle", "?")
                 if wants(item, seen, args):
-                    await session.event(item["id"], "complete", watch_ms=args.watch_ms)
+                    await session.event(item["id"], "complete", watch_ms=args.watch_ms, ack=True)
                     try:
                         await session.event(item["id"], "like", ack=True)
                         liked += 1
@@ -54,7 +56,7 @@ async def swipe(client, args) -> tuple[int, int]:
                     except FabulaAPIError as exc:
                         print(f"could not like {item['id']}: {exc.code}", flush=True)
                 else:
-                    await session.event(item["id"], "skip", watch_ms=min(args.watch_ms, 800))
+                    await session.event(item["id"], "skip", watch_ms=min(args.watch_ms, 800), ack=True)
                     print(f"skipped {item['id']} by @{author}", flush=True)
         await session.close()
     return seen, liked

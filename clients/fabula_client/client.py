@@ -1,13 +1,15 @@
 """The HTTP API, one method per route (async, httpx). Every method returns
 the decoded JSON body (or bytes for media) and raises ``FabulaAPIError``
-on a 4xx/5xx. Lists come as ``{"data": [...], "next_cursor": ...}`` pages;
-``pages()`` walks them. ``socket()`` opens the WebSocket
+on a 4xx/5xx. Lists come as ``{"data": [...], "next_cursor": ...}`` pages
+(``videos()``: OpenAI's ``{data, first_id, last_id, has_more}``); ``pages()``
+walks either. ``socket()`` opens the WebSocket
 (``fabula_client.socket``)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import inspect
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -78,14 +80,18 @@ class FabulaClient:
         return response.json() if response.content else None
 
     async def pages(self, fetch: Callable[..., Awaitable[dict]], *args: Any, **kwargs: Any) -> AsyncIterator[dict]:
-        """Every item of a paged list: ``async for post in client.pages(client.user_posts, "ada")``."""
-        cursor = kwargs.pop("cursor", None)
+        """Every item of a paged list: ``async for post in client.pages(client.user_posts, "ada")``.
+        Fabula's lists page on ``cursor`` (``next_cursor``); the Videos API's (``videos``), OpenAI's
+        way, on ``after`` (``last_id`` while ``has_more``)."""
+        openai_style = "after" in inspect.signature(fetch).parameters
+        key = "after" if openai_style else "cursor"
+        position = kwargs.pop(key, None)
         while True:
-            page = await fetch(*args, cursor=cursor, **kwargs)
+            page = await fetch(*args, **{key: position}, **kwargs)
             for item in page.get("data", []):
                 yield item
-            cursor = page.get("next_cursor")
-            if not cursor:
+            position = (page.get("last_id") if page.get("has_more") else None) if openai_style else page.get("next_cursor")
+            if not position:
                 return
 
     # -- health ---------------------------------------------------------
@@ -220,6 +226,8 @@ class FabulaClient:
         return await self._json("DELETE", f"/v1/videos/{video_id}")
 
     async def cancel_video(self, video_id: str) -> dict:
+        """Stop a queued or running video of mine: it ends ``failed`` with ``error.code``
+        ``cancelled``; 409 ``video_finished`` when it had already ended."""
         return await self._json("POST", f"/v1/videos/{video_id}/cancel")
 
     async def remix(self, video_id: str, prompt: str) -> dict:
@@ -257,8 +265,9 @@ class FabulaClient:
         return await self._json("POST", f"/v1/videos/{video_id}/preview/rtc", json={"sdp": sdp, "type": "offer"})
 
     async def wait_video(self, video_id: str, *, timeout: float | None = None, on_event: Callable[[dict], Any] | None = None) -> dict:
-        """The video once it completed or failed, watched over the WebSocket
-        (``on_event`` gets each message: progress, status...)."""
+        """The video once it completed or failed (a cancelled one fails with ``error.code``
+        ``cancelled``), watched over the WebSocket (``on_event`` gets each message: progress,
+        status...)."""
 
         async def watch() -> dict:
             final: dict | None = None
@@ -409,8 +418,13 @@ class FabulaClient:
         return await self._json("GET", "/v1/notifications", params=_params(cursor=cursor, limit=limit))
 
     async def read_notifications(self, ids: list[str] | None = None, *, all: bool = False) -> dict:
-        """Mark ``ids`` read, or ``all=True`` every one; neither is the server's 400 (``give either ids or all``)."""
-        body: dict = {"all": True} if all else ({"ids": ids} if ids is not None else {})
+        """Mark ``ids`` read, or ``all=True`` every one. The body holds what is given: neither,
+        or both, is the server's 400 (``give either ids or all: true``), and nothing is marked."""
+        body: dict = {}
+        if ids is not None:
+            body["ids"] = ids
+        if all:
+            body["all"] = True
         return await self._json("POST", "/v1/notifications/read", json=body)
 
     async def feed(self, kind: str = "following", cursor: str | None = None, limit: int = 20) -> dict:

@@ -29,15 +29,21 @@ def ws_url(base_url: str) -> str:
 
 
 def _error(data: dict) -> FabulaAPIError:
-    return FabulaAPIError(400, data.get("code", ""), data.get("message", ""), data.get("details"))
+    """A socket ``error``'s data as the error; fields beside ``code`` and
+    ``message`` (``rate_limited``'s ``retry_after_s`` and ``limit``) are its ``details``."""
+    extra = {k: v for k, v in data.items() if k not in ("code", "message", "details")}
+    return FabulaAPIError(400, data.get("code", ""), data.get("message", ""), data.get("details") or extra or None)
 
 
 class Socket:
-    def __init__(self, url: str, token: str | None, *, open_timeout: float = 10.0, request_timeout: float = 30.0):
+    def __init__(
+        self, url: str, token: str | None, *, open_timeout: float = 10.0, request_timeout: float = 30.0, rate_limit_retries: int = 3
+    ):
         self.url = url
         self.token = token
         self.open_timeout = open_timeout
         self.request_timeout = request_timeout
+        self.rate_limit_retries = rate_limit_retries
         self.hello: dict = {}
         self._ws: Any = None
         self._ids = itertools.count(1)
@@ -108,7 +114,20 @@ class Socket:
         await self._ws.send(json.dumps(body))
 
     async def request(self, type_: str, data: dict | None = None) -> dict:
-        """Send a message with an ``id`` and return the server's reply to it."""
+        """Send a message with an ``id`` and return the server's reply to it; an
+        ``error`` reply raises ``FabulaAPIError``. A message refused by the
+        message limits (``rate_limited``: it was not handled) is sent again after
+        the ``retry_after_s`` the server named, up to ``rate_limit_retries`` times."""
+        for attempt in range(self.rate_limit_retries + 1):
+            try:
+                return await self._request_once(type_, data)
+            except FabulaAPIError as exc:
+                if exc.code != "rate_limited" or attempt == self.rate_limit_retries:
+                    raise
+                await asyncio.sleep(float((exc.details or {}).get("retry_after_s") or 0.1))
+        raise AssertionError("unreachable")
+
+    async def _request_once(self, type_: str, data: dict | None) -> dict:
         msg_id = f"c{next(self._ids)}"
         waiter = asyncio.get_running_loop().create_future()
         self._waiting[msg_id] = waiter
@@ -193,7 +212,10 @@ class FeedSession:
 
     async def event(self, post_id: str, event: str, *, watch_ms: int | None = None, ack: bool = False) -> dict | None:
         """``impression``, ``view``, ``complete``, ``skip``, ``like``, ``share``, ``not_interested``;
-        with ``ack`` wait for its ``feed.ack`` (its effects done)."""
+        with ``ack`` wait for its ``feed.ack`` (its effects done; a refusal raises, and one by the
+        message limits is retried, as ``Socket.request`` does). Without ``ack`` nothing is awaited:
+        an event the message limits refused (60 at once, 6 a second per connection by default)
+        is not handled, and its ``error`` comes unasked to ``Socket.messages``/``next``."""
         data: dict[str, Any] = {"session_id": self.id, "post_id": post_id, "event": event}
         if watch_ms is not None:
             data["watch_ms"] = watch_ms

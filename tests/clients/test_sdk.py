@@ -68,6 +68,8 @@ async def test_accounts_videos_posts_and_the_social_loop(api, worker):
         # a remix, cancelled and deleted
         remix = await alice.remix(video["id"], "the same boat, at night")
         assert remix["remixed_from_video_id"] == video["id"]
+        # pages() walks the Videos API's list too, on after/last_id: one a page, newest first
+        assert [v["id"] async for v in alice.pages(alice.videos, limit=1)] == [remix["id"], video["id"]]
         with pytest.raises(FabulaAPIError) as too_late:
             await bob.remix(video["id"], "not mine")
         assert too_late.value.status == 404
@@ -100,6 +102,9 @@ async def test_accounts_videos_posts_and_the_social_loop(api, worker):
         with pytest.raises(FabulaAPIError) as neither:  # as the API says: ids or all
             await alice.read_notifications()
         assert neither.value.status == 400
+        with pytest.raises(FabulaAPIError) as both:  # both is the server's 400 too, and marks nothing
+            await alice.read_notifications(["notif_x"], all=True)
+        assert both.value.status == 400 and (await alice.notifications())["unread_count"] >= 3
         assert (await alice.read_notifications([]))["marked"] == 0
         assert (await alice.read_notifications(all=True))["marked"] >= 3
         assert (await alice.notifications())["unread_count"] == 0

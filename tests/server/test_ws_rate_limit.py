@@ -179,3 +179,21 @@ async def test_the_shared_api_keeps_its_default_limits(api, http, settings):
         assert all(a["type"] == "pong" for a in answers), refused(answers)
     finally:
         await ws.close()
+
+
+async def test_the_python_client_waits_and_sends_a_refused_request_again(limited_api, client):
+    """The client's ``Socket.request`` does what WEBSOCKET.md asks of a client:
+    a message refused by the limits was not handled, so it waits the
+    ``retry_after_s`` the server named and sends it again; with no retries
+    left, the refusal is raised with that wait in its details."""
+    from clients.fabula_client import FabulaAPIError, Socket
+
+    me, other = await signup(client), await signup(client)
+    async with Socket(ws_url(limited_api), me["token"]) as ws:
+        answers = await asyncio.gather(*(ws.request("ping", {"i": i}) for i in range(CONN + 1)))
+    assert [a["type"] for a in answers] == ["pong"] * (CONN + 1)  # the one over the burst too, after its wait
+    async with Socket(ws_url(limited_api), other["token"], rate_limit_retries=0) as ws:
+        got = await asyncio.gather(*(ws.request("ping", {"i": i}) for i in range(CONN + 1)), return_exceptions=True)
+    errors = [g for g in got if isinstance(g, Exception)]
+    assert len(errors) == 1 and isinstance(errors[0], FabulaAPIError) and errors[0].code == "rate_limited", got
+    assert errors[0].details["retry_after_s"] > 0 and errors[0].details["limit"] == "ws:conn"
