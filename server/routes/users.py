@@ -150,7 +150,7 @@ async def edit_me(data: JSONBody[ProfilePatch], stores: StoresDep, user: UserDep
     )
     if data.private is False:
         for requester in await follow_requests.approve_all(stores, user.id):
-            await notifications.notify(stores, recipient_id=requester, actor_id=user.id, kind="follow_accepted", once=True)
+            await notifications.notify(stores, recipient_id=requester, actor_id=user.id, kind="follow_accepted")
     return await _me(stores, updated or user)
 
 
@@ -253,7 +253,7 @@ async def approve_follow_request(handle: FromPath[str], stores: StoresDep, user:
     requester = await _visible(stores, user, handle)
     if not await follow_requests.approve(stores, user.id, requester.id):
         raise _no_request(handle)
-    await notifications.notify(stores, recipient_id=requester.id, actor_id=user.id, kind="follow_accepted", once=True)
+    await notifications.notify(stores, recipient_id=requester.id, actor_id=user.id, kind="follow_accepted")
     return await _relationship(stores, user, requester)
 
 

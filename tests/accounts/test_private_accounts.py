@@ -111,6 +111,29 @@ async def test_going_public_approves_waiting_requests(http, stores):
     assert (rel["following"], rel["requested"]) == (True, False)
 
 
+async def test_a_follower_removed_and_let_in_again_is_told_again(http, stores):
+    """Each approval tells the requester, by the owner's answer or by going
+    public: one who was let in, removed and asked again hears it again (it
+    was sent once per requester for good)."""
+    owner, q = await signup(http), await signup(http)
+    await make_private(http, owner)
+
+    async def let_in_again(by_going_public: bool) -> None:
+        await follow(http, q, owner)
+        if by_going_public:
+            await make_private(http, owner, False)
+            await make_private(http, owner)
+        else:
+            r = await http.post(f"/v1/me/follow-requests/{handle(q)}/approve", headers=owner["headers"])
+            assert r.status_code == 200 and r.json()["followed_by"] is True, r.text
+        r = await http.delete(f"/v1/me/followers/{handle(q)}", headers=owner["headers"])
+        assert r.status_code == 200, r.text
+
+    for n, by_going_public in enumerate((False, False, True), start=1):
+        await let_in_again(by_going_public)
+        assert (await kinds(http, q)).count(("follow_accepted", handle(owner))) == n
+
+
 async def test_a_block_drops_requests(http, stores):
     owner, fan = await signup(http), await signup(http)
     await make_private(http, owner)
