@@ -29,7 +29,7 @@ from accounts.graph import Relationship, UserPage
 from accounts.users import AvatarUrl, Bio, DisplayName, Me, User, check_profile_text
 from cameos import store as cameo_store
 from core import rate_limit
-from core.errors import Conflict, NotFound
+from core.errors import BadRequest, Conflict, NotFound
 from feed import audit
 from core.stores import Stores
 from feed.social import notifications
@@ -209,9 +209,12 @@ async def follow(handle: FromPath[str], stores: StoresDep, user: UserDep) -> Rel
     """Follow a user (idempotent). A private account is asked instead: the
     answer says ``requested: true`` until its owner approves (then
     ``following: true``) or declines. 403 when you block them, 404 when they block you."""
-    await _count_graph_write(stores, user)
     target = await _target(stores, handle)
-    if target.private and target.id != user.id and not await graph.is_following(stores, user.id, target.id):
+    if target.id == user.id:
+        raise BadRequest("you cannot follow yourself", code="self_follow")
+    await graph.ensure_not_blocked(stores, user.id, target.id)
+    await _count_graph_write(stores, user)
+    if target.private and not await graph.is_following(stores, user.id, target.id):
         if await follow_requests.request(stores, user.id, target.id):
             await notifications.notify(stores, recipient_id=target.id, actor_id=user.id, kind="follow_request", once=True)
     elif await graph_writes.follow(stores, user.id, target.id):
@@ -222,10 +225,11 @@ async def follow(handle: FromPath[str], stores: StoresDep, user: UserDep) -> Rel
 @delete("/v1/users/{handle:str}/follow", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 403, 404, 429))
 async def unfollow(handle: FromPath[str], stores: StoresDep, user: UserDep) -> RelationshipOut:
     """Stop following a user, or take back a request to follow them (a no-op when neither)."""
-    await _count_graph_write(stores, user)
     target = await _target(stores, handle)
     if target.id != user.id:
         await graph.ensure_not_blocked(stores, user.id, target.id)
+    await _count_graph_write(stores, user)
+    if target.id != user.id:
         await follow_requests.cancel(stores, user.id, target.id)
         await graph_writes.unfollow(stores, user.id, target.id)
     return await _relationship(stores, user, target)
@@ -233,7 +237,8 @@ async def unfollow(handle: FromPath[str], stores: StoresDep, user: UserDep) -> R
 
 async def _count_graph_write(stores: Stores, user: User) -> None:
     """Follows, unfollows, blocks, unblocks and removed followers share one limit per user
-    (``FABULA_RATE_FOLLOWS``, 429): each write reaches every api process's graph cache."""
+    (``FABULA_RATE_FOLLOWS``, 429): each write reaches every api process's graph cache.
+    Counted once the request is found valid: a 400, 403 or 404 takes nothing."""
     await rate_limit.enforce(stores, rate_limit.rules(stores.settings).follows, user.id, message="too many follows and blocks; try again later")
 
 
@@ -270,8 +275,8 @@ async def decline_follow_request(handle: FromPath[str], stores: StoresDep, user:
 async def remove_follower(handle: FromPath[str], stores: StoresDep, user: UserDep) -> RelationshipOut:
     """Remove one of my followers (a no-op when they do not follow me): they no
     longer see my followers-only posts, and on a private account must ask again."""
-    await _count_graph_write(stores, user)
     follower = await _visible(stores, user, handle)
+    await _count_graph_write(stores, user)
     await graph_writes.unfollow(stores, follower.id, user.id)
     return await _relationship(stores, user, follower)
 
@@ -280,8 +285,10 @@ async def remove_follower(handle: FromPath[str], stores: StoresDep, user: UserDe
 async def block(handle: FromPath[str], stores: StoresDep, user: UserDep) -> Relationship:
     """Block a user (idempotent): follows both ways are removed, and neither can
     see or follow the other. Returns the relationship only: a blocked profile stays hidden."""
-    await _count_graph_write(stores, user)
     target = await _target(stores, handle)
+    if target.id == user.id:
+        raise BadRequest("you cannot block yourself", code="self_block")
+    await _count_graph_write(stores, user)
     await graph_writes.block(stores, user.id, target.id)
     await follow_requests.drop_between(stores, user.id, target.id)
     await notifications.delete_between(stores, user.id, target.id)
@@ -291,8 +298,8 @@ async def block(handle: FromPath[str], stores: StoresDep, user: UserDep) -> Rela
 @delete("/v1/users/{handle:str}/block", status_code=200, tags=["users"], dependencies=AUTH, responses=errors(401, 404, 429))
 async def unblock(handle: FromPath[str], stores: StoresDep, user: UserDep) -> Relationship:
     """Lift a block (a no-op when there is none); earlier follows are not restored."""
-    await _count_graph_write(stores, user)
     target = await _target(stores, handle)
+    await _count_graph_write(stores, user)
     await graph_writes.unblock(stores, user.id, target.id)
     return await graph.relationship(stores, user.id, target.id)
 

@@ -117,6 +117,15 @@ async def test_likes_over_the_feed_socket_share_the_limit(tight_api, stores):
 async def test_follows_and_blocks_share_one_limit(tight_api):
     async with httpx.AsyncClient(base_url=tight_api.url, timeout=60) as http:
         me, a, b = await signup(http), await signup(http), await signup(http)
+        # refusals take nothing: following or blocking oneself, an unknown handle, following someone one blocks
+        other = await signup(http)
+        assert (await http.post(f"/v1/users/{other['user']['handle']}/block", headers=a["headers"])).status_code == 200  # a's first
+        for _ in range(4):
+            assert_error(await http.post(f"/v1/users/{me['user']['handle']}/follow", headers=me["headers"]), 400, "self_follow")
+            assert_error(await http.post(f"/v1/users/{me['user']['handle']}/block", headers=me["headers"]), 400, "self_block")
+            assert_error(await http.post("/v1/users/nobody_here_at_all/follow", headers=me["headers"]), 404, "user_not_found")
+            assert_error(await http.delete(f"/v1/me/followers/nobody_here_at_all", headers=me["headers"]), 404, "user_not_found")
+            assert_error(await http.post(f"/v1/users/{other['user']['handle']}/follow", headers=a["headers"]), 403, "blocked")
         assert (await http.post(f"/v1/users/{a['user']['handle']}/follow", headers=me["headers"])).status_code == 200
         assert (await http.delete(f"/v1/users/{a['user']['handle']}/follow", headers=me["headers"])).status_code == 200
         assert (await http.post(f"/v1/users/{b['user']['handle']}/block", headers=me["headers"])).status_code == 200
