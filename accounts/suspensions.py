@@ -10,9 +10,12 @@ from core.clock import utcnow
 from core.stores import Stores
 
 
-async def suspend(stores: Stores, user_id: str) -> int:
-    """Suspend ``user_id`` and revoke their tokens; returns how many were revoked."""
-    await stores.db.users.update_one({"_id": user_id}, {"$set": {"suspended": True, "updated_at": utcnow()}})
+async def suspend(stores: Stores, user_id: str) -> int | None:
+    """Suspend ``user_id`` and revoke their tokens; returns how many were
+    revoked, or None when there is no such user (the account was deleted)."""
+    done = await stores.db.users.update_one({"_id": user_id}, {"$set": {"suspended": True, "updated_at": utcnow()}})
+    if done.matched_count == 0:
+        return None
     return await tokens.revoke_all(stores, user_id)
 
 

@@ -241,7 +241,8 @@ async def _apply(stores: Stores, report: reports.Report, action: str, note: str,
         if not report.owner_id:
             raise _not_applicable(action, kind)
         if action == "suspend_user":
-            await suspensions.suspend(stores, report.owner_id)
+            if await suspensions.suspend(stores, report.owner_id) is None:
+                raise users.no_such_user()  # the account is gone: there is nobody to suspend
         else:
             await _lift_suspension(stores, report.owner_id)
         return False

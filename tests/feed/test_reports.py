@@ -207,6 +207,18 @@ async def test_suspend_user_revokes_tokens_and_refuses_logins(http, stores):
     assert_error(await act(http, admin, rep["id"], "restore"), 409, "not_suspended")
 
 
+async def test_suspending_an_account_that_was_deleted_is_404_and_leaves_the_report_open(http, stores):
+    gone, reporter = await signup(http), await signup(http)
+    admin = await admin_user(http, stores)
+    rep = (await report(http, reporter, f"/v1/users/{gone['user']['handle']}", "harassment")).json()
+    r = await http.request("DELETE", "/v1/me", json={"password": "correct horse battery"}, headers=gone["headers"], timeout=180)
+    assert r.status_code == 204, r.text
+    assert_error(await act(http, admin, rep["id"], "suspend_user", "too late"), 404, "user_not_found")
+    assert rep["id"] in [x["id"] for x in await queue(http, admin)]  # still open: nothing was done
+    assert_error(await act(http, admin, rep["id"], "unsuspend_user"), 409, "not_suspended")
+    assert (await act(http, admin, rep["id"], "dismiss", "account gone")).status_code == 200
+
+
 async def test_a_suspension_made_from_a_comment_report_is_lifted_from_it(http, stores):
     """``restore`` on a comment report has nothing to bring back (400); ``unsuspend_user``
     lifts the suspension of the object's owner from a report of any kind."""
