@@ -148,8 +148,8 @@ def rule_forms(text: str) -> list[str]:
         # letters spaced out may hold swapped digits ("k 1 l l"): joined, they are a word to read again
         joined = _INNER_PUNCT.sub("", _unleet(_join_spaced(start), table))
         forms.extend((start, joined, _RUN3.sub(r"\1", joined), _RUN3.sub(r"\1\1", joined)))
-        apart = _INNER_PUNCT.sub("", _unleet(_join_spaced(start, keep_lone=True), table))
-        forms.append(apart)
+        if _SPACED.search(start):  # a run of spaced letters: read it again with a lone word at its ends set apart
+            forms.append(_INNER_PUNCT.sub("", _unleet(_join_spaced(start, keep_lone=True), table)))
     out: list[str] = []
     for form in forms:
         if form not in out:
