@@ -336,7 +336,7 @@ def test_reloading_the_feed_resumes_it_and_loses_no_video(app_api, app_worker, b
     base = app_api.url
     author = api_signup(base, handle("fa"))
     posted = []
-    for n in range(5):
+    for n in range(7):
         made = httpx.post(f"{base}/v1/videos", headers=author["headers"], json={"prompt": f"a paper boat number {n} on a pond", "seconds": "1", "size": "64x64"}, timeout=HTTP_S).json()
         wait_done(base, author, made["id"])
         posted.append(httpx.post(f"{base}/v1/posts", headers=author["headers"], json={"video_id": made["id"]}, timeout=HTTP_S).json()["id"])
@@ -350,6 +350,18 @@ def test_reloading_the_feed_resumes_it_and_loses_no_video(app_api, app_worker, b
         p.reload()
         p.wait_for_selector(".screen.feed[data-post-id]")
         seen.append(p.get_attribute(".screen.feed", "data-post-id"))
+    for _ in range(3):  # three further on, with clips sent ahead of it, the page is reloaded again
+        p.keyboard.press("ArrowDown")
+        p.wait_for_timeout(900)
+        seen.append(p.get_attribute(".screen.feed", "data-post-id"))
+    p.reload()
+    p.wait_for_selector(".screen.feed[data-post-id]")
+    assert p.get_attribute(".screen.feed", "data-post-id") == seen[-1]  # back on the video it was on
+    # leaving the feed in the app and coming back: the same video again, not a new session's
+    p.click(".feed-search")
+    p.wait_for_selector(".screen.search")
+    p.go_back()
+    p.wait_for_selector(f".screen.feed[data-post-id='{seen[-1]}']")
     for _ in range(12):  # then swipe to the end
         p.keyboard.press("ArrowDown")
         p.wait_for_timeout(600)
@@ -371,3 +383,25 @@ def test_reloading_the_feed_resumes_it_and_loses_no_video(app_api, app_worker, b
     p.wait_for_selector(f".screen.feed[data-index='0'][data-post-id='{first}']")
     assert not p.js_errors, p.js_errors
     p.context.close()
+
+    # a tab closed while clips were sent ahead of the one on screen: a new tab's feed still has them
+    other = api_signup(base, handle("fc"))
+    q = phone(browser, base, other)
+    q.goto("/")
+    q.wait_for_selector(".screen.feed[data-post-id]")
+    watched = q.get_attribute(".screen.feed", "data-post-id")
+    q.wait_for_function("() => Number(document.querySelector('.screen.feed').dataset.count) >= 3")  # sent ahead
+    q.wait_for_timeout(800)
+    tab = q.context.new_page()  # the person opens a new tab and closes the first
+    q.close()
+    tab.goto("/")
+    tab.wait_for_selector(".screen.feed[data-post-id]")
+    later = {tab.get_attribute(".screen.feed", "data-post-id")}
+    for _ in range(14):
+        tab.keyboard.press("ArrowDown")
+        tab.wait_for_timeout(600)
+        later.add(tab.get_attribute(".screen.feed", "data-post-id"))
+        if set(posted) - {watched} <= later:
+            break
+    assert set(posted) - {watched} <= later, (posted, watched, later)
+    tab.context.close()

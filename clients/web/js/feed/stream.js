@@ -1,8 +1,11 @@
 // A feed session over the WebSocket (docs/FEED-PROTOCOL.md): open it, keep
 // the window filled by telling the server what happens to each item, take
 // live counts, and resume with the last cursor after a reconnect. The tab
-// remembers its session (sessionStorage) until it closes it: a reload resumes
-// it where the person was, so the clips it had sent ahead are not lost as seen.
+// remembers its session and the item on screen (sessionStorage). Leaving the
+// feed, reloading or closing the page closes the session (feed.close: the
+// clips sent ahead and never reached go back to unseen, for any later
+// session); coming back resumes it from the item the person was on, so
+// nothing is lost as seen.
 import { socket } from "../socket.js";
 import { session } from "../session.js";
 
@@ -10,13 +13,17 @@ function keptKey(kind) {
     return session.user ? `fabula.feed.${session.user.id}.${kind}` : null;
 }
 
+/** {id, at}: the tab's session of this kind and the index of the item on screen, or null. */
 function kept(kind) {
-    try { return sessionStorage.getItem(keptKey(kind)); } catch { return null; }
+    try {
+        const found = JSON.parse(sessionStorage.getItem(keptKey(kind)) || "null");
+        return found && typeof found.id === "string" && Number.isInteger(found.at) ? found : null;
+    } catch { return null; }
 }
 
-function keep(kind, sessionId) {
+function keep(kind, sessionId, at = 0) {
     try {
-        if (sessionId) sessionStorage.setItem(keptKey(kind), sessionId);
+        if (sessionId) sessionStorage.setItem(keptKey(kind), JSON.stringify({ id: sessionId, at }));
         else sessionStorage.removeItem(keptKey(kind));
     } catch { /* storage off: a reload opens a new session */ }
 }
@@ -32,6 +39,8 @@ export class FeedStream {
         this.handlers = { onItems, onCounts, onExhausted, onError };
         this.offs = [];
         this.closed = false;
+        this.at = 0; // the index of the item on screen
+        this.onPageHide = () => this._sendClose();
     }
 
     async open() {
@@ -42,7 +51,7 @@ export class FeedStream {
             // another tab (a duplicated one shares this one's storage) resumed the session: start anew
             socket.on("error", (d) => {
                 if (d.code !== "session_moved" || d.session_id !== this.sessionId || this.closed) return;
-                if (kept(this.kind) === this.sessionId) keep(this.kind, null);
+                if ((kept(this.kind) || {}).id === this.sessionId) keep(this.kind, null);
                 if (this.handlers.onError) this.handlers.onError(Object.assign(new Error(d.message), { code: d.code }));
             }),
         );
@@ -50,17 +59,24 @@ export class FeedStream {
         const before = keptKey(this.kind) && kept(this.kind);
         if (before) {
             try {
-                // from the session's position: what it served that the person had not reached comes again
-                reply = await socket.request("feed.open", { session_id: before, window: this.window });
+                // from the item the person was on: it, and what the session served after it, come again
+                reply = await socket.request("feed.open", { session_id: before.id, cursor: before.at, window: this.window });
             } catch {
                 keep(this.kind, null); // expired, or taken by another tab: a new one
             }
         }
         if (!reply) reply = await socket.request("feed.open", { kind: this.kind, window: this.window });
         this.sessionId = reply.data.session_id;
-        this.base = this.cursor = reply.data.cursor;
-        if (keptKey(this.kind)) keep(this.kind, this.sessionId);
+        this.base = this.cursor = this.at = reply.data.cursor;
+        if (keptKey(this.kind)) keep(this.kind, this.sessionId, this.at);
+        window.addEventListener("pagehide", this.onPageHide);
         this._flushEarly();
+    }
+
+    /** The item at ``index`` (of this page's items) is on screen: where a later visit resumes. */
+    on(index) {
+        this.at = this.base + index;
+        if (this.sessionId && keptKey(this.kind)) keep(this.kind, this.sessionId, this.at);
     }
 
     _items(d) {
@@ -107,11 +123,19 @@ export class FeedStream {
         return reply.data;
     }
 
-    /** Leaving the feed in the app: the server takes back what was sent ahead unseen. */
-    close() {
+    _sendClose() {
+        if (this.sessionId && !this.closed) socket.send("feed.close", { session_id: this.sessionId });
+    }
+
+    /** Leaving the feed: the server takes back what was sent ahead unseen. The tab
+     * keeps the session to resume where the person was, unless ``forget`` (a pull
+     * to refresh starts anew). */
+    close({ forget = false } = {}) {
+        this._sendClose();
         this.closed = true;
         this.offs.forEach((off) => off());
-        if (this.sessionId) socket.send("feed.close", { session_id: this.sessionId });
-        if (keptKey(this.kind) && kept(this.kind) === this.sessionId) keep(this.kind, null);
+        window.removeEventListener("pagehide", this.onPageHide);
+        const mine = keptKey(this.kind) && kept(this.kind);
+        if (forget && mine && mine.id === this.sessionId) keep(this.kind, null);
     }
 }

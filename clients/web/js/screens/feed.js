@@ -62,6 +62,7 @@ export function FeedScreen(kind, query) {
         if (!card) return;
         card.activate();
         stream.event(card.post.id, "impression");
+        stream.on(i);
         el.dataset.index = String(i);
         el.dataset.postId = card.post.id;
         // keep a few loaded around the one on screen, fetch the next ones ahead
@@ -112,7 +113,7 @@ export function FeedScreen(kind, query) {
 
     async function reload() {
         if (current >= 0) leave(current);
-        if (stream) stream.close();
+        if (stream) stream.close({ forget: true });  // a refresh starts a new session
         cards.forEach((c) => c.destroy());
         cards = [];
         current = -1;
