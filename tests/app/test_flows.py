@@ -731,3 +731,45 @@ def test_the_check_page_lays_out_at_phone_width_and_links_home(app_api, browser)
     p.wait_for_url(re.compile(r"/signin"))  # the app, signed out
     assert not p.js_errors, p.js_errors
     p.context.close()
+
+
+def test_a_swipe_may_start_on_the_caption_and_tab_stays_on_the_card_on_screen(app_api, app_worker, browser):
+    """A thumb starts a swipe near the bottom, on the author's name and the
+    caption: that moves the feed (it did nothing, the name being a link), and
+    the link is not followed. Tabbing through the card on screen never reaches
+    the next card's buttons (it did, and the browser scrolled the feed half a
+    card)."""
+    base = app_api.url
+    author = api_signup(base, handle("sw"))
+    for n in range(2):
+        made = httpx.post(f"{base}/v1/videos", headers=author["headers"], json={"prompt": f"a red kite over a hill, take {n:04d}", "seconds": "1", "size": "64x64"}, timeout=HTTP_S).json()
+        wait_done(base, author, made["id"])
+        httpx.post(f"{base}/v1/posts", headers=author["headers"], json={"video_id": made["id"], "caption": "kites over the hill"}, timeout=HTTP_S)
+    me = api_signup(base, handle("th"))
+    p = phone(browser, base, me)
+    p.goto("/following")  # follow first: the Following feed holds exactly the two
+    httpx.post(f"{base}/v1/users/{author['user']['handle']}/follow", headers=me["headers"], timeout=HTTP_S)
+    p.goto("/following")
+    p.wait_for_function("() => document.querySelector('.screen.feed').dataset.count === '2'", timeout=60_000)
+    box = p.locator(".feed-slide").first.locator(".card-author").bounding_box()
+    p.mouse.move(box["x"] + 20, box["y"] + box["height"] / 2)
+    p.mouse.down()
+    for step in range(1, 11):
+        p.mouse.move(box["x"] + 20, box["y"] + box["height"] / 2 - 40 * step)
+    p.mouse.up()
+    p.wait_for_selector(".screen.feed[data-index='1']")
+    assert p.url.endswith("/following")  # the author's link was not followed
+    p.keyboard.press("ArrowUp")
+    p.wait_for_selector(".screen.feed[data-index='0']")
+    track = p.evaluate("document.querySelector('.feed-slide').parentElement.style.transform")
+    for _ in range(14):
+        p.keyboard.press("Tab")
+        inside = p.evaluate("""() => {
+            const a = document.activeElement, slide = a && a.closest('.feed-slide');
+            return !slide || !slide.inert;
+        }""")
+        assert inside, "focus went into a card that is not on screen"
+    viewport_scrolled = p.evaluate("[...document.querySelectorAll('.screen.feed *')].some((e) => e.scrollTop > 0)")
+    assert not viewport_scrolled and p.evaluate("document.querySelector('.feed-slide').parentElement.style.transform") == track
+    assert not p.js_errors, p.js_errors
+    p.context.close()

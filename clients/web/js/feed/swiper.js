@@ -47,10 +47,18 @@ export class Swiper {
 
     _bind(onTap) {
         const v = this.viewport;
+        // a swipe may start anywhere but on a control: on the caption and the author's
+        // name too, where a thumb rests (a link there is not followed when it was a swipe)
         v.addEventListener("pointerdown", (e) => {
-            if (e.button !== 0 || e.target.closest("button, a, input, textarea")) return;
+            if (e.button !== 0 || e.target.closest("button, input, textarea, select")) return;
             this.drag = { y: e.clientY, x: e.clientX, t: performance.now(), dy: 0, moved: false, id: e.pointerId };
         });
+        v.addEventListener("click", (e) => {
+            if (!this.swiped) return;
+            this.swiped = false;
+            e.preventDefault();
+            e.stopPropagation();
+        }, true);
         v.addEventListener("pointermove", (e) => {
             const d = this.drag;
             if (!d || e.pointerId !== d.id) return;
@@ -72,9 +80,11 @@ export class Swiper {
             if (!d || e.pointerId !== d.id) return;
             this.drag = null;
             if (!d.moved) {
-                if (e.type === "pointerup" && onTap) onTap(e);
+                if (e.type === "pointerup" && onTap && !e.target.closest("a")) onTap(e);
                 return;
             }
+            this.swiped = true;  // the click that may follow is the end of the swipe, not a tap
+            setTimeout(() => { this.swiped = false; }, 0);
             const speed = d.dy / Math.max(1, performance.now() - d.t);
             const pulled = this.index === 0 && d.dy * 0.35 > PULL;
             if (pulled) { this._pull(0); this._place(true); this.onRefresh && this.onRefresh(); return; }

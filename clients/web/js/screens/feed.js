@@ -65,10 +65,12 @@ export function FeedScreen(kind, query) {
         stream.on(i);
         el.dataset.index = String(i);
         el.dataset.postId = card.post.id;
-        // keep a few loaded around the one on screen, fetch the next ones ahead
+        // keep a few loaded around the one on screen, fetch the next ones ahead; only the
+        // one on screen takes focus (Tab must not reach, and scroll to, the next card's buttons)
         cards.forEach((c, j) => {
             if (j >= i - KEEP && j <= i + AHEAD) c.load();
             else c.unload();
+            c.el.parentElement.inert = j !== i;
         });
         for (let j = i + 1; j <= i + AHEAD + 1 && j < cards.length; j++) preload(cards[j].post.content_url);
     }
@@ -77,7 +79,7 @@ export function FeedScreen(kind, query) {
         const first = cards.length === 0;
         for (const item of items) {
             const card = PostCard(item, { stream, followingFeed: kind === "following" });
-            const slide = h("div.feed-slide", { style: { top: `${cards.length * 100}%` } }, card.el);
+            const slide = h("div.feed-slide", { style: { top: `${cards.length * 100}%` }, inert: cards.length !== current }, card.el);
             cards.push(card);
             track.append(slide);
             if (cards.length - 1 <= current + AHEAD) card.load();
