@@ -11,7 +11,7 @@ import msgspec
 
 from accounts import passwords, tokens, users
 from accounts.users import Me, User
-from core.errors import Forbidden, Unauthorized
+from core.errors import BadRequest, Forbidden, Unauthorized
 from core.stores import Stores
 
 
@@ -71,5 +71,7 @@ async def change_password(stores: Stores, user: User, current: str, new: str, *,
     """Set ``user``'s password to ``new`` once ``current`` is confirmed, and
     revoke every token of theirs but ``keep_token``; returns how many were revoked."""
     await check_password(stores, user, current)
+    if new == current:  # a "change" to the same password would sign out every other device for nothing
+        raise BadRequest("the new password is the one the account has now; choose another", code="same_password", details=[{"field": "new_password"}])
     await users.set_password_hash(stores, user.id, await passwords.hash_password(new))
     return await tokens.revoke_all(stores, user.id, keep=keep_token)

@@ -115,7 +115,7 @@ async def change_password(
 ) -> Revoked:
     """Change the signed-in user's password. Needs the current one (403
     ``wrong_password``); the new one must be strong enough (400
-    ``weak_password``). Every other token of the user is revoked and its
+    ``weak_password``) and another (400 ``same_password``). Every other token of the user is revoked and its
     WebSockets close (4401); the token of this request keeps working."""
     await rate_limit.enforce(stores, rate_limit.rules(settings).password_check, user.id, message="too many password checks; try again later")
     await passwords.require_strong(data.new_password, handle=user.handle, field="new_password")

@@ -126,6 +126,11 @@ async def test_password_change_needs_the_current_password(http, stores):
     assert_error(await change_password(http, me, PASSWORD, "short"), 400)
     assert_error(await http.post("/v1/auth/password", json={"new_password": NEW_PASSWORD}, headers=me["headers"]), 400)
     assert_error(await http.post("/v1/auth/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}), 401)
+    # the current password again is no change: refused, and no other device is signed out
+    other = await login(http, me)
+    err = assert_error(await change_password(http, me, PASSWORD, PASSWORD), 400, "same_password")
+    assert err["details"] == [{"field": "new_password"}]
+    assert (await http.get("/v1/me", headers=other["headers"])).status_code == 200
     # another user's token changes that user's password, never mine
     someone = await signup(http)
     assert_error(await change_password(http, someone, PASSWORD + "x", NEW_PASSWORD), 403, "wrong_password")
