@@ -186,6 +186,14 @@ async def profile(handle: FromPath[str], stores: StoresDep, user: UserDep) -> Us
     return await _visible(stores, user, handle)
 
 
+@get("/v1/users/{handle:str}/relationship", tags=["users"], dependencies=AUTH, responses=errors(401, 404))
+async def relationship(handle: FromPath[str], stores: StoresDep, user: UserDep) -> RelationshipOut:
+    """How I stand towards this user: ``following``, ``followed_by``, ``requested`` (I
+    asked to follow their private account and wait), ``requested_by`` (they asked me),
+    ``blocking``, with their profile (404 for an unknown handle and across a block)."""
+    return await _relationship(stores, user, await _visible(stores, user, handle))
+
+
 @get("/v1/users/{handle:str}/followers", tags=["users"], dependencies=AUTH, responses=errors(401, 404))
 async def followers(
     handle: FromPath[str], stores: StoresDep, user: UserDep, cursor: Cursor = None, limit: Limit = graph.DEFAULT_LIMIT
@@ -317,6 +325,6 @@ async def my_blocks(
 
 
 ROUTES = [
-    me, edit_me, search_users, profile, followers, following, follow, unfollow, block, unblock,
+    me, edit_me, search_users, profile, relationship, followers, following, follow, unfollow, block, unblock,
     my_follow_requests, approve_follow_request, decline_follow_request, remove_follower, my_blocks,
 ]

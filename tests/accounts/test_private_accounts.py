@@ -61,6 +61,13 @@ async def test_a_follow_of_a_private_account_waits_for_approval(http, stores):
     assert await kinds(http, owner) == [("follow_request", handle(fan))]
     them = (await http.get(f"/v1/users/{handle(fan)}", headers=owner["headers"])).json()
     assert them["handle"] == handle(fan)
+    # the relationship, read on its own (a profile's button): the pending request, both ways
+    mine = (await http.get(f"/v1/users/{handle(owner)}/relationship", headers=fan["headers"])).json()
+    assert (mine["following"], mine["requested"], mine["requested_by"], mine["user"]["handle"]) == (False, True, False, handle(owner))
+    theirs = (await http.get(f"/v1/users/{handle(fan)}/relationship", headers=owner["headers"])).json()
+    assert (theirs["followed_by"], theirs["requested"], theirs["requested_by"]) == (False, False, True)
+    assert_error(await http.get("/v1/users/nobody_at_all_here/relationship", headers=fan["headers"]), 404, "user_not_found")
+    assert_error(await http.get(f"/v1/users/{handle(owner)}/relationship"), 401, "missing_token")
 
     r = await http.post(f"/v1/me/follow-requests/{handle(fan)}/approve", headers=owner["headers"])
     assert r.status_code == 200 and r.json()["followed_by"] is True and r.json()["requested_by"] is False, r.text

@@ -325,6 +325,7 @@ async def test_blocks_made_before_they_were_keyed_are_listed_in_their_place(http
 
 ROUTES = [
     ("GET", "/v1/users/{h}"),
+    ("GET", "/v1/users/{h}/relationship"),
     ("GET", "/v1/users/{h}/followers"),
     ("GET", "/v1/users/{h}/following"),
     ("POST", "/v1/users/{h}/follow"),

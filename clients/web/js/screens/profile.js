@@ -123,8 +123,9 @@ export function ProfileScreen(handle, isMe) {
             statsEl, followBtn);
         if (!isMe) {
             try {
-                const mine = await get(`/v1/users/${encodeURIComponent(session.user.handle)}/following?limit=100`);
-                following = mine.data.some((u) => u.id === user.id);
+                const rel = await get(`/v1/users/${encodeURIComponent(user.handle)}/relationship`);
+                following = rel.following;
+                requested = Boolean(rel.requested);  // asked, and the owner has not answered yet
             } catch { /* shown as not following */ }
             renderFollow();
         }
@@ -134,7 +135,7 @@ export function ProfileScreen(handle, isMe) {
     function gone() {
         for (const part of [tabsEl, panel, menuBtn]) part.style.display = "none";  // their own CSS outranks [hidden]
         clear(head, empty({ iconName: "user", title: "This account doesn't exist", text: `There is no @${handle} to show you. The handle may be mistyped, or the account is gone.`,
-            action: h("a.btn.small.primary", { href: "/" }, "Back to the feed") }));
+            action: h("a.btn.small.primary", { href: "/" }, "Go to your feed") }));
     }
 
     function renderTabs() {
