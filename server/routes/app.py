@@ -26,6 +26,7 @@ from typing import Annotated
 from litestar import Request, Response, get
 from litestar.params import FromPath, PathParameter
 
+from accounts import users
 from core.errors import NotFound
 from core.settings import Settings
 from core.stores import Stores
@@ -130,7 +131,11 @@ async def app_page(request: Request, settings: SettingsDep) -> Response:
 
 
 @get("/u/{handle:str}", include_in_schema=False)
-async def profile_page(request: Request, settings: SettingsDep, handle: FromPath[str]) -> Response:
+async def profile_page(request: Request, stores: StoresDep, settings: SettingsDep, handle: FromPath[str]) -> Response:
+    """The app on a profile; status 404 for a handle nobody has (the app says
+    so: a page load cannot tell who asks, so a block is the app's to show)."""
+    if len(handle) > 64 or await users.get_by_handle(stores, handle) is None:
+        return render_page(request, settings, title="Not found · Fabula", status=404)
     return render_page(request, settings, title=f"@{handle} on Fabula")
 
 
