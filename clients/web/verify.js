@@ -39,7 +39,7 @@ function show(answer) {
         ? el("div", { class: `verdict ${answer.video && answer.video.state === "removed" ? "removed" : "yes"}` },
             `Made on Fabula (confidence ${percent(answer.confidence)})`)
         : el("div", { class: "verdict no" }, "No sign that this came from here");
-    result.append(el("div", { class: "card" }, verdict, el("div", {}, videoLine(answer.video))));
+    result.append(el("div", { class: "card" }, verdict, answer.video ? el("div", {}, videoLine(answer.video)) : ""));
 
     const m = answer.manifest;
     const generation = (m.claims && m.claims.generation) || {};
@@ -53,7 +53,7 @@ function show(answer) {
     ]));
     const w = answer.watermark;
     result.append(card("Hidden key", [
-        ["key", w.found ? w.key : "not found"],
+        ["key", w.found ? w.key : "not found (re-encoding, cropping or a very small frame can wipe it out)"],
         ["bits read right", w.found ? percent(w.bit_confidence) : "—"],
         ["names", videoLine(w.video)],
         ["confidence", percent(w.confidence)],
@@ -73,7 +73,8 @@ async function check(file) {
         const response = await fetch("/v1/provenance/check", { method: "POST", body });
         const answer = await response.json();
         if (!response.ok) {
-            status.textContent = (answer.error && answer.error.message) || `The check failed (${response.status}).`;
+            const said = (answer.error && answer.error.message) || `the check failed (${response.status})`;
+            status.textContent = said.charAt(0).toUpperCase() + said.slice(1).replace(/\.?$/, ".");
             return;
         }
         status.textContent = "";
@@ -95,3 +96,25 @@ drop.addEventListener("drop", (event) => {
     const file = event.dataTransfer.files[0];
     if (file) check(file);
 });
+
+// /verify?post=ID (the app's "Check where it came from"): the post's own video, fetched
+// and checked as a copy found elsewhere would be: the public share's file, or, for a post
+// that is not public, its content with this browser's session (the app's, in localStorage)
+async function checkPost(postId) {
+    status.textContent = "Fetching the video…";
+    let response = await fetch(`/p/${encodeURIComponent(postId)}/video`);
+    if (!response.ok) {
+        let token = null;
+        try { token = (JSON.parse(localStorage.getItem("fabula.session")) || {}).token; } catch { /* none */ }
+        if (token) response = await fetch(`/v1/posts/${encodeURIComponent(postId)}/content`, { headers: { Authorization: `Bearer ${token}` } });
+    }
+    if (!response.ok) {
+        status.textContent = "That video can't be fetched here (it is gone, or not shared with you). Drop a copy of it instead.";
+        return;
+    }
+    const blob = await response.blob();
+    await check(new File([blob], `${postId}.mp4`, { type: blob.type || "video/mp4" }));
+}
+
+const asked = new URLSearchParams(location.search).get("post");
+if (asked) checkPost(asked).catch((error) => { status.textContent = `The check failed: ${error.message}`; });

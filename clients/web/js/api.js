@@ -27,6 +27,8 @@ const SENTENCES = {
     requests_closed: "This cameo is only for its owner.",
     not_found: "We couldn't find that.",
     post_not_found: "This post is gone, or it isn't shared with you.",
+    comment_not_found: "That comment was deleted, or it isn't shown to you.",
+    same_password: "That is your current password. Choose a new one.",
     network: "Can't reach Fabula. Check your connection.",
     too_young: "You must be at least 13 years old to have an account.",
 };

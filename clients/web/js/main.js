@@ -5,7 +5,7 @@ import { icon } from "./icons.js";
 import { session } from "./session.js";
 import { socket } from "./socket.js";
 import { route, match, navigate, start, currentScreen, setCurrent } from "./router.js";
-import { mountOverlays, toast } from "./ui.js";
+import { closeSheets, mountOverlays, toast } from "./ui.js";
 import { notifications } from "./notifications.js";
 import { clearMedia } from "./media.js";
 import { registerRtcPreviews } from "./rtc_preview.js";
@@ -32,8 +32,8 @@ route("/u/:handle", (p) => ProfileScreen(p.handle, session.isMe(p.handle)), { ta
 route("/cameo", () => CameoSettingsScreen(), { tab: "me" });
 route("/cameo/settings", () => CameoSettingsScreen(), { tab: "me" });
 route("/cameo/new", () => OnboardingScreen(), { tab: "me", bare: true });
-route("/p/:id", (p) => PostScreen(p.id), { public: true, tab: "home" });
-route("/search", (p, q) => SearchScreen(q), { tab: "home" });
+route("/p/:id", (p) => PostScreen(p.id), { public: true });
+route("/search", (p, q) => SearchScreen(q));
 route("/settings", () => SettingsScreen(), { tab: "me" });
 route("/settings/blocked", () => BlockedScreen(), { tab: "me" });
 const NOT_FOUND = { load: () => NotFoundScreen(), public: true };  // any other path
@@ -94,6 +94,7 @@ async function show(url) {
         return navigate(`/signin?next=${encodeURIComponent(url.pathname + url.search)}`, { replace: true });
     }
     const old = currentScreen();
+    closeSheets();  // a sheet (comments, a menu) belongs to the screen it was opened on
     if (old && old.destroy) old.destroy();
     const screen = r.load(params, url.searchParams);
     setCurrent(screen);

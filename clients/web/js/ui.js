@@ -20,6 +20,13 @@ export function toast(text, { iconName, author, ms = 2600, action } = {}) {
     return node;
 }
 
+const openSheets = new Set();
+
+/** Close every open sheet (the app moves to another screen: a sheet belongs to the one it was opened on). */
+export function closeSheets() {
+    [...openSheets].forEach((close) => close());
+}
+
 /** A bottom sheet over the app; returns {close, body, el}. */
 export function sheet({ title, body, foot, onClose, label }) {
     const app = document.getElementById("app");
@@ -33,6 +40,7 @@ export function sheet({ title, body, foot, onClose, label }) {
     function close() {
         if (!open) return;
         open = false;
+        openSheets.delete(close);
         panel.classList.add("closing");
         scrim.classList.add("closing");
         setTimeout(() => scrim.remove(), 240);
@@ -42,6 +50,7 @@ export function sheet({ title, body, foot, onClose, label }) {
     const onKey = (e) => e.key === "Escape" && close();
     document.addEventListener("keydown", onKey);
     app.append(scrim);
+    openSheets.add(close);
     return { close, body: bodyEl, el: panel };
 }
 

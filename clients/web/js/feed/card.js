@@ -95,11 +95,13 @@ export function PostCard(post, opts = {}) {
         } }, icon("plus"));
     const authorLink = h("a.rail-avatar", { href: `/u/${encodeURIComponent(post.author.handle)}`, "aria-label": `@${post.author.handle}` }, avatar(post.author), followBtn);
 
+    // the people the caption mentions (a mention says who is named, not whose likeness is in
+    // the video: the post does not list its cameos), each with a way to follow them
     const cameos = mentionsIn(post.caption).map((mention) => {
         const handle = mention.split(".")[0];
         const own = session.isMe(handle);
         const chipFollow = own || opts.publicMode ? null : h("button.chip-follow", { "aria-label": `Follow @${handle}`, onclick: (e) => { e.stopPropagation(); follow(handle, chipFollow); } }, icon("plus"));
-        return h("span.cameo-chip", h("a", { href: `/u/${encodeURIComponent(handle)}` }, icon("face"), "@" + mention), chipFollow);
+        return h("span.cameo-chip", h("a", { href: `/u/${encodeURIComponent(handle)}`, "aria-label": `Mentioned: @${mention}` }, icon("at"), mention), chipFollow);
     });
 
     const unmute = h("button.sound-pill", { "aria-label": "Tap for sound", onclick: (e) => { e.stopPropagation(); setSound(!sound.on); } });
@@ -130,9 +132,9 @@ export function PostCard(post, opts = {}) {
     }
 
     function setCounts(counts) {
-        const more = counts.comments !== undefined && counts.comments > post.counts.comments;
+        const moved = counts.comments !== undefined && counts.comments !== post.counts.comments;
         Object.assign(post.counts, counts);
-        if (more && comments) comments.refresh();
+        if (moved && comments) comments.refresh();
         likeCount.textContent = compact(post.counts.likes);
         commentCount.textContent = compact(post.counts.comments);
     }
@@ -187,7 +189,7 @@ export function PostCard(post, opts = {}) {
         const item = (ic, label, onclick, attrs = {}) => h("button.list-row", { onclick: () => { s.close(); onclick(); }, ...attrs }, h("span.radio-icon", icon(ic)), h("div.grow", h("div.title", label)));
         const s = sheet({ title: "This video", body: h("div.list",
             item("link", "Copy link", () => share()),
-            item("shield", "Check where it came from", () => { location.href = "/verify"; }),
+            item("shield", "Check where it came from", () => { location.href = `/verify?post=${encodeURIComponent(post.id)}`; }),
             !me && session.signedIn ? item("alert", "Report", () => openReport("post", post.id, "this video"), { dataset: { report: "" } }) : null,
             me ? item("trash", "Delete post", () => deletePost(), { dataset: { deletePost: "" } }) : null,
         ) });

@@ -31,8 +31,8 @@ export function AuthScreen(query) {
     function setMode(value) {
         mode = value;
         switcher.replaceChildren(
-            h("button", { type: "button", role: "tab", "aria-pressed": String(mode === "signup"), onclick: () => setMode("signup") }, "Create account"),
-            h("button", { type: "button", role: "tab", "aria-pressed": String(mode === "signin"), onclick: () => setMode("signin") }, "Sign in"),
+            h("button", { type: "button", role: "tab", "aria-selected": String(mode === "signup"), onclick: () => setMode("signup") }, "Create account"),
+            h("button", { type: "button", role: "tab", "aria-selected": String(mode === "signin"), onclick: () => setMode("signin") }, "Sign in"),
         );
         submit.textContent = mode === "signup" ? "Create account" : "Sign in";
         password.autocomplete = mode === "signup" ? "new-password" : "current-password";
@@ -49,7 +49,7 @@ export function AuthScreen(query) {
         busy(submit, true);
         try {
             const path = mode === "signup" ? "/v1/auth/signup" : "/v1/auth/login";
-            const body = { handle: handle.value.trim(), password: password.value };
+            const body = { handle: handle.value.trim().replace(/^@/, ""), password: password.value };  // "@ada" is how handles are shown
             if (mode === "signup") body.birth_date = birthDate.value;
             const out = await post(path, body, { auth: false });
             session.set(out.token, out.user);

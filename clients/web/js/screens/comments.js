@@ -7,6 +7,8 @@ import { sheet, avatar, skeletonRows, empty, errorState, toast, confirm } from "
 import { session } from "../session.js";
 import { openReport } from "../report.js";
 
+const REFRESH_MS = 10_000;
+
 function commentRow(c, { onReply, nested, onDelete }) {
     const body = c.deleted
         ? h("div.grow", h("p.meta", "Comment deleted"))
@@ -44,7 +46,11 @@ export function openComments(post, { onCount, onClose } = {}) {
     const replying = h("div.replying", { hidden: true });
     const sendBtn = h("button.icon-btn.send", { type: "submit", "aria-label": "Send" }, icon("send"));
     const form = h("form.comment-form", { onsubmit: submit }, input, sendBtn);
-    const s = sheet({ title: plural(post.counts.comments, "comment"), body: list, foot: h("div", { style: { flex: "1", display: "flex", flexDirection: "column", gap: "8px" } }, replying, form), onClose });
+    const s = sheet({ title: plural(post.counts.comments, "comment"), body: list, foot: h("div", { style: { flex: "1", display: "flex", flexDirection: "column", gap: "8px" } }, replying, form),
+        onClose: () => { clearInterval(poll); onClose && onClose(); } });
+    // besides the live count's changes, read the newest page again now and then while open
+    // (a comment deleted and another made between two reads leave the count as it was)
+    const poll = setInterval(() => document.visibilityState === "visible" && refresh(), REFRESH_MS);
 
     function setCount(n) {
         post.counts.comments = n;
@@ -98,8 +104,16 @@ export function openComments(post, { onCount, onClose } = {}) {
         try {
             const page = await get(`/v1/posts/${post.id}/comments?limit=50`);
             const fresh = page.data.filter((c) => !c.deleted && !list.querySelector(`[data-comment-id="${c.id}"]`));
+            if (!page.next_cursor) {  // the whole list: comments shown that it no longer holds were deleted
+                const live = new Set(page.data.map((c) => c.id));
+                for (const child of [...list.children]) {
+                    const row = child.matches("[data-comment-id]") ? child : child.querySelector(":scope > [data-comment-id]");
+                    if (row && !live.has(row.dataset.commentId)) child.remove();
+                }
+            }
             if (fresh.length && list.querySelector(".empty")) clear(list);
             for (const c of fresh.reverse()) list.prepend(commentRow(c, { onReply: setReply, onDelete }));
+            if (!list.children.length) clear(list, empty({ iconName: "comment", title: "No comments yet", text: "Start the conversation." }));
             s.el.querySelector(".sheet-head h2").textContent = plural(post.counts.comments, "comment");
         } catch { /* offline, or the post went: the list stays as it is */ }
         finally { refreshing = false; }
@@ -126,6 +140,11 @@ export function openComments(post, { onCount, onClose } = {}) {
             setReply(null);
         } catch (err) {
             toast(err.message, { iconName: "alert" });
+            if (err.code === "comment_not_found" && replyTo) {  // the comment answered went meanwhile: show it gone
+                const row = list.querySelector(`[data-comment-id="${replyTo.id}"]`);
+                if (row) row.replaceWith(commentRow({ ...replyTo, deleted: true, reply_count: 0 }, { nested: row.classList.contains("nested") }));
+                setReply(null);
+            }
         } finally {
             sendBtn.disabled = false;
         }

@@ -20,7 +20,7 @@ export function PostScreen(id) {
             : h("button.icon-btn.glass", { "aria-label": "Back", onclick: () => (history.length > 1 ? history.back() : navigate("/")) }, icon("back")),
         signedOut ? h("a.btn.small.light", { href: `/signin?next=${encodeURIComponent(`/p/${id}`)}` }, "Sign in") : null);
     const cta = signedOut ? h("div.join-bar", h("div", h("strong", "Make videos like this"), h("span", "Join Fabula to like, comment and star in your own.")),
-        h("a.btn.small.primary", { href: `/signin?next=${encodeURIComponent(`/p/${id}`)}` }, "Join")) : null;
+        h("a.btn.small.primary", { href: `/signin?mode=signup&next=${encodeURIComponent(`/p/${id}`)}` }, "Join")) : null;
     const el = h("section.screen.post-page", stage, bar, cta);
     let card = null;
     let timer = 0;
@@ -52,7 +52,7 @@ export function PostScreen(id) {
             show(await get(`/v1/posts/${id}`), false);
             timer = setInterval(refresh, REFRESH_MS);
         } catch (err) {
-            clear(stage, empty({ iconName: "film", title: "This video is gone", text: err.message, action: h("a.btn.small.primary", { href: "/" }, "Back to the feed") }));
+            clear(stage, empty({ iconName: "film", title: "This video is gone", text: err.message, action: h("a.btn.small.primary", { href: "/" }, "Go to your feed") }));
         }
     }
     load();
