@@ -151,6 +151,11 @@ class FabulaClient:
     async def user(self, handle: str) -> dict:
         return await self._json("GET", f"/v1/users/{handle}")
 
+    async def relationship(self, handle: str) -> dict:
+        """How I stand towards them: ``following``, ``followed_by``, ``requested``,
+        ``requested_by``, ``blocking``, and ``user``."""
+        return await self._json("GET", f"/v1/users/{handle}/relationship")
+
     async def search_users(self, q: str, cursor: str | None = None, limit: int | None = None) -> dict:
         """Users whose handle starts with ``q`` (ignoring case), a page at a time
         (``pages(client.search_users, "ad")`` walks them). Minors are not shown

@@ -54,6 +54,8 @@ async def test_accounts_videos_posts_and_the_social_loop(api, worker):
         assert followed["following"] is True
         assert [u["handle"] for u in (await alice.followers(me["handle"]))["data"]] == [(await bob.me())["handle"]]
         assert (await bob.following((await bob.me())["handle"]))["data"][0]["handle"] == me["handle"]
+        rel = await alice.relationship((await bob.me())["handle"])
+        assert (rel["followed_by"], rel["following"], rel["requested"]) == (True, False, False)
 
         video = await alice.create_video("a paper boat drifting on a pond", seconds=1, size="64x64")
         seen: list[str] = []
