@@ -604,6 +604,7 @@ def test_a_person_deletes_a_comment_their_post_and_their_account_in_the_app(app_
     p.fill(".sheet input[name=password]", PASSWORD)
     p.click(".sheet [data-confirm]")
     p.wait_for_url(re.compile(r"/signin"))
+    p.wait_for_selector(".auth-notice[data-notice=deleted]:has-text('Your account is deleted')")  # said where one lands
     assert httpx.get(f"{base}/v1/me", headers=me["headers"], timeout=HTTP_S).status_code == 401
     assert not p.js_errors, p.js_errors
     p.context.close()

@@ -120,15 +120,23 @@ def test_settings_edit_the_profile_privacy_password_data_and_sessions(app_api, b
 
     # signing out everywhere ends this session as well, as asked: not "your session ended",
     # and the sign-in page does not send the next person back to these settings
+    laptop = phone(browser, base, login(base, name, "violet tractor harbour 9").json())  # another device, in the app
+    laptop.goto("/inbox")
+    laptop.wait_for_selector(".tabbar")
     p.evaluate(TOAST_LOG)
     p.click("[data-sign-out-everywhere]")
     p.click(".sheet [data-confirm]")
-    p.wait_for_url(re.compile(r"/signin\?mode=signin$"))
+    p.wait_for_url(re.compile(r"/signin\?mode=signin&notice=everywhere$"))
+    p.wait_for_selector(".auth-notice:has-text(\"You're signed out on every device.\")")
     assert me_of(base, me).status_code == 401
     p.wait_for_timeout(500)
     assert not p.evaluate("window.__toasts.some((t) => t.includes('session ended'))"), p.evaluate("window.__toasts")
-    assert not p.js_errors, p.js_errors
+    # the other device is told why it is signed out, on the page it lands on, and comes back after
+    laptop.wait_for_url(re.compile(r"/signin\?next=%2Finbox&notice=ended$"))
+    laptop.wait_for_selector(".auth-notice[data-notice=ended]:has-text('ended from another device')")
+    assert not p.js_errors and not laptop.js_errors, (p.js_errors, laptop.js_errors)
     p.context.close()
+    laptop.context.close()
 
 
 async def _forget_birth_date(settings, user_id: str) -> None:

@@ -79,11 +79,13 @@ session.on((reason) => {
     clearMedia();
     if (reason === "switched") return;  // signed in as someone else in another tab: "signin-elsewhere" follows
     if (location.pathname === "/signin") return;
+    // the sign-in screen says why (notice), in words of its own (screens/auth.js)
     if (reason === "expired") {  // not asked for: come back here after signing in again
-        toast("Your session ended. Please sign in again.", { iconName: "lock" });
-        navigate(`/signin?next=${encodeURIComponent(location.pathname)}`, { replace: true });
+        navigate(`/signin?next=${encodeURIComponent(location.pathname)}&notice=ended`, { replace: true });
+    } else if (reason === "deleted") {
+        navigate("/signin?mode=signup&notice=deleted", { replace: true });
     } else {  // signed out (here or in another tab): the next person starts afresh
-        navigate("/signin?mode=signin", { replace: true });
+        navigate(`/signin?mode=signin${reason === "everywhere" ? "&notice=everywhere" : ""}`, { replace: true });
     }
 });
 

@@ -12,6 +12,13 @@ export function nextPath(query) {
     return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/signin") ? next : "/";
 }
 
+// why the app is back here, by the `notice` it was sent with (only these: the URL cannot put words on the screen)
+const NOTICES = {
+    ended: "You were signed out: your session ended, or was ended from another device (a password change, or Sign out everywhere). Sign in again to go on.",
+    everywhere: "You're signed out on every device.",
+    deleted: "Your account is deleted, with everything in it.",
+};
+
 export function AuthScreen(query) {
     // sent here by an action or a signed-out session (a `next`): signing in is the likelier wish
     const asked = query.get("mode");
@@ -68,6 +75,7 @@ export function AuthScreen(query) {
             h("p", "Short AI videos from a sentence, with you and your friends in them."),
         ),
         h("form.auth-form", { onsubmit: onSubmit, novalidate: true },
+            NOTICES[query.get("notice")] ? h("p.auth-notice", { role: "status", dataset: { notice: query.get("notice") } }, NOTICES[query.get("notice")]) : null,
             switcher,
             h("label.field", h("span", "Handle"), handle),
             h("label.field", h("span", "Password"), password),

@@ -27,9 +27,10 @@ function actionRow(iconName, title, meta, onclick, data = {}) {
         h("div.grow", h("div.title", title), meta ? h("div.meta", meta) : null));
 }
 
-function endSession() {
+/** reason: signout, everywhere (signed out on every device) or deleted (the account is gone): the sign-in screen says which. */
+function endSession(reason = "signout") {
     socket.disconnect();
-    session.clear();
+    session.clear(reason);
 }
 
 export function SettingsScreen() {
@@ -183,7 +184,7 @@ export function SettingsScreen() {
         socket.disconnect();
         try {
             await httpPost("/v1/auth/logout-all");
-            endSession();
+            endSession("everywhere");
         } catch (err) {
             socket.connect();
             toast(err.message, { iconName: "alert" });
@@ -209,8 +210,7 @@ export function SettingsScreen() {
             try {
                 await del("/v1/me", { json: { password: password.value } });
                 s.close();
-                endSession();
-                toast("Your account is deleted", { iconName: "trash" });
+                endSession("deleted");
             } catch (err) {
                 socket.connect();
                 busy(go, false);
