@@ -268,6 +268,12 @@ def test_sign_up_record_a_cameo_create_post_and_the_social_loop(app_api, app_wor
     b.wait_for_selector(f"{card} .follow-dot.done")
     assert b.url == before, b.url  # following from the avatar stays where it is (the avatar's link is not followed)
     shot(a, "11-inbox")
+    # a comment's notice opens the post with its comments
+    a.click(".note[data-kind=comment]")
+    a.wait_for_url(re.compile(rf"/p/{post_id}\?comments=1$"))
+    a.wait_for_selector(".sheet .comment")
+    a.keyboard.press("Escape")
+    a.wait_for_selector(".sheet-scrim", state="detached")
 
     # the profile: the post in the grid, a follower, the drafts tab for oneself only
     a.goto("/me")

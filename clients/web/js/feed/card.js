@@ -74,13 +74,11 @@ export function PostCard(post, opts = {}) {
     const likeBtn = h("button.rail-btn.like", { "aria-label": "Like", "aria-pressed": String(Boolean(post.liked)), onclick: () => toggleLike() },
         h("span.rail-icon", icon(post.liked ? "heartFill" : "heart")), likeCount);
     let comments = null;  // the comments sheet while it is open
-    const commentBtn = h("button.rail-btn", {
-        "aria-label": "Comments",
-        onclick: () => {
-            if (!guard()) return;
-            comments = openComments(post, { onCount: (n) => setCounts({ comments: n }), onClose: () => { comments = null; } });
-        },
-    },
+    function showComments() {
+        if (!guard() || comments) return;
+        comments = openComments(post, { onCount: (n) => setCounts({ comments: n }), onClose: () => { comments = null; } });
+    }
+    const commentBtn = h("button.rail-btn", { "aria-label": "Comments", onclick: () => showComments() },
         h("span.rail-icon", icon("comment")), commentCount);
     const shareBtn = h("button.rail-btn", { "aria-label": "Share", onclick: () => share() }, h("span.rail-icon", icon("share")), h("span", "Share"));
     const remixes = post.counts.remixes || 0;
@@ -263,7 +261,7 @@ export function PostCard(post, opts = {}) {
     video.addEventListener("playing", () => el.classList.add("playing"));
 
     return {
-        el, post, setCounts, onTap,
+        el, post, setCounts, onTap, showComments,
         load, unload,
         activate() {
             state.active = true;

@@ -8,7 +8,7 @@ import { avatar, empty, errorState, skeletonRows, toast } from "../ui.js";
 
 function target(n) {
     if (n.kind === "cameo_request" || n.kind === "cameo_used") return "/cameo";
-    if (n.post_id) return `/p/${n.post_id}`;
+    if (n.post_id) return (n.kind === "comment" || n.kind === "reply") ? `/p/${n.post_id}?comments=1` : `/p/${n.post_id}`;
     if (!n.actor) return "/inbox"; // a moderators' notice about something that is not a post
     if (n.kind.startsWith("cameo_")) return `/u/${encodeURIComponent(n.actor.handle)}?tab=cameos`;
     return `/u/${encodeURIComponent(n.actor.handle)}`;

@@ -12,7 +12,8 @@ import { empty } from "../ui.js";
 
 const REFRESH_MS = 10_000; // how often an open post reads its counts again, while the page is visible
 
-export function PostScreen(id) {
+/** query: `comments=1` opens its comments (a comment's or a reply's notification leads here). */
+export function PostScreen(id, query = new URLSearchParams()) {
     const stage = h("div.post-stage", h("div.skeleton", { style: { position: "absolute", inset: "0", borderRadius: "0" } }));
     const signedOut = !session.signedIn;
     const bar = h("div.post-bar",
@@ -51,6 +52,7 @@ export function PostScreen(id) {
         try {
             show(await get(`/v1/posts/${id}`), false);
             timer = setInterval(refresh, REFRESH_MS);
+            if (query.get("comments") === "1") card.showComments();
         } catch (err) {
             clear(stage, empty({ iconName: "film", title: "This video is gone", text: err.message, action: h("a.btn.small.primary", { href: "/" }, "Go to your feed") }));
         }
