@@ -37,8 +37,12 @@ async def test_the_app_page_and_its_assets(http):
     # the page revalidates with its ETag
     again = await http.get("/", headers={**BROWSER, "if-none-match": r.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
-    for path in ("/create", "/inbox", "/me", "/cameo", "/cameo/new", "/u/somebody", "/signin", "/search", "/settings", "/settings/blocked"):
+    somebody = (await signup(http))["user"]["handle"]
+    for path in ("/create", "/inbox", "/me", "/cameo", "/cameo/new", f"/u/{somebody}", "/signin", "/search", "/settings", "/settings/blocked"):
         assert (await http.get(path, headers=BROWSER)).status_code == 200, path
+    # a handle nobody has: the app still (it says so), with 404
+    nobody = await http.get("/u/nobody_" + "x" * 20, headers=BROWSER)
+    assert nobody.status_code == 404 and "text/html" in nobody.headers["content-type"]
 
     # every file of clients/web is served under the version, cached for a year
     names = [p.relative_to(web_root()).as_posix() for p in web_root().rglob("*") if p.is_file() and p.name != "index.html"]
