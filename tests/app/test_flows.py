@@ -800,5 +800,17 @@ def test_a_swipe_may_start_on_the_caption_and_tab_stays_on_the_card_on_screen(ap
         assert inside, "focus went into a card that is not on screen"
     viewport_scrolled = p.evaluate("[...document.querySelectorAll('.screen.feed *')].some((e) => e.scrollTop > 0)")
     assert not viewport_scrolled and p.evaluate("document.querySelector('.feed-slide').parentElement.style.transform") == track
+    # a sheet opened from the keyboard takes the focus, keeps Tab inside, and gives the focus back when it closes
+    p.focus(".feed-slide:not([inert]) .rail-btn.more")
+    p.keyboard.press("Enter")
+    p.wait_for_selector(".sheet")
+    in_sheet = "() => !!document.activeElement.closest('.sheet')"
+    assert p.evaluate(in_sheet)
+    for _ in range(8):
+        p.keyboard.press("Tab")
+        assert p.evaluate(in_sheet), "Tab left the sheet"
+    p.keyboard.press("Escape")
+    p.wait_for_selector(".sheet-scrim", state="detached")
+    assert p.evaluate("document.activeElement.matches('.rail-btn.more')")
     assert not p.js_errors, p.js_errors
     p.context.close()

@@ -36,21 +36,36 @@ export function sheet({ title, body, foot, onClose, label }) {
         bodyEl,
         foot ? h("div.sheet-foot", foot) : null);
     const scrim = h("div.sheet-scrim", { onclick: (e) => e.target === scrim && close() }, panel);
+    const opener = document.activeElement;  // focus goes back there when the sheet closes
     let open = true;
     function close() {
         if (!open) return;
         open = false;
         openSheets.delete(close);
+        if (opener && opener.isConnected && panel.contains(document.activeElement)) opener.focus();
         panel.classList.add("closing");
         scrim.classList.add("closing");
         setTimeout(() => scrim.remove(), 240);
         document.removeEventListener("keydown", onKey);
         onClose && onClose();
     }
-    const onKey = (e) => e.key === "Escape" && close();
+    // the keyboard stays in the sheet while it is open: Escape closes it, Tab goes round its controls
+    const onKey = (e) => {
+        if (e.key === "Escape") return close();
+        if (e.key !== "Tab") return;
+        const stops = [...panel.querySelectorAll("button, a[href], input, textarea, select, [tabindex]:not([tabindex='-1'])")]
+            .filter((n) => !n.disabled && n.offsetParent !== null);
+        if (!stops.length) return;
+        const first = stops[0], last = stops[stops.length - 1];
+        if (!panel.contains(document.activeElement)) { e.preventDefault(); first.focus(); }
+        else if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last.focus(); }
+        else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
+    };
     document.addEventListener("keydown", onKey);
     app.append(scrim);
     openSheets.add(close);
+    panel.tabIndex = -1;
+    if (!panel.contains(document.activeElement)) panel.focus({ preventScroll: true });
     return { close, body: bodyEl, el: panel };
 }
 
