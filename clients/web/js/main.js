@@ -45,7 +45,7 @@ const tabs = {
     home: h("a", { href: "/", "aria-label": "Home" }, icon("home"), h("span", "Home")),
     create: h("a.create-tab", { href: "/create", "aria-label": "Create" }, h("span.plus", icon("plus"))),
     inbox: h("a", { href: "/inbox", "aria-label": "Inbox" }, icon("bell"), h("span", "Inbox"), badge),
-    me: h("a", { href: "/me", "aria-label": "Profile" }, icon("user"), h("span", "Me")),
+    me: h("a", { href: "/me", "aria-label": "Me" }, icon("user"), h("span", "Me")),
 };
 const tabbar = h("nav.tabbar", { "aria-label": "Main" }, Object.values(tabs));
 clear(app, view, tabbar);
@@ -54,6 +54,7 @@ mountOverlays(app);
 notifications.onCount((n) => {
     badge.hidden = n <= 0;
     badge.textContent = n > 99 ? "99+" : String(n);
+    badge.setAttribute("aria-label", `${n > 99 ? "more than 99" : n} unread notification${n === 1 ? "" : "s"}`);
     document.title = document.title.replace(/^\(\d+\+?\) /, "");
     if (n > 0) document.title = `(${n > 99 ? "99+" : n}) ${document.title}`;
 });

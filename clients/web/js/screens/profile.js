@@ -144,9 +144,9 @@ export function ProfileScreen(handle, isMe) {
         clear(tabsEl, names.map(([name, ic, label]) => h("button", { role: "tab", "aria-selected": String(tab === name), dataset: { tab: name }, onclick: () => { tab = name; history.replaceState({}, "", `${location.pathname}?tab=${name}`); renderTabs(); loadPanel(); } }, icon(ic), label)));
     }
 
-    function tile(thumbPath, href, overlay, onclick) {
+    function tile(thumbPath, href, overlay, onclick, label) {
         const img = authedImage(thumbPath);
-        return h(href ? "a.tile" : "button.tile", { href, onclick }, img, overlay ? h("span.tile-meta", overlay) : null);
+        return h(href ? "a.tile" : "button.tile", { href, onclick, "aria-label": label }, img, overlay ? h("span.tile-meta", overlay) : null);
     }
 
     async function loadPanel() {
@@ -163,7 +163,7 @@ export function ProfileScreen(handle, isMe) {
                 const page = await get("/v1/me/drafts?limit=30");
                 if (tab !== which) return;
                 clear(panel, page.data.length
-                    ? h("div.grid", page.data.map((v) => tile(`/v1/videos/${v.id}/content?variant=thumbnail`, null, [icon("draft"), "Draft"], () => openDraft(v))))
+                    ? h("div.grid", page.data.map((v) => tile(`/v1/videos/${v.id}/content?variant=thumbnail`, null, [icon("draft"), "Draft"], () => openDraft(v), `Draft: ${v.prompt || "a video"}`)))
                     : empty({ iconName: "draft", title: "No drafts", text: "Videos you make but don't post wait here." }));
             } else {
                 const [page, featured] = await Promise.all([
