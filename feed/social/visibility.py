@@ -4,8 +4,9 @@ edges read for it): the check of every route that shows or acts on a post,
 and of the following feed.
 
 An unknown post and one the viewer may not see answer the same 404, so a
-private post or a block reveals nothing; so do comments (``visible_comment``). (The api's swipe stream gates its
-picks against the graph it caches per process instead: ``feed.live``.)"""
+private post or a block reveals nothing; so do comments (``visible_comment``).
+(The api's swipe stream gates its picks against the graph it caches per
+process instead: ``feed.live``.)"""
 
 from __future__ import annotations
 
@@ -53,8 +54,8 @@ async def visible_posts(stores: Stores, posts: list[Post], viewer_id: str) -> li
     return [p for p in posts if edges.may_see(p).allowed]
 
 
-async def visible_comment(stores: Stores, comment_id: str, viewer_id: str, *, live: bool = True) -> tuple[Comment, Post]:
-    """The comment and its post, if ``viewer_id`` may see them: the post, the
+async def visible_comment(stores: Stores, comment_id: str, viewer_id: str, *, live: bool = True) -> Comment:
+    """The comment, if ``viewer_id`` may see it: its post, the
     comment's author and, for a reply, the author of the comment its thread
     hangs under (a thread under the comment of someone across a block is hidden
     with it, as the comment lists hide it). Otherwise the same 404 as for an
@@ -65,7 +66,7 @@ async def visible_comment(stores: Stores, comment_id: str, viewer_id: str, *, li
     if found is None or (live and found.deleted):
         raise missing
     try:
-        post = await visible_post(stores, found.post_id, viewer_id)
+        await visible_post(stores, found.post_id, viewer_id)
     except NotFound:
         raise missing from None
     shown = [found]
@@ -77,4 +78,4 @@ async def visible_comment(stores: Stores, comment_id: str, viewer_id: str, *, li
     others = [c.author_id for c in shown if not c.deleted and c.author_id and c.author_id != viewer_id]
     if others and await blocked_among(stores, viewer_id, others):
         raise missing
-    return found, post
+    return found

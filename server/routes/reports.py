@@ -177,7 +177,7 @@ async def report_comment(
 ) -> ReportView:
     """Report a comment I can see (on a post I can see, not across a block, nor
     in a thread under the comment of someone across a block)."""
-    found, _ = await visible_comment(stores, comment_id, user.id)
+    found = await visible_comment(stores, comment_id, user.id)
     return await _file(stores, settings, user, "comment", found.id, found.author_id or "", data)
 
 

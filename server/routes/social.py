@@ -177,7 +177,7 @@ async def add_comment(
     await rate_limit.enforce(stores, rate_limit.rules(settings).comments, user.id, message="too many comments; try again later")
     reply_to = None
     if data.reply_to is not None:
-        reply_to, _ = await visible_comment(stores, data.reply_to, user.id)
+        reply_to = await visible_comment(stores, data.reply_to, user.id)
         if reply_to.post_id != post_id:
             raise comment_not_found(data.reply_to)
     created = await comments.add_comment(stores, post=found, author_id=user.id, text=data.text, reply_to=reply_to)
@@ -190,7 +190,7 @@ async def list_replies(
 ) -> CommentPage:
     """The replies to a top-level comment, oldest first."""
     check_cursor(cursor, "comment")
-    parent, _ = await visible_comment(stores, comment_id, user.id, live=False)  # a deleted one's replies read on
+    parent = await visible_comment(stores, comment_id, user.id, live=False)  # a deleted one's replies read on
     if parent.parent_id is not None:
         raise BadRequest("replies are listed under top-level comments; this is a reply", code="not_top_level")
     items, next_cursor = await comments.replies(stores, parent.id, after=cursor, limit=limit)
